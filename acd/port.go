@@ -1,0 +1,107 @@
+package acd
+
+import (
+	"context"
+	"time"
+)
+
+// PBX is the port through which the ACD drives a phone system. It is
+// declared here, in the ACD's own words, and implemented by the drivers
+// (ari/ for Asterisk, esl/ for FreeSWITCH). Nothing in acd imports a PBX
+// library.
+//
+// Every identifier is the PBX's id for one call leg (an Asterisk channel id,
+// a FreeSWITCH uuid). Legs the ACD creates (agent legs) get ids chosen by
+// the ACD, so an event about a leg can be routed to its interaction before
+// the PBX has even answered the request that created it.
+type PBX interface {
+	// Answer answers an inbound leg.
+	Answer(ctx context.Context, leg string) error
+	// StartMusic starts music on hold of the given class ("" = default).
+	StartMusic(ctx context.Context, leg, class string) error
+	// StopMusic stops music on hold; stopping when none plays is not an error.
+	StopMusic(ctx context.Context, leg string) error
+	// Ring starts a new outbound leg towards an endpoint. It returns once the
+	// PBX has accepted the request; the outcome arrives as LegAnswered or
+	// RingFailed.
+	Ring(ctx context.Context, req RingRequest) error
+	// Bridge creates a mixing bridge with the given id and joins the legs.
+	Bridge(ctx context.Context, bridge string, legs ...string) error
+	// DestroyBridge removes a bridge; an unknown bridge is not an error.
+	DestroyBridge(ctx context.Context, bridge string) error
+	// Hangup ends a leg; a leg that is already gone is not an error.
+	Hangup(ctx context.Context, leg string, cause HangupCause) error
+	// Run delivers the PBX's events, in order per leg, to handle until ctx
+	// ends or the connection is lost for good. handle must not block for
+	// long: the driver calls it from its single delivery goroutine.
+	Run(ctx context.Context, handle func(Event)) error
+}
+
+// RingRequest asks the PBX to ring an agent's endpoint.
+type RingRequest struct {
+	Leg      string        // id the new leg must carry
+	Endpoint string        // e.g. "PJSIP/1001"
+	CallerID string        // number shown on the agent's phone (the ANI)
+	Timeout  time.Duration // how long the PBX may ring before giving up
+	// Vars are set on the new leg (the PBX may hand them to the phone).
+	Vars map[string]string
+}
+
+// HangupCause is why Tandem ends a leg.
+type HangupCause string
+
+const (
+	CauseNormal     HangupCause = "normal"
+	CauseNoAnswer   HangupCause = "no_answer"
+	CauseBusy       HangupCause = "busy"
+	CauseCongestion HangupCause = "congestion"
+)
+
+// Event is something the PBX reports. The concrete types below are all
+// there is; a driver translates its protocol's events into them.
+type Event interface{ eventLeg() string }
+
+// CallArrived: a new inbound call is waiting for Tandem.
+type CallArrived struct {
+	Leg  string
+	ANI  string
+	DNIS string
+	// Args are the arguments the dialplan passed (Stasis(app,inbound,<dnis>,<queue>)).
+	Args []string
+	// Vars are the channel variables the PBX reported with the call.
+	Vars map[string]string
+}
+
+// LegAnswered: a leg Tandem rang was answered.
+type LegAnswered struct{ Leg string }
+
+// RingFailed: a leg Tandem rang ended before it was answered.
+type RingFailed struct {
+	Leg    string
+	Cause  int    // Q.850 cause as the PBX gave it
+	Reason string // "busy", "no_answer", "rejected", "unreachable", "failed"
+}
+
+// LegHungUp: a leg that was up (inbound, or answered) is gone.
+type LegHungUp struct {
+	Leg   string
+	Cause int
+}
+
+// DTMFReceived: a digit pressed on a leg.
+type DTMFReceived struct {
+	Leg   string
+	Digit string
+}
+
+// Resynced: the driver lost events (a reconnect) and has re-read the PBX.
+// Live lists every leg the PBX still has in Tandem's application; any leg the
+// ACD tracks that is not in it ended while nobody listened.
+type Resynced struct{ Live []string }
+
+func (e CallArrived) eventLeg() string  { return e.Leg }
+func (e LegAnswered) eventLeg() string  { return e.Leg }
+func (e RingFailed) eventLeg() string   { return e.Leg }
+func (e LegHungUp) eventLeg() string    { return e.Leg }
+func (e DTMFReceived) eventLeg() string { return e.Leg }
+func (e Resynced) eventLeg() string     { return "" }

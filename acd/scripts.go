@@ -1,0 +1,60 @@
+package acd
+
+import (
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed scripts/*.lua
+var scriptFiles embed.FS
+
+// script loads scripts/<name>.lua with lib.lua in front of it. The result is
+// one script (one EVALSHA, one round trip) however many helpers it uses.
+func script(name string) *redis.Script {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		panic(fmt.Sprintf("embedded lib.lua: %v", err)) // cannot happen: embedded at build time
+	}
+	body, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
+	if err != nil {
+		panic(fmt.Sprintf("embedded %s.lua: %v", name, err))
+	}
+	return redis.NewScript(string(lib) + "\n" + string(body))
+}
+
+// The scripts, each documented at the top of its file. They are immutable
+// after package initialisation.
+var (
+	scriptArrive   = script("arrive")
+	scriptEnqueue  = script("enqueue")
+	scriptRinging  = script("ringing")
+	scriptConnect  = script("connect")
+	scriptNoAnswer = script("no_answer")
+	scriptFinish   = script("finish")
+	scriptSweep    = script("sweep")
+	scriptLogin    = script("login")
+	scriptSetState = script("set_state")
+)
+
+// scriptError turns a script's error reply ("ILLEGAL idle") into the
+// package's sentinel errors, keeping the reply text for context.
+func scriptError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "ILLEGAL"):
+		return fmt.Errorf("%s: %w", msg, ErrIllegalTransition)
+	case strings.HasPrefix(msg, "STALE"):
+		return fmt.Errorf("%s: %w", msg, ErrStale)
+	case strings.HasPrefix(msg, "NOTFOUND"):
+		return fmt.Errorf("%s: %w", msg, ErrNotFound)
+	case strings.HasPrefix(msg, "EXISTS"):
+		return fmt.Errorf("%s: %w", msg, ErrExists)
+	}
+	return err
+}

@@ -1,0 +1,19 @@
+-- enqueue.lua: put an arrived call in its queue and try to route it at once.
+-- KEYS[1] = interaction hash, KEYS[2] = the queue's waiting zset
+-- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best)
+-- Returns {} or an offer {conn, agent, endpoint, attempt} for this node.
+-- Errors: ILLEGAL <state> unless the call is 'arrived'.
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'arrived' then
+  return redis.error_reply('ILLEGAL ' .. tostring(st))
+end
+local now = now_ms()
+-- Score = priority band + arrival time: a higher priority always sorts
+-- first, FIFO within a priority. 1e13 ms is ~300 years, so the bands never
+-- overlap, and the largest score (1e14) is exact in a double.
+local score = string.format('%.0f', (9 - tonumber(ARGV[5])) * 1e13 + now)
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[4], 'priority', ARGV[5],
+  'score', score, 'queued', now)
+redis.call('ZADD', KEYS[2], score, ARGV[3])
+history('interaction', ARGV[3], 'arrived', 'queued', now, {'queue', ARGV[4]})
+return match_queue(ARGV[4], now) or {}

@@ -1,0 +1,17 @@
+-- login.lua: an agent logs in with an endpoint and queues.
+-- KEYS[1] = agent hash, KEYS[2] = logged-in agents set
+-- ARGV[3] = agent id, ARGV[4] = endpoint, ARGV[5] = queues (comma list),
+-- ARGV[6..] = legal transitions for 'login' as from, to pairs (Go's table)
+-- Returns {state, since}. Errors: ILLEGAL <state>.
+local cur = redis.call('HGET', KEYS[1], 'state') or 'logged_out'
+local to
+for i = 6, #ARGV, 2 do
+  if ARGV[i] == cur then to = ARGV[i + 1] end
+end
+if not to then return redis.error_reply('ILLEGAL ' .. cur) end
+local now = now_ms()
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'endpoint', ARGV[4], 'queues', ARGV[5])
+set_agent_state(ARGV[3], cur, to, now, nil)
+redis.call('SADD', KEYS[2], ARGV[3])
+return {to, now}

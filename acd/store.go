@@ -1,0 +1,309 @@
+package acd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/keyspace"
+)
+
+// Store is the ACD's shared state in Redis. Every method that changes more
+// than one key is one Lua script (one round trip); see scripts/.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys keyspace.Keys
+	node string
+}
+
+// NewStore returns the store of node (the replica id every script records
+// as the owner of calls it creates).
+func NewStore(rdb redis.UniversalClient, prefix, node string) *Store {
+	return &Store{rdb: rdb, keys: keyspace.New(prefix), node: node}
+}
+
+// Keys exposes the key builder (tests and tools read state back with it).
+func (s *Store) Keys() keyspace.Keys { return s.keys }
+
+// Node is the replica id of this store.
+func (s *Store) Node() string { return s.node }
+
+// Offer binds a waiting call to an agent: ring Endpoint for ConnectionID.
+type Offer struct {
+	ConnectionID string
+	Agent        string
+	Endpoint     string
+	Attempt      int // 1 for the first offer of the call, 2 after one RONA...
+}
+
+func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	argv := append([]any{s.keys.Base(), s.node}, args...)
+	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
+	return v, scriptError(err)
+}
+
+// offerAt decodes an offer at position i of a script reply, if there is one.
+func offerAt(reply []any, i int) *Offer {
+	if len(reply) < i+4 {
+		return nil
+	}
+	attempt, _ := strconv.Atoi(fmt.Sprint(reply[i+3]))
+	return &Offer{
+		ConnectionID: fmt.Sprint(reply[i]),
+		Agent:        fmt.Sprint(reply[i+1]),
+		Endpoint:     fmt.Sprint(reply[i+2]),
+		Attempt:      attempt,
+	}
+}
+
+// Arrive records a new interaction owned by this node.
+func (s *Store) Arrive(ctx context.Context, conn, callerLeg, ani, dnis string, attached map[string]string) (time.Time, error) {
+	if attached == nil {
+		attached = map[string]string{}
+	}
+	data, err := json.Marshal(attached)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
+	}
+	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
+	}
+	return time.UnixMilli(v.(int64)), nil
+}
+
+// Enqueue puts an arrived call in queue with priority (0..9, 9 first) and
+// returns an offer if an agent was free.
+func (s *Store) Enqueue(ctx context.Context, conn, queue string, priority int) (*Offer, error) {
+	if priority < 0 || priority > 9 {
+		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
+	}
+	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// Ringing records that the agent's leg is ringing for the offered call.
+func (s *Store) Ringing(ctx context.Context, o Offer, leg string) error {
+	_, err := s.run(ctx, scriptRinging, []string{s.keys.Interaction(o.ConnectionID), s.keys.Agent(o.Agent)}, o.ConnectionID, o.Agent, leg)
+	if err != nil {
+		return fmt.Errorf("ringing %s at %s: %w", o.ConnectionID, o.Agent, err)
+	}
+	return nil
+}
+
+// Connect records that the agent answered leg.
+func (s *Store) Connect(ctx context.Context, conn, agent, leg string) error {
+	_, err := s.run(ctx, scriptConnect, []string{s.keys.Interaction(conn), s.keys.Agent(agent)}, conn, agent, leg)
+	if err != nil {
+		return fmt.Errorf("connect %s to %s: %w", conn, agent, err)
+	}
+	return nil
+}
+
+// NoAnswer is RONA: the call returns to the head of its queue, the agent
+// to 'rona'; returns an offer to another agent if one is free.
+func (s *Store) NoAnswer(ctx context.Context, conn, agent, reason string) (*Offer, error) {
+	v, err := s.run(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent(agent)}, conn, agent, reason)
+	if err != nil {
+		return nil, fmt.Errorf("no answer %s by %s: %w", conn, agent, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// Finish ends an interaction; how = "hangup" or "failed", by = who ended
+// it. It returns the final state and, if the call's agent was freed and a
+// call was waiting for them, the next offer.
+func (s *Store) Finish(ctx context.Context, conn, how, by string) (string, *Offer, error) {
+	v, err := s.run(ctx, scriptFinish, []string{s.keys.Interaction(conn)}, conn, how, by)
+	if err != nil {
+		return "", nil, fmt.Errorf("finish %s: %w", conn, err)
+	}
+	reply := v.([]any)
+	return fmt.Sprint(reply[0]), offerAt(reply, 1), nil
+}
+
+// Sweep pairs up to max waiting calls of queue with available agents.
+func (s *Store) Sweep(ctx context.Context, queue string, max int) ([]Offer, error) {
+	v, err := s.run(ctx, scriptSweep, []string{s.keys.Waiting(queue), s.keys.Available(queue)}, queue, max)
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", queue, err)
+	}
+	var out []Offer
+	for _, r := range v.([]any) {
+		if o := offerAt(r.([]any), 0); o != nil {
+			out = append(out, *o)
+		}
+	}
+	return out, nil
+}
+
+// Login logs an agent in (state idle) with its endpoint and queues.
+func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error) {
+	args := []any{id, endpoint, strings.Join(queues, ",")}
+	for _, v := range agents.From(agents.EvLogin) {
+		args = append(args, v)
+	}
+	if _, err := s.run(ctx, scriptLogin, []string{s.keys.Agent(id), s.keys.Agents()}, args...); err != nil {
+		return agents.Agent{}, fmt.Errorf("login %s: %w", id, err)
+	}
+	return s.Agent(ctx, id)
+}
+
+// SetState applies an agent event (available, idle, logout) and returns the
+// offer the agent got by becoming available, if any.
+func (s *Store) SetState(ctx context.Context, id string, ev agents.Event, reason string) (*Offer, error) {
+	args := []any{id, reason}
+	for _, v := range agents.From(ev) {
+		args = append(args, v)
+	}
+	v, err := s.run(ctx, scriptSetState, []string{s.keys.Agent(id), s.keys.Agents()}, args...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s %s: %w", id, ev, err)
+	}
+	return offerAt(v.([]any), 2), nil
+}
+
+// Agent reads one agent.
+func (s *Store) Agent(ctx context.Context, id string) (agents.Agent, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.Agent(id)).Result()
+	if err != nil {
+		return agents.Agent{}, fmt.Errorf("read agent %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return agents.Agent{}, fmt.Errorf("agent %s: %w", id, ErrNotFound)
+	}
+	return agentFromHash(id, h), nil
+}
+
+func agentFromHash(id string, h map[string]string) agents.Agent {
+	a := agents.Agent{
+		ID:           id,
+		Endpoint:     h["endpoint"],
+		State:        agents.State(h["state"]),
+		Since:        msTime(h["since"]),
+		Reason:       h["reason"],
+		ConnectionID: h["conn"],
+		Queues:       []string{},
+	}
+	if h["queues"] != "" {
+		a.Queues = strings.Split(h["queues"], ",")
+	}
+	return a
+}
+
+// Interaction is one call's record.
+type Interaction struct {
+	ConnectionID string            `json:"connection_id"`
+	State        string            `json:"state"`
+	Owner        string            `json:"owner"`
+	CallerLeg    string            `json:"caller_leg"`
+	ANI          string            `json:"ani"`
+	DNIS         string            `json:"dnis"`
+	Attached     map[string]string `json:"attached"`
+	Queue        string            `json:"queue,omitempty"`
+	Priority     int               `json:"priority"`
+	Agent        string            `json:"agent,omitempty"`
+	AgentLeg     string            `json:"agent_leg,omitempty"`
+	Offers       int               `json:"offers"`
+	RONAs        int               `json:"ronas"`
+	Arrived      time.Time         `json:"arrived"`
+	Queued       time.Time         `json:"queued,omitzero"`
+	Offered      time.Time         `json:"offered,omitzero"`
+	Answered     time.Time         `json:"answered,omitzero"`
+	Ended        time.Time         `json:"ended,omitzero"`
+	EndedBy      string            `json:"ended_by,omitempty"`
+	Wait         time.Duration     `json:"wait_ns"`
+}
+
+// Terminal reports whether the interaction is over.
+func (ix Interaction) Terminal() bool {
+	return ix.State == "ended" || ix.State == "abandoned" || ix.State == "failed"
+}
+
+// Interaction reads one interaction.
+func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.Interaction(conn)).Result()
+	if err != nil {
+		return Interaction{}, fmt.Errorf("read interaction %s: %w", conn, err)
+	}
+	if len(h) == 0 {
+		return Interaction{}, fmt.Errorf("interaction %s: %w", conn, ErrNotFound)
+	}
+	ix := Interaction{
+		ConnectionID: conn, State: h["state"], Owner: h["owner"], CallerLeg: h["caller_leg"],
+		ANI: h["ani"], DNIS: h["dnis"], Queue: h["queue"], Agent: h["agent"], AgentLeg: h["agent_leg"],
+		Arrived: msTime(h["arrived"]), Queued: msTime(h["queued"]), Offered: msTime(h["offered"]),
+		Answered: msTime(h["answered"]), Ended: msTime(h["ended"]), EndedBy: h["ended_by"],
+	}
+	ix.Priority, _ = strconv.Atoi(h["priority"])
+	ix.Offers, _ = strconv.Atoi(h["offers"])
+	ix.RONAs, _ = strconv.Atoi(h["ronas"])
+	if w, err := strconv.ParseInt(h["wait_ms"], 10, 64); err == nil {
+		ix.Wait = time.Duration(w) * time.Millisecond
+	}
+	if err := json.Unmarshal([]byte(h["attached"]), &ix.Attached); err != nil {
+		ix.Attached = map[string]string{}
+	}
+	return ix, nil
+}
+
+// Queue reads a queue as a supervisor sees it.
+func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
+	view := QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}
+	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, -1).Result()
+	if err != nil {
+		return view, fmt.Errorf("read queue %s: %w", name, err)
+	}
+	now, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return view, fmt.Errorf("read queue %s: %w", name, err)
+	}
+	for _, c := range conns {
+		ix, err := s.Interaction(ctx, c)
+		if errors.Is(err, ErrNotFound) {
+			continue // finished between the two reads
+		} else if err != nil {
+			return view, err
+		}
+		view.Waiting = append(view.Waiting, WaitingCall{
+			ConnectionID: c, ANI: ix.ANI, Priority: ix.Priority, QueuedAt: ix.Queued,
+			WaitSeconds: now.Sub(ix.Queued).Seconds(),
+		})
+	}
+	ids, err := s.rdb.SMembers(ctx, s.keys.Agents()).Result()
+	if err != nil {
+		return view, fmt.Errorf("read agents: %w", err)
+	}
+	for _, id := range ids {
+		a, err := s.Agent(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return view, err
+		}
+		for _, q := range a.Queues {
+			if q == name {
+				view.Agents[a.State] = append(view.Agents[a.State], id)
+			}
+		}
+	}
+	return view, nil
+}
+
+func msTime(v string) time.Time {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

@@ -1,0 +1,36 @@
+// Package agents holds the agent state machine and the agent records kept
+// in Redis.
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Agent is an agent as stored in Redis.
+type Agent struct {
+	ID       string    `json:"id"`
+	Endpoint string    `json:"endpoint,omitempty"`
+	Queues   []string  `json:"queues"`
+	State    State     `json:"state"`
+	Since    time.Time `json:"since"`
+	// Reason is the idle reason code while State is idle.
+	Reason string `json:"reason,omitempty"`
+	// ConnectionID is the interaction the agent is reserved for or on.
+	ConnectionID string `json:"connection_id,omitempty"`
+}
+
+// Sentinel errors callers branch on; the API maps them to status codes.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrIllegalTransition = errors.New("illegal transition")
+)
+
+// FieldError is bad input: it names the field and what is wrong with it.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Msg) }

@@ -1,0 +1,67 @@
+package agents
+
+import "fmt"
+
+// State is where an agent is in its working day.
+type State string
+
+const (
+	LoggedOut State = "logged_out"
+	Idle      State = "idle"      // logged in, not taking calls (reason code)
+	Available State = "available" // waiting for a call; ordered by idle time
+	Reserved  State = "reserved"  // chosen for a call, phone not ringing yet
+	Ringing   State = "ringing"
+	Connected State = "connected"
+	// RONA: redirected on no answer. The agent left Available because a call
+	// rang out; only the agent (or a supervisor) makes them available again.
+	RONA State = "rona"
+)
+
+// Event is what moves an agent between states.
+type Event string
+
+const (
+	EvLogin     Event = "login"
+	EvAvailable Event = "available"
+	EvIdle      Event = "idle"
+	EvLogout    Event = "logout"
+	EvReserve   Event = "reserve" // the routing script picked the agent
+	EvRing      Event = "ring"    // the agent's phone is ringing
+	EvConnect   Event = "connect" // the agent answered
+	EvNoAnswer  Event = "no_answer"
+	EvRelease   Event = "release" // the call ended or was withdrawn
+)
+
+// transitions is the whole agent state machine: event → from-state → to-state.
+// The Redis scripts enforce it atomically: Go passes them the allowed
+// from-states of an event (From), so the table lives in one place.
+var transitions = map[Event]map[State]State{
+	EvLogin:     {LoggedOut: Idle},
+	EvAvailable: {Idle: Available, RONA: Available},
+	EvIdle:      {Available: Idle, Idle: Idle, RONA: Idle},
+	EvLogout:    {Idle: LoggedOut, Available: LoggedOut, RONA: LoggedOut},
+	EvReserve:   {Available: Reserved},
+	EvRing:      {Reserved: Ringing},
+	EvConnect:   {Reserved: Connected, Ringing: Connected},
+	EvNoAnswer:  {Reserved: RONA, Ringing: RONA},
+	EvRelease:   {Reserved: Available, Ringing: Available, Connected: Available},
+}
+
+// Next applies ev to an agent in state from.
+func Next(from State, ev Event) (State, error) {
+	to, ok := transitions[ev][from]
+	if !ok {
+		return "", fmt.Errorf("agent %s on %s: %w", from, ev, ErrIllegalTransition)
+	}
+	return to, nil
+}
+
+// From lists the states in which ev is legal, and the state each leads to,
+// as the flat list the Lua scripts take: from1, to1, from2, to2, ...
+func From(ev Event) []string {
+	var out []string
+	for from, to := range transitions[ev] {
+		out = append(out, string(from), string(to))
+	}
+	return out
+}
