@@ -1,0 +1,328 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// phase is where a call is, as this node's actor sees it. The authoritative
+// state is the interaction in Redis; the phase only decides which PBX
+// commands make sense for the next event.
+type phase int
+
+const (
+	phaseArriving phase = iota
+	phaseQueued
+	phaseRinging
+	phaseConnected
+	phaseDone
+)
+
+// Messages an actor takes besides PBX events.
+type (
+	offerMsg struct {
+		offer   Offer
+		freedAt time.Time // when the agent was freed, for hand-off latency
+	}
+	ringTimeout struct{ leg string }
+	legLost     struct{ leg string } // gone while the driver was not listening
+)
+
+// call is the actor of one interaction: one goroutine handles its events
+// one at a time, so its PBX commands and Redis scripts never interleave.
+type call struct {
+	e         *Engine
+	conn      string
+	callerLeg string
+	arrived   CallArrived
+	log       *slog.Logger
+
+	mu    sync.Mutex
+	queue []any
+	wake  chan struct{}
+
+	// Owned by the actor goroutine only.
+	phase      phase
+	queueName  string
+	settings   QueueSettings
+	offer      *Offer
+	agentLeg   string
+	ringTimer  *time.Timer
+	answeredAt time.Time
+}
+
+// post queues a message for the actor; it never blocks, so the PBX
+// driver's delivery goroutine is never held up by one slow call.
+func (c *call) post(m any) {
+	c.mu.Lock()
+	c.queue = append(c.queue, m)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *call) run(ctx context.Context) {
+	defer c.e.forgetCall(c)
+	defer c.stopTimer()
+	for c.phase != phaseDone {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		for {
+			c.mu.Lock()
+			if len(c.queue) == 0 {
+				c.mu.Unlock()
+				break
+			}
+			m := c.queue[0]
+			c.queue = c.queue[1:]
+			c.mu.Unlock()
+			c.handle(ctx, m)
+		}
+	}
+}
+
+func (c *call) handle(ctx context.Context, m any) {
+	switch m := m.(type) {
+	case CallArrived:
+		c.onArrived(ctx, m)
+	case offerMsg:
+		c.onOffer(ctx, m)
+	case LegAnswered:
+		c.onAnswered(ctx, m.Leg)
+	case RingFailed:
+		c.onRingFailed(ctx, m.Leg, m.Reason, false)
+	case ringTimeout:
+		c.onRingFailed(ctx, m.leg, "no_answer", true)
+	case LegHungUp:
+		c.onHungUp(ctx, m.Leg)
+	case legLost:
+		if m.leg == c.agentLeg && c.phase == phaseRinging {
+			c.onRingFailed(ctx, m.leg, "lost", false)
+		} else {
+			c.onHungUp(ctx, m.leg)
+		}
+	case DTMFReceived:
+		c.log.Debug("dtmf", "digit", m.Digit)
+	}
+}
+
+func (c *call) onArrived(ctx context.Context, ev CallArrived) {
+	log := c.log.With("leg", ev.Leg, "ani", ev.ANI, "dnis", ev.DNIS)
+	if _, err := c.e.store.Arrive(ctx, c.conn, ev.Leg, ev.ANI, ev.DNIS, ev.Vars); err != nil {
+		log.Error("record arrival", "err", err)
+		c.fail(ctx, "record arrival")
+		return
+	}
+	log.Info("call arrived")
+	q, ok := c.e.queueFor(ev)
+	if !ok {
+		log.Warn("no queue for call", "queue", q)
+		c.fail(ctx, "no queue")
+		return
+	}
+	c.queueName, c.settings = q, c.e.opts.Queues[q]
+	if err := c.e.pbx.Answer(ctx, ev.Leg); err != nil {
+		log.Error("answer", "err", err)
+		c.fail(ctx, "answer")
+		return
+	}
+	if err := c.e.pbx.StartMusic(ctx, ev.Leg, c.settings.MOHClass); err != nil {
+		log.Warn("start music", "err", err) // the call can still be served
+	}
+	c.phase = phaseQueued
+	offer, err := c.e.store.Enqueue(ctx, c.conn, q, 0)
+	if err != nil {
+		log.Error("enqueue", "err", err)
+		c.fail(ctx, "enqueue")
+		return
+	}
+	c.log.Info("call queued", "queue", q)
+	if offer != nil {
+		c.onOffer(ctx, offerMsg{offer: *offer})
+	}
+}
+
+// fail ends a call Tandem cannot serve.
+func (c *call) fail(ctx context.Context, why string) {
+	if _, next, err := c.e.store.Finish(ctx, c.conn, "failed", "system"); err == nil {
+		c.e.deliver(ctx, next, time.Now())
+	}
+	if err := c.e.pbx.Hangup(ctx, c.callerLeg, CauseCongestion); err != nil {
+		c.log.Warn("hang up failed call", "err", err)
+	}
+	c.log.Warn("call failed", "why", why)
+	c.phase = phaseDone
+}
+
+func (c *call) onOffer(ctx context.Context, m offerMsg) {
+	o := m.offer
+	if c.phase != phaseQueued {
+		// The call moved on (caller gone): the script that ended it already
+		// released the agent, so there is nothing to give back.
+		c.log.Info("offer dropped", "agent_id", o.Agent, "phase", c.phase)
+		return
+	}
+	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
+	c.offer, c.agentLeg, c.phase = &o, leg, phaseRinging
+	c.e.registerLeg(leg, c)
+	if !m.freedAt.IsZero() {
+		c.e.stats.observeHandoff(time.Since(m.freedAt))
+	}
+	err := c.e.pbx.Ring(ctx, RingRequest{
+		Leg: leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI,
+		// The PBX's own timeout is a backstop: Tandem's timer below cancels
+		// the leg first, so RONA happens at one predictable moment.
+		Timeout: c.settings.RingTimeout + 2*time.Second,
+		Vars:    map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_AGENT": o.Agent},
+	})
+	c.e.stats.offers.Add(1)
+	if err != nil {
+		c.log.Warn("ring agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "err", err)
+		c.onRingFailed(ctx, leg, "failed", false)
+		return
+	}
+	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
+		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
+	}
+	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
+	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.e.publish(ctx, AgentEvent{
+		Type: "offered", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
+		Queue: c.queueName, Attached: c.arrived.Vars,
+	})
+}
+
+func (c *call) stopTimer() {
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+		c.ringTimer = nil
+	}
+}
+
+func (c *call) onAnswered(ctx context.Context, leg string) {
+	if leg != c.agentLeg || c.phase != phaseRinging {
+		c.log.Info("answer of a leg no longer wanted; hanging it up", "leg", leg)
+		c.hangup(ctx, leg, CauseNormal)
+		return
+	}
+	c.stopTimer()
+	o := c.offer
+	if err := c.e.store.Connect(ctx, c.conn, o.Agent, leg); err != nil {
+		c.log.Warn("connect", "agent_id", o.Agent, "err", err)
+		c.hangup(ctx, leg, CauseNormal)
+		return
+	}
+	c.phase, c.answeredAt = phaseConnected, time.Now()
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Warn("stop music", "err", err)
+	}
+	if err := c.e.pbx.Bridge(ctx, c.conn, c.callerLeg, leg); err != nil {
+		c.log.Error("bridge", "err", err)
+		c.endConnected(ctx, "system")
+		return
+	}
+	c.e.stats.answered.Add(1)
+	c.log.Info("connected", "agent_id", o.Agent, "bridge", c.conn)
+	c.e.publish(ctx, AgentEvent{Type: "connected", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName})
+}
+
+// onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
+func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bool) {
+	if leg != c.agentLeg || c.phase != phaseRinging {
+		return // a leg given up earlier, reporting its end
+	}
+	c.stopTimer()
+	o := c.offer
+	if timedOut {
+		c.hangup(ctx, leg, CauseNoAnswer)
+	}
+	c.e.forgetLeg(leg)
+	c.agentLeg, c.offer, c.phase = "", nil, phaseQueued
+	c.e.stats.ronas.Add(1)
+	c.log.Info("agent did not answer; call back to head of queue", "agent_id", o.Agent, "reason", reason)
+	next, err := c.e.store.NoAnswer(ctx, c.conn, o.Agent, reason)
+	if err != nil {
+		c.log.Error("rona", "agent_id", o.Agent, "err", err)
+		return
+	}
+	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: o.Agent, ConnectionID: c.conn, Disposition: "rona"})
+	if next != nil {
+		c.onOffer(ctx, offerMsg{offer: *next})
+	}
+}
+
+func (c *call) onHungUp(ctx context.Context, leg string) {
+	switch {
+	case leg == c.callerLeg:
+		switch c.phase {
+		case phaseRinging:
+			c.stopTimer()
+			c.hangup(ctx, c.agentLeg, CauseNormal)
+			c.finish(ctx, "caller")
+		case phaseConnected:
+			c.endConnected(ctx, "caller")
+		default:
+			c.finish(ctx, "caller")
+		}
+	case leg == c.agentLeg && c.agentLeg != "":
+		switch c.phase {
+		case phaseConnected:
+			c.endConnected(ctx, "agent")
+		case phaseRinging:
+			// Answered and gone before we saw the answer: same as no answer.
+			c.onRingFailed(ctx, leg, "failed", false)
+		}
+	}
+}
+
+// endConnected ends a bridged call: the other leg is hung up, the agent is
+// freed (and offered the next call), the bridge goes.
+func (c *call) endConnected(ctx context.Context, by string) {
+	if by != "agent" {
+		// Hang the agent's leg up before the agent is freed, so the next
+		// call can never ring a phone that still holds this one.
+		c.hangup(ctx, c.agentLeg, CauseNormal)
+	}
+	c.finish(ctx, by)
+	if by != "caller" {
+		c.hangup(ctx, c.callerLeg, CauseNormal)
+	}
+	if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
+		c.log.Warn("destroy bridge", "err", err)
+	}
+}
+
+func (c *call) finish(ctx context.Context, by string) {
+	freedAt := time.Now()
+	final, next, err := c.e.store.Finish(ctx, c.conn, "hangup", by)
+	c.phase = phaseDone
+	if err != nil {
+		if !errors.Is(err, ErrIllegalTransition) {
+			c.log.Error("finish", "err", err)
+		}
+		return
+	}
+	c.log.Info("call finished", "state", final, "by", by)
+	if c.offer != nil {
+		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: c.offer.Agent, ConnectionID: c.conn, Disposition: final})
+	}
+	c.e.deliver(ctx, next, freedAt)
+}
+
+func (c *call) hangup(ctx context.Context, leg string, cause HangupCause) {
+	if leg == "" {
+		return
+	}
+	if err := c.e.pbx.Hangup(ctx, leg, cause); err != nil {
+		c.log.Warn("hang up", "leg", leg, "err", err)
+	}
+}

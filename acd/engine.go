@@ -1,0 +1,417 @@
+package acd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tandem-cc/tandem/agents"
+)
+
+// QueueSettings are the per-queue settings the engine needs.
+type QueueSettings struct {
+	MOHClass    string
+	RingTimeout time.Duration
+}
+
+// Options configure an Engine.
+type Options struct {
+	Store  *Store
+	PBX    PBX
+	Queues map[string]QueueSettings
+	// DNIS maps a dialled number to a queue; DefaultQueue catches the rest.
+	DNIS         map[string]string
+	DefaultQueue string
+	// SweepInterval is the period of the safety-net routing sweep.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Engine runs the call flow of one replica: it owns the calls whose PBX
+// events reach it, one actor goroutine per call, and takes offers for its
+// calls from its Redis inbox. It also serves the agent API (Login, ...).
+type Engine struct {
+	opts  Options
+	store *Store
+	pbx   PBX
+	log   *slog.Logger
+	stats *Stats
+
+	mu    sync.Mutex
+	legs  map[string]*call // every live leg of every call this node owns
+	calls map[string]*call // by connection id
+	ctx   context.Context  // set by Run; actors stop when it ends
+	wg    sync.WaitGroup   // actors
+}
+
+// NewEngine builds an engine; Run starts it.
+func NewEngine(opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Second
+	}
+	return &Engine{
+		opts: opts, store: opts.Store, pbx: opts.PBX,
+		log:   opts.Logger.With("node", opts.Store.Node()),
+		stats: newStats(),
+		legs:  map[string]*call{}, calls: map[string]*call{},
+	}
+}
+
+// Stats returns the engine's counters (hand-off latency and the like).
+func (e *Engine) Stats() *Stats { return e.stats }
+
+// Run drives the engine until ctx ends: PBX events, the node's offer
+// inbox, and the routing sweep.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.ctx = ctx
+	e.mu.Unlock()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.pbx.Run(ctx, e.onEvent) })
+	g.Go(func() error { return e.readInbox(ctx) })
+	g.Go(func() error { return e.sweep(ctx) })
+	err := g.Wait()
+	e.wg.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// onEvent is called by the driver's single delivery goroutine; it only
+// routes the event to the actor of its call, never blocks on I/O.
+func (e *Engine) onEvent(ev Event) {
+	switch ev := ev.(type) {
+	case CallArrived:
+		e.startCall(ev)
+	case Resynced:
+		e.resync(ev)
+	default:
+		e.mu.Lock()
+		c := e.legs[ev.eventLeg()]
+		e.mu.Unlock()
+		if c == nil {
+			e.log.Debug("event for a leg this node does not track", "leg", ev.eventLeg(), "event", fmt.Sprintf("%T", ev))
+			return
+		}
+		c.post(ev)
+	}
+}
+
+func (e *Engine) startCall(ev CallArrived) {
+	c := &call{e: e, conn: newConnectionID(), callerLeg: ev.Leg, arrived: ev, wake: make(chan struct{}, 1)}
+	c.log = e.log.With("connection_id", c.conn)
+	e.mu.Lock()
+	if e.ctx == nil || e.ctx.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
+	e.legs[ev.Leg] = c
+	e.calls[c.conn] = c
+	ctx := e.ctx
+	e.wg.Add(1)
+	e.mu.Unlock()
+	c.post(ev)
+	go func() {
+		defer e.wg.Done()
+		c.run(ctx)
+	}()
+}
+
+// resync reconciles after the driver lost events: every tracked leg the PBX
+// no longer has is treated as hung up.
+func (e *Engine) resync(ev Resynced) {
+	live := make(map[string]bool, len(ev.Live))
+	for _, l := range ev.Live {
+		live[l] = true
+	}
+	e.mu.Lock()
+	var gone []struct {
+		c   *call
+		leg string
+	}
+	for leg, c := range e.legs {
+		if !live[leg] {
+			gone = append(gone, struct {
+				c   *call
+				leg string
+			}{c, leg})
+		}
+	}
+	e.mu.Unlock()
+	for _, g := range gone {
+		e.log.Warn("leg ended while events were lost", "leg", g.leg, "connection_id", g.c.conn)
+		g.c.post(legLost{leg: g.leg})
+	}
+}
+
+func (e *Engine) registerLeg(leg string, c *call) {
+	e.mu.Lock()
+	e.legs[leg] = c
+	e.mu.Unlock()
+}
+
+func (e *Engine) forgetLeg(leg string) {
+	e.mu.Lock()
+	delete(e.legs, leg)
+	e.mu.Unlock()
+}
+
+func (e *Engine) forgetCall(c *call) {
+	e.mu.Lock()
+	delete(e.calls, c.conn)
+	for leg, owner := range e.legs {
+		if owner == c {
+			delete(e.legs, leg)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// deliver hands an offer to the actor of its call. An offer for a call this
+// node no longer has (it ended meanwhile, or the node restarted) is given
+// back so the agent is not left reserved.
+func (e *Engine) deliver(ctx context.Context, o *Offer, freedAt time.Time) {
+	if o == nil {
+		return
+	}
+	e.mu.Lock()
+	c := e.calls[o.ConnectionID]
+	e.mu.Unlock()
+	if c != nil {
+		c.post(offerMsg{offer: *o, freedAt: freedAt})
+		return
+	}
+	e.log.Warn("offer for a call this node does not have; failing it", "connection_id", o.ConnectionID, "agent_id", o.Agent)
+	_, next, err := e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+	if err != nil {
+		e.log.Error("give back orphan offer", "connection_id", o.ConnectionID, "err", err)
+		return
+	}
+	e.deliver(ctx, next, time.Now())
+}
+
+// readInbox takes offers other nodes made for this node's calls. A consumer
+// group with acknowledgement keeps an offer until it has been handed over.
+func (e *Engine) readInbox(ctx context.Context) error {
+	stream := e.store.keys.Inbox(e.store.node)
+	const group = "owner"
+	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create inbox group: %w", err)
+	}
+	for ctx.Err() == nil {
+		res, err := e.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group, Consumer: e.store.node, Streams: []string{stream, ">"},
+			Count: 100, Block: time.Second,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.log.Error("read inbox", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				o := &Offer{
+					ConnectionID: fmt.Sprint(m.Values["conn"]),
+					Agent:        fmt.Sprint(m.Values["agent"]),
+					Endpoint:     fmt.Sprint(m.Values["endpoint"]),
+				}
+				fmt.Sscan(fmt.Sprint(m.Values["attempt"]), &o.Attempt)
+				e.deliver(ctx, o, time.Time{})
+				e.store.rdb.XAck(ctx, stream, group, m.ID)
+				e.store.rdb.XDel(ctx, stream, m.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// sweep is the safety net behind event-driven routing.
+func (e *Engine) sweep(ctx context.Context) error {
+	t := time.NewTicker(e.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for q := range e.opts.Queues {
+			offers, err := e.store.Sweep(ctx, q, 20)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.Error("sweep", "queue", q, "err", err)
+				}
+				continue
+			}
+			for i := range offers {
+				e.log.Warn("sweep routed a call an event missed", "connection_id", offers[i].ConnectionID, "agent_id", offers[i].Agent)
+				e.deliver(ctx, &offers[i], time.Time{})
+			}
+		}
+	}
+}
+
+// queueFor picks the queue of an arriving call: the dialplan's argument
+// (Stasis(app,inbound,<dnis>,<queue>)), then the TANDEM_QUEUE channel
+// variable, then the DNIS map, then the default queue.
+func (e *Engine) queueFor(ev CallArrived) (string, bool) {
+	candidates := []string{}
+	if len(ev.Args) > 2 {
+		candidates = append(candidates, ev.Args[2])
+	}
+	candidates = append(candidates, ev.Vars["TANDEM_QUEUE"], e.opts.DNIS[ev.DNIS], e.opts.DefaultQueue)
+	for _, q := range candidates {
+		if q == "" {
+			continue
+		}
+		_, ok := e.opts.Queues[q]
+		return q, ok
+	}
+	return "", false
+}
+
+// publish sends an event to an agent's desktop (all replicas' WebSockets).
+func (e *Engine) publish(ctx context.Context, ev AgentEvent) {
+	ev.At = time.Now()
+	w := agentEventWire{AgentEvent: ev, AtMS: ev.At.UnixMilli()}
+	data, err := json.Marshal(w)
+	if err != nil {
+		return
+	}
+	if err := e.store.rdb.Publish(ctx, e.store.keys.AgentChannel(ev.Agent), data).Err(); err != nil && ctx.Err() == nil {
+		e.log.Warn("publish agent event", "agent_id", ev.Agent, "err", err)
+	}
+}
+
+// agentEventWire is the pub/sub form: Lua scripts can only write the time
+// as milliseconds.
+type agentEventWire struct {
+	AgentEvent
+	AtMS int64 `json:"at_ms"`
+}
+
+// SubscribeAgent streams an agent's events until ctx ends.
+func (e *Engine) SubscribeAgent(ctx context.Context, id string) (<-chan AgentEvent, error) {
+	if _, err := e.store.Agent(ctx, id); err != nil {
+		return nil, err
+	}
+	sub := e.store.rdb.Subscribe(ctx, e.store.keys.AgentChannel(id))
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return nil, fmt.Errorf("subscribe agent %s: %w", id, err)
+	}
+	out := make(chan AgentEvent, 64)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		msgs := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				var w agentEventWire
+				if err := json.Unmarshal([]byte(m.Payload), &w); err != nil {
+					continue
+				}
+				w.AgentEvent.At = time.UnixMilli(w.AtMS)
+				select {
+				case out <- w.AgentEvent:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Login logs an agent in; it starts idle.
+func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error) {
+	if strings.TrimSpace(endpoint) == "" {
+		return agents.Agent{}, &agents.FieldError{Field: "endpoint", Msg: "is required"}
+	}
+	if len(queues) == 0 {
+		return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: "at least one queue is required"}
+	}
+	for _, q := range queues {
+		if _, ok := e.opts.Queues[q]; !ok {
+			return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
+		}
+	}
+	return e.store.Login(ctx, id, endpoint, queues)
+}
+
+// SetAvailable makes an agent available; a waiting call is offered at once.
+func (e *Engine) SetAvailable(ctx context.Context, id string) (agents.Agent, error) {
+	return e.setState(ctx, id, agents.EvAvailable, "")
+}
+
+// SetIdle takes an agent out of routing with a reason code.
+func (e *Engine) SetIdle(ctx context.Context, id, reason string) (agents.Agent, error) {
+	if reason == "" {
+		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: "is required"}
+	}
+	return e.setState(ctx, id, agents.EvIdle, reason)
+}
+
+// Logout logs an agent out; refused while a call is offered or connected.
+func (e *Engine) Logout(ctx context.Context, id string) (agents.Agent, error) {
+	return e.setState(ctx, id, agents.EvLogout, "")
+}
+
+func (e *Engine) setState(ctx context.Context, id string, ev agents.Event, reason string) (agents.Agent, error) {
+	o, err := e.store.SetState(ctx, id, ev, reason)
+	if err != nil {
+		return agents.Agent{}, err
+	}
+	a, err := e.store.Agent(ctx, id)
+	e.deliver(context.WithoutCancel(ctx), o, time.Time{})
+	return a, err
+}
+
+// Agent reads one agent.
+func (e *Engine) Agent(ctx context.Context, id string) (agents.Agent, error) {
+	return e.store.Agent(ctx, id)
+}
+
+// Queue reads one configured queue.
+func (e *Engine) Queue(ctx context.Context, name string) (QueueView, error) {
+	if _, ok := e.opts.Queues[name]; !ok {
+		return QueueView{}, fmt.Errorf("queue %s: %w", name, ErrNotFound)
+	}
+	return e.store.Queue(ctx, name)
+}
+
+func newConnectionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,45 @@
+package acd
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats are an engine's counters, read by the demo report and /metrics.
+type Stats struct {
+	offers   atomic.Int64
+	answered atomic.Int64
+	ronas    atomic.Int64
+
+	mu       sync.Mutex
+	handoffs []time.Duration // agent freed → next agent leg requested
+}
+
+func newStats() *Stats { return &Stats{} }
+
+func (s *Stats) observeHandoff(d time.Duration) {
+	s.mu.Lock()
+	if len(s.handoffs) < 1_000_000 {
+		s.handoffs = append(s.handoffs, d)
+	}
+	s.mu.Unlock()
+}
+
+// Snapshot is a copy of the counters.
+type Snapshot struct {
+	Offers, Answered, RONAs int64
+	// Handoffs are the latencies from an agent being freed (its call's end
+	// processed) to the next waiting call's agent leg being requested.
+	Handoffs []time.Duration
+}
+
+// Snapshot copies the counters; Handoffs come sorted.
+func (s *Stats) Snapshot() Snapshot {
+	s.mu.Lock()
+	h := append([]time.Duration(nil), s.handoffs...)
+	s.mu.Unlock()
+	sort.Slice(h, func(i, j int) bool { return h[i] < h[j] })
+	return Snapshot{Offers: s.offers.Load(), Answered: s.answered.Load(), RONAs: s.ronas.Load(), Handoffs: h}
+}

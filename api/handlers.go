@@ -1,0 +1,205 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tandem-cc/tandem/config"
+)
+
+// guard authenticates the request and passes the caller on. Only the
+// WebSocket route takes the token from ?access_token= (browsers cannot set
+// headers on a WebSocket); elsewhere a token in the URL is ignored, since
+// URLs end up in proxies' logs.
+func (s *server) guard(queryToken bool, h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		if tok == "" && queryToken {
+			tok = r.URL.Query().Get("access_token")
+		}
+		who, ok := s.auth.identify(tok)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
+			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
+			return
+		}
+		h(w, r, who)
+	})
+}
+
+func (s *server) authenticated(h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
+	return s.guard(false, h)
+}
+
+// agent wraps a handler of /v1/agents/{id}/...: it authenticates, checks
+// the id and that the caller may act for that agent.
+func (s *server) agent(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return s.agentRoute(false, h)
+}
+
+func (s *server) agentRoute(queryToken bool, h func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return s.guard(queryToken, func(w http.ResponseWriter, r *http.Request, who principal) {
+		id := r.PathValue("id")
+		if !config.ValidAgentID(id) {
+			writeError(w, http.StatusBadRequest, "must be 1-64 characters of A-Z a-z 0-9 _ . @ -", "id")
+			return
+		}
+		if !who.mayActFor(id) {
+			writeError(w, http.StatusForbidden, "this token may not act for this agent", "")
+			return
+		}
+		h(w, r, id)
+	})
+}
+
+type loginRequest struct {
+	Endpoint string   `json:"endpoint"`
+	Queues   []string `json:"queues"`
+}
+
+// endpointChars keeps the endpoint to what PJSIP/1001 or
+// sofia/internal/1001@host:5060 need. The endpoint ends up in a dial
+// string, where "&", "," or "{...}" would let a caller ring extra
+// destinations or set channel variables.
+var endpointChars = regexp.MustCompile(`^[A-Za-z0-9_./@:+-]+$`)
+
+func (l loginRequest) validate() error {
+	switch {
+	case l.Endpoint == "":
+		return badField("endpoint", "is required")
+	case len(l.Endpoint) > maxEndpoint:
+		return badField("endpoint", "must be at most 128 characters")
+	case !endpointChars.MatchString(l.Endpoint):
+		return badField("endpoint", "may contain only A-Z a-z 0-9 _ . / @ : + -")
+	case len(l.Queues) == 0:
+		return badField("queues", "at least one queue is required")
+	case len(l.Queues) > maxQueues:
+		return badField("queues", "at most 32 queues")
+	}
+	seen := make(map[string]bool, len(l.Queues))
+	for i, q := range l.Queues {
+		field := "queues[" + strconv.Itoa(i) + "]"
+		switch {
+		case q == "":
+			return badField(field, "queue name must not be empty")
+		case !config.ValidQueueName(q):
+			return badField(field, "queue name must be 1-64 characters of A-Z a-z 0-9 _ -")
+		case seen[q]:
+			return badField(field, "duplicate queue")
+		}
+		seen[q] = true
+	}
+	return nil
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request, id string) {
+	var req loginRequest
+	if err := decodeBody(w, r, &req, true); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	a, err := s.core.Login(r.Context(), id, req.Endpoint, req.Queues)
+	if err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "agent logged in", "agent_id", id, "endpoint", req.Endpoint, "queues", req.Queues)
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *server) available(w http.ResponseWriter, r *http.Request, id string) {
+	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	a, err := s.core.SetAvailable(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+type idleRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (i idleRequest) validate() error {
+	switch {
+	case len(i.Reason) > maxReason:
+		return badField("reason", "must be at most 64 bytes")
+	case !utf8.ValidString(i.Reason):
+		return badField("reason", "must be valid UTF-8")
+	}
+	for _, c := range i.Reason {
+		if !unicode.IsPrint(c) {
+			return badField("reason", "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func (s *server) idle(w http.ResponseWriter, r *http.Request, id string) {
+	// The body is optional: no body is idle without a reason code.
+	var req idleRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	a, err := s.core.SetIdle(r.Context(), id, req.Reason)
+	if err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request, id string) {
+	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	a, err := s.core.Logout(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "agent logged out", "agent_id", id)
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
+	a, err := s.core.Agent(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// getQueue serves any authenticated caller: agents see the queues too
+// (wallboard on the desktop); the view holds no secrets.
+func (s *server) getQueue(w http.ResponseWriter, r *http.Request, _ principal) {
+	name := r.PathValue("name")
+	if !config.ValidQueueName(name) {
+		s.fail(w, r, "", badField("name", "queue name must be 1-64 characters of A-Z a-z 0-9 _ -"))
+		return
+	}
+	q, err := s.core.Queue(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, "", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
+}

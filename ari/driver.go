@@ -1,0 +1,209 @@
+// Package ari is Tandem's Asterisk driver: it implements acd.PBX over the
+// Asterisk REST Interface with the CyCoreSystems ari/v5 client.
+//
+// REST calls go through ari/v5's native client, each bounded in time (the
+// client itself has no timeout and no context). Events are decoded with
+// ari/v5's decoder, but the driver reads the /ari/events WebSocket itself
+// instead of using the client's Connect: that client reconnects silently
+// (events in the gap are lost and the application is never told) and its
+// bus drops events when a subscriber's 100-slot buffer is full. Owning the
+// socket lets the driver (1) deliver every frame, in order, to one handler,
+// (2) know exactly when it reconnected, and re-read the PBX then, and (3)
+// stop at once when Asterisk says the application was taken over
+// (ApplicationReplaced).
+package ari
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	ariv5 "github.com/CyCoreSystems/ari/v5"
+	"github.com/CyCoreSystems/ari/v5/client/native"
+
+	"github.com/tandem-cc/tandem/acd"
+)
+
+// Options configure a Driver.
+type Options struct {
+	URL      string // http://127.0.0.1:8088/ari
+	WSURL    string // ws://127.0.0.1:8088/ari/events; derived from URL when empty
+	Username string
+	Password string
+	App      string // Stasis application; one per replica
+	// RequestTimeout bounds each REST call.
+	RequestTimeout time.Duration
+	// AttachedVars, when set, limits the channel variables kept as a call's
+	// attached data to these names.
+	AttachedVars []string
+	Logger       *slog.Logger
+}
+
+// ErrReplaced: another connection registered the same application, and
+// Asterisk now sends its events there. This replica must stop acting for it.
+var ErrReplaced = errors.New("ari application replaced by another connection")
+
+// Driver implements acd.PBX for one Asterisk and one Stasis application.
+type Driver struct {
+	opts   Options
+	client *native.Client
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	legs map[string]*leg // legs this driver reports on
+}
+
+// leg is what the driver remembers about a channel to turn Asterisk's
+// events into the port's.
+type leg struct {
+	agent bool // rung by Tandem (else inbound)
+	up    bool // StasisStart seen (an agent leg answered)
+	cause int  // last hangup cause seen
+}
+
+// New returns a driver; Run connects it.
+func New(opts Options) *Driver {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 5 * time.Second
+	}
+	if opts.WSURL == "" {
+		opts.WSURL = wsURLFrom(opts.URL)
+	}
+	c := native.New(&native.Options{
+		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
+		Username: opts.Username, Password: opts.Password,
+	})
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}}
+}
+
+func wsURLFrom(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	if p.Scheme == "https" {
+		p.Scheme = "wss"
+	} else {
+		p.Scheme = "ws"
+	}
+	p.Path = strings.TrimSuffix(p.Path, "/") + "/events"
+	return p.String()
+}
+
+// call runs one REST call bounded by the request timeout and ctx. The
+// ari/v5 client cannot be cancelled, so on timeout its goroutine finishes
+// in the background; the caller is free at once.
+func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("ari %s: %w", what, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ari %s: %w", what, ctx.Err())
+	}
+}
+
+func key(kind, id string) *ariv5.Key { return ariv5.NewKey(kind, id) }
+
+// notFound reports an ARI 404 (the object is already gone).
+func notFound(err error) bool {
+	var re native.RequestError
+	return errors.As(err, &re) && re.Code() == 404
+}
+
+var _ acd.PBX = (*Driver)(nil)
+
+// Answer answers an inbound channel.
+func (d *Driver) Answer(ctx context.Context, id string) error {
+	return d.call(ctx, "answer "+id, func() error { return d.client.Channel().Answer(key(ariv5.ChannelKey, id)) })
+}
+
+// StartMusic starts music on hold on a channel.
+func (d *Driver) StartMusic(ctx context.Context, id, class string) error {
+	return d.call(ctx, "moh "+id, func() error { return d.client.Channel().MOH(key(ariv5.ChannelKey, id), class) })
+}
+
+// StopMusic stops music on hold (Asterisk answers 204 even when none plays).
+func (d *Driver) StopMusic(ctx context.Context, id string) error {
+	return d.call(ctx, "stop moh "+id, func() error { return d.client.Channel().StopMOH(key(ariv5.ChannelKey, id)) })
+}
+
+// Ring originates an agent leg into this driver's application. Originating
+// with app= makes Asterisk report the leg to us from the first ring on, and
+// the leg id is ours, so events can be matched before the reply arrives.
+func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
+	d.mu.Lock()
+	d.legs[req.Leg] = &leg{agent: true}
+	d.mu.Unlock()
+	timeout := int(req.Timeout / time.Second)
+	if timeout < 1 {
+		timeout = 1
+	}
+	err := d.call(ctx, "originate "+req.Leg, func() error {
+		_, err := d.client.Channel().Originate(nil, ariv5.OriginateRequest{
+			Endpoint: req.Endpoint, App: d.opts.App, AppArgs: "agent",
+			CallerID: req.CallerID, Timeout: timeout, ChannelID: req.Leg, Variables: req.Vars,
+		})
+		return err
+	})
+	if err != nil {
+		d.forget(req.Leg)
+	}
+	return err
+}
+
+// Bridge creates a mixing bridge and joins the legs to it.
+func (d *Driver) Bridge(ctx context.Context, id string, legs ...string) error {
+	bk := key(ariv5.BridgeKey, id)
+	if err := d.call(ctx, "create bridge "+id, func() error {
+		_, err := d.client.Bridge().Create(bk, "mixing", id)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, l := range legs {
+		if err := d.call(ctx, "add "+l+" to bridge "+id, func() error { return d.client.Bridge().AddChannel(bk, l) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DestroyBridge deletes a bridge; one already gone is fine.
+func (d *Driver) DestroyBridge(ctx context.Context, id string) error {
+	err := d.call(ctx, "delete bridge "+id, func() error { return d.client.Bridge().Delete(key(ariv5.BridgeKey, id)) })
+	if err != nil && notFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Hangup hangs a channel up; one already gone is fine.
+func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) error {
+	reason := string(cause) // Tandem's causes are ARI's reason names
+	err := d.call(ctx, "hangup "+id, func() error { return d.client.Channel().Hangup(key(ariv5.ChannelKey, id), reason) })
+	if err != nil && notFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (d *Driver) forget(id string) {
+	d.mu.Lock()
+	delete(d.legs, id)
+	d.mu.Unlock()
+}

@@ -1,0 +1,416 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// writeFile writes a YAML file into the test's directory and returns its path.
+func writeFile(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tandem.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// flags returns a parsed flag set as cmd/tandem would build it.
+func flags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("tandem", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// clearEnv unsets every TANDEM_* variable for the test, so the developer's
+// environment cannot leak in.
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") {
+			t.Setenv(name, "") // restores it afterwards
+			os.Unsetenv(name)
+		}
+	}
+}
+
+const minimalYAML = `
+node_id: n1
+redis:
+  addr: redis.example:6380
+  prefix: acme
+routing:
+  ring_timeout: 12s
+  default_queue: Sales
+  dnis:
+    "100": sales
+queues:
+  Sales:
+    moh_class: jazz
+  support:
+    ring_timeout: 30s
+`
+
+func TestLoadDefaultsWithoutFile(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	want := Config{
+		NodeID:  host,
+		Redis:   Redis{Prefix: "tandem"},
+		ARI:     ARI{URL: "http://127.0.0.1:8088/ari", App: "tandem", RequestTimeout: 5 * time.Second},
+		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
+		Routing: Routing{RingTimeout: 15 * time.Second, SweepInterval: time.Second},
+		Log:     Log{Level: "info", Format: "json"},
+	}
+	if !equalConfig(c, want) {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func equalConfig(a, b Config) bool {
+	// Good enough for the scalar-only configs compared here.
+	return a.NodeID == b.NodeID && a.Redis == b.Redis && a.HTTP == b.HTTP &&
+		a.ARI.URL == b.ARI.URL && a.ARI.App == b.ARI.App && a.ARI.RequestTimeout == b.ARI.RequestTimeout &&
+		a.Routing.RingTimeout == b.Routing.RingTimeout && a.Routing.SweepInterval == b.Routing.SweepInterval &&
+		a.Routing.DefaultQueue == b.Routing.DefaultQueue && a.Log == b.Log
+}
+
+func TestLoadReadsYAMLFile(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(flags(t, "--config", writeFile(t, minimalYAML)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != "n1" || c.Redis.Addr != "redis.example:6380" || c.Redis.Prefix != "acme" {
+		t.Errorf("scalars not read: %+v", c)
+	}
+	if c.Routing.RingTimeout != 12*time.Second {
+		t.Errorf("ring_timeout = %v", c.Routing.RingTimeout)
+	}
+	// Defaults still fill what the file leaves out.
+	if c.ARI.RequestTimeout != 5*time.Second || c.Log.Level != "info" {
+		t.Errorf("defaults lost: %+v", c)
+	}
+	// Viper lower-cases map keys; references follow.
+	if _, ok := c.Queues["sales"]; !ok || c.Routing.DefaultQueue != "sales" {
+		t.Errorf("queues %v default_queue %q", c.Queues, c.Routing.DefaultQueue)
+	}
+	if c.Routing.DNIS["100"] != "sales" {
+		t.Errorf("dnis = %v", c.Routing.DNIS)
+	}
+}
+
+func TestLoadReadsFileFromEnv(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvConfigFile, writeFile(t, minimalYAML))
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != "n1" {
+		t.Errorf("node_id = %q", c.NodeID)
+	}
+}
+
+func TestEnvOverridesNestedKeys(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TANDEM_REDIS_ADDR", "10.0.0.9:6379")
+	t.Setenv("TANDEM_ARI_REQUEST_TIMEOUT", "3s")
+	t.Setenv("TANDEM_ROUTING_RING_TIMEOUT", "25s")
+	t.Setenv("TANDEM_ROUTING_SWEEP_INTERVAL", "250ms")
+	t.Setenv("TANDEM_LOG_FORMAT", "text")
+	t.Setenv("TANDEM_ARI_ATTACHED_VARS", "A,B")
+	t.Setenv("TANDEM_AUTH_SUPERVISORS", "s1,s2")
+	t.Setenv("TANDEM_QUEUES_SUPPORT_RING_TIMEOUT", "45s")
+	c, err := Load(flags(t, "--config", writeFile(t, minimalYAML)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Addr != "10.0.0.9:6379" {
+		t.Errorf("redis.addr = %q (env must beat file)", c.Redis.Addr)
+	}
+	if c.Redis.Prefix != "acme" {
+		t.Errorf("redis.prefix = %q (file sibling of an env key lost)", c.Redis.Prefix)
+	}
+	if c.ARI.RequestTimeout != 3*time.Second {
+		t.Errorf("ari.request_timeout = %v", c.ARI.RequestTimeout)
+	}
+	if c.Routing.RingTimeout != 25*time.Second || c.Routing.SweepInterval != 250*time.Millisecond {
+		t.Errorf("routing = %+v", c.Routing)
+	}
+	if c.Log.Format != "text" {
+		t.Errorf("log.format = %q", c.Log.Format)
+	}
+	if strings.Join(c.ARI.AttachedVars, "|") != "A|B" || strings.Join(c.Auth.Supervisors, "|") != "s1|s2" {
+		t.Errorf("lists: %v %v", c.ARI.AttachedVars, c.Auth.Supervisors)
+	}
+	if q := c.Queues["support"]; q.RingTimeout != 45*time.Second {
+		t.Errorf("queues.support.ring_timeout = %v", q.RingTimeout)
+	}
+	if q := c.Queues["sales"]; q.MOHClass != "jazz" {
+		t.Errorf("queues.sales lost: %+v", q)
+	}
+}
+
+func TestEnvOverridesWithoutFile(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TANDEM_ROUTING_RING_TIMEOUT", "7s")
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Routing.RingTimeout != 7*time.Second {
+		t.Errorf("routing.ring_timeout = %v", c.Routing.RingTimeout)
+	}
+}
+
+func TestFlagsBeatEnvBeatFile(t *testing.T) {
+	clearEnv(t)
+	file := writeFile(t, minimalYAML+"http:\n  listen: 127.0.0.1:9000\nari:\n  url: http://file:8088/ari\n")
+	t.Setenv("TANDEM_REDIS_ADDR", "env:6379")
+	t.Setenv("TANDEM_HTTP_LISTEN", "127.0.0.1:9001")
+	t.Setenv("TANDEM_NODE_ID", "from-env")
+	c, err := Load(flags(t, "--config", file, "--redis-addr", "flag:6379", "--node-id", "from-flag", "--log-level", "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ key, got, want string }{
+		{"redis.addr (flag > env)", c.Redis.Addr, "flag:6379"},
+		{"node_id (flag > env > file)", c.NodeID, "from-flag"},
+		{"http.listen (env > file, flag not given)", c.HTTP.Listen, "127.0.0.1:9001"},
+		{"ari.url (file > default)", c.ARI.URL, "http://file:8088/ari"},
+		{"log.level (flag > default)", c.Log.Level, "debug"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
+		}
+	}
+}
+
+func TestFlagConfigBeatsEnvConfig(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvConfigFile, filepath.Join(t.TempDir(), "missing.yaml"))
+	if _, err := Load(flags(t, "--config", writeFile(t, minimalYAML))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, env, want string
+	}{
+		{"bare number duration", "routing:\n  ring_timeout: 15\n", "", "ring_timeout"},
+		{"unknown key", "routing:\n  ring_timout: 15s\n", "", "ring_timout"},
+		{"bad env duration", "", "TANDEM_ARI_REQUEST_TIMEOUT=soon", "request_timeout"},
+		{"validation", "routing:\n  ring_timeout: -1s\n", "", "routing.ring_timeout: must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			if tc.env != "" {
+				k, v, _ := strings.Cut(tc.env, "=")
+				t.Setenv(k, v)
+			}
+			_, err := Load(flags(t, "--config", writeFile(t, "node_id: n\n"+tc.yaml)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFileFails(t *testing.T) {
+	clearEnv(t)
+	_, err := Load(flags(t, "--config", filepath.Join(t.TempDir(), "nope.yaml")))
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestExampleFileLoadsAndValidates(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(flags(t, "--config", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Queues) != 2 || len(c.Auth.Agents) != 2 || c.Routing.DefaultQueue != "sales" {
+		t.Errorf("example not fully read: %+v", c)
+	}
+	// The example shows every key, so a key added to Config must be added
+	// to it too.
+	raw, _ := os.ReadFile("example.yaml")
+	for _, key := range LeafKeys() {
+		last := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(raw), last+":") {
+			t.Errorf("example.yaml does not show %s", key)
+		}
+	}
+}
+
+func TestReferenceListsEveryKey(t *testing.T) {
+	raw, err := os.ReadFile("REFERENCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := string(raw)
+	for _, key := range LeafKeys() {
+		if !strings.Contains(ref, "| `"+key+"` |") {
+			t.Errorf("REFERENCE.md has no row for %s", key)
+		}
+	}
+	for _, key := range EnvKeys() {
+		if !strings.Contains(ref, "`"+EnvVar(key)+"`") {
+			t.Errorf("REFERENCE.md does not name %s", EnvVar(key))
+		}
+	}
+}
+
+// valid returns a Config that passes Validate; each case breaks one thing.
+func valid() Config {
+	c := Default()
+	c.NodeID = "n1"
+	c.Redis.Addr = "127.0.0.1:6379"
+	c.Queues = map[string]Queue{"sales": {}, "support": {RingTimeout: 30 * time.Second}}
+	c.Routing.DefaultQueue = "sales"
+	c.Routing.DNIS = map[string]string{"100": "sales"}
+	c.Auth = Auth{
+		Agents:      []AgentToken{{Agent: "1001", Token: "a1"}, {Agent: "1002", Token: "a2"}},
+		Supervisors: []string{"s1"},
+	}
+	return c
+}
+
+func TestValidateAcceptsValid(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := valid()
+	c.Redis.Addr = "" // allowed: tandem demo starts its own Redis
+	c.HTTP.Listen = ""
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateNamesTheBadKey(t *testing.T) {
+	for _, tc := range []struct {
+		key    string
+		break_ func(*Config)
+	}{
+		{"node_id", func(c *Config) { c.NodeID = "" }},
+		{"node_id", func(c *Config) { c.NodeID = "a b" }},
+		{"redis.addr", func(c *Config) { c.Redis.Addr = "localhost" }},
+		{"redis.addr", func(c *Config) { c.Redis.Addr = "localhost:http" }},
+		{"redis.db", func(c *Config) { c.Redis.DB = -1 }},
+		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "" }},
+		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "a b" }},
+		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "{t}" }},
+		{"ari.url", func(c *Config) { c.ARI.URL = "" }},
+		{"ari.url", func(c *Config) { c.ARI.URL = "ftp://pbx/ari" }},
+		{"ari.url", func(c *Config) { c.ARI.URL = "http://%zz" }},
+		{"ari.url", func(c *Config) { c.ARI.URL = "http:///ari" }},
+		{"ari.ws_url", func(c *Config) { c.ARI.WSURL = "http://pbx/ari/events" }},
+		{"ari.app", func(c *Config) { c.ARI.App = "" }},
+		{"ari.request_timeout", func(c *Config) { c.ARI.RequestTimeout = 0 }},
+		{"ari.attached_vars[0]", func(c *Config) { c.ARI.AttachedVars = []string{" "} }},
+		{"http.listen", func(c *Config) { c.HTTP.Listen = ":0" }},
+		{"auth.agents[1].token", func(c *Config) { c.Auth.Agents[1].Token = "" }},
+		{"auth.agents[1].token", func(c *Config) { c.Auth.Agents[1].Token = "a1" }},
+		{"auth.agents[0].agent", func(c *Config) { c.Auth.Agents[0].Agent = "" }},
+		{"auth.agents[0].agent", func(c *Config) { c.Auth.Agents[0].Agent = "has space" }},
+		{"auth.supervisors[0]", func(c *Config) { c.Auth.Supervisors[0] = "" }},
+		{"auth.supervisors[0]", func(c *Config) { c.Auth.Supervisors[0] = "a2" }},
+		{"routing.ring_timeout", func(c *Config) { c.Routing.RingTimeout = 0 }},
+		{"routing.sweep_interval", func(c *Config) { c.Routing.SweepInterval = -time.Second }},
+		{"routing.default_queue", func(c *Config) { c.Routing.DefaultQueue = "nope" }},
+		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "nope" }},
+		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "" }},
+		{"queues.bad name", func(c *Config) { c.Queues["bad name"] = Queue{} }},
+		{"queues.{x}", func(c *Config) { c.Queues["{x}"] = Queue{} }},
+		{"queues.support.ring_timeout", func(c *Config) { c.Queues["support"] = Queue{RingTimeout: -1} }},
+		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
+		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			c := valid()
+			tc.break_(&c)
+			err := c.Validate()
+			var ke *KeyError
+			if !errors.As(err, &ke) {
+				t.Fatalf("err = %v, want a *KeyError", err)
+			}
+			if ke.Key != tc.key {
+				t.Errorf("key = %q, want %q (err %v)", ke.Key, tc.key, err)
+			}
+			if !strings.HasPrefix(err.Error(), "config: "+tc.key+": ") {
+				t.Errorf("message %q does not start with the key", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := valid()
+	c.Routing.RingTimeout = 0
+	c.Log.Level = "loud"
+	err := c.Validate()
+	for _, key := range []string{"routing.ring_timeout", "log.level"} {
+		if err == nil || !strings.Contains(err.Error(), "config: "+key+":") {
+			t.Errorf("err %v does not name %s", err, key)
+		}
+	}
+}
+
+func TestValidateNeverPrintsTokens(t *testing.T) {
+	c := valid()
+	c.Auth.Supervisors = append(c.Auth.Supervisors, "a1")
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "a1\"") || strings.Contains(err.Error(), ": a1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestQueueSettingsFallsBackToRouting(t *testing.T) {
+	c := valid()
+	q, ok := c.QueueSettings("sales")
+	if !ok || q.RingTimeout != c.Routing.RingTimeout {
+		t.Errorf("sales = %+v %v, want ring timeout %v", q, ok, c.Routing.RingTimeout)
+	}
+	q, ok = c.QueueSettings("support")
+	if !ok || q.RingTimeout != 30*time.Second {
+		t.Errorf("support = %+v %v", q, ok)
+	}
+	if _, ok := c.QueueSettings("nope"); ok {
+		t.Error("unknown queue reported as configured")
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	c := valid()
+	c.Redis.Password = "redis-pw"
+	c.ARI.Password = "ari-pw"
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("start", "config", c)
+	out := b.String()
+	for _, secret := range []string{"redis-pw", "ari-pw", `"a1"`, `"s1"`} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log line leaks %s: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"prefix":"tandem"`) {
+		t.Errorf("log line lacks settings: %s", out)
+	}
+}

@@ -1,0 +1,268 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mitchellh/mapstructure"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix starts every environment variable Tandem reads:
+// redis.addr is TANDEM_REDIS_ADDR, ari.request_timeout is
+// TANDEM_ARI_REQUEST_TIMEOUT.
+const EnvPrefix = "TANDEM"
+
+// EnvConfigFile names the YAML file when --config is not given.
+const EnvConfigFile = EnvPrefix + "_CONFIG"
+
+// defaults are the values of keys nobody set. Keys absent here default to
+// their zero value.
+var defaults = map[string]any{
+	"redis.prefix":           "tandem",
+	"ari.url":                "http://127.0.0.1:8088/ari",
+	"ari.app":                "tandem",
+	"ari.request_timeout":    5 * time.Second,
+	"http.listen":            "127.0.0.1:8080",
+	"routing.ring_timeout":   15 * time.Second,
+	"routing.sweep_interval": time.Second,
+	"log.level":              "info",
+	"log.format":             "json",
+}
+
+// flagKeys binds the command-line flags RegisterFlags defines to their keys.
+var flagKeys = []struct{ flag, key, usage string }{
+	{"redis-addr", "redis.addr", "Redis host:port"},
+	{"http-listen", "http.listen", "API listen address host:port (default 127.0.0.1:8080)"},
+	{"node-id", "node_id", "name of this replica (default: the hostname)"},
+	{"ari-url", "ari.url", "Asterisk ARI base URL (default http://127.0.0.1:8088/ari)"},
+	{"log-level", "log.level", "debug, info, warn or error (default info)"},
+}
+
+// Default returns the configuration used when nothing is set, with NodeID
+// left empty (Load fills it from the hostname). Tests start from it.
+func Default() Config {
+	var c Config
+	v := newViper()
+	if err := decode(v, &c); err != nil {
+		// The defaults table is static; failing to decode it is a bug.
+		panic(fmt.Sprintf("config: decoding defaults: %v", err))
+	}
+	return c
+}
+
+// RegisterFlags adds --config and the flags of the most common keys to fs.
+// Their defaults are empty on purpose: a flag only counts when given, so
+// an unset flag never hides the environment or the file.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (or $"+EnvConfigFile+")")
+	for _, f := range flagKeys {
+		fs.String(f.flag, "", f.usage)
+	}
+}
+
+// Load builds the Config from, in decreasing precedence: flags given on
+// the command line, TANDEM_* environment variables, the YAML file named by
+// --config (or $TANDEM_CONFIG), and the defaults. fs may be nil; when not
+// nil it must have been set up by RegisterFlags and parsed. The result is
+// validated; an empty node_id is replaced by the hostname first.
+func Load(fs *pflag.FlagSet) (Config, error) {
+	v := newViper()
+
+	file := os.Getenv(EnvConfigFile)
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			file = f.Value.String()
+		}
+	}
+	if file != "" {
+		// The type is fixed so a file named tandem.conf still reads as YAML.
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config: read %s: %w", file, err)
+		}
+		bindQueueEnv(v)
+	}
+
+	if fs != nil {
+		for _, f := range flagKeys {
+			if pf := fs.Lookup(f.flag); pf != nil {
+				if err := v.BindPFlag(f.key, pf); err != nil {
+					return Config{}, fmt.Errorf("config: bind --%s: %w", f.flag, err)
+				}
+			}
+		}
+	}
+
+	var c Config
+	if err := decode(v, &c); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if c.NodeID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return Config{}, fmt.Errorf("config: node_id: empty and no hostname: %w", err)
+		}
+		c.NodeID = host
+	}
+	c.normalizeQueueRefs()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// newViper returns a private viper (never the global one) with the
+// defaults set and every leaf key bound to its environment variable.
+// AutomaticEnv alone is not enough: Unmarshal only asks viper for keys it
+// already knows, so a nested key set only in the environment would be
+// missed.
+func newViper() *viper.Viper {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, l := range leaves(reflect.TypeOf(Config{}), "") {
+		if d, ok := defaults[l.key]; ok {
+			v.SetDefault(l.key, d)
+		}
+		if envSettable(l.typ) {
+			// BindEnv with one argument derives the name from prefix, key
+			// and replacer; it only fails without a key.
+			_ = v.BindEnv(l.key)
+		}
+	}
+	return v
+}
+
+// envSettable reports whether a key of type t can come from one
+// environment variable. Maps and lists of records cannot; binding them
+// anyway would make viper treat every key below them as shadowed by the
+// (unset) variable and ignore the file.
+func envSettable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Map:
+		return false
+	case reflect.Slice:
+		return t.Elem().Kind() != reflect.Struct
+	}
+	return true
+}
+
+// bindQueueEnv binds the environment variables of the queues the file
+// declares (TANDEM_QUEUES_SALES_RING_TIMEOUT). Queues themselves can only be
+// declared in the file: their names are map keys, unknown in advance.
+func bindQueueEnv(v *viper.Viper) {
+	queueType := reflect.TypeOf(Queue{})
+	for name := range v.GetStringMap("queues") {
+		for _, l := range leaves(queueType, "queues."+name) {
+			_ = v.BindEnv(l.key)
+		}
+	}
+}
+
+// normalizeQueueRefs lower-cases the places that name a queue. Viper
+// lower-cases map keys, so a queue declared as "Sales" is stored as
+// "sales"; references must follow or they would never match.
+func (c *Config) normalizeQueueRefs() {
+	c.Routing.DefaultQueue = strings.ToLower(c.Routing.DefaultQueue)
+	for k, q := range c.Routing.DNIS {
+		c.Routing.DNIS[k] = strings.ToLower(q)
+	}
+}
+
+// decode unmarshals v into c, refusing keys Config does not have (a typo
+// in the file is an error, not a silently ignored setting) and bare
+// numbers for durations.
+func decode(v *viper.Viper, c *Config) error {
+	return v.UnmarshalExact(c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		rejectBareDurations,
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+}
+
+var errBareDuration = errors.New("a duration needs a unit, e.g. \"15s\" or \"500ms\"")
+
+// rejectBareDurations refuses numbers where a time.Duration is expected:
+// with weak typing, "ring_timeout: 15" would otherwise mean 15 nanoseconds.
+func rejectBareDurations(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		if from == to { // already a Duration (the defaults)
+			return data, nil
+		}
+		return nil, errBareDuration
+	}
+	return data, nil
+}
+
+// LeafKeys lists every settable key of Config whose name is known in
+// advance ("redis.addr", "routing.ring_timeout", ...), sorted. Maps and
+// lists are leaves: queues, routing.dnis and auth.agents are one key each.
+func LeafKeys() []string {
+	var keys []string
+	for _, l := range leaves(reflect.TypeOf(Config{}), "") {
+		keys = append(keys, l.key)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// EnvKeys lists the keys that can be set through an environment variable
+// (all leaves but maps and lists of records), sorted. Besides these, each
+// queue declared in the file takes TANDEM_QUEUES_<NAME>_<FIELD>.
+func EnvKeys() []string {
+	var keys []string
+	for _, l := range leaves(reflect.TypeOf(Config{}), "") {
+		if envSettable(l.typ) {
+			keys = append(keys, l.key)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type leaf struct {
+	key string
+	typ reflect.Type
+}
+
+// leaves walks t's mapstructure tags down to the keys that hold values.
+func leaves(t reflect.Type, prefix string) []leaf {
+	var out []leaf
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("mapstructure")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+			out = append(out, leaves(f.Type, key)...)
+			continue
+		}
+		out = append(out, leaf{key, f.Type})
+	}
+	return out
+}
+
+// EnvVar is the environment variable of a key.
+func EnvVar(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}

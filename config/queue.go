@@ -1,0 +1,58 @@
+package config
+
+import "log/slog"
+
+// QueueSettings returns the effective settings of a configured queue, with
+// zero values replaced by the routing defaults; false when no queue of
+// that name is configured. Names are lower case (viper lower-cases map
+// keys on load).
+func (c Config) QueueSettings(name string) (Queue, bool) {
+	q, ok := c.Queues[name]
+	if !ok {
+		return Queue{}, false
+	}
+	if q.RingTimeout <= 0 {
+		q.RingTimeout = c.Routing.RingTimeout
+	}
+	return q, true
+}
+
+// LogValue lets a replica log its configuration at start without leaking
+// secrets: passwords and tokens are replaced by whether they are set.
+func (c Config) LogValue() slog.Value {
+	set := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[set]"
+	}
+	return slog.GroupValue(
+		slog.String("node_id", c.NodeID),
+		slog.Group("redis",
+			slog.String("addr", c.Redis.Addr),
+			slog.String("password", set(c.Redis.Password)),
+			slog.Int("db", c.Redis.DB),
+			slog.String("prefix", c.Redis.Prefix)),
+		slog.Group("ari",
+			slog.String("url", c.ARI.URL),
+			slog.String("ws_url", c.ARI.WSURL),
+			slog.String("username", c.ARI.Username),
+			slog.String("password", set(c.ARI.Password)),
+			slog.String("app", c.ARI.App),
+			slog.Duration("request_timeout", c.ARI.RequestTimeout),
+			slog.Any("attached_vars", c.ARI.AttachedVars)),
+		slog.Group("http", slog.String("listen", c.HTTP.Listen)),
+		slog.Group("auth",
+			slog.Int("agents", len(c.Auth.Agents)),
+			slog.Int("supervisors", len(c.Auth.Supervisors))),
+		slog.Group("routing",
+			slog.String("default_queue", c.Routing.DefaultQueue),
+			slog.Int("dnis", len(c.Routing.DNIS)),
+			slog.Duration("ring_timeout", c.Routing.RingTimeout),
+			slog.Duration("sweep_interval", c.Routing.SweepInterval)),
+		slog.Int("queues", len(c.Queues)),
+		slog.Group("log",
+			slog.String("level", c.Log.Level),
+			slog.String("format", c.Log.Format)),
+	)
+}

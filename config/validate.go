@@ -1,0 +1,218 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// KeyError is one invalid setting; Key is the dotted key as written in the
+// file ("routing.ring_timeout", "auth.agents[2].token").
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("config: %s: %s", e.Key, e.Msg) }
+
+// queueName is what a queue may be called. It ends up in Redis keys and in
+// hash tags ({q:sales}), so it is kept to characters that need no quoting.
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// agentID matches the agent ids the API accepts.
+var agentID = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+// ValidQueueName reports whether s may name a queue. The API checks
+// queue names with it too, so both accept the same names.
+func ValidQueueName(s string) bool { return queueName.MatchString(s) }
+
+// ValidAgentID reports whether s may be an agent id.
+func ValidAgentID(s string) bool { return agentID.MatchString(s) }
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"json", "text"}
+)
+
+// Validate checks every setting and returns all problems found, joined,
+// each a *KeyError naming its key; nil when the Config is usable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if c.NodeID == "" {
+		bad("node_id", "must not be empty")
+	} else if strings.IndexFunc(c.NodeID, unicode.IsSpace) >= 0 {
+		bad("node_id", "must not contain spaces")
+	}
+
+	// Redis.
+	if c.Redis.Addr != "" {
+		if msg := checkHostPort(c.Redis.Addr); msg != "" {
+			bad("redis.addr", "%s", msg)
+		}
+	}
+	if c.Redis.DB < 0 {
+		bad("redis.db", "must not be negative")
+	}
+	switch {
+	case c.Redis.Prefix == "":
+		bad("redis.prefix", "must not be empty")
+	case strings.ContainsAny(c.Redis.Prefix, "{}"):
+		// Braces would start a Redis Cluster hash tag and put every key in
+		// one slot.
+		bad("redis.prefix", "must not contain { or }")
+	case strings.IndexFunc(c.Redis.Prefix, unicode.IsSpace) >= 0:
+		bad("redis.prefix", "must not contain spaces")
+	}
+
+	// ARI.
+	if msg := checkURL(c.ARI.URL, "http", "https"); msg != "" {
+		bad("ari.url", "%s", msg)
+	}
+	if c.ARI.WSURL != "" {
+		if msg := checkURL(c.ARI.WSURL, "ws", "wss"); msg != "" {
+			bad("ari.ws_url", "%s", msg)
+		}
+	}
+	if c.ARI.App == "" {
+		bad("ari.app", "must not be empty")
+	} else if strings.IndexFunc(c.ARI.App, unicode.IsSpace) >= 0 {
+		bad("ari.app", "must not contain spaces")
+	}
+	positive(bad, "ari.request_timeout", c.ARI.RequestTimeout)
+	for i, v := range c.ARI.AttachedVars {
+		if strings.TrimSpace(v) == "" {
+			bad(fmt.Sprintf("ari.attached_vars[%d]", i), "must not be empty")
+		}
+	}
+
+	// HTTP.
+	if c.HTTP.Listen != "" {
+		if msg := checkHostPort(c.HTTP.Listen); msg != "" {
+			bad("http.listen", "%s", msg)
+		}
+	}
+
+	// Auth. A token may belong to one principal only: otherwise who the
+	// caller is would depend on the order of the list.
+	seen := map[string]string{} // token → key that declared it
+	token := func(key, tok string) {
+		switch {
+		case tok == "":
+			bad(key, "must not be empty")
+		case strings.IndexFunc(tok, unicode.IsSpace) >= 0:
+			bad(key, "must not contain spaces")
+		case seen[tok] != "":
+			// Never print the token itself.
+			bad(key, "duplicates %s", seen[tok])
+		default:
+			seen[tok] = key
+		}
+	}
+	for i, a := range c.Auth.Agents {
+		key := fmt.Sprintf("auth.agents[%d]", i)
+		if !agentID.MatchString(a.Agent) {
+			bad(key+".agent", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
+		}
+		token(key+".token", a.Token)
+	}
+	for i, tok := range c.Auth.Supervisors {
+		token(fmt.Sprintf("auth.supervisors[%d]", i), tok)
+	}
+
+	// Routing and queues.
+	positive(bad, "routing.ring_timeout", c.Routing.RingTimeout)
+	positive(bad, "routing.sweep_interval", c.Routing.SweepInterval)
+	for _, name := range sortedKeys(c.Queues) {
+		q := c.Queues[name]
+		key := "queues." + name
+		if !queueName.MatchString(name) {
+			bad(key, "queue name must be 1-64 characters of A-Z a-z 0-9 _ -")
+		}
+		if q.RingTimeout < 0 {
+			bad(key+".ring_timeout", "must be positive, or zero for routing.ring_timeout")
+		}
+	}
+	if c.Routing.DefaultQueue != "" {
+		if _, ok := c.Queues[c.Routing.DefaultQueue]; !ok {
+			bad("routing.default_queue", "queue %q is not configured under queues", c.Routing.DefaultQueue)
+		}
+	}
+	for _, dnis := range sortedKeys(c.Routing.DNIS) {
+		key := "routing.dnis." + dnis
+		if strings.TrimSpace(dnis) == "" {
+			bad(key, "dialled number must not be empty")
+		}
+		if q := c.Routing.DNIS[dnis]; q == "" {
+			bad(key, "must name a queue")
+		} else if _, ok := c.Queues[q]; !ok {
+			bad(key, "queue %q is not configured under queues", q)
+		}
+	}
+
+	// Log.
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", "must be one of %s", strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		bad("log.format", "must be one of %s", strings.Join(logFormats, ", "))
+	}
+
+	return errors.Join(errs...)
+}
+
+func positive(bad func(string, string, ...any), key string, d time.Duration) {
+	if d <= 0 {
+		bad(key, "must be positive")
+	}
+}
+
+// checkHostPort returns what is wrong with a host:port, or "".
+func checkHostPort(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "port must be a number from 1 to 65535"
+	}
+	return ""
+}
+
+// checkURL returns what is wrong with an absolute URL of one of schemes, or "".
+func checkURL(raw string, schemes ...string) string {
+	if raw == "" {
+		return "must not be empty"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Sprintf("scheme must be %s", strings.Join(schemes, " or "))
+	}
+	if u.Host == "" {
+		return "must include a host"
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
