@@ -54,8 +54,9 @@ type Driver struct {
 	client *native.Client
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	legs map[string]*leg // legs this driver reports on
+	mu       sync.Mutex
+	legs     map[string]*leg  // legs this driver reports on
+	received map[string]int64 // frames read, by event type (for /metrics)
 }
 
 // leg is what the driver remembers about a channel to turn Asterisk's
@@ -81,7 +82,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}}
 }
 
 func wsURLFrom(u string) string {
@@ -200,6 +201,18 @@ func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) e
 		return nil
 	}
 	return err
+}
+
+// Received returns how many events of each type the driver has read from
+// Asterisk since it started.
+func (d *Driver) Received() map[string]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int64, len(d.received))
+	for k, v := range d.received {
+		out[k] = v
+	}
+	return out
 }
 
 func (d *Driver) forget(id string) {

@@ -90,6 +90,9 @@ func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.E
 			d.log.Debug("undecodable event", "err", err)
 			continue
 		}
+		d.mu.Lock()
+		d.received[ev.GetType()]++
+		d.mu.Unlock()
 		if _, ok := ev.(*ariv5.ApplicationReplaced); ok {
 			d.log.Error("application replaced by another connection; stopping")
 			return ErrReplaced

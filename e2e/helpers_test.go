@@ -1,0 +1,140 @@
+// Package e2e runs whole calls through the Asterisk simulator, with real
+// ari/v5 clients, real Redis and one or more Tandem replicas.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"log/slog"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("TANDEM_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	l, err := lab.Start(context.Background(), lab.Options{
+		Replicas:  replicas,
+		RedisAddr: redistest.Start(t),
+		Queues: map[string]acd.QueueSettings{
+			"sales":   {MOHClass: "sales-music", RingTimeout: ring},
+			"support": {MOHClass: "default", RingTimeout: ring},
+		},
+		DNIS:          map[string]string{"800": "sales"},
+		SweepInterval: 500 * time.Millisecond,
+		Logger:        logger,
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// login logs an agent in through replica r and makes it available.
+func login(t *testing.T, l *lab.Lab, r int, id, endpoint string, phone pbxsim.Phone, queues ...string) {
+	t.Helper()
+	l.Sim.SetPhone(endpoint, phone)
+	e := l.Replicas[r].Engine
+	ctx := context.Background()
+	if _, err := e.Login(ctx, id, endpoint, queues); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAvailable(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// interactionOf finds the interaction whose caller leg is leg.
+func interactionOf(t *testing.T, l *lab.Lab, leg string) acd.Interaction {
+	t.Helper()
+	var found acd.Interaction
+	waitFor(t, 5*time.Second, "interaction of "+leg, func() bool {
+		all := interactions(t, l)
+		for _, ix := range all {
+			if ix.CallerLeg == leg {
+				found = ix
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+func interactions(t *testing.T, l *lab.Lab) []acd.Interaction {
+	t.Helper()
+	ctx := context.Background()
+	s := l.Replicas[0].Store
+	keys, err := l.RDB.Keys(ctx, s.Keys().Interaction("*")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := len(s.Keys().Interaction(""))
+	var out []acd.Interaction
+	for _, k := range keys {
+		ix, err := s.Interaction(ctx, k[prefix:])
+		if err == nil {
+			out = append(out, ix)
+		}
+	}
+	return out
+}
+
+func interaction(t *testing.T, l *lab.Lab, conn string) acd.Interaction {
+	t.Helper()
+	ix, err := l.Replicas[0].Store.Interaction(context.Background(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func waitState(t *testing.T, l *lab.Lab, conn, state string) acd.Interaction {
+	t.Helper()
+	var ix acd.Interaction
+	waitFor(t, 10*time.Second, fmt.Sprintf("interaction %s %s", conn, state), func() bool {
+		ix = interaction(t, l, conn)
+		return ix.State == state
+	})
+	return ix
+}
+
+func agentState(t *testing.T, l *lab.Lab, id string) agents.State {
+	t.Helper()
+	a, err := l.Replicas[0].Store.Agent(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.State
+}
+
+func waitAgent(t *testing.T, l *lab.Lab, id string, st agents.State) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("agent %s %s", id, st), func() bool { return agentState(t, l, id) == st })
+}
+
+// waitFor polls cond; a test that needs something to happen waits for it
+// rather than sleeping a guessed time.
+func waitFor(t *testing.T, max time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

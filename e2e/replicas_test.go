@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// TestTwoReplicasShareQueuesAndAgents runs 200 calls over two Tandem
+// replicas (one Stasis application each, calls spread over them as a
+// dialplan would) and 20 agents logged in through both, and checks the
+// invariants at the end, as observed by the PBX and by Redis.
+func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load scenario")
+	}
+	const calls, agentsN = 200, 20
+	l := startLab(t, 2, 3*time.Second)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < agentsN; i++ {
+		phone := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Duration(20+rng.IntN(80)) * time.Millisecond,
+			TalkFor: time.Duration(100+rng.IntN(200)) * time.Millisecond}
+		if i%10 == 9 {
+			phone = pbxsim.Phone{Mode: pbxsim.NoAnswer} // produces RONAs
+		}
+		login(t, l, i%2, fmt.Sprintf("agent%02d", i), fmt.Sprintf("PJSIP/%d", 1000+i), phone, "sales")
+	}
+	// A supervisor puts RONA'd agents back after a while, as people do.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(300 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for i := 9; i < agentsN; i += 10 {
+				_, _ = l.Replicas[0].Engine.SetAvailable(ctx, fmt.Sprintf("agent%02d", i))
+			}
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+
+	for i := 0; i < calls; i++ {
+		c := pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: 20 * time.Second}
+		if i%20 == 7 {
+			c.Patience = 50 * time.Millisecond // a few abandon
+		}
+		if _, err := l.Sim.Call(c); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var last []string
+	waitFor(t, 60*time.Second, "every interaction terminal", func() bool {
+		all := interactions(t, l)
+		last = last[:0]
+		for _, ix := range all {
+			if !ix.Terminal() {
+				last = append(last, ix.ConnectionID+":"+ix.State)
+			}
+		}
+		return len(all) == calls && len(last) == 0
+	})
+	st := l.Sim.Stats()
+	if st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+		t.Fatalf("invariants broken: double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
+	}
+	byState := map[string]int{}
+	owners := map[string]int{}
+	for _, ix := range interactions(t, l) {
+		byState[ix.State]++
+		owners[ix.Owner]++
+	}
+	if byState["ended"] < calls*8/10 || byState["ended"]+byState["abandoned"] != calls {
+		t.Fatalf("outcomes %v", byState)
+	}
+	if owners["r1"] == 0 || owners["r2"] == 0 {
+		t.Fatalf("calls not spread over both replicas: %v", owners)
+	}
+	t.Logf("outcomes %v, owners %v, sim %+v", byState, owners, st)
+}

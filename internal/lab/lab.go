@@ -1,0 +1,195 @@
+// Package lab assembles a whole Tandem world in one process: a Redis (a
+// private redis-server unless one is given), the Asterisk simulator, and N
+// Tandem replicas, each with its own Stasis application and ARI driver,
+// sharing queues and agents through Redis. End-to-end tests and `tandem
+// demo` both run on it.
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/ari"
+	"github.com/tandem-cc/tandem/internal/redisserver"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// Options shape a lab.
+type Options struct {
+	Replicas int // default 1
+	// RedisAddr uses an existing Redis; empty starts a private redis-server.
+	RedisAddr string
+	Prefix    string // key prefix; default "tandem"
+	Queues    map[string]acd.QueueSettings
+	DNIS      map[string]string
+	// DefaultQueue takes calls nothing else routes.
+	DefaultQueue string
+	// SimTiming tunes the simulator's scripted delays.
+	SimTiming pbxsim.Timing
+	// RequestTimeout bounds each ARI REST call (default 5s).
+	RequestTimeout time.Duration
+	// SweepInterval is the engines' safety-net period (default 1s).
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Replica is one Tandem instance of the lab.
+type Replica struct {
+	Node   string
+	App    string
+	Store  *acd.Store
+	Engine *acd.Engine
+	Driver *ari.Driver
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Lab is a running world.
+type Lab struct {
+	RDB      *redis.Client
+	Sim      *pbxsim.Sim
+	ARIURL   string
+	Replicas []*Replica
+	opts     Options
+
+	redis  *redisserver.Server
+	server *http.Server
+	wg     sync.WaitGroup
+}
+
+const ariUser, ariPass = "tandem", "tandem-secret"
+
+// Start builds and starts a lab; Close stops it.
+func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "tandem"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 5 * time.Second
+	}
+	l = &Lab{opts: opts}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	addr := opts.RedisAddr
+	if addr == "" {
+		if l.redis, err = redisserver.Start(ctx); err != nil {
+			return nil, err
+		}
+		addr = l.redis.Addr
+	}
+	l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
+	if err := l.RDB.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", addr, err)
+	}
+
+	l.Sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: opts.Logger, Timing: opts.SimTiming})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the simulator: %w", err)
+	}
+	l.ARIURL = "http://" + ln.Addr().String() + "/ari"
+	l.server = &http.Server{Handler: l.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		_ = l.server.Serve(ln)
+	}()
+
+	for i := 1; i <= opts.Replicas; i++ {
+		if _, err := l.AddReplica(ctx, fmt.Sprintf("r%d", i)); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// AddReplica starts one more Tandem replica with node id node and Stasis
+// application tandem-<node>, and waits until its event socket is up.
+func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
+	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1)}
+	r.Store = acd.NewStore(l.RDB, l.opts.Prefix, node)
+	log := l.opts.Logger.With("replica", node)
+	r.Driver = ari.New(ari.Options{
+		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: r.App,
+		RequestTimeout: l.opts.RequestTimeout, Logger: log,
+	})
+	r.Engine = acd.NewEngine(acd.Options{
+		Store: r.Store, PBX: r.Driver, Queues: l.opts.Queues, DNIS: l.opts.DNIS,
+		DefaultQueue: l.opts.DefaultQueue, SweepInterval: l.opts.SweepInterval, Logger: log,
+	})
+	rctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.Engine.Run(rctx) }()
+	l.Replicas = append(l.Replicas, r)
+	if err := l.waitApp(ctx, r.App); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Stop stops one replica (as a crash would, from Asterisk's point of view:
+// its event socket goes away).
+func (r *Replica) Stop() error {
+	r.cancel()
+	return <-r.done
+}
+
+// waitApp polls ARI until the application is registered (its socket is up).
+func (l *Lab) waitApp(ctx context.Context, app string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.ARIURL+"/applications/"+app, nil)
+		req.SetBasicAuth(ariUser, ariPass)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return errors.New("application " + app + " never connected")
+}
+
+// Close stops every replica, the simulator and the private Redis.
+func (l *Lab) Close() {
+	for _, r := range l.Replicas {
+		_ = r.Stop()
+	}
+	if l.Sim != nil {
+		l.Sim.Close()
+	}
+	if l.server != nil {
+		l.server.Close()
+	}
+	l.wg.Wait()
+	if l.RDB != nil {
+		l.RDB.Close()
+	}
+	if l.redis != nil {
+		l.redis.Stop()
+	}
+}
