@@ -65,3 +65,14 @@ func From(ev Event) []string {
 	}
 	return out
 }
+
+// CheckTransition returns ErrIllegalTransition unless some event moves an
+// agent from → to (used to audit recorded histories).
+func CheckTransition(from, to State) error {
+	for _, m := range transitions {
+		if m[from] == to {
+			return nil
+		}
+	}
+	return fmt.Errorf("agent %s → %s: %w", from, to, ErrIllegalTransition)
+}

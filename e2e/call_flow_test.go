@@ -82,6 +82,7 @@ func TestHappyPathBridgesCallerAndAgentAndHangsUpBothLegs(t *testing.T) {
 	if pop.ConnectionID != ix.ConnectionID || pop.ANI != "5551234" || pop.DNIS != "800" || pop.Queue != "sales" || pop.Attached["ACCOUNT"] != "42" {
 		t.Fatalf("screen pop %+v", pop)
 	}
+	checkHistory(t, l)
 }
 
 func musicPlayed(log []pbxsim.MediaEntry, class string) bool {
@@ -108,6 +109,7 @@ func TestAbandonInQueueRecordsWaitAndLeavesQueue(t *testing.T) {
 	if err != nil || len(q.Waiting) != 0 {
 		t.Fatalf("queue %+v %v", q, err)
 	}
+	checkHistory(t, l)
 }
 
 func TestAbandonWhileRingingCancelsAgentLegAndFreesAgent(t *testing.T) {
@@ -126,6 +128,7 @@ func TestAbandonWhileRingingCancelsAgentLegAndFreesAgent(t *testing.T) {
 		return ok && ch.HungUp
 	})
 	waitAgent(t, l, "a1", agents.Available)
+	checkHistory(t, l)
 }
 
 func TestRONAReturnsCallToHeadOfQueue(t *testing.T) {

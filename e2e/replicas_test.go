@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -88,5 +91,41 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 	if owners["r1"] == 0 || owners["r2"] == 0 {
 		t.Fatalf("calls not spread over both replicas: %v", owners)
 	}
+	checkHistory(t, l)
 	t.Logf("outcomes %v, owners %v, sim %+v", byState, owners, st)
+}
+
+// checkHistory reads the shared event stream and checks that every
+// interaction and agent transition recorded is a legal one, and that every
+// interaction's history starts at arrival and ends in a final state.
+func checkHistory(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := l.RDB.XRange(ctx, l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{}
+	for _, m := range msgs {
+		id, from, to := m.Values["id"].(string), m.Values["from"].(string), m.Values["to"].(string)
+		switch m.Values["kind"] {
+		case "interaction":
+			if from != last[id] {
+				t.Errorf("interaction %s: history says %q → %q after %q", id, from, to, last[id])
+			}
+			if err := acd.CheckInteractionTransition(from, to); err != nil {
+				t.Error(err)
+			}
+			last[id] = to
+		case "agent":
+			if err := agents.CheckTransition(agents.State(from), agents.State(to)); err != nil {
+				t.Errorf("agent %s: %v", id, err)
+			}
+		}
+	}
+	for id, st := range last {
+		if st != acd.StateEnded && st != acd.StateAbandoned && st != acd.StateFailed {
+			t.Errorf("interaction %s history ends in %s", id, st)
+		}
+	}
 }

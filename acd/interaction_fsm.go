@@ -1,0 +1,35 @@
+package acd
+
+import "fmt"
+
+// Interaction states. The scripts in scripts/ move an interaction between
+// them atomically; this table is the map a reader scans, and tests check
+// every transition recorded in the event stream against it.
+const (
+	StateArrived   = "arrived"   // Tandem has the call; no queue yet
+	StateQueued    = "queued"    // waiting in a queue (again, after a RONA)
+	StateOffered   = "offered"   // bound to one agent, whose phone rings
+	StateConnected = "connected" // caller and agent bridged
+	StateEnded     = "ended"     // a connected call finished
+	StateAbandoned = "abandoned" // the caller hung up before an agent answered
+	StateFailed    = "failed"    // Tandem could not serve the call
+)
+
+// interactionTransitions lists every legal from → to, with the script that
+// performs it.
+var interactionTransitions = map[string]map[string]string{
+	"":             {StateArrived: "arrive"},
+	StateArrived:   {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish"},
+	StateQueued:    {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish"},
+	StateOffered:   {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
+	StateConnected: {StateEnded: "finish"},
+}
+
+// CheckInteractionTransition returns ErrIllegalTransition unless from → to
+// is in the table.
+func CheckInteractionTransition(from, to string) error {
+	if _, ok := interactionTransitions[from][to]; !ok {
+		return fmt.Errorf("interaction %q → %q: %w", from, to, ErrIllegalTransition)
+	}
+	return nil
+}

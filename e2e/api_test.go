@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/api"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(data, &out)
+	return resp.StatusCode, out
+}
+
+// TestAgentDesktopThroughAPI drives an agent through the HTTP API of a real
+// engine: login, available, screen pop on the WebSocket, queue view, and
+// the refusals (another agent's actions, bad input) that change nothing.
+func TestAgentDesktopThroughAPI(t *testing.T) {
+	l := startLab(t, 1, 5*time.Second)
+	auth := config.Auth{
+		Agents:      []config.AgentToken{{Agent: "a1", Token: "tok-a1"}, {Agent: "a2", Token: "tok-a2"}},
+		Supervisors: []string{"tok-sup"},
+	}
+	srv := httptest.NewServer(api.New(l.Replicas[0].Engine, auth, nil))
+	defer srv.Close()
+	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 300 * time.Millisecond})
+
+	// Bad input: 400 naming the field, and no agent is created.
+	st, body := call(t, srv, "POST", "/v1/agents/a1/login", "tok-a1", `{"endpoint":"PJSIP/1001","queues":["nope"]}`)
+	if st != 400 || body["field"] != "queues" {
+		t.Fatalf("unknown queue: %d %v", st, body)
+	}
+	if st, _ := call(t, srv, "GET", "/v1/agents/a1", "tok-sup", ""); st != 404 {
+		t.Fatalf("a refused login left an agent behind: %d", st)
+	}
+	// An agent cannot act for another.
+	if st, _ := call(t, srv, "POST", "/v1/agents/a1/login", "tok-a2", `{"endpoint":"PJSIP/1001","queues":["sales"]}`); st != 403 {
+		t.Fatalf("a2 logging a1 in: %d", st)
+	}
+	if st, body := call(t, srv, "POST", "/v1/agents/a1/login", "tok-a1", `{"endpoint":"PJSIP/1001","queues":["sales"]}`); st != 200 || body["state"] != string(agents.Idle) {
+		t.Fatalf("login: %d %v", st, body)
+	}
+
+	ws, err := websocket.Dial(strings.Replace(srv.URL, "http", "ws", 1)+"/v1/agents/a1/events?access_token=tok-a1", "", "http://localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if st, body := call(t, srv, "POST", "/v1/agents/a1/available", "tok-a1", ""); st != 200 || body["state"] != string(agents.Available) {
+		t.Fatalf("available: %d %v", st, body)
+	}
+	if _, err := l.Sim.Call(pbxsim.Caller{ANI: "5557777", DNIS: "800", Vars: map[string]string{"ORDER": "A-17"}}); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var pop acd.AgentEvent
+	for pop.Type != "offered" {
+		if err := websocket.JSON.Receive(ws, &pop); err != nil {
+			t.Fatalf("desktop: %v", err)
+		}
+	}
+	if pop.ANI != "5557777" || pop.DNIS != "800" || pop.Queue != "sales" || pop.Attached["ORDER"] != "A-17" || pop.ConnectionID == "" {
+		t.Fatalf("screen pop %+v", pop)
+	}
+	// While ringing, logout is refused and changes nothing.
+	if st, body := call(t, srv, "POST", "/v1/agents/a1/logout", "tok-a1", ""); st != 409 {
+		t.Fatalf("logout while ringing: %d %v", st, body)
+	}
+	st, body = call(t, srv, "GET", "/v1/agents/a1", "tok-a1", "")
+	if st != 200 || (body["state"] != string(agents.Ringing) && body["state"] != string(agents.Connected)) {
+		t.Fatalf("agent after refused logout: %d %v", st, body)
+	}
+	waitState(t, l, pop.ConnectionID, "connected")
+	st, body = call(t, srv, "GET", "/v1/queues/sales", "tok-sup", "")
+	if st != 200 {
+		t.Fatalf("queue: %d %v", st, body)
+	}
+	byState, _ := body["agents"].(map[string]any)
+	if list, _ := byState["connected"].([]any); len(list) != 1 || list[0] != "a1" {
+		t.Fatalf("queue agents %v", body)
+	}
+}
