@@ -131,6 +131,10 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 	}
 	c.queueName, c.settings = q, c.e.opts.Queues[q]
 	if err := c.e.pbx.Answer(ctx, ev.Leg); err != nil {
+		if errors.Is(err, ErrLegGone) {
+			c.finish(ctx, "caller") // hung up before we could answer: abandoned
+			return
+		}
 		log.Error("answer", "err", err)
 		c.fail(ctx, "answer")
 		return

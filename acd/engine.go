@@ -195,12 +195,17 @@ func (e *Engine) deliver(ctx context.Context, o *Offer, freedAt time.Time) {
 		c.post(offerMsg{offer: *o, freedAt: freedAt})
 		return
 	}
-	e.log.Warn("offer for a call this node does not have; failing it", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 	_, next, err := e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+	if errors.Is(err, ErrIllegalTransition) {
+		// The call ended after the offer was made; the script that ended it
+		// already released the agent.
+		return
+	}
 	if err != nil {
 		e.log.Error("give back orphan offer", "connection_id", o.ConnectionID, "err", err)
 		return
 	}
+	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 	e.deliver(ctx, next, time.Now())
 }
 

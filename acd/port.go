@@ -2,6 +2,7 @@ package acd
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -36,6 +37,10 @@ type PBX interface {
 	// long: the driver calls it from its single delivery goroutine.
 	Run(ctx context.Context, handle func(Event)) error
 }
+
+// ErrLegGone is returned (wrapped) by a PBX command on a leg that no
+// longer exists, e.g. a caller who hung up a moment ago.
+var ErrLegGone = errors.New("leg gone")
 
 // RingRequest asks the PBX to ring an agent's endpoint.
 type RingRequest struct {

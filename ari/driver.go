@@ -109,10 +109,13 @@ func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
 	go func() { done <- fn() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("ari %s: %w", what, err)
+		if err == nil {
+			return nil
 		}
-		return nil
+		if notFound(err) {
+			return fmt.Errorf("ari %s: %w (%v)", what, acd.ErrLegGone, err)
+		}
+		return fmt.Errorf("ari %s: %w", what, err)
 	case <-ctx.Done():
 		return fmt.Errorf("ari %s: %w", what, ctx.Err())
 	}
@@ -187,7 +190,7 @@ func (d *Driver) Bridge(ctx context.Context, id string, legs ...string) error {
 // DestroyBridge deletes a bridge; one already gone is fine.
 func (d *Driver) DestroyBridge(ctx context.Context, id string) error {
 	err := d.call(ctx, "delete bridge "+id, func() error { return d.client.Bridge().Delete(key(ariv5.BridgeKey, id)) })
-	if err != nil && notFound(err) {
+	if errors.Is(err, acd.ErrLegGone) {
 		return nil
 	}
 	return err
@@ -197,7 +200,7 @@ func (d *Driver) DestroyBridge(ctx context.Context, id string) error {
 func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) error {
 	reason := string(cause) // Tandem's causes are ARI's reason names
 	err := d.call(ctx, "hangup "+id, func() error { return d.client.Channel().Hangup(key(ariv5.ChannelKey, id), reason) })
-	if err != nil && notFound(err) {
+	if errors.Is(err, acd.ErrLegGone) {
 		return nil
 	}
 	return err

@@ -3,6 +3,7 @@ package ari_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,7 +38,7 @@ func newWorld(t *testing.T, wrap func(http.Handler) http.Handler, timeout time.D
 		h = wrap(h)
 	}
 	w.srv = httptest.NewServer(h)
-	w.driver = ari.New(ari.Options{URL: w.srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-test", RequestTimeout: timeout})
+	w.driver = ari.New(ari.Options{URL: w.srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-test", RequestTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.driver.Run(ctx, w.record) }()
@@ -235,10 +236,16 @@ func TestAgentLegAnsweredBusyAndNoAnswer(t *testing.T) {
 		return w.count(func(e acd.Event) bool { a, ok := e.(acd.LegAnswered); return ok && a.Leg == "leg-ok" }) == 1
 	})
 	w.waitFor(t, "busy", func() bool {
-		return w.count(func(e acd.Event) bool { f, ok := e.(acd.RingFailed); return ok && f.Leg == "leg-busy" && f.Reason == "busy" }) == 1
+		return w.count(func(e acd.Event) bool {
+			f, ok := e.(acd.RingFailed)
+			return ok && f.Leg == "leg-busy" && f.Reason == "busy"
+		}) == 1
 	})
 	w.waitFor(t, "no answer", func() bool {
-		return w.count(func(e acd.Event) bool { f, ok := e.(acd.RingFailed); return ok && f.Leg == "leg-never" && f.Reason == "no_answer" }) == 1
+		return w.count(func(e acd.Event) bool {
+			f, ok := e.(acd.RingFailed)
+			return ok && f.Leg == "leg-never" && f.Reason == "no_answer"
+		}) == 1
 	})
 	if err := w.driver.Hangup(ctx, "leg-ok", acd.CauseNormal); err != nil {
 		t.Fatal(err)
@@ -249,5 +256,13 @@ func TestAgentLegAnsweredBusyAndNoAnswer(t *testing.T) {
 	// Hanging up a leg that is already gone is not an error.
 	if err := w.driver.Hangup(ctx, "leg-ok", acd.CauseNormal); err != nil {
 		t.Fatalf("second hangup: %v", err)
+	}
+}
+
+func TestCommandOnAGoneLegSaysSo(t *testing.T) {
+	w := newWorld(t, nil, 2*time.Second)
+	err := w.driver.Answer(context.Background(), "no-such-channel")
+	if !errors.Is(err, acd.ErrLegGone) {
+		t.Fatalf("answer of an unknown channel: %v, want ErrLegGone", err)
 	}
 }
