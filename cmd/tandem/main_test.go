@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/internal/demo"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+func TestCommandLineExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // expected in stdout+stderr
+	}{
+		{nil, exitUsage, "Usage:"},
+		{[]string{"help"}, exitOK, "tandem demo"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"demo", "--report", "xml"}, exitUsage, "must be table or json"},
+		{[]string{"demo", "--ring", "2s-1s"}, exitUsage, "MIN ≤ MAX"},
+		{[]string{"demo", "--help"}, exitOK, "--patience"},
+		{[]string{"demo", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"sim"}, exitUsage, "--user and --password are required"},
+		{[]string{"serve", "--log-level", "loud"}, exitError, "log.level"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv("TANDEM_REDIS_ADDR", "")
+			var out bytes.Buffer
+			if code := run(tc.args, &out, &out); code != tc.code {
+				t.Errorf("exit code %d, want %d; output:\n%s", code, tc.code, out.String())
+			}
+			if !strings.Contains(out.String(), tc.out) {
+				t.Errorf("output does not mention %q:\n%s", tc.out, out.String())
+			}
+		})
+	}
+}
+
+func TestSpanFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		min, max time.Duration
+		bad      bool
+	}{
+		{in: "300ms-2s", min: 300 * time.Millisecond, max: 2 * time.Second},
+		{in: "1s", min: time.Second, max: time.Second},
+		{in: " 1s - 4s ", min: time.Second, max: 4 * time.Second},
+		{in: "4s-1s", bad: true},
+		{in: "soon", bad: true},
+		{in: "1s-", bad: true},
+	} {
+		var s spanFlag
+		err := s.Set(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q accepted as %v", tc.in, s.String())
+			}
+			continue
+		}
+		if err != nil || s.Min != tc.min || s.Max != tc.max {
+			t.Errorf("%q → %v, %v (err %v)", tc.in, s.Min, s.Max, err)
+		}
+	}
+}
+
+func TestDemoCommandPrintsJSONReport(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"demo", "--replicas", "2", "--agents", "3", "--calls", "8", "--rate", "40",
+		"--ring", "20ms-80ms", "--talk", "50ms-150ms", "--patience", "5s-6s", "--ring-timeout", "300ms",
+		"--rona-recovery", "100ms", "--no-answer", "0", "--seed", "7", "--report", "json", "--progress", "0"},
+		&stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var r demo.Report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON report: %v\n%s", err, stdout.String())
+	}
+	if !r.OK || r.Calls.Arrived != 8 || r.Calls.Answered != 8 || r.AgentsNeverAnswering != 0 || r.Seed != 7 {
+		t.Fatalf("report %+v", r)
+	}
+}
+
+// TestServeRoutesACallThroughTheSimulator wires `tandem serve` exactly as
+// production does, against the simulator and a private Redis: an agent
+// logs in through the API, a call arrives and is bridged to them, and the
+// replica stops cleanly when its context ends.
+func TestServeRoutesACallThroughTheSimulator(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	sim := pbxsim.New(pbxsim.Options{Username: "tandem", Password: "pw"})
+	ari := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); ari.Close() })
+	sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 50 * time.Millisecond})
+
+	listen := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "tandem.yaml")
+	yaml := fmt.Sprintf(`node_id: r1
+redis: {addr: %q}
+ari: {url: %q, username: tandem, password: pw, app: tandem-r1}
+http: {listen: %q}
+auth:
+  agents: [{agent: "1001", token: agent-token}]
+routing: {default_queue: sales, dnis: {"5551000": sales}, ring_timeout: 2s}
+queues: {sales: {moh_class: default}}
+log: {level: debug, format: text}
+`, redistest.Start(t), ari.URL+"/ari", listen)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, []string{"--config", cfg}, &logs) }()
+
+	api := "http://" + listen
+	waitFor(t, "the API", func() bool {
+		resp, err := http.Get(api + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	waitFor(t, "the Stasis application", func() bool { return activeApp(t, ari.URL, "tandem-r1") })
+	post(t, api+"/v1/agents/1001/login", `{"endpoint":"PJSIP/1001","queues":["sales"]}`)
+	post(t, api+"/v1/agents/1001/available", "")
+
+	if _, err := sim.Call(pbxsim.Caller{ANI: "+15550001", DNIS: "5551000", TalkFor: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call to be bridged and end", func() bool {
+		st := sim.Stats()
+		return st.CallsBridged == 1 && sim.WaitIdle(0)
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not stop\n%s", logs.String())
+	}
+	if st := sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+		t.Fatalf("sim stats %+v", st)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func activeApp(t *testing.T, base, app string) bool {
+	req, _ := http.NewRequest(http.MethodGet, base+"/ari/applications/"+app, nil)
+	req.SetBasicAuth("tandem", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer agent-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

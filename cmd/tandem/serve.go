@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/api"
+	"github.com/tandem-cc/tandem/ari"
+	"github.com/tandem-cc/tandem/config"
+)
+
+// shutdownGrace bounds how long in-flight API requests may finish after
+// SIGINT/SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// serve runs one production replica: the ARI driver and ACD engine for its
+// Stasis application, and the agent/supervisor HTTP API, until ctx ends.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("tandem serve", pflag.ContinueOnError)
+	config.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tandem serve [flags]\n\nRuns one replica. Every key can also come from a YAML file or TANDEM_* environment variables; see config/REFERENCE.md.\n\n%s", fs.FlagUsages())
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	if cfg.Redis.Addr == "" {
+		return errors.New("redis.addr is empty: set --redis-addr or TANDEM_REDIS_ADDR (only `tandem demo` starts its own Redis)")
+	}
+	log.Info("starting replica", "config", cfg)
+	if len(cfg.Queues) == 0 {
+		log.Warn("no queues configured: every call will be refused")
+	}
+
+	rdb := redis.NewClient(&redis.Options{
+		Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+		// Without it a context deadline never reaches the socket.
+		ContextTimeoutEnabled: true,
+	})
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
+	}
+
+	queues := make(map[string]acd.QueueSettings, len(cfg.Queues))
+	for name := range cfg.Queues {
+		q, _ := cfg.QueueSettings(name)
+		queues[name] = acd.QueueSettings{MOHClass: q.MOHClass, RingTimeout: q.RingTimeout}
+	}
+	engine := acd.NewEngine(acd.Options{
+		Store: acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
+		PBX: ari.New(ari.Options{
+			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
+			App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
+			Logger: log,
+		}),
+		Queues:        queues,
+		DNIS:          cfg.Routing.DNIS,
+		DefaultQueue:  cfg.Routing.DefaultQueue,
+		SweepInterval: cfg.Routing.SweepInterval,
+		Logger:        log,
+	})
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := engine.Run(gctx)
+		if err == nil && gctx.Err() == nil {
+			// The engine only returns early on a fatal condition (for
+			// example its application was taken over); stop the API too.
+			err = errors.New("engine stopped")
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		return nil
+	})
+	if cfg.HTTP.Listen != "" {
+		// Listen before anything is served, so a busy port fails the start.
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		srv := &http.Server{
+			Handler:           api.New(engine, cfg.Auth, log),
+			ReadHeaderTimeout: 10 * time.Second,
+			// Agent WebSockets end with the replica: Shutdown neither waits
+			// for nor closes upgraded connections, their request context does.
+			BaseContext: func(net.Listener) context.Context { return gctx },
+		}
+		g.Go(func() error {
+			log.Info("api listening", "addr", ln.Addr().String())
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("api: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), shutdownGrace)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("api shutdown: %w", err)
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	if ctx.Err() != nil && err == nil {
+		log.Info("stopped")
+	}
+	return err
+}

@@ -1,0 +1,266 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/lab"
+)
+
+// ErrInvariant is returned (wrapped) by Run when the run finished but an
+// invariant is not zero.
+var ErrInvariant = errors.New("invariant violated")
+
+// settle bounds the wait, once every interaction is terminal, for the
+// PBX's last legs to go (the caller's leg is hung up after the interaction
+// ends when the agent hangs up first).
+const settle = 5 * time.Second
+
+// Run runs one demo: it starts a lab, logs the agents in, places the calls,
+// writes a progress line to progress every opts.Progress, waits until every
+// interaction is terminal (at most opts.DrainTimeout after the last call),
+// and returns the report. The error is non-nil when the demo could not run,
+// was interrupted (ctx ended; the report is then partial), or finished
+// with an invariant violated (errors.Is(err, ErrInvariant)).
+func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return Report{}, err
+	}
+	if opts.Seed == 0 {
+		opts.Seed = rand.Uint64()
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	began := time.Now()
+
+	l, err := lab.Start(ctx, lab.Options{
+		Replicas:  opts.Replicas,
+		RedisAddr: opts.RedisAddr,
+		Prefix:    opts.Prefix,
+		Queues: map[string]acd.QueueSettings{
+			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout},
+		},
+		DNIS:          map[string]string{demoDNIS: demoQueue},
+		DefaultQueue:  demoQueue,
+		SweepInterval: opts.SweepInterval,
+		Logger:        opts.Logger,
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("demo: start the lab: %w", err)
+	}
+	defer l.Close()
+	store := l.Replicas[0].Store
+
+	// The watcher must start reading before the first agent logs in, or it
+	// would miss their first transitions.
+	w, err := newWatcher(ctx, l.RDB, store.Keys().Events(), nil, opts.Logger)
+	if err != nil {
+		return Report{}, err
+	}
+	f, err := newFloor(ctx, l, opts, rngFor(opts.Seed, 1))
+	if err != nil {
+		return Report{}, err
+	}
+	w.floor = f
+	cs := newCallers(l.Sim, opts, rngFor(opts.Seed, 2))
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return w.run(gctx) })
+	g.Go(func() error { return cs.run(gctx) })
+	if opts.Progress > 0 {
+		g.Go(func() error { return reportProgress(gctx, progress, opts, cs, w, began) })
+	}
+
+	drained := drain(gctx, opts, cs, w)
+	if drained {
+		// Let the PBX hang up the last legs before it is inspected.
+		l.Sim.WaitIdle(settle)
+	}
+	stop()
+	gerr := g.Wait()
+
+	// The run's context may be over; the report still has to be read.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	r, err := buildReport(rctx, l, f, cs, opts)
+	r.Wall = Millis(time.Since(began))
+	r.Interrupted = !drained && ctx.Err() != nil
+	r.OK = len(r.Invariants.Violations()) == 0 && !r.Interrupted
+	fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
+	switch {
+	case gerr != nil:
+		return r, gerr
+	case err != nil:
+		return r, err
+	case r.Interrupted:
+		return r, fmt.Errorf("demo interrupted: %w", context.Cause(ctx))
+	case !r.OK:
+		return r, fmt.Errorf("demo: %w: %v", ErrInvariant, r.Invariants.Violations())
+	}
+	return r, nil
+}
+
+// drain waits until every call has been placed and every interaction that
+// reached Tandem is terminal. It reports false when ctx ended first; a
+// drain timeout is not an error here (the report counts what is left).
+func drain(ctx context.Context, opts Options, cs *callers, w *watcher) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-cs.done:
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	deadline := time.NewTimer(opts.DrainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, accepted, _ := cs.counts()
+		s := w.snapshot()
+		if s.terminal() >= accepted && s.Seen == s.terminal() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			opts.Logger.Warn("drain timed out; reporting what is left", "timeout", opts.DrainTimeout)
+			return true
+		case <-tick.C:
+		}
+	}
+}
+
+func reportProgress(ctx context.Context, out io.Writer, opts Options, cs *callers, w *watcher, began time.Time) error {
+	t := time.NewTicker(opts.Progress)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			fmt.Fprintln(out, progressLine(opts, cs, w, began))
+		}
+	}
+}
+
+func progressLine(opts Options, cs *callers, w *watcher, began time.Time) string {
+	placed, _, _ := cs.counts()
+	s := w.snapshot()
+	_, _, refused := cs.result()
+	return fmt.Sprintf("%6.1fs  arrived %*d/%d  waiting %4d  connected %4d  ended %*d  abandoned %*d  failed %d  RONAs %d",
+		time.Since(began).Seconds(), width(opts.Calls), placed, opts.Calls, s.Waiting, s.Connected,
+		width(opts.Calls), s.Ended, width(opts.Calls), s.Abandoned, s.Failed+refused, s.RONAs)
+}
+
+func width(n int) int { return len(fmt.Sprint(n)) }
+
+// buildReport reads the outcome from where it is recorded: interactions in
+// Redis, the engines' stats, the simulator's counters.
+func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, opts Options) (Report, error) {
+	legs, placed, refused := cs.result()
+	r := Report{
+		Replicas: opts.Replicas, Agents: opts.Agents, AgentsNeverAnswering: f.neverAnswering(),
+		Rate: opts.Rate, Seed: opts.Seed, AgentStates: map[string]int{},
+	}
+	r.Calls.Arrived = placed
+	r.Calls.Failed = refused
+
+	store := l.Replicas[0].Store
+	ours := make(map[string]bool, len(legs))
+	for _, leg := range legs {
+		ours[leg] = true
+	}
+	ixs, err := interactions(ctx, l.RDB, store)
+	if err != nil {
+		return r, err
+	}
+	var waits []time.Duration
+	found := 0
+	for _, ix := range ixs {
+		if !ours[ix.CallerLeg] {
+			continue // another run's, under a shared prefix
+		}
+		found++
+		switch ix.State {
+		case "ended":
+			r.Calls.Answered++
+			if !ix.Answered.IsZero() && !ix.Queued.IsZero() {
+				waits = append(waits, ix.Answered.Sub(ix.Queued))
+			}
+		case "abandoned":
+			r.Calls.Abandoned++
+		case "failed":
+			r.Calls.Failed++
+		default:
+			r.Invariants.InteractionsNotTerminal++
+		}
+	}
+	r.Invariants.CallsUnaccounted = len(legs) - found
+	r.TimeToAnswer = summarize(waits)
+
+	var handoffs []time.Duration
+	for _, rep := range l.Replicas {
+		s := rep.Engine.Stats().Snapshot()
+		r.RONAs += s.RONAs
+		handoffs = append(handoffs, s.Handoffs...)
+	}
+	r.Handoff = summarize(handoffs)
+
+	st := l.Sim.Stats()
+	r.PBX = PBXView{CallsPlaced: st.CallsPlaced, CallsBridged: st.CallsBridged, CallsAbandoned: st.CallsAbandoned, Originates: st.Originates}
+	r.Invariants.DoubleOffers = st.DoubleOffers
+	r.Invariants.AgentsWithTwoCalls = st.AgentsWithTwoCalls
+	r.Invariants.PBXChannelsLeft = len(l.Sim.Channels())
+
+	for _, a := range f.agents {
+		ag, err := store.Agent(ctx, a.id)
+		if err != nil {
+			return r, fmt.Errorf("demo: read agent %s: %w", a.id, err)
+		}
+		r.AgentStates[string(ag.State)]++
+		switch ag.State {
+		case agents.Reserved, agents.Ringing, agents.Connected:
+			r.Invariants.AgentsStuck++
+		}
+	}
+	return r, nil
+}
+
+// interactions reads every interaction under the store's prefix. SCAN, not
+// KEYS, so a shared Redis is not blocked.
+func interactions(ctx context.Context, rdb redis.UniversalClient, store *acd.Store) ([]acd.Interaction, error) {
+	pattern := store.Keys().Interaction("*")
+	cut := len(store.Keys().Interaction(""))
+	var out []acd.Interaction
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		ix, err := store.Interaction(ctx, iter.Val()[cut:])
+		if errors.Is(err, acd.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("demo: %w", err)
+		}
+		out = append(out, ix)
+	}
+	if err := iter.Err(); err != nil {
+		return out, fmt.Errorf("demo: scan interactions: %w", err)
+	}
+	return out, nil
+}
