@@ -1,0 +1,210 @@
+package pbxsim
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+// socket is one /ari/events WebSocket. Frames are queued under the world lock
+// and written by the socket's own goroutine, so emitting never blocks the
+// world and frames leave in the order they were emitted.
+type socket struct {
+	s    *Sim
+	app  string
+	ws   *websocket.Conn
+	raw  net.Conn // the hijacked TCP connection, closed to drop abruptly
+	wake chan struct{}
+	done chan struct{}
+
+	mu     sync.Mutex
+	q      [][]byte
+	closed bool
+}
+
+func (so *socket) send(frame []byte) {
+	so.mu.Lock()
+	if !so.closed {
+		so.q = append(so.q, frame)
+	}
+	so.mu.Unlock()
+	select {
+	case so.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (so *socket) isClosed() bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.closed
+}
+
+// drop closes the TCP connection without a close frame, like a crash.
+func (so *socket) drop() {
+	so.mu.Lock()
+	if !so.closed {
+		so.closed = true
+		close(so.done)
+	}
+	so.mu.Unlock()
+	if so.raw != nil {
+		_ = so.raw.Close()
+	}
+}
+
+func (so *socket) writeLoop() {
+	defer so.s.wg.Done()
+	for {
+		select {
+		case <-so.done:
+			return
+		case <-so.wake:
+		}
+		for {
+			so.mu.Lock()
+			q := so.q
+			so.q = nil
+			so.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, f := range q {
+				_ = so.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				if err := websocket.Message.Send(so.ws, string(f)); err != nil {
+					so.drop()
+					return
+				}
+			}
+		}
+	}
+}
+
+// hijackRecorder keeps the hijacked connection so that DropWebSockets can cut
+// it without the close frame websocket.Conn.Close would send.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := h.ResponseWriter.(http.Hijacker).Hijack()
+	h.conn = c
+	return c, rw, err
+}
+
+// serveEvents upgrades GET /ari/events. Authentication and the app parameter
+// were checked by the caller. The app is registered inside the handshake,
+// before the 101 goes out, so a client that sends a request right after the
+// upgrade always finds its app registered.
+func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request, appName string) {
+	rec := &hijackRecorder{ResponseWriter: w}
+	var so *socket
+	srv := websocket.Server{
+		// No Origin check: Asterisk accepts any origin (ari/v5 sends
+		// http://localhost/).
+		Handshake: func(*websocket.Config, *http.Request) error {
+			so = &socket{s: s, app: appName, raw: rec.conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+			if !s.attachSocket(so) {
+				so = nil
+				return errors.New("simulator closed")
+			}
+			return nil
+		},
+		Handler: func(ws *websocket.Conn) {
+			ws.PayloadType = websocket.TextFrame
+			so.ws = ws
+			s.wg.Add(1)
+			go so.writeLoop()
+			// Read until the client goes away; clients send nothing ARI
+			// cares about, but reading services pings and close frames.
+			for {
+				var msg []byte
+				if err := websocket.Message.Receive(ws, &msg); err != nil {
+					return
+				}
+			}
+		},
+	}
+	srv.ServeHTTP(rec, r)
+	if so != nil {
+		so.drop()
+		s.detachSocket(so)
+		s.wg.Done() // taken by attachSocket
+	}
+}
+
+// attachSocket registers a new socket for its app. A newer socket replaces
+// the current one: the old socket gets exactly one ApplicationReplaced and
+// then nothing, but it stays open (trace 14a).
+func (s *Sim) attachSocket(so *socket) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.sockets[so] = struct{}{}
+	// Held until the upgrade handler ends; Close waits for it.
+	s.wg.Add(1)
+	a := s.apps[so.app]
+	if a == nil {
+		a = &app{name: so.app}
+		s.apps[so.app] = a
+		s.log.Info("creating stasis app", "app", so.app)
+	}
+	if old := a.sock; old != nil {
+		old.send(marshal(obj{
+			{"type", "ApplicationReplaced"},
+			{"timestamp", ts(time.Now())},
+			{"application", so.app},
+			{"asterisk_id", s.opts.EntityID},
+		}))
+		s.log.Info("replacing stasis app", "app", so.app)
+	} else {
+		s.log.Info("activating stasis app", "app", so.app)
+	}
+	a.sock = so
+	return true
+}
+
+// detachSocket forgets a socket that ended. If it was the app's active socket
+// the app becomes inactive, and it is destroyed if it holds no channels.
+func (s *Sim) detachSocket(so *socket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sockets, so)
+	a := s.apps[so.app]
+	if a == nil || a.sock != so {
+		return
+	}
+	a.sock = nil
+	if len(s.appChannelIDs(a.name)) == 0 {
+		delete(s.apps, a.name)
+		s.log.Info("destroying stasis app", "app", a.name)
+		return
+	}
+	s.log.Info("deactivating stasis app", "app", a.name)
+}
+
+// DropWebSockets closes every WebSocket of app abruptly (no close frame), as
+// if the client had crashed or the network had failed. Replaced sockets that
+// are still open are dropped too.
+func (s *Sim) DropWebSockets(app string) {
+	s.mu.Lock()
+	var drop []*socket
+	for so := range s.sockets {
+		if so.app == app {
+			drop = append(drop, so)
+		}
+	}
+	s.mu.Unlock()
+	for _, so := range drop {
+		so.drop()
+		s.detachSocket(so) // at once, not when the handler notices
+	}
+}
