@@ -136,4 +136,14 @@ local function release_agent(agent, conn, now)
   return match_agent(agent, now)
 end
 
+-- transition_to finds where an agent in state cur goes, in the from, to
+-- pairs Go passed from its state table starting at ARGV[first]; nil if the
+-- event is illegal in cur.
+local function transition_to(cur, first)
+  for i = first, #ARGV, 2 do
+    if ARGV[i] == cur then return ARGV[i + 1] end
+  end
+  return nil
+end
+
 -- ---------------------------------------------------------------- script --

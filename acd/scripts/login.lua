@@ -4,10 +4,7 @@
 -- ARGV[6..] = legal transitions for 'login' as from, to pairs (Go's table)
 -- Returns {state, since}. Errors: ILLEGAL <state>.
 local cur = redis.call('HGET', KEYS[1], 'state') or 'logged_out'
-local to
-for i = 6, #ARGV, 2 do
-  if ARGV[i] == cur then to = ARGV[i + 1] end
-end
+local to = transition_to(cur, 6)
 if not to then return redis.error_reply('ILLEGAL ' .. cur) end
 local now = now_ms()
 redis.call('DEL', KEYS[1])

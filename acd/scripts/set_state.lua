@@ -8,10 +8,7 @@
 -- Errors: NOTFOUND, ILLEGAL <state>.
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return redis.error_reply('NOTFOUND ' .. ARGV[3]) end
-local to
-for i = 5, #ARGV, 2 do
-  if ARGV[i] == cur then to = ARGV[i + 1] end
-end
+local to = transition_to(cur, 5)
 if not to then return redis.error_reply('ILLEGAL ' .. cur) end
 local now = now_ms()
 if cur == 'available' then make_unavailable(ARGV[3]) end
