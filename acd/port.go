@@ -32,6 +32,24 @@ type PBX interface {
 	DestroyBridge(ctx context.Context, bridge string) error
 	// Hangup ends a leg; a leg that is already gone is not an error.
 	Hangup(ctx context.Context, leg string, cause HangupCause) error
+	// AddToBridge joins a leg to an existing bridge (moving it from any
+	// other bridge it is in).
+	AddToBridge(ctx context.Context, bridge, leg string) error
+	// RemoveFromBridge takes a leg out of a bridge; a leg not in it is not
+	// an error.
+	RemoveFromBridge(ctx context.Context, bridge, leg string) error
+	// Play plays media (e.g. "sound:all-circuits-busy-now") to a leg and
+	// returns once it has finished, failed, or ctx ends.
+	Play(ctx context.Context, leg, media string) error
+	// StartRecording records everything said in a bridge into a file
+	// called name (the format comes from the driver's configuration).
+	StartRecording(ctx context.Context, bridge, name string) error
+	// PauseRecording and ResumeRecording leave a gap in the file; the PBX
+	// reports no event for either.
+	PauseRecording(ctx context.Context, name string) error
+	ResumeRecording(ctx context.Context, name string) error
+	// StopRecording ends and keeps the file; one already ended is fine.
+	StopRecording(ctx context.Context, name string) error
 	// Run delivers the PBX's events, in order per leg, to handle until ctx
 	// ends or the connection is lost for good. handle must not block for
 	// long: the driver calls it from its single delivery goroutine.

@@ -41,7 +41,10 @@ type Options struct {
 	// AttachedVars, when set, limits the channel variables kept as a call's
 	// attached data to these names.
 	AttachedVars []string
-	Logger       *slog.Logger
+	// RecordingFormat is the file format of recordings ("wav"); never empty
+	// when recording, see StartRecording.
+	RecordingFormat string
+	Logger          *slog.Logger
 }
 
 // ErrReplaced: another connection registered the same application, and
@@ -54,9 +57,10 @@ type Driver struct {
 	client *native.Client
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	legs     map[string]*leg  // legs this driver reports on
-	received map[string]int64 // frames read, by event type (for /metrics)
+	mu        sync.Mutex
+	legs      map[string]*leg        // legs this driver reports on
+	received  map[string]int64       // frames read, by event type (for /metrics)
+	playbacks map[string]chan string // playback id → waiter for its final state
 }
 
 // leg is what the driver remembers about a channel to turn Asterisk's
@@ -75,6 +79,9 @@ func New(opts Options) *Driver {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 5 * time.Second
 	}
+	if opts.RecordingFormat == "" {
+		opts.RecordingFormat = "wav"
+	}
 	if opts.WSURL == "" {
 		opts.WSURL = wsURLFrom(opts.URL)
 	}
@@ -82,7 +89,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, playbacks: map[string]chan string{}}
 }
 
 func wsURLFrom(u string) string {
@@ -113,7 +120,7 @@ func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
 			return nil
 		}
 		if notFound(err) {
-			return fmt.Errorf("ari %s: %w (%v)", what, acd.ErrLegGone, err)
+			return fmt.Errorf("ari %s: %w: %w", what, acd.ErrLegGone, err)
 		}
 		return fmt.Errorf("ari %s: %w", what, err)
 	case <-ctx.Done():

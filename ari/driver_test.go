@@ -266,3 +266,57 @@ func TestCommandOnAGoneLegSaysSo(t *testing.T) {
 		t.Fatalf("answer of an unknown channel: %v, want ErrLegGone", err)
 	}
 }
+
+func TestBridgeMovesRecordingAndPlayback(t *testing.T) {
+	w := newWorld(t, nil, 2*time.Second)
+	ctx := context.Background()
+	w.sim.SetPhone("PJSIP/agent", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond})
+	leg, err := w.sim.Call(pbxsim.Caller{ANI: "1", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.Answer(ctx, leg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.Play(ctx, leg, "sound:hello-world"); err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	if err := w.driver.Play(ctx, leg, "sound:no-such-sound"); err == nil {
+		t.Fatal("a failed playback reported success")
+	}
+	if err := w.driver.Ring(ctx, acd.RingRequest{Leg: "agent-leg", Endpoint: "PJSIP/agent", Timeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, "agent answered", func() bool {
+		return w.count(func(e acd.Event) bool { _, ok := e.(acd.LegAnswered); return ok }) == 1
+	})
+	if err := w.driver.Bridge(ctx, "b1", leg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.AddToBridge(ctx, "b1", "agent-leg"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := w.sim.Bridge("b1"); len(b.Channels) != 2 {
+		t.Fatalf("bridge %+v", b)
+	}
+	if err := w.driver.StartRecording(ctx, "b1", "conn-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func(context.Context, string) error{w.driver.PauseRecording, w.driver.ResumeRecording, w.driver.StopRecording} {
+		if err := step(ctx, "conn-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.driver.StopRecording(ctx, "conn-1"); err != nil {
+		t.Fatalf("stopping a stopped recording: %v", err)
+	}
+	if err := w.driver.RemoveFromBridge(ctx, "b1", leg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.RemoveFromBridge(ctx, "b1", leg); err != nil {
+		t.Fatalf("removing a leg not in the bridge: %v", err)
+	}
+	if b, _ := w.sim.Bridge("b1"); len(b.Channels) != 1 {
+		t.Fatalf("bridge after remove %+v", b)
+	}
+}

@@ -138,6 +138,15 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 		d.ended(e.Channel.ID, 0, false, handle)
 	case *ariv5.ChannelDestroyed:
 		d.ended(e.Channel.ID, e.Cause, true, handle)
+	case *ariv5.PlaybackFinished:
+		d.mu.Lock()
+		if w := d.playbacks[e.Playback.ID]; w != nil {
+			select {
+			case w <- e.Playback.State:
+			default:
+			}
+		}
+		d.mu.Unlock()
 	case *ariv5.ChannelDtmfReceived:
 		d.mu.Lock()
 		known := d.legs[e.Channel.ID] != nil

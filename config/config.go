@@ -18,7 +18,49 @@ type Config struct {
 	Routing Routing `mapstructure:"routing"`
 	// Queues maps a queue name to its settings.
 	Queues map[string]Queue `mapstructure:"queues"`
-	Log    Log              `mapstructure:"log"`
+	// Agents holds the reason codes and the after-call work rules.
+	Agents Agents `mapstructure:"agents"`
+	// Dial says how Tandem reaches an outside number (consult, transfer).
+	Dial      Dial      `mapstructure:"dial"`
+	Recording Recording `mapstructure:"recording"`
+	Log       Log       `mapstructure:"log"`
+}
+
+// Agents are the rules of an agent's working day.
+type Agents struct {
+	// IdleReasons are the reason codes an agent may give for going idle.
+	IdleReasons []string `mapstructure:"idle_reasons"`
+	WrapUp      WrapUp   `mapstructure:"wrapup"`
+}
+
+// WrapUp is after-call work: when a call ends the agent is in wrap-up
+// until they submit a code, or Timeout passes and DefaultCode applies.
+type WrapUp struct {
+	Timeout     time.Duration `mapstructure:"timeout"`
+	Codes       []string      `mapstructure:"codes"`
+	DefaultCode string        `mapstructure:"default_code"`
+}
+
+// Dial turns a validated outside number into a PBX endpoint.
+type Dial struct {
+	// Endpoint is a pattern with {number}, e.g. "PJSIP/{number}@trunk".
+	Endpoint string `mapstructure:"endpoint"`
+	// DefaultRegion is the ISO 3166 region used to read national numbers
+	// ("US": 2025550123 is +12025550123).
+	DefaultRegion string `mapstructure:"default_region"`
+	// CallerID is the number shown on outside calls Tandem places.
+	CallerID string `mapstructure:"caller_id"`
+	// RingTimeout bounds ringing an outside number.
+	RingTimeout time.Duration `mapstructure:"ring_timeout"`
+}
+
+// Recording are the recording rules common to all queues.
+type Recording struct {
+	// PrivacyShield is how long a privacy-shield pause lasts before the
+	// recording resumes by itself.
+	PrivacyShield time.Duration `mapstructure:"privacy_shield"`
+	// Format is the file format the PBX writes ("wav").
+	Format string `mapstructure:"format"`
 }
 
 // Redis locates the shared state.
@@ -77,12 +119,43 @@ type Routing struct {
 	// SweepInterval is the safety-net period of the routing sweep; routing
 	// is event-driven, the sweep only catches what an event missed.
 	SweepInterval time.Duration `mapstructure:"sweep_interval"`
+	// MaxConcurrentCalls caps the calls the whole contact center holds at
+	// once (all replicas); past it new calls hear BusyMessage and are hung
+	// up. 0 = no cap.
+	MaxConcurrentCalls int `mapstructure:"max_concurrent_calls"`
+	// BusyMessage is the media played to a call refused at the cap
+	// (e.g. "sound:all-circuits-busy-now").
+	BusyMessage string `mapstructure:"busy_message"`
+	// BlindTransferNoAnswer is what happens to a call blind-transferred to
+	// an agent who does not answer: "abandon" (hang up; the behaviour of
+	// the desktops Tandem replaces) or "requeue" (back to the head of the
+	// call's queue).
+	BlindTransferNoAnswer string `mapstructure:"blind_transfer_no_answer"`
 }
 
 // Queue is one queue's settings; zero values fall back to Routing.
 type Queue struct {
 	MOHClass    string        `mapstructure:"moh_class"`
 	RingTimeout time.Duration `mapstructure:"ring_timeout"`
+	// Record starts recording every call of the queue when it connects.
+	Record bool `mapstructure:"record"`
+	// Variables are the call-associated data the queue's agents see.
+	Variables []Variable `mapstructure:"variables"`
+}
+
+// Variable defines one piece of call-associated data (CAD).
+type Variable struct {
+	Name  string `mapstructure:"name"`  // the channel / IVR variable name
+	Label string `mapstructure:"label"` // what the desktop shows
+	// Type is string, number, boolean or datetime (ISO 8601).
+	Type     string `mapstructure:"type"`
+	Editable bool   `mapstructure:"editable"`
+	// Secure values are masked in pop-ups, events and logs, and shown only
+	// through an audited reveal.
+	Secure bool `mapstructure:"secure"`
+	Order  int  `mapstructure:"order"` // display order
+	// PopUp shows the variable in the screen pop (3 to 6 per queue).
+	PopUp bool `mapstructure:"popup"`
 }
 
 // Log selects the log format.

@@ -1,0 +1,52 @@
+// Package cad is call-associated data: the variables a queue defines
+// (name, label, type, editable, secure, display order, pop-up), their
+// values per interaction, versioned edits with conflict detection, and the
+// masking of secure values.
+package cad
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrConflict: an edit was based on a version that is no longer current.
+var ErrConflict = errors.New("conflict")
+
+// ErrUnknownVariable: the queue defines no such variable.
+var ErrUnknownVariable = errors.New("unknown variable")
+
+// Value is one variable of one interaction as a desktop may see it.
+type Value struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	Type  string `json:"type"`
+	// Value is the value, or Masked for a secure variable.
+	Value    string `json:"value"`
+	Editable bool   `json:"editable"`
+	Secure   bool   `json:"secure"`
+	Order    int    `json:"order"`
+	PopUp    bool   `json:"popup"`
+}
+
+// Masked stands for a secure value everywhere outside an audited reveal.
+const Masked = "********"
+
+// View is an interaction's variables at one version, in display order.
+type View struct {
+	ConnectionID string  `json:"connection_id"`
+	Version      int64   `json:"version"`
+	Values       []Value `json:"values"`
+}
+
+// ConflictError is returned when an edit lost a race: Current is what the
+// variables are now, so the loser can show it and retry.
+type ConflictError struct {
+	Name    string
+	Current View
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("variable %s: changed by someone else (now version %d)", e.Name, e.Current.Version)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
