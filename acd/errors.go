@@ -16,4 +16,8 @@ var (
 	ErrStale = errors.New("stale")
 	// ErrExists: an id is already taken.
 	ErrExists = errors.New("already exists")
+	// ErrFull: the contact center holds its maximum of concurrent calls.
+	ErrFull = errors.New("maximum concurrent calls reached")
+	// ErrNotDue: a timer fired before Redis time says it is due.
+	ErrNotDue = errors.New("not due")
 )

@@ -18,11 +18,12 @@ const (
 // interactionTransitions lists every legal from → to, with the script that
 // performs it.
 var interactionTransitions = map[string]map[string]string{
-	"":             {StateArrived: "arrive"},
-	StateArrived:   {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish"},
-	StateQueued:    {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish"},
-	StateOffered:   {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
-	StateConnected: {StateEnded: "finish"},
+	"":           {StateArrived: "arrive"},
+	StateArrived: {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish"},
+	StateQueued:  {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish"},
+	StateOffered: {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
+	StateConnected: {StateEnded: "finish", StateQueued: "transfer_queue", StateOffered: "transfer_agent",
+		StateConnected: "hand_over (consult transfer, agent leaves a conference)"},
 }
 
 // CheckInteractionTransition returns ErrIllegalTransition unless from → to

@@ -37,6 +37,14 @@ var (
 	scriptSweep    = script("sweep")
 	scriptLogin    = script("login")
 	scriptSetState = script("set_state")
+
+	scriptWrapUp        = script("wrapup")
+	scriptWrapUpExpire  = script("wrapup_expire")
+	scriptReserveAgent  = script("reserve_agent")
+	scriptAgentStep     = script("agent_step")
+	scriptTransferQueue = script("transfer_queue")
+	scriptTransferAgent = script("transfer_agent")
+	scriptHandOver      = script("hand_over")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the
@@ -55,6 +63,10 @@ func scriptError(err error) error {
 		return fmt.Errorf("%s: %w", msg, ErrNotFound)
 	case strings.HasPrefix(msg, "EXISTS"):
 		return fmt.Errorf("%s: %w", msg, ErrExists)
+	case strings.HasPrefix(msg, "FULL"):
+		return fmt.Errorf("%s: %w", msg, ErrFull)
+	case strings.HasPrefix(msg, "NOTDUE"):
+		return fmt.Errorf("%s: %w", msg, ErrNotDue)
 	}
 	return err
 }

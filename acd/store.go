@@ -18,15 +18,39 @@ import (
 // Store is the ACD's shared state in Redis. Every method that changes more
 // than one key is one Lua script (one round trip); see scripts/.
 type Store struct {
-	rdb  redis.UniversalClient
-	keys keyspace.Keys
-	node string
+	rdb    redis.UniversalClient
+	keys   keyspace.Keys
+	node   string
+	policy Policy
 }
+
+// Policy are the contact-center rules the scripts apply.
+type Policy struct {
+	// WrapUp is how long after-call work lasts before the default code
+	// applies.
+	WrapUp time.Duration
+	// MaxConcurrentCalls caps the calls held at once by all replicas (0 =
+	// no cap).
+	MaxConcurrentCalls int
+}
+
+// DefaultPolicy is used until WithPolicy says otherwise: no wrap-up time
+// (an agent is available as soon as a call ends) and no cap.
+var DefaultPolicy = Policy{}
+
+// WithPolicy returns a copy of the store applying p.
+func (s *Store) WithPolicy(p Policy) *Store {
+	c := *s
+	c.policy = p
+	return &c
+}
+
+func (s *Store) wrapupMS() int64 { return s.policy.WrapUp.Milliseconds() }
 
 // NewStore returns the store of node (the replica id every script records
 // as the owner of calls it creates).
 func NewStore(rdb redis.UniversalClient, prefix, node string) *Store {
-	return &Store{rdb: rdb, keys: keyspace.New(prefix), node: node}
+	return &Store{rdb: rdb, keys: keyspace.New(prefix), node: node, policy: DefaultPolicy}
 }
 
 // Keys exposes the key builder (tests and tools read state back with it).
@@ -63,8 +87,13 @@ func offerAt(reply []any, i int) *Offer {
 	}
 }
 
-// Arrive records a new interaction owned by this node.
+// Arrive records a new customer call owned by this node. It counts towards
+// the maximum concurrent calls; at the cap it fails with ErrFull.
 func (s *Store) Arrive(ctx context.Context, conn, callerLeg, ani, dnis string, attached map[string]string) (time.Time, error) {
+	return s.arrive(ctx, conn, callerLeg, ani, dnis, attached, true)
+}
+
+func (s *Store) arrive(ctx context.Context, conn, callerLeg, ani, dnis string, attached map[string]string, counted bool) (time.Time, error) {
 	if attached == nil {
 		attached = map[string]string{}
 	}
@@ -72,7 +101,11 @@ func (s *Store) Arrive(ctx context.Context, conn, callerLeg, ani, dnis string, a
 	if err != nil {
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}
-	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data))
+	count := "0"
+	if counted {
+		count = "1"
+	}
+	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data), s.policy.MaxConcurrentCalls, count)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}
@@ -124,7 +157,7 @@ func (s *Store) NoAnswer(ctx context.Context, conn, agent, reason string) (*Offe
 // it. It returns the final state and, if the call's agent was freed and a
 // call was waiting for them, the next offer.
 func (s *Store) Finish(ctx context.Context, conn, how, by string) (string, *Offer, error) {
-	v, err := s.run(ctx, scriptFinish, []string{s.keys.Interaction(conn)}, conn, how, by)
+	v, err := s.run(ctx, scriptFinish, []string{s.keys.Interaction(conn)}, conn, how, by, s.wrapupMS())
 	if err != nil {
 		return "", nil, fmt.Errorf("finish %s: %w", conn, err)
 	}
@@ -306,4 +339,116 @@ func msTime(v string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// WrapUp ends an agent's after-call work with code (by the agent) and
+// returns the offer the agent got by becoming available, if any.
+func (s *Store) WrapUp(ctx context.Context, agent, code string) (agents.State, *Offer, error) {
+	return s.wrapup(ctx, agent, code, "agent")
+}
+
+// WrapUpTimeout applies the default code to an agent whose wrap-up time
+// has passed; before that it fails with ErrNotDue.
+func (s *Store) WrapUpTimeout(ctx context.Context, agent, code string) (agents.State, *Offer, error) {
+	return s.wrapup(ctx, agent, code, "timeout")
+}
+
+func (s *Store) wrapup(ctx context.Context, agent, code, by string) (agents.State, *Offer, error) {
+	v, err := s.run(ctx, scriptWrapUp, []string{s.keys.Agent(agent)}, agent, code, by)
+	if err != nil {
+		return "", nil, fmt.Errorf("wrap-up %s: %w", agent, err)
+	}
+	reply := v.([]any)
+	return agents.State(fmt.Sprint(reply[0])), offerAt(reply, 1), nil
+}
+
+// ExpireWrapUps ends up to max overdue wrap-ups with code (the safety net
+// behind each node's own timers).
+func (s *Store) ExpireWrapUps(ctx context.Context, code string, max int) ([]Offer, error) {
+	v, err := s.run(ctx, scriptWrapUpExpire, nil, code, max)
+	if err != nil {
+		return nil, fmt.Errorf("expire wrap-ups: %w", err)
+	}
+	var out []Offer
+	for _, r := range v.([]any) {
+		if o := offerAt(r.([]any), 0); o != nil {
+			out = append(out, *o)
+		}
+	}
+	return out, nil
+}
+
+// ReserveAgent reserves a named agent for conn if it is in one of the
+// allowed states, and returns its endpoint.
+func (s *Store) ReserveAgent(ctx context.Context, agent, conn string, allowed ...agents.State) (string, error) {
+	list := make([]string, len(allowed))
+	for i, a := range allowed {
+		list[i] = string(a)
+	}
+	v, err := s.run(ctx, scriptReserveAgent, []string{s.keys.Agent(agent)}, agent, conn, strings.Join(list, ","))
+	if err != nil {
+		return "", fmt.Errorf("reserve %s for %s: %w", agent, conn, err)
+	}
+	return fmt.Sprint(v), nil
+}
+
+// Agent steps for a part of a call that is not its main offer.
+const (
+	StepRing     = "ring"
+	StepConnect  = "connect"
+	StepNoAnswer = "no_answer"
+	StepDone     = "done"
+)
+
+// AgentStep moves an agent bound to conn (consult, conference); StepDone may
+// make them available and offer them the next call.
+func (s *Store) AgentStep(ctx context.Context, agent, conn, step string) (*Offer, error) {
+	v, err := s.run(ctx, scriptAgentStep, []string{s.keys.Agent(agent)}, agent, conn, step, s.wrapupMS())
+	if err != nil {
+		return nil, fmt.Errorf("agent %s %s on %s: %w", agent, step, conn, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// TransferToQueue moves a connected call to queue; from goes to wrap-up and
+// will not be offered the call again.
+func (s *Store) TransferToQueue(ctx context.Context, conn, queue, from string) (*Offer, error) {
+	v, err := s.run(ctx, scriptTransferQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, from, s.wrapupMS())
+	if err != nil {
+		return nil, fmt.Errorf("transfer %s to queue %s: %w", conn, queue, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// TransferToAgent offers a connected call to an available agent; from goes
+// to wrap-up.
+func (s *Store) TransferToAgent(ctx context.Context, conn, target, from string) (Offer, error) {
+	v, err := s.run(ctx, scriptTransferAgent, []string{s.keys.Interaction(conn), s.keys.Agent(target)}, conn, target, from, s.wrapupMS())
+	if err != nil {
+		return Offer{}, fmt.Errorf("transfer %s to agent %s: %w", conn, target, err)
+	}
+	reply := v.([]any)
+	o := Offer{ConnectionID: conn, Agent: target, Endpoint: fmt.Sprint(reply[0])}
+	o.Attempt, _ = strconv.Atoi(fmt.Sprint(reply[1]))
+	return o, nil
+}
+
+// HandOver changes a connected call's agent (consult transfer, leaving a
+// conference); leaving goes to wrap-up; to is "" for an outside party.
+func (s *Store) HandOver(ctx context.Context, conn, leaving, to, toLeg, why string) error {
+	_, err := s.run(ctx, scriptHandOver, []string{s.keys.Interaction(conn)}, conn, leaving, to, toLeg, s.wrapupMS(), why)
+	if err != nil {
+		return fmt.Errorf("hand %s over from %q to %q: %w", conn, leaving, to, err)
+	}
+	return nil
+}
+
+// Record appends a control action (hold, consult, recording pause...) to
+// the interaction's history.
+func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) error {
+	args := []any{"kind", "control", "id", conn, "action", action}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
 }

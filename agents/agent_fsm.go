@@ -12,6 +12,9 @@ const (
 	Reserved  State = "reserved"  // chosen for a call, phone not ringing yet
 	Ringing   State = "ringing"
 	Connected State = "connected"
+	// WrapUp is after-call work: the call is over, the agent finishes its
+	// notes and gives a reason code (or the wrap-up time runs out).
+	WrapUp State = "wrapup"
 	// RONA: redirected on no answer. The agent left Available because a call
 	// rang out; only the agent (or a supervisor) makes them available again.
 	RONA State = "rona"
@@ -30,6 +33,13 @@ const (
 	EvConnect   Event = "connect" // the agent answered
 	EvNoAnswer  Event = "no_answer"
 	EvRelease   Event = "release" // the call ended or was withdrawn
+	// EvPick: a named agent is picked for a consult (available or idle) or
+	// a blind transfer (available).
+	EvPick     Event = "pick"
+	EvWrapUp   Event = "wrapup"      // a reason code given, or the wrap-up time ran out
+	EvWrapIdle Event = "wrapup_idle" // ditto, and the agent asked for idle during the call
+	// EvReleaseNoWrapUp: a call ended and no wrap-up time is configured.
+	EvReleaseNoWrapUp Event = "release_no_wrapup"
 )
 
 // transitions is the whole agent state machine: event → from-state → to-state.
@@ -44,7 +54,12 @@ var transitions = map[Event]map[State]State{
 	EvRing:      {Reserved: Ringing},
 	EvConnect:   {Reserved: Connected, Ringing: Connected},
 	EvNoAnswer:  {Reserved: RONA, Ringing: RONA},
-	EvRelease:   {Reserved: Available, Ringing: Available, Connected: Available},
+	EvRelease:   {Reserved: Available, Ringing: Available, Connected: WrapUp},
+	// With no wrap-up time configured, a call's end frees the agent at once.
+	EvReleaseNoWrapUp: {Connected: Available},
+	EvPick:            {Available: Reserved, Idle: Reserved},
+	EvWrapUp:          {WrapUp: Available},
+	EvWrapIdle:        {WrapUp: Idle, Reserved: Idle, Ringing: Idle},
 }
 
 // Next applies ev to an agent in state from.

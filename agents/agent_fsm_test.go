@@ -21,7 +21,12 @@ func TestAgentTransitions(t *testing.T) {
 		{Reserved, EvRing, Ringing},
 		{Ringing, EvConnect, Connected},
 		{Ringing, EvNoAnswer, RONA},
-		{Connected, EvRelease, Available},
+		{Connected, EvRelease, WrapUp},
+		{WrapUp, EvWrapUp, Available},
+		{WrapUp, EvWrapIdle, Idle},
+		{Idle, EvPick, Reserved},
+		{WrapUp, EvLogout, ""},
+		{WrapUp, EvAvailable, ""},
 		{Ringing, EvRelease, Available},
 		{Available, EvLogout, LoggedOut},
 		{Available, EvAvailable, ""},
@@ -60,7 +65,7 @@ func TestFromListsPairsTheScriptsEnforce(t *testing.T) {
 }
 
 func TestCheckTransition(t *testing.T) {
-	if err := CheckTransition(Connected, Available); err != nil {
+	if err := CheckTransition(Connected, WrapUp); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckTransition(LoggedOut, Connected); !errors.Is(err, ErrIllegalTransition) {

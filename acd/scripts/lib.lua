@@ -18,6 +18,8 @@ local function k_agent(id) return B .. 'agent:' .. id end
 local function k_events() return B .. 'events' end
 local function k_inbox(node) return B .. 'node:' .. node .. ':inbox' end
 local function k_agent_chan(id) return B .. 'agent-events:' .. id end
+local function k_wrapup_due() return B .. 'wrapup-due' end
+local function k_active() return B .. 'active-calls' end
 
 -- now_ms is the one clock every replica shares: Redis TIME.
 local function now_ms()
@@ -94,27 +96,45 @@ local function make_offer(q, conn, agent, now)
   return offer
 end
 
--- match_queue offers the best waiting call of q to q's longest-idle agent,
--- if there are both. Two ZRANGEs: bounded work.
+-- excluded says whether a call must not go to agent (a call transferred to
+-- a queue never comes back to the agent who transferred it).
+local function excluded(conn, agent)
+  return redis.call('HGET', k_ix(conn), 'exclude') == agent
+end
+
+-- MATCH_WINDOW bounds how far past an excluded pairing a match looks, so a
+-- script's work stays bounded however long the queue.
+local MATCH_WINDOW = 5
+
+-- match_queue offers the best waiting call of q to q's longest-idle agent
+-- that the call does not exclude, if there are both.
 local function match_queue(q, now)
   local c = redis.call('ZRANGE', k_waiting(q), 0, 0)
   if #c == 0 then return nil end
-  local a = redis.call('ZRANGE', k_avail(q), 0, 0)
-  if #a == 0 then return nil end
-  return make_offer(q, c[1], a[1], now)
+  local agents = redis.call('ZRANGE', k_avail(q), 0, MATCH_WINDOW - 1)
+  for _, a in ipairs(agents) do
+    if not excluded(c[1], a) then
+      return make_offer(q, c[1], a, now)
+    end
+  end
+  return nil
 end
 
 -- match_agent offers a newly available agent the best waiting call across
--- all its queues (scores are comparable: priority band + arrival time).
--- Bounded by the agent's number of queues.
+-- all its queues (scores are comparable: priority band + arrival time),
+-- skipping calls that exclude it. Bounded by the agent's queues times
+-- MATCH_WINDOW.
 local function match_agent(id, now)
   local best_q, best_conn, best_score
   for _, q in ipairs(split(redis.call('HGET', k_agent(id), 'queues'))) do
-    local r = redis.call('ZRANGE', k_waiting(q), 0, 0, 'WITHSCORES')
-    if #r > 0 then
-      local s = tonumber(r[2])
-      if best_score == nil or s < best_score then
-        best_q, best_conn, best_score = q, r[1], s
+    local r = redis.call('ZRANGE', k_waiting(q), 0, MATCH_WINDOW - 1, 'WITHSCORES')
+    for i = 1, #r, 2 do
+      if not excluded(r[i], id) then
+        local s = tonumber(r[i + 1])
+        if best_score == nil or s < best_score then
+          best_q, best_conn, best_score = q, r[i], s
+        end
+        break
       end
     end
   end
@@ -122,16 +142,57 @@ local function match_agent(id, now)
   return make_offer(best_q, best_conn, id, now)
 end
 
--- release_agent frees the agent bound to conn (if it still is) and offers
--- it the next call. Returns the offer or nil.
-local function release_agent(agent, conn, now)
+-- after_call moves an agent whose part in conn is over. One who talked goes
+-- to wrap-up (after-call work) until a code is given or wrapup_ms passes;
+-- one never connected (or any, with no wrap-up time) is available again at
+-- once and offered the next call. Returns the offer or nil. Does nothing unless the agent is still
+-- bound to conn.
+local function after_call(agent, conn, now, wrapup_ms)
   if not agent or agent == '' then return nil end
   local a = k_agent(agent)
   local st = redis.call('HGET', a, 'state')
   if redis.call('HGET', a, 'conn') ~= conn then return nil end
+  if st == 'connected' and tonumber(wrapup_ms) > 0 then
+    set_agent_state(agent, st, 'wrapup', now, conn)
+    redis.call('ZADD', k_wrapup_due(), now + tonumber(wrapup_ms), agent)
+    return nil
+  end
+  -- With no wrap-up time configured, an agent who talked is free at once.
   if st ~= 'reserved' and st ~= 'ringing' and st ~= 'connected' then return nil end
-  set_agent_state(agent, st, 'available', now, nil)
   redis.call('HDEL', a, 'conn')
+  local pending = redis.call('HGET', a, 'after_call')
+  if pending == 'idle' then
+    redis.call('HSET', a, 'reason', redis.call('HGET', a, 'after_reason') or '')
+    redis.call('HDEL', a, 'after_call', 'after_reason')
+    set_agent_state(agent, st, 'idle', now, nil)
+    return nil
+  end
+  set_agent_state(agent, st, 'available', now, nil)
+  make_available(agent, now)
+  return match_agent(agent, now)
+end
+
+-- end_wrapup ends an agent's after-call work with code: the agent becomes
+-- available (and is offered the next call) or idle, if they asked for idle
+-- during the call. Returns the offer or nil; false if not in wrap-up.
+local function end_wrapup(agent, code, by, now)
+  local a = k_agent(agent)
+  if redis.call('HGET', a, 'state') ~= 'wrapup' then return false end
+  local conn = redis.call('HGET', a, 'conn')
+  if conn then
+    redis.call('HSET', k_ix(conn), 'wrapup:' .. agent, code)
+    history('wrapup', agent, '', code, now, {'conn', conn, 'by', by})
+  end
+  redis.call('ZREM', k_wrapup_due(), agent)
+  redis.call('HDEL', a, 'conn')
+  local pending = redis.call('HGET', a, 'after_call')
+  if pending == 'idle' then
+    redis.call('HSET', a, 'reason', redis.call('HGET', a, 'after_reason') or '')
+    redis.call('HDEL', a, 'after_call', 'after_reason')
+    set_agent_state(agent, 'wrapup', 'idle', now, nil)
+    return nil
+  end
+  set_agent_state(agent, 'wrapup', 'available', now, nil)
   make_available(agent, now)
   return match_agent(agent, now)
 end

@@ -8,6 +8,12 @@
 -- Errors: NOTFOUND, ILLEGAL <state>.
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return redis.error_reply('NOTFOUND ' .. ARGV[3]) end
+-- Asking for idle while busy with a call is not a transition: it is what
+-- the agent wants after the call (wrap-up ends in idle, not available).
+if ARGV[4] ~= '' and (cur == 'reserved' or cur == 'ringing' or cur == 'connected' or cur == 'wrapup') then
+  redis.call('HSET', KEYS[1], 'after_call', 'idle', 'after_reason', ARGV[4])
+  return {cur, redis.call('HGET', KEYS[1], 'since')}
+end
 local to = transition_to(cur, 5)
 if not to then return redis.error_reply('ILLEGAL ' .. cur) end
 local now = now_ms()

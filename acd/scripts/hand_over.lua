@@ -1,0 +1,19 @@
+-- hand_over.lua: the call's agent changes while it stays connected: a
+-- consult transfer completes (the consulted party takes the customer), or
+-- the agent leaves a conference. The leaving agent goes to wrap-up. The new
+-- agent is '' when the customer is now with an outside number.
+-- KEYS[1] = interaction hash
+-- ARGV[3] = connection id, ARGV[4] = leaving agent, ARGV[5] = new agent,
+-- ARGV[6] = new agent leg, ARGV[7] = wrap-up time (ms), ARGV[8] = why
+-- Returns 1. Errors: ILLEGAL <state>.
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'connected' then return redis.error_reply('ILLEGAL ' .. tostring(st)) end
+local now = now_ms()
+after_call(ARGV[4], ARGV[3], now, ARGV[7])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'agent', ARGV[5], 'agent_leg', ARGV[6])
+else
+  redis.call('HDEL', KEYS[1], 'agent', 'agent_leg')
+end
+history('interaction', ARGV[3], 'connected', 'connected', now, {'from_agent', ARGV[4], 'to_agent', ARGV[5], 'why', ARGV[8]})
+return 1
