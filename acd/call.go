@@ -50,9 +50,23 @@ type call struct {
 	queueName  string
 	settings   QueueSettings
 	offer      *Offer
-	agentLeg   string
+	agent      string // the agent who has the customer ("" with an outside party)
+	agentLeg   string // the leg of whoever has the customer
 	ringTimer  *time.Timer
 	answeredAt time.Time
+	bridged    bool // the call's bridge (id = connection id) exists
+
+	customerHeld  bool
+	heldSince     time.Time
+	consult       *party
+	consultTimer  *time.Timer
+	conference    bool
+	outside       bool // the customer is with an outside number, not an agent
+	blindTransfer bool // the current offer comes from a blind transfer
+	legSeq        int
+	rec           *recording
+	recSeq        int
+	recordings    []Recording // finished recordings
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -112,12 +126,19 @@ func (c *call) handle(ctx context.Context, m any) {
 		}
 	case DTMFReceived:
 		c.log.Debug("dtmf", "digit", m.Digit)
+	case commandMsg:
+		c.onCommand(ctx, m)
+	case recAutoResume:
+		c.onRecAutoResume(ctx, m)
 	}
 }
 
 func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 	log := c.log.With("leg", ev.Leg, "ani", ev.ANI, "dnis", ev.DNIS)
-	if _, err := c.e.store.Arrive(ctx, c.conn, ev.Leg, ev.ANI, ev.DNIS, ev.Vars); err != nil {
+	if _, err := c.e.store.Arrive(ctx, c.conn, ev.Leg, ev.ANI, ev.DNIS, ev.Vars); errors.Is(err, ErrFull) {
+		c.refuseBusy(ctx)
+		return
+	} else if err != nil {
 		log.Error("record arrival", "err", err)
 		c.fail(ctx, "record arrival")
 		return
@@ -143,6 +164,11 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 		log.Warn("start music", "err", err) // the call can still be served
 	}
 	c.phase = phaseQueued
+	if len(c.settings.Variables) > 0 {
+		if _, err := c.e.cad.Init(ctx, c.conn, c.settings.Variables, ev.Vars); err != nil {
+			log.Warn("call-associated data", "err", err)
+		}
+	}
 	offer, err := c.e.store.Enqueue(ctx, c.conn, q, 0)
 	if err != nil {
 		log.Error("enqueue", "err", err)
@@ -153,6 +179,22 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 	if offer != nil {
 		c.onOffer(ctx, offerMsg{offer: *offer})
 	}
+}
+
+// refuseBusy is the treatment of a call past the contact center's maximum
+// of concurrent calls: the busy message, then hang up. Redis counted it.
+func (c *call) refuseBusy(ctx context.Context) {
+	c.log.Warn("maximum concurrent calls reached; refusing call")
+	if err := c.e.pbx.Answer(ctx, c.callerLeg); err == nil && c.e.opts.BusyMessage != "" {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := c.e.pbx.Play(pctx, c.callerLeg, c.e.opts.BusyMessage); err != nil {
+			c.log.Warn("busy message", "err", err)
+		}
+		cancel()
+	}
+	c.hangup(ctx, c.callerLeg, CauseCongestion)
+	c.e.stats.refused.Add(1)
+	c.phase = phaseDone
 }
 
 // fail ends a call Tandem cannot serve.
@@ -169,6 +211,10 @@ func (c *call) fail(ctx context.Context, why string) {
 
 func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	o := m.offer
+	if o.ConnectionID != c.conn {
+		c.onConsultOffer(ctx, o) // routing found an agent for our consult to a queue
+		return
+	}
 	if c.phase != phaseQueued {
 		// The call moved on (caller gone): the script that ended it already
 		// released the agent, so there is nothing to give back.
@@ -176,7 +222,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		return
 	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
-	c.offer, c.agentLeg, c.phase = &o, leg, phaseRinging
+	c.offer, c.agent, c.agentLeg, c.phase = &o, o.Agent, leg, phaseRinging
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(m.freedAt))
@@ -201,7 +247,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
 	c.e.publish(ctx, AgentEvent{
 		Type: "offered", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
-		Queue: c.queueName, Attached: c.arrived.Vars,
+		Queue: c.queueName, Attached: c.maskedVars(), Variables: c.popUp(),
 	})
 }
 
@@ -213,6 +259,16 @@ func (c *call) stopTimer() {
 }
 
 func (c *call) onAnswered(ctx context.Context, leg string) {
+	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+		c.onConsultAnswered(ctx)
+		return
+	}
+	if c.outside && leg == c.agentLeg && c.phase == phaseRinging {
+		c.joinCustomer(ctx, leg)
+		c.phase = phaseConnected
+		c.saveView(ctx)
+		return
+	}
 	if leg != c.agentLeg || c.phase != phaseRinging {
 		c.log.Info("answer of a leg no longer wanted; hanging it up", "leg", leg)
 		c.hangup(ctx, leg, CauseNormal)
@@ -225,24 +281,52 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		c.hangup(ctx, leg, CauseNormal)
 		return
 	}
-	c.phase, c.answeredAt = phaseConnected, time.Now()
-	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
-		c.log.Warn("stop music", "err", err)
-	}
-	if err := c.e.pbx.Bridge(ctx, c.conn, c.callerLeg, leg); err != nil {
+	c.phase, c.answeredAt, c.blindTransfer = phaseConnected, time.Now(), false
+	if err := c.joinCustomer(ctx, leg); err != nil {
 		c.log.Error("bridge", "err", err)
 		c.endConnected(ctx, "system")
 		return
 	}
+	c.startRecording(ctx)
+	c.saveView(ctx)
 	c.e.stats.answered.Add(1)
 	c.log.Info("connected", "agent_id", o.Agent, "bridge", c.conn)
 	c.e.publish(ctx, AgentEvent{Type: "connected", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName})
 }
 
+// joinCustomer stops the customer's music and bridges them with leg,
+// creating the call's bridge the first time.
+func (c *call) joinCustomer(ctx context.Context, leg string) error {
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Warn("stop music", "err", err)
+	}
+	c.customerHeld, c.heldSince = false, time.Time{}
+	if !c.bridged {
+		if err := c.e.pbx.Bridge(ctx, c.conn, c.callerLeg, leg); err != nil {
+			return err
+		}
+		c.bridged = true
+		return nil
+	}
+	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
+		return err
+	}
+	return c.e.pbx.AddToBridge(ctx, c.conn, leg)
+}
+
 // onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
 func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bool) {
+	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+		c.consultFailed(ctx, reason)
+		return
+	}
 	if leg != c.agentLeg || c.phase != phaseRinging {
 		return // a leg given up earlier, reporting its end
+	}
+	if c.outside {
+		c.log.Info("outside number did not answer", "reason", reason)
+		c.endAll(ctx, "system")
+		return
 	}
 	c.stopTimer()
 	o := c.offer
@@ -250,7 +334,9 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 		c.hangup(ctx, leg, CauseNoAnswer)
 	}
 	c.e.forgetLeg(leg)
-	c.agentLeg, c.offer, c.phase = "", nil, phaseQueued
+	c.agent, c.agentLeg, c.offer, c.phase = "", "", nil, phaseQueued
+	blind := c.blindTransfer
+	c.blindTransfer = false
 	c.e.stats.ronas.Add(1)
 	c.log.Info("agent did not answer; call back to head of queue", "agent_id", o.Agent, "reason", reason)
 	next, err := c.e.store.NoAnswer(ctx, c.conn, o.Agent, reason)
@@ -259,6 +345,14 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 		return
 	}
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: o.Agent, ConnectionID: c.conn, Disposition: "rona"})
+	if blind && c.e.opts.BlindTransferNoAnswer != "requeue" {
+		// A blind transfer the target did not take abandons the call (the
+		// desktops Tandem replaces do so); "requeue" keeps it queued.
+		c.e.deliver(ctx, next, time.Now())
+		c.hangup(ctx, c.callerLeg, CauseNormal)
+		c.finish(ctx, "system")
+		return
+	}
 	if next != nil {
 		c.onOffer(ctx, offerMsg{offer: *next})
 	}
@@ -277,10 +371,33 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		default:
 			c.finish(ctx, "caller")
 		}
+	case c.consult != nil && leg == c.consult.leg:
+		c.e.forgetLeg(leg)
+		if !c.consult.answered {
+			c.consultFailed(ctx, "failed")
+			return
+		}
+		c.consult.leg = "" // already gone
+		c.endConsult(ctx, "consulted")
+		c.saveView(ctx)
 	case leg == c.agentLeg && c.agentLeg != "":
 		switch c.phase {
 		case phaseConnected:
-			c.endConnected(ctx, "agent")
+			switch {
+			case c.conference:
+				c.agentLeg = ""
+				c.ownerLeaves(ctx)
+			case c.consult != nil && c.consult.answered:
+				// The agent hung up during an answered consult: the consulted
+				// party takes the customer, as a consult transfer.
+				c.agentLeg = ""
+				if err := c.cmdCompleteTransfer(ctx); err != nil {
+					c.log.Warn("transfer on hang-up", "err", err)
+				}
+				c.saveView(ctx)
+			default:
+				c.endConnected(ctx, "agent")
+			}
 		case phaseRinging:
 			// Answered and gone before we saw the answer: same as no answer.
 			c.onRingFailed(ctx, leg, "failed", false)
@@ -291,6 +408,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 // endConnected ends a bridged call: the other leg is hung up, the agent is
 // freed (and offered the next call), the bridge goes.
 func (c *call) endConnected(ctx context.Context, by string) {
+	c.stopRecording(ctx)
+	if c.consult != nil {
+		c.endConsult(ctx, by)
+	}
 	if by != "agent" {
 		// Hang the agent's leg up before the agent is freed, so the next
 		// call can never ring a phone that still holds this one.
@@ -305,8 +426,21 @@ func (c *call) endConnected(ctx context.Context, by string) {
 	}
 }
 
+// endAll ends the call for everyone still on it.
+func (c *call) endAll(ctx context.Context, by string) {
+	c.stopTimer()
+	c.hangup(ctx, c.agentLeg, CauseNormal)
+	c.hangup(ctx, c.callerLeg, CauseNormal)
+	if c.phase == phaseConnected {
+		c.endConnected(ctx, by)
+		return
+	}
+	c.finish(ctx, by)
+}
+
 func (c *call) finish(ctx context.Context, by string) {
 	freedAt := time.Now()
+	agent := c.agent
 	final, next, err := c.e.store.Finish(ctx, c.conn, "hangup", by)
 	c.phase = phaseDone
 	if err != nil {
@@ -316,8 +450,9 @@ func (c *call) finish(ctx context.Context, by string) {
 		return
 	}
 	c.log.Info("call finished", "state", final, "by", by)
-	if c.offer != nil {
-		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: c.offer.Agent, ConnectionID: c.conn, Disposition: final})
+	if agent != "" {
+		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: final})
+		c.e.scheduleWrapUp(agent)
 	}
 	c.e.deliver(ctx, next, freedAt)
 }

@@ -35,6 +35,8 @@ type Target struct {
 // CallView is an agent's call as their desktop shows it.
 type CallView struct {
 	ConnectionID string `json:"connection_id"`
+	// Agent is the agent who has the customer ("" with an outside party).
+	Agent string `json:"agent"`
 	// State is connected, held, consulting or conferenced.
 	State        string         `json:"state"`
 	Role         string         `json:"role"` // "owner" (has the customer) or "consulted"

@@ -16,12 +16,26 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/config"
 )
 
 // QueueSettings are the per-queue settings the engine needs.
 type QueueSettings struct {
 	MOHClass    string
 	RingTimeout time.Duration
+	// Record starts recording a call of this queue when it connects.
+	Record bool
+	// Variables define the queue's call-associated data.
+	Variables []config.Variable
+}
+
+// DialSettings say how to reach an outside number.
+type DialSettings struct {
+	Endpoint      string // "PJSIP/{number}@trunk"
+	DefaultRegion string // for national numbers, e.g. "US"
+	CallerID      string
+	RingTimeout   time.Duration
 }
 
 // Options configure an Engine.
@@ -35,6 +49,23 @@ type Options struct {
 	// SweepInterval is the period of the safety-net routing sweep.
 	SweepInterval time.Duration
 	Logger        *slog.Logger
+
+	// Policy: wrap-up time and the cap on concurrent calls (applied by the
+	// store's scripts).
+	Policy Policy
+	// WrapUpCodes are the reason codes an agent may give; DefaultWrapUpCode
+	// applies when the wrap-up time runs out.
+	WrapUpCodes       []string
+	DefaultWrapUpCode string
+	// IdleReasons are the reason codes for idle; empty accepts any.
+	IdleReasons []string
+	Dial        DialSettings
+	// PrivacyShield is how long a privacy pause of a recording lasts.
+	PrivacyShield time.Duration
+	// BlindTransferNoAnswer: "abandon" (default) or "requeue".
+	BlindTransferNoAnswer string
+	// BusyMessage is played to calls refused at the concurrent-call cap.
+	BusyMessage string
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -43,6 +74,7 @@ type Options struct {
 type Engine struct {
 	opts  Options
 	store *Store
+	cad   *cad.Store
 	pbx   PBX
 	log   *slog.Logger
 	stats *Stats
@@ -62,8 +94,25 @@ func NewEngine(opts Options) *Engine {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Second
 	}
+	if opts.DefaultWrapUpCode == "" {
+		opts.DefaultWrapUpCode = "default"
+	}
+	if len(opts.WrapUpCodes) == 0 {
+		opts.WrapUpCodes = []string{opts.DefaultWrapUpCode}
+	}
+	if opts.PrivacyShield <= 0 {
+		opts.PrivacyShield = 10 * time.Second
+	}
+	if opts.Dial.RingTimeout <= 0 {
+		opts.Dial.RingTimeout = 30 * time.Second
+	}
+	if opts.Dial.DefaultRegion == "" {
+		opts.Dial.DefaultRegion = "US"
+	}
+	store := opts.Store.WithPolicy(opts.Policy)
 	return &Engine{
-		opts: opts, store: opts.Store, pbx: opts.PBX,
+		opts: opts, store: store, pbx: opts.PBX,
+		cad:   cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(),
 		legs:  map[string]*call{}, calls: map[string]*call{},
@@ -170,9 +219,20 @@ func (e *Engine) forgetLeg(leg string) {
 	e.mu.Unlock()
 }
 
+// registerCall routes offers for id (a consult waiting in a queue) to c.
+func (e *Engine) registerCall(id string, c *call) {
+	e.mu.Lock()
+	e.calls[id] = c
+	e.mu.Unlock()
+}
+
 func (e *Engine) forgetCall(c *call) {
 	e.mu.Lock()
-	delete(e.calls, c.conn)
+	for id, owner := range e.calls {
+		if owner == c {
+			delete(e.calls, id)
+		}
+	}
 	for leg, owner := range e.legs {
 		if owner == c {
 			delete(e.legs, leg)
@@ -236,6 +296,12 @@ func (e *Engine) readInbox(ctx context.Context) error {
 		}
 		for _, s := range res {
 			for _, m := range s.Messages {
+				if m.Values["type"] == "command" {
+					e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
+					e.store.rdb.XAck(ctx, stream, group, m.ID)
+					e.store.rdb.XDel(ctx, stream, m.ID)
+					continue
+				}
 				o := &Offer{
 					ConnectionID: fmt.Sprint(m.Values["conn"]),
 					Agent:        fmt.Sprint(m.Values["agent"]),
@@ -260,6 +326,15 @@ func (e *Engine) sweep(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+		if e.opts.Policy.WrapUp > 0 {
+			offers, err := e.store.ExpireWrapUps(ctx, e.opts.DefaultWrapUpCode, 20)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("expire wrap-ups", "err", err)
+			}
+			for i := range offers {
+				e.deliver(ctx, &offers[i], time.Time{})
+			}
 		}
 		for q := range e.opts.Queues {
 			offers, err := e.store.Sweep(ctx, q, 20)
@@ -322,9 +397,19 @@ func (e *Engine) SubscribeAgent(ctx context.Context, id string) (<-chan AgentEve
 		return nil, err
 	}
 	sub := e.store.rdb.Subscribe(ctx, e.store.keys.AgentChannel(id))
+	return e.stream(ctx, sub, "agent "+id)
+}
+
+// SubscribeSupervisor streams every agent's events until ctx ends.
+func (e *Engine) SubscribeSupervisor(ctx context.Context) (<-chan AgentEvent, error) {
+	sub := e.store.rdb.PSubscribe(ctx, e.store.keys.AgentChannel("*"))
+	return e.stream(ctx, sub, "supervisor")
+}
+
+func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-chan AgentEvent, error) {
 	if _, err := sub.Receive(ctx); err != nil {
 		sub.Close()
-		return nil, fmt.Errorf("subscribe agent %s: %w", id, err)
+		return nil, fmt.Errorf("subscribe %s: %w", who, err)
 	}
 	out := make(chan AgentEvent, 64)
 	go func() {
@@ -381,6 +466,9 @@ func (e *Engine) SetIdle(ctx context.Context, id, reason string) (agents.Agent, 
 	if reason == "" {
 		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: "is required"}
 	}
+	if len(e.opts.IdleReasons) > 0 && !contains(e.opts.IdleReasons, reason) {
+		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: fmt.Sprintf("unknown idle reason %q", reason)}
+	}
 	return e.setState(ctx, id, agents.EvIdle, reason)
 }
 
@@ -419,4 +507,31 @@ func newConnectionID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// scheduleWrapUp ends agent's wrap-up with the default code when its time
+// runs out. The timer is this node's; if the node dies, the sweep's
+// ExpireWrapUps does it. A timer that finds the agent no longer in that
+// wrap-up changes nothing (the script checks the due time in Redis).
+func (e *Engine) scheduleWrapUp(agent string) {
+	if e.opts.Policy.WrapUp <= 0 {
+		return
+	}
+	e.mu.Lock()
+	ctx := e.ctx
+	e.mu.Unlock()
+	time.AfterFunc(e.opts.Policy.WrapUp+10*time.Millisecond, func() {
+		if ctx == nil || ctx.Err() != nil {
+			return
+		}
+		_, o, err := e.store.WrapUpTimeout(ctx, agent, e.opts.DefaultWrapUpCode)
+		if err != nil {
+			if !errors.Is(err, ErrNotDue) && !errors.Is(err, ErrIllegalTransition) {
+				e.log.Warn("wrap-up timeout", "agent_id", agent, "err", err)
+			}
+			return
+		}
+		e.log.Info("wrap-up timed out; default code applied", "agent_id", agent, "code", e.opts.DefaultWrapUpCode)
+		e.deliver(ctx, o, time.Time{})
+	})
 }

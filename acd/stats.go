@@ -12,6 +12,7 @@ type Stats struct {
 	offers   atomic.Int64
 	answered atomic.Int64
 	ronas    atomic.Int64
+	refused  atomic.Int64 // calls refused at the concurrent-call cap
 
 	mu       sync.Mutex
 	handoffs []time.Duration // agent freed → next agent leg requested

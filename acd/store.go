@@ -19,6 +19,7 @@ import (
 // than one key is one Lua script (one round trip); see scripts/.
 type Store struct {
 	rdb    redis.UniversalClient
+	prefix string
 	keys   keyspace.Keys
 	node   string
 	policy Policy
@@ -50,7 +51,7 @@ func (s *Store) wrapupMS() int64 { return s.policy.WrapUp.Milliseconds() }
 // NewStore returns the store of node (the replica id every script records
 // as the owner of calls it creates).
 func NewStore(rdb redis.UniversalClient, prefix, node string) *Store {
-	return &Store{rdb: rdb, keys: keyspace.New(prefix), node: node, policy: DefaultPolicy}
+	return &Store{rdb: rdb, prefix: prefix, keys: keyspace.New(prefix), node: node, policy: DefaultPolicy}
 }
 
 // Keys exposes the key builder (tests and tools read state back with it).
@@ -110,6 +111,16 @@ func (s *Store) arrive(ctx context.Context, conn, callerLeg, ani, dnis string, a
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}
 	return time.UnixMilli(v.(int64)), nil
+}
+
+// ArriveConsult records a consult request of agent, for call parent, that
+// will wait in a queue like a call. It does not count towards the cap on
+// concurrent calls: no new customer is on the line.
+func (s *Store) ArriveConsult(ctx context.Context, id, parent, agent string) error {
+	if _, err := s.arrive(ctx, id, "", agent, "", nil, false); err != nil {
+		return err
+	}
+	return s.rdb.HSet(ctx, s.keys.Interaction(id), "parent", parent, "kind", "consult").Err()
 }
 
 // Enqueue puts an arrived call in queue with priority (0..9, 9 first) and
@@ -236,26 +247,28 @@ func agentFromHash(id string, h map[string]string) agents.Agent {
 
 // Interaction is one call's record.
 type Interaction struct {
-	ConnectionID string            `json:"connection_id"`
-	State        string            `json:"state"`
-	Owner        string            `json:"owner"`
-	CallerLeg    string            `json:"caller_leg"`
-	ANI          string            `json:"ani"`
-	DNIS         string            `json:"dnis"`
-	Attached     map[string]string `json:"attached"`
-	Queue        string            `json:"queue,omitempty"`
-	Priority     int               `json:"priority"`
-	Agent        string            `json:"agent,omitempty"`
-	AgentLeg     string            `json:"agent_leg,omitempty"`
-	Offers       int               `json:"offers"`
-	RONAs        int               `json:"ronas"`
-	Arrived      time.Time         `json:"arrived"`
-	Queued       time.Time         `json:"queued,omitzero"`
-	Offered      time.Time         `json:"offered,omitzero"`
-	Answered     time.Time         `json:"answered,omitzero"`
-	Ended        time.Time         `json:"ended,omitzero"`
-	EndedBy      string            `json:"ended_by,omitempty"`
-	Wait         time.Duration     `json:"wait_ns"`
+	ConnectionID string `json:"connection_id"`
+	State        string `json:"state"`
+	// Parent is set on a consult waiting in a queue: the customer's call.
+	Parent    string            `json:"parent,omitempty"`
+	Owner     string            `json:"owner"`
+	CallerLeg string            `json:"caller_leg"`
+	ANI       string            `json:"ani"`
+	DNIS      string            `json:"dnis"`
+	Attached  map[string]string `json:"attached"`
+	Queue     string            `json:"queue,omitempty"`
+	Priority  int               `json:"priority"`
+	Agent     string            `json:"agent,omitempty"`
+	AgentLeg  string            `json:"agent_leg,omitempty"`
+	Offers    int               `json:"offers"`
+	RONAs     int               `json:"ronas"`
+	Arrived   time.Time         `json:"arrived"`
+	Queued    time.Time         `json:"queued,omitzero"`
+	Offered   time.Time         `json:"offered,omitzero"`
+	Answered  time.Time         `json:"answered,omitzero"`
+	Ended     time.Time         `json:"ended,omitzero"`
+	EndedBy   string            `json:"ended_by,omitempty"`
+	Wait      time.Duration     `json:"wait_ns"`
 }
 
 // Terminal reports whether the interaction is over.
@@ -273,7 +286,7 @@ func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, erro
 		return Interaction{}, fmt.Errorf("interaction %s: %w", conn, ErrNotFound)
 	}
 	ix := Interaction{
-		ConnectionID: conn, State: h["state"], Owner: h["owner"], CallerLeg: h["caller_leg"],
+		ConnectionID: conn, State: h["state"], Parent: h["parent"], Owner: h["owner"], CallerLeg: h["caller_leg"],
 		ANI: h["ani"], DNIS: h["dnis"], Queue: h["queue"], Agent: h["agent"], AgentLeg: h["agent_leg"],
 		Arrived: msTime(h["arrived"]), Queued: msTime(h["queued"]), Offered: msTime(h["offered"]),
 		Answered: msTime(h["answered"]), Ended: msTime(h["ended"]), EndedBy: h["ended_by"],

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
 )
 
 // QueueView is a queue as a supervisor sees it.
@@ -37,4 +38,21 @@ type AgentEvent struct {
 	Queue        string            `json:"queue,omitempty"`
 	Attached     map[string]string `json:"attached,omitempty"`
 	Disposition  string            `json:"disposition,omitempty"`
+	// Variables are the pop-up variables (secure ones masked).
+	Variables []cad.Value `json:"variables,omitempty"`
+	// From is who asks for a consult (consult_request).
+	From *ConsultingAgent `json:"from,omitempty"`
+	// Call is the call after a change (consult_connected, ...).
+	Call *CallView `json:"call,omitempty"`
+	// Version and Name report a change of call-associated data.
+	Version int64  `json:"version,omitempty"`
+	Name    string `json:"name,omitempty"`
+}
+
+// ConsultingAgent is who asks for a consult: name, DN (their endpoint) and
+// team (their queues).
+type ConsultingAgent struct {
+	ID   string `json:"id"`
+	DN   string `json:"dn"`
+	Team string `json:"team"`
 }

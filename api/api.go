@@ -12,13 +12,27 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/config"
 )
 
 // Core is what the API needs from the contact-center core (implemented in
-// package acd). Errors it returns are mapped to status codes by
-// writeError: agents.ErrNotFound → 404, agents.ErrIllegalTransition → 409,
-// *agents.FieldError → 400, anything else → 500.
+// package acd). Errors it returns are mapped to status codes in one place,
+// server.fail:
+//
+//	*agents.FieldError          → 400 naming the field (e.g. "number" for an undiallable number)
+//	*cad.ValueError             → 400, field "value" ("name" for read-only), with its rule
+//	cad.ErrUnknownVariable      → 404, field "name"
+//	agents.ErrNotFound          → 404
+//	acd.ErrForbidden            → 403
+//	acd.ErrNoCall               → 409 "no call"
+//	*cad.ConflictError          → 409 with field and "current" (the winner's view)
+//	acd.ErrConflict             → 409
+//	agents.ErrIllegalTransition → 409 with the core's message
+//	anything else               → 500, logged, message withheld
+//
+// Call-control methods act on the agent's current call; the agent id is
+// the one in the URL, already authorised.
 type Core interface {
 	Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error)
 	SetAvailable(ctx context.Context, id string) (agents.Agent, error)
@@ -28,6 +42,33 @@ type Core interface {
 	Queue(ctx context.Context, name string) (acd.QueueView, error)
 	// SubscribeAgent streams the agent's events until ctx ends (then the channel is closed).
 	SubscribeAgent(ctx context.Context, id string) (<-chan acd.AgentEvent, error)
+
+	Call(ctx context.Context, agentID string) (acd.CallView, error)
+	Hold(ctx context.Context, agentID string) (acd.CallView, error)
+	Resume(ctx context.Context, agentID string) (acd.CallView, error)
+	// Consult puts the customer on hold and calls t on a second leg.
+	Consult(ctx context.Context, agentID string, t acd.Target) (acd.CallView, error)
+	EndConsult(ctx context.Context, agentID string) (acd.CallView, error)
+	// Transfer is a blind transfer of the customer to t.
+	Transfer(ctx context.Context, agentID string, t acd.Target) (acd.CallView, error)
+	// CompleteTransfer hands the customer to the consulted party.
+	CompleteTransfer(ctx context.Context, agentID string) (acd.CallView, error)
+	Conference(ctx context.Context, agentID string) (acd.CallView, error)
+	End(ctx context.Context, agentID string) (acd.CallView, error)
+	WrapUp(ctx context.Context, agentID, code string) (agents.Agent, error)
+	// PauseRecording with privacy is a privacy shield that resumes by itself.
+	PauseRecording(ctx context.Context, agentID string, privacy bool) (acd.CallView, error)
+	ResumeRecording(ctx context.Context, agentID string) (acd.CallView, error)
+	// Variables are the call's variables, secure values masked.
+	Variables(ctx context.Context, agentID string) (cad.View, error)
+	// EditVariable sets one variable if the call's variables are still at
+	// version; otherwise it returns a *cad.ConflictError.
+	EditVariable(ctx context.Context, agentID, name, value string, version int64) (cad.View, error)
+	// RevealVariable returns a secure value in clear (the core audits it).
+	RevealVariable(ctx context.Context, agentID, name string) (string, error)
+	// SubscribeSupervisor streams every agent's events until ctx ends
+	// (then the channel is closed).
+	SubscribeSupervisor(ctx context.Context) (<-chan acd.AgentEvent, error)
 }
 
 // Limits on input, checked before the core is called.
@@ -72,6 +113,29 @@ func New(core Core, auth config.Auth, logger *slog.Logger) http.Handler {
 	s.route(mux, "GET", "/v1/agents/{id}", s.agent(s.getAgent))
 	s.route(mux, "GET", "/v1/agents/{id}/events", s.agentRoute(true, s.events))
 	s.route(mux, "GET", "/v1/queues/{name}", s.authenticated(s.getQueue))
+
+	// Call control: the agent's current call.
+	s.route(mux, "GET", "/v1/agents/{id}/call", s.agent(s.getCall))
+	s.route(mux, "POST", "/v1/agents/{id}/call/hold", s.agent(s.callAction(Core.Hold)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/resume", s.agent(s.callAction(Core.Resume)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/consult", s.agent(s.targetAction(Core.Consult)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/consult/end", s.agent(s.callAction(Core.EndConsult)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/transfer", s.agent(s.targetAction(Core.Transfer)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/transfer/complete", s.agent(s.callAction(Core.CompleteTransfer)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/conference", s.agent(s.callAction(Core.Conference)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/end", s.agent(s.callAction(Core.End)))
+	s.route(mux, "POST", "/v1/agents/{id}/call/recording/pause", s.agent(s.pauseRecording))
+	s.route(mux, "POST", "/v1/agents/{id}/call/recording/resume", s.agent(s.callAction(Core.ResumeRecording)))
+	s.route(mux, "POST", "/v1/agents/{id}/wrapup", s.agent(s.wrapUp))
+	s.route(mux, "GET", "/v1/agents/{id}/call/variables", s.agent(s.variables))
+	s.route(mux, "PUT", "/v1/agents/{id}/call/variables/{name}", s.agent(s.editVariable))
+	s.route(mux, "POST", "/v1/agents/{id}/call/variables/{name}/reveal", s.agent(s.revealVariable))
+	mux.Handle("/v1/agents/{id}/call/variables/{$}", s.agent(func(w http.ResponseWriter, _ *http.Request, _ string) {
+		writeError(w, http.StatusBadRequest, "variable name is required", "name")
+	}))
+
+	// Every agent's events, for supervisors.
+	s.route(mux, "GET", "/v1/events", s.guard(true, s.supervisorEvents))
 	// The mux does not match an empty {name}; say what is wrong rather
 	// than 404.
 	mux.Handle("/v1/queues/{$}", s.authenticated(func(w http.ResponseWriter, r *http.Request, _ principal) {

@@ -9,13 +9,26 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
 )
 
 // errorBody is every error response.
 type errorBody struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
+	// Rule is the call-variable rule an edit broke (cad.Rule*), so a
+	// desktop can branch without parsing Error.
+	Rule string `json:"rule,omitempty"`
+}
+
+// conflictBody answers an edit that lost a race: Current is the winner's
+// view, so the loser can show it and retry at its version.
+type conflictBody struct {
+	Error   string   `json:"error"`
+	Field   string   `json:"field"`
+	Current cad.View `json:"current"`
 }
 
 // requestError is bad input found by the API itself, before the core.
@@ -42,16 +55,37 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, agentID string, er
 	var (
 		re *requestError
 		fe *agents.FieldError
+		ve *cad.ValueError
+		ce *cad.ConflictError
 	)
 	switch {
 	case errors.As(err, &re):
 		writeError(w, re.status, re.msg, re.field)
-	case errors.Is(err, agents.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not found", "")
-	case errors.Is(err, agents.ErrIllegalTransition):
-		writeError(w, http.StatusConflict, "not allowed in the agent's current state", "")
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Msg, fe.Field)
+	case errors.As(err, &ve):
+		// The message names the variable and the rule, never the value.
+		field := "value"
+		if ve.Rule == cad.RuleReadOnly || ve.Rule == cad.RuleDefinition {
+			field = "name" // the variable, not the value, is the problem
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: ve.Error(), Field: field, Rule: ve.Rule})
+	case errors.Is(err, cad.ErrUnknownVariable):
+		writeError(w, http.StatusNotFound, "unknown variable", "name")
+	case errors.Is(err, agents.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found", "")
+	case errors.Is(err, acd.ErrForbidden):
+		writeError(w, http.StatusForbidden, "not allowed to act on this call", "")
+	case errors.Is(err, acd.ErrNoCall):
+		writeError(w, http.StatusConflict, "no call", "")
+	case errors.As(err, &ce):
+		writeJSON(w, http.StatusConflict, conflictBody{Error: ce.Error(), Field: ce.Name, Current: ce.Current})
+	case errors.Is(err, acd.ErrConflict):
+		writeError(w, http.StatusConflict, "changed by someone else; read it again and retry", "")
+	case errors.Is(err, agents.ErrIllegalTransition):
+		// The core's message names the problem ("resume: customer is not
+		// on hold: illegal transition"); it carries states, not internals.
+		writeError(w, http.StatusConflict, err.Error(), "")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		s.log.InfoContext(r.Context(), "request abandoned by client", attrs(r, agentID)...)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -31,12 +32,39 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, r, id, err)
 		return
 	}
+	s.upgrade(ctx, cancel, w, r, events, s.log.With("agent_id", id))
+}
+
+// supervisorEvents upgrades to a WebSocket and sends every agent's events.
+// Only supervisor tokens may open it.
+func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who principal) {
+	if !who.supervisor {
+		writeError(w, http.StatusForbidden, "only a supervisor token may read every agent's events", "")
+		return
+	}
+	if !isUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	events, err := s.core.SubscribeSupervisor(ctx)
+	if err != nil {
+		s.fail(w, r, "", err)
+		return
+	}
+	s.upgrade(ctx, cancel, w, r, events, s.log.With("stream", "supervisor"))
+}
+
+// upgrade completes the WebSocket handshake and streams events on it.
+func (s *server) upgrade(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, events <-chan acd.AgentEvent, log *slog.Logger) {
 	ws := websocket.Server{
 		// No Origin check: callers authenticate with a bearer token, not a
 		// cookie, so a foreign page gains nothing by connecting.
 		Handshake: func(*websocket.Config, *http.Request) error { return nil },
 		Handler: func(conn *websocket.Conn) {
-			s.stream(ctx, cancel, conn, events, id)
+			s.stream(ctx, cancel, conn, events, log)
 		},
 	}
 	ws.ServeHTTP(w, r)
@@ -44,8 +72,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, id string) {
 
 // stream writes events to conn until the subscription ends, ctx ends, or
 // the client leaves.
-func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, events <-chan acd.AgentEvent, id string) {
-	log := s.log.With("agent_id", id)
+func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, events <-chan acd.AgentEvent, log *slog.Logger) {
 	log.InfoContext(ctx, "event stream opened")
 	conn.MaxPayloadBytes = maxClientFrame
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
 )
 
 // fakeCore is an in-memory Core that records every call. err, when set,
@@ -89,6 +90,128 @@ func (f *fakeCore) SubscribeAgent(ctx context.Context, id string) (<-chan acd.Ag
 	if err := f.record("SubscribeAgent(%s)", id); err != nil {
 		return nil, err
 	}
+	return f.feed(ctx), nil
+}
+
+// SubscribeSupervisor is SubscribeAgent for every agent: the same events.
+func (f *fakeCore) SubscribeSupervisor(ctx context.Context) (<-chan acd.AgentEvent, error) {
+	if err := f.record("SubscribeSupervisor()"); err != nil {
+		return nil, err
+	}
+	return f.feed(ctx), nil
+}
+
+// fakeCall is the call every call-control method answers, with the state
+// the step would leave it in.
+func fakeCall(state string) acd.CallView {
+	return acd.CallView{ConnectionID: "c-1", State: state, Role: "owner", ANI: "+12025550123", DNIS: "5551000", Queue: "sales"}
+}
+
+func (f *fakeCore) callStep(state, format string, args ...any) (acd.CallView, error) {
+	if err := f.record(format, args...); err != nil {
+		return acd.CallView{}, err
+	}
+	return fakeCall(state), nil
+}
+
+func (f *fakeCore) Call(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("connected", "Call(%s)", id)
+}
+
+func (f *fakeCore) Hold(_ context.Context, id string) (acd.CallView, error) {
+	c, err := f.callStep("held", "Hold(%s)", id)
+	c.CustomerHeld = err == nil
+	return c, err
+}
+
+func (f *fakeCore) Resume(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("connected", "Resume(%s)", id)
+}
+
+func (f *fakeCore) Consult(_ context.Context, id string, t acd.Target) (acd.CallView, error) {
+	c, err := f.callStep("consulting", "Consult(%s,%s:%s)", id, t.Kind, t.Value)
+	if err == nil {
+		c.Consult = &acd.ConsultView{Target: t, State: "ringing"}
+	}
+	return c, err
+}
+
+func (f *fakeCore) EndConsult(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("held", "EndConsult(%s)", id)
+}
+
+func (f *fakeCore) Transfer(_ context.Context, id string, t acd.Target) (acd.CallView, error) {
+	return f.callStep("transferred", "Transfer(%s,%s:%s)", id, t.Kind, t.Value)
+}
+
+func (f *fakeCore) CompleteTransfer(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("transferred", "CompleteTransfer(%s)", id)
+}
+
+func (f *fakeCore) Conference(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("conferenced", "Conference(%s)", id)
+}
+
+func (f *fakeCore) End(_ context.Context, id string) (acd.CallView, error) {
+	return f.callStep("ended", "End(%s)", id)
+}
+
+func (f *fakeCore) WrapUp(_ context.Context, id, code string) (agents.Agent, error) {
+	if err := f.record("WrapUp(%s,%s)", id, code); err != nil {
+		return agents.Agent{}, err
+	}
+	return agents.Agent{ID: id, State: agents.Available, Since: since}, nil
+}
+
+func (f *fakeCore) PauseRecording(_ context.Context, id string, privacy bool) (acd.CallView, error) {
+	c, err := f.callStep("connected", "PauseRecording(%s,%t)", id, privacy)
+	if err == nil {
+		c.Recording = &acd.RecordingView{Name: "rec-c-1", Active: true, Paused: true, Privacy: privacy}
+	}
+	return c, err
+}
+
+func (f *fakeCore) ResumeRecording(_ context.Context, id string) (acd.CallView, error) {
+	c, err := f.callStep("connected", "ResumeRecording(%s)", id)
+	if err == nil {
+		c.Recording = &acd.RecordingView{Name: "rec-c-1", Active: true}
+	}
+	return c, err
+}
+
+// fakeView is the call's variables at version.
+func fakeView(version int64, balance string) cad.View {
+	return cad.View{ConnectionID: "c-1", Version: version, Values: []cad.Value{
+		{Name: "CUSTOMER_ID", Label: "Customer", Type: "string", Value: "C-42", Order: 1, PopUp: true},
+		{Name: "BALANCE", Label: "Balance", Type: "number", Value: balance, Editable: true, Order: 2},
+		{Name: "CARD", Label: "Card", Type: "string", Value: cad.Masked, Secure: true, Order: 3},
+	}}
+}
+
+func (f *fakeCore) Variables(_ context.Context, id string) (cad.View, error) {
+	if err := f.record("Variables(%s)", id); err != nil {
+		return cad.View{}, err
+	}
+	return fakeView(3, "10"), nil
+}
+
+func (f *fakeCore) EditVariable(_ context.Context, id, name, value string, version int64) (cad.View, error) {
+	if err := f.record("EditVariable(%s,%s,%s,%d)", id, name, value, version); err != nil {
+		return cad.View{}, err
+	}
+	return fakeView(version+1, value), nil
+}
+
+func (f *fakeCore) RevealVariable(_ context.Context, id, name string) (string, error) {
+	if err := f.record("RevealVariable(%s,%s)", id, name); err != nil {
+		return "", err
+	}
+	return "4111111111111111", nil
+}
+
+// feed returns a channel of f.events, closed when ctx ends or, unless
+// keepOpen, after the events.
+func (f *fakeCore) feed(ctx context.Context) <-chan acd.AgentEvent {
 	ch := make(chan acd.AgentEvent)
 	go func() {
 		defer close(ch)
@@ -104,5 +227,5 @@ func (f *fakeCore) SubscribeAgent(ctx context.Context, id string) (<-chan acd.Ag
 			<-ctx.Done()
 		}
 	}()
-	return ch, nil
+	return ch
 }

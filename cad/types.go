@@ -7,6 +7,8 @@ package cad
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tandem-cc/tandem/agents"
 )
 
 // ErrConflict: an edit was based on a version that is no longer current.
@@ -14,6 +16,11 @@ var ErrConflict = errors.New("conflict")
 
 // ErrUnknownVariable: the queue defines no such variable.
 var ErrUnknownVariable = errors.New("unknown variable")
+
+// ErrNotFound: the interaction has no call-associated data (never
+// initialised, or gone). Shared with agents and acd so the API maps all
+// three the same way.
+var ErrNotFound = agents.ErrNotFound
 
 // Value is one variable of one interaction as a desktop may see it.
 type Value struct {
@@ -50,3 +57,16 @@ func (e *ConflictError) Error() string {
 }
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ValueError is a value or an edit refused by one rule; it names the
+// variable and the rule, never the value (which may be secure).
+type ValueError struct {
+	Name string
+	// Rule is one of the Rule* constants.
+	Rule string
+	Msg  string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("variable %s: %s (rule %s)", e.Name, e.Msg, e.Rule)
+}

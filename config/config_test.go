@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +82,45 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	}
 	if !equalConfig(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestDefaultsOfCallControlKeys(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ key, got, want string }{
+		{"agents.idle_reasons", strings.Join(c.Agents.IdleReasons, ","), "break,lunch,meeting,training"},
+		{"agents.wrapup.timeout", c.Agents.WrapUp.Timeout.String(), "30s"},
+		{"agents.wrapup.codes", strings.Join(c.Agents.WrapUp.Codes, ","), "resolved,follow-up,escalated,no-resolution"},
+		{"agents.wrapup.default_code", c.Agents.WrapUp.DefaultCode, "resolved"},
+		{"dial.endpoint", c.Dial.Endpoint, "PJSIP/{number}@trunk"},
+		{"dial.default_region", c.Dial.DefaultRegion, "US"},
+		{"dial.caller_id", c.Dial.CallerID, ""},
+		{"dial.ring_timeout", c.Dial.RingTimeout.String(), "30s"},
+		{"recording.privacy_shield", c.Recording.PrivacyShield.String(), "10s"},
+		{"recording.format", c.Recording.Format, "wav"},
+		{"routing.max_concurrent_calls", strconv.Itoa(c.Routing.MaxConcurrentCalls), "0"},
+		{"routing.busy_message", c.Routing.BusyMessage, "sound:all-circuits-busy-now"},
+		{"routing.blind_transfer_no_answer", c.Routing.BlindTransferNoAnswer, "abandon"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
+		}
+	}
+}
+
+// TestDefaultListsAreNotShared: a caller changing its Config's lists must
+// not change the defaults the next Load starts from.
+func TestDefaultListsAreNotShared(t *testing.T) {
+	a := Default()
+	a.Agents.WrapUp.Codes[0] = "changed"
+	a.Agents.IdleReasons[0] = "changed"
+	b := Default()
+	if b.Agents.WrapUp.Codes[0] != "resolved" || b.Agents.IdleReasons[0] != "break" {
+		t.Fatalf("defaults changed through a Config: %v %v", b.Agents.WrapUp.Codes, b.Agents.IdleReasons)
 	}
 }
 
@@ -167,6 +209,56 @@ func TestEnvOverridesNestedKeys(t *testing.T) {
 	}
 }
 
+const variablesYAML = `
+node_id: n1
+queues:
+  sales:
+    record: false
+    variables:
+      - {name: CUSTOMER_ID, label: Customer, type: string, popup: true, order: 1}
+      - {name: LANGUAGE, label: Language, type: string, popup: true, order: 2}
+      - {name: BALANCE, label: Balance, type: number, editable: true, popup: true, order: 3}
+      - {name: CARD, label: Card, type: string, secure: true, order: 4}
+`
+
+func TestEnvOverridesCallControlKeys(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TANDEM_AGENTS_WRAPUP_TIMEOUT", "45s")
+	t.Setenv("TANDEM_ROUTING_MAX_CONCURRENT_CALLS", "120")
+	t.Setenv("TANDEM_RECORDING_FORMAT", "ulaw")
+	t.Setenv("TANDEM_AGENTS_WRAPUP_CODES", "done,callback")
+	t.Setenv("TANDEM_AGENTS_WRAPUP_DEFAULT_CODE", "done")
+	t.Setenv("TANDEM_QUEUES_SALES_RECORD", "true")
+	c, err := Load(flags(t, "--config", writeFile(t, variablesYAML)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Agents.WrapUp.Timeout != 45*time.Second {
+		t.Errorf("agents.wrapup.timeout = %v", c.Agents.WrapUp.Timeout)
+	}
+	if c.Routing.MaxConcurrentCalls != 120 {
+		t.Errorf("routing.max_concurrent_calls = %d", c.Routing.MaxConcurrentCalls)
+	}
+	if c.Recording.Format != "ulaw" {
+		t.Errorf("recording.format = %q", c.Recording.Format)
+	}
+	if strings.Join(c.Agents.WrapUp.Codes, "|") != "done|callback" || c.Agents.WrapUp.DefaultCode != "done" {
+		t.Errorf("wrapup = %+v", c.Agents.WrapUp)
+	}
+	q := c.Queues["sales"]
+	if !q.Record {
+		t.Error("queues.sales.record: env true did not beat file false")
+	}
+	// The queue's scalars come from the environment; its list of records
+	// only from the file, which must survive next to them.
+	if len(q.Variables) != 4 || q.Variables[2] != (Variable{Name: "BALANCE", Label: "Balance", Type: "number", Editable: true, Order: 3, PopUp: true}) {
+		t.Errorf("queues.sales.variables = %+v", q.Variables)
+	}
+	if !q.Variables[3].Secure {
+		t.Errorf("secure flag lost: %+v", q.Variables[3])
+	}
+}
+
 func TestEnvOverridesWithoutFile(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("TANDEM_ROUTING_RING_TIMEOUT", "7s")
@@ -218,6 +310,10 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"unknown key", "routing:\n  ring_timout: 15s\n", "", "ring_timout"},
 		{"bad env duration", "", "TANDEM_ARI_REQUEST_TIMEOUT=soon", "request_timeout"},
 		{"validation", "routing:\n  ring_timeout: -1s\n", "", "routing.ring_timeout: must be positive"},
+		{"unknown variable field", "queues:\n  sales:\n    variables:\n      - {name: A, lable: A, type: string}\n", "", "lable"},
+		{"bare number wrap-up timeout", "agents:\n  wrapup:\n    timeout: 30\n", "", "timeout"},
+		{"bad env max calls", "", "TANDEM_ROUTING_MAX_CONCURRENT_CALLS=lots", "max_concurrent_calls"},
+		{"variable validation", "queues:\n  sales:\n    variables:\n      - {name: A, label: A, type: text}\n", "", "queues.sales.variables[0].type: must be one of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clearEnv(t)
@@ -250,15 +346,31 @@ func TestExampleFileLoadsAndValidates(t *testing.T) {
 	if len(c.Queues) != 2 || len(c.Auth.Agents) != 2 || c.Routing.DefaultQueue != "sales" {
 		t.Errorf("example not fully read: %+v", c)
 	}
+	if q := c.Queues["sales"]; !q.Record || len(q.Variables) != 4 || q.Variables[3].Name != "CARD_NUMBER" || !q.Variables[3].Secure {
+		t.Errorf("example queue not fully read: %+v", q)
+	}
 	// The example shows every key, so a key added to Config must be added
 	// to it too.
 	raw, _ := os.ReadFile("example.yaml")
-	for _, key := range LeafKeys() {
+	for _, key := range append(LeafKeys(), queueKeys()...) {
 		last := key[strings.LastIndex(key, ".")+1:]
 		if !strings.Contains(string(raw), last+":") {
 			t.Errorf("example.yaml does not show %s", key)
 		}
 	}
+}
+
+// queueKeys lists the keys of one queue and of one of its variables, as
+// REFERENCE.md writes them ("queues.<name>.variables[].type").
+func queueKeys() []string {
+	var keys []string
+	for _, l := range leaves(reflect.TypeOf(Queue{}), "queues.<name>") {
+		keys = append(keys, l.key)
+	}
+	for _, l := range leaves(reflect.TypeOf(Variable{}), "queues.<name>.variables[]") {
+		keys = append(keys, l.key)
+	}
+	return keys
 }
 
 func TestReferenceListsEveryKey(t *testing.T) {
@@ -267,7 +379,7 @@ func TestReferenceListsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := string(raw)
-	for _, key := range LeafKeys() {
+	for _, key := range append(LeafKeys(), queueKeys()...) {
 		if !strings.Contains(ref, "| `"+key+"` |") {
 			t.Errorf("REFERENCE.md has no row for %s", key)
 		}
@@ -284,7 +396,16 @@ func valid() Config {
 	c := Default()
 	c.NodeID = "n1"
 	c.Redis.Addr = "127.0.0.1:6379"
-	c.Queues = map[string]Queue{"sales": {}, "support": {RingTimeout: 30 * time.Second}}
+	c.Queues = map[string]Queue{
+		"sales": {Record: true, Variables: []Variable{
+			{Name: "CUSTOMER_ID", Label: "Customer", Type: "string", PopUp: true, Order: 1},
+			{Name: "LANGUAGE", Label: "Language", Type: "string", PopUp: true, Order: 2},
+			{Name: "opened_at", Label: "Opened", Type: "datetime", PopUp: true, Order: 3},
+			{Name: "VIP", Label: "VIP", Type: "boolean", Editable: true, Order: 4},
+			{Name: "_BALANCE", Label: "Balance", Type: "number", Secure: true, Order: 5},
+		}},
+		"support": {RingTimeout: 30 * time.Second},
+	}
 	c.Routing.DefaultQueue = "sales"
 	c.Routing.DNIS = map[string]string{"100": "sales"}
 	c.Auth = Auth{
@@ -294,6 +415,16 @@ func valid() Config {
 	return c
 }
 
+// withVar returns the sales queue of c with a copy of its variables, the
+// i-th changed by change (valid() shares nothing between calls, but the
+// slice must not be changed in place through the map's value).
+func withVar(c *Config, i int, change func(*Variable)) Queue {
+	q := c.Queues["sales"]
+	q.Variables = slices.Clone(q.Variables)
+	change(&q.Variables[i])
+	return q
+}
+
 func TestValidateAcceptsValid(t *testing.T) {
 	if err := valid().Validate(); err != nil {
 		t.Fatal(err)
@@ -301,6 +432,25 @@ func TestValidateAcceptsValid(t *testing.T) {
 	c := valid()
 	c.Redis.Addr = "" // allowed: tandem demo starts its own Redis
 	c.HTTP.Listen = ""
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Edges of the call-control rules.
+	c = valid()
+	c.Routing.MaxConcurrentCalls = 500
+	c.Routing.BusyMessage = "tone:busy"
+	c.Routing.BlindTransferNoAnswer = "requeue"
+	c.Agents.IdleReasons = []string{"a", strings.Repeat("z", 32), "x_y-1"}
+	c.Agents.WrapUp.Codes = []string{"ok"}
+	c.Agents.WrapUp.DefaultCode = "ok"
+	c.Dial = Dial{Endpoint: "SIP/trunk/{number}", DefaultRegion: "GB", CallerID: "+442071234567", RingTimeout: time.Second}
+	c.Recording = Recording{PrivacyShield: time.Second, Format: "sln"}
+	q := c.Queues["sales"]
+	for i := range 3 { // six pop-up variables
+		q.Variables = append(q.Variables, Variable{Name: "P" + strconv.Itoa(i), Label: "P", Type: "string", PopUp: true})
+	}
+	c.Queues["sales"] = q
+	c.Queues["support"] = Queue{Variables: []Variable{{Name: "A", Label: "A", Type: "string"}}} // no pop-up at all
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +492,51 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"queues.bad name", func(c *Config) { c.Queues["bad name"] = Queue{} }},
 		{"queues.{x}", func(c *Config) { c.Queues["{x}"] = Queue{} }},
 		{"queues.support.ring_timeout", func(c *Config) { c.Queues["support"] = Queue{RingTimeout: -1} }},
+		{"routing.max_concurrent_calls", func(c *Config) { c.Routing.MaxConcurrentCalls = -1 }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "" }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "all-circuits-busy-now" }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "http://x/busy.wav" }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "sound:" }},
+		{"routing.blind_transfer_no_answer", func(c *Config) { c.Routing.BlindTransferNoAnswer = "" }},
+		{"routing.blind_transfer_no_answer", func(c *Config) { c.Routing.BlindTransferNoAnswer = "voicemail" }},
+		{"agents.idle_reasons", func(c *Config) { c.Agents.IdleReasons = nil }},
+		{"agents.idle_reasons[1]", func(c *Config) { c.Agents.IdleReasons = []string{"break", "Lunch"} }},
+		{"agents.idle_reasons[2]", func(c *Config) { c.Agents.IdleReasons = []string{"break", "lunch", "break"} }},
+		{"agents.wrapup.timeout", func(c *Config) { c.Agents.WrapUp.Timeout = 0 }},
+		{"agents.wrapup.codes", func(c *Config) { c.Agents.WrapUp.Codes = []string{} }},
+		{"agents.wrapup.codes[0]", func(c *Config) { c.Agents.WrapUp.Codes[0] = "" }},
+		{"agents.wrapup.codes[1]", func(c *Config) { c.Agents.WrapUp.Codes[1] = "follow up" }},
+		{"agents.wrapup.codes[1]", func(c *Config) { c.Agents.WrapUp.Codes[1] = strings.Repeat("a", 33) }},
+		{"agents.wrapup.codes[3]", func(c *Config) { c.Agents.WrapUp.Codes[3] = "resolved" }},
+		{"agents.wrapup.default_code", func(c *Config) { c.Agents.WrapUp.DefaultCode = "" }},
+		{"agents.wrapup.default_code", func(c *Config) { c.Agents.WrapUp.DefaultCode = "closed" }},
+		{"dial.endpoint", func(c *Config) { c.Dial.Endpoint = "" }},
+		{"dial.endpoint", func(c *Config) { c.Dial.Endpoint = "PJSIP/{num}@trunk" }},
+		{"dial.default_region", func(c *Config) { c.Dial.DefaultRegion = "" }},
+		{"dial.default_region", func(c *Config) { c.Dial.DefaultRegion = "us" }},
+		{"dial.default_region", func(c *Config) { c.Dial.DefaultRegion = "USA" }},
+		{"dial.ring_timeout", func(c *Config) { c.Dial.RingTimeout = 0 }},
+		{"recording.privacy_shield", func(c *Config) { c.Recording.PrivacyShield = -time.Second }},
+		{"recording.format", func(c *Config) { c.Recording.Format = "" }},
+		{"recording.format", func(c *Config) { c.Recording.Format = "mp3" }},
+		{"queues.sales.variables[1].name", func(c *Config) { c.Queues["sales"] = withVar(c, 1, func(v *Variable) { v.Name = "" }) }},
+		{"queues.sales.variables[1].name", func(c *Config) { c.Queues["sales"] = withVar(c, 1, func(v *Variable) { v.Name = "1ST" }) }},
+		{"queues.sales.variables[1].name", func(c *Config) { c.Queues["sales"] = withVar(c, 1, func(v *Variable) { v.Name = "A-B" }) }},
+		{"queues.sales.variables[1].name", func(c *Config) {
+			c.Queues["sales"] = withVar(c, 1, func(v *Variable) { v.Name = "A" + strings.Repeat("b", 64) })
+		}},
+		{"queues.sales.variables[2].name", func(c *Config) { c.Queues["sales"] = withVar(c, 2, func(v *Variable) { v.Name = "CUSTOMER_ID" }) }},
+		{"queues.sales.variables[2].type", func(c *Config) { c.Queues["sales"] = withVar(c, 2, func(v *Variable) { v.Type = "" }) }},
+		{"queues.sales.variables[2].type", func(c *Config) { c.Queues["sales"] = withVar(c, 2, func(v *Variable) { v.Type = "integer" }) }},
+		{"queues.sales.variables[0].label", func(c *Config) { c.Queues["sales"] = withVar(c, 0, func(v *Variable) { v.Label = " " }) }},
+		{"queues.sales.variables", func(c *Config) { c.Queues["sales"] = withVar(c, 0, func(v *Variable) { v.PopUp = false }) }},
+		{"queues.sales.variables", func(c *Config) {
+			q := c.Queues["sales"]
+			for i := range 4 {
+				q.Variables = append(q.Variables, Variable{Name: "X" + strconv.Itoa(i), Label: "X", Type: "string", PopUp: true})
+			}
+			c.Queues["sales"] = q
+		}},
 		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	} {

@@ -32,8 +32,20 @@ var defaults = map[string]any{
 	"http.listen":            "127.0.0.1:8080",
 	"routing.ring_timeout":   15 * time.Second,
 	"routing.sweep_interval": time.Second,
-	"log.level":              "info",
-	"log.format":             "json",
+	// max_concurrent_calls defaults to 0: no cap.
+	"routing.busy_message":             "sound:all-circuits-busy-now",
+	"routing.blind_transfer_no_answer": "abandon",
+	"agents.idle_reasons":              []string{"break", "lunch", "meeting", "training"},
+	"agents.wrapup.timeout":            30 * time.Second,
+	"agents.wrapup.codes":              []string{"resolved", "follow-up", "escalated", "no-resolution"},
+	"agents.wrapup.default_code":       "resolved",
+	"dial.endpoint":                    "PJSIP/{number}@trunk",
+	"dial.default_region":              "US",
+	"dial.ring_timeout":                30 * time.Second,
+	"recording.privacy_shield":         10 * time.Second,
+	"recording.format":                 "wav",
+	"log.level":                        "info",
+	"log.format":                       "json",
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.
@@ -163,7 +175,11 @@ func bindQueueEnv(v *viper.Viper) {
 	queueType := reflect.TypeOf(Queue{})
 	for name := range v.GetStringMap("queues") {
 		for _, l := range leaves(queueType, "queues."+name) {
-			_ = v.BindEnv(l.key)
+			// Not queues.<name>.variables: a list of records cannot come
+			// from one variable (see envSettable).
+			if envSettable(l.typ) {
+				_ = v.BindEnv(l.key)
+			}
 		}
 	}
 }

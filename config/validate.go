@@ -37,9 +37,45 @@ func ValidQueueName(s string) bool { return queueName.MatchString(s) }
 // ValidAgentID reports whether s may be an agent id.
 func ValidAgentID(s string) bool { return agentID.MatchString(s) }
 
+// code is what a wrap-up code or an idle reason may be: it is stored in
+// Redis and reported as is, so it is kept short and plain.
+var code = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// variableName is what a call variable may be called: an Asterisk channel
+// variable or an IVR field name.
+var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// region is an ISO 3166-1 alpha-2 code as phone-number parsers take it.
+var region = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// ValidCode reports whether s may be a wrap-up code or an idle reason.
+// The API checks codes with it too.
+func ValidCode(s string) bool { return code.MatchString(s) }
+
+// ValidVariableName reports whether s may name a call variable. The API
+// checks names with it too.
+func ValidVariableName(s string) bool { return variableName.MatchString(s) }
+
+// NumberPlaceholder is replaced by the dialled number in dial.endpoint.
+const NumberPlaceholder = "{number}"
+
+// Pop-up limits: a screen pop shows between MinPopUp and MaxPopUp
+// variables of a queue that has any.
+const (
+	MinPopUp = 3
+	MaxPopUp = 6
+)
+
 var (
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"json", "text"}
+	// recordingFormats are the formats Asterisk records in. Never empty:
+	// Asterisk 22 crashes on a bridge record without a format.
+	recordingFormats = []string{"wav", "gsm", "ulaw", "alaw", "sln"}
+	// mediaSchemes are the media URI schemes ARI plays.
+	mediaSchemes    = []string{"sound", "recording", "number", "digits", "characters", "tone"}
+	noAnswerActions = []string{"abandon", "requeue"}
+	variableTypes   = []string{"string", "number", "boolean", "datetime"}
 )
 
 // Validate checks every setting and returns all problems found, joined,
@@ -134,6 +170,15 @@ func (c Config) Validate() error {
 	// Routing and queues.
 	positive(bad, "routing.ring_timeout", c.Routing.RingTimeout)
 	positive(bad, "routing.sweep_interval", c.Routing.SweepInterval)
+	if c.Routing.MaxConcurrentCalls < 0 {
+		bad("routing.max_concurrent_calls", "must not be negative (0 is no cap)")
+	}
+	if msg := checkMedia(c.Routing.BusyMessage); msg != "" {
+		bad("routing.busy_message", "%s", msg)
+	}
+	if !slices.Contains(noAnswerActions, c.Routing.BlindTransferNoAnswer) {
+		bad("routing.blind_transfer_no_answer", "must be one of %s", strings.Join(noAnswerActions, ", "))
+	}
 	for _, name := range sortedKeys(c.Queues) {
 		q := c.Queues[name]
 		key := "queues." + name
@@ -143,6 +188,7 @@ func (c Config) Validate() error {
 		if q.RingTimeout < 0 {
 			bad(key+".ring_timeout", "must be positive, or zero for routing.ring_timeout")
 		}
+		checkVariables(bad, key+".variables", q.Variables)
 	}
 	if c.Routing.DefaultQueue != "" {
 		if _, ok := c.Queues[c.Routing.DefaultQueue]; !ok {
@@ -161,6 +207,29 @@ func (c Config) Validate() error {
 		}
 	}
 
+	// Agents.
+	codeList(bad, "agents.idle_reasons", c.Agents.IdleReasons)
+	positive(bad, "agents.wrapup.timeout", c.Agents.WrapUp.Timeout)
+	codeList(bad, "agents.wrapup.codes", c.Agents.WrapUp.Codes)
+	if !slices.Contains(c.Agents.WrapUp.Codes, c.Agents.WrapUp.DefaultCode) {
+		bad("agents.wrapup.default_code", "must be one of agents.wrapup.codes")
+	}
+
+	// Dial.
+	if !strings.Contains(c.Dial.Endpoint, NumberPlaceholder) {
+		bad("dial.endpoint", "must contain %s, e.g. PJSIP/%s@trunk", NumberPlaceholder, NumberPlaceholder)
+	}
+	if !region.MatchString(c.Dial.DefaultRegion) {
+		bad("dial.default_region", "must be a 2-letter upper-case region code, e.g. US")
+	}
+	positive(bad, "dial.ring_timeout", c.Dial.RingTimeout)
+
+	// Recording.
+	positive(bad, "recording.privacy_shield", c.Recording.PrivacyShield)
+	if !slices.Contains(recordingFormats, c.Recording.Format) {
+		bad("recording.format", "must be one of %s", strings.Join(recordingFormats, ", "))
+	}
+
 	// Log.
 	if !slices.Contains(logLevels, c.Log.Level) {
 		bad("log.level", "must be one of %s", strings.Join(logLevels, ", "))
@@ -176,6 +245,73 @@ func positive(bad func(string, string, ...any), key string, d time.Duration) {
 	if d <= 0 {
 		bad(key, "must be positive")
 	}
+}
+
+// codeList checks a list of codes: not empty, each well formed, no
+// duplicates.
+func codeList(bad func(string, string, ...any), key string, codes []string) {
+	if len(codes) == 0 {
+		bad(key, "must not be empty")
+		return
+	}
+	first := map[string]int{}
+	for i, c := range codes {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if !code.MatchString(c) {
+			bad(k, "must be 1-32 characters of a-z 0-9 _ -")
+			continue
+		}
+		if j, dup := first[c]; dup {
+			bad(k, "duplicates %s[%d]", key, j)
+			continue
+		}
+		first[c] = i
+	}
+}
+
+// checkVariables checks a queue's call variables; key is
+// "queues.<name>.variables".
+func checkVariables(bad func(string, string, ...any), key string, vars []Variable) {
+	first := map[string]int{}
+	popups := 0
+	for i, v := range vars {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		switch j, dup := first[v.Name]; {
+		case !variableName.MatchString(v.Name):
+			bad(k+".name", "must be 1-64 characters of A-Z a-z 0-9 _, not starting with a digit")
+		case dup:
+			bad(k+".name", "duplicates %s[%d].name", key, j)
+		default:
+			first[v.Name] = i
+		}
+		if strings.TrimSpace(v.Label) == "" {
+			bad(k+".label", "must not be empty")
+		}
+		if !slices.Contains(variableTypes, v.Type) {
+			bad(k+".type", "must be one of %s", strings.Join(variableTypes, ", "))
+		}
+		if v.PopUp {
+			popups++
+		}
+	}
+	if popups > 0 && (popups < MinPopUp || popups > MaxPopUp) {
+		bad(key, "%d variables have popup; a queue with a screen pop needs %d to %d", popups, MinPopUp, MaxPopUp)
+	}
+}
+
+// checkMedia returns what is wrong with an ARI media URI ("sound:x"), or "".
+func checkMedia(m string) string {
+	if m == "" {
+		return "must not be empty"
+	}
+	scheme, rest, ok := strings.Cut(m, ":")
+	if !ok || !slices.Contains(mediaSchemes, scheme) {
+		return "must start with one of " + strings.Join(mediaSchemes, ": ") + ":"
+	}
+	if strings.TrimSpace(rest) == "" {
+		return "must name the media after " + scheme + ":"
+	}
+	return ""
 }
 
 // checkHostPort returns what is wrong with a host:port, or "".

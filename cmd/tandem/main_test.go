@@ -80,7 +80,7 @@ func TestSpanFlag(t *testing.T) {
 func TestDemoCommandPrintsJSONReport(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"demo", "--replicas", "2", "--agents", "3", "--calls", "8", "--rate", "40",
-		"--ring", "20ms-80ms", "--talk", "50ms-150ms", "--patience", "5s-6s", "--ring-timeout", "300ms",
+		"--ring", "20ms-80ms", "--talk", "50ms-150ms", "--patience", "30s-40s", "--ring-timeout", "3s",
 		"--rona-recovery", "100ms", "--no-answer", "0", "--seed", "7", "--report", "json", "--progress", "0"},
 		&stdout, &stderr)
 	if code != exitOK {

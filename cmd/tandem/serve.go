@@ -66,20 +66,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	queues := make(map[string]acd.QueueSettings, len(cfg.Queues))
 	for name := range cfg.Queues {
 		q, _ := cfg.QueueSettings(name)
-		queues[name] = acd.QueueSettings{MOHClass: q.MOHClass, RingTimeout: q.RingTimeout}
+		queues[name] = acd.QueueSettings{MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables}
 	}
 	engine := acd.NewEngine(acd.Options{
 		Store: acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
 		PBX: ari.New(ari.Options{
 			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
 			App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
-			Logger: log,
+			RecordingFormat: cfg.Recording.Format, Logger: log,
 		}),
 		Queues:        queues,
 		DNIS:          cfg.Routing.DNIS,
 		DefaultQueue:  cfg.Routing.DefaultQueue,
 		SweepInterval: cfg.Routing.SweepInterval,
 		Logger:        log,
+		Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls},
+		WrapUpCodes:   cfg.Agents.WrapUp.Codes, DefaultWrapUpCode: cfg.Agents.WrapUp.DefaultCode,
+		IdleReasons: cfg.Agents.IdleReasons,
+		Dial: acd.DialSettings{
+			Endpoint: cfg.Dial.Endpoint, DefaultRegion: cfg.Dial.DefaultRegion,
+			CallerID: cfg.Dial.CallerID, RingTimeout: cfg.Dial.RingTimeout,
+		},
+		PrivacyShield:         cfg.Recording.PrivacyShield,
+		BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
+		BusyMessage:           cfg.Routing.BusyMessage,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -40,6 +40,10 @@ type Options struct {
 	// SweepInterval is the engines' safety-net period (default 1s).
 	SweepInterval time.Duration
 	Logger        *slog.Logger
+	// Engine sets the engines' call-control rules (wrap-up, dial plan,
+	// recording...); its Store, PBX, Queues, DNIS, DefaultQueue,
+	// SweepInterval and Logger are filled in by the lab.
+	Engine acd.Options
 }
 
 // Replica is one Tandem instance of the lab.
@@ -132,10 +136,10 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: r.App,
 		RequestTimeout: l.opts.RequestTimeout, Logger: log,
 	})
-	r.Engine = acd.NewEngine(acd.Options{
-		Store: r.Store, PBX: r.Driver, Queues: l.opts.Queues, DNIS: l.opts.DNIS,
-		DefaultQueue: l.opts.DefaultQueue, SweepInterval: l.opts.SweepInterval, Logger: log,
-	})
+	eo := l.opts.Engine
+	eo.Store, eo.PBX, eo.Queues, eo.DNIS = r.Store, r.Driver, l.opts.Queues, l.opts.DNIS
+	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
+	r.Engine = acd.NewEngine(eo)
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.Engine.Run(rctx) }()

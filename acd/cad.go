@@ -1,0 +1,101 @@
+package acd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
+)
+
+// maskedVars are the call's attached data with secure values masked: what
+// screen pops and events may carry.
+func (c *call) maskedVars() map[string]string {
+	return cad.MaskVars(c.settings.Variables, c.arrived.Vars)
+}
+
+// popUp are the variables the queue shows in the screen pop.
+func (c *call) popUp() []cad.Value {
+	return cad.PopUp(c.settings.Variables, c.arrived.Vars)
+}
+
+// variablesOf finds the agent's call and its queue's variable definitions.
+// Only an agent on the call (with the customer, or consulted) may see or
+// edit them.
+func (e *Engine) variablesOf(ctx context.Context, agent string) (string, QueueSettings, error) {
+	conn, _, err := e.callOf(ctx, agent)
+	if err != nil {
+		return "", QueueSettings{}, err
+	}
+	ix, err := e.store.Interaction(ctx, conn)
+	if err != nil {
+		return "", QueueSettings{}, err
+	}
+	return conn, e.opts.Queues[ix.Queue], nil
+}
+
+// Variables reads the call-associated data of the agent's call.
+func (e *Engine) Variables(ctx context.Context, agent string) (cad.View, error) {
+	conn, q, err := e.variablesOf(ctx, agent)
+	if err != nil {
+		return cad.View{}, err
+	}
+	return e.cad.View(ctx, conn, q.Variables)
+}
+
+// EditVariable changes one editable variable, based on the version the
+// agent saw; a stale version fails with *cad.ConflictError carrying the
+// current values. The other agent on the call (consult, conference) is
+// told of the change.
+func (e *Engine) EditVariable(ctx context.Context, agent, name, value string, version int64) (cad.View, error) {
+	conn, q, err := e.variablesOf(ctx, agent)
+	if err != nil {
+		return cad.View{}, err
+	}
+	v, err := e.cad.Edit(ctx, conn, q.Variables, name, value, version)
+	if err != nil {
+		var ve *cad.ValueError
+		if errors.As(err, &ve) {
+			// A value's problem is the "value" field's; the message names the
+			// variable and the rule broken.
+			return cad.View{}, &agents.FieldError{Field: "value", Msg: ve.Error()}
+		}
+		return cad.View{}, err
+	}
+	e.store.Record(ctx, conn, "variable_edit", "agent", agent, "name", name, "version", fmt.Sprint(v.Version))
+	for _, other := range e.partiesOf(ctx, conn) {
+		if other != agent {
+			e.publish(ctx, AgentEvent{Type: "variables_changed", Agent: other, ConnectionID: conn, Name: name, Version: v.Version})
+		}
+	}
+	return v, nil
+}
+
+// RevealVariable shows a secure value to an agent on the call; the reveal
+// is audited.
+func (e *Engine) RevealVariable(ctx context.Context, agent, name string) (string, error) {
+	conn, q, err := e.variablesOf(ctx, agent)
+	if err != nil {
+		return "", err
+	}
+	return e.cad.Reveal(ctx, conn, q.Variables, name, agent)
+}
+
+// partiesOf lists the agents on a call as its view says.
+func (e *Engine) partiesOf(ctx context.Context, conn string) []string {
+	data, err := e.store.rdb.HGet(ctx, e.store.keys.Interaction(conn), "view").Result()
+	if err != nil {
+		return nil
+	}
+	var v CallView
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		return nil
+	}
+	out := []string{v.Agent}
+	if v.Consult != nil && v.Consult.Agent != "" {
+		out = append(out, v.Consult.Agent)
+	}
+	return out
+}

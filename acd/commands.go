@@ -1,0 +1,324 @@
+package acd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/agents"
+)
+
+// Call-control operations an agent's desktop asks for. Each runs in the
+// actor of the call, on the replica that owns it; a request that reaches
+// another replica is forwarded there through the owner's inbox stream and
+// answered through a reply list (see forward).
+const (
+	opHold             = "hold"
+	opResume           = "resume"
+	opConsult          = "consult"
+	opConsultEnd       = "consult_end"
+	opTransfer         = "transfer"
+	opTransferComplete = "transfer_complete"
+	opConference       = "conference"
+	opEnd              = "end"
+	opRecPause         = "recording_pause"
+	opRecResume        = "recording_resume"
+)
+
+// command is one call-control request.
+type command struct {
+	ID      string `json:"id"` // idempotency key
+	Agent   string `json:"agent"`
+	Op      string `json:"op"`
+	Target  Target `json:"target"`
+	Privacy bool   `json:"privacy,omitempty"`
+}
+
+type commandMsg struct {
+	cmd   command
+	reply func(CallView, error)
+}
+
+// commandReply is a command's outcome as it crosses replicas.
+type commandReply struct {
+	View  CallView `json:"view"`
+	Kind  string   `json:"kind,omitempty"` // sentinel of the error, see errorKind
+	Msg   string   `json:"msg,omitempty"`
+	Field string   `json:"field,omitempty"`
+}
+
+func errorKind(err error) (kind, field string) {
+	var fe *agents.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return "field", fe.Field
+	case errors.Is(err, ErrIllegalTransition):
+		return "illegal", ""
+	case errors.Is(err, ErrForbidden):
+		return "forbidden", ""
+	case errors.Is(err, ErrNoCall):
+		return "nocall", ""
+	case errors.Is(err, ErrNotFound):
+		return "notfound", ""
+	}
+	return "internal", ""
+}
+
+func (r commandReply) err() error {
+	switch r.Kind {
+	case "":
+		return nil
+	case "field":
+		return &agents.FieldError{Field: r.Field, Msg: r.Msg}
+	case "illegal":
+		return fmt.Errorf("%s: %w", r.Msg, ErrIllegalTransition)
+	case "forbidden":
+		return fmt.Errorf("%s: %w", r.Msg, ErrForbidden)
+	case "nocall":
+		return fmt.Errorf("%s: %w", r.Msg, ErrNoCall)
+	case "notfound":
+		return fmt.Errorf("%s: %w", r.Msg, ErrNotFound)
+	}
+	return errors.New(r.Msg)
+}
+
+// illegal is a refused action: a 409 naming the problem.
+func illegal(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, ErrIllegalTransition)...)
+}
+
+// callOf finds the call an agent is on: the connection id (of the customer
+// call, for a consulted agent reached through a queue) and its owner node.
+func (e *Engine) callOf(ctx context.Context, agent string) (conn, owner string, err error) {
+	a, err := e.store.Agent(ctx, agent)
+	if err != nil {
+		return "", "", err
+	}
+	if a.ConnectionID == "" || a.State == agents.WrapUp {
+		return "", "", fmt.Errorf("agent %s is %s: %w", agent, a.State, ErrNoCall)
+	}
+	ix, err := e.store.Interaction(ctx, a.ConnectionID)
+	if err != nil {
+		return "", "", err
+	}
+	if ix.Parent != "" {
+		return ix.Parent, ix.Owner, nil
+	}
+	if ix.Terminal() {
+		return "", "", fmt.Errorf("call %s is over: %w", ix.ConnectionID, ErrNoCall)
+	}
+	return ix.ConnectionID, ix.Owner, nil
+}
+
+// do runs a command in the actor of the agent's call, here or on the
+// replica that owns it.
+func (e *Engine) do(ctx context.Context, cmd command) (CallView, error) {
+	conn, owner, err := e.callOf(ctx, cmd.Agent)
+	if err != nil {
+		return CallView{}, err
+	}
+	if cmd.ID == "" {
+		cmd.ID = newRequestID()
+	}
+	if owner != e.store.node {
+		return e.forward(ctx, owner, conn, cmd)
+	}
+	return e.local(ctx, conn, cmd)
+}
+
+func (e *Engine) local(ctx context.Context, conn string, cmd command) (CallView, error) {
+	e.mu.Lock()
+	c := e.calls[conn]
+	e.mu.Unlock()
+	if c == nil {
+		return CallView{}, fmt.Errorf("call %s: %w", conn, ErrNoCall)
+	}
+	type result struct {
+		v   CallView
+		err error
+	}
+	done := make(chan result, 1)
+	c.post(commandMsg{cmd: cmd, reply: func(v CallView, err error) { done <- result{v, err} }})
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return CallView{}, ctx.Err()
+	}
+}
+
+// forwardTimeout bounds how long a request waits for the owning replica.
+const forwardTimeout = 10 * time.Second
+
+// forward sends a command to the replica that owns the call and waits for
+// its answer on a reply list. The command id is an idempotency key: the
+// owner runs a command id once (see runForwarded).
+func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (CallView, error) {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return CallView{}, err
+	}
+	if err := e.store.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: e.store.keys.Inbox(owner), MaxLen: 100000, Approx: true,
+		Values: map[string]any{"type": "command", "conn": conn, "command": string(data), "from": e.store.node},
+	}).Err(); err != nil {
+		return CallView{}, fmt.Errorf("forward %s to %s: %w", cmd.Op, owner, err)
+	}
+	res, err := e.store.rdb.BLPop(ctx, forwardTimeout, e.replyKey(cmd.ID)).Result()
+	if err != nil {
+		return CallView{}, fmt.Errorf("no answer from %s to %s: %w", owner, cmd.Op, err)
+	}
+	var r commandReply
+	if err := json.Unmarshal([]byte(res[1]), &r); err != nil {
+		return CallView{}, err
+	}
+	return r.View, r.err()
+}
+
+func (e *Engine) replyKey(id string) string { return e.store.keys.Base() + "reply:" + id }
+
+// runForwarded takes a command another replica forwarded and answers it.
+func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
+	var cmd command
+	if err := json.Unmarshal([]byte(data), &cmd); err != nil {
+		e.log.Warn("bad forwarded command", "err", err)
+		return
+	}
+	// Run each command id once, even if it is delivered twice.
+	fresh, err := e.store.rdb.SetNX(ctx, e.store.keys.Base()+"cmd:"+cmd.ID, 1, 5*time.Minute).Result()
+	if err != nil || !fresh {
+		return
+	}
+	answer := func(v CallView, err error) {
+		r := commandReply{View: v}
+		if err != nil {
+			r.Kind, r.Field = errorKind(err)
+			r.Msg = err.Error()
+		}
+		b, _ := json.Marshal(r)
+		key := e.replyKey(cmd.ID)
+		pipe := e.store.rdb.TxPipeline()
+		pipe.RPush(ctx, key, b)
+		pipe.Expire(ctx, key, time.Minute)
+		if _, err := pipe.Exec(ctx); err != nil {
+			e.log.Warn("answer forwarded command", "err", err)
+		}
+	}
+	e.mu.Lock()
+	c := e.calls[conn]
+	e.mu.Unlock()
+	if c == nil {
+		answer(CallView{}, fmt.Errorf("call %s: %w", conn, ErrNoCall))
+		return
+	}
+	c.post(commandMsg{cmd: cmd, reply: answer})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Hold puts the agent's customer on hold (music on hold).
+func (e *Engine) Hold(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opHold})
+}
+
+// Resume takes the customer off hold; during a consult it toggles between
+// the customer and the consulted party.
+func (e *Engine) Resume(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opResume})
+}
+
+// Consult puts the customer on hold and calls an agent, a queue or a number.
+func (e *Engine) Consult(ctx context.Context, agent string, t Target) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opConsult, Target: t})
+}
+
+// EndConsult ends a consult (consulting agent) or leaves it (consulted agent).
+func (e *Engine) EndConsult(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opConsultEnd})
+}
+
+// Transfer blind-transfers the customer to an agent, a queue or a number.
+func (e *Engine) Transfer(ctx context.Context, agent string, t Target) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opTransfer, Target: t})
+}
+
+// CompleteTransfer joins the customer to the consulted party and takes the
+// consulting agent out (consult transfer).
+func (e *Engine) CompleteTransfer(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opTransferComplete})
+}
+
+// Conference joins customer, agent and consulted party in one bridge.
+func (e *Engine) Conference(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opConference})
+}
+
+// End ends the agent's part in the call (the call itself, or leaving a
+// conference or a consult).
+func (e *Engine) End(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opEnd})
+}
+
+// PauseRecording pauses the call's recording; a privacy-shield pause
+// resumes by itself.
+func (e *Engine) PauseRecording(ctx context.Context, agent string, privacy bool) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opRecPause, Privacy: privacy})
+}
+
+// ResumeRecording resumes a paused recording.
+func (e *Engine) ResumeRecording(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opRecResume})
+}
+
+// Call reads the agent's call as its owner last wrote it.
+func (e *Engine) Call(ctx context.Context, agent string) (CallView, error) {
+	conn, _, err := e.callOf(ctx, agent)
+	if err != nil {
+		return CallView{}, err
+	}
+	data, err := e.store.rdb.HGet(ctx, e.store.keys.Interaction(conn), "view").Result()
+	if err != nil {
+		return CallView{}, fmt.Errorf("call of %s: %w", agent, ErrNoCall)
+	}
+	var v CallView
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		return CallView{}, err
+	}
+	v.Role = "owner"
+	if v.Agent != agent {
+		v.Role = "consulted"
+	}
+	return v, nil
+}
+
+// WrapUp ends the agent's after-call work with a reason code from config.
+func (e *Engine) WrapUp(ctx context.Context, agent, code string) (agents.Agent, error) {
+	if !contains(e.opts.WrapUpCodes, code) {
+		return agents.Agent{}, &agents.FieldError{Field: "code", Msg: fmt.Sprintf("unknown wrap-up code %q", code)}
+	}
+	_, o, err := e.store.WrapUp(ctx, agent, code)
+	if err != nil {
+		return agents.Agent{}, err
+	}
+	e.deliver(context.WithoutCancel(ctx), o, time.Time{})
+	return e.store.Agent(ctx, agent)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,802 @@
+package acd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/dialnum"
+)
+
+// party is the consulted side of a call: an agent (named, or found through
+// a queue) or an outside number.
+type party struct {
+	target   Target
+	agent    string // consulted agent ("" for a number, or a queue not yet answered)
+	leg      string // its leg once rung
+	ix       string // the consult's own interaction, for a consult to a queue
+	answered bool
+	held     bool
+}
+
+// recording is the call's recording as the actor runs it.
+type recording struct {
+	name      string
+	paused    bool
+	privacy   bool
+	gen       int // bumps on every pause, so a stale auto-resume is ignored
+	resumesAt time.Time
+	log       Recording
+}
+
+// Messages of call control besides commands.
+type (
+	recAutoResume struct{ gen int }
+)
+
+// onCommand runs one agent request in the actor and answers it.
+func (c *call) onCommand(ctx context.Context, m commandMsg) {
+	v, err := c.command(ctx, m.cmd)
+	if err == nil {
+		c.saveView(ctx)
+		v = c.view()
+	}
+	m.reply(v, err)
+}
+
+func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
+	if c.phase != phaseConnected && c.phase != phaseRinging && c.phase != phaseQueued {
+		return CallView{}, fmt.Errorf("call %s: %w", c.conn, ErrNoCall)
+	}
+	isOwner := cmd.Agent != "" && cmd.Agent == c.agent
+	isConsulted := c.consult != nil && cmd.Agent != "" && cmd.Agent == c.consult.agent
+	if !isOwner && !isConsulted {
+		return CallView{}, fmt.Errorf("agent %s is not on call %s: %w", cmd.Agent, c.conn, ErrForbidden)
+	}
+	if c.phase != phaseConnected {
+		return CallView{}, illegal("%s: the call is not connected", cmd.Op)
+	}
+	if isConsulted && cmd.Op != opConsultEnd && cmd.Op != opEnd {
+		return CallView{}, illegal("%s: only the agent who has the customer can do that", cmd.Op)
+	}
+	switch cmd.Op {
+	case opHold:
+		return CallView{}, c.cmdHold(ctx)
+	case opResume:
+		return CallView{}, c.cmdResume(ctx)
+	case opConsult:
+		return CallView{}, c.cmdConsult(ctx, cmd.Target)
+	case opConsultEnd:
+		return CallView{}, c.cmdConsultEnd(ctx, cmd.Agent)
+	case opTransfer:
+		return CallView{}, c.cmdTransfer(ctx, cmd.Target)
+	case opTransferComplete:
+		return CallView{}, c.cmdCompleteTransfer(ctx)
+	case opConference:
+		return CallView{}, c.cmdConference(ctx)
+	case opEnd:
+		if isConsulted {
+			return CallView{}, c.cmdConsultEnd(ctx, cmd.Agent)
+		}
+		return CallView{}, c.cmdEnd(ctx)
+	case opRecPause:
+		return CallView{}, c.cmdRecPause(ctx, cmd.Privacy)
+	case opRecResume:
+		return CallView{}, c.cmdRecResume(ctx)
+	}
+	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
+}
+
+// ---- hold and resume ------------------------------------------------------
+
+func (c *call) holdCustomer(ctx context.Context) error {
+	if c.customerHeld {
+		return nil
+	}
+	if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, c.callerLeg); err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+		c.log.Warn("hold music", "err", err)
+	}
+	c.customerHeld, c.heldSince = true, time.Now()
+	c.e.store.Record(ctx, c.conn, "hold", "agent", c.agent)
+	return nil
+}
+
+func (c *call) unholdCustomer(ctx context.Context) error {
+	if !c.customerHeld {
+		return nil
+	}
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Warn("stop hold music", "err", err)
+	}
+	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	c.customerHeld, c.heldSince = false, time.Time{}
+	c.e.store.Record(ctx, c.conn, "resume", "agent", c.agent)
+	return nil
+}
+
+func (c *call) holdConsulted(ctx context.Context) error {
+	p := c.consult
+	if p.held || !p.answered {
+		return nil
+	}
+	if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, p.leg); err != nil {
+		return err
+	}
+	if err := c.e.pbx.StartMusic(ctx, p.leg, c.settings.MOHClass); err != nil {
+		c.log.Warn("hold music for consulted party", "err", err)
+	}
+	p.held = true
+	return nil
+}
+
+func (c *call) unholdConsulted(ctx context.Context) error {
+	p := c.consult
+	if !p.held {
+		return nil
+	}
+	if err := c.e.pbx.StopMusic(ctx, p.leg); err != nil {
+		c.log.Warn("stop hold music for consulted party", "err", err)
+	}
+	if err := c.e.pbx.AddToBridge(ctx, c.conn, p.leg); err != nil {
+		return err
+	}
+	p.held = false
+	return nil
+}
+
+func (c *call) cmdHold(ctx context.Context) error {
+	switch {
+	case c.customerHeld:
+		return illegal("hold: the customer is already on hold")
+	case c.conference:
+		return illegal("hold: not during a conference")
+	case c.consult != nil:
+		return illegal("hold: a consult is active (use resume to switch parties)")
+	}
+	return c.holdCustomer(ctx)
+}
+
+// cmdResume takes the customer off hold. During a consult it toggles: the
+// customer comes back and the consulted party is held, or the other way
+// round; the two are never held at once.
+func (c *call) cmdResume(ctx context.Context) error {
+	if c.conference {
+		return illegal("resume: nobody is on hold in a conference")
+	}
+	if c.consult == nil {
+		if !c.customerHeld {
+			return illegal("resume: the customer is not on hold")
+		}
+		return c.unholdCustomer(ctx)
+	}
+	if c.customerHeld {
+		if err := c.holdConsulted(ctx); err != nil {
+			return err
+		}
+		return c.unholdCustomer(ctx)
+	}
+	if !c.consult.answered {
+		return illegal("resume: the consulted party has not answered")
+	}
+	if err := c.holdCustomer(ctx); err != nil {
+		return err
+	}
+	return c.unholdConsulted(ctx)
+}
+
+// ---- consult ---------------------------------------------------------------
+
+// dialNumber validates and normalises a number and returns the endpoint to
+// ring; a bad number is a field error naming the rule.
+func (c *call) dialNumber(value string) (string, error) {
+	n, err := dialnum.Normalize(value, c.e.opts.Dial.DefaultRegion)
+	if err != nil {
+		var re *dialnum.RuleError
+		if errors.As(err, &re) {
+			return "", &agents.FieldError{Field: "number", Msg: re.Error()}
+		}
+		return "", &agents.FieldError{Field: "number", Msg: err.Error()}
+	}
+	return strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", n.Dial), nil
+}
+
+func (c *call) nextLeg(kind string) string {
+	c.legSeq++
+	return fmt.Sprintf("%s-%s%d", c.conn, kind, c.legSeq)
+}
+
+func (c *call) cmdConsult(ctx context.Context, t Target) error {
+	switch {
+	case c.consult != nil:
+		return illegal("consult: a consult is already active")
+	case c.conference:
+		return illegal("consult: not during a conference")
+	}
+	p := &party{target: t}
+	var endpoint string
+	switch t.Kind {
+	case TargetAgent:
+		if t.Value == c.agent {
+			return &agents.FieldError{Field: "value", Msg: "cannot consult yourself"}
+		}
+		ep, err := c.e.store.ReserveAgent(ctx, t.Value, c.conn, agents.Available, agents.Idle)
+		if errors.Is(err, ErrIllegalTransition) {
+			return illegal("consult: agent %s is not available or idle", t.Value)
+		} else if errors.Is(err, ErrNotFound) {
+			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+		} else if err != nil {
+			return err
+		}
+		p.agent, endpoint = t.Value, ep
+	case TargetQueue:
+		if _, ok := c.e.opts.Queues[t.Value]; !ok {
+			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+		}
+	case TargetNumber:
+		ep, err := c.dialNumber(t.Value)
+		if err != nil {
+			return err
+		}
+		endpoint = ep
+	default:
+		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+	}
+	if err := c.holdCustomer(ctx); err != nil {
+		if p.agent != "" {
+			c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+		}
+		return err
+	}
+	c.consult = p
+	c.e.store.Record(ctx, c.conn, "consult", "agent", c.agent, "kind", string(t.Kind), "target", t.Value)
+	if t.Kind == TargetQueue {
+		return c.consultQueue(ctx, p)
+	}
+	return c.ringConsult(ctx, p, endpoint)
+}
+
+// ringConsult rings the consulted party's endpoint.
+func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error {
+	p.leg = c.nextLeg("c")
+	c.e.registerLeg(p.leg, c)
+	timeout := c.settings.RingTimeout
+	if p.agent == "" {
+		timeout = c.e.opts.Dial.RingTimeout
+	}
+	err := c.e.pbx.Ring(ctx, RingRequest{
+		Leg: p.leg, Endpoint: endpoint, CallerID: c.e.opts.Dial.CallerID, Timeout: timeout + 2*time.Second,
+		Vars: map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_CONSULT": "1"},
+	})
+	if err != nil {
+		c.log.Warn("ring consult", "endpoint", endpoint, "err", err)
+		c.consultFailed(ctx, "failed")
+		return nil
+	}
+	if p.agent != "" {
+		c.e.store.AgentStep(ctx, p.agent, c.conn, StepRing)
+		c.e.publish(ctx, c.consultRequest(p.agent))
+	}
+	leg := p.leg
+	c.consultTimer = time.AfterFunc(timeout, func() { c.post(ringTimeout{leg: leg}) })
+	return nil
+}
+
+// consultRequest is the consulted agent's pop-up: who consults, from where,
+// and the call's variables (secure ones masked).
+func (c *call) consultRequest(agent string) AgentEvent {
+	ev := AgentEvent{Type: "consult_request", Agent: agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName, Attached: c.maskedVars()}
+	if a, err := c.e.store.Agent(context.Background(), c.agent); err == nil {
+		ev.From = &ConsultingAgent{ID: a.ID, DN: a.Endpoint, Team: strings.Join(a.Queues, ",")}
+	}
+	return ev
+}
+
+// consultQueue puts a consult request in a queue: it waits there as an
+// interaction of its own (owned by this node, parent = this call) and is
+// routed like any call; the offer comes back to this actor.
+func (c *call) consultQueue(ctx context.Context, p *party) error {
+	c.legSeq++
+	p.ix = fmt.Sprintf("%s-q%d", c.conn, c.legSeq)
+	if err := c.e.store.ArriveConsult(ctx, p.ix, c.conn, c.agent); err != nil {
+		c.consult = nil
+		return err
+	}
+	c.e.registerCall(p.ix, c)
+	offer, err := c.e.store.Enqueue(ctx, p.ix, p.target.Value, 9)
+	if err != nil {
+		return err
+	}
+	if offer != nil {
+		c.onConsultOffer(ctx, *offer)
+	}
+	return nil
+}
+
+// onConsultOffer rings the agent routing found for a consult to a queue.
+func (c *call) onConsultOffer(ctx context.Context, o Offer) {
+	p := c.consult
+	if p == nil || p.ix != o.ConnectionID || p.leg != "" {
+		c.e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+		return
+	}
+	p.agent = o.Agent
+	p.leg = c.nextLeg("c")
+	c.e.registerLeg(p.leg, c)
+	if err := c.e.pbx.Ring(ctx, RingRequest{
+		Leg: p.leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second,
+		Vars: map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_CONSULT": "1"},
+	}); err != nil {
+		c.consultFailed(ctx, "failed")
+		return
+	}
+	c.e.store.Ringing(ctx, o, p.leg)
+	c.e.publish(ctx, c.consultRequest(o.Agent))
+	leg := p.leg
+	c.consultTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+}
+
+func (c *call) stopConsultTimer() {
+	if c.consultTimer != nil {
+		c.consultTimer.Stop()
+		c.consultTimer = nil
+	}
+}
+
+// onConsultAnswered: the consulted party answers; the agent talks to them
+// while the customer stays on hold (or, if the agent took the customer
+// back meanwhile, the consulted party waits on hold).
+func (c *call) onConsultAnswered(ctx context.Context) {
+	p := c.consult
+	c.stopConsultTimer()
+	if p.ix != "" {
+		if err := c.e.store.Connect(ctx, p.ix, p.agent, p.leg); err != nil {
+			c.log.Warn("consult connect", "err", err)
+		}
+	} else if p.agent != "" {
+		c.e.store.AgentStep(ctx, p.agent, c.conn, StepConnect)
+	}
+	p.answered = true
+	if c.customerHeld {
+		if err := c.e.pbx.AddToBridge(ctx, c.conn, p.leg); err != nil {
+			c.log.Error("join consulted party", "err", err)
+		}
+	} else {
+		p.held = true
+		if err := c.e.pbx.StartMusic(ctx, p.leg, c.settings.MOHClass); err != nil {
+			c.log.Warn("hold music for consulted party", "err", err)
+		}
+	}
+	c.saveView(ctx)
+	c.publishCall(ctx, "consult_connected")
+}
+
+// consultFailed: the consulted party did not answer. An agent goes to RONA
+// and the consulting agent is told; a consult to a queue goes back to the
+// head of that queue and keeps waiting.
+func (c *call) consultFailed(ctx context.Context, reason string) {
+	p := c.consult
+	c.stopConsultTimer()
+	if p.leg != "" {
+		c.hangup(ctx, p.leg, CauseNoAnswer)
+		c.e.forgetLeg(p.leg)
+	}
+	if p.ix != "" {
+		next, err := c.e.store.NoAnswer(ctx, p.ix, p.agent, reason)
+		if err != nil {
+			c.log.Warn("consult rona", "err", err)
+		}
+		p.leg, p.agent = "", ""
+		c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
+		if next != nil {
+			c.onConsultOffer(ctx, *next)
+		}
+		c.saveView(ctx)
+		return
+	}
+	if p.agent != "" {
+		c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+	}
+	c.consult = nil
+	c.e.store.Record(ctx, c.conn, "consult_failed", "agent", c.agent, "reason", reason)
+	c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
+	c.saveView(ctx)
+}
+
+// endConsult takes the consulted party out of the call; the customer stays
+// as they are (on hold until the agent resumes).
+func (c *call) endConsult(ctx context.Context, by string) {
+	p := c.consult
+	c.consult = nil
+	c.conference = false
+	c.stopConsultTimer()
+	if p.leg != "" {
+		c.e.forgetLeg(p.leg)
+		c.hangup(ctx, p.leg, CauseNormal)
+	}
+	if p.ix != "" {
+		if p.agent != "" {
+			// The consulted agent's binding is to the consult interaction.
+			c.finishConsultIx(ctx, p)
+		} else {
+			c.e.store.Finish(ctx, p.ix, "hangup", by)
+		}
+	} else if p.agent != "" {
+		next, err := c.e.store.AgentStep(ctx, p.agent, c.conn, StepDone)
+		if err == nil {
+			c.e.deliver(ctx, next, time.Now())
+		}
+	}
+	c.e.store.Record(ctx, c.conn, "consult_end", "by", by)
+	if p.agent != "" {
+		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: p.agent, ConnectionID: c.conn, Disposition: "consult_ended"})
+	}
+	c.e.publish(ctx, AgentEvent{Type: "consult_ended", Agent: c.agent, ConnectionID: c.conn})
+}
+
+func (c *call) finishConsultIx(ctx context.Context, p *party) {
+	_, next, err := c.e.store.Finish(ctx, p.ix, "hangup", "agent")
+	if err != nil && !errors.Is(err, ErrIllegalTransition) {
+		c.log.Warn("finish consult", "err", err)
+	}
+	c.e.deliver(ctx, next, time.Now())
+}
+
+func (c *call) cmdConsultEnd(ctx context.Context, by string) error {
+	if c.consult == nil {
+		return illegal("end consult: no consult is active")
+	}
+	c.endConsult(ctx, by)
+	return nil
+}
+
+// ---- transfer and conference ------------------------------------------
+
+func (c *call) cmdTransfer(ctx context.Context, t Target) error {
+	switch {
+	case c.consult != nil:
+		return illegal("transfer: a consult is active (complete or end it)")
+	case c.conference:
+		return illegal("transfer: not during a conference")
+	}
+	from, fromLeg := c.agent, c.agentLeg
+	switch t.Kind {
+	case TargetAgent:
+		if t.Value == from {
+			return &agents.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
+		}
+		o, err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
+		if errors.Is(err, ErrIllegalTransition) {
+			return illegal("transfer: agent %s is not available", t.Value)
+		} else if errors.Is(err, ErrNotFound) {
+			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+		} else if err != nil {
+			return err
+		}
+		c.leaveAgent(ctx, from, fromLeg, "transferred")
+		c.blindTransfer = true
+		c.phase = phaseQueued
+		c.onOffer(ctx, offerMsg{offer: o})
+	case TargetQueue:
+		settings, ok := c.e.opts.Queues[t.Value]
+		if !ok {
+			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+		}
+		o, err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from)
+		if err != nil {
+			return err
+		}
+		c.leaveAgent(ctx, from, fromLeg, "transferred")
+		c.queueName, c.settings = t.Value, settings
+		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
+			c.log.Warn("music after transfer", "err", err)
+		}
+		c.phase = phaseQueued
+		if o != nil {
+			c.onOffer(ctx, offerMsg{offer: *o})
+		}
+	case TargetNumber:
+		endpoint, err := c.dialNumber(t.Value)
+		if err != nil {
+			return err
+		}
+		leg := c.nextLeg("x")
+		if err := c.e.store.HandOver(ctx, c.conn, from, "", leg, "transfer_number"); err != nil {
+			return err
+		}
+		c.leaveAgent(ctx, from, fromLeg, "transferred")
+		c.outside = true
+		c.agentLeg, c.phase = leg, phaseRinging
+		c.e.registerLeg(leg, c)
+		if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout}); err != nil {
+			c.log.Warn("ring outside number", "err", err)
+			c.endAll(ctx, "system")
+		}
+	default:
+		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+	}
+	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "kind", string(t.Kind), "target", t.Value)
+	return nil
+}
+
+// leaveAgent takes the agent who had the customer out of the call: their
+// leg is hung up (its end is then ignored) and the customer waits on music.
+func (c *call) leaveAgent(ctx context.Context, agent, leg, why string) {
+	c.stopRecording(ctx)
+	c.e.forgetLeg(leg)
+	c.hangup(ctx, leg, CauseNormal)
+	if !c.customerHeld {
+		if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, c.callerLeg); err != nil {
+			c.log.Warn("take customer out of bridge", "err", err)
+		}
+		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+			c.log.Warn("music while transferring", "err", err)
+		}
+		c.customerHeld = true
+	}
+	c.agent, c.agentLeg, c.offer = "", "", nil
+	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: why})
+}
+
+// cmdCompleteTransfer: the consulted party takes the customer, the
+// consulting agent leaves (consult transfer).
+func (c *call) cmdCompleteTransfer(ctx context.Context) error {
+	p := c.consult
+	if p == nil {
+		return illegal("complete transfer: no consult is active")
+	}
+	if !p.answered {
+		return illegal("complete transfer: the consulted party has not answered")
+	}
+	from, fromLeg := c.agent, c.agentLeg
+	if err := c.e.store.HandOver(ctx, c.conn, from, p.agent, p.leg, "consult_transfer"); err != nil {
+		return err
+	}
+	if p.ix != "" {
+		c.finishConsultIx(ctx, p)
+	}
+	c.stopRecording(ctx)
+	c.e.forgetLeg(fromLeg)
+	c.hangup(ctx, fromLeg, CauseNormal)
+	if err := c.unholdConsulted(ctx); err != nil {
+		c.log.Warn("take consulted party off hold", "err", err)
+	}
+	if err := c.unholdCustomer(ctx); err != nil {
+		return err
+	}
+	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
+	c.outside = p.agent == ""
+	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "transferred"})
+	if p.agent != "" {
+		c.e.publish(ctx, AgentEvent{Type: "connected", Agent: p.agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName})
+	}
+	c.e.store.Record(ctx, c.conn, "transfer_complete", "from", from, "to", p.agent)
+	return nil
+}
+
+func (c *call) cmdConference(ctx context.Context) error {
+	p := c.consult
+	switch {
+	case p == nil:
+		return illegal("conference: no consult is active")
+	case !p.answered:
+		return illegal("conference: the consulted party has not answered")
+	case c.conference:
+		return illegal("conference: already in conference")
+	}
+	if err := c.unholdConsulted(ctx); err != nil {
+		return err
+	}
+	if err := c.unholdCustomer(ctx); err != nil {
+		return err
+	}
+	c.conference = true
+	c.e.store.Record(ctx, c.conn, "conference", "agent", c.agent, "with", p.agent)
+	return nil
+}
+
+// cmdEnd: the agent with the customer ends the call, or leaves a conference
+// (the other two stay connected).
+func (c *call) cmdEnd(ctx context.Context) error {
+	switch {
+	case c.conference:
+		c.ownerLeaves(ctx)
+		return nil
+	case c.consult != nil:
+		return illegal("end: a consult is active (end the consult, transfer or conference first)")
+	case c.customerHeld:
+		return illegal("end: the customer is on hold (resume first)")
+	}
+	c.endConnected(ctx, "agent")
+	return nil
+}
+
+// ownerLeaves: the agent with the customer leaves a conference; the
+// consulted party keeps the customer.
+func (c *call) ownerLeaves(ctx context.Context) {
+	p := c.consult
+	from, fromLeg := c.agent, c.agentLeg
+	if err := c.e.store.HandOver(ctx, c.conn, from, p.agent, p.leg, "left_conference"); err != nil {
+		c.log.Warn("leave conference", "err", err)
+	}
+	if p.ix != "" {
+		c.finishConsultIx(ctx, p)
+	}
+	c.e.forgetLeg(fromLeg)
+	c.hangup(ctx, fromLeg, CauseNormal)
+	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
+	c.outside = p.agent == ""
+	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "left_conference"})
+	c.e.store.Record(ctx, c.conn, "left_conference", "agent", from)
+	c.saveView(ctx)
+}
+
+// ---- recording ----------------------------------------------------------
+
+func (c *call) startRecording(ctx context.Context) {
+	if !c.settings.Record || c.rec != nil {
+		return
+	}
+	c.recSeq++
+	name := c.conn
+	if c.recSeq > 1 {
+		name = fmt.Sprintf("%s-%d", c.conn, c.recSeq)
+	}
+	if err := c.e.pbx.StartRecording(ctx, c.conn, name); err != nil {
+		c.log.Error("start recording", "err", err)
+		return
+	}
+	c.rec = &recording{name: name, log: Recording{Name: name, Started: time.Now(), Pauses: []Pause{}}}
+	c.saveRecordings(ctx)
+}
+
+func (c *call) stopRecording(ctx context.Context) {
+	if c.rec == nil {
+		return
+	}
+	if err := c.e.pbx.StopRecording(ctx, c.rec.name); err != nil {
+		c.log.Warn("stop recording", "err", err)
+	}
+	now := time.Now()
+	if c.rec.paused {
+		c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = now
+	}
+	c.rec.log.Stopped = now
+	c.recordings = append(c.recordings, c.rec.log)
+	c.rec = nil
+	c.saveRecordings(ctx)
+}
+
+func (c *call) cmdRecPause(ctx context.Context, privacy bool) error {
+	switch {
+	case c.rec == nil:
+		return illegal("pause recording: the call is not being recorded")
+	case c.rec.paused:
+		return illegal("pause recording: already paused")
+	case c.consult != nil || c.conference:
+		return illegal("pause recording: not during a consult or conference")
+	}
+	if err := c.e.pbx.PauseRecording(ctx, c.rec.name); err != nil {
+		return err
+	}
+	c.rec.paused, c.rec.privacy = true, privacy
+	c.rec.gen++
+	c.rec.log.Pauses = append(c.rec.log.Pauses, Pause{From: time.Now(), Privacy: privacy})
+	if privacy {
+		shield := c.e.opts.PrivacyShield
+		c.rec.resumesAt = time.Now().Add(shield)
+		gen := c.rec.gen
+		time.AfterFunc(shield, func() { c.post(recAutoResume{gen: gen}) })
+	}
+	c.e.store.Record(ctx, c.conn, "recording_pause", "privacy", fmt.Sprint(privacy))
+	c.saveRecordings(ctx)
+	return nil
+}
+
+func (c *call) cmdRecResume(ctx context.Context) error {
+	switch {
+	case c.rec == nil:
+		return illegal("resume recording: the call is not being recorded")
+	case !c.rec.paused:
+		return illegal("resume recording: the recording is not paused")
+	case c.consult != nil || c.conference:
+		return illegal("resume recording: not during a consult or conference")
+	}
+	return c.resumeRecording(ctx, "agent")
+}
+
+func (c *call) resumeRecording(ctx context.Context, by string) error {
+	if err := c.e.pbx.ResumeRecording(ctx, c.rec.name); err != nil {
+		return err
+	}
+	c.rec.paused, c.rec.privacy, c.rec.resumesAt = false, false, time.Time{}
+	c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = time.Now()
+	c.e.store.Record(ctx, c.conn, "recording_resume", "by", by)
+	c.saveRecordings(ctx)
+	return nil
+}
+
+// onRecAutoResume ends a privacy-shield pause that is still the current one.
+func (c *call) onRecAutoResume(ctx context.Context, m recAutoResume) {
+	if c.rec == nil || !c.rec.paused || !c.rec.privacy || c.rec.gen != m.gen {
+		return
+	}
+	if err := c.resumeRecording(ctx, "privacy_shield"); err != nil {
+		c.log.Warn("auto-resume recording", "err", err)
+		return
+	}
+	c.saveView(ctx)
+	c.publishCall(ctx, "recording_resumed")
+}
+
+func (c *call) saveRecordings(ctx context.Context) {
+	all := append([]Recording{}, c.recordings...)
+	if c.rec != nil {
+		all = append(all, c.rec.log)
+	}
+	data, _ := json.Marshal(all)
+	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "recordings", data)
+}
+
+// ---- views -----------------------------------------------------------------
+
+func (c *call) view() CallView {
+	v := CallView{
+		ConnectionID: c.conn, Agent: c.agent, State: "connected", Role: "owner",
+		CustomerHeld: c.customerHeld, HeldSince: c.heldSince,
+		ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName,
+	}
+	switch {
+	case c.conference:
+		v.State = "conferenced"
+	case c.consult != nil:
+		v.State = "consulting"
+	case c.customerHeld:
+		v.State = "held"
+	}
+	if p := c.consult; p != nil {
+		st := "ringing"
+		if p.answered {
+			st = "connected"
+			if p.held {
+				st = "held"
+			}
+		}
+		v.Consult = &ConsultView{Target: p.target, State: st, Agent: p.agent}
+	}
+	if r := c.rec; r != nil {
+		v.Recording = &RecordingView{Name: r.name, Active: true, Paused: r.paused, Privacy: r.privacy, ResumesAt: r.resumesAt}
+	}
+	return v
+}
+
+// saveView writes the call's view where any replica can read it.
+func (c *call) saveView(ctx context.Context) {
+	data, _ := json.Marshal(c.view())
+	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "view", data)
+}
+
+// publishCall tells the call's agents what changed.
+func (c *call) publishCall(ctx context.Context, what string) {
+	v := c.view()
+	for _, a := range []string{c.agent, c.consultAgent()} {
+		if a != "" {
+			c.e.publish(ctx, AgentEvent{Type: what, Agent: a, ConnectionID: c.conn, Call: &v})
+		}
+	}
+}
+
+func (c *call) consultAgent() string {
+	if c.consult == nil {
+		return ""
+	}
+	return c.consult.agent
+}

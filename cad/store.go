@@ -1,0 +1,176 @@
+package cad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/config"
+)
+
+// Store keeps each interaction's variables in Redis, versioned: an edit
+// names the version it was based on and loses to any edit made since.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys keys
+	log  *slog.Logger
+}
+
+// NewStore returns a store under prefix (the same prefix as the ACD's
+// store). log may be nil.
+func NewStore(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{rdb: rdb, keys: newKeys(prefix), log: log}
+}
+
+// AuditStream is the key of the stream reveals are recorded in.
+func (s *Store) AuditStream() string { return s.keys.audit() }
+
+// Init stores an interaction's first values at version 1 and returns its
+// view. Only names defs defines are kept; values are kept as given, not
+// type-checked, because they come from the PBX or IVR, not from a person,
+// and dropping them would lose data the agent may need. If the interaction
+// already has variables (a retry, a takeover), they are left as they are
+// and returned.
+func (s *Store) Init(ctx context.Context, conn string, defs []config.Variable, values map[string]string) (View, error) {
+	names := make([]string, 0, len(values))
+	for name := range values {
+		if _, ok := lookup(defs, name); ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names) // deterministic ARGV, easier to read in MONITOR
+	args := make([]any, 0, 2*len(names))
+	for _, name := range names {
+		args = append(args, valueField(name), values[name])
+	}
+	v, err := scriptInit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, args...).Slice()
+	if err != nil {
+		return View{}, fmt.Errorf("init variables of %s: %w", conn, err)
+	}
+	return buildView(conn, defs, v)
+}
+
+// View returns an interaction's variables: every variable defs defines, in
+// display order, secure values masked.
+func (s *Store) View(ctx context.Context, conn string, defs []config.Variable) (View, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.cad(conn)).Result()
+	if err != nil {
+		return View{}, fmt.Errorf("read variables of %s: %w", conn, err)
+	}
+	if len(h) == 0 {
+		return View{}, fmt.Errorf("variables of %s: %w", conn, ErrNotFound)
+	}
+	return viewFromHash(conn, defs, h)
+}
+
+// Edit sets variable name to value if the variables are still at
+// baseVersion, and returns the new view. It refuses an unknown name
+// (ErrUnknownVariable), a variable that is not editable or a value of the
+// wrong type (*ValueError), and an edit that lost a race (*ConflictError,
+// carrying the current view, which also matches ErrConflict).
+func (s *Store) Edit(ctx context.Context, conn string, defs []config.Variable, name, value string, baseVersion int64) (View, error) {
+	def, ok := lookup(defs, name)
+	if !ok {
+		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrUnknownVariable)
+	}
+	if !def.Editable {
+		return View{}, &ValueError{Name: name, Rule: RuleReadOnly, Msg: "is read-only"}
+	}
+	if err := CheckValue(def, value); err != nil {
+		return View{}, err
+	}
+	reply, err := scriptEdit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, valueField(name), value, baseVersion).Slice()
+	if err != nil {
+		if isNotFound(err) {
+			return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrNotFound)
+		}
+		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
+	}
+	if len(reply) != 2 {
+		return View{}, fmt.Errorf("edit %s of %s: unexpected reply of %d items", name, conn, len(reply))
+	}
+	hash, _ := reply[1].([]any)
+	view, err := buildView(conn, defs, hash)
+	if err != nil {
+		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
+	}
+	if applied, _ := reply[0].(int64); applied != 1 {
+		return View{}, &ConflictError{Name: name, Current: view}
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "variable edited",
+		slog.String("connection_id", conn), slog.String("name", name),
+		slog.Any("value", logged(def, value)), slog.Int64("version", view.Version))
+	return view, nil
+}
+
+// Reveal returns variable name of conn in clear and records who asked in
+// the audit stream, in one script. It is meant for secure variables; a
+// non-secure one is returned (and audited) too, so a desktop need not know
+// which is which. The value is never logged.
+func (s *Store) Reveal(ctx context.Context, conn string, defs []config.Variable, name, who string) (string, error) {
+	if _, ok := lookup(defs, name); !ok {
+		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrUnknownVariable)
+	}
+	if strings.TrimSpace(who) == "" {
+		return "", fmt.Errorf("reveal %s of %s: no user to audit", name, conn)
+	}
+	v, err := scriptReveal.Run(ctx, s.rdb, []string{s.keys.cad(conn), s.keys.audit()},
+		valueField(name), conn, name, who).Text()
+	if err != nil {
+		if isNotFound(err) {
+			return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrNotFound)
+		}
+		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, err)
+	}
+	secret := Secret(v)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "variable revealed",
+		slog.String("connection_id", conn), slog.String("name", name), slog.String("who", who))
+	return secret.Plain(), nil
+}
+
+// logged is what a log line may carry of a value.
+func logged(def config.Variable, v string) any {
+	if def.Secure {
+		return Secret(v)
+	}
+	return v
+}
+
+// isNotFound tells a script's "NOTFOUND cad" error reply. (Redis would put
+// "ERR " in front of a one-word error reply; the trim keeps this robust.)
+func isNotFound(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(strings.TrimPrefix(re.Error(), "ERR "), "NOTFOUND")
+}
+
+// buildView decodes a hash as scripts return it (field, value, ...).
+func buildView(conn string, defs []config.Variable, flat []any) (View, error) {
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		h[k] = v
+	}
+	return viewFromHash(conn, defs, h)
+}
+
+func viewFromHash(conn string, defs []config.Variable, h map[string]string) (View, error) {
+	version, err := strconv.ParseInt(h[versionField], 10, 64)
+	if err != nil {
+		return View{}, fmt.Errorf("variables of %s: bad version %q", conn, h[versionField])
+	}
+	view := View{ConnectionID: conn, Version: version, Values: make([]Value, 0, len(defs))}
+	for _, d := range displayOrder(defs) {
+		view.Values = append(view.Values, value(d, h[valueField(d.Name)]))
+	}
+	return view, nil
+}
