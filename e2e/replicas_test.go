@@ -107,7 +107,9 @@ func checkHistory(t *testing.T, l *lab.Lab) {
 	}
 	last := map[string]string{}
 	for _, m := range msgs {
-		id, from, to := m.Values["id"].(string), m.Values["from"].(string), m.Values["to"].(string)
+		id, _ := m.Values["id"].(string)
+		from, _ := m.Values["from"].(string)
+		to, _ := m.Values["to"].(string)
 		switch m.Values["kind"] {
 		case "interaction":
 			if from != last[id] {

@@ -1,0 +1,28 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/tandem-cc/tandem/internal/lab"
+)
+
+// hangupViaARI hangs a channel up through the simulator's REST API, as the
+// far end hanging up would look to Tandem.
+func hangupViaARI(l *controlLab, id string) error {
+	return deleteChannel(l.Lab, id)
+}
+
+func deleteChannel(l *lab.Lab, id string) error {
+	req, _ := http.NewRequest(http.MethodDelete, l.ARIURL+"/channels/"+id+"?reason_code=16", nil)
+	req.SetBasicAuth("tandem", "tandem-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("hang up %s: %s", id, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"log/slog"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// controlLab is a lab set up for call control: wrap-up, an outside dial
+// plan that rings simulated PJSIP phones, a recorded queue with variables.
+type controlLab struct {
+	*lab.Lab
+	t *testing.T
+}
+
+// Variables of the "sales" queue in control labs.
+var salesVariables = []config.Variable{
+	{Name: "ACCOUNT", Label: "Account", Type: "string", Order: 1, PopUp: true},
+	{Name: "BALANCE", Label: "Balance", Type: "number", Editable: true, Order: 2, PopUp: true},
+	{Name: "VIP", Label: "VIP", Type: "boolean", Editable: true, Order: 3, PopUp: true},
+	{Name: "CARD", Label: "Card number", Type: "string", Secure: true, Order: 4},
+	{Name: "NOTE", Label: "Note", Type: "string", Editable: true, Order: 5},
+}
+
+type controlOptions struct {
+	replicas  int
+	wrapUp    time.Duration // 0: 5s
+	ring      time.Duration // 0: 3s
+	maxCalls  int
+	blindMiss string // "abandon" or "requeue"
+	logger    *slog.Logger
+}
+
+func startControlLab(t *testing.T, o controlOptions) *controlLab {
+	t.Helper()
+	if o.replicas == 0 {
+		o.replicas = 1
+	}
+	if o.wrapUp == 0 {
+		o.wrapUp = 5 * time.Second
+	}
+	if o.ring == 0 {
+		o.ring = 3 * time.Second
+	}
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+		if os.Getenv("TANDEM_TEST_LOG") != "" {
+			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	l, err := lab.Start(context.Background(), lab.Options{
+		Replicas:  o.replicas,
+		RedisAddr: redistest.Start(t),
+		Queues: map[string]acd.QueueSettings{
+			"sales":   {MOHClass: "sales-music", RingTimeout: o.ring, Record: true, Variables: salesVariables},
+			"support": {MOHClass: "support-music", RingTimeout: o.ring},
+			"billing": {MOHClass: "default", RingTimeout: o.ring},
+		},
+		DNIS:          map[string]string{"800": "sales", "801": "support"},
+		SweepInterval: 200 * time.Millisecond,
+		Logger:        logger,
+		Engine: acd.Options{
+			Policy:                acd.Policy{WrapUp: o.wrapUp, MaxConcurrentCalls: o.maxCalls},
+			WrapUpCodes:           []string{"resolved", "follow-up", "escalated"},
+			DefaultWrapUpCode:     "resolved",
+			IdleReasons:           []string{"break", "lunch"},
+			Dial:                  acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 3 * time.Second},
+			PrivacyShield:         300 * time.Millisecond,
+			BlindTransferNoAnswer: o.blindMiss,
+			BusyMessage:           "sound:all-circuits-busy-now",
+		},
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(l.Close)
+	return &controlLab{Lab: l, t: t}
+}
+
+func (l *controlLab) engine() *acd.Engine { return l.Replicas[0].Engine }
+
+// agent logs an agent in (through replica r) with a phone that answers
+// after 30 ms, and makes them available unless idle is true.
+func (l *controlLab) agent(r int, id, endpoint string, idle bool, queues ...string) {
+	l.t.Helper()
+	l.Sim.SetPhone(endpoint, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond})
+	e := l.Replicas[r].Engine
+	ctx := context.Background()
+	if _, err := e.Login(ctx, id, endpoint, queues); err != nil {
+		l.t.Fatal(err)
+	}
+	if idle {
+		if _, err := e.SetIdle(ctx, id, "break"); err != nil {
+			l.t.Fatal(err)
+		}
+		return
+	}
+	if _, err := e.SetAvailable(ctx, id); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// callConnected places a call to DNIS 800 (queue sales) and waits until an
+// agent has it; it returns the interaction.
+func (l *controlLab) callConnected(vars map[string]string) acd.Interaction {
+	l.t.Helper()
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "800", Vars: vars})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ix := interactionOf(l.t, l.Lab, leg)
+	return waitState(l.t, l.Lab, ix.ConnectionID, "connected")
+}
+
+// view waits until the agent's call view satisfies cond.
+func (l *controlLab) view(agent string, what string, cond func(acd.CallView) bool) acd.CallView {
+	l.t.Helper()
+	var v acd.CallView
+	waitFor(l.t, 5*time.Second, agent+": "+what, func() bool {
+		var err error
+		v, err = l.engine().Call(context.Background(), agent)
+		return err == nil && cond(v)
+	})
+	return v
+}
+
+// channel reads a simulator channel.
+func (l *controlLab) channel(id string) pbxsim.ChannelView {
+	ch, _ := l.Sim.Channel(id)
+	return ch
+}
+
+// inBridge says whether leg is in the call's bridge.
+func (l *controlLab) inBridge(conn, leg string) bool {
+	b, ok := l.Sim.Bridge(conn)
+	if !ok {
+		return false
+	}
+	for _, c := range b.Channels {
+		if c == leg {
+			return true
+		}
+	}
+	return false
+}
+
+// agentHistory reads the states an agent went through, from the shared
+// event stream.
+func agentHistory(t *testing.T, l *lab.Lab, id string) []agents.State {
+	t.Helper()
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []agents.State
+	for _, m := range msgs {
+		if m.Values["kind"] == "agent" && m.Values["id"] == id {
+			out = append(out, agents.State(m.Values["to"].(string)))
+		}
+	}
+	return out
+}
+
+// wantHistory checks an agent's history ends with want (in order).
+func wantHistory(t *testing.T, l *lab.Lab, id string, want ...agents.State) {
+	t.Helper()
+	got := agentHistory(t, l, id)
+	if len(got) < len(want) {
+		t.Fatalf("agent %s history %v, want it to end with %v", id, got, want)
+	}
+	tail := got[len(got)-len(want):]
+	for i := range want {
+		if tail[i] != want[i] {
+			t.Fatalf("agent %s history %v, want it to end with %v", id, got, want)
+		}
+	}
+}
