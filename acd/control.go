@@ -437,6 +437,7 @@ func (c *call) endConsult(ctx context.Context, by string) {
 	}
 	c.e.store.Record(ctx, c.conn, "consult_end", "by", by)
 	if p.agent != "" {
+		c.e.scheduleWrapUp(p.agent)
 		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: p.agent, ConnectionID: c.conn, Disposition: "consult_ended"})
 	}
 	c.e.publish(ctx, AgentEvent{Type: "consult_ended", Agent: c.agent, ConnectionID: c.conn})
@@ -543,6 +544,7 @@ func (c *call) leaveAgent(ctx context.Context, agent, leg, why string) {
 		c.customerHeld = true
 	}
 	c.agent, c.agentLeg, c.offer = "", "", nil
+	c.e.scheduleWrapUp(agent)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: why})
 }
 
@@ -574,6 +576,7 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	}
 	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
 	c.outside = p.agent == ""
+	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "transferred"})
 	if p.agent != "" {
 		c.e.publish(ctx, AgentEvent{Type: "connected", Agent: p.agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName})
@@ -634,6 +637,7 @@ func (c *call) ownerLeaves(ctx context.Context) {
 	c.hangup(ctx, fromLeg, CauseNormal)
 	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
 	c.outside = p.agent == ""
+	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "left_conference"})
 	c.e.store.Record(ctx, c.conn, "left_conference", "agent", from)
 	c.saveView(ctx)
