@@ -408,3 +408,33 @@ func TestCommandOnAnotherReplicaIsForwardedToTheOwner(t *testing.T) {
 		t.Fatalf("view read on r2: %+v %v", v, err)
 	}
 }
+
+// TestConsultQueueThenTransfer: a consult found through a queue becomes a
+// consult transfer; the consulted agent keeps the customer (and is not sent
+// to wrap-up by the consult's own end).
+func TestConsultQueueThenTransfer(t *testing.T) {
+	l := startControlLab(t, controlOptions{})
+	ctx := context.Background()
+	l.agent(0, "a1", "PJSIP/1001", false, "sales")
+	l.agent(0, "s1", "PJSIP/2001", false, "support")
+	ix := l.callConnected(nil)
+	e := l.engine()
+	if _, err := e.Consult(ctx, "a1", acd.Target{Kind: acd.TargetQueue, Value: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	l.view("a1", "queue consult answered", func(v acd.CallView) bool { return v.Consult != nil && v.Consult.State == "connected" })
+	if _, err := e.CompleteTransfer(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, l.Lab, "a1", agents.WrapUp)
+	v := l.view("s1", "s1 has the customer", func(v acd.CallView) bool { return v.Agent == "s1" })
+	if v.CustomerHeld || agentState(t, l.Lab, "s1") != agents.Connected {
+		t.Fatalf("after transfer %+v, s1 %s", v, agentState(t, l.Lab, "s1"))
+	}
+	if _, err := e.End(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l.Lab, ix.ConnectionID, "ended")
+	wantHistory(t, l.Lab, "s1", agents.Available, agents.Reserved, agents.Ringing, agents.Connected, agents.WrapUp)
+	checkHistory(t, l.Lab)
+}

@@ -12,6 +12,9 @@ local now = now_ms()
 after_call(ARGV[4], ARGV[3], now, ARGV[7])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'agent', ARGV[5], 'agent_leg', ARGV[6])
+  -- A consulted agent reached through a queue was bound to the consult's
+  -- own interaction; from now on they are on the customer's call.
+  redis.call('HSET', k_agent(ARGV[5]), 'conn', ARGV[3])
 else
   redis.call('HDEL', KEYS[1], 'agent', 'agent_leg')
 end
