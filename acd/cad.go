@@ -3,10 +3,8 @@ package acd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 )
 
@@ -56,13 +54,7 @@ func (e *Engine) EditVariable(ctx context.Context, agent, name, value string, ve
 	}
 	v, err := e.cad.Edit(ctx, conn, q.Variables, name, value, version)
 	if err != nil {
-		var ve *cad.ValueError
-		if errors.As(err, &ve) {
-			// A value's problem is the "value" field's; the message names the
-			// variable and the rule broken.
-			return cad.View{}, &agents.FieldError{Field: "value", Msg: ve.Error()}
-		}
-		return cad.View{}, err
+		return cad.View{}, err // *cad.ValueError and *cad.ConflictError reach the API as they are
 	}
 	e.store.Record(ctx, conn, "variable_edit", "agent", agent, "name", name, "version", fmt.Sprint(v.Version))
 	for _, other := range e.partiesOf(ctx, conn) {

@@ -283,6 +283,11 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 	}
 	c.phase, c.answeredAt, c.blindTransfer = phaseConnected, time.Now(), false
 	if err := c.joinCustomer(ctx, leg); err != nil {
+		if errors.Is(err, ErrLegGone) {
+			// The caller hung up while we bridged: their hang-up event follows.
+			c.endConnected(ctx, "caller")
+			return
+		}
 		c.log.Error("bridge", "err", err)
 		c.endConnected(ctx, "system")
 		return
@@ -396,7 +401,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 				}
 				c.saveView(ctx)
 			default:
-				c.endConnected(ctx, "agent")
+				c.endConnected(ctx, "agent-phone")
 			}
 		case phaseRinging:
 			// Answered and gone before we saw the answer: same as no answer.
@@ -406,13 +411,19 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 }
 
 // endConnected ends a bridged call: the other leg is hung up, the agent is
-// freed (and offered the next call), the bridge goes.
+// freed (and offered the next call), the bridge goes. by is who ended it;
+// the leg of "caller" or "agent-phone" (an agent who hung up their phone)
+// is already gone.
 func (c *call) endConnected(ctx context.Context, by string) {
 	c.stopRecording(ctx)
 	if c.consult != nil {
 		c.endConsult(ctx, by)
 	}
-	if by != "agent" {
+	agentPhone := by == "agent-phone"
+	if agentPhone {
+		by = "agent"
+	}
+	if !agentPhone {
 		// Hang the agent's leg up before the agent is freed, so the next
 		// call can never ring a phone that still holds this one.
 		c.hangup(ctx, c.agentLeg, CauseNormal)

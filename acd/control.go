@@ -576,6 +576,7 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	}
 	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
 	c.outside = p.agent == ""
+	c.startRecording(ctx) // the rest of the call is a new recording
 	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "transferred"})
 	if p.agent != "" {

@@ -31,6 +31,8 @@ func (s *Stats) observeHandoff(d time.Duration) {
 // Snapshot is a copy of the counters.
 type Snapshot struct {
 	Offers, Answered, RONAs int64
+	// Refused counts calls this node refused at the concurrent-call cap.
+	Refused int64
 	// Handoffs are the latencies from an agent being freed (its call's end
 	// processed) to the next waiting call's agent leg being requested.
 	Handoffs []time.Duration
@@ -42,5 +44,5 @@ func (s *Stats) Snapshot() Snapshot {
 	h := append([]time.Duration(nil), s.handoffs...)
 	s.mu.Unlock()
 	sort.Slice(h, func(i, j int) bool { return h[i] < h[j] })
-	return Snapshot{Offers: s.offers.Load(), Answered: s.answered.Load(), RONAs: s.ronas.Load(), Handoffs: h}
+	return Snapshot{Offers: s.offers.Load(), Answered: s.answered.Load(), RONAs: s.ronas.Load(), Refused: s.refused.Load(), Handoffs: h}
 }

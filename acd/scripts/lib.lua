@@ -52,7 +52,7 @@ local function set_agent_state(id, from, to, now, conn)
   if conn then redis.call('HSET', k_agent(id), 'conn', conn) end
   history('agent', id, from, to, now, conn and {'conn', conn} or nil)
   redis.call('PUBLISH', k_agent_chan(id),
-    cjson.encode({type = 'state', agent = id, state = to, at = now, connection_id = conn}))
+    cjson.encode({type = 'state', agent = id, state = to, at_ms = now, connection_id = conn}))
 end
 
 -- make_available puts an agent in every one of its queues' available sets,

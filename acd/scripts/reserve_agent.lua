@@ -13,6 +13,10 @@ for _, s in ipairs(split(ARGV[5])) do
 end
 if not ok then return redis.error_reply('ILLEGAL ' .. cur) end
 local now = now_ms()
+if cur == 'idle' then
+  -- An agent consulted while on a break goes back to that break afterwards.
+  redis.call('HSET', KEYS[1], 'after_call', 'idle', 'after_reason', redis.call('HGET', KEYS[1], 'reason') or '')
+end
 make_unavailable(ARGV[3])
 set_agent_state(ARGV[3], cur, 'reserved', now, ARGV[4])
 return redis.call('HGET', KEYS[1], 'endpoint')
