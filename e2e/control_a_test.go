@@ -180,6 +180,7 @@ func TestConsultQueueAndNumber(t *testing.T) {
 	}
 	l.view("a1", "consult over", func(v acd.CallView) bool { return v.Consult == nil })
 	waitAgent(t, l.Lab, "s1", agents.WrapUp)
+	wantHistory(t, l.Lab, "s1", agents.Available, agents.Reserved, agents.Ringing, agents.Connected, agents.WrapUp)
 
 	// Consult a number, pasted with spaces and a national format.
 	if _, err := e.Consult(ctx, "a1", acd.Target{Kind: acd.TargetNumber, Value: "(415) 555-0123"}); err != nil {
@@ -257,9 +258,12 @@ func TestBlindTransferToAgentWhoDoesNotAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitAgent(t, l.Lab, "a2", agents.RONA)
+			wantHistory(t, l.Lab, "a2", agents.Available, agents.Reserved, agents.Ringing, agents.RONA)
+			wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
 			if policy == "abandon" {
 				waitState(t, l.Lab, ix.ConnectionID, "abandoned")
 				waitFor(t, 5*time.Second, "customer hung up", func() bool { return l.channel(ix.CallerLeg).HungUp })
+				checkHistory(t, l.Lab)
 				return
 			}
 			got := waitState(t, l.Lab, ix.ConnectionID, "queued")
@@ -293,6 +297,8 @@ func TestBlindTransferToQueueNeverComesBack(t *testing.T) {
 	if got.Agent != "s1" {
 		t.Fatalf("taken by %s", got.Agent)
 	}
+	wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp, agents.Available)
+	wantHistory(t, l.Lab, "s1", agents.Available, agents.Reserved, agents.Ringing, agents.Connected)
 }
 
 func TestBlindTransferToNumber(t *testing.T) {
@@ -349,6 +355,8 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				if !l.inBridge(ix.ConnectionID, ix.CallerLeg) || !l.inBridge(ix.ConnectionID, consultLeg) {
 					t.Fatal("customer and a2 should stay connected")
 				}
+				wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
+				wantHistory(t, l.Lab, "a2", agents.Reserved, agents.Ringing, agents.Connected)
 			case "consulted":
 				if _, err := e.End(ctx, "a2"); err != nil {
 					t.Fatal(err)
@@ -357,6 +365,10 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				l.view("a1", "a1 keeps the customer", func(v acd.CallView) bool { return v.Consult == nil && v.State == "connected" })
 				if !l.inBridge(ix.ConnectionID, ix.CallerLeg) || !l.inBridge(ix.ConnectionID, ix.AgentLeg) {
 					t.Fatal("customer and a1 should stay connected")
+				}
+				wantHistory(t, l.Lab, "a2", agents.Reserved, agents.Ringing, agents.Connected, agents.WrapUp)
+				if agentState(t, l.Lab, "a1") != agents.Connected {
+					t.Fatal("a1 should still be connected")
 				}
 			case "customer":
 				if err := hangupViaARI(l, ix.CallerLeg); err != nil {
@@ -368,6 +380,8 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				waitFor(t, 5*time.Second, "every leg hung up", func() bool {
 					return l.channel(ix.AgentLeg).HungUp && l.channel(consultLeg).HungUp
 				})
+				wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
+				wantHistory(t, l.Lab, "a2", agents.Connected, agents.WrapUp)
 				checkHistory(t, l.Lab)
 			}
 		})
