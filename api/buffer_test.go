@@ -1,24 +1,6 @@
 package api
 
-import (
-	"bytes"
-	"sync"
-)
+import "github.com/tandem-cc/tandem/internal/syncbuf"
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is shared by the logger and the test.
+type syncBuffer = syncbuf.Buffer

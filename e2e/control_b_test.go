@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tandem-cc/tandem/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,23 +27,7 @@ import (
 
 // ---- helpers of these scenarios ---------------------------------------
 
-// syncBuffer is a bytes.Buffer a logger may write to from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // eventLog collects a subscription's events.
 type eventLog struct {
