@@ -48,7 +48,7 @@ func BenchmarkHandoffDecision(b *testing.B) {
 	// Other agents, busy or idle, make the data realistic without being chosen.
 	for i := 0; i < 100; i++ {
 		id := fmt.Sprintf("idle%03d", i)
-		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales", "support"}); err != nil {
+		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales", "support"}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func BenchmarkHandoffDecision(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if _, err := s.Login(ctx, "a1", "PJSIP/a1", []string{"sales", "support"}); err != nil {
+	if _, err := s.Login(ctx, "a1", "PJSIP/a1", []string{"sales", "support"}, nil); err != nil {
 		b.Fatal(err)
 	}
 	first, err := s.SetState(ctx, "a1", agents.EvAvailable, "")
@@ -90,7 +90,7 @@ func BenchmarkEnqueueDecision(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		id := fmt.Sprintf("a%08d", i)
-		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}); err != nil {
+		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}, nil); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.SetState(ctx, id, agents.EvAvailable, ""); err != nil {
@@ -125,7 +125,7 @@ func BenchmarkHandoffDecisionParallel(b *testing.B) {
 		w := seq.Add(1)
 		agent := fmt.Sprintf("a%d", w)
 		q := fmt.Sprintf("q%d", w) // one queue per worker: no cross-worker contention on data
-		if _, err := s.Login(ctx, agent, "PJSIP/"+agent, []string{q}); err != nil {
+		if _, err := s.Login(ctx, agent, "PJSIP/"+agent, []string{q}, nil); err != nil {
 			b.Error(err)
 			return
 		}

@@ -11,12 +11,22 @@ import (
 // maskedVars are the call's attached data with secure values masked: what
 // screen pops and events may carry.
 func (c *call) maskedVars() map[string]string {
-	return cad.MaskVars(c.settings.Variables, c.arrived.Vars)
+	out := cad.MaskVars(c.settings.Variables, c.arrived.Vars)
+	for name := range c.secureVars {
+		if _, ok := out[name]; ok {
+			out[name] = cad.Masked
+		}
+	}
+	return out
 }
 
 // popUp are the variables the queue shows in the screen pop.
 func (c *call) popUp() []cad.Value {
-	return cad.PopUp(c.settings.Variables, c.arrived.Vars)
+	vars := c.arrived.Vars
+	if len(c.secureVars) > 0 {
+		vars = c.maskedVars()
+	}
+	return cad.PopUp(c.settings.Variables, vars)
 }
 
 // variablesOf finds the agent's call and its queue's variable definitions.

@@ -16,6 +16,7 @@ type phase int
 
 const (
 	phaseArriving phase = iota
+	phaseIVR
 	phaseQueued
 	phaseRinging
 	phaseConnected
@@ -67,6 +68,16 @@ type call struct {
 	rec           *recording
 	recSeq        int
 	recordings    []Recording // finished recordings
+
+	ivr          *ivrState
+	secureVars   map[string]bool // attached by the IVR as secure
+	selfService  bool            // sent to an outside number by the IVR
+	queueGen     int             // bumps to cancel overflow/announcement timers
+	queuedAt     time.Time
+	ewtPos       int // position and serving agents when queued, for the
+	ewtAgents    int // wait-time estimator's calibration
+	lastPosition int
+	lastEWT      time.Duration // ewt.NotAnnounced until announced
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -125,7 +136,13 @@ func (c *call) handle(ctx context.Context, m any) {
 			c.onHungUp(ctx, m.leg)
 		}
 	case DTMFReceived:
-		c.log.Debug("dtmf", "digit", m.Digit)
+		c.onDigit(ctx, m.Digit)
+	case ivrTimeout:
+		c.onIVRTimeout(ctx, m)
+	case overflowDue:
+		c.onOverflow(ctx, m)
+	case announceDue:
+		c.onAnnounce(ctx, m)
 	case commandMsg:
 		c.onCommand(ctx, m)
 	case recAutoResume:
@@ -144,13 +161,6 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 		return
 	}
 	log.Info("call arrived")
-	q, ok := c.e.queueFor(ev)
-	if !ok {
-		log.Warn("no queue for call", "queue", q)
-		c.fail(ctx, "no queue")
-		return
-	}
-	c.queueName, c.settings = q, c.e.opts.Queues[q]
 	if err := c.e.pbx.Answer(ctx, ev.Leg); err != nil {
 		if errors.Is(err, ErrLegGone) {
 			c.finish(ctx, "caller") // hung up before we could answer: abandoned
@@ -160,25 +170,17 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 		c.fail(ctx, "answer")
 		return
 	}
-	if err := c.e.pbx.StartMusic(ctx, ev.Leg, c.settings.MOHClass); err != nil {
-		log.Warn("start music", "err", err) // the call can still be served
-	}
-	c.phase = phaseQueued
-	if len(c.settings.Variables) > 0 {
-		if _, err := c.e.cad.Init(ctx, c.conn, c.settings.Variables, ev.Vars); err != nil {
-			log.Warn("call-associated data", "err", err)
-		}
-	}
-	offer, err := c.e.store.Enqueue(ctx, c.conn, q, 0)
-	if err != nil {
-		log.Error("enqueue", "err", err)
-		c.fail(ctx, "enqueue")
+	if node, ok := c.e.ivrEntry(ev); ok {
+		c.runNode(ctx, node)
 		return
 	}
-	c.log.Info("call queued", "queue", q)
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
+	q, ok := c.e.queueFor(ev)
+	if !ok {
+		log.Warn("no queue for call", "queue", q)
+		c.fail(ctx, "no queue")
+		return
 	}
+	c.toQueue(ctx, q, -1, nil)
 }
 
 // refuseBusy is the treatment of a call past the contact center's maximum
@@ -282,6 +284,13 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		return
 	}
 	c.phase, c.answeredAt, c.blindTransfer = phaseConnected, time.Now(), false
+	c.stopQueueTimers()
+	if !c.queuedAt.IsZero() {
+		wait := c.answeredAt.Sub(c.queuedAt)
+		c.e.ewt.of(c.queueName).ObserveWait(c.ewtPos, c.ewtAgents, wait)
+		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
+		c.queuedAt = time.Time{} // count each call once, even after a transfer
+	}
 	if err := c.joinCustomer(ctx, leg); err != nil {
 		if errors.Is(err, ErrLegGone) {
 			// The caller hung up while we bridged: their hang-up event follows.
@@ -452,7 +461,15 @@ func (c *call) endAll(ctx context.Context, by string) {
 func (c *call) finish(ctx context.Context, by string) {
 	freedAt := time.Now()
 	agent := c.agent
-	final, next, err := c.e.store.Finish(ctx, c.conn, "hangup", by)
+	c.stopQueueTimers()
+	how := "hangup"
+	if c.selfService {
+		how = "completed"
+	}
+	if !c.answeredAt.IsZero() && c.queueName != "" {
+		c.e.ewt.of(c.queueName).ObserveHandle(freedAt.Sub(c.answeredAt))
+	}
+	final, next, err := c.e.store.Finish(ctx, c.conn, how, by)
 	c.phase = phaseDone
 	if err != nil {
 		if !errors.Is(err, ErrIllegalTransition) {
@@ -461,6 +478,9 @@ func (c *call) finish(ctx context.Context, by string) {
 		return
 	}
 	c.log.Info("call finished", "state", final, "by", by)
+	if final == StateAbandoned && !c.queuedAt.IsZero() {
+		c.e.store.CountAbandoned(ctx, c.queueName)
+	}
 	if agent != "" {
 		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: final})
 		c.e.scheduleWrapUp(agent)

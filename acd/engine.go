@@ -18,6 +18,8 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/ewt"
+	"github.com/tandem-cc/tandem/hours"
 )
 
 // QueueSettings are the per-queue settings the engine needs.
@@ -28,6 +30,30 @@ type QueueSettings struct {
 	Record bool
 	// Variables define the queue's call-associated data.
 	Variables []config.Variable
+
+	// The caller's experience while waiting (see config.Queue).
+	Priority     int
+	Announce     config.Announce
+	Overflow     config.Overflow
+	MaxSize      int
+	WhenFull     config.Action
+	Hours        config.Hours
+	ServiceLevel time.Duration
+	// Routing: strategy, weight and skills, written to Redis at start.
+	Strategy string
+	Weight   int
+	Skills   []config.SkillRequirement
+}
+
+// QueueSettingsFrom turns a queue's configuration into the engine's
+// settings (ring timeout already resolved by config.QueueSettings).
+func QueueSettingsFrom(q config.Queue) QueueSettings {
+	return QueueSettings{
+		MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables,
+		Priority: q.Priority, Announce: q.Announce, Overflow: q.Overflow, MaxSize: q.MaxSize,
+		WhenFull: q.WhenFull, Hours: q.Hours, ServiceLevel: q.ServiceLevel,
+		Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills,
+	}
 }
 
 // DialSettings say how to reach an outside number.
@@ -66,6 +92,10 @@ type Options struct {
 	BlindTransferNoAnswer string
 	// BusyMessage is played to calls refused at the concurrent-call cap.
 	BusyMessage string
+	// IVR is the menus callers go through, by DNIS.
+	IVR config.IVR
+	// Now is the clock for business hours (tests fix it); nil = time.Now.
+	Now func() time.Time
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -75,9 +105,12 @@ type Engine struct {
 	opts  Options
 	store *Store
 	cad   *cad.Store
-	pbx   PBX
-	log   *slog.Logger
-	stats *Stats
+	ewt   *ewtBook // wait-time estimators, one per queue
+	// schedules are the queues' opening hours, compiled once.
+	schedules map[string]*hours.Schedule
+	pbx       PBX
+	log       *slog.Logger
+	stats     *Stats
 
 	mu    sync.Mutex
 	legs  map[string]*call // every live leg of every call this node owns
@@ -109,10 +142,28 @@ func NewEngine(opts Options) *Engine {
 	if opts.Dial.DefaultRegion == "" {
 		opts.Dial.DefaultRegion = "US"
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	schedules := map[string]*hours.Schedule{}
+	for name, q := range opts.Queues {
+		if len(q.Hours.Weekly) == 0 && len(q.Hours.Holidays) == 0 {
+			continue // always open
+		}
+		sched, err := hours.Compile(q.Hours)
+		if err != nil {
+			// Config validation refuses bad hours; an engine built by hand
+			// with bad ones keeps the queue open rather than closed.
+			opts.Logger.Error("queue hours", "queue", name, "err", err)
+			continue
+		}
+		schedules[name] = sched
+	}
 	store := opts.Store.WithPolicy(opts.Policy)
 	return &Engine{
 		opts: opts, store: store, pbx: opts.PBX,
-		cad:   cad.NewStore(store.rdb, store.prefix, opts.Logger),
+		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
+		ewt: newEWTBook(), schedules: schedules,
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(),
 		legs:  map[string]*call{}, calls: map[string]*call{},
@@ -125,6 +176,13 @@ func (e *Engine) Stats() *Stats { return e.stats }
 // Run drives the engine until ctx ends: PBX events, the node's offer
 // inbox, and the routing sweep.
 func (e *Engine) Run(ctx context.Context) error {
+	routing := make(map[string]QueueRouting, len(e.opts.Queues))
+	for name, q := range e.opts.Queues {
+		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills}
+	}
+	if err := e.store.SetQueues(ctx, routing); err != nil {
+		return fmt.Errorf("write queue routing: %w", err)
+	}
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
@@ -161,7 +219,7 @@ func (e *Engine) onEvent(ev Event) {
 }
 
 func (e *Engine) startCall(ev CallArrived) {
-	c := &call{e: e, conn: newConnectionID(), callerLeg: ev.Leg, arrived: ev, wake: make(chan struct{}, 1)}
+	c := &call{e: e, conn: newConnectionID(), callerLeg: ev.Leg, arrived: ev, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced}
 	c.log = e.log.With("connection_id", c.conn)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {
@@ -440,8 +498,8 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 	return out, nil
 }
 
-// Login logs an agent in; it starts idle.
-func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error) {
+// Login logs an agent in with its skills (levels 1..10); it starts idle.
+func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
 	if strings.TrimSpace(endpoint) == "" {
 		return agents.Agent{}, &agents.FieldError{Field: "endpoint", Msg: "is required"}
 	}
@@ -453,7 +511,7 @@ func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string
 			return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
 		}
 	}
-	return e.store.Login(ctx, id, endpoint, queues)
+	return e.store.Login(ctx, id, endpoint, queues, skills)
 }
 
 // SetAvailable makes an agent available; a waiting call is offered at once.
@@ -494,10 +552,24 @@ func (e *Engine) Agent(ctx context.Context, id string) (agents.Agent, error) {
 
 // Queue reads one configured queue.
 func (e *Engine) Queue(ctx context.Context, name string) (QueueView, error) {
-	if _, ok := e.opts.Queues[name]; !ok {
+	q, ok := e.opts.Queues[name]
+	if !ok {
 		return QueueView{}, fmt.Errorf("queue %s: %w", name, ErrNotFound)
 	}
-	return e.store.Queue(ctx, name)
+	v, err := e.store.Queue(ctx, name)
+	if err != nil {
+		return v, err
+	}
+	longest := 0.0
+	for _, w := range v.Waiting {
+		longest = max(longest, w.WaitSeconds)
+	}
+	st, err := e.store.Stats(ctx, name, q.ServiceLevel, longest)
+	if err != nil {
+		return v, err
+	}
+	v.Stats = &st
+	return v, nil
 }
 
 func newConnectionID() string {

@@ -18,9 +18,11 @@ const (
 // interactionTransitions lists every legal from → to, with the script that
 // performs it.
 var interactionTransitions = map[string]map[string]string{
-	"":           {StateArrived: "arrive"},
-	StateArrived: {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish"},
-	StateQueued:  {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish"},
+	"": {StateArrived: "arrive"},
+	StateArrived: {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish",
+		StateEnded: "finish (self-service in the IVR, or a treatment before queueing)"},
+	StateQueued: {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish",
+		StateQueued: "move_queue (overflow)", StateEnded: "finish (a treatment that played its message)"},
 	StateOffered: {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
 	StateConnected: {StateEnded: "finish", StateQueued: "transfer_queue", StateOffered: "transfer_agent",
 		StateConnected: "hand_over (consult transfer, agent leaves a conference)"},

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 )
 
@@ -66,6 +67,16 @@ type Offer struct {
 	Agent        string
 	Endpoint     string
 	Attempt      int // 1 for the first offer of the call, 2 after one RONA...
+	// RingAll lists the other agents reserved for the same call by a
+	// ring_all queue: ring them all with Agent; the first to answer gets
+	// the call (Store.RingAllAnswered). Empty for a one-agent offer.
+	RingAll []RingMember
+}
+
+// RingMember is one more agent rung by a ring-all offer.
+type RingMember struct {
+	Agent    string
+	Endpoint string
 }
 
 func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
@@ -74,18 +85,24 @@ func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args .
 	return v, scriptError(err)
 }
 
-// offerAt decodes an offer at position i of a script reply, if there is one.
+// offerAt decodes an offer at position i of a script reply, if there is
+// one: conn, agent, endpoint, attempt, then agent, endpoint pairs of a
+// ring-all offer (an offer is always the end of a reply).
 func offerAt(reply []any, i int) *Offer {
 	if len(reply) < i+4 {
 		return nil
 	}
 	attempt, _ := strconv.Atoi(fmt.Sprint(reply[i+3]))
-	return &Offer{
+	o := &Offer{
 		ConnectionID: fmt.Sprint(reply[i]),
 		Agent:        fmt.Sprint(reply[i+1]),
 		Endpoint:     fmt.Sprint(reply[i+2]),
 		Attempt:      attempt,
 	}
+	for j := i + 4; j+1 < len(reply); j += 2 {
+		o.RingAll = append(o.RingAll, RingMember{Agent: fmt.Sprint(reply[j]), Endpoint: fmt.Sprint(reply[j+1])})
+	}
+	return o
 }
 
 // Arrive records a new customer call owned by this node. It counts towards
@@ -124,16 +141,10 @@ func (s *Store) ArriveConsult(ctx context.Context, id, parent, agent string) err
 }
 
 // Enqueue puts an arrived call in queue with priority (0..9, 9 first) and
-// returns an offer if an agent was free.
+// returns an offer if an agent was free. The queue's skill requirements
+// apply (EnqueueWith gives the call its own).
 func (s *Store) Enqueue(ctx context.Context, conn, queue string, priority int) (*Offer, error) {
-	if priority < 0 || priority > 9 {
-		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
-	}
-	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
-	}
-	return offerAt(v.([]any), 0), nil
+	return s.EnqueueWith(ctx, conn, queue, priority, nil)
 }
 
 // Ringing records that the agent's leg is ringing for the offered call.
@@ -191,9 +202,14 @@ func (s *Store) Sweep(ctx context.Context, queue string, max int) ([]Offer, erro
 	return out, nil
 }
 
-// Login logs an agent in (state idle) with its endpoint and queues.
-func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error) {
-	args := []any{id, endpoint, strings.Join(queues, ",")}
+// Login logs an agent in (state idle) with its endpoint, queues and skills
+// (levels 1..10; nil for none).
+func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
+	enc, err := encodeSkills(skills)
+	if err != nil {
+		return agents.Agent{}, err
+	}
+	args := []any{id, endpoint, strings.Join(queues, ","), enc}
 	for _, v := range agents.From(agents.EvLogin) {
 		args = append(args, v)
 	}
@@ -242,6 +258,7 @@ func agentFromHash(id string, h map[string]string) agents.Agent {
 	if h["queues"] != "" {
 		a.Queues = strings.Split(h["queues"], ",")
 	}
+	a.Skills = decodeSkills(h["skills"])
 	return a
 }
 
@@ -258,17 +275,20 @@ type Interaction struct {
 	Attached  map[string]string `json:"attached"`
 	Queue     string            `json:"queue,omitempty"`
 	Priority  int               `json:"priority"`
-	Agent     string            `json:"agent,omitempty"`
-	AgentLeg  string            `json:"agent_leg,omitempty"`
-	Offers    int               `json:"offers"`
-	RONAs     int               `json:"ronas"`
-	Arrived   time.Time         `json:"arrived"`
-	Queued    time.Time         `json:"queued,omitzero"`
-	Offered   time.Time         `json:"offered,omitzero"`
-	Answered  time.Time         `json:"answered,omitzero"`
-	Ended     time.Time         `json:"ended,omitzero"`
-	EndedBy   string            `json:"ended_by,omitempty"`
-	Wait      time.Duration     `json:"wait_ns"`
+	// Skills are the call's own requirements (from the IVR), if it has
+	// any; otherwise its queue's apply.
+	Skills   []config.SkillRequirement `json:"skills,omitempty"`
+	Agent    string                    `json:"agent,omitempty"`
+	AgentLeg string                    `json:"agent_leg,omitempty"`
+	Offers   int                       `json:"offers"`
+	RONAs    int                       `json:"ronas"`
+	Arrived  time.Time                 `json:"arrived"`
+	Queued   time.Time                 `json:"queued,omitzero"`
+	Offered  time.Time                 `json:"offered,omitzero"`
+	Answered time.Time                 `json:"answered,omitzero"`
+	Ended    time.Time                 `json:"ended,omitzero"`
+	EndedBy  string                    `json:"ended_by,omitempty"`
+	Wait     time.Duration             `json:"wait_ns"`
 }
 
 // Terminal reports whether the interaction is over.
@@ -292,6 +312,7 @@ func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, erro
 		Answered: msTime(h["answered"]), Ended: msTime(h["ended"]), EndedBy: h["ended_by"],
 	}
 	ix.Priority, _ = strconv.Atoi(h["priority"])
+	ix.Skills = decodeRequirements(h["skills"])
 	ix.Offers, _ = strconv.Atoi(h["offers"])
 	ix.RONAs, _ = strconv.Atoi(h["ronas"])
 	if w, err := strconv.ParseInt(h["wait_ms"], 10, 64); err == nil {

@@ -14,7 +14,7 @@ import (
 func connectedCall(t *testing.T, s *Store, conn, agent, queue string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Login(ctx, agent, "PJSIP/"+agent, []string{queue}); err != nil {
+	if _, err := s.Login(ctx, agent, "PJSIP/"+agent, []string{queue}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SetState(ctx, agent, agents.EvAvailable, ""); err != nil {
@@ -119,7 +119,7 @@ func TestTransferToQueueNeverReturnsToTransferringAgent(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
 	connectedCall(t, s, "c1", "a1", "sales")
-	if _, err := s.Login(ctx, "a1b", "PJSIP/a1b", []string{"support"}); err != nil {
+	if _, err := s.Login(ctx, "a1b", "PJSIP/a1b", []string{"support"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// a1 serves support too once free; the transferred call must skip a1.
@@ -146,7 +146,7 @@ func TestTransferToAgentNeedsAnAvailableAgent(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
 	connectedCall(t, s, "c1", "a1", "sales")
-	if _, err := s.Login(ctx, "a2", "PJSIP/a2", []string{"sales"}); err != nil {
+	if _, err := s.Login(ctx, "a2", "PJSIP/a2", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TransferToAgent(ctx, "c1", "a2", "a1"); !errors.Is(err, ErrIllegalTransition) {
@@ -171,7 +171,7 @@ func TestReserveAgentForConsultAndSteps(t *testing.T) {
 	s := newTestStore(t, "n1").WithPolicy(Policy{WrapUp: time.Minute})
 	ctx := context.Background()
 	connectedCall(t, s, "c1", "a1", "sales")
-	if _, err := s.Login(ctx, "b", "PJSIP/b", []string{"sales"}); err != nil {
+	if _, err := s.Login(ctx, "b", "PJSIP/b", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	ep, err := s.ReserveAgent(ctx, "b", "c1", agents.Available, agents.Idle)
@@ -196,7 +196,7 @@ func TestReserveAgentForConsultAndSteps(t *testing.T) {
 		t.Fatalf("consulted agent after consult %s", st)
 	}
 	// A consulted agent who never answers goes to RONA.
-	if _, err := s.Login(ctx, "c", "PJSIP/c", []string{"sales"}); err != nil {
+	if _, err := s.Login(ctx, "c", "PJSIP/c", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ReserveAgent(ctx, "c", "c1", agents.Available, agents.Idle); err != nil {
@@ -215,7 +215,7 @@ func TestHandOverMovesCallToConsultedAgent(t *testing.T) {
 	s := NewStore(rdb, "t", "n1").WithPolicy(Policy{WrapUp: time.Minute})
 	ctx := context.Background()
 	connectedCall(t, s, "c1", "a1", "sales")
-	if _, err := s.Login(ctx, "b", "PJSIP/b", []string{"sales"}); err != nil {
+	if _, err := s.Login(ctx, "b", "PJSIP/b", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ReserveAgent(ctx, "b", "c1", agents.Idle); err != nil {

@@ -34,7 +34,7 @@ func arriveQueued(t *testing.T, s *Store, conn, queue string, prio int) *Offer {
 func loginAvailable(t *testing.T, s *Store, id string, queues ...string) *Offer {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Login(ctx, id, "PJSIP/"+id, queues); err != nil {
+	if _, err := s.Login(ctx, id, "PJSIP/"+id, queues, nil); err != nil {
 		t.Fatal(err)
 	}
 	o, err := s.SetState(ctx, id, agents.EvAvailable, "")
@@ -249,7 +249,7 @@ func TestIllegalAgentTransitionsChangeNothing(t *testing.T) {
 	if _, err := s.SetState(ctx, "a1", agents.EvAvailable, ""); !errors.Is(err, ErrIllegalTransition) {
 		t.Fatalf("available twice: %v", err)
 	}
-	if _, err := s.Login(ctx, "a1", "PJSIP/x", []string{"other"}); !errors.Is(err, ErrIllegalTransition) {
+	if _, err := s.Login(ctx, "a1", "PJSIP/x", []string{"other"}, nil); !errors.Is(err, ErrIllegalTransition) {
 		t.Fatalf("login twice: %v", err)
 	}
 	a, _ := s.Agent(ctx, "a1")
@@ -313,7 +313,7 @@ func TestSweepPairsWhatEventsMissed(t *testing.T) {
 	arriveQueued(t, s, "c3", "sales", 0)
 	// Simulate two agents made available by hand (an event that was lost).
 	for _, id := range []string{"a1", "a2"} {
-		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}); err != nil {
+		if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}, nil); err != nil {
 			t.Fatal(err)
 		}
 		s.rdb.HSet(ctx, s.keys.Agent(id), "state", "available")
@@ -364,7 +364,7 @@ func TestConcurrentRoutingNeverDoubleOffers(t *testing.T) {
 				record(o)
 				if i < agentsN {
 					id := fmt.Sprintf("a%02d", i)
-					if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}); err != nil {
+					if _, err := s.Login(ctx, id, "PJSIP/"+id, []string{"sales"}, nil); err != nil {
 						t.Error(err)
 						return
 					}

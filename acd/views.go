@@ -13,6 +13,8 @@ type QueueView struct {
 	Waiting []WaitingCall `json:"waiting"`
 	// Agents lists the queue's logged-in agents grouped by state.
 	Agents map[agents.State][]string `json:"agents"`
+	// Stats are today's figures (service level, abandons, ASA, longest wait).
+	Stats *QueueStats `json:"stats,omitempty"`
 }
 
 // WaitingCall is one call waiting in a queue, best first.

@@ -19,6 +19,10 @@ type Agent struct {
 	Reason string `json:"reason,omitempty"`
 	// ConnectionID is the interaction the agent is reserved for or on.
 	ConnectionID string `json:"connection_id,omitempty"`
+	// Skills are the agent's skills and levels (1..10), given at login;
+	// routing offers a call only to an agent whose levels meet the call's
+	// requirements.
+	Skills map[string]int `json:"skills,omitempty"`
 }
 
 // Sentinel errors callers branch on; the API maps them to status codes.

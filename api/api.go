@@ -34,7 +34,7 @@ import (
 // Call-control methods act on the agent's current call; the agent id is
 // the one in the URL, already authorised.
 type Core interface {
-	Login(ctx context.Context, id, endpoint string, queues []string) (agents.Agent, error)
+	Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error)
 	SetAvailable(ctx context.Context, id string) (agents.Agent, error)
 	SetIdle(ctx context.Context, id, reason string) (agents.Agent, error)
 	Logout(ctx context.Context, id string) (agents.Agent, error)
@@ -78,6 +78,7 @@ const (
 	maxEndpoint = 128
 	maxReason   = 64
 	maxQueues   = 32 // queues in one login
+	maxSkills   = 32 // skills in one login
 )
 
 // wsWriteTimeout bounds one event write, so a client that stopped reading

@@ -42,7 +42,7 @@ func (f *fakeCore) Calls() []string {
 
 var since = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func (f *fakeCore) Login(_ context.Context, id, endpoint string, queues []string) (agents.Agent, error) {
+func (f *fakeCore) Login(_ context.Context, id, endpoint string, queues []string, _ map[string]int) (agents.Agent, error) {
 	if err := f.record("Login(%s,%s,%s)", id, endpoint, strings.Join(queues, "|")); err != nil {
 		return agents.Agent{}, err
 	}

@@ -58,6 +58,8 @@ func (s *server) agentRoute(queryToken bool, h func(http.ResponseWriter, *http.R
 type loginRequest struct {
 	Endpoint string   `json:"endpoint"`
 	Queues   []string `json:"queues"`
+	// Skills are the agent's skills with levels 1..10 (optional).
+	Skills map[string]int `json:"skills"`
 }
 
 // endpointChars keeps the endpoint to what PJSIP/1001 or
@@ -92,6 +94,18 @@ func (l loginRequest) validate() error {
 		}
 		seen[q] = true
 	}
+	if len(l.Skills) > maxSkills {
+		return badField("skills", "at most 32 skills")
+	}
+	for name, level := range l.Skills {
+		field := "skills." + name
+		switch {
+		case !config.ValidSkillName(name):
+			return badField("skills", "skill names are 1-32 characters of a-z 0-9 _ -")
+		case level < 1 || level > 10:
+			return badField(field, "level must be 1..10")
+		}
+	}
 	return nil
 }
 
@@ -105,7 +119,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, r, id, err)
 		return
 	}
-	a, err := s.core.Login(r.Context(), id, req.Endpoint, req.Queues)
+	a, err := s.core.Login(r.Context(), id, req.Endpoint, req.Queues, req.Skills)
 	if err != nil {
 		s.fail(w, r, id, err)
 		return

@@ -23,7 +23,9 @@ type Config struct {
 	// Dial says how Tandem reaches an outside number (consult, transfer).
 	Dial      Dial      `mapstructure:"dial"`
 	Recording Recording `mapstructure:"recording"`
-	Log       Log       `mapstructure:"log"`
+	// IVR holds the menus, keyed by entry point.
+	IVR IVR `mapstructure:"ivr"`
+	Log Log `mapstructure:"log"`
 }
 
 // Agents are the rules of an agent's working day.
@@ -141,6 +143,134 @@ type Queue struct {
 	Record bool `mapstructure:"record"`
 	// Variables are the call-associated data the queue's agents see.
 	Variables []Variable `mapstructure:"variables"`
+
+	// Priority is the priority of calls entering the queue (0..9, 9 first)
+	// unless the IVR gives another.
+	Priority int `mapstructure:"priority"`
+	// Strategy picks the agent: longest_idle (default), round_robin,
+	// fewest_calls (today), least_talk_time (today), best_skill (highest
+	// level of the required skills, then longest idle), ring_all.
+	Strategy string `mapstructure:"strategy"`
+	// Weight ranks this queue's calls for agents in several queues: the
+	// oldest call wins among equal weights, a heavier queue first.
+	Weight int `mapstructure:"weight"`
+	// Skills every agent offered this queue's calls must have.
+	Skills []SkillRequirement `mapstructure:"skills"`
+	// Announce: what a waiting caller hears between music.
+	Announce Announce `mapstructure:"announce"`
+	// Overflow moves calls that waited too long or have nobody to serve them.
+	Overflow Overflow `mapstructure:"overflow"`
+	// MaxSize caps the waiting calls (0 = no cap); WhenFull applies past it.
+	MaxSize  int    `mapstructure:"max_size"`
+	WhenFull Action `mapstructure:"when_full"`
+	// Hours are the opening hours; outside them Hours.Closed applies.
+	Hours Hours `mapstructure:"hours"`
+	// ServiceLevel is the answer time the service level counts against
+	// (e.g. 80% answered within 20s).
+	ServiceLevel time.Duration `mapstructure:"service_level"`
+}
+
+// SkillRequirement is a skill a call needs, with the minimum level (1..10)
+// and relaxations: after waiting After, accept MinLevel instead.
+type SkillRequirement struct {
+	Skill    string  `mapstructure:"skill"`
+	MinLevel int     `mapstructure:"min_level"`
+	Relax    []Relax `mapstructure:"relax"`
+}
+
+// Relax lowers a skill requirement after a wait.
+type Relax struct {
+	After    time.Duration `mapstructure:"after"`
+	MinLevel int           `mapstructure:"min_level"`
+}
+
+// Announce configures position and estimated-wait announcements.
+type Announce struct {
+	// Interval between announcements (0 = none).
+	Interval time.Duration `mapstructure:"interval"`
+	Position bool          `mapstructure:"position"`
+	EWT      bool          `mapstructure:"ewt"`
+}
+
+// Overflow moves a waiting call after After (0 = never by time) or, with
+// NoAgents, at once when no agent of the queue is logged in.
+type Overflow struct {
+	After    time.Duration `mapstructure:"after"`
+	NoAgents bool          `mapstructure:"no_agents"`
+	Action   Action        `mapstructure:"action"`
+}
+
+// Action is a treatment: to another queue (keeping the call's original
+// arrival time), a callback offer, or a message then hang-up.
+type Action struct {
+	// Type is queue, callback or message ("" = none).
+	Type    string `mapstructure:"type"`
+	Queue   string `mapstructure:"queue"`
+	Message string `mapstructure:"message"` // media, e.g. "sound:closed"
+}
+
+// Hours are weekly opening windows and holidays in a time zone.
+type Hours struct {
+	TimeZone string   `mapstructure:"time_zone"` // IANA, e.g. "Europe/Paris"
+	Weekly   []Window `mapstructure:"weekly"`    // empty = always open
+	Holidays []string `mapstructure:"holidays"`  // "2026-12-25"
+	Closed   Action   `mapstructure:"closed"`
+}
+
+// Window is one opening window on some days ("mon".."sun"), "09:00"-"17:30".
+type Window struct {
+	Days []string `mapstructure:"days"`
+	From string   `mapstructure:"from"`
+	To   string   `mapstructure:"to"`
+}
+
+// IVR is the menus callers go through before a queue.
+type IVR struct {
+	// EntryPoints map a DNIS to the first node of its menu.
+	EntryPoints map[string]string `mapstructure:"entry_points"`
+	Nodes       map[string]Node   `mapstructure:"nodes"`
+}
+
+// Node plays a prompt, optionally collects digits, and branches.
+type Node struct {
+	// Prompt is media ("sound:welcome") or text for the PBX's TTS ("tts:...").
+	Prompt string `mapstructure:"prompt"`
+	// Collect: 0 max digits = no collection (the node branches to Next).
+	Collect Collect `mapstructure:"collect"`
+	// Variable keeps the collected digits as attached data under this name.
+	Variable string `mapstructure:"variable"`
+	// Secure marks that variable as secure (masked everywhere).
+	Secure bool `mapstructure:"secure"`
+	// Branches by the digits collected; "default" matches any input.
+	Branches map[string]Branch `mapstructure:"branches"`
+	// Next is taken when the node collects nothing.
+	Next Branch `mapstructure:"next"`
+	// OnFailure is taken after the retries are used up.
+	OnFailure Branch `mapstructure:"on_failure"`
+}
+
+// Collect is DTMF collection.
+type Collect struct {
+	MaxDigits     int           `mapstructure:"max_digits"`
+	Terminator    string        `mapstructure:"terminator"` // e.g. "#"
+	Timeout       time.Duration `mapstructure:"timeout"`
+	Retries       int           `mapstructure:"retries"`
+	InvalidPrompt string        `mapstructure:"invalid_prompt"`
+	TimeoutPrompt string        `mapstructure:"timeout_prompt"`
+}
+
+// Branch is where a node leads: exactly one of Goto, Queue, Callback,
+// Dial or Hangup, plus Set (variables to attach) applied first.
+type Branch struct {
+	Goto     string             `mapstructure:"goto"`
+	Queue    string             `mapstructure:"queue"`
+	Priority *int               `mapstructure:"priority"`
+	Skills   []SkillRequirement `mapstructure:"skills"`
+	Set      map[string]string  `mapstructure:"set"`
+	Callback bool               `mapstructure:"callback"`
+	Dial     string             `mapstructure:"dial"`
+	// Hangup is a message played before hanging up ("sound:goodbye").
+	Hangup string `mapstructure:"hangup"`
 }
 
 // Variable defines one piece of call-associated data (CAD).

@@ -352,7 +352,7 @@ func TestExampleFileLoadsAndValidates(t *testing.T) {
 	// The example shows every key, so a key added to Config must be added
 	// to it too.
 	raw, _ := os.ReadFile("example.yaml")
-	for _, key := range append(LeafKeys(), queueKeys()...) {
+	for _, key := range append(LeafKeys(), nestedKeys()...) {
 		last := key[strings.LastIndex(key, ".")+1:]
 		if !strings.Contains(string(raw), last+":") {
 			t.Errorf("example.yaml does not show %s", key)
@@ -360,16 +360,43 @@ func TestExampleFileLoadsAndValidates(t *testing.T) {
 	}
 }
 
-// queueKeys lists the keys of one queue and of one of its variables, as
-// REFERENCE.md writes them ("queues.<name>.variables[].type").
-func queueKeys() []string {
+// nestedKeys lists the keys below a queue's or a node's name and inside
+// lists, as REFERENCE.md writes them: "queues.<name>.skills[].relax[].after",
+// "ivr.nodes.<name>.branches.<digits>.goto". A record type met a second
+// time is one key (when_full, next, a branch's skills): the reference
+// spells its fields out once and refers back to them.
+func nestedKeys() []string {
+	seen := map[reflect.Type]bool{}
 	var keys []string
-	for _, l := range leaves(reflect.TypeOf(Queue{}), "queues.<name>") {
-		keys = append(keys, l.key)
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := f.Tag.Get("mapstructure")
+			key := prefix + "." + name
+			keys = append(keys, key)
+			elem, below := f.Type, key
+			switch f.Type.Kind() {
+			case reflect.Slice:
+				elem, below = f.Type.Elem(), key+"[]"
+			case reflect.Map:
+				elem, below = f.Type.Elem(), key+".<name>"
+				if name == "branches" {
+					below = key + ".<digits>"
+				}
+			}
+			if elem.Kind() != reflect.Struct || seen[elem] {
+				continue
+			}
+			seen[elem] = true
+			if f.Type.Kind() == reflect.Struct {
+				keys = keys[:len(keys)-1] // a plain record is its fields
+			}
+			walk(elem, below)
+		}
 	}
-	for _, l := range leaves(reflect.TypeOf(Variable{}), "queues.<name>.variables[]") {
-		keys = append(keys, l.key)
-	}
+	walk(reflect.TypeOf(Queue{}), "queues.<name>")
+	walk(reflect.TypeOf(Node{}), "ivr.nodes.<name>")
 	return keys
 }
 
@@ -379,7 +406,7 @@ func TestReferenceListsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := string(raw)
-	for _, key := range append(LeafKeys(), queueKeys()...) {
+	for _, key := range append(LeafKeys(), nestedKeys()...) {
 		if !strings.Contains(ref, "| `"+key+"` |") {
 			t.Errorf("REFERENCE.md has no row for %s", key)
 		}
@@ -396,16 +423,18 @@ func valid() Config {
 	c := Default()
 	c.NodeID = "n1"
 	c.Redis.Addr = "127.0.0.1:6379"
-	c.Queues = map[string]Queue{
-		"sales": {Record: true, Variables: []Variable{
-			{Name: "CUSTOMER_ID", Label: "Customer", Type: "string", PopUp: true, Order: 1},
-			{Name: "LANGUAGE", Label: "Language", Type: "string", PopUp: true, Order: 2},
-			{Name: "opened_at", Label: "Opened", Type: "datetime", PopUp: true, Order: 3},
-			{Name: "VIP", Label: "VIP", Type: "boolean", Editable: true, Order: 4},
-			{Name: "_BALANCE", Label: "Balance", Type: "number", Secure: true, Order: 5},
-		}},
-		"support": {RingTimeout: 30 * time.Second},
+	sales := NewQueue()
+	sales.Record = true
+	sales.Variables = []Variable{
+		{Name: "CUSTOMER_ID", Label: "Customer", Type: "string", PopUp: true, Order: 1},
+		{Name: "LANGUAGE", Label: "Language", Type: "string", PopUp: true, Order: 2},
+		{Name: "opened_at", Label: "Opened", Type: "datetime", PopUp: true, Order: 3},
+		{Name: "VIP", Label: "VIP", Type: "boolean", Editable: true, Order: 4},
+		{Name: "_BALANCE", Label: "Balance", Type: "number", Secure: true, Order: 5},
 	}
+	support := NewQueue()
+	support.RingTimeout = 30 * time.Second
+	c.Queues = map[string]Queue{"sales": sales, "support": support}
 	c.Routing.DefaultQueue = "sales"
 	c.Routing.DNIS = map[string]string{"100": "sales"}
 	c.Auth = Auth{
@@ -450,7 +479,9 @@ func TestValidateAcceptsValid(t *testing.T) {
 		q.Variables = append(q.Variables, Variable{Name: "P" + strconv.Itoa(i), Label: "P", Type: "string", PopUp: true})
 	}
 	c.Queues["sales"] = q
-	c.Queues["support"] = Queue{Variables: []Variable{{Name: "A", Label: "A", Type: "string"}}} // no pop-up at all
+	support := NewQueue()
+	support.Variables = []Variable{{Name: "A", Label: "A", Type: "string"}} // no pop-up at all
+	c.Queues["support"] = support
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -489,9 +520,13 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"routing.default_queue", func(c *Config) { c.Routing.DefaultQueue = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "" }},
-		{"queues.bad name", func(c *Config) { c.Queues["bad name"] = Queue{} }},
-		{"queues.{x}", func(c *Config) { c.Queues["{x}"] = Queue{} }},
-		{"queues.support.ring_timeout", func(c *Config) { c.Queues["support"] = Queue{RingTimeout: -1} }},
+		{"queues.bad name", func(c *Config) { c.Queues["bad name"] = NewQueue() }},
+		{"queues.{x}", func(c *Config) { c.Queues["{x}"] = NewQueue() }},
+		{"queues.support.ring_timeout", func(c *Config) {
+			q := NewQueue()
+			q.RingTimeout = -1
+			c.Queues["support"] = q
+		}},
 		{"routing.max_concurrent_calls", func(c *Config) { c.Routing.MaxConcurrentCalls = -1 }},
 		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "" }},
 		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "all-circuits-busy-now" }},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/mitchellh/mapstructure"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
 )
 
 // EnvPrefix starts every environment variable Tandem reads:
@@ -93,14 +95,19 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 			file = f.Value.String()
 		}
 	}
+	var raw []byte
 	if file != "" {
+		var err error
+		if raw, err = os.ReadFile(file); err != nil {
+			return Config{}, fmt.Errorf("config: read %s: %w", file, err)
+		}
 		// The type is fixed so a file named tandem.conf still reads as YAML.
-		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
+		if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
 			return Config{}, fmt.Errorf("config: read %s: %w", file, err)
 		}
 		bindQueueEnv(v)
+		setNamedDefaults(v)
 	}
 
 	if fs != nil {
@@ -124,7 +131,10 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		}
 		c.NodeID = host
 	}
-	c.normalizeQueueRefs()
+	c.normalizeRefs()
+	if err := restoreSetCase(raw, &c); err != nil {
+		return Config{}, fmt.Errorf("config: read %s: %w", file, err)
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -171,27 +181,117 @@ func envSettable(t reflect.Type) bool {
 // bindQueueEnv binds the environment variables of the queues the file
 // declares (TANDEM_QUEUES_SALES_RING_TIMEOUT). Queues themselves can only be
 // declared in the file: their names are map keys, unknown in advance.
+// Only single values are bound: a queue's lists (variables, skills,
+// hours.weekly, hours.holidays) come from the file whole, so one queue
+// reads the same from top to bottom.
 func bindQueueEnv(v *viper.Viper) {
 	queueType := reflect.TypeOf(Queue{})
 	for name := range v.GetStringMap("queues") {
 		for _, l := range leaves(queueType, "queues."+name) {
-			// Not queues.<name>.variables: a list of records cannot come
-			// from one variable (see envSettable).
-			if envSettable(l.typ) {
+			if k := l.typ.Kind(); k != reflect.Map && k != reflect.Slice {
 				_ = v.BindEnv(l.key)
 			}
 		}
 	}
 }
 
-// normalizeQueueRefs lower-cases the places that name a queue. Viper
-// lower-cases map keys, so a queue declared as "Sales" is stored as
+// setNamedDefaults sets the defaults of keys below a name only the file
+// knows: those of each declared queue, and those of each IVR node that
+// collects digits. Set as viper defaults rather than filled in after
+// decoding, so a value written in the file, even zero ("weight: 0",
+// "retries: 0"), is kept and judged by Validate.
+func setNamedDefaults(v *viper.Viper) {
+	for name := range v.GetStringMap("queues") {
+		k := "queues." + name
+		v.SetDefault(k+".strategy", DefaultStrategy)
+		v.SetDefault(k+".weight", DefaultWeight)
+		v.SetDefault(k+".service_level", DefaultServiceLevel)
+		v.SetDefault(k+".hours.time_zone", DefaultTimeZone)
+	}
+	for name := range v.GetStringMap("ivr.nodes") {
+		k := "ivr.nodes." + name + ".collect"
+		if v.GetInt(k+".max_digits") > 0 {
+			v.SetDefault(k+".timeout", DefaultCollectTimeout)
+			v.SetDefault(k+".retries", DefaultCollectRetries)
+		}
+	}
+}
+
+// normalizeRefs lower-cases the places that name a queue or an IVR node.
+// Viper lower-cases map keys, so a queue declared as "Sales" is stored as
 // "sales"; references must follow or they would never match.
-func (c *Config) normalizeQueueRefs() {
+func (c *Config) normalizeRefs() {
 	c.Routing.DefaultQueue = strings.ToLower(c.Routing.DefaultQueue)
 	for k, q := range c.Routing.DNIS {
 		c.Routing.DNIS[k] = strings.ToLower(q)
 	}
+	for name, q := range c.Queues {
+		for _, a := range []*Action{&q.Overflow.Action, &q.WhenFull, &q.Hours.Closed} {
+			a.Queue = strings.ToLower(a.Queue)
+		}
+		c.Queues[name] = q
+	}
+	for k, n := range c.IVR.EntryPoints {
+		c.IVR.EntryPoints[k] = strings.ToLower(n)
+	}
+	for name, n := range c.IVR.Nodes {
+		for k, b := range n.Branches {
+			n.Branches[k] = b.normalized()
+		}
+		n.Next, n.OnFailure = n.Next.normalized(), n.OnFailure.normalized()
+		c.IVR.Nodes[name] = n
+	}
+}
+
+func (b Branch) normalized() Branch {
+	b.Goto, b.Queue = strings.ToLower(b.Goto), strings.ToLower(b.Queue)
+	return b
+}
+
+// restoreSetCase gives back their case to the variable names of the IVR
+// branches' set maps. Viper lower-cases every map key, but variable names
+// are case-sensitive (CUSTOMER_ID is not customer_id), so the names are
+// read again from the YAML itself. raw is the file; nil for no file.
+func restoreSetCase(raw []byte, c *Config) error {
+	if raw == nil || len(c.IVR.Nodes) == 0 {
+		return nil
+	}
+	type rawBranch struct {
+		Set map[string]any `yaml:"set"`
+	}
+	var file struct {
+		IVR struct {
+			Nodes map[string]struct {
+				Branches  map[string]rawBranch `yaml:"branches"`
+				Next      rawBranch            `yaml:"next"`
+				OnFailure rawBranch            `yaml:"on_failure"`
+			} `yaml:"nodes"`
+		} `yaml:"ivr"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		return err
+	}
+	restore := func(set map[string]string, names map[string]any) {
+		for name := range names {
+			lower := strings.ToLower(name)
+			if v, ok := set[lower]; ok && lower != name {
+				delete(set, lower)
+				set[name] = v
+			}
+		}
+	}
+	for name, rn := range file.IVR.Nodes {
+		n, ok := c.IVR.Nodes[strings.ToLower(name)]
+		if !ok {
+			continue
+		}
+		for digits, rb := range rn.Branches {
+			restore(n.Branches[strings.ToLower(digits)].Set, rb.Set)
+		}
+		restore(n.Next.Set, rn.Next.Set)
+		restore(n.OnFailure.Set, rn.OnFailure.Set)
+	}
+	return nil
 }
 
 // decode unmarshals v into c, refusing keys Config does not have (a typo

@@ -2,6 +2,18 @@ package config
 
 import "log/slog"
 
+// NewQueue returns a queue with the settings Load gives a queue the file
+// declares without them. A Config built in code starts its queues from it:
+// Validate refuses the zero strategy, weight and service level.
+func NewQueue() Queue {
+	return Queue{
+		Strategy:     DefaultStrategy,
+		Weight:       DefaultWeight,
+		ServiceLevel: DefaultServiceLevel,
+		Hours:        Hours{TimeZone: DefaultTimeZone},
+	}
+}
+
 // QueueSettings returns the effective settings of a configured queue, with
 // zero values replaced by the routing defaults; false when no queue of
 // that name is configured. Names are lower case (viper lower-cases map
@@ -54,6 +66,9 @@ func (c Config) LogValue() slog.Value {
 			slog.String("busy_message", c.Routing.BusyMessage),
 			slog.String("blind_transfer_no_answer", c.Routing.BlindTransferNoAnswer)),
 		slog.Int("queues", len(c.Queues)),
+		slog.Group("ivr",
+			slog.Int("entry_points", len(c.IVR.EntryPoints)),
+			slog.Int("nodes", len(c.IVR.Nodes))),
 		slog.Group("agents",
 			slog.Any("idle_reasons", c.Agents.IdleReasons),
 			slog.Group("wrapup",

@@ -189,6 +189,7 @@ func (c Config) Validate() error {
 			bad(key+".ring_timeout", "must be positive, or zero for routing.ring_timeout")
 		}
 		checkVariables(bad, key+".variables", q.Variables)
+		checkQueue(bad, c, name, key, q)
 	}
 	if c.Routing.DefaultQueue != "" {
 		if _, ok := c.Queues[c.Routing.DefaultQueue]; !ok {
@@ -206,6 +207,9 @@ func (c Config) Validate() error {
 			bad(key, "queue %q is not configured under queues", q)
 		}
 	}
+
+	// Menus.
+	checkIVR(bad, c)
 
 	// Agents.
 	codeList(bad, "agents.idle_reasons", c.Agents.IdleReasons)
@@ -300,13 +304,16 @@ func checkVariables(bad func(string, string, ...any), key string, vars []Variabl
 }
 
 // checkMedia returns what is wrong with an ARI media URI ("sound:x"), or "".
-func checkMedia(m string) string {
+func checkMedia(m string) string { return checkMediaOf(m, mediaSchemes) }
+
+// checkMediaOf returns what is wrong with media of one of schemes, or "".
+func checkMediaOf(m string, schemes []string) string {
 	if m == "" {
 		return "must not be empty"
 	}
 	scheme, rest, ok := strings.Cut(m, ":")
-	if !ok || !slices.Contains(mediaSchemes, scheme) {
-		return "must start with one of " + strings.Join(mediaSchemes, ": ") + ":"
+	if !ok || !slices.Contains(schemes, scheme) {
+		return "must start with one of " + strings.Join(schemes, ": ") + ":"
 	}
 	if strings.TrimSpace(rest) == "" {
 		return "must name the media after " + scheme + ":"

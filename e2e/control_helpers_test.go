@@ -97,7 +97,7 @@ func (l *controlLab) agent(r int, id, endpoint string, idle bool, queues ...stri
 	l.Sim.SetPhone(endpoint, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond})
 	e := l.Replicas[r].Engine
 	ctx := context.Background()
-	if _, err := e.Login(ctx, id, endpoint, queues); err != nil {
+	if _, err := e.Login(ctx, id, endpoint, queues, nil); err != nil {
 		l.t.Fatal(err)
 	}
 	if idle {

@@ -49,7 +49,7 @@ func BenchmarkHandoffThroughSimulator(b *testing.B) {
 		id := fmt.Sprintf("a%d", i)
 		ep := "PJSIP/" + id
 		l.Sim.SetPhone(ep, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Millisecond, TalkFor: 20 * time.Millisecond})
-		if _, err := e.Login(context.Background(), id, ep, []string{"sales"}); err != nil {
+		if _, err := e.Login(context.Background(), id, ep, []string{"sales"}, nil); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := e.SetAvailable(context.Background(), id); err != nil {

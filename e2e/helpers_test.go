@@ -49,7 +49,7 @@ func login(t *testing.T, l *lab.Lab, r int, id, endpoint string, phone pbxsim.Ph
 	l.Sim.SetPhone(endpoint, phone)
 	e := l.Replicas[r].Engine
 	ctx := context.Background()
-	if _, err := e.Login(ctx, id, endpoint, queues); err != nil {
+	if _, err := e.Login(ctx, id, endpoint, queues, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.SetAvailable(ctx, id); err != nil {

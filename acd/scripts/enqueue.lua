@@ -1,8 +1,10 @@
 -- enqueue.lua: put an arrived call in its queue and try to route it at once.
 -- KEYS[1] = interaction hash, KEYS[2] = the queue's waiting zset
--- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best)
--- Returns {} or an offer {conn, agent, endpoint, attempt} for this node.
--- Errors: ILLEGAL <state> unless the call is 'arrived'.
+-- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best),
+-- ARGV[6] = the call's own skill requirements (encoded as in lib.lua; ''
+-- = the queue's)
+-- Returns {} or an offer {conn, agent, endpoint, attempt[, agent, endpoint
+-- ...]} for this node. Errors: ILLEGAL <state> unless the call is 'arrived'.
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'arrived' then
   return redis.error_reply('ILLEGAL ' .. tostring(st))
@@ -14,6 +16,8 @@ local now = now_ms()
 local score = string.format('%.0f', (9 - tonumber(ARGV[5])) * 1e13 + now)
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[4], 'priority', ARGV[5],
   'score', score, 'queued', now)
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'skills', ARGV[6]) end
 redis.call('ZADD', KEYS[2], score, ARGV[3])
 history('interaction', ARGV[3], 'arrived', 'queued', now, {'queue', ARGV[4]})
-return match_queue(ARGV[4], now) or {}
+-- The new call may be deeper than the head window: it is checked too.
+return match_queue(ARGV[4], now, ARGV[3]) or {}

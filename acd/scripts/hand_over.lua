@@ -9,6 +9,12 @@
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'connected' then return redis.error_reply('ILLEGAL ' .. tostring(st)) end
 local now = now_ms()
+-- Talk time on the customer's call: the leaving agent's ends now, the new
+-- agent's starts now.
+if redis.call('HGET', KEYS[1], 'agent') == ARGV[4] then
+  credit_talk(KEYS[1], ARGV[4], now)
+  redis.call('HSET', KEYS[1], 'talk_from', now)
+end
 after_call(ARGV[4], ARGV[3], now, ARGV[7])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'agent', ARGV[5], 'agent_leg', ARGV[6])

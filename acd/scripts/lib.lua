@@ -2,7 +2,8 @@
 -- loaded, so a script is still one EVALSHA and one round trip).
 --
 -- Every script takes ARGV[1] = key base ("tandem:v1:") and ARGV[2] = the id
--- of the node running it. Key names mirror internal/keyspace/keyspace.go.
+-- of the node running it. Key names mirror internal/keyspace/keyspace.go
+-- and acd/routing.go.
 --
 -- Scripts build some key names at run time (the queues of an agent, the
 -- agent chosen from a queue), which Redis Cluster would not allow across
@@ -20,6 +21,33 @@ local function k_inbox(node) return B .. 'node:' .. node .. ':inbox' end
 local function k_agent_chan(id) return B .. 'agent-events:' .. id end
 local function k_wrapup_due() return B .. 'wrapup-due' end
 local function k_active() return B .. 'active-calls' end
+-- Routing keys (acd/routing.go writes the config and reads the day stats):
+--   {q:<q>}:config        HASH  strategy, weight, skills (requirements,
+--                               encoded), call_skills (skills calls may
+--                               require on their own: indexed), gen (bumped
+--                               when strategy, skills or call_skills change:
+--                               the index keys below carry it)
+--   {q:<q>}:g<gen>:elig:<c>  ZSET  available agents of the queue whose
+--                               class is c (below): every available agent
+--                               of the queue is in exactly one of them
+--   {q:<q>}:g<gen>:skill:<s> ZSET  available agents of the queue having
+--                               skill s (any level), for each skill s
+--                               in the queue's call_skills only
+--                               Both scored by idle-since ms (longest idle
+--                               first) or, for round_robin, 0 (agent-id
+--                               order).
+--   {q:<q>}:rr-last       STR   the agent round robin served last
+--   {q:<q>}:sweep-at      STR   where the sweep's rotating window starts
+--   agent-skills          HASH  agent id -> skills ("billing:3,spanish:7")
+--   agent-day:<d>:calls / :talk  HASH  agent id -> calls answered / talk ms
+--                               on UTC day d (days since 1970), kept 2 days
+local function k_qconf(q) return B .. '{q:' .. q .. '}:config' end
+local function k_elig(q, gen, c) return B .. '{q:' .. q .. '}:g' .. gen .. ':elig:' .. c end
+local function k_skill(q, gen, s) return B .. '{q:' .. q .. '}:g' .. gen .. ':skill:' .. s end
+local function k_rr(q) return B .. '{q:' .. q .. '}:rr-last' end
+local function k_sweep_at(q) return B .. '{q:' .. q .. '}:sweep-at' end
+local function k_skills() return B .. 'agent-skills' end
+local function k_day(d, what) return B .. 'agent-day:' .. d .. ':' .. what end
 
 -- now_ms is the one clock every replica shares: Redis TIME.
 local function now_ms()
@@ -33,6 +61,13 @@ local function split(csv)
     for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
   end
   return out
+end
+
+local function contains(list, v)
+  for _, x in ipairs(list) do
+    if x == v then return true end
+  end
+  return false
 end
 
 -- history appends one transition to the shared event stream. The stream is
@@ -55,99 +90,583 @@ local function set_agent_state(id, from, to, now, conn)
     cjson.encode({type = 'state', agent = id, state = to, at_ms = now, connection_id = conn}))
 end
 
+-- ------------------------------------------------------ agents' day stats --
+
+local DAY_MS = 86400000
+
+-- count_day adds n to an agent's figure for the UTC day of now ('calls'
+-- answered, 'talk' ms). Each day is its own hash, expiring after two days:
+-- "today" needs no reset.
+local function count_day(agent, what, n, now)
+  if not agent or agent == '' or n <= 0 then return end
+  local k = k_day(math.floor(now / DAY_MS), what)
+  redis.call('HINCRBY', k, agent, n)
+  redis.call('EXPIRE', k, 172800)
+end
+
+-- credit_talk adds to agent's talk time today what it talked on the call
+-- of ix since 'talk_from' (set when an agent answers or takes the call).
+local function credit_talk(ix, agent, now)
+  local from = tonumber(redis.call('HGET', ix, 'talk_from') or '')
+  if from then count_day(agent, 'talk', now - from, now) end
+end
+
+-- ---------------------------------------------------------------- skills --
+--
+-- An agent's skills: "billing:3,spanish:7" (name:level, level 1..10).
+-- A call's requirements: "spanish:7:30000:5:60000:3,billing:3", i.e. per
+-- skill its minimum level, then (after ms, minimum level) relaxation steps
+-- with increasing after and non-increasing levels. The effective minimum
+-- of a skill is the level of its last step whose after the call's wait
+-- (now - 'queued', Redis ms) has reached, else its base minimum; 0 means
+-- the skill is no longer required. Go (routing.go) validates and encodes
+-- both; skill names never contain ':' or ','.
+
+local function parse_levels(s)
+  local t = {}
+  if s then
+    for name, lvl in string.gmatch(s, '([^:,]+):(%d+)') do t[name] = tonumber(lvl) end
+  end
+  return t
+end
+
+local reqs_cache = {}
+local function parse_reqs(s)
+  if not s or s == '' then return {} end
+  local r = reqs_cache[s]
+  if r then return r end
+  r = {}
+  for item in string.gmatch(s, '[^,]+') do
+    local p = {}
+    for f in string.gmatch(item, '[^:]+') do p[#p + 1] = f end
+    local req = {skill = p[1], min = tonumber(p[2]), steps = {}}
+    for i = 3, #p - 1, 2 do
+      req.steps[#req.steps + 1] = {tonumber(p[i]), tonumber(p[i + 1])}
+    end
+    r[#r + 1] = req
+  end
+  reqs_cache[s] = r
+  return r
+end
+
+-- mins_at lists {skill, level} of every skill still required after wait.
+local function mins_at(reqs, wait)
+  local mins = {}
+  for _, r in ipairs(reqs) do
+    local m = r.min
+    for _, st in ipairs(r.steps) do
+      if wait >= st[1] then m = st[2] end
+    end
+    if m > 0 then mins[#mins + 1] = {r.skill, m} end
+  end
+  return mins
+end
+
+-- meets: the agent's levels reach every minimum.
+local function meets(levels, mins)
+  for _, m in ipairs(mins) do
+    if (levels[m[1]] or 0) < m[2] then return false end
+  end
+  return true
+end
+
+-- queue_conf reads a queue's routing settings once per script. A queue
+-- never configured routes longest idle, weight 0, no skills, gen 0.
+-- Steps: the distinct relaxation times of all its skills, sorted; step j
+-- (0..#thresholds) holds the minimums once the call waited thresholds[j]
+-- (step 0: none reached). An agent's class in the queue is the first step
+-- whose minimums it meets ('x' if none): a call at step k may go to the
+-- agents of classes 0..k, and only to them.
+local conf_cache = {}
+local function queue_conf(q)
+  local c = conf_cache[q]
+  if c then return c end
+  local h = redis.call('HMGET', k_qconf(q), 'strategy', 'weight', 'skills', 'gen', 'call_skills')
+  c = {strategy = (h[1] and h[1] ~= '') and h[1] or 'longest_idle',
+       weight = tonumber(h[2] or '') or 0, skills = h[3] or '', gen = h[4] or '0',
+       call_skills = {}}
+  for _, sk in ipairs(split(h[5] or nil)) do c.call_skills[sk] = true end
+  c.rr = c.strategy == 'round_robin'
+  c.reqs = parse_reqs(c.skills)
+  local seen, ts = {}, {}
+  for _, r in ipairs(c.reqs) do
+    for _, st in ipairs(r.steps) do
+      if not seen[st[1]] then seen[st[1]] = true; ts[#ts + 1] = st[1] end
+    end
+  end
+  table.sort(ts)
+  c.thresholds = ts
+  c.step_mins = {[0] = mins_at(c.reqs, -1)}
+  for j = 1, #ts do c.step_mins[j] = mins_at(c.reqs, ts[j]) end
+  conf_cache[q] = c
+  return c
+end
+
+local function agent_class(cfg, levels)
+  for j = 0, #cfg.thresholds do
+    if meets(levels, cfg.step_mins[j]) then return j end
+  end
+  return 'x'
+end
+
+local function step_of(cfg, wait)
+  local k = 0
+  for j = 1, #cfg.thresholds do
+    if wait >= cfg.thresholds[j] then k = j end
+  end
+  return k
+end
+
+-- call_needs says what a waiting call asks of an agent: the minimum level
+-- of each skill it still requires after waiting since 'queued' (its own
+-- requirements from the IVR if it has any, else its queue's, then also its
+-- step), the agent it excludes (a call transferred to a queue never goes
+-- back to the agent who transferred it), and the first required skill
+-- (best_skill ranks by it). One HMGET.
+local function call_needs(q, conn, now)
+  local h = redis.call('HMGET', k_ix(conn), 'skills', 'exclude', 'queued')
+  local wait = now - (tonumber(h[3] or '') or now)
+  local needs = {exclude = h[2] or nil}
+  if h[1] and h[1] ~= '' then
+    local reqs = parse_reqs(h[1])
+    needs.own = true
+    needs.mins = mins_at(reqs, wait)
+    needs.first = reqs[1] and reqs[1].skill or nil
+  else
+    local cfg = queue_conf(q)
+    needs.step = step_of(cfg, wait)
+    needs.mins = cfg.step_mins[needs.step]
+    needs.first = cfg.reqs[1] and cfg.reqs[1].skill or nil
+  end
+  return needs
+end
+
+-- ------------------------------------------------------ available agents --
+
+-- index_agent adds (or, with remove, takes) an available agent to / from
+-- its queue's indexes: its class set, and the set of each of its skills
+-- that calls of the queue may require on their own (call_skills; each set
+-- costs a write per availability change, hence not every skill).
+local function index_agent(q, cfg, id, levels, now, remove)
+  local score = cfg.rr and 0 or now
+  local keys = {k_elig(q, cfg.gen, agent_class(cfg, levels))}
+  for s in pairs(levels) do
+    if cfg.call_skills[s] then keys[#keys + 1] = k_skill(q, cfg.gen, s) end
+  end
+  for _, k in ipairs(keys) do
+    if remove then
+      redis.call('ZREM', k, id)
+    else
+      redis.call('ZADD', k, score, id)
+    end
+  end
+end
+
 -- make_available puts an agent in every one of its queues' available sets,
--- scored by the moment it became idle (longest idle = lowest score).
+-- scored by the moment it became idle (longest idle = lowest score), and
+-- in the queues' indexes.
 local function make_available(id, now)
-  for _, q in ipairs(split(redis.call('HGET', k_agent(id), 'queues'))) do
+  local h = redis.call('HMGET', k_agent(id), 'queues', 'skills')
+  local levels = parse_levels(h[2] or nil)
+  for _, q in ipairs(split(h[1] or nil)) do
     redis.call('ZADD', k_avail(q), now, id)
+    index_agent(q, queue_conf(q), id, levels, now, false)
   end
 end
 
 local function make_unavailable(id)
-  for _, q in ipairs(split(redis.call('HGET', k_agent(id), 'queues'))) do
+  local h = redis.call('HMGET', k_agent(id), 'queues', 'skills')
+  local levels = parse_levels(h[2] or nil)
+  for _, q in ipairs(split(h[1] or nil)) do
     redis.call('ZREM', k_avail(q), id)
+    index_agent(q, queue_conf(q), id, levels, 0, true)
   end
 end
 
--- make_offer binds one waiting call to one available agent: the call leaves
--- its queue (offered), the agent leaves every available set (reserved).
--- Because this runs inside a script, no other replica can offer the same
--- call or the same agent in between: double offers are impossible.
+-- ----------------------------------------------------------------- offers --
+
+-- make_offer binds one waiting call to the chosen available agents (one,
+-- or several for ring_all): the call leaves its queue (offered), the agents
+-- leave every available set (reserved). Because this runs inside a script,
+-- no other replica can offer the same call or the same agents in between:
+-- double offers are impossible.
 --
--- If the call is owned by another node, the offer is appended to that
--- node's inbox stream (same round trip) and nil, true is returned;
--- otherwise the offer is returned as {conn, agent, endpoint, attempt}.
-local function make_offer(q, conn, agent, now)
+-- The offer is {conn, agent, endpoint, attempt} followed, for a ring-all
+-- offer, by agent, endpoint pairs of the other agents rung at once (the
+-- interaction's 'agent' is the first, 'ring' lists them all).
+--
+-- If the call is owned by another node, or to_inbox is set (the reply has
+-- no room for this offer), the offer is appended to the owner's inbox
+-- stream (same round trip) and nil, true is returned.
+local function make_offer(q, conn, chosen, now, cfg, to_inbox)
   local ix = k_ix(conn)
   redis.call('ZREM', k_waiting(q), conn)
-  make_unavailable(agent)
-  set_agent_state(agent, 'available', 'reserved', now, conn)
+  local eps = {}
+  for i, a in ipairs(chosen) do
+    make_unavailable(a)
+    set_agent_state(a, 'available', 'reserved', now, conn)
+    eps[i] = redis.call('HGET', k_agent(a), 'endpoint') or ''
+  end
   local attempt = redis.call('HINCRBY', ix, 'offers', 1)
-  redis.call('HSET', ix, 'state', 'offered', 'offered', now, 'agent', agent)
-  history('interaction', conn, 'queued', 'offered', now, {'agent', agent, 'queue', q})
-  local endpoint = redis.call('HGET', k_agent(agent), 'endpoint')
+  redis.call('HSET', ix, 'state', 'offered', 'offered', now, 'agent', chosen[1])
+  local extra = {'agent', chosen[1], 'queue', q}
+  if #chosen > 1 then
+    local ring = table.concat(chosen, ',')
+    redis.call('HSET', ix, 'ring', ring)
+    extra[#extra + 1] = 'ring'
+    extra[#extra + 1] = ring
+  end
+  if cfg and cfg.rr then
+    redis.call('SET', k_rr(q), chosen[1])
+  end
+  history('interaction', conn, 'queued', 'offered', now, extra)
   local owner = redis.call('HGET', ix, 'owner')
-  local offer = {conn, agent, endpoint, tostring(attempt)}
-  if owner ~= SELF then
-    redis.call('XADD', k_inbox(owner), 'MAXLEN', '~', '100000', '*',
-      'conn', conn, 'agent', agent, 'endpoint', endpoint, 'attempt', tostring(attempt))
+  if owner ~= SELF or to_inbox then
+    local args = {k_inbox(owner), 'MAXLEN', '~', '100000', '*',
+      'conn', conn, 'agent', chosen[1], 'endpoint', eps[1], 'attempt', tostring(attempt)}
+    if #chosen > 1 then
+      local others = {}
+      for i = 2, #chosen do others[#others + 1] = {chosen[i], eps[i]} end
+      args[#args + 1] = 'ring'
+      args[#args + 1] = cjson.encode(others)
+    end
+    redis.call('XADD', unpack(args))
     return nil, true
+  end
+  local offer = {conn, chosen[1], eps[1], tostring(attempt)}
+  for i = 2, #chosen do
+    offer[#offer + 1] = chosen[i]
+    offer[#offer + 1] = eps[i]
   end
   return offer
 end
 
--- excluded says whether a call must not go to agent (a call transferred to
--- a queue never comes back to the agent who transferred it).
-local function excluded(conn, agent)
-  return redis.call('HGET', k_ix(conn), 'exclude') == agent
+-- ---------------------------------------------------------------- routing --
+--
+-- Bounded work. A routing decision never walks a whole queue or a whole
+-- available set.
+--  * Queue side (match_queue: enqueue, no_answer, transfer_queue,
+--    move_queue, sweep). For each call looked at, the candidate agents come
+--    from the queue's index, so agents who cannot take it are not even
+--    read: for a call with the queue's requirements at step k, the class
+--    sets 0..k (every member eligible); for a call with its own
+--    requirements, the skill set of its most selective required skill
+--    (members have the skill, maybe not the level). At most AGENT_WINDOW
+--    agents are taken from those sets in the strategy's order (a ZRANGE per
+--    set, merged), checked still available (one ZMSCORE), their levels
+--    read (one HMGET) and, for fewest_calls / least_talk_time, today's
+--    figures (one HMGET); windows are shared by calls needing the same
+--    sets. Calls looked at: the first CALL_WINDOW of the queue plus the
+--    call just queued (one HMGET each); the sweep looks at SWEEP_WINDOW
+--    from the head and SWEEP_WINDOW more from a rotating offset.
+--  * Agent side (match_agent: set_state available, after_call, end_wrapup,
+--    ring-all release). For each of the agent's queues, at most
+--    AGENT_SIDE_WINDOW waiting calls from the head (one HMGET each),
+--    stopping at the first the agent may take, or as soon as no call of
+--    that queue can beat the best found.
+-- Consequences: the strategies rank within a window (e.g. fewest_calls is
+-- "fewest calls among the 50 longest-idle eligible agents"); a call with
+-- its own requirements can miss an eligible agent behind 50 longer-idle
+-- agents who have the skill below the level (they take other calls, so
+-- this does not last); a call behind more than AGENT_SIDE_WINDOW calls
+-- that its freed agent cannot take is reached by the sweep's rotating
+-- window. Relaxation is driven by time, not by an event: a call that waited
+-- long enough for more agents is paired by the next routing event of its
+-- queue or, at the latest, the sweep.
+local AGENT_WINDOW = 50
+local CALL_WINDOW = 10
+local SWEEP_WINDOW = 50
+local AGENT_SIDE_WINDOW = 50
+-- ring_all rings at most this many agents at once.
+local RING_ALL_MAX = 10
+-- Weight: an agent in several queues takes the call with the lowest
+--   effective score = score - weight x WEIGHT_MS
+-- where score = (9 - priority) x 1e13 + arrival ms (the waiting zset's
+-- score). Priority still comes first (bands are 1e13 ms apart); within a
+-- priority, each point of a queue's weight counts as one minute of extra
+-- waiting for its calls. Equal weights: the oldest call wins.
+local WEIGHT_MS = 60000
+
+-- candidate_sets names the index sets a call's agents come from: for the
+-- queue's requirements at step k, the class sets 0..k; for the call's own,
+-- the set of its most selective required skill among the queue's
+-- call_skills, else (none indexed, or nothing required any more) every
+-- class set.
+local function candidate_sets(q, cfg, needs, zcard_cache)
+  local out = {}
+  if not needs.own then
+    for j = 0, needs.step do out[#out + 1] = k_elig(q, cfg.gen, j) end
+    return out
+  end
+  local best, best_n
+  for _, m in ipairs(needs.mins) do
+    if cfg.call_skills[m[1]] then
+      local k = k_skill(q, cfg.gen, m[1])
+      local n = zcard_cache[k]
+      if not n then
+        n = redis.call('ZCARD', k)
+        zcard_cache[k] = n
+      end
+      if best == nil or n < best_n then best, best_n = k, n end
+    end
+  end
+  if best then return {best} end
+  for j = 0, #cfg.thresholds do out[#out + 1] = k_elig(q, cfg.gen, j) end
+  out[#out + 1] = k_elig(q, cfg.gen, 'x')
+  return out
 end
 
--- MATCH_WINDOW bounds how far past an excluded pairing a match looks, so a
--- script's work stays bounded however long the queue.
-local MATCH_WINDOW = 5
-
--- match_queue offers the best waiting call of q to q's longest-idle agent
--- that the call does not exclude, if there are both.
-local function match_queue(q, now)
-  local c = redis.call('ZRANGE', k_waiting(q), 0, 0)
-  if #c == 0 then return nil end
-  local agents = redis.call('ZRANGE', k_avail(q), 0, MATCH_WINDOW - 1)
-  for _, a in ipairs(agents) do
-    if not excluded(c[1], a) then
-      return make_offer(q, c[1], a, now)
+-- merge takes the first n of several sorted lists (by less).
+local function merge(lists, n, less)
+  if #lists == 1 then
+    local l = lists[1]
+    while #l > n do table.remove(l) end
+    return l
+  end
+  local out, pos = {}, {}
+  for i = 1, #lists do pos[i] = 1 end
+  while #out < n do
+    local bi
+    for i, l in ipairs(lists) do
+      local v = l[pos[i]]
+      if v ~= nil and (bi == nil or less(v, lists[bi][pos[bi]])) then bi = i end
     end
+    if not bi then break end
+    out[#out + 1] = lists[bi][pos[bi]]
+    pos[bi] = pos[bi] + 1
+  end
+  return out
+end
+
+local function by_score(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  return a[2] < b[2]
+end
+local function by_id(a, b) return a < b end
+
+-- fetch_window lists up to n agents of the sets, merged in the strategy's
+-- order (by score; for round robin, by id from the agent after the last
+-- served, wrapping), that are still in q's available set; plain takes them
+-- from the available set itself.
+local function fetch_window(q, cfg, sets, plain, n)
+  local ids
+  if plain then
+    ids = redis.call('ZRANGE', k_avail(q), 0, n - 1)
+  elseif cfg.rr then
+    local last = redis.call('GET', k_rr(q))
+    local after, wrap = {}, {}
+    for _, k in ipairs(sets) do
+      after[#after + 1] = redis.call('ZRANGEBYLEX', k, last and ('(' .. last) or '-', '+', 'LIMIT', 0, n)
+    end
+    ids = merge(after, n, by_id)
+    if last and #ids < n then
+      for _, k in ipairs(sets) do
+        wrap[#wrap + 1] = redis.call('ZRANGEBYLEX', k, '-', '[' .. last, 'LIMIT', 0, n - #ids)
+      end
+      for _, id in ipairs(merge(wrap, n - #ids, by_id)) do ids[#ids + 1] = id end
+    end
+  elseif #sets == 1 then
+    ids = redis.call('ZRANGE', sets[1], 0, n - 1)
+  else
+    local lists = {}
+    for _, k in ipairs(sets) do
+      local r = redis.call('ZRANGE', k, 0, n - 1, 'WITHSCORES')
+      local l = {}
+      for i = 1, #r, 2 do l[#l + 1] = {tonumber(r[i + 1]), r[i]} end
+      lists[#lists + 1] = l
+    end
+    ids = {}
+    for i, e in ipairs(merge(lists, n, by_score)) do ids[i] = e[2] end
+  end
+  if #ids == 0 or plain then return ids end
+  -- The index follows the available set in the same scripts; this check
+  -- keeps a stale entry (e.g. from a configuration change under way) from
+  -- ever reserving an agent twice.
+  local present = redis.call('ZMSCORE', k_avail(q), unpack(ids))
+  local out = {}
+  for i, id in ipairs(ids) do
+    if present[i] then
+      out[#out + 1] = id
+    else
+      for _, k in ipairs(sets) do redis.call('ZREM', k, id) end
+    end
+  end
+  return out
+end
+
+-- level_pattern finds a skill's level in ",billing:3,spanish:7,".
+local level_patterns = {}
+local function level_pattern(skill)
+  local p = level_patterns[skill]
+  if not p then
+    p = ',' .. string.gsub(skill, '[%-%.]', '%%%0') .. ':(%d+),'
+    level_patterns[skill] = p
+  end
+  return p
+end
+
+-- new_window wraps agent ids with lazy, read-once lookups of their levels
+-- (only of the skills asked for) and of today's figure the strategy ranks
+-- by.
+local function new_window(ids, cfg)
+  local w = {ids = ids}
+  local raw, cache, figures = nil, {}, nil
+  function w.level(i, skill)
+    if not raw then
+      raw = redis.call('HMGET', k_skills(), unpack(ids))
+      for j = 1, #ids do raw[j] = raw[j] and (',' .. raw[j] .. ',') or '' end
+    end
+    local c = cache[i]
+    if not c then
+      c = {}
+      cache[i] = c
+    end
+    local l = c[skill]
+    if l == nil then
+      l = tonumber(string.match(raw[i], level_pattern(skill)) or '0')
+      c[skill] = l
+    end
+    return l
+  end
+  function w.meets(i, mins)
+    for _, m in ipairs(mins) do
+      if w.level(i, m[1]) < m[2] then return false end
+    end
+    return true
+  end
+  function w.figure(i, now)
+    if not figures then
+      local what = cfg.strategy == 'fewest_calls' and 'calls' or 'talk'
+      figures = redis.call('HMGET', k_day(math.floor(now / DAY_MS), what), unpack(ids))
+    end
+    return tonumber(figures[i] or '') or 0
+  end
+  return w
+end
+
+-- choose picks, for a call with needs, the agents of the window the
+-- queue's strategy gives it: a list of one agent (of up to RING_ALL_MAX
+-- for ring_all), or nil if none may take it. Ties go to the agent earlier
+-- in the window (longest idle).
+local function choose(cfg, needs, win, now)
+  local strat = cfg.strategy
+  local ranked = strat == 'fewest_calls' or strat == 'least_talk_time' or strat == 'best_skill'
+  local ring, best, best_key = {}, nil, nil
+  for i, a in ipairs(win.ids) do
+    if a ~= needs.exclude and win.meets(i, needs.mins) then
+      if strat == 'ring_all' then
+        ring[#ring + 1] = a
+        if #ring >= RING_ALL_MAX then break end
+      elseif ranked then
+        local key
+        if strat == 'best_skill' then
+          if not needs.first then return {a} end
+          key = -win.level(i, needs.first)
+        else
+          key = win.figure(i, now)
+        end
+        if best_key == nil or key < best_key then best, best_key = a, key end
+      else
+        return {a} -- longest_idle, round_robin: the first eligible
+      end
+    end
+  end
+  if #ring > 0 then return ring end
+  if best then return {best} end
+  return nil
+end
+
+-- FIRST_WINDOW: strategies that take the first eligible agent read this
+-- many first (from class sets every one is eligible), the full
+-- AGENT_WINDOW only if none of them may take the call.
+local FIRST_WINDOW = 8
+
+-- match_queue offers a waiting call of q to the agents q's strategy picks
+-- among those who may take it: the first call, in queue order, of the
+-- window (depth calls from rank from, CALL_WINDOW from the head by default,
+-- plus extra: a call just queued, which may be deeper) that anyone may
+-- take. plain takes the agents from q's available set itself rather than
+-- the index (the sweep's safety net). Returns make_offer's result or nil.
+local function match_queue(q, now, extra, depth, plain, from)
+  if redis.call('ZCARD', k_avail(q)) == 0 then return nil end
+  local cfg = queue_conf(q)
+  local first_only = cfg.strategy == 'longest_idle' or cfg.strategy == 'round_robin'
+  from = from or 0
+  local conns = redis.call('ZRANGE', k_waiting(q), from, from + (depth or CALL_WINDOW) - 1)
+  if extra and not contains(conns, extra) and redis.call('ZSCORE', k_waiting(q), extra) then
+    conns[#conns + 1] = extra
+  end
+  local windows, zcards = {}, {}
+  for _, c in ipairs(conns) do
+    local needs = call_needs(q, c, now)
+    local sets = plain and {k_avail(q)} or candidate_sets(q, cfg, needs, zcards)
+    local sig = table.concat(sets, '|')
+    local win = windows[sig]
+    local chosen
+    if not win and first_only then
+      local small = new_window(fetch_window(q, cfg, sets, plain, FIRST_WINDOW), cfg)
+      chosen = choose(cfg, needs, small, now)
+      if not chosen and #small.ids < FIRST_WINDOW then win = small end
+    end
+    if not chosen then
+      if not win then
+        win = new_window(fetch_window(q, cfg, sets, plain, AGENT_WINDOW), cfg)
+        windows[sig] = win
+      end
+      if #win.ids > 0 then chosen = choose(cfg, needs, win, now) end
+    end
+    if chosen then return make_offer(q, c, chosen, now, cfg) end
+    windows[sig] = win
   end
   return nil
 end
 
 -- match_agent offers a newly available agent the best waiting call across
--- all its queues (scores are comparable: priority band + arrival time),
--- skipping calls that exclude it. Bounded by the agent's queues times
--- MATCH_WINDOW.
-local function match_agent(id, now)
-  local best_q, best_conn, best_score
-  for _, q in ipairs(split(redis.call('HGET', k_agent(id), 'queues'))) do
-    local r = redis.call('ZRANGE', k_waiting(q), 0, MATCH_WINDOW - 1, 'WITHSCORES')
+-- all its queues that it may take (its levels meet the call's requirements
+-- and the call does not exclude it), by effective score (see WEIGHT_MS).
+-- to_inbox: see make_offer.
+local function match_agent(id, now, to_inbox)
+  local h = redis.call('HMGET', k_agent(id), 'queues', 'skills')
+  local levels = parse_levels(h[2] or nil)
+  local best_q, best_conn, best_key
+  for _, q in ipairs(split(h[1] or nil)) do
+    local cfg = queue_conf(q)
+    local r = redis.call('ZRANGE', k_waiting(q), 0, AGENT_SIDE_WINDOW - 1, 'WITHSCORES')
     for i = 1, #r, 2 do
-      if not excluded(r[i], id) then
-        local s = tonumber(r[i + 1])
-        if best_score == nil or s < best_score then
-          best_q, best_conn, best_score = q, r[i], s
-        end
+      local key = tonumber(r[i + 1]) - cfg.weight * WEIGHT_MS
+      if best_key ~= nil and key >= best_key then break end -- nothing better here
+      local needs = call_needs(q, r[i], now)
+      if needs.exclude ~= id and meets(levels, needs.mins) then
+        best_q, best_conn, best_key = q, r[i], key
         break
       end
     end
   end
   if best_conn == nil then return nil end
-  return make_offer(best_q, best_conn, id, now)
+  return make_offer(best_q, best_conn, {id}, now, queue_conf(best_q), to_inbox)
+end
+
+-- ring_members lists the agents a call is offered to: every agent of a
+-- ring-all offer, else its one agent.
+local function ring_members(ix)
+  local h = redis.call('HMGET', ix, 'ring', 'agent')
+  if h[1] then return split(h[1]), true end
+  if h[2] then return {h[2]}, false end
+  return {}, false
+end
+
+-- clear_ring forgets a ring-all offer's list and per-agent legs.
+local function clear_ring(ix, members)
+  redis.call('HDEL', ix, 'ring')
+  for _, m in ipairs(members) do redis.call('HDEL', ix, 'leg:' .. m) end
 end
 
 -- after_call moves an agent whose part in conn is over. One who talked goes
 -- to wrap-up (after-call work) until a code is given or wrapup_ms passes;
 -- one never connected (or any, with no wrap-up time) is available again at
--- once and offered the next call. Returns the offer or nil. Does nothing unless the agent is still
--- bound to conn.
-local function after_call(agent, conn, now, wrapup_ms)
+-- once and offered the next call. Returns the offer or nil (to_inbox: see
+-- make_offer). Does nothing unless the agent is still bound to conn.
+local function after_call(agent, conn, now, wrapup_ms, to_inbox)
   if not agent or agent == '' then return nil end
   local a = k_agent(agent)
   local st = redis.call('HGET', a, 'state')
@@ -169,7 +688,7 @@ local function after_call(agent, conn, now, wrapup_ms)
   end
   set_agent_state(agent, st, 'available', now, nil)
   make_available(agent, now)
-  return match_agent(agent, now)
+  return match_agent(agent, now, to_inbox)
 end
 
 -- end_wrapup ends an agent's after-call work with code: the agent becomes

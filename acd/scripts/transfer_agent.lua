@@ -12,11 +12,12 @@ local target = redis.call('HGET', KEYS[2], 'state')
 if not target or target == 'logged_out' then return redis.error_reply('NOTFOUND ' .. ARGV[4]) end
 if target ~= 'available' then return redis.error_reply('ILLEGAL agent ' .. ARGV[4] .. ' is ' .. target) end
 local now = now_ms()
+credit_talk(KEYS[1], ARGV[5], now)
 after_call(ARGV[5], ARGV[3], now, ARGV[6])
 make_unavailable(ARGV[4])
 set_agent_state(ARGV[4], 'available', 'reserved', now, ARGV[3])
 local attempt = redis.call('HINCRBY', KEYS[1], 'offers', 1)
 redis.call('HSET', KEYS[1], 'state', 'offered', 'offered', now, 'agent', ARGV[4])
-redis.call('HDEL', KEYS[1], 'agent_leg')
+redis.call('HDEL', KEYS[1], 'agent_leg', 'talk_from')
 history('interaction', ARGV[3], 'connected', 'offered', now, {'agent', ARGV[4], 'transfer_from', ARGV[5]})
 return {redis.call('HGET', KEYS[2], 'endpoint'), tostring(attempt)}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // queue hours need zones even where the OS has no database
 
 	"github.com/spf13/pflag"
 )

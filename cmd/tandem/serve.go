@@ -66,7 +66,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	queues := make(map[string]acd.QueueSettings, len(cfg.Queues))
 	for name := range cfg.Queues {
 		q, _ := cfg.QueueSettings(name)
-		queues[name] = acd.QueueSettings{MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables}
+		queues[name] = acd.QueueSettingsFrom(q)
 	}
 	engine := acd.NewEngine(acd.Options{
 		Store: acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
@@ -90,6 +90,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PrivacyShield:         cfg.Recording.PrivacyShield,
 		BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
 		BusyMessage:           cfg.Routing.BusyMessage,
+		IVR:                   cfg.IVR,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -57,7 +57,7 @@ func newFloor(ctx context.Context, l *lab.Lab, opts Options, rng *rand.Rand) (*f
 		f.agents = append(f.agents, a)
 		f.byID[a.id] = a
 		f.drawPhone(a)
-		if _, err := a.home.Engine.Login(ctx, a.id, a.endpoint, []string{demoQueue}); err != nil {
+		if _, err := a.home.Engine.Login(ctx, a.id, a.endpoint, []string{demoQueue}, nil); err != nil {
 			return nil, fmt.Errorf("demo: log agent %s in: %w", a.id, err)
 		}
 		if _, err := a.home.Engine.SetAvailable(ctx, a.id); err != nil {

@@ -1,0 +1,253 @@
+package acd
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tandem-cc/tandem/config"
+)
+
+// ivrState is where a caller is in the menus.
+type ivrState struct {
+	node   string
+	digits string
+	tries  int
+	gen    int // bumps per collection, so a stale timeout is ignored
+}
+
+// Messages of the IVR.
+type ivrTimeout struct{ gen int }
+
+// ivrEntry is the first node for a call, if its DNIS has a menu and the
+// dialplan did not already name a queue.
+func (e *Engine) ivrEntry(ev CallArrived) (string, bool) {
+	if len(ev.Args) > 2 && ev.Args[2] != "" {
+		return "", false
+	}
+	node, ok := e.opts.IVR.EntryPoints[ev.DNIS]
+	return node, ok
+}
+
+// runNode plays a node's prompt and either collects digits or follows the
+// node's Next branch. The prompt plays to the end before collection starts;
+// digits pressed during it wait in the actor's mailbox (type-ahead).
+func (c *call) runNode(ctx context.Context, name string) {
+	node, ok := c.e.opts.IVR.Nodes[name]
+	if !ok {
+		c.log.Error("ivr node missing", "node", name)
+		c.fail(ctx, "ivr")
+		return
+	}
+	c.phase = phaseIVR
+	gen := 1
+	if c.ivr != nil {
+		gen = c.ivr.gen + 1
+	}
+	c.ivr = &ivrState{node: name, gen: gen}
+	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_node", name)
+	c.e.store.Record(ctx, c.conn, "ivr_node", "node", name)
+	if !c.play(ctx, node.Prompt) {
+		return
+	}
+	if node.Collect.MaxDigits == 0 {
+		c.takeBranch(ctx, node.Next)
+		return
+	}
+	c.startCollect(ctx)
+}
+
+// play plays media to the caller and reports whether the call is still
+// there to go on with.
+func (c *call) play(ctx context.Context, media string) bool {
+	if media == "" {
+		return true
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.e.pbx.Play(pctx, c.callerLeg, media); err != nil {
+		c.log.Warn("play", "media", media, "err", err)
+	}
+	return c.phase != phaseDone
+}
+
+func (c *call) startCollect(ctx context.Context) {
+	node := c.e.opts.IVR.Nodes[c.ivr.node]
+	c.ivr.digits = ""
+	c.ivr.gen++
+	gen := c.ivr.gen
+	timeout := node.Collect.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	time.AfterFunc(timeout, func() { c.post(ivrTimeout{gen: gen}) })
+}
+
+// onDigit takes one DTMF digit while collecting.
+func (c *call) onDigit(ctx context.Context, d string) {
+	if c.phase != phaseIVR || c.ivr == nil {
+		return
+	}
+	node := c.e.opts.IVR.Nodes[c.ivr.node]
+	if node.Collect.MaxDigits == 0 {
+		return
+	}
+	if node.Collect.Terminator != "" && d == node.Collect.Terminator {
+		c.collected(ctx)
+		return
+	}
+	c.ivr.digits += d
+	if len(c.ivr.digits) >= node.Collect.MaxDigits {
+		c.collected(ctx)
+	}
+}
+
+func (c *call) onIVRTimeout(ctx context.Context, m ivrTimeout) {
+	if c.phase != phaseIVR || c.ivr == nil || c.ivr.gen != m.gen {
+		return
+	}
+	if c.ivr.digits != "" {
+		c.collected(ctx)
+		return
+	}
+	node := c.e.opts.IVR.Nodes[c.ivr.node]
+	c.e.store.Record(ctx, c.conn, "ivr_timeout", "node", c.ivr.node)
+	c.retry(ctx, node, node.Collect.TimeoutPrompt, "timeout")
+}
+
+// collected matches the digits against the node's branches.
+func (c *call) collected(ctx context.Context) {
+	node := c.e.opts.IVR.Nodes[c.ivr.node]
+	digits := c.ivr.digits
+	c.ivr.gen++ // the pending timeout no longer applies
+	b, ok := node.Branches[digits]
+	if !ok {
+		b, ok = node.Branches["default"]
+	}
+	if !ok && len(node.Branches) > 0 {
+		c.e.store.Record(ctx, c.conn, "ivr_invalid", "node", c.ivr.node)
+		c.retry(ctx, node, node.Collect.InvalidPrompt, "invalid")
+		return
+	}
+	if node.Variable != "" {
+		c.setVar(ctx, node.Variable, digits, node.Secure)
+	}
+	if !ok {
+		b = node.Next
+	}
+	c.takeBranch(ctx, b)
+}
+
+// retry replays the node after a timeout or an invalid entry, until its
+// retries are used up; then OnFailure, recorded with the node.
+func (c *call) retry(ctx context.Context, node config.Node, prompt, why string) {
+	c.ivr.tries++
+	if c.ivr.tries > node.Collect.Retries {
+		c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", why, "ivr_node", c.ivr.node)
+		c.takeBranch(ctx, node.OnFailure)
+		return
+	}
+	if !c.play(ctx, prompt) || !c.play(ctx, node.Prompt) {
+		return
+	}
+	c.startCollect(ctx)
+}
+
+// setVar attaches a variable to the call (the IVR's way to pass what it
+// learned to the agent's screen pop); secure ones stay masked everywhere.
+func (c *call) setVar(ctx context.Context, name, value string, secure bool) {
+	if c.arrived.Vars == nil {
+		c.arrived.Vars = map[string]string{}
+	}
+	c.arrived.Vars[name] = value
+	if secure {
+		if c.secureVars == nil {
+			c.secureVars = map[string]bool{}
+		}
+		c.secureVars[name] = true
+	}
+	if err := c.e.store.SetAttached(ctx, c.conn, c.arrived.Vars); err != nil {
+		c.log.Warn("attach data", "err", err)
+	}
+}
+
+// takeBranch goes where a branch leads.
+func (c *call) takeBranch(ctx context.Context, b config.Branch) {
+	for k, v := range b.Set {
+		c.setVar(ctx, k, v, false)
+	}
+	switch {
+	case b.Goto != "":
+		c.runNode(ctx, b.Goto)
+	case b.Queue != "":
+		prio := -1
+		if b.Priority != nil {
+			prio = *b.Priority
+		}
+		c.ivr = nil
+		c.toQueue(ctx, b.Queue, prio, b.Skills)
+	case b.Dial != "":
+		c.ivr = nil
+		c.dialOut(ctx, b.Dial)
+	case b.Callback:
+		// Callbacks arrive with the callbacks issue; until then the caller
+		// is told and the call ends as handled by the IVR.
+		c.e.store.Record(ctx, c.conn, "callback_requested", "node", nodeName(c.ivr))
+		c.endWithMessage(ctx, "", "ivr")
+	case b.Hangup != "":
+		c.endWithMessage(ctx, b.Hangup, "ivr")
+	default:
+		c.log.Warn("ivr branch leads nowhere; failing the call", "node", nodeName(c.ivr))
+		c.fail(ctx, "ivr")
+	}
+}
+
+func nodeName(s *ivrState) string {
+	if s == nil {
+		return ""
+	}
+	return s.node
+}
+
+// endWithMessage plays a message and ends the call as served without an
+// agent (self-service or a treatment).
+func (c *call) endWithMessage(ctx context.Context, media, by string) {
+	c.stopQueueTimers()
+	if media != "" {
+		if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+			c.log.Debug("stop music", "err", err)
+		}
+		if !c.play(ctx, media) {
+			return
+		}
+	}
+	_, next, err := c.e.store.Finish(ctx, c.conn, "completed", by)
+	if err != nil {
+		c.log.Warn("finish", "err", err)
+	}
+	c.e.deliver(ctx, next, time.Now())
+	c.hangup(ctx, c.callerLeg, CauseNormal)
+	c.phase = phaseDone
+	c.log.Info("call ended without an agent", "by", by)
+}
+
+// dialOut sends the caller to an outside number from the IVR.
+func (c *call) dialOut(ctx context.Context, number string) {
+	endpoint, err := c.dialNumber(number)
+	if err != nil {
+		c.log.Error("ivr dial", "err", err)
+		c.fail(ctx, "ivr dial")
+		return
+	}
+	leg := c.nextLeg("x")
+	c.outside, c.selfService, c.agentLeg, c.phase = true, true, leg, phaseRinging
+	c.e.registerLeg(leg, c)
+	if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout}); err != nil {
+		c.log.Warn("ring outside number", "err", err)
+		c.endAll(ctx, "system")
+		return
+	}
+	// The interaction counts as connected once the far end answers; until
+	// then it stays "arrived" (it never waited in a queue).
+	c.e.store.Record(ctx, c.conn, "ivr_dial", "number", strings.TrimSpace(number))
+}

@@ -1,0 +1,252 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/ewt"
+)
+
+// Messages of the queue experience.
+type (
+	overflowDue struct{ gen int }
+	announceDue struct{ gen int }
+)
+
+// toQueue sends the caller to queue q with priority prio (-1: the queue's
+// default) and the call's own skill requirements (nil: the queue's). The
+// queue's treatments come first: closed hours, a full queue, a queue with
+// nobody logged in.
+func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.SkillRequirement) {
+	settings, ok := c.e.opts.Queues[q]
+	if !ok {
+		c.log.Error("unknown queue", "queue", q)
+		c.fail(ctx, "no queue")
+		return
+	}
+	c.queueName, c.settings = q, settings
+	if prio < 0 {
+		prio = settings.Priority
+	}
+	if sched := c.e.schedules[q]; sched != nil && !sched.Open(c.e.opts.Now()) {
+		c.e.store.Record(ctx, c.conn, "closed", "queue", q)
+		c.treat(ctx, settings.Hours.Closed, "closed", prio, skills)
+		return
+	}
+	if settings.MaxSize > 0 {
+		n, err := c.e.store.rdb.ZCard(ctx, c.e.store.keys.Waiting(q)).Result()
+		if err == nil && int(n) >= settings.MaxSize {
+			c.e.store.Record(ctx, c.conn, "queue_full", "queue", q)
+			c.treat(ctx, settings.WhenFull, "full", prio, skills)
+			return
+		}
+	}
+	if settings.Overflow.NoAgents && !c.e.anyAgentLoggedIn(ctx, q) {
+		c.e.store.Record(ctx, c.conn, "overflow_no_agents", "queue", q)
+		c.treat(ctx, settings.Overflow.Action, "no_agents", prio, skills)
+		return
+	}
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
+		c.log.Warn("start music", "err", err) // the call can still be served
+	}
+	c.phase = phaseQueued
+	if len(settings.Variables) > 0 {
+		if _, err := c.e.cad.Init(ctx, c.conn, settings.Variables, c.arrived.Vars); err != nil {
+			c.log.Warn("call-associated data", "err", err)
+		}
+	}
+	offer, err := c.e.store.EnqueueWith(ctx, c.conn, q, prio, skills)
+	if err != nil {
+		c.log.Error("enqueue", "err", err)
+		c.fail(ctx, "enqueue")
+		return
+	}
+	c.queuedAt = time.Now()
+	c.ewtPos, _ = c.e.store.Position(ctx, q, c.conn)
+	c.ewtAgents = c.e.servingAgents(ctx, q)
+	c.log.Info("call queued", "queue", q, "priority", prio)
+	c.startQueueTimers()
+	if offer != nil {
+		c.onOffer(ctx, offerMsg{offer: *offer})
+	}
+}
+
+// treat applies a treatment to a call that is not (yet) waiting in a queue.
+func (c *call) treat(ctx context.Context, a config.Action, why string, prio int, skills []config.SkillRequirement) {
+	switch a.Type {
+	case "queue":
+		c.toQueue(ctx, a.Queue, prio, skills)
+	case "message":
+		c.endWithMessage(ctx, a.Message, why)
+	case "callback":
+		// Callbacks arrive with the callbacks issue; until then the call
+		// ends as treated, the request recorded.
+		c.e.store.Record(ctx, c.conn, "callback_requested", "why", why)
+		c.endWithMessage(ctx, a.Message, why)
+	default:
+		c.endWithMessage(ctx, "", why)
+	}
+}
+
+// startQueueTimers arms the overflow timer and the announcements of a call
+// that just started waiting.
+func (c *call) startQueueTimers() {
+	c.queueGen++
+	gen := c.queueGen
+	if d := c.settings.Overflow.After; d > 0 && c.settings.Overflow.Action.Type != "" {
+		time.AfterFunc(d, func() { c.post(overflowDue{gen: gen}) })
+	}
+	if iv := c.settings.Announce.Interval; iv > 0 && (c.settings.Announce.Position || c.settings.Announce.EWT) {
+		time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+	}
+}
+
+// stopQueueTimers makes pending overflow and announcement timers no-ops.
+func (c *call) stopQueueTimers() { c.queueGen++ }
+
+// onOverflow moves a call that waited too long, keeping its arrival time.
+func (c *call) onOverflow(ctx context.Context, m overflowDue) {
+	if m.gen != c.queueGen || c.phase != phaseQueued {
+		return
+	}
+	a := c.settings.Overflow.Action
+	c.e.store.Record(ctx, c.conn, "overflow_time", "queue", c.queueName)
+	if a.Type != "queue" {
+		c.treatQueued(ctx, a, "overflow")
+		return
+	}
+	settings := c.e.opts.Queues[a.Queue]
+	offer, err := c.e.store.MoveQueue(ctx, c.conn, c.queueName, a.Queue, "overflow")
+	if err != nil {
+		c.log.Warn("overflow", "err", err)
+		return
+	}
+	c.log.Info("overflowed", "from", c.queueName, "to", a.Queue)
+	c.queueName, c.settings = a.Queue, settings
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
+		c.log.Warn("music after overflow", "err", err)
+	}
+	c.startQueueTimers()
+	if offer != nil {
+		c.onOffer(ctx, offerMsg{offer: *offer})
+	}
+}
+
+// treatQueued applies a message or callback treatment to a waiting call.
+func (c *call) treatQueued(ctx context.Context, a config.Action, why string) {
+	c.stopQueueTimers()
+	c.treat(ctx, a, why, -1, nil)
+}
+
+// onAnnounce tells a waiting caller their position and estimated wait,
+// only when either changed since the last announcement.
+func (c *call) onAnnounce(ctx context.Context, m announceDue) {
+	if m.gen != c.queueGen || c.phase != phaseQueued {
+		return
+	}
+	iv := c.settings.Announce.Interval
+	gen := m.gen
+	defer time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+	pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
+	if err != nil {
+		return
+	}
+	var media []string
+	if c.settings.Announce.Position && pos != c.lastPosition {
+		media = append(media, "sound:queue-thereare", "number:"+strconv.Itoa(pos), "sound:queue-callswaiting")
+		c.lastPosition = pos
+	}
+	// A wait is announced only when someone serves the queue (with nobody,
+	// any figure would be invented) and only when its rounded value changed.
+	if agents := c.e.servingAgents(ctx, c.queueName); c.settings.Announce.EWT && agents > 0 {
+		wait := ewt.Round(c.e.ewt.of(c.queueName).Estimate(pos, agents))
+		if ewt.Changed(c.lastEWT, wait) {
+			if wait == ewt.LessThanAMinute {
+				media = append(media, "sound:queue-holdtime", "sound:queue-less-than", "number:1", "sound:queue-minute")
+			} else {
+				media = append(media, "sound:queue-holdtime", "number:"+strconv.Itoa(int(wait/time.Minute)), "sound:queue-minutes")
+			}
+			c.lastEWT = wait
+		}
+	}
+	if len(media) == 0 {
+		return
+	}
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Debug("stop music for announcement", "err", err)
+	}
+	for _, md := range media {
+		if !c.play(ctx, md) || c.phase != phaseQueued {
+			return
+		}
+	}
+	c.e.store.Record(ctx, c.conn, "announce", "position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT/time.Second)))
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+		c.log.Warn("music after announcement", "err", err)
+	}
+}
+
+// anyAgentLoggedIn reports whether q has a logged-in agent.
+func (e *Engine) anyAgentLoggedIn(ctx context.Context, q string) bool {
+	v, err := e.store.Queue(ctx, q)
+	if err != nil {
+		return true // when in doubt, queue the call
+	}
+	for st, ids := range v.Agents {
+		if st != "logged_out" && len(ids) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ewtBook keeps one wait-time estimator per queue on this replica, fed by
+// the calls it serves.
+type ewtBook struct {
+	mu sync.Mutex
+	by map[string]*ewt.Estimator
+}
+
+func newEWTBook() *ewtBook { return &ewtBook{by: map[string]*ewt.Estimator{}} }
+
+func (b *ewtBook) of(q string) *ewt.Estimator {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	est := b.by[q]
+	if est == nil {
+		est = ewt.New()
+		b.by[q] = est
+	}
+	return est
+}
+
+// servingAgents counts q's agents who can take calls (not idle, not out).
+func (e *Engine) servingAgents(ctx context.Context, q string) int {
+	v, err := e.store.Queue(ctx, q)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for st, ids := range v.Agents {
+		if st != "idle" && st != "logged_out" && st != "rona" {
+			n += len(ids)
+		}
+	}
+	return n
+}
+
+var errNoPosition = errors.New("not waiting")
+
+// Position is a waiting call's 1-based place in its queue.
+func (s *Store) Position(ctx context.Context, q, conn string) (int, error) {
+	r, err := s.rdb.ZRank(ctx, s.keys.Waiting(q), conn).Result()
+	if err != nil {
+		return 0, fmt.Errorf("position of %s: %w", conn, errNoPosition)
+	}
+	return int(r) + 1, nil
+}

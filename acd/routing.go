@@ -1,0 +1,429 @@
+package acd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/config"
+)
+
+// Routing strategies: how a queue picks among the available agents whose
+// skills meet a call's requirements (scripts/lib.lua, choose).
+const (
+	// StrategyLongestIdle: the agent available the longest (the default).
+	StrategyLongestIdle = "longest_idle"
+	// StrategyRoundRobin: the next agent after the one the queue served
+	// last, in agent-id order, wrapping.
+	StrategyRoundRobin = "round_robin"
+	// StrategyFewestCalls: the agent who answered the fewest calls today
+	// (UTC, Redis clock).
+	StrategyFewestCalls = "fewest_calls"
+	// StrategyLeastTalkTime: the agent who talked the least today.
+	StrategyLeastTalkTime = "least_talk_time"
+	// StrategyBestSkill: the highest level in the call's first required
+	// skill, then longest idle.
+	StrategyBestSkill = "best_skill"
+	// StrategyRingAll: every eligible agent (up to RingAllMax) is reserved
+	// and rung at once; the first to answer takes the call.
+	StrategyRingAll = "ring_all"
+)
+
+// RingAllMax is how many agents a ring-all offer rings at most (lib.lua's
+// RING_ALL_MAX).
+const RingAllMax = 10
+
+var strategies = []string{StrategyLongestIdle, StrategyRoundRobin, StrategyFewestCalls,
+	StrategyLeastTalkTime, StrategyBestSkill, StrategyRingAll}
+
+// QueueRouting is how one queue routes, as the scripts read it from Redis.
+type QueueRouting struct {
+	// Strategy is one of the Strategy constants ("" = longest_idle).
+	Strategy string
+	// Weight ranks the queue's calls for agents in several queues: each
+	// point counts as one minute of extra waiting (within a priority).
+	Weight int
+	// Skills every agent offered the queue's calls must have, unless a
+	// call carries its own (EnqueueWith).
+	Skills []config.SkillRequirement
+	// CallSkills are the skills calls may require on their own in this
+	// queue (those of the IVR branches leading to it). Routing keeps the
+	// queue's available agents indexed by each of them, so such a call
+	// finds a qualified agent however many unqualified ones are idle
+	// longer; a call requiring only skills not listed here is matched
+	// against the queue's 50 longest-idle agents (and by the agent side).
+	// Each listed skill costs one write per agent availability change.
+	CallSkills []string
+}
+
+// Skill levels and names.
+const (
+	MinSkillLevel = 1
+	MaxSkillLevel = 10
+)
+
+var skillName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+
+func (s *Store) queueConfigKey(q string) string { return s.keys.Base() + "{q:" + q + "}:config" }
+func (s *Store) agentDayKey(day int64, what string) string {
+	return s.keys.Base() + "agent-day:" + strconv.FormatInt(day, 10) + ":" + what
+}
+
+// SetQueues writes each queue's routing settings to Redis (the engine calls
+// it at start, with every configured queue). A queue never written routes
+// longest idle with no skills. Replicas should run the same configuration:
+// the last one to start wins. When a queue's strategy or skills change, its
+// agent index (scripts/lib.lua) is rebuilt for the new configuration from
+// the agents available now, in bounded chunks; meanwhile the sweep still
+// finds agents the index does not list yet.
+func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) error {
+	type row struct{ name, strategy, weight, skills, callSkills string }
+	rows := make([]row, 0, len(queues))
+	for name, q := range queues {
+		field := "queues." + name
+		strategy := q.Strategy
+		if strategy == "" {
+			strategy = StrategyLongestIdle
+		}
+		if !slices.Contains(strategies, strategy) {
+			return &agents.FieldError{Field: field + ".strategy", Msg: fmt.Sprintf("unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))}
+		}
+		if q.Weight < 0 || q.Weight > 10000 {
+			return &agents.FieldError{Field: field + ".weight", Msg: "must be 0..10000"}
+		}
+		enc, err := encodeRequirements(q.Skills, field+".skills")
+		if err != nil {
+			return err
+		}
+		callSkills := slices.Clone(q.CallSkills)
+		for _, sk := range callSkills {
+			if !skillName.MatchString(sk) {
+				return &agents.FieldError{Field: field + ".call_skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", sk)}
+			}
+		}
+		slices.Sort(callSkills)
+		callSkills = slices.Compact(callSkills)
+		rows = append(rows, row{name, strategy, strconv.Itoa(q.Weight), enc, strings.Join(callSkills, ",")})
+	}
+	for _, r := range rows {
+		key := s.queueConfigKey(r.name)
+		old, err := s.rdb.HMGet(ctx, key, "strategy", "skills", "call_skills", "gen").Result()
+		if err != nil {
+			return fmt.Errorf("set queue %s: %w", r.name, err)
+		}
+		oldGen, _ := old[3].(string)
+		if oldGen == "" {
+			oldGen = "0"
+		}
+		pipe := s.rdb.TxPipeline()
+		pipe.HSet(ctx, key, "strategy", r.strategy, "weight", r.weight, "skills", r.skills, "call_skills", r.callSkills)
+		if old[0] == r.strategy && old[1] == r.skills && old[2] == r.callSkills {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return fmt.Errorf("set queue %s: %w", r.name, err)
+			}
+			continue
+		}
+		gen := pipe.HIncrBy(ctx, key, "gen", 1)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("set queue %s: %w", r.name, err)
+		}
+		if err := s.reindex(ctx, r.name, strconv.FormatInt(gen.Val(), 10)); err != nil {
+			return err
+		}
+		if err := s.dropIndex(ctx, r.name, oldGen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reindex builds queue's agent index for generation gen, a chunk of
+// agents per round trip.
+func (s *Store) reindex(ctx context.Context, queue, gen string) error {
+	score, id, chunk := "", "", 500
+	for {
+		v, err := s.run(ctx, scriptReindex, nil, queue, gen, score, id, chunk)
+		if err != nil {
+			return fmt.Errorf("reindex %s: %w", queue, err)
+		}
+		next := v.([]any)
+		if len(next) < 2 {
+			return nil
+		}
+		ns, nid := fmt.Sprint(next[0]), fmt.Sprint(next[1])
+		if ns == score && nid == id {
+			chunk *= 2 // more than a chunk of agents idle since the same ms
+		}
+		score, id = ns, nid
+	}
+}
+
+// dropIndex deletes the index keys of an old generation of queue.
+func (s *Store) dropIndex(ctx context.Context, queue, gen string) error {
+	pattern := globEscape(s.keys.Base()+"{q:"+queue+"}:g"+gen+":") + "*"
+	iter := s.rdb.Scan(ctx, 0, pattern, 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return fmt.Errorf("drop old index of %s: %w", queue, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("drop old index of %s: %w", queue, err)
+	}
+	if len(batch) > 0 {
+		if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
+			return fmt.Errorf("drop old index of %s: %w", queue, err)
+		}
+	}
+	return nil
+}
+
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// QueueRouting reads back one queue's routing settings.
+func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, error) {
+	h, err := s.rdb.HGetAll(ctx, s.queueConfigKey(queue)).Result()
+	if err != nil {
+		return QueueRouting{}, fmt.Errorf("read routing of %s: %w", queue, err)
+	}
+	qr := QueueRouting{Strategy: h["strategy"], Skills: decodeRequirements(h["skills"])}
+	if h["call_skills"] != "" {
+		qr.CallSkills = strings.Split(h["call_skills"], ",")
+	}
+	if qr.Strategy == "" {
+		qr.Strategy = StrategyLongestIdle
+	}
+	qr.Weight, _ = strconv.Atoi(h["weight"])
+	return qr, nil
+}
+
+// EnqueueWith puts an arrived call in queue with priority (0..9, 9 first)
+// and returns an offer if an agent could take it. skills, if not empty,
+// are the call's own requirements (an IVR branch's) and replace the
+// queue's for this call, here and after an overflow; a blind transfer to
+// another queue drops them.
+func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) (*Offer, error) {
+	if priority < 0 || priority > 9 {
+		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
+	}
+	enc, err := encodeRequirements(skills, "skills")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, enc)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// RingAllAnswered records that agent answered a ring-all offer of conn:
+// the call is now offered to that agent alone (then Connect as usual, with
+// the leg given to Ringing), and every other agent rung is released in the
+// same round trip — available again, and offered the next waiting call
+// (the returned offers, for this node's calls; other nodes' went to their
+// inboxes) or idle if they asked for it. released are the agents whose
+// legs the caller must now cancel. On a one-agent offer it releases
+// nobody. ErrStale if the call is no longer offered to agent.
+func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (released []string, next []Offer, err error) {
+	v, err := s.run(ctx, scriptRingAnswered, []string{s.keys.Interaction(conn)}, conn, agent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ring-all %s answered by %s: %w", conn, agent, err)
+	}
+	reply := v.([]any)
+	for _, a := range reply[0].([]any) {
+		released = append(released, fmt.Sprint(a))
+	}
+	for _, r := range reply[1:] {
+		if o := offerAt(r.([]any), 0); o != nil {
+			next = append(next, *o)
+		}
+	}
+	return released, next, nil
+}
+
+// RingAllNoAnswer gives up a ring-all offer nobody answered (the ring
+// timeout): every agent still ringing goes to RONA, the call returns to
+// the head of its queue and is offered again if an agent is free. One
+// agent declining (busy, rejected) is NoAnswer(conn, agent): the others
+// keep ringing, and the call returns to its queue when the last declines.
+func (s *Store) RingAllNoAnswer(ctx context.Context, conn, reason string) (*Offer, error) {
+	v, err := s.run(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent("")}, conn, "", reason)
+	if err != nil {
+		return nil, fmt.Errorf("no answer to ring-all %s: %w", conn, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// OfferFromInbox decodes an offer another script put in a node's inbox
+// stream (fields conn, agent, endpoint, attempt and, for a ring-all
+// offer, ring: a JSON list of [agent, endpoint] pairs).
+func OfferFromInbox(values map[string]any) Offer {
+	o := Offer{
+		ConnectionID: fmt.Sprint(values["conn"]),
+		Agent:        fmt.Sprint(values["agent"]),
+		Endpoint:     fmt.Sprint(values["endpoint"]),
+	}
+	o.Attempt, _ = strconv.Atoi(fmt.Sprint(values["attempt"]))
+	if ring, ok := values["ring"].(string); ok && ring != "" {
+		var pairs [][]string
+		if json.Unmarshal([]byte(ring), &pairs) == nil {
+			for _, p := range pairs {
+				if len(p) == 2 {
+					o.RingAll = append(o.RingAll, RingMember{Agent: p[0], Endpoint: p[1]})
+				}
+			}
+		}
+	}
+	return o
+}
+
+// AgentDay is an agent's figures for the current UTC day (Redis clock),
+// the ones fewest_calls and least_talk_time rank by.
+type AgentDay struct {
+	Calls int64         `json:"calls"`
+	Talk  time.Duration `json:"talk_ns"`
+}
+
+// AgentToday reads an agent's figures for today.
+func (s *Store) AgentToday(ctx context.Context, agent string) (AgentDay, error) {
+	now, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return AgentDay{}, fmt.Errorf("agent %s today: %w", agent, err)
+	}
+	day := now.UnixMilli() / (24 * time.Hour).Milliseconds()
+	pipe := s.rdb.Pipeline()
+	calls := pipe.HGet(ctx, s.agentDayKey(day, "calls"), agent)
+	talk := pipe.HGet(ctx, s.agentDayKey(day, "talk"), agent)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return AgentDay{}, fmt.Errorf("agent %s today: %w", agent, err)
+	}
+	var d AgentDay
+	d.Calls, _ = calls.Int64()
+	ms, _ := talk.Int64()
+	d.Talk = time.Duration(ms) * time.Millisecond
+	return d, nil
+}
+
+var (
+	scriptRingAnswered = script("ring_answered")
+	scriptReindex      = script("reindex")
+)
+
+// encodeSkills turns an agent's skills into "billing:3,spanish:7" (sorted).
+func encodeSkills(skills map[string]int) (string, error) {
+	names := make([]string, 0, len(skills))
+	for name, lvl := range skills {
+		if !skillName.MatchString(name) {
+			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", name)}
+		}
+		if lvl < MinSkillLevel || lvl > MaxSkillLevel {
+			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("level of %s must be %d..%d", name, MinSkillLevel, MaxSkillLevel)}
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ":" + strconv.Itoa(skills[n])
+	}
+	return strings.Join(parts, ","), nil
+}
+
+func decodeSkills(enc string) map[string]int {
+	if enc == "" {
+		return nil
+	}
+	out := map[string]int{}
+	for _, p := range strings.Split(enc, ",") {
+		name, lvl, ok := strings.Cut(p, ":")
+		if n, err := strconv.Atoi(lvl); ok && err == nil {
+			out[name] = n
+		}
+	}
+	return out
+}
+
+// encodeRequirements turns requirements into the scripts' form,
+// "skill:min[:after_ms:min]...,..." in the given order (the first skill is
+// the one best_skill ranks by). Levels 1..10; a relaxation waits longer
+// than the previous one (whole milliseconds) and lowers the level, down to
+// 0 (the skill is then no longer required).
+func encodeRequirements(reqs []config.SkillRequirement, field string) (string, error) {
+	seen := map[string]bool{}
+	parts := make([]string, 0, len(reqs))
+	for i, r := range reqs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !skillName.MatchString(r.Skill) {
+			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", r.Skill)}
+		}
+		if seen[r.Skill] {
+			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("skill %s required twice", r.Skill)}
+		}
+		seen[r.Skill] = true
+		if r.MinLevel < MinSkillLevel || r.MinLevel > MaxSkillLevel {
+			return "", &agents.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
+		}
+		var b strings.Builder
+		b.WriteString(r.Skill + ":" + strconv.Itoa(r.MinLevel))
+		prevAfter, prevLevel := int64(0), r.MinLevel
+		for j, x := range r.Relax {
+			rf := fmt.Sprintf("%s.relax[%d]", f, j)
+			ms := x.After.Milliseconds()
+			if ms <= prevAfter {
+				return "", &agents.FieldError{Field: rf + ".after", Msg: "must be longer than the previous wait (at least 1ms)"}
+			}
+			if x.MinLevel < 0 || x.MinLevel > prevLevel {
+				return "", &agents.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
+			}
+			fmt.Fprintf(&b, ":%d:%d", ms, x.MinLevel)
+			prevAfter, prevLevel = ms, x.MinLevel
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, ","), nil
+}
+
+func decodeRequirements(enc string) []config.SkillRequirement {
+	if enc == "" {
+		return nil
+	}
+	var out []config.SkillRequirement
+	for _, item := range strings.Split(enc, ",") {
+		f := strings.Split(item, ":")
+		if len(f) < 2 {
+			continue
+		}
+		r := config.SkillRequirement{Skill: f[0]}
+		r.MinLevel, _ = strconv.Atoi(f[1])
+		for i := 2; i+1 < len(f); i += 2 {
+			ms, _ := strconv.ParseInt(f[i], 10, 64)
+			lvl, _ := strconv.Atoi(f[i+1])
+			r.Relax = append(r.Relax, config.Relax{After: time.Duration(ms) * time.Millisecond, MinLevel: lvl})
+		}
+		out = append(out, r)
+	}
+	return out
+}

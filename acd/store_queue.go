@@ -1,0 +1,93 @@
+package acd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// SetAttached replaces a call's attached data (the IVR adds to it).
+func (s *Store) SetAttached(ctx context.Context, conn string, vars map[string]string) error {
+	data, err := json.Marshal(vars)
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.HSet(ctx, s.keys.Interaction(conn), "attached", data).Err(); err != nil {
+		return fmt.Errorf("attach data to %s: %w", conn, err)
+	}
+	return nil
+}
+
+// MoveQueue moves a waiting call to another queue, keeping its place by
+// arrival (overflow); it returns an offer if an agent there is free.
+func (s *Store) MoveQueue(ctx context.Context, conn, from, to, why string) (*Offer, error) {
+	v, err := s.run(ctx, scriptMoveQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(from), s.keys.Waiting(to)}, conn, to, why)
+	if err != nil {
+		return nil, fmt.Errorf("move %s from %s to %s: %w", conn, from, to, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+var scriptMoveQueue = script("move_queue")
+
+// QueueStats are a queue's figures for today (UTC): what a supervisor's
+// wallboard shows.
+type QueueStats struct {
+	Answered         int64   `json:"answered"`
+	AnsweredWithinSL int64   `json:"answered_within_sl"`
+	Abandoned        int64   `json:"abandoned"`
+	ServiceLevelS    float64 `json:"service_level_threshold_s"`
+	// ServiceLevel is answered within the threshold / (answered + abandoned).
+	ServiceLevel float64 `json:"service_level"`
+	AbandonRate  float64 `json:"abandon_rate"`
+	// ASA is the average speed of answer.
+	ASASeconds         float64 `json:"asa_s"`
+	LongestWaitSeconds float64 `json:"longest_wait_s"`
+}
+
+func (s *Store) statsKey(q string, day time.Time) string {
+	return s.keys.Base() + "{q:" + q + "}:stats:" + day.UTC().Format("2006-01-02")
+}
+
+// CountAnswered adds an answered call that waited wait to q's figures.
+func (s *Store) CountAnswered(ctx context.Context, q string, wait, threshold time.Duration) {
+	key := s.statsKey(q, time.Now())
+	pipe := s.rdb.Pipeline()
+	pipe.HIncrBy(ctx, key, "answered", 1)
+	pipe.HIncrBy(ctx, key, "wait_ms", wait.Milliseconds())
+	if threshold > 0 && wait <= threshold {
+		pipe.HIncrBy(ctx, key, "answered_within_sl", 1)
+	}
+	pipe.Expire(ctx, key, 8*24*time.Hour)
+	_, _ = pipe.Exec(ctx)
+}
+
+// CountAbandoned adds a call abandoned while waiting in q.
+func (s *Store) CountAbandoned(ctx context.Context, q string) {
+	key := s.statsKey(q, time.Now())
+	pipe := s.rdb.Pipeline()
+	pipe.HIncrBy(ctx, key, "abandoned", 1)
+	pipe.Expire(ctx, key, 8*24*time.Hour)
+	_, _ = pipe.Exec(ctx)
+}
+
+// Stats reads q's figures for today; longest is the longest current wait.
+func (s *Store) Stats(ctx context.Context, q string, threshold time.Duration, longest float64) (QueueStats, error) {
+	h, err := s.rdb.HGetAll(ctx, s.statsKey(q, time.Now())).Result()
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("stats of %s: %w", q, err)
+	}
+	n := func(k string) int64 { v, _ := strconv.ParseInt(h[k], 10, 64); return v }
+	st := QueueStats{Answered: n("answered"), AnsweredWithinSL: n("answered_within_sl"), Abandoned: n("abandoned"),
+		ServiceLevelS: threshold.Seconds(), LongestWaitSeconds: longest}
+	if offered := st.Answered + st.Abandoned; offered > 0 {
+		st.ServiceLevel = float64(st.AnsweredWithinSL) / float64(offered)
+		st.AbandonRate = float64(st.Abandoned) / float64(offered)
+	}
+	if st.Answered > 0 {
+		st.ASASeconds = float64(n("wait_ms")) / float64(st.Answered) / 1000
+	}
+	return st, nil
+}

@@ -1,0 +1,345 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+func prio(p int) *int { return &p }
+
+// testIVR: 900 → main menu. 1 → sales; 2 → support (priority 5); 3 →
+// sales at priority 7; 9 → enter a PIN (secure) then sales.
+var testIVR = config.IVR{
+	EntryPoints: map[string]string{"900": "main"},
+	Nodes: map[string]config.Node{
+		"main": {
+			Prompt:  "sound:welcome",
+			Collect: config.Collect{MaxDigits: 1, Timeout: 400 * time.Millisecond, Retries: 1, InvalidPrompt: "sound:invalid", TimeoutPrompt: "sound:timeout"},
+			Branches: map[string]config.Branch{
+				"1": {Queue: "sales", Set: map[string]string{"DEPT": "sales"}},
+				"2": {Queue: "support", Priority: prio(5)},
+				"3": {Queue: "sales", Priority: prio(7)},
+				"9": {Goto: "pin"},
+			},
+			OnFailure: config.Branch{Hangup: "sound:goodbye"},
+		},
+		"pin": {
+			Prompt:    "sound:enter-pin",
+			Collect:   config.Collect{MaxDigits: 6, Terminator: "#", Timeout: 2 * time.Second},
+			Variable:  "PIN",
+			Secure:    true,
+			Branches:  map[string]config.Branch{"default": {Queue: "sales"}},
+			OnFailure: config.Branch{Hangup: "sound:goodbye"},
+		},
+	},
+}
+
+type qxOptions struct {
+	queues map[string]acd.QueueSettings
+	now    func() time.Time
+}
+
+// startQueueLab is a lab with the test IVR and the given queues.
+func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("TANDEM_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.queues == nil {
+		o.queues = map[string]acd.QueueSettings{}
+	}
+	for _, q := range []string{"sales", "support"} {
+		if _, ok := o.queues[q]; !ok {
+			o.queues[q] = acd.QueueSettings{MOHClass: q + "-music", RingTimeout: 3 * time.Second, ServiceLevel: 20 * time.Second}
+		}
+	}
+	l, err := lab.Start(context.Background(), lab.Options{
+		RedisAddr: redistest.Start(t), Queues: o.queues,
+		DNIS:          map[string]string{"800": "sales", "801": "support"},
+		SweepInterval: 200 * time.Millisecond,
+		Logger:        logger,
+		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
+		Engine:        acd.Options{IVR: testIVR, Now: o.now},
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// played lists the media played to a channel, in order.
+func played(l *lab.Lab, leg string) []string {
+	var out []string
+	for _, m := range l.Sim.MediaLog(leg) {
+		if m.Kind == "playback_start" {
+			out = append(out, m.MediaURI)
+		}
+	}
+	return out
+}
+
+func ivrNode(t *testing.T, l *lab.Lab, conn string) string {
+	t.Helper()
+	v, _ := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(conn), "ivr_node").Result()
+	return v
+}
+
+func TestIVRMenuAttachesDataShownInScreenPop(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	ctx := context.Background()
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "sales")
+	desk, err := l.Replicas[0].Engine.SubscribeAgent(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550100", DNIS: "900", Digits: "9", DigitsAfter: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	waitFor(t, 5*time.Second, "PIN menu", func() bool { return ivrNode(t, l, ix.ConnectionID) == "pin" })
+	waitFor(t, 5*time.Second, "PIN prompt played", func() bool {
+		p := played(l, leg)
+		return len(p) > 0 && p[len(p)-1] == "sound:enter-pin"
+	})
+	if err := l.Sim.InjectDTMF(leg, "4321#"); err != nil {
+		t.Fatal(err)
+	}
+	pop := waitEvent(t, desk, "offered")
+	if pop.Attached["PIN"] != cad.Masked || pop.Queue != "sales" {
+		t.Fatalf("screen pop %+v: the secure PIN must be masked", pop)
+	}
+	got := interaction(t, l, ix.ConnectionID)
+	if got.Attached["PIN"] != "4321" {
+		t.Fatalf("attached data %v", got.Attached)
+	}
+	if p := played(l, leg); p[0] != "sound:welcome" {
+		t.Fatalf("played %v", p)
+	}
+}
+
+func TestIVRInvalidDigitThenRetry(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550101", DNIS: "900", Digits: "7", DigitsAfter: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	waitFor(t, 5*time.Second, "invalid prompt and the menu again", func() bool {
+		p := strings.Join(played(l, leg), ",")
+		return strings.Contains(p, "sound:welcome,sound:invalid,sound:welcome")
+	})
+	if err := l.Sim.InjectDTMF(leg, "2"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitState(t, l, ix.ConnectionID, "queued")
+	if got.Queue != "support" || got.Priority != 5 {
+		t.Fatalf("routed %+v", got)
+	}
+}
+
+func TestIVRTimeoutEndsAtTheNodeWhereItHappened(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550102", DNIS: "900"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	got := waitState(t, l, ix.ConnectionID, "ended")
+	res, _ := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(ix.ConnectionID), "ivr_result").Result()
+	if res != "timeout" || ivrNode(t, l, ix.ConnectionID) != "main" || got.EndedBy != "ivr" {
+		t.Fatalf("ivr result %q at %q, ended by %s", res, ivrNode(t, l, ix.ConnectionID), got.EndedBy)
+	}
+	if p := strings.Join(played(l, leg), ","); p != "sound:welcome,sound:timeout,sound:welcome,sound:goodbye" {
+		t.Fatalf("played %s", p)
+	}
+	waitFor(t, 5*time.Second, "caller hung up", func() bool { ch, _ := l.Sim.Channel(leg); return ch.HungUp })
+	checkHistory(t, l)
+}
+
+func TestHigherPriorityCallOvertakes(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	first, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550103", DNIS: "900", Digits: "1", DigitsAfter: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := waitState(t, l, interactionOf(t, l, first).ConnectionID, "queued")
+	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550104", DNIS: "900", Digits: "3", DigitsAfter: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := waitState(t, l, interactionOf(t, l, second).ConnectionID, "queued")
+	if high.Priority != 7 || low.Priority != 0 {
+		t.Fatalf("priorities %d %d", high.Priority, low.Priority)
+	}
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "sales")
+	if got := waitState(t, l, high.ConnectionID, "connected"); got.Agent != "a1" {
+		t.Fatal("the later, higher-priority call was not served first")
+	}
+	if st := interaction(t, l, low.ConnectionID).State; st != "queued" {
+		t.Fatalf("low-priority call %s", st)
+	}
+}
+
+func TestOverflowByTimeKeepsArrival(t *testing.T) {
+	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
+			Overflow: config.Overflow{After: 300 * time.Millisecond, Action: config.Action{Type: "queue", Queue: "support"}}},
+	}})
+	login(t, l, 0, "s1", "PJSIP/2001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "support")
+	if _, err := l.Replicas[0].Engine.SetIdle(context.Background(), "s1", "break"); err != nil {
+		t.Fatal(err)
+	}
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550105", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "queued")
+	waitFor(t, 5*time.Second, "overflow to support", func() bool { return interaction(t, l, ix.ConnectionID).Queue == "support" })
+	got := interaction(t, l, ix.ConnectionID)
+	if !got.Queued.Equal(ix.Queued) {
+		t.Fatalf("overflow changed the arrival: %v → %v", ix.Queued, got.Queued)
+	}
+	if ch, _ := l.Sim.Channel(leg); ch.MOHClass != "support-music" {
+		t.Fatalf("music after overflow %q", ch.MOHClass)
+	}
+	if _, err := l.Replicas[0].Engine.SetAvailable(context.Background(), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, "connected")
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, "ended")
+	checkHistory(t, l)
+}
+
+func TestOverflowWhenNoAgentsAndQueueFull(t *testing.T) {
+	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
+			Overflow: config.Overflow{NoAgents: true, Action: config.Action{Type: "message", Message: "sound:nobody-here"}}},
+		"support": {MOHClass: "support-music", RingTimeout: 3 * time.Second,
+			MaxSize: 1, WhenFull: config.Action{Type: "message", Message: "sound:queue-full"}},
+	}})
+	// sales has nobody logged in: the caller hears the message at once.
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550106", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "ended")
+	if ix.EndedBy != "no_agents" || strings.Join(played(l, leg), ",") != "sound:nobody-here" {
+		t.Fatalf("no-agents treatment: %+v, played %v", ix, played(l, leg))
+	}
+	// support holds one waiting call at most.
+	first, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550107", DNIS: "801"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, interactionOf(t, l, first).ConnectionID, "queued")
+	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550108", DNIS: "801"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := waitState(t, l, interactionOf(t, l, second).ConnectionID, "ended")
+	if full.EndedBy != "full" || strings.Join(played(l, second), ",") != "sound:queue-full" {
+		t.Fatalf("queue-full treatment %+v, played %v", full, played(l, second))
+	}
+}
+
+func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
+	sunday := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) // a Sunday
+	l := startQueueLab(t, qxOptions{now: func() time.Time { return sunday }, queues: map[string]acd.QueueSettings{
+		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second, Hours: config.Hours{
+			TimeZone: "Europe/Paris",
+			Weekly:   []config.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}},
+			Closed:   config.Action{Type: "message", Message: "sound:closed"},
+		}},
+	}})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550109", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "ended")
+	if ix.EndedBy != "closed" || strings.Join(played(l, leg), ",") != "sound:closed" {
+		t.Fatalf("after hours %+v, played %v", ix, played(l, leg))
+	}
+}
+
+func TestAnnouncementCadence(t *testing.T) {
+	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
+			Announce: config.Announce{Interval: 300 * time.Millisecond, Position: true, EWT: true}},
+	}})
+	// One agent is busy on a call: the queue is served, so waits can be
+	// estimated (3 minutes a call until the queue has history).
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+	busy, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550112", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, interactionOf(t, l, busy).ConnectionID, "connected")
+	first, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550110", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550111", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, interactionOf(t, l, second).ConnectionID, "queued")
+	// Several intervals pass with nothing changing: each caller hears its
+	// position and wait once, not again.
+	time.Sleep(1500 * time.Millisecond)
+	count := func(leg, media string) int {
+		n := 0
+		for _, m := range played(l, leg) {
+			if m == media {
+				n++
+			}
+		}
+		return n
+	}
+	for i, leg := range []string{first, second} {
+		if count(leg, "sound:queue-thereare") != 1 || count(leg, "number:"+string(rune('1'+i))) < 1 || count(leg, "sound:queue-holdtime") != 1 || !containsSeq(played(l, leg), "sound:queue-holdtime", "number:"+string(rune('3'+3*i))) {
+			t.Fatalf("caller %d heard %v", i+1, played(l, leg))
+		}
+	}
+	// The first caller leaves: the second moves to position 1 and is told.
+	if err := deleteChannel(l, first); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "new position and wait announced", func() bool {
+		return count(second, "sound:queue-thereare") == 2 && count(second, "sound:queue-minutes") == 2
+	})
+	waitFor(t, 5*time.Second, "music back", func() bool { ch, _ := l.Sim.Channel(second); return ch.MOHClass == "sales-music" })
+	if p := played(l, second); !containsSeq(p, "sound:queue-thereare", "number:1") || count(second, "sound:queue-holdtime") != 2 || !containsSeq(p, "sound:queue-holdtime", "number:3") {
+		t.Fatalf("second caller heard %v", p)
+	}
+	if ch, _ := l.Sim.Channel(second); ch.MOHClass != "sales-music" {
+		t.Fatal("music did not resume after the announcement")
+	}
+	_ = agents.Available
+}
+
+func containsSeq(list []string, a, b string) bool {
+	for i := 0; i+1 < len(list); i++ {
+		if list[i] == a && list[i+1] == b {
+			return true
+		}
+	}
+	return false
+}
