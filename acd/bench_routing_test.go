@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +44,28 @@ func benchAgents(b *testing.B, s *Store, queue string, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// scriptMicros is the Redis CPU time per script run since the last reset
+// (INFO commandstats): the part of a decision spent inside Redis, which
+// is what other replicas wait for.
+func scriptMicros(b *testing.B, s *Store) float64 {
+	b.Helper()
+	info, err := s.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:"); ok {
+			for _, f := range strings.Split(rest, ",") {
+				if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+					us, _ := strconv.ParseFloat(v, 64)
+					return us
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // latencies reports p50 and p99 of the measured decisions.
@@ -110,6 +134,7 @@ func benchSkillHandoff(b *testing.B, strategy string) {
 	}
 	current := first.ConnectionID
 	lat := make(latencies, 0, b.N)
+	s.rdb.ConfigResetStat(ctx)
 	rt.n.Store(0)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -123,15 +148,17 @@ func benchSkillHandoff(b *testing.B, strategy string) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/decision")
+	b.ReportMetric(scriptMicros(b, s), "redis-µs/decision")
 	lat.report(b)
 }
 
 func benchSkillEnqueue(b *testing.B, strategy string) {
 	s, rt := benchStore(b)
 	ctx := context.Background()
-	if err := s.SetQueues(ctx, map[string]QueueRouting{"sales": {Strategy: strategy, Skills: benchSkillQueue}}); err != nil {
+	if err := s.SetQueues(ctx, map[string]QueueRouting{"sales": {Strategy: strategy, Skills: benchSkillQueue, CallSkills: []string{"s10"}}}); err != nil {
 		b.Fatal(err)
 	}
+	// s10: no agent has it; the IVR branches of this queue may require it.
 	nobody := []config.SkillRequirement{{Skill: "s10", MinLevel: 1}}
 	for i := 0; i < 5000; i++ {
 		conn := fmt.Sprintf("deep%05d", i)
@@ -145,6 +172,7 @@ func benchSkillEnqueue(b *testing.B, strategy string) {
 	benchAgents(b, s, "sales", 1000)
 	lat := make(latencies, 0, b.N)
 	var measured int64
+	var redisMicros float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -152,6 +180,7 @@ func benchSkillEnqueue(b *testing.B, strategy string) {
 		if _, err := s.Arrive(ctx, conn, "leg", "5551000", "800", nil); err != nil {
 			b.Fatal(err)
 		}
+		s.rdb.ConfigResetStat(ctx)
 		before := rt.n.Load()
 		b.StartTimer()
 		t0 := time.Now()
@@ -162,6 +191,7 @@ func benchSkillEnqueue(b *testing.B, strategy string) {
 		if err != nil || o == nil {
 			b.Fatalf("enqueue %d: %+v %v", i, o, err)
 		}
+		redisMicros += scriptMicros(b, s)
 		// Free the agents for the next call (untimed).
 		if _, _, err := s.Finish(ctx, conn, "hangup", "caller"); err != nil {
 			b.Fatal(err)
@@ -170,5 +200,6 @@ func benchSkillEnqueue(b *testing.B, strategy string) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(measured)/float64(b.N), "round-trips/decision")
+	b.ReportMetric(redisMicros/float64(b.N), "redis-µs/decision")
 	lat.report(b)
 }

@@ -78,6 +78,9 @@ type call struct {
 	ewtAgents    int // wait-time estimator's calibration
 	lastPosition int
 	lastEWT      time.Duration // ewt.NotAnnounced until announced
+	// ringAll maps each leg of a ring-all offer to its agent, until one
+	// answers (nil otherwise).
+	ringAll map[string]RingMember
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -223,6 +226,10 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Info("offer dropped", "agent_id", o.Agent, "phase", c.phase)
 		return
 	}
+	if len(o.RingAll) > 0 {
+		c.ringEveryone(ctx, o, m.freedAt)
+		return
+	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg, c.phase = &o, o.Agent, leg, phaseRinging
 	c.e.registerLeg(leg, c)
@@ -261,6 +268,11 @@ func (c *call) stopTimer() {
 }
 
 func (c *call) onAnswered(ctx context.Context, leg string) {
+	if c.ringAll != nil {
+		if _, ok := c.ringAll[leg]; ok && c.phase == phaseRinging {
+			c.ringAllAnswered(ctx, leg)
+		}
+	}
 	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
 		c.onConsultAnswered(ctx)
 		return
@@ -330,6 +342,10 @@ func (c *call) joinCustomer(ctx context.Context, leg string) error {
 
 // onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
 func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bool) {
+	if c.ringAll != nil && c.phase == phaseRinging {
+		c.ringAllFailed(ctx, leg, reason, timedOut)
+		return
+	}
 	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
 		c.consultFailed(ctx, reason)
 		return
@@ -379,6 +395,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		case phaseRinging:
 			c.stopTimer()
 			c.hangup(ctx, c.agentLeg, CauseNormal)
+			c.hangupRing(ctx, "")
 			c.finish(ctx, "caller")
 		case phaseConnected:
 			c.endConnected(ctx, "caller")

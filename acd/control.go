@@ -274,7 +274,7 @@ func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error
 	}
 	err := c.e.pbx.Ring(ctx, RingRequest{
 		Leg: p.leg, Endpoint: endpoint, CallerID: c.e.opts.Dial.CallerID, Timeout: timeout + 2*time.Second,
-		Vars: map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_CONSULT": "1"},
+		Vars: map[string]string{"TANDEM_CONSULT": c.conn},
 	})
 	if err != nil {
 		c.log.Warn("ring consult", "endpoint", endpoint, "err", err)
@@ -333,7 +333,7 @@ func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 	c.e.registerLeg(p.leg, c)
 	if err := c.e.pbx.Ring(ctx, RingRequest{
 		Leg: p.leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second,
-		Vars: map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_CONSULT": "1"},
+		Vars: map[string]string{"TANDEM_CONSULT": c.conn},
 	}); err != nil {
 		c.consultFailed(ctx, "failed")
 		return

@@ -177,8 +177,9 @@ func (e *Engine) Stats() *Stats { return e.stats }
 // inbox, and the routing sweep.
 func (e *Engine) Run(ctx context.Context) error {
 	routing := make(map[string]QueueRouting, len(e.opts.Queues))
+	callSkills := e.callSkills()
 	for name, q := range e.opts.Queues {
-		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills}
+		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, CallSkills: callSkills[name]}
 	}
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
@@ -360,13 +361,8 @@ func (e *Engine) readInbox(ctx context.Context) error {
 					e.store.rdb.XDel(ctx, stream, m.ID)
 					continue
 				}
-				o := &Offer{
-					ConnectionID: fmt.Sprint(m.Values["conn"]),
-					Agent:        fmt.Sprint(m.Values["agent"]),
-					Endpoint:     fmt.Sprint(m.Values["endpoint"]),
-				}
-				fmt.Sscan(fmt.Sprint(m.Values["attempt"]), &o.Attempt)
-				e.deliver(ctx, o, time.Time{})
+				o := OfferFromInbox(m.Values)
+				e.deliver(ctx, &o, time.Time{})
 				e.store.rdb.XAck(ctx, stream, group, m.ID)
 				e.store.rdb.XDel(ctx, stream, m.ID)
 			}
@@ -606,4 +602,34 @@ func (e *Engine) scheduleWrapUp(agent string) {
 		e.log.Info("wrap-up timed out; default code applied", "agent_id", agent, "code", e.opts.DefaultWrapUpCode)
 		e.deliver(ctx, o, time.Time{})
 	})
+}
+
+// callSkills lists, per queue, the skills calls may require on their own
+// there: those of IVR branches into the queue, and of queues overflowing
+// into it (a call's requirements travel with it). The routing index keeps
+// a set per such skill.
+func (e *Engine) callSkills() map[string][]string {
+	out := map[string][]string{}
+	add := func(q string, reqs []config.SkillRequirement) {
+		for _, r := range reqs {
+			if !contains(out[q], r.Skill) {
+				out[q] = append(out[q], r.Skill)
+			}
+		}
+	}
+	for _, n := range e.opts.IVR.Nodes {
+		for _, b := range n.Branches {
+			add(b.Queue, b.Skills)
+		}
+		add(n.Next.Queue, n.Next.Skills)
+		add(n.OnFailure.Queue, n.OnFailure.Skills)
+	}
+	for q, s := range e.opts.Queues {
+		if s.Overflow.Action.Type == "queue" {
+			for _, skill := range out[q] {
+				add(s.Overflow.Action.Queue, []config.SkillRequirement{{Skill: skill}})
+			}
+		}
+	}
+	return out
 }

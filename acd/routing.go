@@ -366,14 +366,19 @@ func decodeSkills(enc string) map[string]int {
 	return out
 }
 
-// encodeRequirements turns requirements into the scripts' form,
-// "skill:min[:after_ms:min]...,..." in the given order (the first skill is
-// the one best_skill ranks by). Levels 1..10; a relaxation waits longer
-// than the previous one (whole milliseconds) and lowers the level, down to
-// 0 (the skill is then no longer required).
+// encodeRequirements turns requirements into the scripts' form, a JSON
+// list with one list per skill, in the given order (the first skill is
+// the one best_skill ranks by): [name, min level, after ms, min level,
+// ...], e.g. [["spanish",7,30000,5],["billing",3]]; "" for none. Levels
+// 1..10; a relaxation waits longer than the previous one (whole
+// milliseconds) and lowers the level, down to 0 (the skill is then no
+// longer required).
 func encodeRequirements(reqs []config.SkillRequirement, field string) (string, error) {
+	if len(reqs) == 0 {
+		return "", nil
+	}
 	seen := map[string]bool{}
-	parts := make([]string, 0, len(reqs))
+	out := make([][]any, 0, len(reqs))
 	for i, r := range reqs {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if !skillName.MatchString(r.Skill) {
@@ -386,8 +391,7 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 		if r.MinLevel < MinSkillLevel || r.MinLevel > MaxSkillLevel {
 			return "", &agents.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
 		}
-		var b strings.Builder
-		b.WriteString(r.Skill + ":" + strconv.Itoa(r.MinLevel))
+		item := []any{r.Skill, r.MinLevel}
 		prevAfter, prevLevel := int64(0), r.MinLevel
 		for j, x := range r.Relax {
 			rf := fmt.Sprintf("%s.relax[%d]", f, j)
@@ -398,29 +402,39 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 			if x.MinLevel < 0 || x.MinLevel > prevLevel {
 				return "", &agents.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
 			}
-			fmt.Fprintf(&b, ":%d:%d", ms, x.MinLevel)
+			item = append(item, ms, x.MinLevel)
 			prevAfter, prevLevel = ms, x.MinLevel
 		}
-		parts = append(parts, b.String())
+		out = append(out, item)
 	}
-	return strings.Join(parts, ","), nil
+	data, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode %s: %w", field, err)
+	}
+	return string(data), nil
 }
 
 func decodeRequirements(enc string) []config.SkillRequirement {
 	if enc == "" {
 		return nil
 	}
+	var items [][]json.RawMessage
+	if json.Unmarshal([]byte(enc), &items) != nil {
+		return nil
+	}
 	var out []config.SkillRequirement
-	for _, item := range strings.Split(enc, ",") {
-		f := strings.Split(item, ":")
-		if len(f) < 2 {
+	for _, it := range items {
+		if len(it) < 2 {
 			continue
 		}
-		r := config.SkillRequirement{Skill: f[0]}
-		r.MinLevel, _ = strconv.Atoi(f[1])
-		for i := 2; i+1 < len(f); i += 2 {
-			ms, _ := strconv.ParseInt(f[i], 10, 64)
-			lvl, _ := strconv.Atoi(f[i+1])
+		var r config.SkillRequirement
+		_ = json.Unmarshal(it[0], &r.Skill)
+		_ = json.Unmarshal(it[1], &r.MinLevel)
+		for i := 2; i+1 < len(it); i += 2 {
+			var ms int64
+			var lvl int
+			_ = json.Unmarshal(it[i], &ms)
+			_ = json.Unmarshal(it[i+1], &lvl)
 			r.Relax = append(r.Relax, config.Relax{After: time.Duration(ms) * time.Millisecond, MinLevel: lvl})
 		}
 		out = append(out, r)

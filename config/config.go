@@ -151,8 +151,11 @@ type Queue struct {
 	// fewest_calls (today), least_talk_time (today), best_skill (highest
 	// level of the required skills, then longest idle), ring_all.
 	Strategy string `mapstructure:"strategy"`
-	// Weight ranks this queue's calls for agents in several queues: the
-	// oldest call wins among equal weights, a heavier queue first.
+	// Weight ranks this queue's calls for agents in several queues: within
+	// a priority, each weight point counts as one minute of extra waiting
+	// (effective arrival = arrival − weight × 60 s), so a heavier queue's
+	// call beats a lighter queue's call that waited less than the
+	// difference in minutes.
 	Weight int `mapstructure:"weight"`
 	// Skills every agent offered this queue's calls must have.
 	Skills []SkillRequirement `mapstructure:"skills"`

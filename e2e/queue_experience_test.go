@@ -296,6 +296,8 @@ func TestAnnouncementCadence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitState(t, l, interactionOf(t, l, first).ConnectionID, "queued")
+	time.Sleep(5 * time.Millisecond) // queue order is by arrival in Redis ms
 	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550111", DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)

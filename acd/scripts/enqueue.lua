@@ -1,7 +1,7 @@
 -- enqueue.lua: put an arrived call in its queue and try to route it at once.
 -- KEYS[1] = interaction hash, KEYS[2] = the queue's waiting zset
 -- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best),
--- ARGV[6] = the call's own skill requirements (encoded as in lib.lua; ''
+-- ARGV[6] = the call's own skill requirements (JSON, see lib.lua; ''
 -- = the queue's)
 -- Returns {} or an offer {conn, agent, endpoint, attempt[, agent, endpoint
 -- ...]} for this node. Errors: ILLEGAL <state> unless the call is 'arrived'.

@@ -114,38 +114,47 @@ end
 -- ---------------------------------------------------------------- skills --
 --
 -- An agent's skills: "billing:3,spanish:7" (name:level, level 1..10).
--- A call's requirements: "spanish:7:30000:5:60000:3,billing:3", i.e. per
--- skill its minimum level, then (after ms, minimum level) relaxation steps
--- with increasing after and non-increasing levels. The effective minimum
--- of a skill is the level of its last step whose after the call's wait
--- (now - 'queued', Redis ms) has reached, else its base minimum; 0 means
--- the skill is no longer required. Go (routing.go) validates and encodes
--- both; skill names never contain ':' or ','.
+-- A call's requirements, JSON (cjson decodes it in C):
+--   [["spanish",7,30000,5,60000,3],["billing",3]]
+-- i.e. per skill its name, minimum level, then (after ms, minimum level)
+-- relaxation steps with increasing after and non-increasing levels. The
+-- effective minimum of a skill is the level of its last step whose after
+-- the call's wait (now - 'queued', Redis ms) has reached, else its base
+-- minimum; 0 means the skill is no longer required. Go (routing.go)
+-- validates and encodes both; skill names never contain ':' or ','.
 
-local function parse_levels(s)
-  local t = {}
-  if s then
-    for name, lvl in string.gmatch(s, '([^:,]+):(%d+)') do t[name] = tonumber(lvl) end
+-- level_pattern finds a skill's level in ",billing:3,spanish:7,".
+local level_patterns = {}
+local function level_pattern(skill)
+  local p = level_patterns[skill]
+  if not p then
+    p = ',' .. string.gsub(skill, '[%-%.]', '%%%0') .. ':(%d+),'
+    level_patterns[skill] = p
   end
-  return t
+  return p
+end
+
+-- parse_levels gives an agent's levels as a table read lazily: a skill's
+-- level is looked up in the string the first time it is asked for (0 if
+-- the agent lacks it), so an agent with many skills costs only the
+-- lookups routing makes.
+local function parse_levels(s)
+  local wrapped = s and (',' .. s .. ',') or ''
+  return setmetatable({}, {__index = function(t, skill)
+    local l = tonumber(string.match(wrapped, level_pattern(skill)) or '0')
+    rawset(t, skill, l)
+    return l
+  end})
 end
 
 local reqs_cache = {}
 local function parse_reqs(s)
   if not s or s == '' then return {} end
   local r = reqs_cache[s]
-  if r then return r end
-  r = {}
-  for item in string.gmatch(s, '[^,]+') do
-    local p = {}
-    for f in string.gmatch(item, '[^:]+') do p[#p + 1] = f end
-    local req = {skill = p[1], min = tonumber(p[2]), steps = {}}
-    for i = 3, #p - 1, 2 do
-      req.steps[#req.steps + 1] = {tonumber(p[i]), tonumber(p[i + 1])}
-    end
-    r[#r + 1] = req
+  if not r then
+    r = cjson.decode(s)
+    reqs_cache[s] = r
   end
-  reqs_cache[s] = r
   return r
 end
 
@@ -153,11 +162,11 @@ end
 local function mins_at(reqs, wait)
   local mins = {}
   for _, r in ipairs(reqs) do
-    local m = r.min
-    for _, st in ipairs(r.steps) do
-      if wait >= st[1] then m = st[2] end
+    local m = r[2]
+    for i = 3, #r - 1, 2 do
+      if wait >= r[i] then m = r[i + 1] end
     end
-    if m > 0 then mins[#mins + 1] = {r.skill, m} end
+    if m > 0 then mins[#mins + 1] = {r[1], m} end
   end
   return mins
 end
@@ -165,7 +174,7 @@ end
 -- meets: the agent's levels reach every minimum.
 local function meets(levels, mins)
   for _, m in ipairs(mins) do
-    if (levels[m[1]] or 0) < m[2] then return false end
+    if levels[m[1]] < m[2] then return false end
   end
   return true
 end
@@ -190,8 +199,8 @@ local function queue_conf(q)
   c.reqs = parse_reqs(c.skills)
   local seen, ts = {}, {}
   for _, r in ipairs(c.reqs) do
-    for _, st in ipairs(r.steps) do
-      if not seen[st[1]] then seen[st[1]] = true; ts[#ts + 1] = st[1] end
+    for i = 3, #r - 1, 2 do
+      if not seen[r[i]] then seen[r[i]] = true; ts[#ts + 1] = r[i] end
     end
   end
   table.sort(ts)
@@ -231,12 +240,12 @@ local function call_needs(q, conn, now)
     local reqs = parse_reqs(h[1])
     needs.own = true
     needs.mins = mins_at(reqs, wait)
-    needs.first = reqs[1] and reqs[1].skill or nil
+    needs.first = reqs[1] and reqs[1][1] or nil
   else
     local cfg = queue_conf(q)
     needs.step = step_of(cfg, wait)
     needs.mins = cfg.step_mins[needs.step]
-    needs.first = cfg.reqs[1] and cfg.reqs[1].skill or nil
+    needs.first = cfg.reqs[1] and cfg.reqs[1][1] or nil
   end
   return needs
 end
@@ -250,8 +259,8 @@ end
 local function index_agent(q, cfg, id, levels, now, remove)
   local score = cfg.rr and 0 or now
   local keys = {k_elig(q, cfg.gen, agent_class(cfg, levels))}
-  for s in pairs(levels) do
-    if cfg.call_skills[s] then keys[#keys + 1] = k_skill(q, cfg.gen, s) end
+  for s in pairs(cfg.call_skills) do
+    if levels[s] > 0 then keys[#keys + 1] = k_skill(q, cfg.gen, s) end
   end
   for _, k in ipairs(keys) do
     if remove then
@@ -377,6 +386,7 @@ local AGENT_WINDOW = 50
 local CALL_WINDOW = 10
 local SWEEP_WINDOW = 50
 local AGENT_SIDE_WINDOW = 50
+local AGENT_SIDE_PAGE = 5
 -- ring_all rings at most this many agents at once.
 local RING_ALL_MAX = 10
 -- Weight: an agent in several queues takes the call with the lowest
@@ -494,45 +504,25 @@ local function fetch_window(q, cfg, sets, plain, n)
   return out
 end
 
--- level_pattern finds a skill's level in ",billing:3,spanish:7,".
-local level_patterns = {}
-local function level_pattern(skill)
-  local p = level_patterns[skill]
-  if not p then
-    p = ',' .. string.gsub(skill, '[%-%.]', '%%%0') .. ':(%d+),'
-    level_patterns[skill] = p
-  end
-  return p
-end
-
 -- new_window wraps agent ids with lazy, read-once lookups of their levels
 -- (only of the skills asked for) and of today's figure the strategy ranks
 -- by.
 local function new_window(ids, cfg)
   local w = {ids = ids}
-  local raw, cache, figures = nil, {}, nil
-  function w.level(i, skill)
-    if not raw then
-      raw = redis.call('HMGET', k_skills(), unpack(ids))
-      for j = 1, #ids do raw[j] = raw[j] and (',' .. raw[j] .. ',') or '' end
-    end
-    local c = cache[i]
-    if not c then
-      c = {}
-      cache[i] = c
-    end
-    local l = c[skill]
-    if l == nil then
-      l = tonumber(string.match(raw[i], level_pattern(skill)) or '0')
-      c[skill] = l
+  local raw, levels, figures = nil, {}, nil
+  local function of(i)
+    local l = levels[i]
+    if not l then
+      if not raw then raw = redis.call('HMGET', k_skills(), unpack(ids)) end
+      l = parse_levels(raw[i] or nil)
+      levels[i] = l
     end
     return l
   end
+  function w.level(i, skill) return of(i)[skill] end
   function w.meets(i, mins)
-    for _, m in ipairs(mins) do
-      if w.level(i, m[1]) < m[2] then return false end
-    end
-    return true
+    if #mins == 0 then return true end
+    return meets(of(i), mins)
   end
   function w.figure(i, now)
     if not figures then
@@ -631,15 +621,23 @@ local function match_agent(id, now, to_inbox)
   local best_q, best_conn, best_key
   for _, q in ipairs(split(h[1] or nil)) do
     local cfg = queue_conf(q)
-    local r = redis.call('ZRANGE', k_waiting(q), 0, AGENT_SIDE_WINDOW - 1, 'WITHSCORES')
-    for i = 1, #r, 2 do
-      local key = tonumber(r[i + 1]) - cfg.weight * WEIGHT_MS
-      if best_key ~= nil and key >= best_key then break end -- nothing better here
-      local needs = call_needs(q, r[i], now)
-      if needs.exclude ~= id and meets(levels, needs.mins) then
-        best_q, best_conn, best_key = q, r[i], key
-        break
+    -- A first page of AGENT_SIDE_PAGE calls (usually enough), then the rest
+    -- of the window.
+    local from, to, done = 0, AGENT_SIDE_PAGE - 1, false
+    while not done and from < AGENT_SIDE_WINDOW do
+      local r = redis.call('ZRANGE', k_waiting(q), from, to, 'WITHSCORES')
+      done = #r < 2 * (to - from + 1)
+      for i = 1, #r, 2 do
+        local key = tonumber(r[i + 1]) - cfg.weight * WEIGHT_MS
+        if best_key ~= nil and key >= best_key then done = true; break end -- nothing better here
+        local needs = call_needs(q, r[i], now)
+        if needs.exclude ~= id and meets(levels, needs.mins) then
+          best_q, best_conn, best_key = q, r[i], key
+          done = true
+          break
+        end
       end
+      from, to = to + 1, AGENT_SIDE_WINDOW - 1
     end
   end
   if best_conn == nil then return nil end

@@ -15,4 +15,4 @@ redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], score, ARGV[3])
 redis.call('HSET', KEYS[1], 'queue', ARGV[4])
 history('interaction', ARGV[3], 'queued', 'queued', now, {'from_queue', from, 'queue', ARGV[4], 'why', ARGV[5]})
-return match_queue(ARGV[4], now) or {}
+return match_queue(ARGV[4], now, ARGV[3]) or {}
