@@ -399,6 +399,11 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			c.finish(ctx, "caller")
 		case phaseConnected:
 			c.endConnected(ctx, "caller")
+		case phaseIVR:
+			// Recorded with the node where it happened (ivr_node).
+			c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", "hangup")
+			c.e.store.Record(ctx, c.conn, "ivr_hangup", "node", nodeName(c.ivr))
+			c.finish(ctx, "caller")
 		default:
 			c.finish(ctx, "caller")
 		}

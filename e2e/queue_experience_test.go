@@ -31,6 +31,7 @@ var testIVR = config.IVR{
 				"1": {Queue: "sales", Set: map[string]string{"DEPT": "sales"}},
 				"2": {Queue: "support", Priority: prio(5)},
 				"3": {Queue: "sales", Priority: prio(7)},
+				"4": {Dial: "+1 415 555 0123"},
 				"9": {Goto: "pin"},
 			},
 			OnFailure: config.Branch{Hangup: "sound:goodbye"},
@@ -72,7 +73,7 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
 		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
-		Engine:        acd.Options{IVR: testIVR, Now: o.now},
+		Engine:        acd.Options{IVR: testIVR, Now: o.now, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -344,4 +345,64 @@ func containsSeq(list []string, a, b string) bool {
 		}
 	}
 	return false
+}
+
+func TestIVRHangupIsRecordedAtItsNode(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550120", DNIS: "900", Digits: "9", DigitsAfter: 10 * time.Millisecond, Patience: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	got := waitState(t, l, ix.ConnectionID, "abandoned")
+	res, _ := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(ix.ConnectionID), "ivr_result").Result()
+	if res != "hangup" || ivrNode(t, l, ix.ConnectionID) != "pin" || got.EndedBy != "caller" {
+		t.Fatalf("ivr hang-up recorded as %q at %q, ended by %s", res, ivrNode(t, l, ix.ConnectionID), got.EndedBy)
+	}
+}
+
+func TestIVRDialsAnOutsideNumber(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	// Option 4 of the menu sends the caller to an outside number.
+	l.Sim.SetPhone("PJSIP/+14155550123", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond, TalkFor: 200 * time.Millisecond})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550121", DNIS: "900", Digits: "4", DigitsAfter: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	got := waitState(t, l, ix.ConnectionID, "ended")
+	if n := l.Sim.Stats().OriginatesByEndpoint["PJSIP/+14155550123"]; n != 1 || got.EndedBy == "" {
+		t.Fatalf("outside number rung %d times; %+v", n, got)
+	}
+	checkHistory(t, l)
+}
+
+func TestQueueFiguresAreLive(t *testing.T) {
+	l := startQueueLab(t, qxOptions{})
+	ctx := context.Background()
+	// One caller gives up, one is answered.
+	gone, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550130", DNIS: "800", Patience: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, interactionOf(t, l, gone).ConnectionID, "abandoned")
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550131", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, interactionOf(t, l, leg).ConnectionID, "connected")
+	// A third waits (a1 is busy).
+	if _, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550132", DNIS: "800"}); err != nil {
+		t.Fatal(err)
+	}
+	var v acd.QueueView
+	waitFor(t, 5*time.Second, "figures", func() bool {
+		v, err = l.Replicas[0].Engine.Queue(ctx, "sales")
+		return err == nil && v.Stats != nil && v.Stats.Answered == 1 && v.Stats.Abandoned == 1 && len(v.Waiting) == 1
+	})
+	st := v.Stats
+	if st.ServiceLevel != 0.5 || st.AbandonRate != 0.5 || st.AnsweredWithinSL != 1 || st.ServiceLevelS != 20 || st.LongestWaitSeconds <= 0 {
+		t.Fatalf("figures %+v", st)
+	}
 }
