@@ -18,6 +18,8 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrFull: the contact center holds its maximum of concurrent calls.
 	ErrFull = errors.New("maximum concurrent calls reached")
+	// ErrQueueFull: the queue holds its maximum of waiting calls.
+	ErrQueueFull = errors.New("queue full")
 	// ErrNotDue: a timer fired before Redis time says it is due.
 	ErrNotDue = errors.New("not due")
 )

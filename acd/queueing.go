@@ -38,14 +38,6 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 		c.treat(ctx, settings.Hours.Closed, "closed", prio, skills)
 		return
 	}
-	if settings.MaxSize > 0 {
-		n, err := c.e.store.rdb.ZCard(ctx, c.e.store.keys.Waiting(q)).Result()
-		if err == nil && int(n) >= settings.MaxSize {
-			c.e.store.Record(ctx, c.conn, "queue_full", "queue", q)
-			c.treat(ctx, settings.WhenFull, "full", prio, skills)
-			return
-		}
-	}
 	if settings.Overflow.NoAgents && !c.e.anyAgentLoggedIn(ctx, q) {
 		c.e.store.Record(ctx, c.conn, "overflow_no_agents", "queue", q)
 		c.treat(ctx, settings.Overflow.Action, "no_agents", prio, skills)
@@ -60,7 +52,12 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 			c.log.Warn("call-associated data", "err", err)
 		}
 	}
-	offer, err := c.e.store.EnqueueWith(ctx, c.conn, q, prio, skills)
+	offer, err := c.e.store.EnqueueCapped(ctx, c.conn, q, prio, skills, settings.MaxSize)
+	if errors.Is(err, ErrQueueFull) {
+		c.e.store.Record(ctx, c.conn, "queue_full", "queue", q)
+		c.treat(ctx, settings.WhenFull, "full", prio, skills)
+		return
+	}
 	if err != nil {
 		c.log.Error("enqueue", "err", err)
 		c.fail(ctx, "enqueue")

@@ -225,6 +225,13 @@ func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, e
 // queue's for this call, here and after an overflow; a blind transfer to
 // another queue drops them.
 func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) (*Offer, error) {
+	return s.EnqueueCapped(ctx, conn, queue, priority, skills, 0)
+}
+
+// EnqueueCapped is EnqueueWith for a queue holding at most maxSize waiting
+// calls (0 = no cap): past it, ErrQueueFull and nothing changes. The check
+// is in the enqueue script, so concurrent callers cannot overfill it.
+func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) (*Offer, error) {
 	if priority < 0 || priority > 9 {
 		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
 	}
@@ -232,7 +239,7 @@ func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority in
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, enc)
+	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, enc, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
 	}

@@ -65,6 +65,8 @@ func scriptError(err error) error {
 		return fmt.Errorf("%s: %w", msg, ErrExists)
 	case strings.HasPrefix(msg, "FULL"):
 		return fmt.Errorf("%s: %w", msg, ErrFull)
+	case strings.HasPrefix(msg, "QFULL"):
+		return fmt.Errorf("%s: %w", msg, ErrQueueFull)
 	case strings.HasPrefix(msg, "NOTDUE"):
 		return fmt.Errorf("%s: %w", msg, ErrNotDue)
 	}

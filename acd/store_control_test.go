@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -237,5 +238,35 @@ func TestHandOverMovesCallToConsultedAgent(t *testing.T) {
 	}
 	if agentState(t, s, "b") != agents.WrapUp {
 		t.Fatal("b not in wrap-up")
+	}
+}
+
+func TestQueueCapHoldsUnderConcurrency(t *testing.T) {
+	s := newTestStore(t, "n1")
+	ctx := context.Background()
+	const callers, capacity = 20, 5
+	errs := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		go func(i int) {
+			conn := fmt.Sprintf("c%02d", i)
+			if _, err := s.Arrive(ctx, conn, "l", "1", "2", nil); err != nil {
+				errs <- err
+				return
+			}
+			_, err := s.EnqueueCapped(ctx, conn, "sales", 0, nil, capacity)
+			errs <- err
+		}(i)
+	}
+	full := 0
+	for i := 0; i < callers; i++ {
+		if err := <-errs; errors.Is(err, ErrQueueFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ := s.rdb.ZCard(ctx, s.keys.Waiting("sales")).Result()
+	if n != capacity || full != callers-capacity {
+		t.Fatalf("%d waiting, %d refused; want %d and %d", n, full, capacity, callers-capacity)
 	}
 }

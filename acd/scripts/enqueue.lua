@@ -2,12 +2,17 @@
 -- KEYS[1] = interaction hash, KEYS[2] = the queue's waiting zset
 -- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best),
 -- ARGV[6] = the call's own skill requirements (JSON, see lib.lua; ''
--- = the queue's)
+-- = the queue's), ARGV[7] = the queue's maximum of waiting calls (0 = none)
 -- Returns {} or an offer {conn, agent, endpoint, attempt[, agent, endpoint
--- ...]} for this node. Errors: ILLEGAL <state> unless the call is 'arrived'.
+-- ...]} for this node. Errors: ILLEGAL <state> unless the call is 'arrived';
+-- QFULL if the queue holds its maximum (nothing changes).
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'arrived' then
   return redis.error_reply('ILLEGAL ' .. tostring(st))
+end
+local max = tonumber(ARGV[7] or '0')
+if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then
+  return redis.error_reply('QFULL ' .. ARGV[4])
 end
 local now = now_ms()
 -- Score = priority band + arrival time: a higher priority always sorts
