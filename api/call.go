@@ -29,18 +29,7 @@ func (s *server) getCall(w http.ResponseWriter, r *http.Request, id string) {
 // callAction serves a call-control step that takes no input: the body is
 // empty or {}.
 func (s *server) callAction(do func(Core, context.Context, string) (acd.CallView, error)) func(http.ResponseWriter, *http.Request, string) {
-	return func(w http.ResponseWriter, r *http.Request, id string) {
-		if err := decodeBody(w, r, &struct{}{}, false); err != nil {
-			s.fail(w, r, id, err)
-			return
-		}
-		c, err := do(s.core, r.Context(), id)
-		if err != nil {
-			s.fail(w, r, id, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, c)
-	}
+	return post(s, false, func(ctx context.Context, id string, _ noBody) (any, error) { return do(s.core, ctx, id) })
 }
 
 // targetRequest is the body of consult and (blind) transfer.
@@ -85,23 +74,9 @@ func (t targetRequest) validate() error {
 
 // targetAction serves consult and transfer.
 func (s *server) targetAction(do func(Core, context.Context, string, acd.Target) (acd.CallView, error)) func(http.ResponseWriter, *http.Request, string) {
-	return func(w http.ResponseWriter, r *http.Request, id string) {
-		var req targetRequest
-		if err := decodeBody(w, r, &req, true); err != nil {
-			s.fail(w, r, id, err)
-			return
-		}
-		if err := req.validate(); err != nil {
-			s.fail(w, r, id, err)
-			return
-		}
-		c, err := do(s.core, r.Context(), id, acd.Target{Kind: req.Kind, Value: req.Value})
-		if err != nil {
-			s.fail(w, r, id, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, c)
-	}
+	return post(s, true, func(ctx context.Context, id string, req targetRequest) (any, error) {
+		return do(s.core, ctx, id, acd.Target{Kind: req.Kind, Value: req.Value})
+	})
 }
 
 type pauseRequest struct {
@@ -109,44 +84,31 @@ type pauseRequest struct {
 	Privacy bool `json:"privacy"`
 }
 
-func (s *server) pauseRecording(w http.ResponseWriter, r *http.Request, id string) {
-	var req pauseRequest // no body: a plain pause
-	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	c, err := s.core.PauseRecording(r.Context(), id, req.Privacy)
-	if err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+func (s *server) pauseRecording() func(http.ResponseWriter, *http.Request, string) {
+	// No body is a plain pause.
+	return post(s, false, func(ctx context.Context, id string, req pauseRequest) (any, error) {
+		return s.core.PauseRecording(ctx, id, req.Privacy)
+	})
 }
 
 type wrapUpRequest struct {
 	Code string `json:"code"`
 }
 
-func (s *server) wrapUp(w http.ResponseWriter, r *http.Request, id string) {
-	var req wrapUpRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
+func (w wrapUpRequest) validate() error {
 	switch {
-	case req.Code == "":
-		s.fail(w, r, id, badField("code", "is required"))
-		return
-	case !config.ValidCode(req.Code):
-		s.fail(w, r, id, badField("code", "must be 1-32 characters of a-z 0-9 _ -"))
-		return
+	case w.Code == "":
+		return badField("code", "is required")
+	case !config.ValidCode(w.Code):
+		return badField("code", "must be 1-32 characters of a-z 0-9 _ -")
 	}
-	a, err := s.core.WrapUp(r.Context(), id, req.Code)
-	if err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (s *server) wrapUp() func(http.ResponseWriter, *http.Request, string) {
+	return post(s, true, func(ctx context.Context, id string, req wrapUpRequest) (any, error) {
+		return s.core.WrapUp(ctx, id, req.Code)
+	})
 }
 
 func (s *server) variables(w http.ResponseWriter, r *http.Request, id string) {

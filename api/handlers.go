@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -128,17 +129,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *server) available(w http.ResponseWriter, r *http.Request, id string) {
-	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	a, err := s.core.SetAvailable(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+func (s *server) available() func(http.ResponseWriter, *http.Request, string) {
+	return post(s, false, func(ctx context.Context, id string, _ noBody) (any, error) {
+		return s.core.SetAvailable(ctx, id)
+	})
 }
 
 type idleRequest struct {
@@ -160,37 +154,52 @@ func (i idleRequest) validate() error {
 	return nil
 }
 
-func (s *server) idle(w http.ResponseWriter, r *http.Request, id string) {
+func (s *server) idle() func(http.ResponseWriter, *http.Request, string) {
 	// The body is optional: no body is idle without a reason code.
-	var req idleRequest
-	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	a, err := s.core.SetIdle(r.Context(), id, req.Reason)
-	if err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	return post(s, false, func(ctx context.Context, id string, req idleRequest) (any, error) {
+		return s.core.SetIdle(ctx, id, req.Reason)
+	})
 }
 
-func (s *server) logout(w http.ResponseWriter, r *http.Request, id string) {
-	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
-		s.fail(w, r, id, err)
-		return
+func (s *server) logout() func(http.ResponseWriter, *http.Request, string) {
+	return post(s, false, func(ctx context.Context, id string, _ noBody) (any, error) {
+		a, err := s.core.Logout(ctx, id)
+		if err == nil {
+			s.log.InfoContext(ctx, "agent logged out", "agent_id", id)
+		}
+		return a, err
+	})
+}
+
+// validator is a request body that checks its own shape.
+type validator interface{ validate() error }
+
+// noBody is the request of a step that takes no input: empty or {}.
+type noBody struct{}
+
+// post serves the shape the API's POSTs share: decode the body (required
+// or optional), check it, call the core, write its answer. The check runs
+// before the core is called, so bad input changes nothing.
+func post[Req any](s *server, required bool, call func(ctx context.Context, id string, req Req) (any, error)) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, id string) {
+		var req Req
+		if err := decodeBody(w, r, &req, required); err != nil {
+			s.fail(w, r, id, err)
+			return
+		}
+		if v, ok := any(req).(validator); ok {
+			if err := v.validate(); err != nil {
+				s.fail(w, r, id, err)
+				return
+			}
+		}
+		out, err := call(r.Context(), id, req)
+		if err != nil {
+			s.fail(w, r, id, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
-	a, err := s.core.Logout(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, id, err)
-		return
-	}
-	s.log.InfoContext(r.Context(), "agent logged out", "agent_id", id)
-	writeJSON(w, http.StatusOK, a)
 }
 
 func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
