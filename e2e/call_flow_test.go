@@ -146,7 +146,7 @@ func TestRONAReturnsCallToHeadOfQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := interactionOf(t, l, leg2)
-	waitState(t, l, second.ConnectionID, "queued")
+	second = waitState(t, l, second.ConnectionID, "queued")
 
 	// The ring times out: RONA.
 	waitAgent(t, l, "a1", agents.RONA)
