@@ -215,9 +215,10 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 	if !got.Queued.Equal(ix.Queued) {
 		t.Fatalf("overflow changed the arrival: %v → %v", ix.Queued, got.Queued)
 	}
-	if ch, _ := l.Sim.Channel(leg); ch.MOHClass != "support-music" {
-		t.Fatalf("music after overflow %q", ch.MOHClass)
-	}
+	waitFor(t, 5*time.Second, "support's music after overflow", func() bool {
+		ch, _ := l.Sim.Channel(leg)
+		return ch.MOHClass == "support-music"
+	})
 	if _, err := l.Replicas[0].Engine.SetAvailable(context.Background(), "s1"); err != nil {
 		t.Fatal(err)
 	}
