@@ -270,3 +270,19 @@ func TestQueueCapHoldsUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d waiting, %d refused; want %d and %d", n, full, capacity, callers-capacity)
 	}
 }
+
+func TestFinishedInteractionsExpire(t *testing.T) {
+	s := newTestStore(t, "n1")
+	ctx := context.Background()
+	arriveQueued(t, s, "c1", "sales", 0)
+	if ttl, _ := s.rdb.PTTL(ctx, s.keys.Interaction("c1")).Result(); ttl > 0 {
+		t.Fatalf("a live interaction expires in %v", ttl)
+	}
+	if _, _, err := s.Finish(ctx, "c1", "hangup", "caller"); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := s.rdb.PTTL(ctx, s.keys.Interaction("c1")).Result()
+	if err != nil || ttl < 6*24*time.Hour || ttl > 7*24*time.Hour {
+		t.Fatalf("finished interaction TTL %v %v, want about a week", ttl, err)
+	}
+}

@@ -38,6 +38,11 @@ if to ~= 'ended' then
   if queued then redis.call('HSET', KEYS[1], 'wait_ms', now - tonumber(queued)) end
 end
 history('interaction', ARGV[3], st, to, now, {'by', ARGV[5]})
+-- A finished interaction stays readable for a week (reports read the
+-- event stream; the record and its call-associated data are for recent
+-- look-ups), so Redis does not grow with every call ever taken.
+redis.call('PEXPIRE', KEYS[1], RETENTION_MS)
+redis.call('PEXPIRE', KEYS[1] .. ':cad', RETENTION_MS)
 if redis.call('HGET', KEYS[1], 'counted') == '1' then
   redis.call('DECR', k_active())
   redis.call('HSET', KEYS[1], 'counted', '0')

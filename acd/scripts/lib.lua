@@ -12,6 +12,9 @@
 local B = ARGV[1]
 local SELF = ARGV[2]
 
+-- RETENTION_MS is how long a finished interaction's record is kept.
+local RETENTION_MS = 7 * 24 * 3600 * 1000
+
 local function k_ix(conn) return B .. 'ix:' .. conn end
 local function k_waiting(q) return B .. '{q:' .. q .. '}:waiting' end
 local function k_avail(q) return B .. '{q:' .. q .. '}:avail' end
