@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
 )
@@ -64,8 +68,12 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 		return
 	}
 	c.queuedAt = time.Now()
-	c.ewtPos, _ = c.e.store.Position(ctx, q, c.conn)
-	c.ewtAgents = c.e.servingAgents(ctx, q)
+	if settings.Announce.EWT {
+		// What the estimator will be calibrated against once the call is
+		// answered; only queues that announce waits need it.
+		c.ewtPos, _ = c.e.store.Position(ctx, q, c.conn)
+		c.ewtAgents = c.e.servingAgents(ctx, q)
+	}
 	c.log.Info("call queued", "queue", q, "priority", prio)
 	c.startQueueTimers()
 	if offer != nil {
@@ -190,16 +198,15 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 
 // anyAgentLoggedIn reports whether q has a logged-in agent.
 func (e *Engine) anyAgentLoggedIn(ctx context.Context, q string) bool {
-	v, err := e.store.Queue(ctx, q)
+	counts, err := e.store.AgentCounts(ctx, q)
 	if err != nil {
 		return true // when in doubt, queue the call
 	}
-	for st, ids := range v.Agents {
-		if st != "logged_out" && len(ids) > 0 {
-			return true
-		}
+	n := 0
+	for _, c := range counts {
+		n += c
 	}
-	return false
+	return n > 0
 }
 
 // ewtBook keeps one wait-time estimator per queue on this replica, fed by
@@ -224,17 +231,54 @@ func (b *ewtBook) of(q string) *ewt.Estimator {
 
 // servingAgents counts q's agents who can take calls (not idle, not out).
 func (e *Engine) servingAgents(ctx context.Context, q string) int {
-	v, err := e.store.Queue(ctx, q)
+	counts, err := e.store.AgentCounts(ctx, q)
 	if err != nil {
 		return 0
 	}
 	n := 0
-	for st, ids := range v.Agents {
-		if st != "idle" && st != "logged_out" && st != "rona" {
-			n += len(ids)
+	for st, c := range counts {
+		if st != agents.Idle && st != agents.RONA {
+			n += c
 		}
 	}
 	return n
+}
+
+// AgentCounts counts q's logged-in agents by state in two round trips (the
+// logged-in set, then one pipeline reading every agent's state and queues),
+// whatever the number of agents.
+func (s *Store) AgentCounts(ctx context.Context, q string) (map[agents.State]int, error) {
+	ids, err := s.rdb.SMembers(ctx, s.keys.Agents()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("agents of %s: %w", q, err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.keys.Agent(id), "state", "queues")
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("agents of %s: %w", q, err)
+		}
+	}
+	out := map[agents.State]int{}
+	for _, c := range cmds {
+		v := c.Val()
+		if len(v) != 2 || v[0] == nil || v[1] == nil {
+			continue
+		}
+		st := agents.State(fmt.Sprint(v[0]))
+		if st == agents.LoggedOut {
+			continue
+		}
+		for _, name := range strings.Split(fmt.Sprint(v[1]), ",") {
+			if name == q {
+				out[st]++
+			}
+		}
+	}
+	return out, nil
 }
 
 var errNoPosition = errors.New("not waiting")

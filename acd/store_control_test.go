@@ -286,3 +286,25 @@ func TestFinishedInteractionsExpire(t *testing.T) {
 		t.Fatalf("finished interaction TTL %v %v, want about a week", ttl, err)
 	}
 }
+
+func TestAgentCountsByStateInTwoRoundTrips(t *testing.T) {
+	s := newTestStore(t, "n1")
+	ctx := context.Background()
+	loginAvailable(t, s, "a1", "sales")
+	loginAvailable(t, s, "a2", "sales", "support")
+	if _, err := s.Login(ctx, "a3", "PJSIP/a3", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	loginAvailable(t, s, "b1", "support")
+	if _, err := s.SetState(ctx, "b1", agents.EvLogout, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AgentCounts(ctx, "sales")
+	if err != nil || got[agents.Available] != 2 || got[agents.Idle] != 1 || len(got) != 2 {
+		t.Fatalf("sales counts %v %v", got, err)
+	}
+	got, _ = s.AgentCounts(ctx, "support")
+	if got[agents.Available] != 1 || len(got) != 1 {
+		t.Fatalf("support counts %v (a logged-out agent must not count)", got)
+	}
+}
