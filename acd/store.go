@@ -324,10 +324,12 @@ func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, erro
 	return ix, nil
 }
 
-// Queue reads a queue as a supervisor sees it.
+// Queue reads a queue as a supervisor sees it, in a fixed number of round
+// trips (the waiting calls and the agents are each read in one pipeline),
+// however long the queue. At most maxQueueView waiting calls are listed.
 func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
 	view := QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}
-	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, -1).Result()
+	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, maxQueueView-1).Result()
 	if err != nil {
 		return view, fmt.Errorf("read queue %s: %w", name, err)
 	}
@@ -335,37 +337,60 @@ func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
 	if err != nil {
 		return view, fmt.Errorf("read queue %s: %w", name, err)
 	}
-	for _, c := range conns {
-		ix, err := s.Interaction(ctx, c)
-		if errors.Is(err, ErrNotFound) {
-			continue // finished between the two reads
-		} else if err != nil {
-			return view, err
+	if len(conns) > 0 {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(conns))
+		for i, c := range conns {
+			cmds[i] = pipe.HMGet(ctx, s.keys.Interaction(c), "ani", "priority", "queued")
 		}
-		view.Waiting = append(view.Waiting, WaitingCall{
-			ConnectionID: c, ANI: ix.ANI, Priority: ix.Priority, QueuedAt: ix.Queued,
-			WaitSeconds: now.Sub(ix.Queued).Seconds(),
-		})
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return view, fmt.Errorf("read queue %s: %w", name, err)
+		}
+		for i, c := range conns {
+			v := cmds[i].Val()
+			if len(v) != 3 || v[2] == nil {
+				continue // finished between the two reads
+			}
+			prio, _ := strconv.Atoi(fmt.Sprint(v[1]))
+			queued := msTime(fmt.Sprint(v[2]))
+			view.Waiting = append(view.Waiting, WaitingCall{
+				ConnectionID: c, ANI: fmt.Sprint(v[0]), Priority: prio, QueuedAt: queued,
+				WaitSeconds: now.Sub(queued).Seconds(),
+			})
+		}
 	}
 	ids, err := s.rdb.SMembers(ctx, s.keys.Agents()).Result()
 	if err != nil {
 		return view, fmt.Errorf("read agents: %w", err)
 	}
-	for _, id := range ids {
-		a, err := s.Agent(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+	if len(ids) == 0 {
+		return view, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.keys.Agent(id), "state", "queues")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return view, fmt.Errorf("read agents: %w", err)
+	}
+	for i, id := range ids {
+		v := cmds[i].Val()
+		if len(v) != 2 || v[0] == nil || v[1] == nil {
 			continue
-		} else if err != nil {
-			return view, err
 		}
-		for _, q := range a.Queues {
+		for _, q := range strings.Split(fmt.Sprint(v[1]), ",") {
 			if q == name {
-				view.Agents[a.State] = append(view.Agents[a.State], id)
+				st := agents.State(fmt.Sprint(v[0]))
+				view.Agents[st] = append(view.Agents[st], id)
 			}
 		}
 	}
 	return view, nil
 }
+
+// maxQueueView bounds the waiting calls a queue view lists.
+const maxQueueView = 1000
 
 func msTime(v string) time.Time {
 	ms, err := strconv.ParseInt(v, 10, 64)
