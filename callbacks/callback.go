@@ -1,0 +1,148 @@
+// Package callbacks keeps callback requests durable in Redis and schedules
+// them: a callback is created (merged with a live one for the same number
+// and queue), waits until due, is claimed by exactly one node under a lease,
+// dialled, and completed, retried or failed. A node that dies mid-dial loses
+// its lease and Store.Reclaim gives the callback back, so a callback is
+// never lost and never dialled twice at once.
+//
+// The state machine is in callback_fsm.go; every change is one Lua script
+// (scripts/), with Redis TIME as the only clock.
+package callbacks
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandem-cc/tandem/agents"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound = agents.ErrNotFound
+	// ErrLeaseLost: the node does not hold the callback's lease any more
+	// (it was reclaimed, completed, or claimed by another node). The node
+	// must stop working on it.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrDialStarted: the current attempt was already started; dialling it
+	// again would be a second dial for the same attempt.
+	ErrDialStarted = errors.New("dial already started")
+	// ErrExists: a callback id is already taken.
+	ErrExists = errors.New("already exists")
+)
+
+// FieldError is a request refused because of one field; Msg names the rule
+// broken and is meant for the person who typed it (the API shows it with
+// Field).
+type FieldError struct {
+	Field string
+	Rule  string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s (rule %s)", e.Field, e.Msg, e.Rule)
+}
+
+// Kind says why a callback exists.
+type Kind string
+
+const (
+	// KindCourtesy: a caller in queue chose to be called back; the
+	// callback keeps the call's place (Score).
+	KindCourtesy Kind = "courtesy"
+	// KindWeb: requested from a web form.
+	KindWeb Kind = "web"
+	// KindScheduled: booked for a time (EarliestAt, WindowEnd).
+	KindScheduled Kind = "scheduled"
+)
+
+// Outcome is how one dial attempt ended.
+type Outcome string
+
+const (
+	OutcomeAnswered    Outcome = "answered"
+	OutcomeNoAnswer    Outcome = "no_answer"
+	OutcomeBusy        Outcome = "busy"
+	OutcomeFailed      Outcome = "failed" // also recorded by Reclaim for a node lost mid-dial
+	OutcomeAgentFailed Outcome = "agent_failed"
+)
+
+func (o Outcome) valid() bool {
+	switch o {
+	case OutcomeAnswered, OutcomeNoAnswer, OutcomeBusy, OutcomeFailed, OutcomeAgentFailed:
+		return true
+	}
+	return false
+}
+
+// Attempt is one dial of a callback. Attempts are numbered from 1 in the
+// order of Callback.Attempts; a number is never reused.
+type Attempt struct {
+	At      time.Time
+	Outcome Outcome
+	Node    string
+}
+
+// Callback is one callback request as stored.
+type Callback struct {
+	ID     string
+	Queue  string
+	Number string // normalised: E.164 ("+12025550123") or internal digits
+	Name   string
+	Vars   map[string]string
+	Kind   Kind
+	State  State
+	// Score orders the callback in its queue with waiting calls (lower
+	// first): the original call's score for a courtesy callback, the
+	// creation time (Redis ms) otherwise.
+	Score       float64
+	Due         time.Time
+	WindowEnd   time.Time // zero = no window
+	Attempts    []Attempt
+	MaxAttempts int
+	RetryDelay  time.Duration
+	Created     time.Time
+	Ended       time.Time // when it reached a terminal state
+
+	// Lease, while dialing: the node holding it and until when.
+	Node         string
+	LeaseExpires time.Time
+	// DialStarted is the attempt number the holder has started (StartDial)
+	// and not yet completed, 0 if none.
+	DialStarted int
+}
+
+// Request asks for a callback.
+type Request struct {
+	Queue string
+	// Number as typed; normalised with dialnum.Normalize(Number, Region).
+	Number string
+	// Region (ISO 3166 alpha-2) national numbers are read in; "" accepts
+	// international (+…) and internal numbers only.
+	Region string
+	// AllowedCountryCodes are the country calling codes the queue may dial
+	// (1 for NANP, 44 for the UK); empty allows all. Internal numbers are
+	// not subject to it.
+	AllowedCountryCodes []int
+	Name                string
+	Vars                map[string]string
+	Kind                Kind // "" = KindWeb
+	// Score is the queue order; required for a courtesy callback (the
+	// original call's score), 0 = creation time for the other kinds.
+	Score float64
+	// EarliestAt: not due before (zero = now). Due = max(Redis TIME,
+	// EarliestAt).
+	EarliestAt time.Time
+	// WindowEnd: a callback that becomes due after it expires instead of
+	// being dialled (zero = no window).
+	WindowEnd   time.Time
+	MaxAttempts int           // 0 = DefaultMaxAttempts
+	RetryDelay  time.Duration // 0 = DefaultRetryDelay
+}
+
+// Defaults of a Request.
+const (
+	DefaultMaxAttempts = 3
+	DefaultRetryDelay  = 5 * time.Minute
+)

@@ -1,0 +1,76 @@
+-- lib.lua: helpers shared by every callback script (prepended to each one
+-- when it is loaded, so a script is still one EVALSHA and one round trip).
+--
+-- Every script takes ARGV[1] = key base ("tandem:v1:"). Key names mirror
+-- callbacks/keys.go. All callback keys share the hash tag {cb}, so they sit
+-- in one Redis Cluster slot and a script may build ids' keys at run time.
+--
+--   {cb}:cb:<id>          HASH  one callback (fields: see callbacks/store.go)
+--   {cb}:due              ZSET  pending callbacks by due time (Redis ms)
+--   {cb}:leases           ZSET  dialing callbacks by lease expiry (Redis ms)
+--   {cb}:pending:<queue>  HASH  normalised number -> id of the queue's live
+--                               (pending or dialing) callback: the merge index
+--   {cb}:waiting:<queue>  ZSET  the queue's pending callbacks by queue score
+--
+-- States and transitions mirror callbacks/callback_fsm.go; a script that
+-- refuses a transition replies 'ILLEGAL <state> <event>'.
+
+local B = ARGV[1]
+
+-- RETENTION_MS is how long a finished callback's record is kept.
+local RETENTION_MS = 7 * 24 * 3600 * 1000
+
+local function k_cb(id) return B .. '{cb}:cb:' .. id end
+local function k_due() return B .. '{cb}:due' end
+local function k_leases() return B .. '{cb}:leases' end
+local function k_pending(q) return B .. '{cb}:pending:' .. q end
+local function k_waiting(q) return B .. '{cb}:waiting:' .. q end
+
+-- now_ms is the one clock every replica shares: Redis TIME.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- held replies an error unless node holds the lease of the callback at key
+-- (it is dialing and this node claimed it). A lease is held until it is
+-- reclaimed, even past its expiry: the record, not the clock, fences.
+local function held(key, id, node)
+  local f = redis.call('HMGET', key, 'state', 'node')
+  if not f[1] then return redis.error_reply('NOTFOUND ' .. id) end
+  if f[1] ~= 'dialing' or f[2] ~= node then
+    return redis.error_reply('LEASE ' .. id .. ' is ' .. f[1] .. ' held by ' .. tostring(f[2] or 'none'))
+  end
+  return nil
+end
+
+-- add_attempt records attempt n (1-based) of the callback at key.
+local function add_attempt(key, n, at, outcome, node)
+  redis.call('HSET', key, 'attempts', n,
+    'att:' .. n, cjson.encode({at = at, outcome = outcome, node = node}))
+end
+
+-- finish moves the callback to a terminal state and out of every index.
+local function finish(key, id, state, now)
+  local f = redis.call('HMGET', key, 'queue', 'number')
+  redis.call('ZREM', k_due(), id)
+  redis.call('ZREM', k_leases(), id)
+  redis.call('ZREM', k_waiting(f[1]), id)
+  if redis.call('HGET', k_pending(f[1]), f[2]) == id then
+    redis.call('HDEL', k_pending(f[1]), f[2])
+  end
+  redis.call('HSET', key, 'state', state, 'ended', now)
+  redis.call('HDEL', key, 'node', 'lease', 'started')
+  redis.call('PEXPIRE', key, RETENTION_MS)
+end
+
+-- requeue puts a dialing callback back to pending, due at due, in its old
+-- place of the queue (same score).
+local function requeue(key, id, due)
+  local f = redis.call('HMGET', key, 'queue', 'score')
+  redis.call('HSET', key, 'state', 'pending', 'due', due)
+  redis.call('HDEL', key, 'node', 'lease', 'started')
+  redis.call('ZREM', k_leases(), id)
+  redis.call('ZADD', k_due(), due, id)
+  redis.call('ZADD', k_waiting(f[1]), f[2], id)
+end

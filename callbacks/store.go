@@ -1,0 +1,368 @@
+package callbacks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/dialnum"
+)
+
+// MaxBatch bounds the callbacks one Claim or Reclaim moves, so that each
+// script does bounded work.
+const MaxBatch = 1000
+
+// Store keeps callbacks in Redis. Every change is one Lua script (one round
+// trip, atomic); see scripts/. It is safe for concurrent use.
+//
+// Record fields of {cb}:cb:<id> (HASH): id, queue, number, name, vars
+// (JSON), kind, state, score, due, window_end, attempts (count), att:<n>
+// (JSON {at, outcome, node}), max_attempts, retry_ms, created, ended, node,
+// lease, started, started_at. Times are unix ms from Redis TIME.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys Keys
+}
+
+// NewStore returns the callback store under prefix ("tandem").
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, keys: NewKeys(prefix)}
+}
+
+// Keys exposes the key builder (tests and tools read state back with it).
+func (s *Store) Keys() Keys { return s.keys }
+
+func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	argv := append([]any{s.keys.Base()}, args...)
+	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
+	return v, scriptError(err)
+}
+
+// Create validates req and stores a pending callback, or returns the
+// queue's live (pending or dialing) callback for the same normalised number
+// with merged = true. The check and the write are one script, so two
+// concurrent requests for one number make one callback.
+func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error) {
+	number, err := validate(&req)
+	if err != nil {
+		return Callback{}, false, err
+	}
+	vars, err := json.Marshal(req.Vars)
+	if err != nil {
+		return Callback{}, false, fmt.Errorf("callback vars: %w", err)
+	}
+	id, err := newID()
+	if err != nil {
+		return Callback{}, false, err
+	}
+	score := ""
+	if req.Score != 0 {
+		score = strconv.FormatFloat(req.Score, 'f', -1, 64)
+	}
+	v, err := s.run(ctx, scriptCreate,
+		[]string{s.keys.Callback(id), s.keys.PendingIndex(req.Queue), s.keys.Due(), s.keys.Waiting(req.Queue)},
+		id, req.Queue, number, req.Name, string(vars), string(req.Kind), score,
+		unixMS(req.EarliestAt), unixMS(req.WindowEnd), req.MaxAttempts, req.RetryDelay.Milliseconds())
+	if err != nil {
+		return Callback{}, false, fmt.Errorf("create callback in %s: %w", req.Queue, err)
+	}
+	reply := v.([]any)
+	cb, err := parse(reply[1])
+	return cb, reply[0].(int64) == 1, err
+}
+
+// validate checks req, fills in its defaults and returns the normalised
+// number.
+func validate(req *Request) (string, error) {
+	if strings.TrimSpace(req.Queue) == "" {
+		return "", &FieldError{Field: "queue", Rule: "required", Msg: "a callback needs a queue"}
+	}
+	switch req.Kind {
+	case "":
+		req.Kind = KindWeb
+	case KindCourtesy, KindWeb, KindScheduled:
+	default:
+		return "", &FieldError{Field: "kind", Rule: "kind", Msg: fmt.Sprintf("%q is not courtesy, web or scheduled", req.Kind)}
+	}
+	if req.Kind == KindCourtesy && req.Score == 0 {
+		return "", &FieldError{Field: "score", Rule: "courtesy-score", Msg: "a courtesy callback keeps the caller's place: give the original call's score"}
+	}
+	switch {
+	case req.MaxAttempts < 0:
+		return "", &FieldError{Field: "max_attempts", Rule: "range", Msg: "must not be negative"}
+	case req.MaxAttempts == 0:
+		req.MaxAttempts = DefaultMaxAttempts
+	}
+	switch {
+	case req.RetryDelay < 0:
+		return "", &FieldError{Field: "retry_delay", Rule: "range", Msg: "must not be negative"}
+	case req.RetryDelay == 0:
+		req.RetryDelay = DefaultRetryDelay
+	}
+	if !req.WindowEnd.IsZero() && !req.EarliestAt.IsZero() && !req.WindowEnd.After(req.EarliestAt) {
+		return "", &FieldError{Field: "window_end", Rule: "window", Msg: "must be after earliest_at"}
+	}
+	n, err := dialnum.Normalize(req.Number, req.Region)
+	if err != nil {
+		var re *dialnum.RuleError
+		if errors.As(err, &re) {
+			return "", &FieldError{Field: "number", Rule: re.Rule, Msg: re.Msg}
+		}
+		return "", &FieldError{Field: "number", Rule: "invalid", Msg: err.Error()}
+	}
+	if n.Kind == dialnum.E164 && len(req.AllowedCountryCodes) > 0 {
+		// Country calling codes are prefix-free (ITU-T E.164), so a prefix
+		// match names exactly one code.
+		allowed := make([]string, len(req.AllowedCountryCodes))
+		ok := false
+		for i, cc := range req.AllowedCountryCodes {
+			allowed[i] = "+" + strconv.Itoa(cc)
+			ok = ok || strings.HasPrefix(n.E164, allowed[i])
+		}
+		if !ok {
+			return "", &FieldError{Field: "number", Rule: "country-not-allowed",
+				Msg: fmt.Sprintf("queue %s may only call country codes %s", req.Queue, strings.Join(allowed, ", "))}
+		}
+	}
+	return n.Dial, nil
+}
+
+// Get returns the callback id.
+func (s *Store) Get(ctx context.Context, id string) (Callback, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.Callback(id)).Result()
+	if err != nil {
+		return Callback{}, fmt.Errorf("get callback %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return Callback{}, fmt.Errorf("callback %s: %w", id, ErrNotFound)
+	}
+	return fromMap(m)
+}
+
+// Cancel cancels a pending callback. One being dialled (or already
+// finished) is refused with ErrIllegalTransition naming its state.
+func (s *Store) Cancel(ctx context.Context, id string) (Callback, error) {
+	v, err := s.run(ctx, scriptCancel, []string{s.keys.Callback(id)}, id)
+	if err != nil {
+		return Callback{}, fmt.Errorf("cancel callback %s: %w", id, err)
+	}
+	return parse(v)
+}
+
+// Claim moves up to max due callbacks (due ≤ Redis TIME, earliest first) to
+// dialing, held by node until Redis TIME + lease, and returns them. Each
+// callback goes to exactly one claimer however many claim at once.
+// Callbacks due after their window ended become expired instead.
+func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, max int) ([]Callback, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	max = min(max, MaxBatch)
+	v, err := s.run(ctx, scriptClaim, []string{s.keys.Due(), s.keys.Leases()}, node, lease.Milliseconds(), max)
+	if err != nil {
+		return nil, fmt.Errorf("claim callbacks for %s: %w", node, err)
+	}
+	rows := v.([]any)
+	out := make([]Callback, 0, len(rows))
+	for _, r := range rows {
+		cb, err := parse(r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, cb)
+	}
+	return out, nil
+}
+
+// Extend renews node's lease on id until Redis TIME + lease and returns the
+// new expiry. ErrLeaseLost if node does not hold it (it was reclaimed and
+// perhaps claimed by another node): stop working on it.
+func (s *Store) Extend(ctx context.Context, id, node string, lease time.Duration) (time.Time, error) {
+	v, err := s.run(ctx, scriptExtend, []string{s.keys.Callback(id), s.keys.Leases()}, id, node, lease.Milliseconds())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("extend lease of %s for %s: %w", id, node, err)
+	}
+	return time.UnixMilli(v.(int64)), nil
+}
+
+// StartDial records that node is about to originate the next attempt of id
+// and returns its number. Call it before every originate: if the node dies,
+// Reclaim counts this attempt as failed instead of dialling the same
+// attempt number again. ErrLeaseLost if node does not hold id,
+// ErrDialStarted if the attempt was already started.
+func (s *Store) StartDial(ctx context.Context, id, node string) (int, error) {
+	v, err := s.run(ctx, scriptStartDial, []string{s.keys.Callback(id)}, id, node)
+	if err != nil {
+		return 0, fmt.Errorf("start dial of %s on %s: %w", id, node, err)
+	}
+	return int(v.(int64)), nil
+}
+
+// Complete records the outcome of node's attempt on id: answered → done;
+// any other outcome → pending again, due Redis TIME + RetryDelay, or failed
+// once the attempts reach MaxAttempts. ErrLeaseLost if node does not hold
+// id any more.
+func (s *Store) Complete(ctx context.Context, id, node string, outcome Outcome) (Callback, error) {
+	if !outcome.valid() {
+		return Callback{}, &FieldError{Field: "outcome", Rule: "outcome", Msg: fmt.Sprintf("%q is not a dial outcome", outcome)}
+	}
+	v, err := s.run(ctx, scriptComplete, []string{s.keys.Callback(id)}, id, node, string(outcome))
+	if err != nil {
+		return Callback{}, fmt.Errorf("complete %s on %s: %w", id, node, err)
+	}
+	return parse(v)
+}
+
+// Reclaim is the safety net for dead nodes: up to max callbacks whose lease
+// expired go back to pending, due now. A callback whose holder had started
+// a dial (StartDial) gets that attempt recorded as OutcomeFailed (and fails
+// if it was the last); otherwise no attempt is counted. It returns the ids
+// reclaimed.
+func (s *Store) Reclaim(ctx context.Context, max int) ([]string, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	v, err := s.run(ctx, scriptReclaim, []string{s.keys.Leases()}, min(max, MaxBatch))
+	if err != nil {
+		return nil, fmt.Errorf("reclaim callbacks: %w", err)
+	}
+	rows := v.([]any)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.(string)
+	}
+	return ids, nil
+}
+
+// Waiting returns the queue's pending callbacks (due or not) in queue order,
+// lowest Score first: routing interleaves them with the queue's waiting
+// calls, so a courtesy callback keeps the caller's place.
+func (s *Store) Waiting(ctx context.Context, queue string) ([]Callback, error) {
+	ids, err := s.rdb.ZRange(ctx, s.keys.Waiting(queue), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("waiting callbacks of %s: %w", queue, err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.keys.Callback(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("waiting callbacks of %s: %w", queue, err)
+		}
+	}
+	out := make([]Callback, 0, len(ids))
+	for _, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			continue // finished and expired between the two reads
+		}
+		cb, err := fromMap(m)
+		if err != nil {
+			return nil, err
+		}
+		if cb.State == StatePending {
+			out = append(out, cb)
+		}
+	}
+	return out, nil
+}
+
+// NextDue returns the due time of the earliest pending callback, false if
+// none: a scheduler sleeps until then (or until woken) instead of polling.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	z, err := s.rdb.ZRangeWithScores(ctx, s.keys.Due(), 0, 0).Result()
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due callback: %w", err)
+	}
+	if len(z) == 0 {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(int64(z[0].Score)), true, nil
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("callback id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// parse reads a record returned by a script (HGETALL: field, value, …).
+func parse(v any) (Callback, error) {
+	flat, _ := v.([]any)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		val, _ := flat[i+1].(string)
+		m[k] = val
+	}
+	return fromMap(m)
+}
+
+func fromMap(m map[string]string) (Callback, error) {
+	msTime := func(f string) time.Time {
+		n, _ := strconv.ParseInt(m[f], 10, 64)
+		if n == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(n)
+	}
+	atoi := func(f string) int { n, _ := strconv.Atoi(m[f]); return n }
+	cb := Callback{
+		ID:           m["id"],
+		Queue:        m["queue"],
+		Number:       m["number"],
+		Name:         m["name"],
+		Kind:         Kind(m["kind"]),
+		State:        State(m["state"]),
+		Due:          msTime("due"),
+		WindowEnd:    msTime("window_end"),
+		MaxAttempts:  atoi("max_attempts"),
+		RetryDelay:   time.Duration(atoi("retry_ms")) * time.Millisecond,
+		Created:      msTime("created"),
+		Ended:        msTime("ended"),
+		Node:         m["node"],
+		LeaseExpires: msTime("lease"),
+		DialStarted:  atoi("started"),
+	}
+	cb.Score, _ = strconv.ParseFloat(m["score"], 64)
+	if v := m["vars"]; v != "" && v != "null" {
+		if err := json.Unmarshal([]byte(v), &cb.Vars); err != nil {
+			return cb, fmt.Errorf("callback %s vars: %w", cb.ID, err)
+		}
+	}
+	n := atoi("attempts")
+	if n > 0 {
+		cb.Attempts = make([]Attempt, n)
+	}
+	for i := range n {
+		var a struct {
+			At      int64  `json:"at"`
+			Outcome string `json:"outcome"`
+			Node    string `json:"node"`
+		}
+		if err := json.Unmarshal([]byte(m["att:"+strconv.Itoa(i+1)]), &a); err != nil {
+			return cb, fmt.Errorf("callback %s attempt %d: %w", cb.ID, i+1, err)
+		}
+		cb.Attempts[i] = Attempt{At: time.UnixMilli(a.At), Outcome: Outcome(a.Outcome), Node: a.Node}
+	}
+	return cb, nil
+}

@@ -1,0 +1,453 @@
+package callbacks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/internal/redistest"
+)
+
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	return NewStore(redistest.Client(t), "tandem")
+}
+
+func mustCreate(t *testing.T, s *Store, req Request) Callback {
+	t.Helper()
+	cb, merged, err := s.Create(context.Background(), req)
+	if err != nil {
+		t.Fatalf("create %+v: %v", req, err)
+	}
+	if merged {
+		t.Fatalf("create %+v merged into %s", req, cb.ID)
+	}
+	return cb
+}
+
+func mustGet(t *testing.T, s *Store, id string) Callback {
+	t.Helper()
+	cb, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return cb
+}
+
+func claimOne(t *testing.T, s *Store, node string, lease time.Duration) Callback {
+	t.Helper()
+	got, err := s.Claim(context.Background(), node, lease, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim by %s: %v, %v", node, got, err)
+	}
+	return got[0]
+}
+
+func TestCreateNormalisesAndReadsBack(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "(202) 555-0123", Region: "US", Name: "Ada",
+		Vars: map[string]string{"order": "42"}, Kind: KindScheduled})
+	got, err := s.Get(ctx, cb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != "+12025550123" || got.Queue != "sales" || got.Name != "Ada" || got.Vars["order"] != "42" ||
+		got.Kind != KindScheduled || got.State != StatePending || got.MaxAttempts != DefaultMaxAttempts ||
+		got.RetryDelay != DefaultRetryDelay || len(got.Attempts) != 0 {
+		t.Fatalf("read back %+v", got)
+	}
+	if got.Due.Before(before) || got.Created.Before(before) || got.Score != float64(got.Created.UnixMilli()) {
+		t.Fatalf("due %v created %v score %v", got.Due, got.Created, got.Score)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get unknown: %v", err)
+	}
+}
+
+func TestCreateRefusesBadRequestsNamingTheRule(t *testing.T) {
+	s := newStore(t)
+	cases := []struct {
+		name       string
+		req        Request
+		field, msg string
+	}{
+		{"no queue", Request{Number: "+12025550123"}, "queue", "queue"},
+		{"letters", Request{Queue: "q", Number: "call me"}, "number", "rule characters"},
+		{"short", Request{Queue: "q", Number: "+12"}, "number", "rule length"},
+		{"us digits", Request{Queue: "q", Number: "+1202555012"}, "number", "rule us-ten-digits"},
+		{"uk on a us-only queue", Request{Queue: "us", Number: "+442079460958", AllowedCountryCodes: []int{1}},
+			"number", "rule country-not-allowed"},
+		{"courtesy without score", Request{Queue: "q", Number: "+12025550123", Kind: KindCourtesy}, "score", "original call's score"},
+		{"bad kind", Request{Queue: "q", Number: "+12025550123", Kind: "sms"}, "kind", "sms"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := s.Create(context.Background(), c.req)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("err %v, want field %s naming %q", err, c.field, c.msg)
+			}
+		})
+	}
+	// The allow-list lets its own countries (and internal numbers) through.
+	mustCreate(t, s, Request{Queue: "uk", Number: "+442079460958", AllowedCountryCodes: []int{1, 44}})
+	mustCreate(t, s, Request{Queue: "uk", Number: "1001", AllowedCountryCodes: []int{44}})
+}
+
+func TestDuplicateRequestsMerge(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	first := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
+	again, merged, err := s.Create(ctx, Request{Queue: "sales", Number: "202-555-0123", Region: "US"})
+	if err != nil || !merged || again.ID != first.ID {
+		t.Fatalf("same number and queue: %s merged=%v err=%v, want %s", again.ID, merged, err, first.ID)
+	}
+	other := mustCreate(t, s, Request{Queue: "support", Number: "+12025550123"})
+	if other.ID == first.ID {
+		t.Fatal("another queue merged")
+	}
+	// Still merged while dialing; a new one once the first is finished.
+	claimed, _ := s.Claim(ctx, "n1", time.Minute, 10)
+	if len(claimed) != 2 {
+		t.Fatalf("claimed %d", len(claimed))
+	}
+	if cb, merged, _ := s.Create(ctx, Request{Queue: "sales", Number: "+12025550123"}); !merged || cb.ID != first.ID {
+		t.Fatalf("while dialing: %s merged=%v", cb.ID, merged)
+	}
+	if _, err := s.Complete(ctx, first.ID, "n1", OutcomeAnswered); err != nil {
+		t.Fatal(err)
+	}
+	if cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"}); cb.ID == first.ID {
+		t.Fatal("merged into a done callback")
+	}
+}
+
+func TestConcurrentDuplicatesMakeOneCallback(t *testing.T) {
+	s := newStore(t)
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cb, _, err := s.Create(context.Background(), Request{Queue: "sales", Number: "+12025550123"})
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = cb.ID
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("ids %v", ids)
+		}
+	}
+}
+
+func TestCancelPendingButNotDialing(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
+	got, err := s.Cancel(ctx, a.ID)
+	if err != nil || got.State != StateCancelled {
+		t.Fatalf("cancel pending: %v %v", got.State, err)
+	}
+	if w, _ := s.Waiting(ctx, "sales"); len(w) != 0 {
+		t.Fatalf("cancelled still waiting: %v", w)
+	}
+	if c, _ := s.Claim(ctx, "n1", time.Minute, 10); len(c) != 0 {
+		t.Fatalf("cancelled claimed: %v", c)
+	}
+
+	b := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550124"})
+	claimOne(t, s, "n1", time.Minute)
+	_, err = s.Cancel(ctx, b.ID)
+	if !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "dialing") {
+		t.Fatalf("cancel dialing: %v", err)
+	}
+	if got := mustGet(t, s, b.ID); got.State != StateDialing || got.Node != "n1" {
+		t.Fatalf("after refused cancel: %s held by %s", got.State, got.Node)
+	}
+	if _, err := s.Cancel(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("cancel unknown: %v", err)
+	}
+}
+
+func TestClaimOnlyWhenDue(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", EarliestAt: time.Now().Add(200 * time.Millisecond)})
+	if got, err := s.Claim(ctx, "n1", time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claimed before due: %v %v", got, err)
+	}
+	if next, ok, _ := s.NextDue(ctx); !ok || !next.Equal(cb.Due) {
+		t.Fatalf("next due %v %v, want %v", next, ok, cb.Due)
+	}
+	time.Sleep(250 * time.Millisecond)
+	got := claimOne(t, s, "n1", time.Minute)
+	if got.ID != cb.ID || got.State != StateDialing || got.Node != "n1" || got.LeaseExpires.Before(time.Now()) {
+		t.Fatalf("claimed %+v", got)
+	}
+}
+
+func TestClaimExpiresCallbacksPastTheirWindow(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", WindowEnd: time.Now().Add(50 * time.Millisecond)})
+	time.Sleep(100 * time.Millisecond)
+	if got, _ := s.Claim(ctx, "n1", time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claimed past its window: %v", got)
+	}
+	if got := mustGet(t, s, cb.ID); got.State != StateExpired {
+		t.Fatalf("state %s", got.State)
+	}
+}
+
+func TestConcurrentClaimersTakeEachCallbackOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const n = 500
+	for i := range n {
+		mustCreate(t, s, Request{Queue: "sales", Number: fmt.Sprintf("+1202555%04d", i)})
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := fmt.Sprintf("n%d", g)
+			for {
+				got, err := s.Claim(ctx, node, time.Minute, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, cb := range got {
+					if prev, dup := seen[cb.ID]; dup {
+						t.Errorf("%s claimed by %s and %s", cb.ID, prev, node)
+					}
+					seen[cb.ID] = node
+					if cb.Node != node {
+						t.Errorf("%s returned to %s held by %s", cb.ID, node, cb.Node)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("claimed %d of %d", len(seen), n)
+	}
+}
+
+func TestLeaseExtendAndLost(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
+	claimed := claimOne(t, s, "n1", 100*time.Millisecond)
+	until, err := s.Extend(ctx, cb.ID, "n1", time.Minute)
+	if err != nil || !until.After(claimed.LeaseExpires) {
+		t.Fatalf("extend: %v %v", until, err)
+	}
+	if _, err := s.Extend(ctx, cb.ID, "n2", time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("extend by another node: %v", err)
+	}
+	// Extended: nothing to reclaim after the first lease would have ended.
+	time.Sleep(150 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 0 {
+		t.Fatalf("reclaimed an extended lease: %v", ids)
+	}
+	// Let it expire and be reclaimed and claimed by n2: n1 has lost it.
+	if _, err := s.Extend(ctx, cb.ID, "n1", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
+		t.Fatalf("reclaimed %v", ids)
+	}
+	claimOne(t, s, "n2", time.Minute)
+	for name, err := range map[string]error{
+		"extend": func() error { _, err := s.Extend(ctx, cb.ID, "n1", time.Minute); return err }(),
+		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, "n1"); return err }(),
+		"complete": func() error {
+			_, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered)
+			return err
+		}(),
+	} {
+		if !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("%s by the old holder: %v", name, err)
+		}
+	}
+	if got := mustGet(t, s, cb.ID); got.State != StateDialing || got.Node != "n2" {
+		t.Fatalf("after the old holder's calls: %s %s", got.State, got.Node)
+	}
+}
+
+func TestCompleteAnsweredIsDone(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
+	claimOne(t, s, "n1", time.Minute)
+	if n, err := s.StartDial(ctx, cb.ID, "n1"); err != nil || n != 1 {
+		t.Fatalf("start: %d %v", n, err)
+	}
+	if _, err := s.StartDial(ctx, cb.ID, "n1"); !errors.Is(err, ErrDialStarted) {
+		t.Fatalf("second start of attempt 1: %v", err)
+	}
+	if _, err := s.Complete(ctx, cb.ID, "n1", "hung_up"); err == nil {
+		t.Fatal("unknown outcome accepted")
+	}
+	if _, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered); err != nil {
+		t.Fatal(err)
+	}
+	got := mustGet(t, s, cb.ID)
+	if got.State != StateDone || len(got.Attempts) != 1 || got.Attempts[0].Outcome != OutcomeAnswered ||
+		got.Attempts[0].Node != "n1" || got.Ended.IsZero() || got.Node != "" || got.DialStarted != 0 {
+		t.Fatalf("done: %+v", got)
+	}
+	if _, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("complete twice: %v", err)
+	}
+	if _, err := s.Cancel(ctx, cb.ID); !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "done") {
+		t.Fatalf("cancel done: %v", err)
+	}
+}
+
+func TestRetriesUntilFailedRecordingEveryAttempt(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", MaxAttempts: 3, RetryDelay: 100 * time.Millisecond})
+	outcomes := []Outcome{OutcomeNoAnswer, OutcomeBusy, OutcomeAgentFailed}
+	for i, o := range outcomes {
+		c := claimOne(t, s, "n1", time.Minute)
+		if n, err := s.StartDial(ctx, c.ID, "n1"); err != nil || n != i+1 {
+			t.Fatalf("attempt %d started as %d: %v", i+1, n, err)
+		}
+		got, err := s.Complete(ctx, cb.ID, "n1", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < len(outcomes)-1 {
+			if got.State != StatePending || got.Due.Sub(got.Attempts[i].At) != 100*time.Millisecond {
+				t.Fatalf("after attempt %d: %s due %v at %v", i+1, got.State, got.Due, got.Attempts[i].At)
+			}
+			if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
+				t.Fatalf("claimed before the retry delay")
+			}
+			time.Sleep(120 * time.Millisecond)
+		}
+	}
+	got := mustGet(t, s, cb.ID)
+	if got.State != StateFailed || len(got.Attempts) != 3 {
+		t.Fatalf("final %s with %d attempts", got.State, len(got.Attempts))
+	}
+	for i, a := range got.Attempts {
+		if a.Outcome != outcomes[i] || a.Node != "n1" {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+	}
+	if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
+		t.Fatal("failed callback claimed")
+	}
+}
+
+func TestReclaimAfterLeaseExpiry(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", MaxAttempts: 2, RetryDelay: time.Hour})
+
+	// n1 dies before starting a dial: back to pending, no attempt counted.
+	claimOne(t, s, "n1", 50*time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 0 {
+		t.Fatalf("reclaimed a live lease: %v", ids)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if ids, err := s.Reclaim(ctx, 10); err != nil || len(ids) != 1 || ids[0] != cb.ID {
+		t.Fatalf("reclaim: %v %v", ids, err)
+	}
+	if got := mustGet(t, s, cb.ID); got.State != StatePending || len(got.Attempts) != 0 || got.Node != "" {
+		t.Fatalf("after reclaim without a dial: %+v", got)
+	}
+
+	// n2 starts attempt 1 and dies: attempt 1 is recorded as failed, the
+	// retry is due now and is attempt 2.
+	claimOne(t, s, "n2", 50*time.Millisecond)
+	if n, _ := s.StartDial(ctx, cb.ID, "n2"); n != 1 {
+		t.Fatalf("started attempt %d", n)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
+		t.Fatalf("reclaim: %v", ids)
+	}
+	got := mustGet(t, s, cb.ID)
+	if got.State != StatePending || len(got.Attempts) != 1 || got.Attempts[0].Outcome != OutcomeFailed || got.Attempts[0].Node != "n2" {
+		t.Fatalf("after reclaim of a started dial: %+v", got)
+	}
+	claimOne(t, s, "n3", 50*time.Millisecond) // due now, not after RetryDelay
+	if n, _ := s.StartDial(ctx, cb.ID, "n3"); n != 2 {
+		t.Fatalf("retry started as attempt %d, want 2", n)
+	}
+	// n3 dies too: that was the last attempt.
+	time.Sleep(80 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
+		t.Fatalf("reclaim: %v", ids)
+	}
+	got = mustGet(t, s, cb.ID)
+	if got.State != StateFailed || len(got.Attempts) != 2 || got.Attempts[1].Node != "n3" {
+		t.Fatalf("after the last attempt was lost: %+v", got)
+	}
+}
+
+func TestWaitingKeepsCourtesyCallbacksInPlace(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	// Scores as the queue gives them (earlier calls lower). The web request
+	// comes last but a courtesy callback of an older call goes before it.
+	late := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550101", Kind: KindWeb})
+	c2 := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550102", Kind: KindCourtesy, Score: 2000})
+	c1 := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550103", Kind: KindCourtesy, Score: 1000})
+	mustCreate(t, s, Request{Queue: "support", Number: "+12025550104", Kind: KindCourtesy, Score: 1})
+	w, err := s.Waiting(ctx, "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, cb := range w {
+		ids = append(ids, cb.ID)
+	}
+	if want := []string{c1.ID, c2.ID, late.ID}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("waiting %v, want %v", ids, want)
+	}
+	// Claimed they leave the list; c1 retried comes back in its old place,
+	// ahead of the callbacks created before it.
+	claimed, err := s.Claim(ctx, "n1", time.Minute, 3)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %d %v", len(claimed), err)
+	}
+	if w, _ := s.Waiting(ctx, "sales"); len(w) != 0 {
+		t.Fatalf("claimed callbacks still waiting: %d", len(w))
+	}
+	if _, err := s.Complete(ctx, c2.ID, "n1", OutcomeBusy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Complete(ctx, c1.ID, "n1", OutcomeBusy); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := s.Waiting(ctx, "sales"); len(w) != 2 || w[0].ID != c1.ID || w[0].Score != 1000 || w[1].ID != c2.ID {
+		t.Fatalf("retried courtesy callbacks not in their places: %+v", w)
+	}
+}
