@@ -6,24 +6,15 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
-// script loads scripts/<name>.lua with lib.lua in front of it. The result is
-// one script (one EVALSHA, one round trip) however many helpers it uses.
-func script(name string) *redis.Script {
-	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
-	if err != nil {
-		panic(fmt.Sprintf("embedded lib.lua: %v", err)) // cannot happen: embedded at build time
-	}
-	body, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
-	if err != nil {
-		panic(fmt.Sprintf("embedded %s.lua: %v", name, err))
-	}
-	return redis.NewScript(string(lib) + "\n" + string(body))
-}
+// script loads scripts/<name>.lua with lib.lua in front of it.
+func script(name string) *redis.Script { return luascript.Load(scriptFiles, name) }
 
 // The scripts, each documented at the top of its file. They are immutable
 // after package initialisation.

@@ -2,9 +2,10 @@ package cad
 
 import (
 	"embed"
-	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 //go:embed scripts/*.lua
@@ -12,13 +13,7 @@ var scriptFiles embed.FS
 
 // script loads scripts/<name>.lua; the contract (KEYS, ARGV, reply) is the
 // comment at the top of each file.
-func script(name string) *redis.Script {
-	body, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
-	if err != nil {
-		panic(fmt.Sprintf("embedded %s.lua: %v", name, err)) // cannot happen: embedded at build time
-	}
-	return redis.NewScript(string(body))
-}
+func script(name string) *redis.Script { return luascript.Load(scriptFiles, name) }
 
 // The scripts are immutable after package initialisation.
 var (
