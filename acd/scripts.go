@@ -2,8 +2,6 @@ package acd
 
 import (
 	"embed"
-	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,26 +38,15 @@ var (
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the
 // package's sentinel errors, keeping the reply text for context.
-func scriptError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "ILLEGAL"):
-		return fmt.Errorf("%s: %w", msg, ErrIllegalTransition)
-	case strings.HasPrefix(msg, "STALE"):
-		return fmt.Errorf("%s: %w", msg, ErrStale)
-	case strings.HasPrefix(msg, "NOTFOUND"):
-		return fmt.Errorf("%s: %w", msg, ErrNotFound)
-	case strings.HasPrefix(msg, "EXISTS"):
-		return fmt.Errorf("%s: %w", msg, ErrExists)
-	case strings.HasPrefix(msg, "FULL"):
-		return fmt.Errorf("%s: %w", msg, ErrFull)
-	case strings.HasPrefix(msg, "QFULL"):
-		return fmt.Errorf("%s: %w", msg, ErrQueueFull)
-	case strings.HasPrefix(msg, "NOTDUE"):
-		return fmt.Errorf("%s: %w", msg, ErrNotDue)
-	}
-	return err
+func scriptError(err error) error { return luascript.ReplyError(err, replyCodes) }
+
+// replyCodes maps the scripts' error codes to the package's sentinels.
+var replyCodes = map[string]error{
+	"ILLEGAL":  ErrIllegalTransition,
+	"STALE":    ErrStale,
+	"NOTFOUND": ErrNotFound,
+	"EXISTS":   ErrExists,
+	"FULL":     ErrFull,
+	"QFULL":    ErrQueueFull,
+	"NOTDUE":   ErrNotDue,
 }

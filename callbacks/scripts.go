@@ -2,8 +2,6 @@ package callbacks
 
 import (
 	"embed"
-	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -30,22 +28,13 @@ var (
 
 // scriptError turns a script's error reply ("ILLEGAL dialing cancel") into
 // the package's sentinel errors, keeping the reply text for context.
-func scriptError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "ILLEGAL"):
-		return fmt.Errorf("%s: %w", msg, ErrIllegalTransition)
-	case strings.HasPrefix(msg, "NOTFOUND"):
-		return fmt.Errorf("%s: %w", msg, ErrNotFound)
-	case strings.HasPrefix(msg, "LEASE"):
-		return fmt.Errorf("%s: %w", msg, ErrLeaseLost)
-	case strings.HasPrefix(msg, "STARTED"):
-		return fmt.Errorf("%s: %w", msg, ErrDialStarted)
-	case strings.HasPrefix(msg, "EXISTS"):
-		return fmt.Errorf("%s: %w", msg, ErrExists)
-	}
-	return err
+func scriptError(err error) error { return luascript.ReplyError(err, replyCodes) }
+
+// replyCodes maps the scripts' error codes to the package's sentinels.
+var replyCodes = map[string]error{
+	"ILLEGAL":  ErrIllegalTransition,
+	"NOTFOUND": ErrNotFound,
+	"LEASE":    ErrLeaseLost,
+	"STARTED":  ErrDialStarted,
+	"EXISTS":   ErrExists,
 }

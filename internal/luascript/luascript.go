@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,4 +29,20 @@ func Load(files fs.FS, name string) *redis.Script {
 		panic(fmt.Sprintf("embedded %s.lua: %v", name, err))
 	}
 	return redis.NewScript(string(lib) + "\n" + string(body))
+}
+
+// ReplyError turns a script's error reply into a sentinel error. Scripts
+// reply "<CODE> <details>" (e.g. "ILLEGAL dialing cancel"); codes maps a
+// code to the sentinel it stands for. The reply text is kept for context;
+// an unknown code (or a Redis error) is returned as it is.
+func ReplyError(err error, codes map[string]error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	code, _, _ := strings.Cut(msg, " ")
+	if sentinel, ok := codes[code]; ok {
+		return fmt.Errorf("%s: %w", msg, sentinel)
+	}
+	return err
 }
