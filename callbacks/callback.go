@@ -109,8 +109,27 @@ type Callback struct {
 	Node         string
 	LeaseExpires time.Time
 	// DialStarted is the attempt number the holder has started (StartDial)
-	// and not yet completed, 0 if none.
+	// and not yet completed, 0 if none. A claimer that gets a callback with
+	// DialStarted set continues that attempt (DialLeg through DialOwner);
+	// it may not dial again until it completes the attempt.
 	DialStarted int
+	DialLeg     string
+	DialOwner   string
+	// Conn and AgentLeg are the interaction and the agent's leg the holder
+	// serves the callback with (Attach); after a reclaim, what the dead
+	// holder left behind.
+	Conn     string
+	AgentLeg string
+
+	// Media is played to the agent before the customer is dialled (e.g.
+	// the caller's recorded message); "" = none.
+	Media string
+	// CallerID is the number the customer sees; "" = the dial plan's.
+	CallerID string
+	// DNIS is the number the customer first called (courtesy callbacks).
+	DNIS string
+	// TimeZone is the customer's IANA zone, for scheduled windows.
+	TimeZone string
 }
 
 // Request asks for a callback.
@@ -139,6 +158,14 @@ type Request struct {
 	WindowEnd   time.Time
 	MaxAttempts int           // 0 = DefaultMaxAttempts
 	RetryDelay  time.Duration // 0 = DefaultRetryDelay
+	// Media is played to the agent before the customer is dialled.
+	Media string
+	// CallerID is the number the customer sees ("" = the dial plan's).
+	CallerID string
+	// DNIS is the number the customer first called.
+	DNIS string
+	// TimeZone is the customer's IANA time zone ("" = none given).
+	TimeZone string
 }
 
 // Defaults of a Request.

@@ -24,6 +24,8 @@ var (
 	scriptStartDial = script("start_dial")
 	scriptComplete  = script("complete")
 	scriptReclaim   = script("reclaim")
+	scriptAttach    = script("attach")
+	scriptRelease   = script("release")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL dialing cancel") into

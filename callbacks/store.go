@@ -26,7 +26,8 @@ const MaxBatch = 1000
 // Record fields of {cb}:cb:<id> (HASH): id, queue, number, name, vars
 // (JSON), kind, state, score, due, window_end, attempts (count), att:<n>
 // (JSON {at, outcome, node}), max_attempts, retry_ms, created, ended, node,
-// lease, started, started_at. Times are unix ms from Redis TIME.
+// lease, started, started_at, leg, owner, conn, agent_leg, media,
+// caller_id, dnis, tz. Times are unix ms from Redis TIME.
 type Store struct {
 	rdb  redis.UniversalClient
 	keys Keys
@@ -70,7 +71,8 @@ func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error)
 	v, err := s.run(ctx, scriptCreate,
 		[]string{s.keys.Callback(id), s.keys.PendingIndex(req.Queue), s.keys.Due(), s.keys.Waiting(req.Queue)},
 		id, req.Queue, number, req.Name, string(vars), string(req.Kind), score,
-		unixMS(req.EarliestAt), unixMS(req.WindowEnd), req.MaxAttempts, req.RetryDelay.Milliseconds())
+		unixMS(req.EarliestAt), unixMS(req.WindowEnd), req.MaxAttempts, req.RetryDelay.Milliseconds(),
+		req.Media, req.CallerID, req.DNIS, req.TimeZone)
 	if err != nil {
 		return Callback{}, false, fmt.Errorf("create callback in %s: %w", req.Queue, err)
 	}
@@ -194,12 +196,13 @@ func (s *Store) Extend(ctx context.Context, id, node string, lease time.Duration
 }
 
 // StartDial records that node is about to originate the next attempt of id
-// and returns its number. Call it before every originate: if the node dies,
-// Reclaim counts this attempt as failed instead of dialling the same
-// attempt number again. ErrLeaseLost if node does not hold id,
-// ErrDialStarted if the attempt was already started.
-func (s *Store) StartDial(ctx context.Context, id, node string) (int, error) {
-	v, err := s.run(ctx, scriptStartDial, []string{s.keys.Callback(id)}, id, node)
+// as leg, through the PBX owner (acd.PBX.Owner), and returns the attempt's
+// number. Call it before every originate: if the node dies, the next
+// claimer gets the callback with DialStarted, DialLeg and DialOwner and
+// takes that leg over instead of dialling again. ErrLeaseLost if node does
+// not hold id, ErrDialStarted if the attempt was already started.
+func (s *Store) StartDial(ctx context.Context, id, node, leg, owner string) (int, error) {
+	v, err := s.run(ctx, scriptStartDial, []string{s.keys.Callback(id)}, id, node, leg, owner)
 	if err != nil {
 		return 0, fmt.Errorf("start dial of %s on %s: %w", id, node, err)
 	}
@@ -221,10 +224,34 @@ func (s *Store) Complete(ctx context.Context, id, node string, outcome Outcome) 
 	return parse(v)
 }
 
+// Attach records the interaction (conn) and the agent's leg ("" = none
+// yet) node serves id with. ErrLeaseLost if node does not hold id.
+func (s *Store) Attach(ctx context.Context, id, node, conn, agentLeg string) error {
+	_, err := s.run(ctx, scriptAttach, []string{s.keys.Callback(id)}, id, node, conn, agentLeg)
+	if err != nil {
+		return fmt.Errorf("attach %s to %s on %s: %w", id, conn, node, err)
+	}
+	return nil
+}
+
+// Release gives id back without dialling it: pending again, due after
+// delay, in the same place of its queue, no attempt counted (the contact
+// center is at its maximum of concurrent calls, or the queue is closed).
+// ErrLeaseLost if node does not hold id; ErrDialStarted if a dial was
+// started (Complete it instead).
+func (s *Store) Release(ctx context.Context, id, node string, delay time.Duration) (Callback, error) {
+	v, err := s.run(ctx, scriptRelease, []string{s.keys.Callback(id)}, id, node, max(delay, 0).Milliseconds())
+	if err != nil {
+		return Callback{}, fmt.Errorf("release %s on %s: %w", id, node, err)
+	}
+	return parse(v)
+}
+
 // Reclaim is the safety net for dead nodes: up to max callbacks whose lease
-// expired go back to pending, due now. A callback whose holder had started
-// a dial (StartDial) gets that attempt recorded as OutcomeFailed (and fails
-// if it was the last); otherwise no attempt is counted. It returns the ids
+// expired go back to pending, due now, in their old place. No attempt is
+// counted: a callback whose holder had started a dial keeps DialStarted,
+// DialLeg and DialOwner, and its next claimer takes that leg over and
+// completes the attempt with its real outcome. It returns the ids
 // reclaimed.
 func (s *Store) Reclaim(ctx context.Context, max int) ([]string, error) {
 	if max <= 0 {
@@ -342,6 +369,14 @@ func fromMap(m map[string]string) (Callback, error) {
 		Node:         m["node"],
 		LeaseExpires: msTime("lease"),
 		DialStarted:  atoi("started"),
+		DialLeg:      m["leg"],
+		DialOwner:    m["owner"],
+		Conn:         m["conn"],
+		AgentLeg:     m["agent_leg"],
+		Media:        m["media"],
+		CallerID:     m["caller_id"],
+		DNIS:         m["dnis"],
+		TimeZone:     m["tz"],
 	}
 	cb.Score, _ = strconv.ParseFloat(m["score"], 64)
 	if v := m["vars"]; v != "" && v != "null" {

@@ -282,7 +282,7 @@ func TestLeaseExtendAndLost(t *testing.T) {
 	claimOne(t, s, "n2", time.Minute)
 	for name, err := range map[string]error{
 		"extend": func() error { _, err := s.Extend(ctx, cb.ID, "n1", time.Minute); return err }(),
-		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, "n1"); return err }(),
+		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); return err }(),
 		"complete": func() error {
 			_, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered)
 			return err
@@ -302,10 +302,10 @@ func TestCompleteAnsweredIsDone(t *testing.T) {
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
 	claimOne(t, s, "n1", time.Minute)
-	if n, err := s.StartDial(ctx, cb.ID, "n1"); err != nil || n != 1 {
+	if n, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); err != nil || n != 1 {
 		t.Fatalf("start: %d %v", n, err)
 	}
-	if _, err := s.StartDial(ctx, cb.ID, "n1"); !errors.Is(err, ErrDialStarted) {
+	if _, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); !errors.Is(err, ErrDialStarted) {
 		t.Fatalf("second start of attempt 1: %v", err)
 	}
 	if _, err := s.Complete(ctx, cb.ID, "n1", "hung_up"); err == nil {
@@ -334,7 +334,7 @@ func TestRetriesUntilFailedRecordingEveryAttempt(t *testing.T) {
 	outcomes := []Outcome{OutcomeNoAnswer, OutcomeBusy, OutcomeAgentFailed}
 	for i, o := range outcomes {
 		c := claimOne(t, s, "n1", time.Minute)
-		if n, err := s.StartDial(ctx, c.ID, "n1"); err != nil || n != i+1 {
+		if n, err := s.StartDial(ctx, c.ID, "n1", "leg-n1", "app-n1"); err != nil || n != i+1 {
 			t.Fatalf("attempt %d started as %d: %v", i+1, n, err)
 		}
 		got, err := s.Complete(ctx, cb.ID, "n1", o)
@@ -383,10 +383,15 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 		t.Fatalf("after reclaim without a dial: %+v", got)
 	}
 
-	// n2 starts attempt 1 and dies: attempt 1 is recorded as failed, the
-	// retry is due now and is attempt 2.
+	// n2 attaches an interaction, starts attempt 1 and dies: the
+	// callback is due again at once, keeping the started attempt and its
+	// leg for the next claimer to take over; no attempt is counted and the
+	// attempt can never be started a second time.
 	claimOne(t, s, "n2", 50*time.Millisecond)
-	if n, _ := s.StartDial(ctx, cb.ID, "n2"); n != 1 {
+	if err := s.Attach(ctx, cb.ID, "n2", "conn-1", "agent-leg-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.StartDial(ctx, cb.ID, "n2", "leg-n2", "app-n2"); n != 1 {
 		t.Fatalf("started attempt %d", n)
 	}
 	time.Sleep(80 * time.Millisecond)
@@ -394,22 +399,51 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 		t.Fatalf("reclaim: %v", ids)
 	}
 	got := mustGet(t, s, cb.ID)
-	if got.State != StatePending || len(got.Attempts) != 1 || got.Attempts[0].Outcome != OutcomeFailed || got.Attempts[0].Node != "n2" {
+	if got.State != StatePending || len(got.Attempts) != 0 || got.DialStarted != 1 || got.DialLeg != "leg-n2" ||
+		got.DialOwner != "app-n2" || got.Conn != "conn-1" || got.AgentLeg != "agent-leg-1" {
 		t.Fatalf("after reclaim of a started dial: %+v", got)
 	}
-	claimOne(t, s, "n3", 50*time.Millisecond) // due now, not after RetryDelay
-	if n, _ := s.StartDial(ctx, cb.ID, "n3"); n != 2 {
-		t.Fatalf("retry started as attempt %d, want 2", n)
+	taken := claimOne(t, s, "n3", 50*time.Millisecond) // due now, not after RetryDelay
+	if taken.DialStarted != 1 || taken.DialLeg != "leg-n2" || taken.DialOwner != "app-n2" {
+		t.Fatalf("claimed without the started dial: %+v", taken)
 	}
-	// n3 dies too: that was the last attempt.
-	time.Sleep(80 * time.Millisecond)
-	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
-		t.Fatalf("reclaim: %v", ids)
+	if _, err := s.StartDial(ctx, cb.ID, "n3", "leg-n3", "app-n3"); !errors.Is(err, ErrDialStarted) {
+		t.Fatalf("taker dialled the started attempt again: %v", err)
 	}
-	got = mustGet(t, s, cb.ID)
-	if got.State != StateFailed || len(got.Attempts) != 2 || got.Attempts[1].Node != "n3" {
-		t.Fatalf("after the last attempt was lost: %+v", got)
+	if _, err := s.Release(ctx, cb.ID, "n3", 0); !errors.Is(err, ErrDialStarted) {
+		t.Fatalf("released with a dial started: %v", err)
 	}
+	// n3 finds the leg unanswered: that is attempt 1's outcome, recorded
+	// as n3's; attempt 2 is a new dial.
+	if got, err := s.Complete(ctx, cb.ID, "n3", OutcomeNoAnswer); err != nil || got.State != StatePending ||
+		len(got.Attempts) != 1 || got.DialStarted != 0 || got.DialLeg != "" || got.Conn != "" {
+		t.Fatalf("complete the taken-over attempt: %+v %v", got, err)
+	}
+}
+
+func TestReleaseGivesBackWithoutAnAttempt(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", Kind: KindCourtesy, Score: 42})
+	claimOne(t, s, "n1", time.Minute)
+	if err := s.Attach(ctx, cb.ID, "n2", "conn", ""); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("attach by a non-holder: %v", err)
+	}
+	if _, err := s.Release(ctx, cb.ID, "n2", 0); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("release by a non-holder: %v", err)
+	}
+	got, err := s.Release(ctx, cb.ID, "n1", 150*time.Millisecond)
+	if err != nil || got.State != StatePending || len(got.Attempts) != 0 || got.Node != "" || got.Score != 42 {
+		t.Fatalf("release: %+v %v", got, err)
+	}
+	if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
+		t.Fatal("claimed before the release delay")
+	}
+	if w, _ := s.Waiting(ctx, "sales"); len(w) != 1 || w[0].ID != cb.ID {
+		t.Fatalf("released callback not back in its place: %+v", w)
+	}
+	time.Sleep(170 * time.Millisecond)
+	claimOne(t, s, "n1", time.Minute)
 }
 
 func TestWaitingKeepsCourtesyCallbacksInPlace(t *testing.T) {

@@ -60,16 +60,21 @@ local function finish(key, id, state, now)
     redis.call('HDEL', k_pending(f[1]), f[2])
   end
   redis.call('HSET', key, 'state', state, 'ended', now)
-  redis.call('HDEL', key, 'node', 'lease', 'started')
+  redis.call('HDEL', key, 'node', 'lease', 'started', 'leg', 'owner', 'agent_leg')
   redis.call('PEXPIRE', key, RETENTION_MS)
 end
 
 -- requeue puts a dialing callback back to pending, due at due, in its old
--- place of the queue (same score).
-local function requeue(key, id, due)
+-- place of the queue (same score). keep_dial keeps the started attempt and
+-- its leg for the next claimer to take over (a reclaim); otherwise the
+-- attempt is over and its leg forgotten.
+local function requeue(key, id, due, keep_dial)
   local f = redis.call('HMGET', key, 'queue', 'score')
   redis.call('HSET', key, 'state', 'pending', 'due', due)
-  redis.call('HDEL', key, 'node', 'lease', 'started')
+  redis.call('HDEL', key, 'node', 'lease')
+  if not keep_dial then
+    redis.call('HDEL', key, 'started', 'started_at', 'leg', 'owner', 'conn', 'agent_leg')
+  end
   redis.call('ZREM', k_leases(), id)
   redis.call('ZADD', k_due(), due, id)
   redis.call('ZADD', k_waiting(f[1]), f[2], id)

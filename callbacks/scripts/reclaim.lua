@@ -1,9 +1,10 @@
 -- reclaim.lua: the safety net for dead nodes. Callbacks whose lease expired
--- go back to pending, due now. If the dead node had started a dial
--- (start_dial.lua), that attempt is recorded with outcome 'failed' (node
--- lost) and counts: the next dial uses a new attempt number, and the
--- callback fails if that was its last attempt. Without a started dial no
--- attempt is counted.
+-- go back to pending, due now, in their old place. No attempt is counted
+-- here: if the dead node had started a dial (start_dial.lua), the callback
+-- keeps 'started', 'leg' and 'owner', so the next claimer takes that leg
+-- over and completes the attempt with its real outcome; it can never start
+-- the same attempt again. 'conn' and 'agent_leg' stay too, so the next
+-- claimer can clean up or continue what the dead node left.
 -- KEYS[1] = leases zset
 -- ARGV[2] = max (bounded by the Go caller, so the loop is bounded)
 -- Returns the ids reclaimed.
@@ -11,19 +12,10 @@ local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   local key = k_cb(id)
-  local f = redis.call('HMGET', key, 'state', 'node', 'started', 'attempts', 'max_attempts')
-  if f[1] ~= 'dialing' then
+  if redis.call('HGET', key, 'state') ~= 'dialing' then
     redis.call('ZREM', KEYS[1], id)
-  elseif f[3] then
-    local n = tonumber(f[4]) + 1
-    add_attempt(key, n, now, 'failed', f[2])
-    if n >= tonumber(f[5]) then
-      finish(key, id, 'failed', now)
-    else
-      requeue(key, id, now)
-    end
   else
-    requeue(key, id, now)
+    requeue(key, id, now, true)
   end
 end
 return ids
