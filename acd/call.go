@@ -21,6 +21,13 @@ const (
 	phaseRinging
 	phaseConnected
 	phaseDone
+	// A caller giving a callback number (start callback, not yet
+	// registered or cancelled).
+	phaseCallbackDialog
+	// A callback's agent answered; the customer is not dialled yet.
+	phaseCallbackAgent
+	// A callback's customer is being dialled, the agent waiting.
+	phaseCallbackDialing
 )
 
 // Messages an actor takes besides PBX events.
@@ -81,6 +88,13 @@ type call struct {
 	// ringAll maps each leg of a ring-all offer to its agent, until one
 	// answers (nil otherwise).
 	ringAll map[string]RingMember
+
+	// dialog is the caller's callback dialog (phaseCallbackDialog).
+	dialog *cbDialog
+	// cb is set when the actor serves a claimed callback, not a caller.
+	cb *cbCall
+	// takeoverCancel ends the PBX takeover of a dead replica's legs.
+	takeoverCancel context.CancelFunc
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -98,6 +112,11 @@ func (c *call) post(m any) {
 func (c *call) run(ctx context.Context) {
 	defer c.e.forgetCall(c)
 	defer c.stopTimer()
+	defer func() {
+		if c.takeoverCancel != nil {
+			c.takeoverCancel()
+		}
+	}()
 	for c.phase != phaseDone {
 		select {
 		case <-ctx.Done():
@@ -119,7 +138,18 @@ func (c *call) run(ctx context.Context) {
 }
 
 func (c *call) handle(ctx context.Context, m any) {
+	if c.onCallbackEvent(ctx, m) {
+		return
+	}
 	switch m := m.(type) {
+	case cbClaimed:
+		c.onCallbackClaimed(ctx, m.rec)
+	case leaseTick:
+		c.onLeaseTick(ctx, m)
+	case cbDigitTimeout:
+		c.onCallbackDigitTimeout(ctx, m)
+	case cbMessageDone:
+		c.onCallbackMessageDone(ctx, m)
 	case CallArrived:
 		c.onArrived(ctx, m)
 	case offerMsg:
@@ -207,8 +237,10 @@ func (c *call) fail(ctx context.Context, why string) {
 	if _, next, err := c.e.store.Finish(ctx, c.conn, "failed", "system"); err == nil {
 		c.e.deliver(ctx, next, time.Now())
 	}
-	if err := c.e.pbx.Hangup(ctx, c.callerLeg, CauseCongestion); err != nil {
-		c.log.Warn("hang up failed call", "err", err)
+	if c.callerLeg != "" {
+		if err := c.e.pbx.Hangup(ctx, c.callerLeg, CauseCongestion); err != nil {
+			c.log.Warn("hang up failed call", "err", err)
+		}
 	}
 	c.log.Warn("call failed", "why", why)
 	c.phase = phaseDone
@@ -236,6 +268,13 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	if !m.freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(m.freedAt))
 	}
+	if c.cb != nil {
+		// Remembered so that a replica taking the callback over after this
+		// one died can hang a still-ringing phone up.
+		if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.e.store.node, c.conn, leg); err != nil {
+			c.log.Warn("attach callback agent leg", "err", err)
+		}
+	}
 	err := c.e.pbx.Ring(ctx, RingRequest{
 		Leg: leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI,
 		// The PBX's own timeout is a backstop: Tandem's timer below cancels
@@ -254,10 +293,17 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	}
 	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
 	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
-	c.e.publish(ctx, AgentEvent{
+	pop := AgentEvent{
 		Type: "offered", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
 		Queue: c.queueName, Attached: c.maskedVars(), Variables: c.popUp(),
-	})
+	}
+	if c.cb != nil {
+		// The callback pop-up: the label, the number to be dialled and how
+		// long the customer has been waiting for it.
+		pop.Kind, pop.Number, pop.RequestedAt = "callback", c.cb.rec.Number, c.cb.rec.Created
+		pop.WaitingSeconds = int(time.Since(c.cb.rec.Created).Seconds())
+	}
+	c.e.publish(ctx, pop)
 }
 
 func (c *call) stopTimer() {
@@ -268,6 +314,11 @@ func (c *call) stopTimer() {
 }
 
 func (c *call) onAnswered(ctx context.Context, leg string) {
+	if c.cb != nil && leg == c.callerLeg {
+		// A taken-over callback customer whose answer Takeover already
+		// reported: the event repeats it.
+		return
+	}
 	if c.ringAll != nil {
 		if _, ok := c.ringAll[leg]; ok && c.phase == phaseRinging {
 			c.ringAllAnswered(ctx, leg)
@@ -275,6 +326,10 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 	}
 	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
 		c.onConsultAnswered(ctx)
+		return
+	}
+	if c.cb != nil && leg == c.agentLeg && c.phase == phaseRinging {
+		c.callbackAgentAnswered(ctx, leg)
 		return
 	}
 	if c.outside && leg == c.agentLeg && c.phase == phaseRinging {
@@ -399,6 +454,14 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			c.finish(ctx, "caller")
 		case phaseConnected:
 			c.endConnected(ctx, "caller")
+		case phaseCallbackDialog:
+			// Hung up between start and register: abandoned.
+			if d := c.dialog; d != nil && d.recording != "" {
+				c.e.pbx.StopRecording(ctx, d.recording)
+				c.destroyMessageBridge(ctx)
+			}
+			c.dialog = nil
+			c.finish(ctx, "caller")
 		case phaseIVR:
 			// Recorded with the node where it happened (ivr_node).
 			c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", "hangup")

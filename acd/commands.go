@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
 )
 
 // Call-control operations an agent's desktop asks for. Each runs in the
@@ -29,6 +30,12 @@ const (
 	opEnd              = "end"
 	opRecPause         = "recording_pause"
 	opRecResume        = "recording_resume"
+	opCallbackAccept   = "callback_accept"
+
+	// The callback flow of a caller (no agent involved).
+	opCallbackStart    = "callback_start"
+	opCallbackRegister = "callback_register"
+	opCallbackCancel   = "callback_cancel"
 )
 
 // command is one call-control request.
@@ -38,6 +45,8 @@ type command struct {
 	Op      string `json:"op"`
 	Target  Target `json:"target"`
 	Privacy bool   `json:"privacy,omitempty"`
+	// Media is the message for the agent of a callback register.
+	Media string `json:"media,omitempty"`
 }
 
 type commandMsg struct {
@@ -51,13 +60,17 @@ type commandReply struct {
 	Kind  string   `json:"kind,omitempty"` // sentinel of the error, see errorKind
 	Msg   string   `json:"msg,omitempty"`
 	Field string   `json:"field,omitempty"`
+	Rule  string   `json:"rule,omitempty"`
 }
 
 func errorKind(err error) (kind, field string) {
 	var fe *agents.FieldError
+	var cfe *callbacks.FieldError
 	switch {
 	case errors.As(err, &fe):
 		return "field", fe.Field
+	case errors.As(err, &cfe):
+		return "callback_field", cfe.Field
 	case errors.Is(err, ErrIllegalTransition):
 		return "illegal", ""
 	case errors.Is(err, ErrForbidden):
@@ -76,6 +89,8 @@ func (r commandReply) err() error {
 		return nil
 	case "field":
 		return &agents.FieldError{Field: r.Field, Msg: r.Msg}
+	case "callback_field":
+		return &callbacks.FieldError{Field: r.Field, Rule: r.Rule, Msg: r.Msg}
 	case "illegal":
 		return fmt.Errorf("%s: %w", r.Msg, ErrIllegalTransition)
 	case "forbidden":
@@ -200,6 +215,9 @@ func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
 		if err != nil {
 			r.Kind, r.Field = errorKind(err)
 			r.Msg = err.Error()
+			if cfe := (*callbacks.FieldError)(nil); errors.As(err, &cfe) {
+				r.Rule, r.Msg = cfe.Rule, cfe.Msg
+			}
 		}
 		b, _ := json.Marshal(r)
 		key := e.replyKey(cmd.ID)

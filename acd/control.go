@@ -40,7 +40,18 @@ type (
 
 // onCommand runs one agent request in the actor and answers it.
 func (c *call) onCommand(ctx context.Context, m commandMsg) {
-	v, err := c.command(ctx, m.cmd)
+	var v CallView
+	var err error
+	switch m.cmd.Op {
+	case opCallbackStart, opCallbackRegister, opCallbackCancel:
+		v, err = c.flowCommand(ctx, m.cmd)
+		m.reply(v, err)
+		return
+	case opCallbackAccept:
+		m.reply(c.acceptCallback(ctx, m.cmd))
+		return
+	}
+	v, err = c.command(ctx, m.cmd)
 	if err == nil {
 		c.saveView(ctx)
 		v = c.view()

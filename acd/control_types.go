@@ -47,6 +47,8 @@ type CallView struct {
 	ANI          string         `json:"ani"`
 	DNIS         string         `json:"dnis"`
 	Queue        string         `json:"queue"`
+	// CallbackID is the callback a register created.
+	CallbackID string `json:"callback_id,omitempty"`
 }
 
 // ConsultView is the consult leg of a call.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
@@ -43,6 +44,8 @@ type QueueSettings struct {
 	Strategy string
 	Weight   int
 	Skills   []config.SkillRequirement
+	// Callback: how the queue offers and dials callbacks.
+	Callback config.QueueCallback
 }
 
 // QueueSettingsFrom turns a queue's configuration into the engine's
@@ -52,7 +55,7 @@ func QueueSettingsFrom(q config.Queue) QueueSettings {
 		MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables,
 		Priority: q.Priority, Announce: q.Announce, Overflow: q.Overflow, MaxSize: q.MaxSize,
 		WhenFull: q.WhenFull, Hours: q.Hours, ServiceLevel: q.ServiceLevel,
-		Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills,
+		Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, Callback: q.Callback,
 	}
 }
 
@@ -96,6 +99,12 @@ type Options struct {
 	IVR config.IVR
 	// Now is the clock for business hours (tests fix it); nil = time.Now.
 	Now func() time.Time
+	// CallbackLease is how long a replica holds a callback without
+	// renewing it; a replica that dies gives its callbacks up after it.
+	CallbackLease time.Duration
+	// CallbackPoll is how often the scheduler looks for due callbacks (a
+	// callback registered on this replica is seen at once).
+	CallbackPoll time.Duration
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -111,6 +120,8 @@ type Engine struct {
 	pbx       PBX
 	log       *slog.Logger
 	stats     *Stats
+	callbacks *callbacks.Store
+	cbWake    chan struct{} // wakes the callback scheduler
 
 	mu    sync.Mutex
 	legs  map[string]*call // every live leg of every call this node owns
@@ -145,6 +156,12 @@ func NewEngine(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CallbackLease <= 0 {
+		opts.CallbackLease = DefaultCallbackLease
+	}
+	if opts.CallbackPoll <= 0 {
+		opts.CallbackPoll = DefaultCallbackPoll
+	}
 	schedules := map[string]*hours.Schedule{}
 	for name, q := range opts.Queues {
 		if len(q.Hours.Weekly) == 0 && len(q.Hours.Holidays) == 0 {
@@ -164,6 +181,7 @@ func NewEngine(opts Options) *Engine {
 		opts: opts, store: store, pbx: opts.PBX,
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
+		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1),
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(),
 		legs:  map[string]*call{}, calls: map[string]*call{},
@@ -191,6 +209,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.pbx.Run(ctx, e.onEvent) })
 	g.Go(func() error { return e.readInbox(ctx) })
 	g.Go(func() error { return e.sweep(ctx) })
+	g.Go(func() error { return e.runCallbacks(ctx) })
 	err := g.Wait()
 	e.wg.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

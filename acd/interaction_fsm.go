@@ -13,6 +13,10 @@ const (
 	StateEnded     = "ended"     // a connected call finished
 	StateAbandoned = "abandoned" // the caller hung up before an agent answered
 	StateFailed    = "failed"    // Tandem could not serve the call
+	// StateCallback: the caller left the queue to give a callback number
+	// (start callback); register ends the call, cancel puts it back in
+	// its place.
+	StateCallback = "callback"
 )
 
 // interactionTransitions lists every legal from → to, with the script that
@@ -20,9 +24,11 @@ const (
 var interactionTransitions = map[string]map[string]string{
 	"": {StateArrived: "arrive"},
 	StateArrived: {StateQueued: "enqueue", StateAbandoned: "finish", StateFailed: "finish",
-		StateEnded: "finish (self-service in the IVR, or a treatment before queueing)"},
+		StateEnded: "finish (self-service in the IVR, or a treatment before queueing)", StateCallback: "callback_start"},
 	StateQueued: {StateOffered: "enqueue/set_state/finish/no_answer/sweep (routing)", StateAbandoned: "finish", StateFailed: "finish",
-		StateQueued: "move_queue (overflow)", StateEnded: "finish (a treatment that played its message)"},
+		StateQueued: "move_queue (overflow)", StateEnded: "finish (a treatment that played its message)", StateCallback: "callback_start"},
+	StateCallback: {StateQueued: "callback_cancel", StateEnded: "finish (callback registered)",
+		StateAbandoned: "finish (hung up before registering)", StateFailed: "finish"},
 	StateOffered: {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
 	StateConnected: {StateEnded: "finish", StateQueued: "transfer_queue", StateOffered: "transfer_agent",
 		StateConnected: "hand_over (consult transfer, agent leaves a conference)"},

@@ -85,6 +85,16 @@ func (c *call) startCollect(ctx context.Context) {
 
 // onDigit takes one DTMF digit while collecting.
 func (c *call) onDigit(ctx context.Context, d string) {
+	switch {
+	case c.phase == phaseCallbackDialog && c.dialog != nil:
+		c.onCallbackDigit(ctx, d)
+		return
+	case c.phase == phaseQueued && c.cb == nil && d == c.settings.Callback.Digit:
+		if err := c.startCallbackDialog(ctx, c.queueName, "digit"); err != nil {
+			c.log.Warn("callback asked in queue", "err", err)
+		}
+		return
+	}
 	if c.phase != phaseIVR || c.ivr == nil {
 		return
 	}
@@ -190,10 +200,17 @@ func (c *call) takeBranch(ctx context.Context, b config.Branch) {
 		c.ivr = nil
 		c.dialOut(ctx, b.Dial)
 	case b.Callback:
-		// Callbacks arrive with the callbacks issue; until then the caller
-		// is told and the call ends as handled by the IVR.
-		c.e.store.Record(ctx, c.conn, "callback_requested", "node", nodeName(c.ivr))
-		c.endWithMessage(ctx, "", "ivr")
+		q := b.Queue
+		if q == "" {
+			var ok bool
+			if q, ok = c.e.queueFor(c.arrived); !ok {
+				c.log.Warn("ivr callback without a queue; failing the call", "node", nodeName(c.ivr))
+				c.fail(ctx, "ivr callback")
+				return
+			}
+		}
+		c.e.store.Record(ctx, c.conn, "ivr_callback", "node", nodeName(c.ivr))
+		c.callbackTreatment(ctx, q, "ivr")
 	case b.Hangup != "":
 		c.endWithMessage(ctx, b.Hangup, "ivr")
 	default:

@@ -54,6 +54,29 @@ type PBX interface {
 	// ends or the connection is lost for good. handle must not block for
 	// long: the driver calls it from its single delivery goroutine.
 	Run(ctx context.Context, handle func(Event)) error
+
+	// Owner names this replica to the PBX: the identity the PBX sends the
+	// events of this replica's legs to (in Asterisk, the Stasis
+	// application). Another replica passes it to Takeover.
+	Owner() string
+	// Takeover makes this replica the receiver of owner's events (owner is
+	// a dead replica's Owner()) until ctx ends, and reports the state of
+	// legs, which owner had rung (RingRequest) and this replica now
+	// continues. Their later events (LegAnswered, RingFailed, LegHungUp)
+	// reach Run's handler like this replica's own. If owner is in fact
+	// alive, the PBX stops it (in Asterisk: ApplicationReplaced), which is
+	// the fencing. It must be called while Run runs.
+	Takeover(ctx context.Context, owner string, legs []string) ([]LegState, error)
+}
+
+// LegState is what Takeover found of a leg.
+type LegState struct {
+	Leg string
+	// Gone: the PBX no longer has the leg (its end happened while nobody
+	// listened; the outcome is unknown).
+	Gone bool
+	// Up: the leg was answered.
+	Up bool
 }
 
 // ErrLegGone is returned (wrapped) by a PBX command on a leg that no

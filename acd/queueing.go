@@ -89,10 +89,12 @@ func (c *call) treat(ctx context.Context, a config.Action, why string, prio int,
 	case "message":
 		c.endWithMessage(ctx, a.Message, why)
 	case "callback":
-		// Callbacks arrive with the callbacks issue; until then the call
-		// ends as treated, the request recorded.
-		c.e.store.Record(ctx, c.conn, "callback_requested", "why", why)
-		c.endWithMessage(ctx, a.Message, why)
+		// The callback waits in the queue the treatment belongs to.
+		q := c.queueName
+		if q == "" {
+			q = a.Queue
+		}
+		c.callbackTreatment(ctx, q, why)
 	default:
 		c.endWithMessage(ctx, "", why)
 	}

@@ -239,7 +239,11 @@ func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority 
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, enc, maxSize)
+	return s.enqueue(ctx, conn, queue, priority, enc, maxSize, "")
+}
+
+func (s *Store) enqueue(ctx context.Context, conn, queue string, priority int, skills string, maxSize int, score string) (*Offer, error) {
+	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, skills, maxSize, score)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
 	}

@@ -34,6 +34,10 @@ var (
 	scriptTransferQueue = script("transfer_queue")
 	scriptTransferAgent = script("transfer_agent")
 	scriptHandOver      = script("hand_over")
+
+	scriptCallbackStart  = script("callback_start")
+	scriptCallbackCancel = script("callback_cancel")
+	scriptAdopt          = script("adopt")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the

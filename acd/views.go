@@ -49,6 +49,13 @@ type AgentEvent struct {
 	// Version and Name report a change of call-associated data.
 	Version int64  `json:"version,omitempty"`
 	Name    string `json:"name,omitempty"`
+	// Kind is "callback" for a callback's pop-up and connection; Number is
+	// the customer's number, RequestedAt when the callback was asked for
+	// and WaitingSeconds how long ago that was when the agent was offered.
+	Kind           string    `json:"kind,omitempty"`
+	Number         string    `json:"number,omitempty"`
+	RequestedAt    time.Time `json:"requested_at,omitzero"`
+	WaitingSeconds int       `json:"waiting_seconds,omitempty"`
 }
 
 // ConsultingAgent is who asks for a consult: name, DN (their endpoint) and

@@ -8,11 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 )
 
@@ -21,14 +24,16 @@ import (
 // server.fail:
 //
 //	*agents.FieldError          → 400 naming the field (e.g. "number" for an undiallable number)
+//	*callbacks.FieldError       → 400 with its Msg, field and rule (e.g. "number", "country-not-allowed")
 //	*cad.ValueError             → 400, field "value" ("name" for read-only), with its rule
 //	cad.ErrUnknownVariable      → 404, field "name"
-//	agents.ErrNotFound          → 404
+//	agents.ErrNotFound          → 404 (also callbacks.ErrNotFound, the same error)
 //	acd.ErrForbidden            → 403
 //	acd.ErrNoCall               → 409 "no call"
 //	*cad.ConflictError          → 409 with field and "current" (the winner's view)
 //	acd.ErrConflict             → 409
-//	agents.ErrIllegalTransition → 409 with the core's message
+//	agents.ErrIllegalTransition → 409 with the core's message (also callbacks.ErrIllegalTransition;
+//	                              DELETE /v1/callbacks/{id} adds field "state" and the state)
 //	anything else               → 500, logged, message withheld
 //
 // Call-control methods act on the agent's current call; the agent id is
@@ -69,6 +74,23 @@ type Core interface {
 	// SubscribeSupervisor streams every agent's events until ctx ends
 	// (then the channel is closed).
 	SubscribeSupervisor(ctx context.Context) (<-chan acd.AgentEvent, error)
+
+	// RequestCallback creates a web callback, or a scheduled one when
+	// EarliestAt or WindowEnd is set; merged reports that the queue already
+	// had a live callback for the number, which is returned instead.
+	RequestCallback(ctx context.Context, r acd.CallbackRequest) (cb callbacks.Callback, merged bool, err error)
+	Callback(ctx context.Context, id string) (callbacks.Callback, error)
+	// CancelCallback cancels a pending callback; one being dialled is
+	// refused with an error wrapping callbacks.ErrIllegalTransition.
+	CancelCallback(ctx context.Context, id string) (callbacks.Callback, error)
+	// CallbackFlow runs a step of the callback dialog on a live call:
+	// op is acd.FlowStart (queue "" = the call's), acd.FlowRegister
+	// (number "" = the caller's; media is played to the agent first) or
+	// acd.FlowCancel (back to the queue in place).
+	CallbackFlow(ctx context.Context, conn, op, queue, number, media string) (acd.CallView, error)
+	// AcceptCallback is the agent accepting the callback they answered:
+	// the customer is dialled now.
+	AcceptCallback(ctx context.Context, agentID string) (acd.CallView, error)
 }
 
 // Limits on input, checked before the core is called.
@@ -128,6 +150,7 @@ func New(core Core, auth config.Auth, logger *slog.Logger) http.Handler {
 	s.route(mux, "POST", "/v1/agents/{id}/call/recording/pause", s.agent(s.pauseRecording()))
 	s.route(mux, "POST", "/v1/agents/{id}/call/recording/resume", s.agent(s.callAction(Core.ResumeRecording)))
 	s.route(mux, "POST", "/v1/agents/{id}/wrapup", s.agent(s.wrapUp()))
+	s.route(mux, "POST", "/v1/agents/{id}/call/callback-accept", s.agent(s.callAction(Core.AcceptCallback)))
 	s.route(mux, "GET", "/v1/agents/{id}/call/variables", s.agent(s.variables))
 	s.route(mux, "PUT", "/v1/agents/{id}/call/variables/{name}", s.agent(s.editVariable))
 	s.route(mux, "POST", "/v1/agents/{id}/call/variables/{name}/reveal", s.agent(s.revealVariable))
@@ -142,6 +165,21 @@ func New(core Core, auth config.Auth, logger *slog.Logger) http.Handler {
 	mux.Handle("/v1/queues/{$}", s.authenticated(func(w http.ResponseWriter, r *http.Request, _ principal) {
 		writeError(w, http.StatusBadRequest, "queue name is required", "name")
 	}))
+
+	// Callbacks and the callback dialog of a live call: supervisor tokens
+	// only (see supervisor in callbacks.go).
+	s.route(mux, "POST", "/v1/callbacks", s.supervisor(s.createCallback))
+	s.routes(mux, "/v1/callbacks/{callback}", map[string]http.Handler{
+		"GET":    s.supervisor(s.getCallback),
+		"DELETE": s.supervisor(s.cancelCallback),
+	})
+	mux.Handle("/v1/callbacks/{$}", s.supervisor(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusBadRequest, "callback id is required", "id")
+	}))
+	s.route(mux, "POST", "/v1/calls/{conn}/callback/start", s.supervisor(s.onCall(s.flowStart())))
+	s.route(mux, "POST", "/v1/calls/{conn}/callback/register", s.supervisor(s.onCall(s.flowRegister())))
+	s.route(mux, "POST", "/v1/calls/{conn}/callback/cancel", s.supervisor(s.onCall(s.flowCancel())))
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route", "")
 	})
@@ -152,13 +190,22 @@ func New(core Core, auth config.Auth, logger *slog.Logger) http.Handler {
 // route registers h for method and pattern, and a JSON 405 for the other
 // methods on the same path (the mux's own 405 is plain text).
 func (s *server) route(mux *http.ServeMux, method, pattern string, h http.Handler) {
-	mux.Handle(method+" "+pattern, h)
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, _ *http.Request) {
-		allow := method
+	s.routes(mux, pattern, map[string]http.Handler{method: h})
+}
+
+// routes is route for a path served under several methods.
+func (s *server) routes(mux *http.ServeMux, pattern string, byMethod map[string]http.Handler) {
+	var allow []string
+	for method, h := range byMethod {
+		mux.Handle(method+" "+pattern, h)
+		allow = append(allow, method)
 		if method == http.MethodGet {
-			allow += ", HEAD"
+			allow = append(allow, http.MethodHead)
 		}
-		w.Header().Set("Allow", allow)
+	}
+	slices.Sort(allow)
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed", "")
 	})
 }

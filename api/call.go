@@ -20,7 +20,7 @@ const (
 func (s *server) getCall(w http.ResponseWriter, r *http.Request, id string) {
 	c, err := s.core.Call(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -114,7 +114,7 @@ func (s *server) wrapUp() func(http.ResponseWriter, *http.Request, string) {
 func (s *server) variables(w http.ResponseWriter, r *http.Request, id string) {
 	v, err := s.core.Variables(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -153,21 +153,21 @@ func (e editRequest) validate() error {
 func (s *server) editVariable(w http.ResponseWriter, r *http.Request, id string) {
 	name, err := variableName(r)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	var req editRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	if err := req.validate(); err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	v, err := s.core.EditVariable(r.Context(), id, name, *req.Value, req.Version)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -183,16 +183,16 @@ type revealBody struct {
 func (s *server) revealVariable(w http.ResponseWriter, r *http.Request, id string) {
 	name, err := variableName(r)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	v, err := s.core.RevealVariable(r.Context(), id, name)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, revealBody{Name: name, Value: v})

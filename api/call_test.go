@@ -45,6 +45,7 @@ var callRoutes = []callRoute{
 	{"pause recording", "POST", "/v1/agents/1001/call/recording/pause", "", "PauseRecording(1001,false)", `"paused":true,"privacy":false`},
 	{"privacy shield", "POST", "/v1/agents/1001/call/recording/pause", `{"privacy":true}`, "PauseRecording(1001,true)", `"privacy":true`},
 	{"resume recording", "POST", "/v1/agents/1001/call/recording/resume", "", "ResumeRecording(1001)", `"paused":false`},
+	{"accept callback", "POST", "/v1/agents/1001/call/callback-accept", "", "AcceptCallback(1001)", `"state":"dialing"`},
 	{"wrap-up", "POST", "/v1/agents/1001/wrapup", `{"code":"follow-up"}`, "WrapUp(1001,follow-up)", `"state":"available"`},
 	{"variables", "GET", "/v1/agents/1001/call/variables", "", "Variables(1001)", `"version":3`},
 	{"edit variable", "PUT", "/v1/agents/1001/call/variables/BALANCE", `{"value":"12.50","version":3}`,

@@ -12,14 +12,16 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/callbacks"
 )
 
 // errorBody is every error response.
 type errorBody struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
-	// Rule is the call-variable rule an edit broke (cad.Rule*), so a
-	// desktop can branch without parsing Error.
+	// Rule is the rule the input broke (cad.Rule* for a call variable, a
+	// callbacks rule such as "country-not-allowed" for a callback), so a
+	// client can branch without parsing Error.
 	Rule string `json:"rule,omitempty"`
 }
 
@@ -30,6 +32,24 @@ type conflictBody struct {
 	Field   string   `json:"field"`
 	Current cad.View `json:"current"`
 }
+
+// stateBody answers a step refused in the state the thing is in: State is
+// that state, read back after the refusal (Field is "state").
+type stateBody struct {
+	Error string `json:"error"`
+	Field string `json:"field"`
+	State string `json:"state"`
+}
+
+// stateError is an illegal transition with the state it was refused in,
+// for the handlers that read the state back (cancelling a callback).
+type stateError struct {
+	err   error
+	state string
+}
+
+func (e *stateError) Error() string { return e.err.Error() }
+func (e *stateError) Unwrap() error { return e.err }
 
 // requestError is bad input found by the API itself, before the core.
 type requestError struct {
@@ -50,19 +70,25 @@ func badField(field, msg string) error {
 }
 
 // fail answers a failed request. It is the one place errors become status
-// codes. agentID may be empty when the request is not about an agent.
-func (s *server) fail(w http.ResponseWriter, r *http.Request, agentID string, err error) {
+// codes.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		re *requestError
-		fe *agents.FieldError
-		ve *cad.ValueError
-		ce *cad.ConflictError
+		re  *requestError
+		fe  *agents.FieldError
+		cfe *callbacks.FieldError
+		ve  *cad.ValueError
+		ce  *cad.ConflictError
+		se  *stateError
 	)
 	switch {
 	case errors.As(err, &re):
 		writeError(w, re.status, re.msg, re.field)
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Msg, fe.Field)
+	case errors.As(err, &cfe):
+		// Msg is written for the person who typed the value; Rule lets a
+		// web form branch ("country-not-allowed", "outside-hours").
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: cfe.Msg, Field: cfe.Field, Rule: cfe.Rule})
 	case errors.As(err, &ve):
 		// The message names the variable and the rule, never the value.
 		field := "value"
@@ -80,6 +106,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, agentID string, er
 		writeError(w, http.StatusConflict, "no call", "")
 	case errors.As(err, &ce):
 		writeJSON(w, http.StatusConflict, conflictBody{Error: ce.Error(), Field: ce.Name, Current: ce.Current})
+	case errors.As(err, &se):
+		writeJSON(w, http.StatusConflict, stateBody{Error: se.Error(), Field: "state", State: se.state})
 	case errors.Is(err, acd.ErrConflict):
 		writeError(w, http.StatusConflict, "changed by someone else; read it again and retry", "")
 	case errors.Is(err, agents.ErrIllegalTransition):
@@ -88,18 +116,30 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, agentID string, er
 		writeError(w, http.StatusConflict, err.Error(), "")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
-		s.log.InfoContext(r.Context(), "request abandoned by client", attrs(r, agentID)...)
+		s.log.InfoContext(r.Context(), "request abandoned by client", attrs(r)...)
 	default:
 		// The error may carry Redis keys or addresses: log it, answer blandly.
-		s.log.ErrorContext(r.Context(), "request failed", append(attrs(r, agentID), "error", err)...)
+		s.log.ErrorContext(r.Context(), "request failed", append(attrs(r), "error", err)...)
 		writeError(w, http.StatusInternalServerError, "internal error", "")
 	}
 }
 
-func attrs(r *http.Request, agentID string) []any {
-	a := []any{"method", r.Method, "route", r.Pattern}
-	if agentID != "" {
-		a = append(a, "agent_id", agentID)
+func attrs(r *http.Request) []any {
+	return append([]any{"method", r.Method, "route", r.Pattern}, pathIDs(r)...)
+}
+
+// pathIDs are the log attributes of the ids in the request's path: the
+// agent of /v1/agents/{id}, the call of /v1/calls/{conn}, the callback of
+// /v1/callbacks/{callback}. The wildcards are named apart so that no id is
+// logged as another kind.
+func pathIDs(r *http.Request) []any {
+	var a []any
+	for _, p := range [...]struct{ wildcard, attr string }{
+		{"id", "agent_id"}, {"conn", "connection_id"}, {"callback", "callback_id"},
+	} {
+		if v := r.PathValue(p.wildcard); v != "" {
+			a = append(a, p.attr, v)
+		}
 	}
 	return a
 }

@@ -29,7 +29,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, id string) {
 	// Subscribe before upgrading, so an unknown agent is a plain 404.
 	events, err := s.core.SubscribeAgent(ctx, id)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	s.upgrade(ctx, cancel, w, r, events, s.log.With("agent_id", id))
@@ -51,7 +51,7 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 	defer cancel()
 	events, err := s.core.SubscribeSupervisor(ctx)
 	if err != nil {
-		s.fail(w, r, "", err)
+		s.fail(w, r, err)
 		return
 	}
 	s.upgrade(ctx, cancel, w, r, events, s.log.With("stream", "supervisor"))

@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/callbacks"
 )
 
 // fakeCore is an in-memory Core that records every call. err, when set,
@@ -23,6 +24,13 @@ type fakeCore struct {
 	keepOpen bool
 	// subEnded is closed when a subscription's context ends.
 	subEnded chan struct{}
+
+	// merged makes RequestCallback answer as merged into a live callback;
+	// cbState is the state Callback reads (pending when ""); cancelErr,
+	// when set, is returned by CancelCallback alone (after err).
+	merged    bool
+	cbState   callbacks.State
+	cancelErr error
 }
 
 func newFakeCore() *fakeCore { return &fakeCore{subEnded: make(chan struct{})} }
@@ -228,4 +236,83 @@ func (f *fakeCore) feed(ctx context.Context) <-chan acd.AgentEvent {
 		}
 	}()
 	return ch
+}
+
+// fakeCallback is a callback as the core would return it, lease internals
+// filled in with values a test can look for in the JSON.
+func fakeCallback(id string, state callbacks.State) callbacks.Callback {
+	return callbacks.Callback{
+		ID: id, Queue: "sales", Number: "+12025550123", Name: "Ann", Vars: map[string]string{"order": "42"},
+		Kind: callbacks.KindWeb, State: state, Score: 1234.5,
+		Due:         since.Add(time.Hour),
+		Attempts:    []callbacks.Attempt{{At: since.Add(30 * time.Minute), Outcome: callbacks.OutcomeNoAnswer, Node: "node-a"}},
+		MaxAttempts: 3, RetryDelay: 5 * time.Minute, Created: since,
+		Node: "LEASE-NODE", LeaseExpires: since.Add(2 * time.Hour), DialStarted: 2,
+		DialLeg: "LEASE-DIAL-LEG", DialOwner: "LEASE-DIAL-OWNER", Conn: "LEASE-CONN", AgentLeg: "LEASE-AGENT-LEG",
+		CallerID: "+12025550100", DNIS: "5551000", TimeZone: "America/New_York", Media: "recording:msg-1",
+	}
+}
+
+// stamp is t for a recorded call: RFC 3339 in UTC, "-" when zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (f *fakeCore) RequestCallback(_ context.Context, r acd.CallbackRequest) (callbacks.Callback, bool, error) {
+	if err := f.record("RequestCallback(%s,%s,%s,%v,%s,%s,%s)", r.Queue, r.Number, r.Name, r.Vars,
+		stamp(r.EarliestAt), stamp(r.WindowEnd), r.TimeZone); err != nil {
+		return callbacks.Callback{}, false, err
+	}
+	cb := fakeCallback("cb-1", callbacks.StatePending)
+	cb.Queue, cb.Name, cb.Vars, cb.TimeZone, cb.Attempts = r.Queue, r.Name, r.Vars, r.TimeZone, nil
+	cb.Node, cb.LeaseExpires, cb.DialStarted, cb.DialLeg, cb.DialOwner, cb.Conn, cb.AgentLeg = "", time.Time{}, 0, "", "", "", ""
+	if !r.EarliestAt.IsZero() || !r.WindowEnd.IsZero() {
+		cb.Kind = callbacks.KindScheduled
+	}
+	if !r.EarliestAt.IsZero() {
+		cb.Due = r.EarliestAt
+	}
+	cb.WindowEnd = r.WindowEnd
+	return cb, f.merged, nil
+}
+
+func (f *fakeCore) Callback(_ context.Context, id string) (callbacks.Callback, error) {
+	if err := f.record("Callback(%s)", id); err != nil {
+		return callbacks.Callback{}, err
+	}
+	state := f.cbState
+	if state == "" {
+		state = callbacks.StatePending
+	}
+	return fakeCallback(id, state), nil
+}
+
+func (f *fakeCore) CancelCallback(_ context.Context, id string) (callbacks.Callback, error) {
+	if err := f.record("CancelCallback(%s)", id); err != nil {
+		return callbacks.Callback{}, err
+	}
+	if f.cancelErr != nil {
+		return callbacks.Callback{}, f.cancelErr
+	}
+	cb := fakeCallback(id, callbacks.StateCancelled)
+	cb.Ended = since.Add(10 * time.Minute)
+	return cb, nil
+}
+
+func (f *fakeCore) CallbackFlow(_ context.Context, conn, op, queue, number, media string) (acd.CallView, error) {
+	c, err := f.callStep("callback_"+op, "CallbackFlow(%s,%s,%s,%s,%s)", conn, op, queue, number, media)
+	c.ConnectionID = conn
+	if err == nil && op == acd.FlowRegister {
+		c.CallbackID = "cb-1"
+	}
+	return c, err
+}
+
+func (f *fakeCore) AcceptCallback(_ context.Context, id string) (acd.CallView, error) {
+	c, err := f.callStep("dialing", "AcceptCallback(%s)", id)
+	c.Agent = id
+	return c, err
 }

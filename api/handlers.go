@@ -113,16 +113,16 @@ func (l loginRequest) validate() error {
 func (s *server) login(w http.ResponseWriter, r *http.Request, id string) {
 	var req loginRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	if err := req.validate(); err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	a, err := s.core.Login(r.Context(), id, req.Endpoint, req.Queues, req.Skills)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	s.log.InfoContext(r.Context(), "agent logged in", "agent_id", id, "endpoint", req.Endpoint, "queues", req.Queues)
@@ -184,18 +184,18 @@ func post[Req any](s *server, required bool, call func(ctx context.Context, id s
 	return func(w http.ResponseWriter, r *http.Request, id string) {
 		var req Req
 		if err := decodeBody(w, r, &req, required); err != nil {
-			s.fail(w, r, id, err)
+			s.fail(w, r, err)
 			return
 		}
 		if v, ok := any(req).(validator); ok {
 			if err := v.validate(); err != nil {
-				s.fail(w, r, id, err)
+				s.fail(w, r, err)
 				return
 			}
 		}
 		out, err := call(r.Context(), id, req)
 		if err != nil {
-			s.fail(w, r, id, err)
+			s.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -205,7 +205,7 @@ func post[Req any](s *server, required bool, call func(ctx context.Context, id s
 func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
 	a, err := s.core.Agent(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -216,12 +216,12 @@ func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
 func (s *server) getQueue(w http.ResponseWriter, r *http.Request, _ principal) {
 	name := r.PathValue("name")
 	if !config.ValidQueueName(name) {
-		s.fail(w, r, "", badField("name", "queue name must be 1-64 characters of A-Z a-z 0-9 _ -"))
+		s.fail(w, r, badField("name", "queue name must be 1-64 characters of A-Z a-z 0-9 _ -"))
 		return
 	}
 	q, err := s.core.Queue(r.Context(), name)
 	if err != nil {
-		s.fail(w, r, "", err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, q)

@@ -9,7 +9,8 @@ import (
 )
 
 // logRequests logs one line per request: method, route pattern, status,
-// duration and agent_id. It logs the pattern, not the URL, so a token in
+// duration and the ids in the path (agent_id, connection_id,
+// callback_id). It logs the pattern, not the URL, so a token in
 // ?access_token= never reaches the log.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,10 +27,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		attrs := []any{"method", r.Method, "route", r.Pattern, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
-		if id := r.PathValue("id"); id != "" {
-			attrs = append(attrs, "agent_id", id)
-		}
-		s.log.Log(r.Context(), level, "http request", attrs...)
+		s.log.Log(r.Context(), level, "http request", append(attrs, pathIDs(r)...)...)
 	})
 }
 

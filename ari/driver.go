@@ -51,6 +51,12 @@ type Options struct {
 // Asterisk now sends its events there. This replica must stop acting for it.
 var ErrReplaced = errors.New("ari application replaced by another connection")
 
+// ErrNotRunning: Takeover was called while Run was not running. A takeover
+// delivers its events through Run's handler, so there is nowhere to send
+// them yet (or any more).
+var ErrNotRunning = errors.New("ari driver not running")
+
+
 // Driver implements acd.PBX for one Asterisk and one Stasis application.
 type Driver struct {
 	opts   Options
@@ -61,14 +67,33 @@ type Driver struct {
 	legs      map[string]*leg        // legs this driver reports on
 	received  map[string]int64       // frames read, by event type (for /metrics)
 	playbacks map[string]chan string // playback id → waiter for its final state
+	run       *running               // set while Run runs
+	takeovers map[string]*takeover   // taken-over application → its socket
+
+	// deliver serialises calls of Run's handler: Run's socket and every
+	// takeover socket have their own reader, but the port promises the
+	// handler is never called concurrently.
+	deliver sync.Mutex
+	// readers counts the takeover readers; Run waits for them, so no
+	// handler call happens after Run has returned.
+	readers sync.WaitGroup
+}
+
+// running is what Takeover needs from the Run in progress: its handler, and
+// a context that ends when Run returns, which ends every takeover with it.
+// (A context kept in a struct, on purpose: it is Run's lifetime.)
+type running struct {
+	ctx    context.Context
+	handle func(acd.Event)
 }
 
 // leg is what the driver remembers about a channel to turn Asterisk's
 // events into the port's.
 type leg struct {
-	agent bool // rung by Tandem (else inbound)
-	up    bool // StasisStart seen (an agent leg answered)
-	cause int  // last hangup cause seen
+	app   string // the application whose socket reports it (own or taken over)
+	agent bool   // rung by Tandem (else inbound)
+	up    bool   // StasisStart seen (an agent leg answered)
+	cause int    // last hangup cause seen
 }
 
 // New returns a driver; Run connects it.
@@ -89,7 +114,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, playbacks: map[string]chan string{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, playbacks: map[string]chan string{}, takeovers: map[string]*takeover{}}
 }
 
 func wsURLFrom(u string) string {
@@ -131,12 +156,39 @@ func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
 func key(kind, id string) *ariv5.Key { return ariv5.NewKey(kind, id) }
 
 // notFound reports an ARI 404 (the object is already gone).
-func notFound(err error) bool {
-	var re native.RequestError
-	return errors.As(err, &re) && re.Code() == 404
+func notFound(err error) bool { return statusOf(err) == 404 }
+
+// statusOf returns the HTTP status of a failed ARI request, 0 if err is not
+// one. ari/v5 wraps the status of a failed GET in an error that has Cause()
+// but no Unwrap(), so errors.As alone does not find it there; every chain
+// (Unwrap, multi-%w Unwrap, Cause) is followed.
+func statusOf(err error) int {
+	switch e := err.(type) {
+	case nil:
+		return 0
+	case native.RequestError:
+		return e.Code()
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			if c := statusOf(x); c != 0 {
+				return c
+			}
+		}
+		return 0
+	case interface{ Unwrap() error }:
+		return statusOf(e.Unwrap())
+	case interface{ Cause() error }:
+		return statusOf(e.Cause())
+	}
+	return 0
 }
 
 var _ acd.PBX = (*Driver)(nil)
+
+// Owner returns the driver's Stasis application: Asterisk sends the events
+// of every leg this driver rings or answers there, so it is what another
+// replica must take over when this one dies.
+func (d *Driver) Owner() string { return d.opts.App }
 
 // Answer answers an inbound channel.
 func (d *Driver) Answer(ctx context.Context, id string) error {
@@ -158,7 +210,7 @@ func (d *Driver) StopMusic(ctx context.Context, id string) error {
 // the leg id is ours, so events can be matched before the reply arrives.
 func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 	d.mu.Lock()
-	d.legs[req.Leg] = &leg{agent: true}
+	d.legs[req.Leg] = &leg{app: d.opts.App, agent: true}
 	d.mu.Unlock()
 	timeout := int(req.Timeout / time.Second)
 	if timeout < 1 {

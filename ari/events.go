@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
@@ -18,10 +19,32 @@ import (
 // the socket drops. After every reconnect it re-reads the application's
 // live channels and reports them (acd.Resynced), because Asterisk never
 // replays events that happened while no socket was connected.
+//
+// Run also owns the sockets Takeover opens: they deliver to the same
+// handler (never concurrently with Run's own socket), and they end, and are
+// waited for, when Run returns.
 func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	handle = d.serialised(handle)
+	d.mu.Lock()
+	if d.run != nil {
+		d.mu.Unlock()
+		cancel()
+		return errors.New("ari run: already running")
+	}
+	d.run = &running{ctx: ctx, handle: handle}
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.run = nil
+		d.mu.Unlock()
+		cancel() // ends every takeover
+		d.readers.Wait()
+	}()
+
 	backoff := 50 * time.Millisecond
 	for first := true; ctx.Err() == nil; first = false {
-		ws, err := d.dial(ctx)
+		ws, err := d.dial(ctx, d.opts.App)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -43,6 +66,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		err = d.read(ctx, ws, handle)
 		ws.Close()
 		if errors.Is(err, ErrReplaced) {
+			d.log.Error("application replaced by another connection; stopping")
 			return err
 		}
 		if ctx.Err() == nil {
@@ -50,6 +74,16 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		}
 	}
 	return nil
+}
+
+// serialised wraps handle so that calls from different readers never
+// overlap: the port promises one delivery at a time.
+func (d *Driver) serialised(handle func(acd.Event)) func(acd.Event) {
+	return func(ev acd.Event) {
+		d.deliver.Lock()
+		defer d.deliver.Unlock()
+		handle(ev)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -61,8 +95,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (d *Driver) dial(ctx context.Context) (*websocket.Conn, error) {
-	u := d.opts.WSURL + "?" + url.Values{"app": {d.opts.App}}.Encode()
+// dial opens an event socket for app (this driver's own, or one it takes
+// over), bounded by the request timeout.
+func (d *Driver) dial(ctx context.Context, app string) (*websocket.Conn, error) {
+	u := d.opts.WSURL + "?" + url.Values{"app": {app}}.Encode()
 	cfg, err := websocket.NewConfig(u, "http://localhost/")
 	if err != nil {
 		return nil, fmt.Errorf("ari events url: %w", err)
@@ -75,8 +111,9 @@ func (d *Driver) dial(ctx context.Context) (*websocket.Conn, error) {
 	return cfg.DialContext(dctx)
 }
 
-// read delivers frames until the socket fails or ctx ends. Closing the
-// socket is what unblocks the read when ctx ends.
+// read delivers frames until the socket fails, Asterisk replaces the
+// socket (ErrReplaced), or ctx ends. Closing the socket is what unblocks
+// the read when ctx ends.
 func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.Event)) error {
 	stop := context.AfterFunc(ctx, func() { ws.Close() })
 	defer stop()
@@ -94,7 +131,6 @@ func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.E
 		d.received[ev.GetType()]++
 		d.mu.Unlock()
 		if _, ok := ev.(*ariv5.ApplicationReplaced); ok {
-			d.log.Error("application replaced by another connection; stopping")
 			return ErrReplaced
 		}
 		d.translate(ev, handle)
@@ -108,20 +144,34 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 		id := e.Channel.ID
 		d.mu.Lock()
 		l := d.legs[id]
-		if l != nil && l.agent {
+		// An answer is reported once: a leg Takeover already found Up
+		// (Asterisk may show Up a moment before StasisStart) is not
+		// reported again.
+		answered := l != nil && l.agent && !l.up
+		if answered {
 			l.up = true
 		}
 		d.mu.Unlock()
 		if l != nil && l.agent {
-			handle(acd.LegAnswered{Leg: id})
+			if answered {
+				handle(acd.LegAnswered{Leg: id})
+			}
 			return
 		}
 		if len(e.Args) == 0 || e.Args[0] != "inbound" {
 			d.log.Info("channel entered the application without being an inbound call; ignored", "channel", id, "args", e.Args)
 			return
 		}
+		app := e.GetApplication()
+		if app == "" {
+			app = d.opts.App
+		}
 		d.mu.Lock()
-		d.legs[id] = &leg{}
+		if d.legs[id] != nil {
+			d.mu.Unlock()
+			return // already reported
+		}
+		d.legs[id] = &leg{app: app}
 		d.mu.Unlock()
 		dnis := e.Channel.Dialplan.Exten
 		if len(e.Args) > 1 && e.Args[1] != "" {
@@ -214,7 +264,9 @@ func (d *Driver) attached(vars map[string]string) map[string]string {
 
 // resync re-reads the application's channels after a reconnect. Agent legs
 // answered while nobody listened are reported answered; every leg gone
-// meanwhile is reported through acd.Resynced.
+// meanwhile is reported through acd.Resynced. Legs of a taken-over
+// application were not affected (their socket did not drop): they stay, and
+// are listed as live, since the ACD reads Live as every leg that exists.
 func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 	var data *ariv5.ApplicationData
 	err := d.call(ctx, "read application", func() error {
@@ -229,10 +281,15 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 	for _, id := range data.ChannelIDs {
 		live[id] = true
 	}
+	all := slices.Clone(data.ChannelIDs)
 	d.mu.Lock()
 	var answered, gone []string
 	for id, l := range d.legs {
 		switch {
+		case l.app != d.opts.App:
+			if !live[id] {
+				all = append(all, id)
+			}
 		case !live[id]:
 			gone = append(gone, id)
 			delete(d.legs, id)
@@ -256,7 +313,7 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 			handle(acd.LegAnswered{Leg: id})
 		}
 	}
-	handle(acd.Resynced{Live: data.ChannelIDs})
+	handle(acd.Resynced{Live: all})
 	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "answered_in_gap", len(answered))
 	return nil
 }

@@ -31,14 +31,6 @@ func (d *Driver) RemoveFromBridge(ctx context.Context, bridge, leg string) error
 	return err
 }
 
-func statusOf(err error) int {
-	var re interface{ Code() int }
-	if errors.As(err, &re) {
-		return re.Code()
-	}
-	return 0
-}
-
 // Play plays media to a leg and waits for Asterisk's PlaybackFinished. An
 // unknown media scheme never finishes on Asterisk 22 (no event at all), so
 // the wait is always bounded: by ctx, or by a minute when ctx has no

@@ -401,3 +401,8 @@ func fromMap(m map[string]string) (Callback, error) {
 	}
 	return cb, nil
 }
+
+// Check validates req as Create would, without storing anything, and
+// returns the normalised number: a caller keying a number is told at once
+// that it is refused, before they record a message for the agent.
+func Check(req Request) (string, error) { return validate(&req) }

@@ -171,6 +171,42 @@ type Queue struct {
 	// ServiceLevel is the answer time the service level counts against
 	// (e.g. 80% answered within 20s).
 	ServiceLevel time.Duration `mapstructure:"service_level"`
+	// Callback is how this queue offers and dials callbacks.
+	Callback QueueCallback `mapstructure:"callback"`
+}
+
+// QueueCallback configures the callbacks of a queue: how a waiting caller
+// asks for one (the dialog of start, register and cancel) and how it is
+// dialled.
+type QueueCallback struct {
+	// Digit a waiting caller presses to ask for a courtesy callback ("" =
+	// not offered in queue; an IVR branch or a treatment may still offer
+	// one).
+	Digit string `mapstructure:"digit"`
+	// Prompt asks for the number: the caller keys it and #, or only # for
+	// the number they call from; * cancels (back to the queue in place).
+	Prompt string `mapstructure:"prompt"`
+	// Invalid is played when a number is refused; the caller tries again.
+	Invalid string `mapstructure:"invalid"`
+	// Confirm is played once the callback is registered, before hang-up.
+	Confirm string `mapstructure:"confirm"`
+	// RecordMessage lets the caller leave a message of at most this long
+	// (after the Beep prompt), played to the agent before the customer is
+	// dialled; 0 = no message.
+	RecordMessage time.Duration `mapstructure:"record_message"`
+	Beep          string        `mapstructure:"beep"`
+	// CallerID is the outbound number the customer sees ("" = dial.caller_id).
+	CallerID string `mapstructure:"caller_id"`
+	// Accept is "auto" (the customer is dialled as soon as the agent
+	// answers) or "agent" (the agent accepts first, through the API).
+	Accept string `mapstructure:"accept"`
+	// MaxAttempts and RetryDelay: how often and how far apart a callback
+	// nobody answers is tried.
+	MaxAttempts int           `mapstructure:"max_attempts"`
+	RetryDelay  time.Duration `mapstructure:"retry_delay"`
+	// AllowedCountryCodes limits the numbers dialled (1 = NANP); empty
+	// allows all.
+	AllowedCountryCodes []int `mapstructure:"allowed_country_codes"`
 }
 
 // SkillRequirement is a skill a call needs, with the minimum level (1..10)

@@ -211,6 +211,18 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"max size without when full", q + "when_full.type", sales(func(q *Queue) { q.WhenFull = Action{} })},
 		{"when full checked as an action", q + "when_full.queue", sales(func(q *Queue) { q.WhenFull = Action{Type: ActionQueue, Queue: "sales"} })},
 
+		// Callbacks.
+		{"callback digit two keys", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "12" })},
+		{"callback digit a letter", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "A" })},
+		{"callback digit star", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "*" })},
+		{"callback prompt without scheme", q + "callback.prompt", sales(func(q *Queue) { q.Callback.Prompt = "enter-number" })},
+		{"callback confirm without scheme", q + "callback.confirm", sales(func(q *Queue) { q.Callback.Confirm = "thanks" })},
+		{"callback message too long", q + "callback.record_message", sales(func(q *Queue) { q.Callback.RecordMessage = 3 * time.Minute })},
+		{"callback accept unknown", q + "callback.accept", sales(func(q *Queue) { q.Callback.Accept = "maybe" })},
+		{"callback attempts too many", q + "callback.max_attempts", sales(func(q *Queue) { q.Callback.MaxAttempts = 11 })},
+		{"callback retry negative", q + "callback.retry_delay", sales(func(q *Queue) { q.Callback.RetryDelay = -time.Second })},
+		{"callback country code zero", q + "callback.allowed_country_codes", sales(func(q *Queue) { q.Callback.AllowedCountryCodes = []int{1, 0} })},
+
 		// Hours.
 		{"time zone unknown", q + "hours.time_zone", sales(func(q *Queue) { q.Hours.TimeZone = "Europe/Lyon" })},
 		{"weekly without days", q + "hours.weekly[0].days", sales(func(q *Queue) { q.Hours.Weekly = []Window{{From: "09:00", To: "10:00"}} })},

@@ -150,7 +150,7 @@ func (b Branch) destinations() []string {
 	for _, x := range []struct {
 		name string
 		set  bool
-	}{{"goto", b.Goto != ""}, {"queue", b.Queue != ""}, {"callback", b.Callback}, {"dial", b.Dial != ""}, {"hangup", b.Hangup != ""}} {
+	}{{"goto", b.Goto != ""}, {"queue", b.Queue != "" && !b.Callback}, {"callback", b.Callback}, {"dial", b.Dial != ""}, {"hangup", b.Hangup != ""}} {
 		if x.set {
 			d = append(d, x.name)
 		}

@@ -104,6 +104,46 @@ func checkQueue(bad badFunc, c Config, name, key string, q Queue) {
 	checkHours(bad, c, name, key+".hours", q.Hours)
 
 	positive(bad, key+".service_level", q.ServiceLevel)
+	checkCallback(bad, key+".callback", q.Callback)
+}
+
+// Callback accept modes.
+const (
+	AcceptAuto  = "auto"
+	AcceptAgent = "agent"
+)
+
+// checkCallback checks a queue's callback settings; key is
+// "queues.<name>.callback".
+func checkCallback(bad badFunc, key string, cb QueueCallback) {
+	if cb.Digit != "" && (len(cb.Digit) != 1 || !strings.Contains("0123456789*#", cb.Digit)) {
+		bad(key+".digit", "must be one DTMF digit (0-9, * or #)")
+	}
+	if cb.Digit == "*" || cb.Digit == "#" {
+		bad(key+".digit", "must not be * or #: the callback dialog uses them to cancel and to end a number")
+	}
+	if cb.RecordMessage < 0 || cb.RecordMessage > 2*time.Minute {
+		bad(key+".record_message", "must be from 0 (no message) to 2m")
+	}
+	if cb.Accept != "" && cb.Accept != AcceptAuto && cb.Accept != AcceptAgent {
+		bad(key+".accept", "must be %s or %s", AcceptAuto, AcceptAgent)
+	}
+	if cb.MaxAttempts < 0 || cb.MaxAttempts > 10 {
+		bad(key+".max_attempts", "must be from 0 (the default, 3) to 10")
+	}
+	if cb.RetryDelay < 0 {
+		bad(key+".retry_delay", "must not be negative (0 is the default, 5m)")
+	}
+	checkPrompt(bad, key+".prompt", cb.Prompt)
+	checkPrompt(bad, key+".invalid", cb.Invalid)
+	checkPrompt(bad, key+".confirm", cb.Confirm)
+	checkPrompt(bad, key+".beep", cb.Beep)
+	for _, cc := range cb.AllowedCountryCodes {
+		if cc < 1 || cc > 999 {
+			bad(key+".allowed_country_codes", "%d is not a country calling code (1..999)", cc)
+			break
+		}
+	}
 }
 
 // checkAction checks a treatment of queue; key is where it is written

@@ -115,8 +115,9 @@ func mediaOutcome(uri string) string {
 	case "tone", "digits", "number", "characters":
 		return "ok"
 	}
-	// recording: has no stored recordings in the simulator; unknown schemes
-	// behave the same way in Asterisk 22.
+	// An unknown recording (trace 12's recording:no-such-recording) and
+	// unknown schemes are started and never finish in Asterisk 22; a
+	// stored recording plays (playCurrent checks the store first).
 	return "stuck"
 }
 
@@ -134,7 +135,13 @@ func (s *Sim) startPlayback(p *playback) {
 
 func (s *Sim) playCurrent(p *playback) {
 	uri := p.media[p.idx]
-	switch mediaOutcome(uri) {
+	outcome := mediaOutcome(uri)
+	if name, ok := strings.CutPrefix(uri, "recording:"); ok {
+		if _, stored := s.stored[name]; stored {
+			outcome = "ok"
+		}
+	}
+	switch outcome {
 	case "stuck":
 		// Asterisk logs an error, never sends PlaybackFinished, and moves
 		// on to the next queued playback.

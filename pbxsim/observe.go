@@ -19,6 +19,8 @@ type ChannelView struct {
 	HungUp   bool
 	Cause    int // hangup cause once HungUp
 	Vars     map[string]string
+	CallerID string    // caller id number the channel carries
+	Created  time.Time // when the simulator created it
 }
 
 // BridgeView is a snapshot of a bridge for tests.
@@ -60,7 +62,7 @@ func (s *Sim) Channel(id string) (ChannelView, bool) {
 	v := ChannelView{
 		ID: c.id, Name: c.name, State: c.state, Endpoint: c.endpoint,
 		InStasis: c.inStasis, App: c.stasisApp, Holding: c.holding,
-		HungUp: c.destroyed, Vars: maps.Clone(c.vars),
+		HungUp: c.destroyed, Vars: maps.Clone(c.vars), CallerID: c.callerNum, Created: c.created,
 	}
 	if c.mohOn {
 		v.MOHClass = c.mohClass
@@ -111,6 +113,27 @@ func (s *Sim) Bridge(id string) (BridgeView, bool) {
 		v.MOHClass = b.mohClass
 	}
 	return v, true
+}
+
+// AppView is a snapshot of a Stasis application for tests.
+type AppView struct {
+	Name string
+	// Active: a WebSocket receives the app's events, and Stasis() into it
+	// works. An inactive app keeps its channels (trace 14 b).
+	Active   bool
+	Channels []string // as GET /applications/{name} lists them
+}
+
+// App returns a snapshot of a Stasis application; false if there is none
+// (never registered, or destroyed once its last socket left it empty).
+func (s *Sim) App(name string) (AppView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.apps[name]
+	if a == nil {
+		return AppView{}, false
+	}
+	return AppView{Name: name, Active: a.active(), Channels: s.appChannelIDs(name)}, true
 }
 
 // Stats returns a copy of the counters.

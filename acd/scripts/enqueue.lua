@@ -2,7 +2,9 @@
 -- KEYS[1] = interaction hash, KEYS[2] = the queue's waiting zset
 -- ARGV[3] = connection id, ARGV[4] = queue, ARGV[5] = priority (0..9, 9 best),
 -- ARGV[6] = the call's own skill requirements (JSON, see lib.lua; ''
--- = the queue's), ARGV[7] = the queue's maximum of waiting calls (0 = none)
+-- = the queue's), ARGV[7] = the queue's maximum of waiting calls (0 = none),
+-- ARGV[8] = the score to wait with ('' = priority band + now; a callback
+-- passes the one it keeps its place with)
 -- Returns {} or an offer {conn, agent, endpoint, attempt[, agent, endpoint
 -- ...]} for this node. Errors: ILLEGAL <state> unless the call is 'arrived';
 -- QFULL if the queue holds its maximum (nothing changes).
@@ -19,6 +21,7 @@ local now = now_ms()
 -- first, FIFO within a priority. 1e13 ms is ~300 years, so the bands never
 -- overlap, and the largest score (1e14) is exact in a double.
 local score = string.format('%.0f', (9 - tonumber(ARGV[5])) * 1e13 + now)
+if ARGV[8] and ARGV[8] ~= '' then score = ARGV[8] end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[4], 'priority', ARGV[5],
   'score', score, 'queued', now)
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'skills', ARGV[6]) end

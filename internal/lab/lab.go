@@ -54,8 +54,10 @@ type Replica struct {
 	Engine *acd.Engine
 	Driver *ari.Driver
 
-	cancel context.CancelFunc
-	done   chan error
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Lab is a running world.
@@ -153,8 +155,11 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 // Stop stops one replica (as a crash would, from Asterisk's point of view:
 // its event socket goes away).
 func (r *Replica) Stop() error {
-	r.cancel()
-	return <-r.done
+	r.stopOnce.Do(func() {
+		r.cancel()
+		r.stopErr = <-r.done
+	})
+	return r.stopErr
 }
 
 // waitApp polls ARI until the application is registered (its socket is up).

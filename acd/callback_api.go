@@ -1,0 +1,160 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
+)
+
+// CallbackRequest is a web or scheduled callback asked for through the API.
+type CallbackRequest struct {
+	Queue  string
+	Number string
+	Name   string
+	Vars   map[string]string
+	// EarliestAt and WindowEnd bound a scheduled callback (zero = now, no
+	// end); TimeZone is the customer's, recorded with it.
+	EarliestAt time.Time
+	WindowEnd  time.Time
+	TimeZone   string
+}
+
+// RequestCallback creates a web callback, or a scheduled one when a window
+// is given. A window is kept to the queue's opening hours: it starts at the
+// first open moment in it, and a window with none is refused. merged
+// reports that the queue already had a live callback for the number, which
+// is returned instead.
+func (e *Engine) RequestCallback(ctx context.Context, r CallbackRequest) (callbacks.Callback, bool, error) {
+	q, ok := e.opts.Queues[r.Queue]
+	if !ok {
+		return callbacks.Callback{}, false, &callbacks.FieldError{Field: "queue", Rule: "unknown-queue", Msg: fmt.Sprintf("unknown queue %q", r.Queue)}
+	}
+	kind := callbacks.KindWeb
+	if !r.EarliestAt.IsZero() || !r.WindowEnd.IsZero() {
+		kind = callbacks.KindScheduled
+		start, err := e.openWindow(r.Queue, r.EarliestAt, r.WindowEnd)
+		if err != nil {
+			return callbacks.Callback{}, false, err
+		}
+		r.EarliestAt = start
+	}
+	cb, merged, err := e.callbacks.Create(ctx, callbacks.Request{
+		Queue: r.Queue, Number: r.Number, Region: e.opts.Dial.DefaultRegion,
+		AllowedCountryCodes: q.Callback.AllowedCountryCodes, Name: r.Name, Vars: r.Vars, Kind: kind,
+		EarliestAt: r.EarliestAt, WindowEnd: r.WindowEnd, MaxAttempts: q.Callback.MaxAttempts,
+		RetryDelay: q.Callback.RetryDelay, CallerID: q.Callback.CallerID, TimeZone: r.TimeZone,
+	})
+	if err == nil {
+		e.wakeCallbacks()
+	}
+	return cb, merged, err
+}
+
+// openWindow returns the first moment of [from, until) the queue is open
+// (from = zero: now). Times are real; the hours are read on the engine's
+// clock (Options.Now), which tests may set apart from the real one.
+func (e *Engine) openWindow(queue string, from, until time.Time) (time.Time, error) {
+	realNow := time.Now()
+	if from.IsZero() || from.Before(realNow) {
+		from = realNow
+	}
+	if !until.IsZero() && !until.After(from) {
+		return time.Time{}, &callbacks.FieldError{Field: "window_end", Rule: "window", Msg: "must be in the future and after earliest_at"}
+	}
+	sched := e.schedules[queue]
+	if sched == nil {
+		return from, nil
+	}
+	skew := e.opts.Now().Sub(realNow) // engine clock − real clock
+	at := from.Add(skew)
+	if !sched.Open(at) {
+		next, ok := sched.NextOpen(at)
+		if !ok {
+			return time.Time{}, &callbacks.FieldError{Field: "window", Rule: "outside-hours", Msg: fmt.Sprintf("queue %s never opens", queue)}
+		}
+		at = next
+	}
+	start := at.Add(-skew)
+	if !until.IsZero() && !start.Before(until) {
+		return time.Time{}, &callbacks.FieldError{Field: "window", Rule: "outside-hours",
+			Msg: fmt.Sprintf("queue %s is closed for the whole window; it next opens at %s", queue, at.In(sched.Location()).Format(time.RFC3339))}
+	}
+	return start, nil
+}
+
+// Callback reads one callback.
+func (e *Engine) Callback(ctx context.Context, id string) (callbacks.Callback, error) {
+	return e.callbacks.Get(ctx, id)
+}
+
+// CancelCallback cancels a pending callback; one being dialled is refused
+// (ErrIllegalTransition naming its state).
+func (e *Engine) CancelCallback(ctx context.Context, id string) (callbacks.Callback, error) {
+	return e.callbacks.Cancel(ctx, id)
+}
+
+// CallbackFlow runs a step of a caller's callback dialog on their call:
+// FlowStart (queue "" = the call's), FlowRegister (number "" = the
+// caller's own; media is played to the agent first), or FlowCancel. It
+// runs in the call's actor, on the replica that owns the call.
+func (e *Engine) CallbackFlow(ctx context.Context, conn, op, queue, number, media string) (CallView, error) {
+	ops := map[string]string{FlowStart: opCallbackStart, FlowRegister: opCallbackRegister, FlowCancel: opCallbackCancel}
+	cmdOp, ok := ops[op]
+	if !ok {
+		return CallView{}, &agents.FieldError{Field: "op", Msg: "must be start, register or cancel"}
+	}
+	ix, err := e.store.Interaction(ctx, conn)
+	if err != nil {
+		return CallView{}, err
+	}
+	if ix.Terminal() {
+		return CallView{}, fmt.Errorf("call %s is over: %w", conn, ErrNoCall)
+	}
+	value := queue
+	if op == FlowRegister {
+		value = number
+	}
+	cmd := command{ID: newRequestID(), Op: cmdOp, Target: Target{Value: value}, Media: media}
+	if ix.Owner != e.store.node {
+		return e.forward(ctx, ix.Owner, conn, cmd)
+	}
+	return e.local(ctx, conn, cmd)
+}
+
+// AcceptCallback is the agent accepting the callback they answered (queues
+// with accept = agent): the customer is dialled now.
+func (e *Engine) AcceptCallback(ctx context.Context, agent string) (CallView, error) {
+	return e.do(ctx, command{Agent: agent, Op: opCallbackAccept})
+}
+
+func (c *call) acceptCallback(ctx context.Context, cmd command) (CallView, error) {
+	if cmd.Agent == "" || cmd.Agent != c.agent {
+		return CallView{}, fmt.Errorf("agent %s is not on call %s: %w", cmd.Agent, c.conn, ErrForbidden)
+	}
+	if c.cb == nil || !c.cb.accept || c.phase != phaseCallbackAgent {
+		return CallView{}, illegal("accept: no callback is waiting for the agent to accept")
+	}
+	c.dialCustomer(ctx)
+	return CallView{ConnectionID: c.conn, Agent: c.agent, State: "dialing", ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName}, nil
+}
+
+// AtCapacity reports whether the contact center holds its maximum of
+// concurrent calls (never with no maximum).
+func (s *Store) AtCapacity(ctx context.Context) (bool, error) {
+	if s.policy.MaxConcurrentCalls <= 0 {
+		return false, nil
+	}
+	v, err := s.rdb.Get(ctx, s.keys.Base()+"active-calls").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("active calls: %w", err)
+	}
+	n, _ := strconv.Atoi(v)
+	return n >= s.policy.MaxConcurrentCalls, nil
+}

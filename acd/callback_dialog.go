@@ -1,0 +1,352 @@
+package acd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
+)
+
+// The callback dialog of a caller on the line, in the three steps contact
+// centers know from their flow designers:
+//
+//   - start: the caller leaves the queue (or never joins it), keeping the
+//     score that is their place in line (Store.CallbackStart);
+//   - register: the callback is created with that score, a number, the
+//     outbound caller id and optionally a message for the agent; the call
+//     ends as served (ended, not abandoned);
+//   - cancel: between the two, the caller goes back to the queue in the
+//     place they had (Store.CallbackCancel). A caller who hangs up instead
+//     is abandoned.
+//
+// The caller drives it with DTMF (digits then #, only # for the number they
+// call from, * to cancel); the API drives the same steps (Engine.CallbackFlow).
+
+// maxCallbackTries is how many refused numbers a caller may key before the
+// dialog gives up and puts them back in queue.
+const maxCallbackTries = 3
+
+// callbackDigitTimeout ends the keying of a number when the caller stops.
+const callbackDigitTimeout = 10 * time.Second
+
+// cbDialog is the state of a caller's callback dialog.
+type cbDialog struct {
+	queue     string
+	priority  int
+	score     float64
+	digits    string
+	tries     int
+	gen       int    // bumps per prompt, so a stale timeout is ignored
+	recording string // the message being recorded ("" when not)
+	message   string // media of the recorded message, once recorded
+	number    string // the number checked, while the message is recorded
+}
+
+type (
+	cbDigitTimeout struct{ gen int }
+	cbMessageDone  struct{ gen int }
+)
+
+// startCallbackDialog is start callback, for the caller's queue q (the
+// queue the call waits in, or will wait in).
+func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
+	settings, ok := c.e.opts.Queues[q]
+	if !ok {
+		return &agents.FieldError{Field: "queue", Msg: fmt.Sprintf("unknown queue %q", q)}
+	}
+	if c.phase != phaseQueued && c.phase != phaseIVR && c.phase != phaseArriving {
+		return illegal("start callback: the caller is not waiting")
+	}
+	prio := settings.Priority
+	score, err := c.e.store.CallbackStart(ctx, c.conn, q, prio)
+	if err != nil {
+		return err
+	}
+	c.stopQueueTimers()
+	c.queueName, c.settings = q, settings
+	c.ivr = nil
+	c.phase = phaseCallbackDialog
+	c.dialog = &cbDialog{queue: q, priority: prio, score: score}
+	c.e.store.Record(ctx, c.conn, "callback_start", "queue", q, "why", why)
+	c.log.Info("callback started", "queue", q, "why", why)
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Debug("stop music for the callback dialog", "err", err)
+	}
+	c.promptNumber(ctx)
+	return nil
+}
+
+// promptNumber asks for the number and waits for digits.
+func (c *call) promptNumber(ctx context.Context) {
+	d := c.dialog
+	d.digits = ""
+	d.gen++
+	if !c.play(ctx, c.settings.Callback.Prompt) || c.dialog == nil {
+		return
+	}
+	gen := d.gen
+	time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
+}
+
+// onCallbackDigit takes a digit of the dialog.
+func (c *call) onCallbackDigit(ctx context.Context, digit string) {
+	d := c.dialog
+	switch {
+	case d.recording != "":
+		if digit == "#" {
+			c.post(cbMessageDone{gen: d.gen})
+		}
+	case digit == "*":
+		c.cancelCallbackDialog(ctx, "caller")
+	case digit == "#":
+		d.gen++
+		c.submitNumber(ctx, d.digits)
+	case len(d.digits) < 18:
+		d.digits += digit
+	}
+}
+
+func (c *call) onCallbackDigitTimeout(ctx context.Context, m cbDigitTimeout) {
+	d := c.dialog
+	if c.phase != phaseCallbackDialog || d == nil || d.gen != m.gen || d.recording != "" {
+		return
+	}
+	if d.digits == "" {
+		// Nothing keyed: the caller did not want it after all.
+		c.cancelCallbackDialog(ctx, "timeout")
+		return
+	}
+	d.gen++
+	c.submitNumber(ctx, d.digits)
+}
+
+// submitNumber checks a keyed number ("" = the caller's own), records the
+// message if the queue wants one, then registers.
+func (c *call) submitNumber(ctx context.Context, keyed string) {
+	number := keyed
+	if number == "" {
+		number = c.arrived.ANI
+	}
+	if _, err := callbacks.Check(c.callbackRequest(number)); err != nil {
+		c.refusedNumber(ctx, err)
+		return
+	}
+	if c.settings.Callback.RecordMessage > 0 {
+		c.recordMessage(ctx, number)
+		return
+	}
+	if _, err := c.registerCallback(ctx, number, ""); err != nil {
+		c.refusedNumber(ctx, err)
+	}
+}
+
+// refusedNumber tells the caller and lets them try again, or gives up and
+// puts them back in queue.
+func (c *call) refusedNumber(ctx context.Context, err error) {
+	d := c.dialog
+	d.tries++
+	c.e.store.Record(ctx, c.conn, "callback_number_refused", "why", err.Error())
+	c.log.Info("callback number refused", "err", err, "tries", d.tries)
+	if d.tries >= maxCallbackTries {
+		c.cancelCallbackDialog(ctx, "refused")
+		return
+	}
+	if !c.play(ctx, c.settings.Callback.Invalid) {
+		return
+	}
+	c.promptNumber(ctx)
+}
+
+// recordMessage records the caller alone in a bridge of their own, until
+// # or the queue's limit.
+func (c *call) recordMessage(ctx context.Context, number string) {
+	d := c.dialog
+	if !c.play(ctx, c.settings.Callback.Beep) || c.dialog == nil {
+		return
+	}
+	name := "callback-" + c.conn
+	bridge := c.conn + "-msg"
+	if err := c.e.pbx.Bridge(ctx, bridge, c.callerLeg); err != nil {
+		c.log.Warn("message bridge; registering without a message", "err", err)
+		c.registerOrRefuse(ctx, number, "")
+		return
+	}
+	if err := c.e.pbx.StartRecording(ctx, bridge, name); err != nil {
+		c.log.Warn("record message; registering without one", "err", err)
+		c.destroyMessageBridge(ctx)
+		c.registerOrRefuse(ctx, number, "")
+		return
+	}
+	d.recording, d.number = name, number
+	d.gen++
+	gen := d.gen
+	time.AfterFunc(c.settings.Callback.RecordMessage, func() { c.post(cbMessageDone{gen: gen}) })
+}
+
+func (c *call) onCallbackMessageDone(ctx context.Context, m cbMessageDone) {
+	d := c.dialog
+	if c.phase != phaseCallbackDialog || d == nil || d.recording == "" || d.gen != m.gen {
+		return
+	}
+	name := d.recording
+	d.recording = ""
+	if err := c.e.pbx.StopRecording(ctx, name); err != nil {
+		c.log.Warn("stop message recording", "err", err)
+	}
+	c.destroyMessageBridge(ctx)
+	c.e.store.Record(ctx, c.conn, "callback_message", "recording", name)
+	c.registerOrRefuse(ctx, d.number, "recording:"+name)
+}
+
+func (c *call) destroyMessageBridge(ctx context.Context) {
+	if err := c.e.pbx.DestroyBridge(ctx, c.conn+"-msg"); err != nil {
+		c.log.Warn("destroy message bridge", "err", err)
+	}
+}
+
+func (c *call) registerOrRefuse(ctx context.Context, number, media string) {
+	if _, err := c.registerCallback(ctx, number, media); err != nil {
+		c.refusedNumber(ctx, err)
+	}
+}
+
+// callbackRequest is the courtesy callback this call asks for.
+func (c *call) callbackRequest(number string) callbacks.Request {
+	cb := c.settings.Callback
+	vars := make(map[string]string, len(c.arrived.Vars))
+	for k, v := range c.arrived.Vars {
+		if !c.secureVars[k] { // secure data is not kept beyond the call
+			vars[k] = v
+		}
+	}
+	return callbacks.Request{
+		Queue: c.dialog.queue, Number: number, Region: c.e.opts.Dial.DefaultRegion,
+		AllowedCountryCodes: cb.AllowedCountryCodes, Vars: vars, Kind: callbacks.KindCourtesy,
+		Score: c.dialog.score, MaxAttempts: cb.MaxAttempts, RetryDelay: cb.RetryDelay,
+		CallerID: cb.CallerID, DNIS: c.arrived.DNIS,
+	}
+}
+
+// registerCallback is register callback: the callback takes the caller's
+// place, the call ends as served.
+func (c *call) registerCallback(ctx context.Context, number, media string) (callbacks.Callback, error) {
+	if c.phase != phaseCallbackDialog || c.dialog == nil {
+		return callbacks.Callback{}, illegal("register callback: no callback was started")
+	}
+	if c.dialog.recording != "" {
+		return callbacks.Callback{}, illegal("register callback: the caller is recording a message")
+	}
+	req := c.callbackRequest(number)
+	req.Media = media
+	cb, merged, err := c.e.callbacks.Create(ctx, req)
+	if err != nil {
+		return callbacks.Callback{}, err
+	}
+	c.e.wakeCallbacks()
+	c.e.store.Record(ctx, c.conn, "callback_registered", "callback_id", cb.ID, "merged", fmt.Sprint(merged))
+	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
+	c.dialog = nil
+	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
+	return cb, nil
+}
+
+// cancelCallbackDialog is cancel callback: back to the queue, in place.
+func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
+	d := c.dialog
+	if d.recording != "" {
+		if err := c.e.pbx.StopRecording(ctx, d.recording); err != nil {
+			c.log.Warn("stop message recording", "err", err)
+		}
+		c.destroyMessageBridge(ctx)
+	}
+	c.dialog = nil
+	offer, err := c.e.store.CallbackCancel(ctx, c.conn, d.queue)
+	if err != nil {
+		c.log.Error("cancel callback", "err", err)
+		c.fail(ctx, "cancel callback")
+		return
+	}
+	c.e.store.Record(ctx, c.conn, "callback_cancel", "why", why)
+	c.log.Info("callback cancelled; back in queue in place", "queue", d.queue, "why", why)
+	c.phase = phaseQueued
+	if c.queuedAt.IsZero() {
+		c.queuedAt = time.Now()
+	}
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+		c.log.Warn("music after cancelled callback", "err", err)
+	}
+	c.startQueueTimers()
+	if offer != nil {
+		c.onOffer(ctx, offerMsg{offer: *offer})
+	}
+}
+
+// Callback flow operations of the API (Engine.CallbackFlow).
+const (
+	FlowStart    = "start"
+	FlowRegister = "register"
+	FlowCancel   = "cancel"
+)
+
+// flowCommand runs start, register or cancel asked through the API.
+func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
+	switch cmd.Op {
+	case opCallbackStart:
+		q := cmd.Target.Value
+		if q == "" {
+			q = c.queueName
+		}
+		if q == "" {
+			var ok bool
+			if q, ok = c.e.queueFor(c.arrived); !ok {
+				return CallView{}, &agents.FieldError{Field: "queue", Msg: "the call has no queue; name one"}
+			}
+		}
+		if err := c.startCallbackDialog(ctx, q, "api"); err != nil {
+			return CallView{}, err
+		}
+		return c.flowView(StateCallback), nil
+	case opCallbackRegister:
+		if c.phase != phaseCallbackDialog || c.dialog == nil {
+			return CallView{}, illegal("register callback: no callback was started")
+		}
+		number := strings.TrimSpace(cmd.Target.Value)
+		if number == "" {
+			number = c.arrived.ANI
+		}
+		c.dialog.gen++ // the caller's keying no longer applies
+		cb, err := c.registerCallback(ctx, number, cmd.Media)
+		if err != nil {
+			return CallView{}, err
+		}
+		v := c.flowView(StateEnded)
+		v.CallbackID = cb.ID
+		return v, nil
+	case opCallbackCancel:
+		if c.phase != phaseCallbackDialog || c.dialog == nil {
+			return CallView{}, illegal("cancel callback: no callback was started")
+		}
+		c.cancelCallbackDialog(ctx, "api")
+		return c.flowView(StateQueued), nil
+	}
+	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
+}
+
+// flowView is the caller's call as a callback step left it (state is the
+// interaction's: callback, queued or ended).
+func (c *call) flowView(state string) CallView {
+	return CallView{ConnectionID: c.conn, State: state, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName}
+}
+
+// callbackTreatment starts the dialog for a treatment or an IVR branch
+// (the callback waits in q). If it cannot start, the call ends as treated
+// rather than being sent back to the treatment that chose a callback.
+func (c *call) callbackTreatment(ctx context.Context, q, why string) {
+	if err := c.startCallbackDialog(ctx, q, why); err != nil {
+		c.log.Warn("callback treatment", "err", err)
+		c.endWithMessage(ctx, "", why)
+	}
+}

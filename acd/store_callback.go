@@ -1,0 +1,48 @@
+package acd
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+)
+
+// CallbackStart takes a call out of queue (or, not yet queued, places it
+// in q's priority band at its arrival) for the callback dialog, and returns
+// the score that keeps its place in line.
+func (s *Store) CallbackStart(ctx context.Context, conn, q string, priority int) (float64, error) {
+	v, err := s.run(ctx, scriptCallbackStart, []string{s.keys.Interaction(conn), s.keys.Waiting(q)}, conn, q, priority)
+	if err != nil {
+		return 0, fmt.Errorf("start callback of %s: %w", conn, err)
+	}
+	score, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+	if err != nil {
+		return 0, fmt.Errorf("start callback of %s: score %v: %w", conn, v, err)
+	}
+	return score, nil
+}
+
+// CallbackCancel puts a call back in its queue, in the place it had before
+// CallbackStart, and returns an offer if an agent was free.
+func (s *Store) CallbackCancel(ctx context.Context, conn, q string) (*Offer, error) {
+	v, err := s.run(ctx, scriptCallbackCancel, []string{s.keys.Interaction(conn), s.keys.Waiting(q)}, conn)
+	if err != nil {
+		return nil, fmt.Errorf("cancel callback of %s: %w", conn, err)
+	}
+	return offerAt(v.([]any), 0), nil
+}
+
+// EnqueueAt puts an arrived interaction in queue with an explicit score
+// (a callback keeping the place of the call it was asked from).
+func (s *Store) EnqueueAt(ctx context.Context, conn, queue string, priority int, score float64) (*Offer, error) {
+	return s.enqueue(ctx, conn, queue, priority, "", 0, strconv.FormatFloat(score, 'f', -1, 64))
+}
+
+// Adopt makes this node the owner of interaction conn (its owner died and
+// this node continues it) and returns the previous owner.
+func (s *Store) Adopt(ctx context.Context, conn string) (string, error) {
+	v, err := s.run(ctx, scriptAdopt, []string{s.keys.Interaction(conn)}, conn)
+	if err != nil {
+		return "", fmt.Errorf("adopt %s: %w", conn, err)
+	}
+	return fmt.Sprint(v), nil
+}

@@ -1,0 +1,221 @@
+package ari
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ariv5 "github.com/CyCoreSystems/ari/v5"
+
+	"github.com/tandem-cc/tandem/acd"
+)
+
+// takeover is one taken-over application: a second event socket, read by
+// its own goroutine into Run's handler. Several Takeover calls for the same
+// application (a dead replica had several calls in flight) share it; the
+// socket stays until the last of their contexts ends, or Run returns.
+type takeover struct {
+	owner  string
+	ctx    context.Context // ends with Run, or when users drops to 0
+	cancel context.CancelFunc
+	// stopRunLink unregisters the AfterFunc that cancels ctx when Run ends.
+	stopRunLink func() bool
+	users       int           // Takeover calls whose ctx has not ended (under Driver.mu)
+	ready       chan struct{} // closed once the socket is up, or dialErr is set
+	dialErr     error
+	done        chan struct{} // closed once the socket is closed and its legs forgotten
+}
+
+// Takeover makes this driver the receiver of a dead replica's Stasis
+// application, owner, until ctx ends (or Run returns), and reports the state
+// of legs, which owner had rung.
+//
+// Asterisk keeps an application's channels in Stasis when its last socket
+// goes, and hands all its events, from then on, to the next socket that
+// registers the same name (trace 14). So taking over is opening a second
+// socket with app=owner. Because events in the gap are never replayed, each
+// leg is then read once: a leg that is gone ended unseen (Gone), one that
+// is Up was answered (Up), and one still ringing will report its answer or
+// failure through the handler, exactly like a leg Ring started. The legs are
+// entered in the leg table before the socket opens, so no event of theirs
+// can arrive unrecognised. A second Takeover of the same owner joins the
+// socket already open.
+//
+// If owner is in fact alive, its socket receives ApplicationReplaced and its
+// driver's Run returns ErrReplaced: the new socket fences the old one.
+//
+// Like the other commands that wait for the PBX, it must not be called from
+// Run's handler. Events may reach the handler before Takeover returns (so
+// the caller should be ready to route them first), and a leg that changes
+// while it is read can be reported both ways (LegAnswered and Up, RingFailed
+// and Gone); each event itself is delivered once.
+func (d *Driver) Takeover(ctx context.Context, owner string, legs []string) ([]acd.LegState, error) {
+	if owner == "" {
+		return nil, errors.New("ari takeover: no application named")
+	}
+	if owner == d.opts.App {
+		// A second socket for our own application would replace Run's.
+		return nil, fmt.Errorf("ari takeover %s: it is this driver's own application", owner)
+	}
+	t, run, created, err := d.joinTakeover(ctx, owner, legs)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		d.openTakeover(t, run)
+	}
+	select {
+	case <-t.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("ari takeover %s: %w", owner, ctx.Err())
+	}
+	if t.dialErr != nil {
+		return nil, fmt.Errorf("ari takeover %s: %w", owner, t.dialErr)
+	}
+	states, err := d.legStates(ctx, owner, legs)
+	if err != nil {
+		return nil, fmt.Errorf("ari takeover %s: %w", owner, err)
+	}
+	return states, nil
+}
+
+// joinTakeover enters legs in the leg table and returns owner's takeover,
+// creating it (created = true: the caller opens its socket) if there is
+// none. A takeover of owner that is ending (its ctx is done, its reader not
+// yet finished) is waited for. The caller's ctx holds the takeover open
+// until it ends.
+func (d *Driver) joinTakeover(ctx context.Context, owner string, legs []string) (t *takeover, run *running, created bool, err error) {
+	for {
+		d.mu.Lock()
+		run = d.run
+		if run == nil {
+			d.mu.Unlock()
+			return nil, nil, false, fmt.Errorf("ari takeover %s: %w", owner, ErrNotRunning)
+		}
+		prev := d.takeovers[owner]
+		if prev != nil && prev.ctx.Err() != nil {
+			d.mu.Unlock()
+			select {
+			case <-prev.done:
+				continue
+			case <-ctx.Done():
+				return nil, nil, false, fmt.Errorf("ari takeover %s: %w", owner, ctx.Err())
+			}
+		}
+		t = prev
+		if t == nil {
+			created = true
+			t = &takeover{owner: owner, ready: make(chan struct{}), done: make(chan struct{})}
+			t.ctx, t.cancel = context.WithCancel(context.Background())
+			t.stopRunLink = context.AfterFunc(run.ctx, t.cancel)
+			d.takeovers[owner] = t
+			// Added while Run is known to run (under mu), so Run's Wait
+			// covers it.
+			d.readers.Add(1)
+		}
+		t.users++
+		for _, id := range legs {
+			if d.legs[id] == nil { // a leg already reported on keeps its state
+				d.legs[id] = &leg{app: owner, agent: true}
+			}
+		}
+		d.mu.Unlock()
+		context.AfterFunc(ctx, func() {
+			d.mu.Lock()
+			t.users--
+			last := t.users == 0
+			d.mu.Unlock()
+			if last {
+				t.cancel()
+			}
+		})
+		return t, run, created, nil
+	}
+}
+
+// openTakeover dials owner's socket and starts its reader.
+func (d *Driver) openTakeover(t *takeover, run *running) {
+	log := d.log.With("owner", t.owner)
+	ws, err := d.dial(t.ctx, t.owner)
+	if err != nil {
+		t.dialErr = err
+		close(t.ready)
+		d.endTakeover(t)
+		return
+	}
+	log.Info("took over application")
+	close(t.ready)
+	go func() {
+		err := d.read(t.ctx, ws, run.handle)
+		ws.Close()
+		switch {
+		case errors.Is(err, ErrReplaced):
+			log.Warn("takeover socket replaced by another connection; its legs are no longer reported")
+		case t.ctx.Err() != nil:
+			log.Info("takeover ended")
+		default:
+			log.Warn("takeover socket lost; its legs are no longer reported", "err", err)
+		}
+		d.endTakeover(t)
+	}()
+}
+
+// endTakeover releases owner once its socket is closed. Its legs are
+// forgotten: with the socket gone nothing would ever report them again.
+func (d *Driver) endTakeover(t *takeover) {
+	t.cancel()
+	t.stopRunLink()
+	d.mu.Lock()
+	n := 0
+	for id, l := range d.legs {
+		if l.app == t.owner {
+			delete(d.legs, id)
+			n++
+		}
+	}
+	if d.takeovers[t.owner] == t {
+		delete(d.takeovers, t.owner)
+	}
+	d.mu.Unlock()
+	if n > 0 {
+		d.log.Info("forgot legs of an ended takeover", "owner", t.owner, "legs", n)
+	}
+	close(t.done)
+	d.readers.Done()
+}
+
+// legStates reads each leg once, after the socket is up (so a change after
+// the read is reported as an event). One request per leg: ari/v5's channel
+// list has no states.
+func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]acd.LegState, error) {
+	states := make([]acd.LegState, 0, len(legs))
+	for _, id := range legs {
+		var ch *ariv5.ChannelData
+		err := d.call(ctx, "read channel "+id, func() error {
+			var err error
+			ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
+			return err
+		})
+		st := acd.LegState{Leg: id}
+		switch {
+		case errors.Is(err, acd.ErrLegGone):
+			st.Gone = true
+			d.mu.Lock()
+			if l := d.legs[id]; l != nil && l.app == owner {
+				delete(d.legs, id)
+			}
+			d.mu.Unlock()
+		case err != nil:
+			return nil, err
+		case ch.State == "Up":
+			st.Up = true
+			d.mu.Lock()
+			if l := d.legs[id]; l != nil {
+				l.up = true // its end is a hang-up, and its StasisStart no news
+			}
+			d.mu.Unlock()
+		}
+		states = append(states, st)
+	}
+	return states, nil
+}

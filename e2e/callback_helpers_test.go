@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// Callback labs: queue "sales" offers a courtesy callback on digit 1, dials
+// through PJSIP/{number} (the simulator's scripted phones) with its own
+// outbound caller id, and retries quickly.
+type cbOptions struct {
+	replicas int
+	// sales replaces the default settings of queue sales when set.
+	sales *acd.QueueSettings
+	now   func() time.Time
+	lease time.Duration // default 3s
+	// dialRing is how long a customer may ring (default 2s).
+	dialRing time.Duration
+	maxCalls int
+}
+
+const cbCallerID = "+18005550177"
+
+func salesWithCallbacks() acd.QueueSettings {
+	return acd.QueueSettings{
+		MOHClass: "sales-music", RingTimeout: 2 * time.Second, ServiceLevel: 20 * time.Second,
+		Callback: config.QueueCallback{
+			Digit: "1", Prompt: "sound:cb-enter-number", Invalid: "sound:cb-invalid", Confirm: "sound:cb-thanks",
+			CallerID: cbCallerID, MaxAttempts: 3, RetryDelay: 300 * time.Millisecond,
+		},
+	}
+}
+
+func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("TANDEM_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sales := salesWithCallbacks()
+	if o.sales != nil {
+		sales = *o.sales
+	}
+	if o.lease == 0 {
+		o.lease = 3 * time.Second
+	}
+	if o.dialRing == 0 {
+		o.dialRing = 2 * time.Second
+	}
+	l, err := lab.Start(context.Background(), lab.Options{
+		Replicas:  max(o.replicas, 1),
+		RedisAddr: redistest.Start(t),
+		Queues: map[string]acd.QueueSettings{
+			"sales":   sales,
+			"support": {MOHClass: "support-music", RingTimeout: 2 * time.Second, ServiceLevel: 20 * time.Second},
+		},
+		DNIS:          map[string]string{"800": "sales", "801": "support"},
+		SweepInterval: 200 * time.Millisecond,
+		Logger:        logger,
+		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
+		Engine: acd.Options{
+			Now:           o.now,
+			Policy:        acd.Policy{MaxConcurrentCalls: o.maxCalls},
+			Dial:          acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: o.dialRing},
+			CallbackPoll:  50 * time.Millisecond,
+			CallbackLease: o.lease,
+		},
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// customer is the endpoint a callback to number rings.
+func customer(number string) string { return "PJSIP/" + number }
+
+// originates counts the legs the simulator was asked to ring to endpoint.
+func originates(l *lab.Lab, endpoint string) int {
+	return l.Sim.Stats().OriginatesByEndpoint[endpoint]
+}
+
+func getCallback(t *testing.T, l *lab.Lab, id string) callbacks.Callback {
+	t.Helper()
+	cb, err := l.Replicas[0].Engine.Callback(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
+}
+
+func waitCallback(t *testing.T, l *lab.Lab, id string, st callbacks.State) callbacks.Callback {
+	t.Helper()
+	var cb callbacks.Callback
+	waitFor(t, 15*time.Second, "callback "+id+" "+string(st), func() bool {
+		cb = getCallback(t, l, id)
+		return cb.State == st
+	})
+	return cb
+}
+
+// callbackInteraction waits for the live interaction serving callback id.
+func callbackInteraction(t *testing.T, l *lab.Lab, id, state string) acd.Interaction {
+	t.Helper()
+	var found acd.Interaction
+	waitFor(t, 10*time.Second, "interaction of callback "+id+" "+state, func() bool {
+		for _, ix := range interactions(t, l) {
+			if ix.Attached["callback_id"] == id && ix.State == state {
+				found = ix
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// registeredCallback reads the callback a caller's interaction registered.
+func registeredCallback(t *testing.T, l *lab.Lab, conn string) string {
+	t.Helper()
+	var id string
+	waitFor(t, 10*time.Second, "callback registered by "+conn, func() bool {
+		msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Values["id"] == conn && m.Values["action"] == "callback_registered" {
+				id, _ = m.Values["callback_id"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// waitPlayed waits until media was played to leg.
+func waitPlayed(t *testing.T, l *lab.Lab, leg, media string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, media+" played to "+leg, func() bool {
+		for _, m := range played(l, leg) {
+			if m == media {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// nextEvent reads desktop events until one of type typ.
+func nextEvent(t *testing.T, ch <-chan acd.AgentEvent, typ string) acd.AgentEvent {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("event stream closed before %s", typ)
+			}
+			if ev.Type == typ {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s event", typ)
+		}
+	}
+}
+
+// waitBridged waits until the call's bridge holds the agent and the
+// customer.
+func waitBridged(t *testing.T, l *lab.Lab, conn string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "agent and customer bridged in "+conn, func() bool {
+		b, ok := l.Sim.Bridge(conn)
+		return ok && len(b.Channels) == 2
+	})
+}

@@ -1,0 +1,589 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+var answers = pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond}
+
+// A caller asks for a courtesy callback while waiting; a caller who came
+// after them is still waiting when an agent frees up: the callback is
+// served first (it kept the caller's place), agent leg first, then the
+// customer, with the callback pop-up.
+func TestCourtesyCallbackKeepsItsPlace(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	l.Sim.SetPhone("PJSIP/1001", answers)
+	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const numberA, numberB = "+12025550111", "+12025550122"
+	l.Sim.SetPhone(customer(numberA), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 100 * time.Millisecond})
+
+	legA, err := l.Sim.Call(pbxsim.Caller{ANI: numberA, DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ixA := waitState(t, l, interactionOf(t, l, legA).ConnectionID, acd.StateQueued)
+	legB, err := l.Sim.Call(pbxsim.Caller{ANI: numberB, DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ixB := waitState(t, l, interactionOf(t, l, legB).ConnectionID, acd.StateQueued)
+
+	// Start (digit 1), then # for the number A calls from: register.
+	if err := l.Sim.InjectDTMF(legA, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, legA, "sound:cb-enter-number")
+	if err := l.Sim.InjectDTMF(legA, "#"); err != nil {
+		t.Fatal(err)
+	}
+	id := registeredCallback(t, l, ixA.ConnectionID)
+	waitPlayed(t, l, legA, "sound:cb-thanks")
+	if ix := waitState(t, l, ixA.ConnectionID, acd.StateEnded); ix.EndedBy != "caller" {
+		t.Fatalf("registered call ended by %q", ix.EndedBy)
+	}
+	cbIx := callbackInteraction(t, l, id, acd.StateQueued)
+	if pos, _ := l.Replicas[0].Store.Position(ctx, "sales", cbIx.ConnectionID); pos != 1 {
+		t.Fatalf("callback waits at position %d, want 1 (ahead of the caller behind)", pos)
+	}
+	cb := getCallback(t, l, id)
+	if cb.Kind != callbacks.KindCourtesy || cb.Number != numberA || cb.DNIS != "800" || cb.CallerID != cbCallerID {
+		t.Fatalf("callback %+v", cb)
+	}
+
+	desk, err := e.SubscribeAgent(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAvailable(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	pop := nextEvent(t, desk, "offered")
+	if pop.Kind != "callback" || pop.Number != numberA || pop.DNIS != "800" || pop.Queue != "sales" ||
+		pop.ConnectionID != cbIx.ConnectionID || pop.RequestedAt.IsZero() {
+		t.Fatalf("callback pop-up %+v", pop)
+	}
+	// The agent's phone rings before the customer's is dialled.
+	if n := originates(l, customer(numberA)); n != 0 {
+		t.Fatalf("customer dialled (%d) before the agent answered", n)
+	}
+	conn := nextEvent(t, desk, "connected")
+	if conn.Kind != "callback" || conn.ConnectionID != cbIx.ConnectionID {
+		t.Fatalf("connected %+v", conn)
+	}
+	waitBridged(t, l, cbIx.ConnectionID)
+	if n := originates(l, customer(numberA)); n != 1 {
+		t.Fatalf("customer dialled %d times", n)
+	}
+	done := waitCallback(t, l, id, callbacks.StateDone)
+	if len(done.Attempts) != 1 || done.Attempts[0].Outcome != callbacks.OutcomeAnswered {
+		t.Fatalf("attempts %+v", done.Attempts)
+	}
+	// B, who called after A, did not overtake: still waiting.
+	if got := interaction(t, l, ixB.ConnectionID).State; got != acd.StateQueued {
+		t.Fatalf("caller behind is %s", got)
+	}
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixB.ConnectionID, acd.StateConnected) // now B's turn
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixB.ConnectionID, acd.StateEnded)
+	checkHistory(t, l)
+}
+
+// A web callback: created through the engine's API, the agent is rung
+// first, then the customer with the queue's outbound caller id.
+func TestWebCallbackRingsAgentThenCustomer(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550123"
+	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 300 * time.Millisecond})
+	l.Sim.SetPhone(customer(number), answers)
+	cb, merged, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0123", Name: "Ann", Vars: map[string]string{"order": "42"}})
+	if err != nil || merged {
+		t.Fatalf("request: %v merged=%v", err, merged)
+	}
+	if cb.Kind != callbacks.KindWeb || cb.Number != number || cb.State != callbacks.StatePending {
+		t.Fatalf("created %+v", cb)
+	}
+	ix := callbackInteraction(t, l, cb.ID, acd.StateQueued) // nobody logged in: it waits
+	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAvailable(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "agent leg ringing", func() bool { return len(l.Sim.LiveLegs("PJSIP/1001")) == 1 })
+	if n := originates(l, customer(number)); n != 0 {
+		t.Fatalf("customer dialled while the agent's phone rings (%d)", n)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateConnected)
+	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	legs := l.Sim.LiveLegs(customer(number))
+	if len(legs) != 1 {
+		t.Fatalf("customer legs %v", legs)
+	}
+	ch, _ := l.Sim.Channel(legs[0])
+	if ch.CallerID != cbCallerID {
+		t.Fatalf("customer sees caller id %q, want %q", ch.CallerID, cbCallerID)
+	}
+	done := waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if len(done.Attempts) != 1 || done.Attempts[0].Outcome != callbacks.OutcomeAnswered || done.Name != "Ann" || done.Vars["order"] != "42" {
+		t.Fatalf("done %+v", done)
+	}
+	var v acd.CallView
+	waitFor(t, 5*time.Second, "agent's call connected", func() bool {
+		v, err = e.Call(ctx, "a1")
+		return err == nil && v.State == "connected"
+	})
+	if v.ANI != number || v.Queue != "sales" {
+		t.Fatalf("agent's call %+v", v)
+	}
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateEnded)
+	if _, err := e.CancelCallback(ctx, cb.ID); !errors.Is(err, callbacks.ErrIllegalTransition) || !strings.Contains(err.Error(), "done") {
+		t.Fatalf("cancel of a done callback: %v", err)
+	}
+	checkHistory(t, l)
+}
+
+// With accept = agent, the customer is dialled only once the agent accepts.
+func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.Accept = config.AcceptAgent
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550124"
+	l.Sim.SetPhone(customer(number), answers)
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	if _, err := e.AcceptCallback(ctx, "a1"); !errors.Is(err, acd.ErrNoCall) {
+		t.Fatalf("accept with no call: %v", err)
+	}
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected) // the agent answered
+	time.Sleep(300 * time.Millisecond)                        // would be long enough to dial in auto mode
+	if n := originates(l, customer(number)); n != 0 {
+		t.Fatalf("customer dialled before the agent accepted (%d)", n)
+	}
+	if _, err := e.AcceptCallback(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if n := originates(l, customer(number)); n != 1 {
+		t.Fatalf("dialled %d times", n)
+	}
+	waitBridged(t, l, ix.ConnectionID)
+}
+
+// A scheduled callback on a fixed clock: a window wholly outside the
+// queue's hours is refused naming the rule; one that starts before opening
+// is moved to the opening and not dialled before it; one in the future is
+// not dialled before its start.
+func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Monday 2026-11-23, 1.5 s before the queue opens at 09:00 New York.
+	base := time.Date(2026, 11, 23, 8, 59, 58, 500_000_000, ny)
+	start := time.Now()
+	clock := func() time.Time { return base.Add(time.Since(start)) }
+	sales := salesWithCallbacks()
+	sales.Hours = config.Hours{TimeZone: "America/New_York", Weekly: []config.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}}}
+	l := startCallbackLab(t, cbOptions{sales: &sales, now: clock})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+
+	// Sunday 10:00-11:00 in the customer's zone: the queue is closed.
+	sunday := time.Date(2026, 11, 29, 10, 0, 0, 0, ny)
+	skew := clock().Sub(time.Now())
+	_, _, err = e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "+12025550131",
+		EarliestAt: sunday.Add(-skew), WindowEnd: sunday.Add(time.Hour - skew), TimeZone: "America/New_York"})
+	var fe *callbacks.FieldError
+	if !errors.As(err, &fe) || fe.Field != "window" || fe.Rule != "outside-hours" {
+		t.Fatalf("window outside hours: %v", err)
+	}
+
+	// From now (closed) for an hour: moved to the opening.
+	const early, later = "+12025550132", "+12025550133"
+	l.Sim.SetPhone(customer(early), answers)
+	l.Sim.SetPhone(customer(later), answers)
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: early, WindowEnd: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opening := time.Date(2026, 11, 23, 9, 0, 0, 0, ny).Add(-skew) // in real time
+	if cb.Kind != callbacks.KindScheduled || cb.Due.Before(opening.Add(-10*time.Millisecond)) {
+		t.Fatalf("due %v, want the opening %v", cb.Due, opening)
+	}
+	waitFor(t, 10*time.Second, "early callback dialled", func() bool { return originates(l, customer(early)) == 1 })
+	if dialled := time.Now(); dialled.Before(opening) {
+		t.Fatalf("dialled at %v, before the queue opened at %v", dialled, opening)
+	}
+	waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A window starting in 700 ms: not dialled before it.
+	from := time.Now().Add(700 * time.Millisecond)
+	cb2, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: later, EarliestAt: from, WindowEnd: from.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "later callback dialled", func() bool { return originates(l, customer(later)) == 1 })
+	if time.Now().Before(from) {
+		t.Fatal("dialled before its window")
+	}
+	waitCallback(t, l, cb2.ID, callbacks.StateDone)
+}
+
+// Start then cancel: the caller goes back to the queue in the place they
+// had; a caller who hangs up during the dialog is abandoned.
+func TestCancelCallbackReturnsCallerToTheirPlace(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	l.Sim.SetPhone("PJSIP/1001", answers)
+	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	legA, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550141", DNIS: "800"})
+	ixA := waitState(t, l, interactionOf(t, l, legA).ConnectionID, acd.StateQueued)
+	legB, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550142", DNIS: "800"})
+	ixB := waitState(t, l, interactionOf(t, l, legB).ConnectionID, acd.StateQueued)
+
+	if err := l.Sim.InjectDTMF(legA, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixA.ConnectionID, acd.StateCallback)
+	if pos, _ := l.Replicas[0].Store.Position(ctx, "sales", ixB.ConnectionID); pos != 1 {
+		t.Fatalf("while A gives a number, B is at %d", pos)
+	}
+	waitPlayed(t, l, legA, "sound:cb-enter-number")
+	if err := l.Sim.InjectDTMF(legA, "555*"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixA.ConnectionID, acd.StateQueued)
+	if pos, _ := l.Replicas[0].Store.Position(ctx, "sales", ixA.ConnectionID); pos != 1 {
+		t.Fatalf("after cancel A is at %d, want 1", pos)
+	}
+	waitFor(t, 5*time.Second, "A hears the queue's music again", func() bool {
+		ch, _ := l.Sim.Channel(legA)
+		return ch.MOHClass == "sales-music"
+	})
+
+	// The API drives the same steps: start, then the caller hangs up.
+	if _, err := e.CallbackFlow(ctx, ixB.ConnectionID, acd.FlowStart, "", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixB.ConnectionID, acd.StateCallback)
+	if err := deleteChannel(l, legB); err != nil {
+		t.Fatal(err)
+	}
+	if ix := waitState(t, l, ixB.ConnectionID, acd.StateAbandoned); ix.EndedBy != "caller" {
+		t.Fatalf("B ended by %q", ix.EndedBy)
+	}
+	if _, err := e.CallbackFlow(ctx, ixA.ConnectionID, acd.FlowCancel, "", "", ""); !errors.Is(err, acd.ErrIllegalTransition) {
+		t.Fatalf("cancel without a start: %v", err)
+	}
+	if _, err := e.SetAvailable(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixA.ConnectionID, acd.StateConnected)
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ixA.ConnectionID, acd.StateEnded)
+	checkHistory(t, l)
+}
+
+// Register with a recorded message: the caller records after the beep,
+// and the agent hears the message before the customer is dialled.
+func TestRegisterWithRecordedMessage(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.RecordMessage = 300 * time.Millisecond
+	sales.Callback.Beep = "sound:beep"
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550151"
+	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone("PJSIP/1001", answers)
+	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550150", DNIS: "800"})
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, leg, "sound:cb-enter-number")
+	if err := l.Sim.InjectDTMF(leg, "2025550151#"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, leg, "sound:beep")
+	id := registeredCallback(t, l, ix.ConnectionID)
+	cb := getCallback(t, l, id)
+	if want := "recording:callback-" + ix.ConnectionID; cb.Media != want || cb.Number != number {
+		t.Fatalf("callback media %q number %q, want %q %q", cb.Media, cb.Number, want, number)
+	}
+	if _, err := e.SetAvailable(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	cbIx := callbackInteraction(t, l, id, acd.StateConnected)
+	waitCallback(t, l, id, callbacks.StateDone)
+	agentLeg := interaction(t, l, cbIx.ConnectionID).AgentLeg
+	var msgEnd, dialled time.Time
+	for _, m := range l.Sim.MediaLog(agentLeg) {
+		if m.Kind == "playback_end" && m.MediaURI == cb.Media {
+			msgEnd = m.Time
+		}
+	}
+	legs := l.Sim.LiveLegs(customer(number))
+	if len(legs) != 1 {
+		t.Fatalf("customer legs %v", legs)
+	}
+	if ch, _ := l.Sim.Channel(legs[0]); true {
+		dialled = ch.Created
+	}
+	if msgEnd.IsZero() || dialled.Before(msgEnd) {
+		t.Fatalf("message ended %v, customer dialled %v: want the message first", msgEnd, dialled)
+	}
+}
+
+// Nobody answers: each attempt frees the agent, the callback is retried
+// after its delay, and after the last it fails with every attempt kept.
+func TestCallbackRetriesThenFails(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.MaxAttempts = 2
+	l := startCallbackLab(t, cbOptions{sales: &sales, dialRing: 300 * time.Millisecond})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550161"
+	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.NoAnswer})
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := waitCallback(t, l, cb.ID, callbacks.StateFailed)
+	if len(failed.Attempts) != 2 {
+		t.Fatalf("attempts %+v", failed.Attempts)
+	}
+	for i, a := range failed.Attempts {
+		if a.Outcome != callbacks.OutcomeNoAnswer || a.Node != "r1" {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+	}
+	if gap := failed.Attempts[1].At.Sub(failed.Attempts[0].At); gap < sales.Callback.RetryDelay {
+		t.Errorf("retried after %v, want at least %v", gap, sales.Callback.RetryDelay)
+	}
+	if n := originates(l, customer(number)); n != 2 {
+		t.Fatalf("dialled %d times", n)
+	}
+	waitAgent(t, l, "a1", agents.Available) // freed after each attempt
+	wantHistory(t, l, "a1", agents.Reserved, agents.Ringing, agents.Connected, agents.Available, agents.Reserved, agents.Ringing, agents.Connected, agents.Available)
+	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.LiveLegs(customer(number))) == 0 })
+	checkHistory(t, l)
+}
+
+// The agent's phone does not answer: RONA, and the callback goes back to
+// the head of its queue for the next agent.
+func TestCallbackAgentNoAnswerReturnsToHeadOfQueue(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.RingTimeout = 300 * time.Millisecond
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550171"
+	l.Sim.SetPhone(customer(number), answers)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, l, "a1", agents.RONA)
+	ix := callbackInteraction(t, l, cb.ID, acd.StateQueued)
+	if ix.RONAs != 1 {
+		t.Fatalf("RONAs %d", ix.RONAs)
+	}
+	if n := originates(l, customer(number)); n != 0 {
+		t.Fatalf("customer dialled without an agent (%d)", n)
+	}
+	login(t, l, 0, "a2", "PJSIP/1002", answers, "sales")
+	waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if got := interaction(t, l, ix.ConnectionID).Agent; got != "a2" {
+		t.Fatalf("served by %q", got)
+	}
+	if got := getCallback(t, l, cb.ID); len(got.Attempts) != 1 {
+		t.Fatalf("the agent's RONA counted as an attempt: %+v", got.Attempts)
+	}
+}
+
+// Duplicates merge; invalid numbers are refused naming the rule, through
+// the API and when a caller keys one.
+func TestCallbackDuplicatesMergeAndBadNumbersAreRefused(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.AllowedCountryCodes = []int{1}
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	first, merged, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "+1 202 555 0181"})
+	if err != nil || merged {
+		t.Fatal(err, merged)
+	}
+	again, merged, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0181"})
+	if err != nil || !merged || again.ID != first.ID {
+		t.Fatalf("duplicate: %v merged=%v id %s vs %s", err, merged, again.ID, first.ID)
+	}
+	for _, c := range []struct{ number, rule string }{
+		{"12", "length"},
+		{"+44 20 7946 0958", "country-not-allowed"},
+		{"202-555-01x1", "characters"},
+	} {
+		_, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: c.number})
+		var fe *callbacks.FieldError
+		if !errors.As(err, &fe) || fe.Field != "number" || fe.Rule != c.rule {
+			t.Errorf("%q: %v, want rule %s", c.number, err, c.rule)
+		}
+	}
+	if _, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "nope", Number: "+12025550181"}); err == nil {
+		t.Error("unknown queue accepted")
+	}
+
+	// A caller keys a UK number: refused, told, asked again; then # with
+	// their own number is accepted.
+	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550182", DNIS: "800"})
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, leg, "sound:cb-enter-number")
+	if err := l.Sim.InjectDTMF(leg, "442079460958#"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, leg, "sound:cb-invalid")
+	waitFor(t, 5*time.Second, "asked again", func() bool {
+		n := 0
+		for _, m := range played(l, leg) {
+			if m == "sound:cb-enter-number" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
+		t.Fatal(err)
+	}
+	id := registeredCallback(t, l, ix.ConnectionID)
+	if cb := getCallback(t, l, id); cb.Number != "+12025550182" {
+		t.Fatalf("registered %q", cb.Number)
+	}
+}
+
+// At the contact center's maximum of concurrent calls a due callback is
+// not dialled; it waits until a call ends.
+func TestCallbacksWaitAtMaximumConcurrentCalls(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{maxCalls: 1})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	login(t, l, 0, "a2", "PJSIP/1002", answers, "sales")
+	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550190", DNIS: "800"})
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateConnected)
+	const number = "+12025550191"
+	l.Sim.SetPhone(customer(number), answers)
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "callback released at the cap", func() bool {
+		got := getCallback(t, l, cb.ID)
+		return got.State == callbacks.StatePending && got.Due.After(cb.Due)
+	})
+	if n := originates(l, customer(number)); n != 0 || agentState(t, l, "a2") != agents.Available {
+		t.Fatalf("callback served at the cap: %d dials, a2 %s", n, agentState(t, l, "a2"))
+	}
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateEnded)
+	waitCallback(t, l, cb.ID, callbacks.StateDone)
+}
+
+// A replica dies in the middle of dialling a callback's customer: another
+// replica takes the dial over when the lease runs out and completes it.
+// The customer is dialled exactly once.
+func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{lease: 600 * time.Millisecond, dialRing: 10 * time.Second})
+	ctx := context.Background()
+	const number = "+12025550199"
+	// The customer answers 3 s after being dialled: long after the dead
+	// replica's lease has run out.
+	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	cb, _, err := l.Replicas[0].Engine.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	dead := l.Replicas[0]
+	if got := getCallback(t, l, cb.ID); got.State != callbacks.StateDialing || got.Node != dead.Node || got.DialStarted != 1 {
+		t.Fatalf("before the crash: %+v", got)
+	}
+	r2, err := l.AddReplica(ctx, "r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.Stop(); err != nil { // a crash: no hang-ups, the socket drops
+		t.Fatal(err)
+	}
+	done := waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if len(done.Attempts) != 1 || done.Attempts[0].Outcome != callbacks.OutcomeAnswered || done.Attempts[0].Node != r2.Node {
+		t.Fatalf("attempts %+v", done.Attempts)
+	}
+	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+	if ix.Owner != r2.Node {
+		t.Fatalf("interaction owned by %s", ix.Owner)
+	}
+	waitBridged(t, l, ix.ConnectionID)
+	if n := originates(l, customer(number)); n != 1 {
+		t.Fatalf("customer dialled %d times", n)
+	}
+	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+		t.Fatalf("double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
+	}
+	// The survivor runs the rest of the call: the customer hangs up.
+	if err := deleteChannel(l, l.Sim.LiveLegs(customer(number))[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateEnded)
+	waitAgent(t, l, "a1", agents.Available)
+	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.Channels()) == 0 })
+	checkHistory(t, l)
+}
