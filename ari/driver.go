@@ -56,7 +56,6 @@ var ErrReplaced = errors.New("ari application replaced by another connection")
 // them yet (or any more).
 var ErrNotRunning = errors.New("ari driver not running")
 
-
 // Driver implements acd.PBX for one Asterisk and one Stasis application.
 type Driver struct {
 	opts   Options

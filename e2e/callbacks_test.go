@@ -184,7 +184,7 @@ func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected) // the agent answered
-	time.Sleep(300 * time.Millisecond)                        // would be long enough to dial in auto mode
+	time.Sleep(300 * time.Millisecond)                         // would be long enough to dial in auto mode
 	if n := originates(l, customer(number)); n != 0 {
 		t.Fatalf("customer dialled before the agent accepted (%d)", n)
 	}
