@@ -150,6 +150,8 @@ func (c *call) handle(ctx context.Context, m any) {
 		c.onCallbackDigitTimeout(ctx, m)
 	case cbMessageDone:
 		c.onCallbackMessageDone(ctx, m)
+	case cbOfferDue:
+		c.onCallbackOffer(ctx, m)
 	case CallArrived:
 		c.onArrived(ctx, m)
 	case offerMsg:

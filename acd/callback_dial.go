@@ -169,10 +169,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		vars[k] = v
 	}
 	vars["callback_id"], vars["callback_number"] = cb.ID, cb.Number
-	if _, err := c.e.store.Arrive(ctx, c.conn, "", cb.Number, cb.DNIS, vars); errors.Is(err, ErrFull) {
-		c.release(ctx, callbackBusyRetry, "maximum concurrent calls")
-		return
-	} else if err != nil {
+	if err := c.e.store.ArriveCallback(ctx, c.conn, cb.Number, cb.DNIS, vars); err != nil {
 		c.log.Error("callback interaction", "err", err)
 		c.release(ctx, callbackBusyRetry, "interaction not created")
 		return
@@ -320,6 +317,15 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 func (c *call) dialCustomer(ctx context.Context) {
 	c.cb.accept = false
 	rec := c.cb.rec
+	if err := c.e.store.CountCall(ctx, c.conn); err != nil {
+		// The cap was reached since the callback was claimed: no dial; the
+		// callback waits in its place and the agent is freed.
+		c.log.Warn("callback not dialled", "err", err)
+		c.hangup(ctx, c.agentLeg, CauseNormal)
+		c.release(ctx, callbackBusyRetry, "maximum concurrent calls")
+		c.finishQuietly(ctx)
+		return
+	}
 	leg := fmt.Sprintf("%s-c%d", c.conn, len(rec.Attempts)+1)
 	n, err := c.e.callbacks.StartDial(ctx, rec.ID, c.e.store.node, leg, c.e.pbx.Owner())
 	if err != nil {

@@ -335,6 +335,54 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
 }
 
+// callbackOfferRecheck is how often a waiting caller's estimated wait is
+// checked again against the queue's callback offer threshold.
+const callbackOfferRecheck = 15 * time.Second
+
+type cbOfferDue struct{ gen int }
+
+// scheduleCallbackOffer arms the queue's callback offer for a waiting
+// caller (queues that announce one).
+func (c *call) scheduleCallbackOffer(after time.Duration) {
+	if c.settings.Callback.Offer == "" || c.settings.Callback.Digit == "" {
+		return
+	}
+	gen := c.queueGen
+	time.AfterFunc(after, func() { c.post(cbOfferDue{gen: gen}) })
+}
+
+// onCallbackOffer plays the offer if the caller's estimated wait is long
+// enough, or checks again later.
+func (c *call) onCallbackOffer(ctx context.Context, m cbOfferDue) {
+	if m.gen != c.queueGen || c.phase != phaseQueued || c.cb != nil {
+		return
+	}
+	cb := c.settings.Callback
+	if cb.OfferEWT > 0 {
+		pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
+		if err != nil {
+			return
+		}
+		// Nobody to serve the queue: no estimate, and a long wait.
+		if agents := c.e.servingAgents(ctx, c.queueName); agents > 0 {
+			if wait := c.e.ewt.of(c.queueName).Estimate(pos, agents); wait < cb.OfferEWT {
+				c.scheduleCallbackOffer(callbackOfferRecheck)
+				return
+			}
+		}
+	}
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Debug("stop music for the callback offer", "err", err)
+	}
+	if !c.play(ctx, cb.Offer) || c.phase != phaseQueued {
+		return
+	}
+	c.e.store.Record(ctx, c.conn, "callback_offered", "queue", c.queueName)
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+		c.log.Warn("music after the callback offer", "err", err)
+	}
+}
+
 // flowView is the caller's call as a callback step left it (state is the
 // interaction's: callback, queued or ended).
 func (c *call) flowView(state string) CallView {

@@ -189,17 +189,7 @@ func (c *call) takeBranch(ctx context.Context, b config.Branch) {
 	switch {
 	case b.Goto != "":
 		c.runNode(ctx, b.Goto)
-	case b.Queue != "":
-		prio := -1
-		if b.Priority != nil {
-			prio = *b.Priority
-		}
-		c.ivr = nil
-		c.toQueue(ctx, b.Queue, prio, b.Skills)
-	case b.Dial != "":
-		c.ivr = nil
-		c.dialOut(ctx, b.Dial)
-	case b.Callback:
+	case b.Callback: // before Queue: a callback branch may name its queue
 		q := b.Queue
 		if q == "" {
 			var ok bool
@@ -211,6 +201,16 @@ func (c *call) takeBranch(ctx context.Context, b config.Branch) {
 		}
 		c.e.store.Record(ctx, c.conn, "ivr_callback", "node", nodeName(c.ivr))
 		c.callbackTreatment(ctx, q, "ivr")
+	case b.Queue != "":
+		prio := -1
+		if b.Priority != nil {
+			prio = *b.Priority
+		}
+		c.ivr = nil
+		c.toQueue(ctx, b.Queue, prio, b.Skills)
+	case b.Dial != "":
+		c.ivr = nil
+		c.dialOut(ctx, b.Dial)
 	case b.Hangup != "":
 		c.endWithMessage(ctx, b.Hangup, "ivr")
 	default:

@@ -76,6 +76,7 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 	}
 	c.log.Info("call queued", "queue", q, "priority", prio)
 	c.startQueueTimers()
+	c.scheduleCallbackOffer(settings.Callback.OfferAfter)
 	if offer != nil {
 		c.onOffer(ctx, offerMsg{offer: *offer})
 	}

@@ -38,6 +38,7 @@ var (
 	scriptCallbackStart  = script("callback_start")
 	scriptCallbackCancel = script("callback_cancel")
 	scriptAdopt          = script("adopt")
+	scriptCountCall      = script("count_call")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the

@@ -37,6 +37,26 @@ func (s *Store) EnqueueAt(ctx context.Context, conn, queue string, priority int,
 	return s.enqueue(ctx, conn, queue, priority, "", 0, strconv.FormatFloat(score, 'f', -1, 64))
 }
 
+// ArriveCallback records the interaction of a callback about to wait in a
+// queue. It does not count towards the maximum of concurrent calls until
+// its customer is dialled (CountCall).
+func (s *Store) ArriveCallback(ctx context.Context, conn, ani, dnis string, attached map[string]string) error {
+	if _, err := s.arrive(ctx, conn, "", ani, dnis, attached, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CountCall counts a callback's interaction towards the maximum of
+// concurrent calls, or fails with ErrFull at the cap.
+func (s *Store) CountCall(ctx context.Context, conn string) error {
+	_, err := s.run(ctx, scriptCountCall, []string{s.keys.Interaction(conn)}, conn, s.policy.MaxConcurrentCalls)
+	if err != nil {
+		return fmt.Errorf("count %s: %w", conn, err)
+	}
+	return nil
+}
+
 // Adopt makes this node the owner of interaction conn (its owner died and
 // this node continues it) and returns the previous owner.
 func (s *Store) Adopt(ctx context.Context, conn string) (string, error) {

@@ -183,6 +183,14 @@ type QueueCallback struct {
 	// not offered in queue; an IVR branch or a treatment may still offer
 	// one).
 	Digit string `mapstructure:"digit"`
+	// Offer is played to a waiting caller to tell them about Digit, once
+	// they have waited OfferAfter, and only if the estimated wait is at
+	// least OfferEWT (0 = whatever it is; a queue nobody serves counts as
+	// a long wait). Until the condition holds it is checked again every
+	// 15s. "" = never announced (the digit still works).
+	Offer      string        `mapstructure:"offer"`
+	OfferAfter time.Duration `mapstructure:"offer_after"`
+	OfferEWT   time.Duration `mapstructure:"offer_ewt"`
 	// Prompt asks for the number: the caller keys it and #, or only # for
 	// the number they call from; * cancels (back to the queue in place).
 	Prompt string `mapstructure:"prompt"`

@@ -134,6 +134,16 @@ func checkCallback(bad badFunc, key string, cb QueueCallback) {
 	if cb.RetryDelay < 0 {
 		bad(key+".retry_delay", "must not be negative (0 is the default, 5m)")
 	}
+	checkPrompt(bad, key+".offer", cb.Offer)
+	if cb.Offer != "" && cb.Digit == "" {
+		bad(key+".offer", "announces the callback digit: set digit too")
+	}
+	if cb.OfferAfter < 0 {
+		bad(key+".offer_after", "must not be negative (0 is as soon as the caller waits)")
+	}
+	if cb.OfferEWT < 0 {
+		bad(key+".offer_ewt", "must not be negative (0 offers whatever the wait)")
+	}
 	checkPrompt(bad, key+".prompt", cb.Prompt)
 	checkPrompt(bad, key+".invalid", cb.Invalid)
 	checkPrompt(bad, key+".confirm", cb.Confirm)

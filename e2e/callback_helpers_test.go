@@ -27,6 +27,7 @@ type cbOptions struct {
 	// dialRing is how long a customer may ring (default 2s).
 	dialRing time.Duration
 	maxCalls int
+	ivr      config.IVR
 }
 
 const cbCallerID = "+18005550177"
@@ -70,6 +71,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
 		Engine: acd.Options{
 			Now:           o.now,
+			IVR:           o.ivr,
 			Policy:        acd.Policy{MaxConcurrentCalls: o.maxCalls},
 			Dial:          acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: o.dialRing},
 			CallbackPoll:  50 * time.Millisecond,

@@ -587,3 +587,91 @@ func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
 	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.Channels()) == 0 })
 	checkHistory(t, l)
 }
+
+// The queue tells a waiting caller about the callback digit once they
+// waited long enough and their estimated wait is long; a queue whose
+// threshold is not reached says nothing.
+func TestCallbackOfferedWhenTheWaitIsLong(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.Offer, sales.Callback.OfferAfter, sales.Callback.OfferEWT = "sound:cb-offer", 200*time.Millisecond, time.Minute
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	// One agent, busy on a call: the estimate for the next caller is about
+	// a handle time (3 minutes before any call ended), over the threshold.
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	first, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550201", DNIS: "800"})
+	waitState(t, l, interactionOf(t, l, first).ConnectionID, acd.StateConnected)
+	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550202", DNIS: "800"})
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
+	waitPlayed(t, l, leg, "sound:cb-offer")
+	waitFor(t, 5*time.Second, "music back after the offer", func() bool {
+		ch, _ := l.Sim.Channel(leg)
+		return ch.MOHClass == "sales-music"
+	})
+	// The caller takes it.
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateCallback)
+
+	// A threshold of ten hours is not reached: no offer.
+	sales.Callback.OfferEWT = 10 * time.Hour
+	l2 := startCallbackLab(t, cbOptions{sales: &sales})
+	login(t, l2, 0, "a1", "PJSIP/1001", answers, "sales")
+	first2, _ := l2.Sim.Call(pbxsim.Caller{ANI: "+12025550203", DNIS: "800"})
+	waitState(t, l2, interactionOf(t, l2, first2).ConnectionID, acd.StateConnected)
+	leg2, _ := l2.Sim.Call(pbxsim.Caller{ANI: "+12025550204", DNIS: "800"})
+	waitState(t, l2, interactionOf(t, l2, leg2).ConnectionID, acd.StateQueued)
+	time.Sleep(600 * time.Millisecond)
+	for _, m := range played(l2, leg2) {
+		if m == "sound:cb-offer" {
+			t.Fatal("offered under the threshold")
+		}
+	}
+}
+
+// An IVR branch and an overflow treatment both start the callback dialog;
+// the callback waits in the branch's queue.
+func TestIVRBranchAndOverflowStartTheCallbackDialog(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Overflow = config.Overflow{After: 300 * time.Millisecond, Action: config.Action{Type: config.ActionCallback}}
+	ivr := config.IVR{
+		EntryPoints: map[string]string{"900": "main"},
+		Nodes: map[string]config.Node{
+			"main": {
+				Prompt:   "sound:welcome",
+				Collect:  config.Collect{MaxDigits: 1, Timeout: 2 * time.Second},
+				Branches: map[string]config.Branch{"2": {Callback: true, Queue: "support"}},
+			},
+		},
+	}
+	l := startCallbackLab(t, cbOptions{sales: &sales, ivr: ivr})
+	// Queue support has no callback prompt configured: the dialog still
+	// takes digits.
+	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550211", DNIS: "900", Digits: "2", DigitsAfter: 10 * time.Millisecond})
+	ix := interactionOf(t, l, leg)
+	waitState(t, l, ix.ConnectionID, acd.StateCallback)
+	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
+		t.Fatal(err)
+	}
+	id := registeredCallback(t, l, ix.ConnectionID)
+	if cb := getCallback(t, l, id); cb.Queue != "support" || cb.Number != "+12025550211" || cb.Kind != callbacks.KindCourtesy {
+		t.Fatalf("IVR callback %+v", cb)
+	}
+
+	// Waiting in sales past overflow.after: the dialog starts by itself.
+	leg2, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550212", DNIS: "800"})
+	ix2 := interactionOf(t, l, leg2)
+	waitState(t, l, ix2.ConnectionID, acd.StateCallback)
+	waitPlayed(t, l, leg2, "sound:cb-enter-number")
+	if err := l.Sim.InjectDTMF(leg2, "#"); err != nil {
+		t.Fatal(err)
+	}
+	if cb := getCallback(t, l, registeredCallback(t, l, ix2.ConnectionID)); cb.Queue != "sales" {
+		t.Fatalf("overflow callback in %s", cb.Queue)
+	}
+	for _, conn := range []string{ix.ConnectionID, ix2.ConnectionID} {
+		if got := waitState(t, l, conn, acd.StateEnded); got.EndedBy != "caller" {
+			t.Fatalf("%s ended by %s", conn, got.EndedBy)
+		}
+	}
+}
