@@ -550,7 +550,7 @@ func (c *call) finish(ctx context.Context, by string) {
 	agent := c.agent
 	c.stopQueueTimers()
 	how := "hangup"
-	if c.selfService {
+	if c.selfService || (c.cb != nil && c.cb.withdrawn) {
 		how = "completed"
 	}
 	if !c.answeredAt.IsZero() && c.queueName != "" {

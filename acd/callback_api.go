@@ -94,10 +94,39 @@ func (e *Engine) Callback(ctx context.Context, id string) (callbacks.Callback, e
 	return e.callbacks.Get(ctx, id)
 }
 
-// CancelCallback cancels a pending callback; one being dialled is refused
-// (ErrIllegalTransition naming its state).
+// CancelCallback cancels a callback that is not being dialled; one being
+// dialled is refused (ErrIllegalTransition naming its state). A callback
+// already waiting in its queue for an agent is withdrawn from it by the
+// replica serving it (or, if that replica does not answer, from here).
 func (e *Engine) CancelCallback(ctx context.Context, id string) (callbacks.Callback, error) {
-	return e.callbacks.Cancel(ctx, id)
+	cb, err := e.callbacks.Cancel(ctx, id)
+	if err != nil || cb.Conn == "" || cb.CancelledHolder == "" {
+		return cb, err
+	}
+	ix, err := e.store.Interaction(ctx, cb.Conn)
+	if err != nil || ix.Terminal() {
+		return cb, nil
+	}
+	cmd := command{ID: newRequestID(), Op: opCallbackWithdraw}
+	if ix.Owner == e.store.node {
+		_, err = e.local(ctx, cb.Conn, cmd)
+	} else {
+		_, err = e.forward(ctx, ix.Owner, cb.Conn, cmd)
+	}
+	if err != nil {
+		// Its replica is gone: end the interaction here, so no agent is
+		// offered it; ending it frees an agent it was offered to.
+		e.log.Warn("withdraw cancelled callback through its replica failed; ending its interaction here", "callback_id", id, "connection_id", cb.Conn, "err", err)
+		if ix.AgentLeg != "" {
+			if herr := e.pbx.Hangup(ctx, ix.AgentLeg, CauseNormal); herr != nil {
+				e.log.Warn("hang up the withdrawn callback's agent leg", "leg", ix.AgentLeg, "err", herr)
+			}
+		}
+		if _, next, ferr := e.store.Finish(ctx, cb.Conn, "completed", "cancelled"); ferr == nil {
+			e.deliver(context.WithoutCancel(ctx), next, time.Now())
+		}
+	}
+	return cb, nil
 }
 
 // CallbackFlow runs a step of a caller's callback dialog on their call:

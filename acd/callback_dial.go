@@ -45,6 +45,9 @@ type cbCall struct {
 	completed bool // the attempt's outcome is recorded; the lease is gone
 	accept    bool // waiting for the agent to accept (accept = agent)
 	leaseGen  int
+	// withdrawn: the callback was cancelled while it waited for an agent;
+	// its interaction ends as served ("completed"), not abandoned.
+	withdrawn bool
 }
 
 type (
@@ -256,10 +259,35 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 // lease). It cleans up and carries on; this actor must not touch the
 // callback's legs any more.
 func (c *call) lostLease(ctx context.Context, err error) {
-	c.log.Error("callback lease lost; leaving the callback to the replica that took it", "err", err)
 	c.cb.completed = true
+	if cb, gerr := c.e.callbacks.Get(ctx, c.cb.rec.ID); gerr == nil && cb.State == callbacks.StateCancelled {
+		c.withdrawCallback(ctx)
+		return
+	}
+	c.log.Error("callback lease lost; leaving the callback to the replica that took it", "err", err)
 	c.stopTimer()
 	c.phase = phaseDone
+}
+
+// withdrawCallback ends the interaction of a callback cancelled while it
+// waited for an agent (Store.Cancel refuses a cancel once the customer is
+// being dialled): out of the queue, a ringing agent's phone hung up, an
+// agent who answered freed.
+func (c *call) withdrawCallback(ctx context.Context) {
+	c.cb.completed = true
+	switch c.phase {
+	case phaseQueued, phaseRinging, phaseCallbackAgent:
+	default:
+		return
+	}
+	c.stopTimer()
+	if c.ringAll != nil {
+		c.hangupRing(ctx, "")
+	}
+	c.hangup(ctx, c.agentLeg, CauseNormal)
+	c.cb.withdrawn = true
+	c.log.Info("callback cancelled while waiting; withdrawn", "phase", c.phase)
+	c.finish(ctx, "cancelled")
 }
 
 // completeAttempt records the attempt's outcome; the lease ends with it.

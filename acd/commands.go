@@ -36,6 +36,8 @@ const (
 	opCallbackStart    = "callback_start"
 	opCallbackRegister = "callback_register"
 	opCallbackCancel   = "callback_cancel"
+	// A callback cancelled while it waited for an agent.
+	opCallbackWithdraw = "callback_withdraw"
 )
 
 // command is one call-control request.

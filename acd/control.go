@@ -50,6 +50,12 @@ func (c *call) onCommand(ctx context.Context, m commandMsg) {
 	case opCallbackAccept:
 		m.reply(c.acceptCallback(ctx, m.cmd))
 		return
+	case opCallbackWithdraw:
+		if c.cb != nil {
+			c.withdrawCallback(ctx)
+		}
+		m.reply(CallView{ConnectionID: c.conn, State: StateEnded}, nil)
+		return
 	}
 	v, err = c.command(ctx, m.cmd)
 	if err == nil {

@@ -29,7 +29,8 @@ var interactionTransitions = map[string]map[string]string{
 		StateQueued: "move_queue (overflow)", StateEnded: "finish (a treatment that played its message)", StateCallback: "callback_start"},
 	StateCallback: {StateQueued: "callback_cancel", StateEnded: "finish (callback registered)",
 		StateAbandoned: "finish (hung up before registering)", StateFailed: "finish"},
-	StateOffered: {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish"},
+	StateOffered: {StateConnected: "connect", StateQueued: "no_answer (RONA)", StateAbandoned: "finish", StateFailed: "finish",
+		StateEnded: "finish (a callback cancelled while its agent's phone rang)"},
 	StateConnected: {StateEnded: "finish", StateQueued: "transfer_queue", StateOffered: "transfer_agent",
 		StateConnected: "hand_over (consult transfer, agent leaves a conference)"},
 }

@@ -120,6 +120,9 @@ type Callback struct {
 	// holder left behind.
 	Conn     string
 	AgentLeg string
+	// CancelledHolder is the node that held the callback when it was
+	// cancelled while waiting for an agent ("" if it was pending).
+	CancelledHolder string
 
 	// Media is played to the agent before the customer is dialled (e.g.
 	// the caller's recorded message); "" = none.

@@ -19,7 +19,8 @@ const (
 	// claimer). It is in the due set, the queue's waiting set and the
 	// queue's merge index.
 	StatePending State = "pending"
-	// StateDialing: claimed by one node under a lease; that node dials it.
+	// StateDialing: claimed by one node under a lease; that node serves it
+	// (it waits in its queue for an agent, then the customer is dialled).
 	StateDialing State = "dialing"
 	// StateDone: answered. Terminal.
 	StateDone State = "done"
@@ -57,6 +58,8 @@ const (
 //	pending  claim          dialing
 //	pending  cancel         cancelled
 //	pending  expire         expired
+//	dialing  cancel         cancelled (only before its dial started:
+//	                                   cancel.lua refuses it after)
 //	dialing  answered       done
 //	dialing  retry          pending   (due = now + RetryDelay; now for a reclaim)
 //	dialing  exhausted      failed
@@ -68,6 +71,7 @@ var transitions = map[State]map[Event]State{
 		EventExpire: StateExpired,
 	},
 	StateDialing: {
+		EventCancel:       StateCancelled,
 		EventAnswered:     StateDone,
 		EventRetry:        StatePending,
 		EventExhausted:    StateFailed,

@@ -20,7 +20,7 @@ func TestTransitionTable(t *testing.T) {
 		{StateDialing, EventRetry, StatePending, true},
 		{StateDialing, EventExhausted, StateFailed, true},
 		{StateDialing, EventLeaseExpired, StatePending, true},
-		{StateDialing, EventCancel, StateDialing, false},
+		{StateDialing, EventCancel, StateCancelled, true}, // guarded by cancel.lua: no dial started
 		{StateDone, EventCancel, StateDone, false},
 		{StatePending, EventAnswered, StatePending, false},
 		{StateFailed, EventClaim, StateFailed, false},

@@ -149,8 +149,11 @@ func (s *Store) Get(ctx context.Context, id string) (Callback, error) {
 	return fromMap(m)
 }
 
-// Cancel cancels a pending callback. One being dialled (or already
-// finished) is refused with ErrIllegalTransition naming its state.
+// Cancel cancels a callback that is not being dialled: pending, or claimed
+// and still waiting for an agent (the holder must then withdraw its
+// interaction: the record's Conn and CancelledHolder name it). One being
+// dialled (or already finished) is refused with ErrIllegalTransition
+// naming its state.
 func (s *Store) Cancel(ctx context.Context, id string) (Callback, error) {
 	v, err := s.run(ctx, scriptCancel, []string{s.keys.Callback(id)}, id)
 	if err != nil {
@@ -354,29 +357,30 @@ func fromMap(m map[string]string) (Callback, error) {
 	}
 	atoi := func(f string) int { n, _ := strconv.Atoi(m[f]); return n }
 	cb := Callback{
-		ID:           m["id"],
-		Queue:        m["queue"],
-		Number:       m["number"],
-		Name:         m["name"],
-		Kind:         Kind(m["kind"]),
-		State:        State(m["state"]),
-		Due:          msTime("due"),
-		WindowEnd:    msTime("window_end"),
-		MaxAttempts:  atoi("max_attempts"),
-		RetryDelay:   time.Duration(atoi("retry_ms")) * time.Millisecond,
-		Created:      msTime("created"),
-		Ended:        msTime("ended"),
-		Node:         m["node"],
-		LeaseExpires: msTime("lease"),
-		DialStarted:  atoi("started"),
-		DialLeg:      m["leg"],
-		DialOwner:    m["owner"],
-		Conn:         m["conn"],
-		AgentLeg:     m["agent_leg"],
-		Media:        m["media"],
-		CallerID:     m["caller_id"],
-		DNIS:         m["dnis"],
-		TimeZone:     m["tz"],
+		ID:              m["id"],
+		Queue:           m["queue"],
+		Number:          m["number"],
+		Name:            m["name"],
+		Kind:            Kind(m["kind"]),
+		State:           State(m["state"]),
+		Due:             msTime("due"),
+		WindowEnd:       msTime("window_end"),
+		MaxAttempts:     atoi("max_attempts"),
+		RetryDelay:      time.Duration(atoi("retry_ms")) * time.Millisecond,
+		Created:         msTime("created"),
+		Ended:           msTime("ended"),
+		Node:            m["node"],
+		LeaseExpires:    msTime("lease"),
+		DialStarted:     atoi("started"),
+		DialLeg:         m["leg"],
+		DialOwner:       m["owner"],
+		Conn:            m["conn"],
+		AgentLeg:        m["agent_leg"],
+		CancelledHolder: m["cancelled_holder"],
+		Media:           m["media"],
+		CallerID:        m["caller_id"],
+		DNIS:            m["dnis"],
+		TimeZone:        m["tz"],
 	}
 	cb.Score, _ = strconv.ParseFloat(m["score"], 64)
 	if v := m["vars"]; v != "" && v != "null" {

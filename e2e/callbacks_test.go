@@ -675,3 +675,61 @@ func TestIVRBranchAndOverflowStartTheCallbackDialog(t *testing.T) {
 		}
 	}
 }
+
+// A web callback can be cancelled while it waits for an agent (it leaves
+// the queue) and while the agent's phone rings (the phone stops); once the
+// customer is being dialled the cancel is refused with its state.
+func TestWebCallbackCancelUntilItIsDialled(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{dialRing: 5 * time.Second})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+
+	// Waiting in queue, nobody logged in.
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "+12025550221"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := callbackInteraction(t, l, cb.ID, acd.StateQueued)
+	got, err := e.CancelCallback(ctx, cb.ID)
+	if err != nil || got.State != callbacks.StateCancelled {
+		t.Fatalf("cancel waiting: %+v %v", got, err)
+	}
+	if done := waitState(t, l, ix.ConnectionID, acd.StateEnded); done.EndedBy != "cancelled" {
+		t.Fatalf("withdrawn interaction ended by %q", done.EndedBy)
+	}
+	if _, err := l.Replicas[0].Store.Position(ctx, "sales", ix.ConnectionID); err == nil {
+		t.Fatal("cancelled callback still in the queue")
+	}
+
+	// The agent's phone rings (it never answers): the cancel stops it and
+	// frees the agent.
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
+	cb2, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "+12025550222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, l, "a1", agents.Ringing)
+	if _, err := e.CancelCallback(ctx, cb2.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, l, "a1", agents.Available)
+	waitFor(t, 5*time.Second, "agent's phone stopped", func() bool { return len(l.Sim.LiveLegs("PJSIP/1001")) == 0 })
+
+	// Being dialled: refused, naming the state; the dial goes on.
+	l.Sim.SetPhone("PJSIP/1001", answers)
+	const number = "+12025550223"
+	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Second})
+	cb3, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	if _, err := e.CancelCallback(ctx, cb3.ID); !errors.Is(err, callbacks.ErrIllegalTransition) || !strings.Contains(err.Error(), "dialing") {
+		t.Fatalf("cancel while dialling: %v", err)
+	}
+	waitCallback(t, l, cb3.ID, callbacks.StateDone)
+	if _, err := e.End(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	checkHistory(t, l)
+}
