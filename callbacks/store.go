@@ -41,6 +41,9 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 // Keys exposes the key builder (tests and tools read state back with it).
 func (s *Store) Keys() Keys { return s.keys }
 
+// Client is the Redis client the store uses (tools read state back with it).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
 func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
 	argv := append([]any{s.keys.Base()}, args...)
 	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()

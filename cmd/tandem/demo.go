@@ -25,6 +25,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&d.Calls, "calls", d.Calls, "synthetic callers to place")
 	fs.Float64Var(&d.Rate, "rate", d.Rate, "callers arriving per second")
 	fs.Float64Var(&d.NoAnswerShare, "no-answer", d.NoAnswerShare, "fraction of agents whose phone never answers (0 to 1)")
+	fs.Float64Var(&d.CallbackShare, "callback-share", d.CallbackShare, "fraction of callers who ask for a callback if they have to wait (0 to 1)")
 	fs.Var((*spanFlag)(&d.Ring), "ring", "how long an answering phone rings, MIN-MAX")
 	fs.Var((*spanFlag)(&d.Talk), "talk", "how long an agent talks, MIN-MAX")
 	fs.Var((*spanFlag)(&d.Patience), "patience", "how long a caller waits for an agent, MIN-MAX")
@@ -54,6 +55,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if d.NoAnswerShare == 0 {
 		d.NoAnswerShare = -1
+	}
+	if d.CallbackShare == 0 {
+		d.CallbackShare = -1
 	}
 	log, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {

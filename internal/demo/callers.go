@@ -44,12 +44,25 @@ func (c *callers) run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		leg, err := c.sim.Call(pbxsim.Caller{
+		caller := pbxsim.Caller{
 			ANI:      fmt.Sprintf("+1555%07d", k+1),
 			DNIS:     demoDNIS,
 			Vars:     map[string]string{"CUSTOMER_ID": fmt.Sprintf("C%06d", k+1)},
 			Patience: draw(c.rng, c.opts.Patience),
-		})
+		}
+		if c.rng.Float64() < c.opts.CallbackShare {
+			// A caller who would rather be called back: a number the
+			// callback rules accept, a phone that answers when dialled,
+			// and "1#" (start, then the number they call from) pressed a
+			// moment into the wait; if an agent took the call first, the
+			// digits go nowhere.
+			caller.ANI = fmt.Sprintf("+1202555%04d", k%10000)
+			c.sim.SetPhone("PJSIP/"+caller.ANI, pbxsim.Phone{
+				Mode: pbxsim.Answer, RingFor: draw(c.rng, c.opts.Ring), TalkFor: draw(c.rng, c.opts.Talk),
+			})
+			caller.Digits, caller.DigitsAfter = "1#", 500*time.Millisecond
+		}
+		leg, err := c.sim.Call(caller)
 		c.mu.Lock()
 		c.placed++
 		if err != nil {

@@ -19,6 +19,7 @@ func fast() Options {
 		Calls:         30,
 		Rate:          40,
 		NoAnswerShare: 0.2, // one of five agents never answers: RONAs happen
+		CallbackShare: 0.3, // about nine callers ask for a callback if they wait
 		Ring:          Span{20 * time.Millisecond, 150 * time.Millisecond},
 		Talk:          Span{50 * time.Millisecond, 300 * time.Millisecond},
 		Patience:      Span{1 * time.Second, 4 * time.Second},
@@ -58,8 +59,14 @@ func TestSmallDemoAccountsForEveryCallWithInvariantsZero(t *testing.T) {
 	if c.Arrived != 30 {
 		t.Fatalf("arrived = %d, want 30", c.Arrived)
 	}
-	if c.Answered+c.Abandoned+c.Failed != c.Arrived {
+	if c.Answered+c.Abandoned+c.Failed+c.ToCallback != c.Arrived {
 		t.Fatalf("calls not accounted for: %+v", c)
+	}
+	// Every caller who left for a callback registered one, and each ended
+	// answered or failed, dialled once per attempt.
+	cb := r.Callbacks
+	if cb.Requested != c.ToCallback || cb.Done+cb.Failed != cb.Requested || cb.Attempts != cb.CustomerDials {
+		t.Fatalf("callbacks %+v for %d callers who left for one", cb, c.ToCallback)
 	}
 	if c.Answered == 0 {
 		t.Fatal("no call was answered")

@@ -29,6 +29,10 @@ type Options struct {
 	// NoAnswerShare is the fraction of agents whose phone never answers, so
 	// that RONA (redirect on no answer) happens. Negative means none.
 	NoAnswerShare float64
+	// CallbackShare is the fraction of callers who ask for a courtesy
+	// callback if they have to wait (they press 1 then #, for the number
+	// they call from). Negative means none.
+	CallbackShare float64
 
 	Ring     Span // how long an answering phone rings
 	Talk     Span // how long an agent talks before hanging up
@@ -66,6 +70,7 @@ func Defaults() Options {
 		Calls:         200,
 		Rate:          20,
 		NoAnswerShare: 0.1,
+		CallbackShare: 0.15,
 		Ring:          Span{300 * time.Millisecond, 2 * time.Second},
 		Talk:          Span{1 * time.Second, 4 * time.Second},
 		Patience:      Span{10 * time.Second, 40 * time.Second},
@@ -107,6 +112,11 @@ func (o Options) withDefaults() Options {
 	} else if o.NoAnswerShare < 0 {
 		o.NoAnswerShare = 0
 	}
+	if o.CallbackShare == 0 {
+		o.CallbackShare = d.CallbackShare
+	} else if o.CallbackShare < 0 {
+		o.CallbackShare = 0
+	}
 	setSpan(&o.Ring, d.Ring)
 	setSpan(&o.Talk, d.Talk)
 	setSpan(&o.Patience, d.Patience)
@@ -142,6 +152,9 @@ func (o Options) validate() error {
 	}
 	if o.NoAnswerShare > 1 {
 		bad("no-answer share", "must be between 0 and 1")
+	}
+	if o.CallbackShare > 1 {
+		bad("callback share", "must be between 0 and 1")
 	}
 	for _, s := range []struct {
 		name string

@@ -25,6 +25,8 @@ type Report struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 
 	Calls Calls `json:"calls"`
+	// Callbacks are the courtesy callbacks callers asked for.
+	Callbacks Callbacks `json:"callbacks"`
 	// RONAs are offers that ended without an answer (summed over replicas).
 	RONAs int64 `json:"ronas"`
 	// TimeToAnswer is answered − queued over the answered interactions, as
@@ -43,14 +45,28 @@ type Report struct {
 }
 
 // Calls accounts for every call placed. Arrived = Answered + Abandoned +
-// Failed once the invariants hold.
+// Failed + ToCallback once the invariants hold.
 type Calls struct {
 	Arrived   int `json:"arrived"`   // callers the demo placed
 	Answered  int `json:"answered"`  // interactions that reached an agent
 	Abandoned int `json:"abandoned"` // callers who hung up before an agent answered
+	// ToCallback are callers who left the queue for a courtesy callback
+	// (their callbacks are counted under Report.Callbacks).
+	ToCallback int `json:"to_callback"`
 	// Failed are calls the PBX could not hand to any replica plus
 	// interactions Tandem gave up on.
 	Failed int `json:"failed"`
+}
+
+// Callbacks accounts for the courtesy callbacks of the run.
+type Callbacks struct {
+	Requested int `json:"requested"` // registered by a caller
+	Done      int `json:"done"`      // the customer answered
+	Failed    int `json:"failed"`    // every attempt went unanswered
+	// Attempts and CustomerDials should be equal: one originate per
+	// attempt (the invariant callbacks_dialled_twice checks each callback).
+	Attempts      int `json:"attempts"`
+	CustomerDials int `json:"customer_dials"`
 }
 
 // Latency summarises a set of durations.
@@ -68,6 +84,7 @@ type PBXView struct {
 	CallsBridged   int `json:"calls_bridged"`
 	CallsAbandoned int `json:"calls_abandoned"` // patience ran out before a bridge
 	Originates     int `json:"originates"`      // agent legs rung
+	CustomerDials  int `json:"customer_dials"`  // callbacks' customer legs rung
 }
 
 // Invariants must all be zero.
@@ -89,6 +106,12 @@ type Invariants struct {
 	AgentsStuck int `json:"agents_stuck"`
 	// PBXChannelsLeft: channels still up at the PBX after the drain.
 	PBXChannelsLeft int `json:"pbx_channels_left"`
+	// CallbacksNotFinished: callbacks still pending or being served after
+	// the drain.
+	CallbacksNotFinished int `json:"callbacks_not_finished"`
+	// CallbacksDialledTwice: callbacks whose customer was dialled more
+	// often than they have attempts recorded.
+	CallbacksDialledTwice int `json:"callbacks_dialled_twice"`
 }
 
 // Violations lists the invariants that are not zero, by JSON name.
@@ -104,6 +127,8 @@ func (iv Invariants) Violations() []string {
 		{"calls_unaccounted", iv.CallsUnaccounted},
 		{"agents_stuck", iv.AgentsStuck},
 		{"pbx_channels_left", iv.PBXChannelsLeft},
+		{"callbacks_not_finished", iv.CallbacksNotFinished},
+		{"callbacks_dialled_twice", iv.CallbacksDialledTwice},
 	} {
 		if c.n != 0 {
 			out = append(out, fmt.Sprintf("%s=%d", c.name, c.n))
@@ -220,8 +245,15 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("  arrived\t%d", r.Calls.Arrived)
 	p("  answered\t%d", r.Calls.Answered)
 	p("  abandoned\t%d", r.Calls.Abandoned)
+	p("  left for a callback\t%d", r.Calls.ToCallback)
 	p("  failed\t%d", r.Calls.Failed)
 	p("  RONAs\t%d", r.RONAs)
+	p("")
+	p("Callbacks")
+	p("  requested\t%d", r.Callbacks.Requested)
+	p("  done\t%d", r.Callbacks.Done)
+	p("  failed\t%d", r.Callbacks.Failed)
+	p("  attempts / customer dials\t%d / %d", r.Callbacks.Attempts, r.Callbacks.CustomerDials)
 	p("")
 	p("Latency\tsamples\tavg\tp50\tp99\tmax")
 	lat := func(name string, l Latency) {
@@ -235,6 +267,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("  calls bridged\t%d", r.PBX.CallsBridged)
 	p("  callers out of patience\t%d", r.PBX.CallsAbandoned)
 	p("  agent legs rung\t%d", r.PBX.Originates)
+	p("  customer legs rung\t%d", r.PBX.CustomerDials)
 	p("")
 	p("Agents at the end\t%s", agentStates(r.AgentStates))
 	p("")
@@ -246,6 +279,8 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("  calls unaccounted\t%d", iv.CallsUnaccounted)
 	p("  agents stuck\t%d", iv.AgentsStuck)
 	p("  PBX channels left\t%d", iv.PBXChannelsLeft)
+	p("  callbacks not finished\t%d", iv.CallbacksNotFinished)
+	p("  callbacks dialled twice\t%d", iv.CallbacksDialledTwice)
 	p("")
 	if r.OK {
 		p("OK: every invariant holds.")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // ErrInvariant is returned (wrapped) by Run when the run finished but an
@@ -49,12 +53,19 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		RedisAddr: opts.RedisAddr,
 		Prefix:    opts.Prefix,
 		Queues: map[string]acd.QueueSettings{
-			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout},
+			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Callback: config.QueueCallback{
+				Digit: "1", Prompt: "sound:callback-enter-number", Confirm: "sound:callback-registered",
+				CallerID: demoCallerID, MaxAttempts: 3, RetryDelay: 2 * time.Second,
+			}},
 		},
 		DNIS:          map[string]string{demoDNIS: demoQueue},
 		DefaultQueue:  demoQueue,
 		SweepInterval: opts.SweepInterval,
 		Logger:        opts.Logger,
+		Engine: acd.Options{
+			// Callbacks dial the callers' simulated phones.
+			Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: demoCallerID, RingTimeout: 10 * time.Second},
+		},
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("demo: start the lab: %w", err)
@@ -84,7 +95,8 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		g.Go(func() error { return reportProgress(gctx, progress, opts, cs, w, began) })
 	}
 
-	drained := drain(gctx, opts, cs, w)
+	cbs := callbacks.NewStore(l.RDB, opts.Prefix)
+	drained := drain(gctx, opts, cs, w, cbs)
 	if drained {
 		// Let the PBX hang up the last legs before it is inspected.
 		l.Sim.WaitIdle(settle)
@@ -95,7 +107,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	// The run's context may be over; the report still has to be read.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	r, err := buildReport(rctx, l, f, cs, opts)
+	r, err := buildReport(rctx, l, f, cs, cbs, opts)
 	r.Wall = Millis(time.Since(began))
 	r.Interrupted = !drained && ctx.Err() != nil
 	r.OK = len(r.Invariants.Violations()) == 0 && !r.Interrupted
@@ -116,7 +128,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 // drain waits until every call has been placed and every interaction that
 // reached Tandem is terminal. It reports false when ctx ended first; a
 // drain timeout is not an error here (the report counts what is left).
-func drain(ctx context.Context, opts Options, cs *callers, w *watcher) bool {
+func drain(ctx context.Context, opts Options, cs *callers, w *watcher, cbs *callbacks.Store) bool {
 	select {
 	case <-ctx.Done():
 		return false
@@ -132,7 +144,7 @@ func drain(ctx context.Context, opts Options, cs *callers, w *watcher) bool {
 	for {
 		_, accepted, _ := cs.counts()
 		s := w.snapshot()
-		if s.terminal() >= accepted && s.Seen == s.terminal() {
+		if s.terminal() >= accepted && s.Seen == s.terminal() && liveCallbacks(ctx, cbs) == 0 {
 			return true
 		}
 		select {
@@ -172,7 +184,22 @@ func width(n int) int { return len(fmt.Sprint(n)) }
 
 // buildReport reads the outcome from where it is recorded: interactions in
 // Redis, the engines' stats, the simulator's counters.
-func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, opts Options) (Report, error) {
+// liveCallbacks counts callbacks not finished (waiting to be due, or being
+// served); -1 if Redis cannot say.
+func liveCallbacks(ctx context.Context, cbs *callbacks.Store) int {
+	k := cbs.Keys()
+	due, err1 := cbs.Client().ZCard(ctx, k.Due()).Result()
+	held, err2 := cbs.Client().ZCard(ctx, k.Leases()).Result()
+	// A callback waiting in its queue holds a lease; one retried later is
+	// due; one being registered is neither for a moment, but its caller's
+	// interaction is still live then.
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return int(due + held)
+}
+
+func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *callbacks.Store, opts Options) (Report, error) {
 	legs, placed, refused := cs.result()
 	r := Report{
 		Replicas: opts.Replicas, Agents: opts.Agents, AgentsNeverAnswering: f.neverAnswering(),
@@ -193,12 +220,25 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, opts Op
 	var waits []time.Duration
 	found := 0
 	for _, ix := range ixs {
+		if ix.Attached["callback_id"] != "" {
+			// A callback's interaction: accounted with the callbacks below.
+			if !ix.Terminal() {
+				r.Invariants.InteractionsNotTerminal++
+			}
+			continue
+		}
 		if !ours[ix.CallerLeg] {
 			continue // another run's, under a shared prefix
 		}
 		found++
 		switch ix.State {
 		case "ended":
+			if ix.Answered.IsZero() {
+				// Ended without an agent: the caller registered a callback
+				// (the demo has no other treatment that ends calls).
+				r.Calls.ToCallback++
+				continue
+			}
 			r.Calls.Answered++
 			if !ix.Answered.IsZero() && !ix.Queued.IsZero() {
 				waits = append(waits, ix.Answered.Sub(ix.Queued))
@@ -223,7 +263,11 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, opts Op
 	r.Handoff = summarize(handoffs)
 
 	st := l.Sim.Stats()
-	r.PBX = PBXView{CallsPlaced: st.CallsPlaced, CallsBridged: st.CallsBridged, CallsAbandoned: st.CallsAbandoned, Originates: st.Originates}
+	if err := countCallbacks(ctx, cbs, st, &r); err != nil {
+		return r, err
+	}
+	r.PBX = PBXView{CallsPlaced: st.CallsPlaced, CallsBridged: st.CallsBridged, CallsAbandoned: st.CallsAbandoned,
+		Originates: st.Originates - r.Callbacks.CustomerDials, CustomerDials: r.Callbacks.CustomerDials}
 	r.Invariants.DoubleOffers = st.DoubleOffers
 	r.Invariants.AgentsWithTwoCalls = st.AgentsWithTwoCalls
 	r.Invariants.PBXChannelsLeft = len(l.Sim.Channels())
@@ -263,4 +307,41 @@ func interactions(ctx context.Context, rdb redis.UniversalClient, store *acd.Sto
 		return out, fmt.Errorf("demo: scan interactions: %w", err)
 	}
 	return out, nil
+}
+
+// demoCallerID is the number callback customers see.
+const demoCallerID = "+18005550100"
+
+// countCallbacks reads every callback of the run and checks each was
+// dialled once per attempt, from the simulator's count of originates to
+// its number.
+func countCallbacks(ctx context.Context, cbs *callbacks.Store, st pbxsim.Stats, r *Report) error {
+	k := cbs.Keys()
+	prefix := k.Callback("")
+	iter := cbs.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
+	for iter.Next(ctx) {
+		cb, err := cbs.Get(ctx, strings.TrimPrefix(iter.Val(), prefix))
+		if err != nil {
+			return fmt.Errorf("demo: read callback: %w", err)
+		}
+		r.Callbacks.Requested++
+		switch {
+		case cb.State == callbacks.StateDone:
+			r.Callbacks.Done++
+		case cb.State == callbacks.StateFailed:
+			r.Callbacks.Failed++
+		case !cb.State.Terminal():
+			r.Invariants.CallbacksNotFinished++
+		}
+		dials := st.OriginatesByEndpoint["PJSIP/"+cb.Number]
+		r.Callbacks.Attempts += len(cb.Attempts)
+		r.Callbacks.CustomerDials += dials
+		if dials > len(cb.Attempts) {
+			r.Invariants.CallbacksDialledTwice++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("demo: scan callbacks: %w", err)
+	}
+	return nil
 }
