@@ -60,6 +60,42 @@ func (w *world) do(method, path, token, body string) *httptest.ResponseRecorder 
 	return rec
 }
 
+// wantRefusedBeforeCore checks a request the API refused on its own: the
+// status, the field named, and a core that was never called.
+func wantRefusedBeforeCore(t *testing.T, w *world, rec *httptest.ResponseRecorder, status int, field string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	if eb := decodeErr(t, rec); eb.Field != field {
+		t.Errorf("field %q, want %q (%s)", eb.Field, field, eb.Error)
+	}
+	if calls := w.core.Calls(); len(calls) != 0 {
+		t.Errorf("core called despite bad input: %v", calls)
+	}
+}
+
+// wantCoreErrorMapped checks the answer to an error of the core: the
+// status, the field named, no internals (the core's errors here mention
+// 10.1.2.3) in the body, and a 500 logged with them. It returns the body.
+func wantCoreErrorMapped(t *testing.T, w *world, rec *httptest.ResponseRecorder, status int, field string) errorBody {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	eb := decodeErr(t, rec)
+	if eb.Field != field {
+		t.Errorf("field %q, want %q", eb.Field, field)
+	}
+	if strings.Contains(eb.Error, "10.1.2.3") {
+		t.Errorf("response leaks internals: %s", eb.Error)
+	}
+	if status == 500 && !strings.Contains(w.logs.String(), "10.1.2.3") {
+		t.Errorf("500 not logged: %s", w.logs)
+	}
+	return eb
+}
+
 func decodeErr(t *testing.T, rec *httptest.ResponseRecorder) errorBody {
 	t.Helper()
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
@@ -224,15 +260,7 @@ func TestBadInputLeavesCoreUntouched(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
 			rec := w.do(tc.method, tc.path, superTok, tc.body)
-			if rec.Code != tc.status {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
-			}
-			if eb := decodeErr(t, rec); eb.Field != tc.field {
-				t.Errorf("field %q, want %q (%s)", eb.Field, tc.field, eb.Error)
-			}
-			if calls := w.core.Calls(); len(calls) != 0 {
-				t.Errorf("core called despite bad input: %v", calls)
-			}
+			wantRefusedBeforeCore(t, w, rec, tc.status, tc.field)
 		})
 	}
 }
@@ -283,19 +311,7 @@ func TestCoreErrorsMapToStatus(t *testing.T) {
 				w := newWorld(t)
 				w.core.err = tc.err
 				rec := w.do(route.method, route.path, agentTok, route.body)
-				if rec.Code != tc.status {
-					t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
-				}
-				eb := decodeErr(t, rec)
-				if eb.Field != tc.field {
-					t.Errorf("field %q, want %q", eb.Field, tc.field)
-				}
-				if strings.Contains(eb.Error, "10.1.2.3") {
-					t.Errorf("response leaks internals: %s", eb.Error)
-				}
-				if tc.status == 500 && !strings.Contains(w.logs.String(), "10.1.2.3") {
-					t.Errorf("500 not logged: %s", w.logs)
-				}
+				wantCoreErrorMapped(t, w, rec, tc.status, tc.field)
 			})
 		}
 	}

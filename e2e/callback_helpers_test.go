@@ -189,3 +189,20 @@ func waitBridged(t *testing.T, l *lab.Lab, conn string) {
 		return ok && len(b.Channels) == 2
 	})
 }
+
+// askForCallback places a call to queue sales (DNIS 800) from ani, waits
+// until it is queued, presses the callback digit and waits for the prompt
+// asking for the number: the callback is started.
+func askForCallback(t *testing.T, l *lab.Lab, ani string) (string, acd.Interaction) {
+	t.Helper()
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: ani, DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitPlayed(t, l, leg, "sound:cb-enter-number")
+	return leg, ix
+}

@@ -337,12 +337,7 @@ func TestRegisterWithRecordedMessage(t *testing.T) {
 	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550150", DNIS: "800"})
-	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
-	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
-		t.Fatal(err)
-	}
-	waitPlayed(t, l, leg, "sound:cb-enter-number")
+	leg, ix := askForCallback(t, l, "+12025550150")
 	if err := l.Sim.InjectDTMF(leg, "2025550151#"); err != nil {
 		t.Fatal(err)
 	}
@@ -478,12 +473,7 @@ func TestCallbackDuplicatesMergeAndBadNumbersAreRefused(t *testing.T) {
 
 	// A caller keys a UK number: refused, told, asked again; then # with
 	// their own number is accepted.
-	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550182", DNIS: "800"})
-	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
-	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
-		t.Fatal(err)
-	}
-	waitPlayed(t, l, leg, "sound:cb-enter-number")
+	leg, ix := askForCallback(t, l, "+12025550182")
 	if err := l.Sim.InjectDTMF(leg, "442079460958#"); err != nil {
 		t.Fatal(err)
 	}
