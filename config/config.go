@@ -133,6 +133,10 @@ type Routing struct {
 	// the desktops Tandem replaces) or "requeue" (back to the head of the
 	// call's queue).
 	BlindTransferNoAnswer string `mapstructure:"blind_transfer_no_answer"`
+	// CallbackLease is how long a replica holds a callback it serves
+	// without renewing its lease (it renews every third of it); a replica
+	// that dies gives its callbacks up to the others after it.
+	CallbackLease time.Duration `mapstructure:"callback_lease"`
 }
 
 // Queue is one queue's settings; zero values fall back to Routing.

@@ -517,6 +517,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"auth.supervisors[0]", func(c *Config) { c.Auth.Supervisors[0] = "a2" }},
 		{"routing.ring_timeout", func(c *Config) { c.Routing.RingTimeout = 0 }},
 		{"routing.sweep_interval", func(c *Config) { c.Routing.SweepInterval = -time.Second }},
+		{"routing.callback_lease", func(c *Config) { c.Routing.CallbackLease = 500 * time.Millisecond }},
 		{"routing.default_queue", func(c *Config) { c.Routing.DefaultQueue = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "" }},

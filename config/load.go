@@ -34,6 +34,7 @@ var defaults = map[string]any{
 	"http.listen":            "127.0.0.1:8080",
 	"routing.ring_timeout":   15 * time.Second,
 	"routing.sweep_interval": time.Second,
+	"routing.callback_lease": 15 * time.Second,
 	// max_concurrent_calls defaults to 0: no cap.
 	"routing.busy_message":             "sound:all-circuits-busy-now",
 	"routing.blind_transfer_no_answer": "abandon",

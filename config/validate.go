@@ -170,6 +170,9 @@ func (c Config) Validate() error {
 	// Routing and queues.
 	positive(bad, "routing.ring_timeout", c.Routing.RingTimeout)
 	positive(bad, "routing.sweep_interval", c.Routing.SweepInterval)
+	if c.Routing.CallbackLease < time.Second {
+		bad("routing.callback_lease", "must be at least 1s (it is renewed every third of it)")
+	}
 	if c.Routing.MaxConcurrentCalls < 0 {
 		bad("routing.max_concurrent_calls", "must not be negative (0 is no cap)")
 	}

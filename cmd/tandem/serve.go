@@ -90,6 +90,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PrivacyShield:         cfg.Recording.PrivacyShield,
 		BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
 		BusyMessage:           cfg.Routing.BusyMessage,
+		CallbackLease:         cfg.Routing.CallbackLease,
 		IVR:                   cfg.IVR,
 	})
 
