@@ -87,10 +87,12 @@ type callbackView struct {
 	Name      string            `json:"name"`
 	Variables map[string]string `json:"variables"`
 	Kind      callbacks.Kind    `json:"kind"`
-	State     callbacks.State   `json:"state"`
-	Due       time.Time         `json:"due"`
-	WindowEnd time.Time         `json:"window_end,omitzero"`
-	Attempts  []attemptView     `json:"attempts"`
+	// State is callbacks.Callback.Status: pending, queued (waiting for an
+	// agent), dialing, done, failed, cancelled or expired.
+	State     string        `json:"state"`
+	Due       time.Time     `json:"due"`
+	WindowEnd time.Time     `json:"window_end,omitzero"`
+	Attempts  []attemptView `json:"attempts"`
 
 	MaxAttempts       int       `json:"max_attempts"`
 	RetryDelaySeconds float64   `json:"retry_delay_seconds"`
@@ -113,7 +115,7 @@ type attemptView struct {
 func viewCallback(cb callbacks.Callback) callbackView {
 	v := callbackView{
 		ID: cb.ID, Queue: cb.Queue, Number: cb.Number, Name: cb.Name, Variables: cb.Vars,
-		Kind: cb.Kind, State: cb.State, Due: cb.Due, WindowEnd: cb.WindowEnd,
+		Kind: cb.Kind, State: cb.Status(), Due: cb.Due, WindowEnd: cb.WindowEnd,
 		Attempts:    make([]attemptView, len(cb.Attempts)),
 		MaxAttempts: cb.MaxAttempts, RetryDelaySeconds: cb.RetryDelay.Seconds(),
 		Created: cb.Created, Ended: cb.Ended,
@@ -339,7 +341,7 @@ func (s *server) cancelCallback(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, callbacks.ErrIllegalTransition) {
 		// Without the state (the read failed too) it is a plain 409.
 		if cur, rerr := s.core.Callback(r.Context(), id); rerr == nil {
-			err = &stateError{err: err, state: string(cur.State)}
+			err = &stateError{err: err, state: cur.Status()}
 		}
 	}
 	if err != nil {

@@ -135,6 +135,17 @@ type Callback struct {
 	TimeZone string
 }
 
+// Status is the state as people read it: a callback a node holds but has
+// not dialled yet is "queued" (it waits in its queue for an agent, and can
+// still be cancelled); "dialing" is a callback whose customer is being
+// called. The other states are as stored.
+func (cb Callback) Status() string {
+	if cb.State == StateDialing && cb.DialStarted == 0 {
+		return "queued"
+	}
+	return string(cb.State)
+}
+
 // Request asks for a callback.
 type Request struct {
 	Queue string

@@ -45,3 +45,19 @@ func TestTransitionTable(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusTellsQueuedFromDialing(t *testing.T) {
+	for _, c := range []struct {
+		cb   Callback
+		want string
+	}{
+		{Callback{State: StatePending}, "pending"},
+		{Callback{State: StateDialing}, "queued"},
+		{Callback{State: StateDialing, DialStarted: 1}, "dialing"},
+		{Callback{State: StateDone, DialStarted: 0}, "done"},
+	} {
+		if got := c.cb.Status(); got != c.want {
+			t.Errorf("%s started %d: %q, want %q", c.cb.State, c.cb.DialStarted, got, c.want)
+		}
+	}
+}

@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -722,4 +724,63 @@ func TestWebCallbackCancelUntilItIsDialled(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHistory(t, l)
+}
+
+// The callbacks API on a real engine: a web callback requested over HTTP
+// (a refused number names the rule and creates nothing), read back,
+// cancelled while it waits; and a caller's dialog driven over HTTP (start,
+// then register with a number), as an external flow engine would.
+func TestCallbacksThroughHTTP(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{})
+	srv := httptest.NewServer(api.New(l.Replicas[0].Engine, config.Auth{Supervisors: []string{"tok-sup"}}, nil))
+	defer srv.Close()
+
+	st, body := call(t, srv, "POST", "/v1/callbacks", "tok-sup", `{"queue":"sales","number":"12"}`)
+	if st != 400 || body["field"] != "number" || body["rule"] != "length" {
+		t.Fatalf("bad number: %d %v", st, body)
+	}
+	if n, _ := l.RDB.Keys(context.Background(), "tandem:v1:{cb}:cb:*").Result(); len(n) != 0 {
+		t.Fatalf("a refused request left %d callbacks", len(n))
+	}
+	st, body = call(t, srv, "POST", "/v1/callbacks", "tok-sup", `{"queue":"sales","number":"(202) 555-0231","name":"Ann","variables":{"order":"42"}}`)
+	if st != 201 || body["merged"] != false {
+		t.Fatalf("create: %d %v", st, body)
+	}
+	id := body["callback"].(map[string]any)["id"].(string)
+	callbackInteraction(t, l, id, acd.StateQueued) // nobody logged in
+	st, body = call(t, srv, "GET", "/v1/callbacks/"+id, "tok-sup", "")
+	if st != 200 || body["number"] != "+12025550231" || body["kind"] != "web" || body["state"] != "queued" {
+		t.Fatalf("get: %d %v", st, body)
+	}
+	if st, body := call(t, srv, "DELETE", "/v1/callbacks/"+id, "tok-sup", ""); st != 200 || body["state"] != "cancelled" {
+		t.Fatalf("cancel: %d %v", st, body)
+	}
+	if st, body := call(t, srv, "DELETE", "/v1/callbacks/"+id, "tok-sup", ""); st != 409 || body["state"] != "cancelled" {
+		t.Fatalf("cancel twice: %d %v", st, body)
+	}
+
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550232", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
+	if st, body := call(t, srv, "POST", "/v1/calls/"+ix.ConnectionID+"/callback/start", "tok-sup", ""); st != 200 || body["state"] != "callback" {
+		t.Fatalf("start: %d %v", st, body)
+	}
+	if st, body := call(t, srv, "POST", "/v1/calls/"+ix.ConnectionID+"/callback/register", "tok-sup", `{"number":"+44 20 7946 0958x"}`); st != 400 || body["field"] != "number" {
+		t.Fatalf("register a bad number: %d %v", st, body)
+	}
+	st, body = call(t, srv, "POST", "/v1/calls/"+ix.ConnectionID+"/callback/register", "tok-sup", `{"number":"202 555 0233"}`)
+	if st != 200 || body["callback_id"] == nil {
+		t.Fatalf("register: %d %v", st, body)
+	}
+	cb := getCallback(t, l, body["callback_id"].(string))
+	score, err := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(ix.ConnectionID), "score").Float64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.Number != "+12025550233" || cb.Kind != callbacks.KindCourtesy || cb.Score != score {
+		t.Fatalf("registered %+v (the call's place %v)", cb, score)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateEnded)
 }
