@@ -79,6 +79,7 @@ type call struct {
 	ivr          *ivrState
 	secureVars   map[string]bool // attached by the IVR as secure
 	selfService  bool            // sent to an outside number by the IVR
+	registered   bool            // the caller registered a callback: served
 	queueGen     int             // bumps to cancel overflow/announcement timers
 	queuedAt     time.Time
 	ewtPos       int // position and serving agents when queued, for the
@@ -115,6 +116,9 @@ func (c *call) run(ctx context.Context) {
 	defer func() {
 		if c.takeoverCancel != nil {
 			c.takeoverCancel()
+		}
+		if c.cb != nil && c.cb.stopMessage != nil {
+			c.cb.stopMessage()
 		}
 	}()
 	for c.phase != phaseDone {
@@ -273,7 +277,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	if c.cb != nil {
 		// Remembered so that a replica taking the callback over after this
 		// one died can hang a still-ringing phone up.
-		if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.e.store.node, c.conn, leg); err != nil {
+		if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
 			c.log.Warn("attach callback agent leg", "err", err)
 		}
 	}
@@ -550,7 +554,7 @@ func (c *call) finish(ctx context.Context, by string) {
 	agent := c.agent
 	c.stopQueueTimers()
 	how := "hangup"
-	if c.selfService || (c.cb != nil && c.cb.withdrawn) {
+	if c.selfService || c.registered || (c.cb != nil && c.cb.withdrawn) {
 		how = "completed"
 	}
 	if !c.answeredAt.IsZero() && c.queueName != "" {

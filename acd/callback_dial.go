@@ -48,12 +48,21 @@ type cbCall struct {
 	// withdrawn: the callback was cancelled while it waited for an agent;
 	// its interaction ends as served ("completed"), not abandoned.
 	withdrawn bool
+	// arrived: its interaction exists (ArriveCallback ran).
+	arrived bool
+	// pending is an outcome Complete could not record yet (Redis failed):
+	// retried on every lease tick, which go on until it is recorded.
+	pending callbacks.Outcome
+	// stopMessage ends the playing of the caller's message to the agent.
+	stopMessage context.CancelFunc
 }
 
 type (
 	cbClaimed  struct{ rec callbacks.Callback }
 	leaseTick  struct{ gen int }
 	cbAccepted struct{}
+	// cbMessagePlayed: the caller's message to the agent has ended.
+	cbMessagePlayed struct{}
 )
 
 // Defaults of the callback scheduler.
@@ -177,9 +186,16 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		c.release(ctx, callbackBusyRetry, "interaction not created")
 		return
 	}
+	c.cb.arrived = true
 	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "kind", "callback", "callback_id", cb.ID)
-	if err := c.e.callbacks.Attach(ctx, cb.ID, c.e.store.node, c.conn, ""); err != nil {
-		c.lostLease(ctx, err)
+	if err := c.e.callbacks.Attach(ctx, cb.ID, c.cb.rec.Node, c.conn, ""); err != nil {
+		// Nobody else knows this interaction yet: end it here.
+		c.log.Warn("attach the callback's interaction", "err", err)
+		if !errors.Is(err, callbacks.ErrLeaseLost) {
+			c.release(ctx, callbackBusyRetry, "interaction not attached")
+		}
+		c.cb.completed = true
+		c.finishQuietly(ctx)
 		return
 	}
 	if len(settings.Variables) > 0 {
@@ -228,7 +244,7 @@ func (c *call) cleanUpAfterDeadHolder(ctx context.Context, cb callbacks.Callback
 
 // release gives the callback back without an attempt.
 func (c *call) release(ctx context.Context, delay time.Duration, why string) {
-	if _, err := c.e.callbacks.Release(ctx, c.cb.rec.ID, c.e.store.node, delay); err != nil {
+	if _, err := c.e.callbacks.Release(ctx, c.cb.rec.ID, c.cb.rec.Node, delay); err != nil {
 		c.log.Warn("release callback", "err", err)
 	}
 	c.cb.completed = true
@@ -248,9 +264,22 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 	if c.cb == nil || c.cb.completed || m.gen != c.cb.leaseGen || c.phase == phaseDone {
 		return
 	}
-	if _, err := c.e.callbacks.Extend(ctx, c.cb.rec.ID, c.e.store.node, c.e.opts.CallbackLease); err != nil {
-		c.lostLease(ctx, err)
+	if _, err := c.e.callbacks.Extend(ctx, c.cb.rec.ID, c.cb.rec.Node, c.e.opts.CallbackLease); err != nil {
+		if errors.Is(err, callbacks.ErrLeaseLost) {
+			c.lostLease(ctx, err)
+			return
+		}
+		// Redis did not answer: the lease still runs; try again sooner.
+		c.log.Warn("renew callback lease; retrying", "err", err)
+		c.cb.leaseGen++
+		gen := c.cb.leaseGen
+		time.AfterFunc(c.e.opts.CallbackLease/6, func() { c.post(leaseTick{gen: gen}) })
 		return
+	}
+	if o := c.cb.pending; o != "" {
+		if _, ok := c.completeAttempt(ctx, o); ok {
+			return // recorded; the lease ended with it
+		}
 	}
 	c.startLeaseTicks()
 }
@@ -260,7 +289,7 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 // callback's legs any more.
 func (c *call) lostLease(ctx context.Context, err error) {
 	c.cb.completed = true
-	if cb, gerr := c.e.callbacks.Get(ctx, c.cb.rec.ID); gerr == nil && cb.State == callbacks.StateCancelled {
+	if cb, gerr := c.e.callbacks.Get(ctx, c.cb.rec.ID); gerr == nil && cb.State == callbacks.StateCancelled && cb.CancelledHolder == c.cb.rec.Node {
 		c.withdrawCallback(ctx)
 		return
 	}
@@ -277,8 +306,19 @@ func (c *call) withdrawCallback(ctx context.Context) {
 	c.cb.completed = true
 	switch c.phase {
 	case phaseQueued, phaseRinging, phaseCallbackAgent:
+	case phaseArriving:
+		// Cancelled between the claim and the queue: end what exists.
+		if c.cb.arrived {
+			c.cb.withdrawn = true
+			c.finish(ctx, "cancelled")
+		}
+		c.phase = phaseDone
+		return
 	default:
 		return
+	}
+	if c.cb.stopMessage != nil {
+		c.cb.stopMessage()
 	}
 	c.stopTimer()
 	if c.ringAll != nil {
@@ -291,13 +331,32 @@ func (c *call) withdrawCallback(ctx context.Context) {
 }
 
 // completeAttempt records the attempt's outcome; the lease ends with it.
+// It reports false if the outcome is not recorded: the lease was lost
+// (another replica continues the callback), or Redis failed, in which case
+// the outcome stays pending and the lease ticks retry it.
 func (c *call) completeAttempt(ctx context.Context, o callbacks.Outcome) (callbacks.Callback, bool) {
-	c.cb.completed = true
-	cb, err := c.e.callbacks.Complete(ctx, c.cb.rec.ID, c.e.store.node, o)
-	if err != nil {
-		c.log.Error("complete callback attempt", "outcome", o, "err", err)
+	var cb callbacks.Callback
+	var err error
+	for try := range 3 {
+		if try > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cb, err = c.e.callbacks.Complete(ctx, c.cb.rec.ID, c.cb.rec.Node, o)
+		if err == nil || errors.Is(err, callbacks.ErrLeaseLost) {
+			break
+		}
+	}
+	if errors.Is(err, callbacks.ErrLeaseLost) {
+		c.cb.completed, c.cb.pending = true, ""
+		c.log.Error("complete callback attempt: lease lost", "outcome", o, "err", err)
 		return cb, false
 	}
+	if err != nil {
+		c.cb.pending = o
+		c.log.Error("complete callback attempt; retrying with the lease", "outcome", o, "err", err)
+		return cb, false
+	}
+	c.cb.completed, c.cb.pending = true, ""
 	c.e.store.Record(ctx, c.conn, "callback_attempt", "callback_id", cb.ID, "outcome", string(o),
 		"attempt", strconv.Itoa(len(cb.Attempts)), "state", string(cb.State))
 	c.log.Info("callback attempt done", "outcome", o, "attempt", len(cb.Attempts), "state", cb.State)
@@ -322,17 +381,32 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
 		c.queuedAt = time.Time{}
 	}
-	if media := c.cb.rec.Media; media != "" {
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		if err := c.e.pbx.Play(pctx, leg, media); err != nil {
-			c.log.Warn("play the caller's message to the agent", "err", err)
-		}
-		cancel()
-		c.e.store.Record(ctx, c.conn, "callback_message_played", "media", media)
-		if c.phase != phaseCallbackAgent {
-			return // the agent hung up meanwhile
-		}
+	// The leg that answered (a ring-all offer rings several), for a replica
+	// taking over after this one died.
+	if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
+		c.log.Warn("attach callback agent leg", "err", err)
 	}
+	if media := c.cb.rec.Media; media != "" {
+		// Played while the actor goes on (the lease is renewed, a hang-up
+		// is seen); its end comes back as cbMessagePlayed.
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		c.cb.stopMessage = cancel
+		go func() {
+			defer cancel()
+			if err := c.e.pbx.Play(pctx, leg, media); err != nil && pctx.Err() == nil {
+				c.log.Warn("play the caller's message to the agent", "err", err)
+			}
+			c.post(cbMessagePlayed{})
+		}()
+		return
+	}
+	c.afterMessage(ctx)
+}
+
+// afterMessage: the agent has heard the caller's message (if any); the
+// customer is dialled, or the agent accepts first.
+func (c *call) afterMessage(ctx context.Context) {
+	o := c.offer
 	if c.settings.Callback.Accept == config.AcceptAgent {
 		c.cb.accept = true
 		c.log.Info("callback waits for the agent to accept", "agent_id", o.Agent)
@@ -355,11 +429,14 @@ func (c *call) dialCustomer(ctx context.Context) {
 		return
 	}
 	leg := fmt.Sprintf("%s-c%d", c.conn, len(rec.Attempts)+1)
-	n, err := c.e.callbacks.StartDial(ctx, rec.ID, c.e.store.node, leg, c.e.pbx.Owner())
+	n, err := c.e.callbacks.StartDial(ctx, rec.ID, rec.Node, leg, c.e.pbx.Owner())
 	if err != nil {
-		c.log.Error("start callback dial", "err", err)
+		// Not dialled. A lost lease belongs to another replica (or a
+		// cancel) now; after a Redis failure the lease runs out, and a
+		// start that was recorded after all is taken over as a leg gone.
+		c.log.Error("start callback dial; not dialled", "err", err)
 		c.hangup(ctx, c.agentLeg, CauseNormal)
-		c.lostLease(ctx, err)
+		c.cb.completed = true
 		c.finishQuietly(ctx)
 		return
 	}
@@ -384,6 +461,9 @@ func (c *call) dialCustomer(ctx context.Context) {
 	c.e.store.Record(ctx, c.conn, "callback_dial", "callback_id", rec.ID, "attempt", strconv.Itoa(n), "leg", leg)
 	if err != nil {
 		c.log.Warn("dial callback customer", "err", err)
+		// The request may still reach the PBX (a timeout): never leave a
+		// leg that nobody would bridge.
+		c.hangup(ctx, leg, CauseNormal)
 		c.customerFailed(ctx, leg, "failed", false)
 		return
 	}
@@ -395,11 +475,13 @@ func (c *call) dialCustomer(ctx context.Context) {
 // ordinary connected call.
 func (c *call) customerAnswered(ctx context.Context, leg string) {
 	c.stopTimer()
-	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok {
-		// Another replica holds the callback now and continues these legs.
+	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.pending == "" {
+		// The lease was lost: another replica continues these legs.
 		c.phase = phaseDone
 		return
 	}
+	// Recorded, or to be recorded by the lease ticks: the customer is on
+	// the line either way.
 	if err := c.e.pbx.Bridge(ctx, c.conn, c.agentLeg, leg); err != nil {
 		c.log.Error("bridge callback", "err", err)
 		c.endConnected(ctx, "system")
@@ -439,6 +521,9 @@ func (c *call) customerFailed(ctx context.Context, leg, reason string, timedOut 
 // callbackAgentGone: the agent hung up before the customer answered.
 func (c *call) callbackAgentGone(ctx context.Context) {
 	c.stopTimer()
+	if c.cb.stopMessage != nil {
+		c.cb.stopMessage()
+	}
 	c.agentLeg = ""
 	if c.phase == phaseCallbackDialing {
 		c.hangup(ctx, c.callerLeg, CauseNormal)
@@ -567,6 +652,13 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 	case cbAccepted:
 		if c.cb.accept && c.phase == phaseCallbackAgent {
 			c.dialCustomer(ctx)
+		}
+		return true
+	case cbMessagePlayed:
+		c.cb.stopMessage = nil
+		c.e.store.Record(ctx, c.conn, "callback_message_played", "media", c.cb.rec.Media)
+		if c.phase == phaseCallbackAgent {
+			c.afterMessage(ctx)
 		}
 		return true
 	}

@@ -106,6 +106,10 @@ func (c *call) onCallbackDigit(ctx context.Context, digit string) {
 		c.submitNumber(ctx, d.digits)
 	case len(d.digits) < 18:
 		d.digits += digit
+		// The timeout runs from the last digit (an inter-digit timeout).
+		d.gen++
+		gen := d.gen
+		time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
 	}
 }
 
@@ -138,9 +142,7 @@ func (c *call) submitNumber(ctx context.Context, keyed string) {
 		c.recordMessage(ctx, number)
 		return
 	}
-	if _, err := c.registerCallback(ctx, number, ""); err != nil {
-		c.refusedNumber(ctx, err)
-	}
+	c.registerOrRefuse(ctx, number, "")
 }
 
 // refusedNumber tells the caller and lets them try again, or gives up and
@@ -207,8 +209,11 @@ func (c *call) destroyMessageBridge(ctx context.Context) {
 	}
 }
 
+// registerOrRefuse registers, or tells the caller their number was
+// refused (an error after the registration was confirmed is only logged:
+// the call is over).
 func (c *call) registerOrRefuse(ctx context.Context, number, media string) {
-	if _, err := c.registerCallback(ctx, number, media); err != nil {
+	if _, err := c.registerCallback(ctx, number, media); err != nil && !c.registered {
 		c.refusedNumber(ctx, err)
 	}
 }
@@ -241,15 +246,23 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	}
 	req := c.callbackRequest(number)
 	req.Media = media
+	if _, err := callbacks.Check(req); err != nil {
+		return callbacks.Callback{}, err
+	}
+	// The caller hears the confirmation and the call ends first, so the
+	// callback can never ring a line its caller is still on; a hang-up
+	// during the confirmation still counts as served.
+	c.dialog = nil
+	c.registered = true
+	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
 	cb, merged, err := c.e.callbacks.Create(ctx, req)
 	if err != nil {
+		c.log.Error("register callback after its confirmation", "err", err)
 		return callbacks.Callback{}, err
 	}
 	c.e.wakeCallbacks()
 	c.e.store.Record(ctx, c.conn, "callback_registered", "callback_id", cb.ID, "merged", fmt.Sprint(merged))
 	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
-	c.dialog = nil
-	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
 	return cb, nil
 }
 
@@ -305,6 +318,10 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 				return CallView{}, &agents.FieldError{Field: "queue", Msg: "the call has no queue; name one"}
 			}
 		}
+		if c.phase == phaseQueued && q != c.queueName {
+			// The place kept is in the queue the caller waits in.
+			return CallView{}, &agents.FieldError{Field: "queue", Msg: fmt.Sprintf("the call waits in %s: its callback waits there", c.queueName)}
+		}
 		if err := c.startCallbackDialog(ctx, q, "api"); err != nil {
 			return CallView{}, err
 		}
@@ -317,9 +334,13 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 		if number == "" {
 			number = c.arrived.ANI
 		}
-		c.dialog.gen++ // the caller's keying no longer applies
+		gen := c.dialog.gen
+		c.dialog.gen++ // the caller's keying no longer applies...
 		cb, err := c.registerCallback(ctx, number, cmd.Media)
 		if err != nil {
+			if c.dialog != nil {
+				c.dialog.gen = gen // ...unless register was refused
+			}
 			return CallView{}, err
 		}
 		v := c.flowView(StateEnded)

@@ -227,6 +227,7 @@ func (d *Driver) ended(id string, cause int, destroyed bool, handle func(acd.Eve
 		cause = l.cause
 	}
 	d.mu.Unlock()
+	defer d.legEnded(l.app)
 	if l.agent && !l.up {
 		handle(acd.RingFailed{Leg: id, Cause: cause, Reason: reasonFor(cause)})
 		return

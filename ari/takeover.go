@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 
@@ -54,8 +55,21 @@ func (d *Driver) Takeover(ctx context.Context, owner string, legs []string) ([]a
 		return nil, errors.New("ari takeover: no application named")
 	}
 	if owner == d.opts.App {
-		// A second socket for our own application would replace Run's.
-		return nil, fmt.Errorf("ari takeover %s: it is this driver's own application", owner)
+		// This replica restarted under the same application name: Run's
+		// socket already gets the legs' events (a second socket would
+		// replace it). Only the legs are entered and read.
+		d.mu.Lock()
+		if d.run == nil {
+			d.mu.Unlock()
+			return nil, fmt.Errorf("ari takeover %s: %w", owner, ErrNotRunning)
+		}
+		for _, id := range legs {
+			if d.legs[id] == nil {
+				d.legs[id] = &leg{app: owner, agent: true}
+			}
+		}
+		d.mu.Unlock()
+		return d.legStates(ctx, owner, legs)
 	}
 	t, run, created, err := d.joinTakeover(ctx, owner, legs)
 	if err != nil {
@@ -123,9 +137,9 @@ func (d *Driver) joinTakeover(ctx context.Context, owner string, legs []string) 
 		context.AfterFunc(ctx, func() {
 			d.mu.Lock()
 			t.users--
-			last := t.users == 0
+			idle := d.idleLocked(t)
 			d.mu.Unlock()
-			if last {
+			if idle {
 				t.cancel()
 			}
 		})
@@ -133,7 +147,40 @@ func (d *Driver) joinTakeover(ctx context.Context, owner string, legs []string) 
 	}
 }
 
-// openTakeover dials owner's socket and starts its reader.
+// idleLocked reports whether a takeover serves nothing any more: no
+// Takeover call holds it and no leg of its application is tracked (a call
+// that arrived on the taken-over application is served to its end). d.mu
+// must be held.
+func (d *Driver) idleLocked(t *takeover) bool {
+	if t.users > 0 {
+		return false
+	}
+	for _, l := range d.legs {
+		if l.app == t.owner {
+			return false
+		}
+	}
+	return true
+}
+
+// legEnded ends the takeover of app once its last leg ended and no
+// Takeover call holds it.
+func (d *Driver) legEnded(app string) {
+	if app == d.opts.App {
+		return
+	}
+	d.mu.Lock()
+	t := d.takeovers[app]
+	idle := t != nil && d.idleLocked(t)
+	d.mu.Unlock()
+	if idle {
+		t.cancel()
+	}
+}
+
+// openTakeover dials owner's socket and starts its reader, which
+// reconnects (and re-reads the legs) when the socket drops, like Run, until
+// the takeover ends or another socket replaces it.
 func (d *Driver) openTakeover(t *takeover, run *running) {
 	log := d.log.With("owner", t.owner)
 	ws, err := d.dial(t.ctx, t.owner)
@@ -146,18 +193,72 @@ func (d *Driver) openTakeover(t *takeover, run *running) {
 	log.Info("took over application")
 	close(t.ready)
 	go func() {
-		err := d.read(t.ctx, ws, run.handle)
-		ws.Close()
-		switch {
-		case errors.Is(err, ErrReplaced):
-			log.Warn("takeover socket replaced by another connection; its legs are no longer reported")
-		case t.ctx.Err() != nil:
-			log.Info("takeover ended")
-		default:
-			log.Warn("takeover socket lost; its legs are no longer reported", "err", err)
+		defer d.endTakeover(t)
+		backoff := 50 * time.Millisecond
+		for {
+			err := d.read(t.ctx, ws, run.handle)
+			ws.Close()
+			switch {
+			case errors.Is(err, ErrReplaced):
+				log.Error("takeover socket replaced by another connection; its legs are no longer reported here")
+				return
+			case t.ctx.Err() != nil:
+				log.Info("takeover ended")
+				return
+			}
+			log.Warn("takeover socket lost; reconnecting", "err", err)
+			for {
+				sleep(t.ctx, backoff)
+				if t.ctx.Err() != nil {
+					return
+				}
+				if ws, err = d.dial(t.ctx, t.owner); err == nil {
+					break
+				}
+				backoff = min(backoff*2, 2*time.Second)
+			}
+			backoff = 50 * time.Millisecond
+			d.resyncTakeover(t.ctx, t.owner, run.handle)
 		}
-		d.endTakeover(t)
 	}()
+}
+
+// resyncTakeover re-reads the legs of a taken-over application after its
+// socket reconnected: what happened in the gap was not sent (trace 14).
+func (d *Driver) resyncTakeover(ctx context.Context, owner string, handle func(acd.Event)) {
+	d.mu.Lock()
+	var ids []string
+	for id, l := range d.legs {
+		if l.app == owner {
+			ids = append(ids, id)
+		}
+	}
+	d.mu.Unlock()
+	for _, id := range ids {
+		var ch *ariv5.ChannelData
+		err := d.call(ctx, "read channel "+id, func() error {
+			var err error
+			ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
+			return err
+		})
+		switch {
+		case errors.Is(err, acd.ErrLegGone):
+			d.ended(id, 0, true, handle)
+		case err != nil:
+			d.log.Warn("re-read a taken-over leg", "leg", id, "err", err)
+		case ch.State == "Up":
+			d.mu.Lock()
+			l := d.legs[id]
+			answered := l != nil && l.agent && !l.up
+			if answered {
+				l.up = true
+			}
+			d.mu.Unlock()
+			if answered {
+				handle(acd.LegAnswered{Leg: id})
+			}
+		}
+	}
 }
 
 // endTakeover releases owner once its socket is closed. Its legs are

@@ -268,10 +268,11 @@ func TestTakeoverFencesALiveOwner(t *testing.T) {
 	}
 }
 
-// TestTakeoverIsRefusedWithoutRunAndForItsOwnOrAHeldApplication covers the
-// guards, and that a takeover that ended (its ctx, or its socket lost) frees
-// the application for the next one.
-func TestTakeoverIsRefusedWithoutRunAndForItsOwnOrAHeldApplication(t *testing.T) {
+// TestTakeoverGuardsSharingAndReconnect covers the guards (no Run; its own
+// application), two takeovers sharing one socket, a takeover that ended
+// freeing the application for the next one, and a lost takeover socket
+// being redialled.
+func TestTakeoverGuardsSharingAndReconnect(t *testing.T) {
 	c := newCluster(t)
 	ctx := context.Background()
 	idle := ari.New(ari.Options{URL: c.srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-idle", Logger: slog.New(slog.DiscardHandler)})
@@ -279,8 +280,10 @@ func TestTakeoverIsRefusedWithoutRunAndForItsOwnOrAHeldApplication(t *testing.T)
 		t.Fatalf("takeover before Run: %v, want ErrNotRunning", err)
 	}
 	b := c.start(t, "tandem-b")
-	if _, err := b.driver.Takeover(ctx, "tandem-b", nil); err == nil {
-		t.Fatal("a driver took over its own application")
+	// Its own application (a replica restarted under the same name): the
+	// legs are read, no second socket replaces Run's.
+	if states, err := b.driver.Takeover(ctx, "tandem-b", []string{"no-such-leg"}); err != nil || len(states) != 1 || !states[0].Gone {
+		t.Fatalf("takeover of its own application: %+v %v", states, err)
 	}
 
 	// Two takeovers of one application (a dead replica with two calls in
@@ -304,12 +307,12 @@ func TestTakeoverIsRefusedWithoutRunAndForItsOwnOrAHeldApplication(t *testing.T)
 	if _, err := b.driver.Takeover(ctx, "tandem-a", nil); err != nil {
 		t.Fatalf("takeover after the previous one ended: %v", err)
 	}
-	// A takeover socket that is lost is not redialled, and frees the name.
+	// A takeover socket that is lost is redialled, as Run's own is.
 	c.sim.DropWebSockets("tandem-a")
-	eventually(t, "a new takeover after the socket was lost", func() bool {
-		_, err := b.driver.Takeover(ctx, "tandem-a", nil)
-		return err == nil
-	})
+	eventually(t, "the takeover socket back", func() bool { return c.appActive("tandem-a") })
+	if _, err := b.driver.Takeover(ctx, "tandem-a", nil); err != nil {
+		t.Fatalf("takeover after the socket came back: %v", err)
+	}
 	if !c.appActive("tandem-b") {
 		t.Fatal("B's own socket suffered from its takeovers")
 	}
@@ -322,4 +325,39 @@ func TestTakeoverIsRefusedWithoutRunAndForItsOwnOrAHeldApplication(t *testing.T)
 		}
 	}
 	// Cleanup cancels B's Run, which must end every takeover and wait for it.
+}
+
+// TestTakeoverServesACallArrivingOnTheDeadApplication: a call the dialplan
+// sends to the dead replica's application while it is taken over is
+// reported as any call, and the takeover socket stays until that call has
+// ended, even after the Takeover that opened it is over.
+func TestTakeoverServesACallArrivingOnTheDeadApplication(t *testing.T) {
+	c := newCluster(t)
+	a := c.start(t, "tandem-a")
+	a.cancel() // the replica dies
+	a.wait(t)
+	b := c.start(t, "tandem-b")
+	tctx, cancel := context.WithCancel(context.Background())
+	if _, err := b.driver.Takeover(tctx, "tandem-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	leg, err := c.sim.Call(pbxsim.Caller{App: "tandem-a", ANI: "5551000", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "CallArrived on B", func() bool {
+		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { v, ok := e.(acd.CallArrived); return ok && v.Leg == leg })
+	})
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	if !c.appActive("tandem-a") {
+		t.Fatal("the takeover socket closed under a live call")
+	}
+	if err := b.driver.Hangup(context.Background(), leg, acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "LegHungUp on B", func() bool {
+		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { v, ok := e.(acd.LegHungUp); return ok && v.Leg == leg })
+	})
+	eventually(t, "takeover socket closed once the call ended", func() bool { return !c.appActive("tandem-a") })
 }

@@ -105,7 +105,10 @@ type Callback struct {
 	Created     time.Time
 	Ended       time.Time // when it reached a terminal state
 
-	// Lease, while dialing: the node holding it and until when.
+	// Lease, while dialing: the holder token ('<node>#<n>', n counting the
+	// callback's claims) and until when. The holder passes the token to
+	// every later call (Extend, Attach, StartDial, Complete, Release), so a
+	// stalled actor of an earlier claim is fenced off even on its own node.
 	Node         string
 	LeaseExpires time.Time
 	// DialStarted is the attempt number the holder has started (StartDial)

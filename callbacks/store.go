@@ -166,7 +166,8 @@ func (s *Store) Cancel(ctx context.Context, id string) (Callback, error) {
 }
 
 // Claim moves up to max due callbacks (due ≤ Redis TIME, earliest first) to
-// dialing, held by node until Redis TIME + lease, and returns them. Each
+// dialing, held by node until Redis TIME + lease, and returns them; each
+// record's Node is the holder token to pass to every later call. Each
 // callback goes to exactly one claimer however many claim at once.
 // Callbacks due after their window ended become expired instead.
 func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, max int) ([]Callback, error) {
@@ -193,10 +194,10 @@ func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, max
 // Extend renews node's lease on id until Redis TIME + lease and returns the
 // new expiry. ErrLeaseLost if node does not hold it (it was reclaimed and
 // perhaps claimed by another node): stop working on it.
-func (s *Store) Extend(ctx context.Context, id, node string, lease time.Duration) (time.Time, error) {
-	v, err := s.run(ctx, scriptExtend, []string{s.keys.Callback(id), s.keys.Leases()}, id, node, lease.Milliseconds())
+func (s *Store) Extend(ctx context.Context, id, holder string, lease time.Duration) (time.Time, error) {
+	v, err := s.run(ctx, scriptExtend, []string{s.keys.Callback(id), s.keys.Leases()}, id, holder, lease.Milliseconds())
 	if err != nil {
-		return time.Time{}, fmt.Errorf("extend lease of %s for %s: %w", id, node, err)
+		return time.Time{}, fmt.Errorf("extend lease of %s for %s: %w", id, holder, err)
 	}
 	return time.UnixMilli(v.(int64)), nil
 }
@@ -205,12 +206,12 @@ func (s *Store) Extend(ctx context.Context, id, node string, lease time.Duration
 // as leg, through the PBX owner (acd.PBX.Owner), and returns the attempt's
 // number. Call it before every originate: if the node dies, the next
 // claimer gets the callback with DialStarted, DialLeg and DialOwner and
-// takes that leg over instead of dialling again. ErrLeaseLost if node does
+// takes that leg over instead of dialling again. ErrLeaseLost if holder does
 // not hold id, ErrDialStarted if the attempt was already started.
-func (s *Store) StartDial(ctx context.Context, id, node, leg, owner string) (int, error) {
-	v, err := s.run(ctx, scriptStartDial, []string{s.keys.Callback(id)}, id, node, leg, owner)
+func (s *Store) StartDial(ctx context.Context, id, holder, leg, owner string) (int, error) {
+	v, err := s.run(ctx, scriptStartDial, []string{s.keys.Callback(id)}, id, holder, leg, owner)
 	if err != nil {
-		return 0, fmt.Errorf("start dial of %s on %s: %w", id, node, err)
+		return 0, fmt.Errorf("start dial of %s by %s: %w", id, holder, err)
 	}
 	return int(v.(int64)), nil
 }
@@ -219,23 +220,23 @@ func (s *Store) StartDial(ctx context.Context, id, node, leg, owner string) (int
 // any other outcome → pending again, due Redis TIME + RetryDelay, or failed
 // once the attempts reach MaxAttempts. ErrLeaseLost if node does not hold
 // id any more.
-func (s *Store) Complete(ctx context.Context, id, node string, outcome Outcome) (Callback, error) {
+func (s *Store) Complete(ctx context.Context, id, holder string, outcome Outcome) (Callback, error) {
 	if !outcome.valid() {
 		return Callback{}, &FieldError{Field: "outcome", Rule: "outcome", Msg: fmt.Sprintf("%q is not a dial outcome", outcome)}
 	}
-	v, err := s.run(ctx, scriptComplete, []string{s.keys.Callback(id)}, id, node, string(outcome))
+	v, err := s.run(ctx, scriptComplete, []string{s.keys.Callback(id)}, id, holder, string(outcome))
 	if err != nil {
-		return Callback{}, fmt.Errorf("complete %s on %s: %w", id, node, err)
+		return Callback{}, fmt.Errorf("complete %s by %s: %w", id, holder, err)
 	}
 	return parse(v)
 }
 
 // Attach records the interaction (conn) and the agent's leg ("" = none
 // yet) node serves id with. ErrLeaseLost if node does not hold id.
-func (s *Store) Attach(ctx context.Context, id, node, conn, agentLeg string) error {
-	_, err := s.run(ctx, scriptAttach, []string{s.keys.Callback(id)}, id, node, conn, agentLeg)
+func (s *Store) Attach(ctx context.Context, id, holder, conn, agentLeg string) error {
+	_, err := s.run(ctx, scriptAttach, []string{s.keys.Callback(id)}, id, holder, conn, agentLeg)
 	if err != nil {
-		return fmt.Errorf("attach %s to %s on %s: %w", id, conn, node, err)
+		return fmt.Errorf("attach %s to %s by %s: %w", id, conn, holder, err)
 	}
 	return nil
 }
@@ -245,10 +246,10 @@ func (s *Store) Attach(ctx context.Context, id, node, conn, agentLeg string) err
 // center is at its maximum of concurrent calls, or the queue is closed).
 // ErrLeaseLost if node does not hold id; ErrDialStarted if a dial was
 // started (Complete it instead).
-func (s *Store) Release(ctx context.Context, id, node string, delay time.Duration) (Callback, error) {
-	v, err := s.run(ctx, scriptRelease, []string{s.keys.Callback(id)}, id, node, max(delay, 0).Milliseconds())
+func (s *Store) Release(ctx context.Context, id, holder string, delay time.Duration) (Callback, error) {
+	v, err := s.run(ctx, scriptRelease, []string{s.keys.Callback(id)}, id, holder, max(delay, 0).Milliseconds())
 	if err != nil {
-		return Callback{}, fmt.Errorf("release %s on %s: %w", id, node, err)
+		return Callback{}, fmt.Errorf("release %s by %s: %w", id, holder, err)
 	}
 	return parse(v)
 }

@@ -38,6 +38,20 @@ func mustGet(t *testing.T, s *Store, id string) Callback {
 	return cb
 }
 
+// holder is node's token on callback id if node holds it now, else node
+// itself (which holds nothing): "as node n1's current claim".
+func holder(t testing.TB, s *Store, id, node string) string {
+	t.Helper()
+	cb, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(cb.Node, node+"#") {
+		return cb.Node
+	}
+	return node
+}
+
 func claimOne(t *testing.T, s *Store, node string, lease time.Duration) Callback {
 	t.Helper()
 	got, err := s.Claim(context.Background(), node, lease, 1)
@@ -120,7 +134,7 @@ func TestDuplicateRequestsMerge(t *testing.T) {
 	if cb, merged, _ := s.Create(ctx, Request{Queue: "sales", Number: "+12025550123"}); !merged || cb.ID != first.ID {
 		t.Fatalf("while dialing: %s merged=%v", cb.ID, merged)
 	}
-	if _, err := s.Complete(ctx, first.ID, "n1", OutcomeAnswered); err != nil {
+	if _, err := s.Complete(ctx, first.ID, holder(t, s, first.ID, "n1"), OutcomeAnswered); err != nil {
 		t.Fatal(err)
 	}
 	if cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"}); cb.ID == first.ID {
@@ -169,32 +183,32 @@ func TestCancelPendingButNotDialing(t *testing.T) {
 	// Claimed but not dialled yet (waiting for an agent): cancelled, and
 	// the holder loses its lease.
 	b := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550124"})
-	claimOne(t, s, "n1", time.Minute)
-	if err := s.Attach(ctx, b.ID, "n1", "conn-b", ""); err != nil {
+	tok := claimOne(t, s, "n1", time.Minute).Node
+	if err := s.Attach(ctx, b.ID, tok, "conn-b", ""); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.Cancel(ctx, b.ID)
-	if err != nil || got.State != StateCancelled || got.Conn != "conn-b" || got.CancelledHolder != "n1" {
+	if err != nil || got.State != StateCancelled || got.Conn != "conn-b" || got.CancelledHolder != tok {
 		t.Fatalf("cancel claimed: %+v %v", got, err)
 	}
-	if _, err := s.Extend(ctx, b.ID, "n1", time.Minute); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.Extend(ctx, b.ID, tok, time.Minute); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("holder kept its lease: %v", err)
 	}
-	if _, err := s.StartDial(ctx, b.ID, "n1", "leg", "app"); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.StartDial(ctx, b.ID, tok, "leg", "app"); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("holder dialled a cancelled callback: %v", err)
 	}
 
 	// Being dialled: refused, naming the state.
 	c := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550125"})
 	claimOne(t, s, "n1", time.Minute)
-	if _, err := s.StartDial(ctx, c.ID, "n1", "leg", "app"); err != nil {
+	if _, err := s.StartDial(ctx, c.ID, holder(t, s, c.ID, "n1"), "leg", "app"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Cancel(ctx, c.ID)
 	if !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "dialing") {
 		t.Fatalf("cancel dialing: %v", err)
 	}
-	if got := mustGet(t, s, c.ID); got.State != StateDialing || got.Node != "n1" {
+	if got := mustGet(t, s, c.ID); got.State != StateDialing || got.Node != "n1#1" {
 		t.Fatalf("after refused cancel: %s held by %s", got.State, got.Node)
 	}
 	if _, err := s.Cancel(ctx, "nope"); !errors.Is(err, ErrNotFound) {
@@ -214,7 +228,7 @@ func TestClaimOnlyWhenDue(t *testing.T) {
 	}
 	time.Sleep(250 * time.Millisecond)
 	got := claimOne(t, s, "n1", time.Minute)
-	if got.ID != cb.ID || got.State != StateDialing || got.Node != "n1" || got.LeaseExpires.Before(time.Now()) {
+	if got.ID != cb.ID || got.State != StateDialing || got.Node != "n1#1" || got.LeaseExpires.Before(time.Now()) {
 		t.Fatalf("claimed %+v", got)
 	}
 }
@@ -262,7 +276,7 @@ func TestConcurrentClaimersTakeEachCallbackOnce(t *testing.T) {
 						t.Errorf("%s claimed by %s and %s", cb.ID, prev, node)
 					}
 					seen[cb.ID] = node
-					if cb.Node != node {
+					if cb.Node != node+"#1" {
 						t.Errorf("%s returned to %s held by %s", cb.ID, node, cb.Node)
 					}
 				}
@@ -281,11 +295,11 @@ func TestLeaseExtendAndLost(t *testing.T) {
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
 	claimed := claimOne(t, s, "n1", 100*time.Millisecond)
-	until, err := s.Extend(ctx, cb.ID, "n1", time.Minute)
+	until, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n1"), time.Minute)
 	if err != nil || !until.After(claimed.LeaseExpires) {
 		t.Fatalf("extend: %v %v", until, err)
 	}
-	if _, err := s.Extend(ctx, cb.ID, "n2", time.Minute); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n2"), time.Minute); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("extend by another node: %v", err)
 	}
 	// Extended: nothing to reclaim after the first lease would have ended.
@@ -294,7 +308,7 @@ func TestLeaseExtendAndLost(t *testing.T) {
 		t.Fatalf("reclaimed an extended lease: %v", ids)
 	}
 	// Let it expire and be reclaimed and claimed by n2: n1 has lost it.
-	if _, err := s.Extend(ctx, cb.ID, "n1", 50*time.Millisecond); err != nil {
+	if _, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n1"), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -303,10 +317,10 @@ func TestLeaseExtendAndLost(t *testing.T) {
 	}
 	claimOne(t, s, "n2", time.Minute)
 	for name, err := range map[string]error{
-		"extend": func() error { _, err := s.Extend(ctx, cb.ID, "n1", time.Minute); return err }(),
-		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); return err }(),
+		"extend": func() error { _, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n1"), time.Minute); return err }(),
+		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "leg-n1", "app-n1"); return err }(),
 		"complete": func() error {
-			_, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered)
+			_, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), OutcomeAnswered)
 			return err
 		}(),
 	} {
@@ -314,7 +328,7 @@ func TestLeaseExtendAndLost(t *testing.T) {
 			t.Errorf("%s by the old holder: %v", name, err)
 		}
 	}
-	if got := mustGet(t, s, cb.ID); got.State != StateDialing || got.Node != "n2" {
+	if got := mustGet(t, s, cb.ID); got.State != StateDialing || !strings.HasPrefix(got.Node, "n2#") {
 		t.Fatalf("after the old holder's calls: %s %s", got.State, got.Node)
 	}
 }
@@ -324,16 +338,16 @@ func TestCompleteAnsweredIsDone(t *testing.T) {
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
 	claimOne(t, s, "n1", time.Minute)
-	if n, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); err != nil || n != 1 {
+	if n, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "leg-n1", "app-n1"); err != nil || n != 1 {
 		t.Fatalf("start: %d %v", n, err)
 	}
-	if _, err := s.StartDial(ctx, cb.ID, "n1", "leg-n1", "app-n1"); !errors.Is(err, ErrDialStarted) {
+	if _, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "leg-n1", "app-n1"); !errors.Is(err, ErrDialStarted) {
 		t.Fatalf("second start of attempt 1: %v", err)
 	}
-	if _, err := s.Complete(ctx, cb.ID, "n1", "hung_up"); err == nil {
+	if _, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "hung_up"); err == nil {
 		t.Fatal("unknown outcome accepted")
 	}
-	if _, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered); err != nil {
+	if _, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), OutcomeAnswered); err != nil {
 		t.Fatal(err)
 	}
 	got := mustGet(t, s, cb.ID)
@@ -341,7 +355,7 @@ func TestCompleteAnsweredIsDone(t *testing.T) {
 		got.Attempts[0].Node != "n1" || got.Ended.IsZero() || got.Node != "" || got.DialStarted != 0 {
 		t.Fatalf("done: %+v", got)
 	}
-	if _, err := s.Complete(ctx, cb.ID, "n1", OutcomeAnswered); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), OutcomeAnswered); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("complete twice: %v", err)
 	}
 	if _, err := s.Cancel(ctx, cb.ID); !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "done") {
@@ -356,10 +370,10 @@ func TestRetriesUntilFailedRecordingEveryAttempt(t *testing.T) {
 	outcomes := []Outcome{OutcomeNoAnswer, OutcomeBusy, OutcomeAgentFailed}
 	for i, o := range outcomes {
 		c := claimOne(t, s, "n1", time.Minute)
-		if n, err := s.StartDial(ctx, c.ID, "n1", "leg-n1", "app-n1"); err != nil || n != i+1 {
+		if n, err := s.StartDial(ctx, c.ID, holder(t, s, c.ID, "n1"), "leg-n1", "app-n1"); err != nil || n != i+1 {
 			t.Fatalf("attempt %d started as %d: %v", i+1, n, err)
 		}
-		got, err := s.Complete(ctx, cb.ID, "n1", o)
+		got, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,10 +424,10 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 	// leg for the next claimer to take over; no attempt is counted and the
 	// attempt can never be started a second time.
 	claimOne(t, s, "n2", 50*time.Millisecond)
-	if err := s.Attach(ctx, cb.ID, "n2", "conn-1", "agent-leg-1"); err != nil {
+	if err := s.Attach(ctx, cb.ID, holder(t, s, cb.ID, "n2"), "conn-1", "agent-leg-1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := s.StartDial(ctx, cb.ID, "n2", "leg-n2", "app-n2"); n != 1 {
+	if n, _ := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n2"), "leg-n2", "app-n2"); n != 1 {
 		t.Fatalf("started attempt %d", n)
 	}
 	time.Sleep(80 * time.Millisecond)
@@ -429,15 +443,15 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 	if taken.DialStarted != 1 || taken.DialLeg != "leg-n2" || taken.DialOwner != "app-n2" {
 		t.Fatalf("claimed without the started dial: %+v", taken)
 	}
-	if _, err := s.StartDial(ctx, cb.ID, "n3", "leg-n3", "app-n3"); !errors.Is(err, ErrDialStarted) {
+	if _, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n3"), "leg-n3", "app-n3"); !errors.Is(err, ErrDialStarted) {
 		t.Fatalf("taker dialled the started attempt again: %v", err)
 	}
-	if _, err := s.Release(ctx, cb.ID, "n3", 0); !errors.Is(err, ErrDialStarted) {
+	if _, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n3"), 0); !errors.Is(err, ErrDialStarted) {
 		t.Fatalf("released with a dial started: %v", err)
 	}
 	// n3 finds the leg unanswered: that is attempt 1's outcome, recorded
 	// as n3's; attempt 2 is a new dial.
-	if got, err := s.Complete(ctx, cb.ID, "n3", OutcomeNoAnswer); err != nil || got.State != StatePending ||
+	if got, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n3"), OutcomeNoAnswer); err != nil || got.State != StatePending ||
 		len(got.Attempts) != 1 || got.DialStarted != 0 || got.DialLeg != "" || got.Conn != "" {
 		t.Fatalf("complete the taken-over attempt: %+v %v", got, err)
 	}
@@ -448,13 +462,13 @@ func TestReleaseGivesBackWithoutAnAttempt(t *testing.T) {
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", Kind: KindCourtesy, Score: 42})
 	claimOne(t, s, "n1", time.Minute)
-	if err := s.Attach(ctx, cb.ID, "n2", "conn", ""); !errors.Is(err, ErrLeaseLost) {
+	if err := s.Attach(ctx, cb.ID, holder(t, s, cb.ID, "n2"), "conn", ""); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("attach by a non-holder: %v", err)
 	}
-	if _, err := s.Release(ctx, cb.ID, "n2", 0); !errors.Is(err, ErrLeaseLost) {
+	if _, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n2"), 0); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("release by a non-holder: %v", err)
 	}
-	got, err := s.Release(ctx, cb.ID, "n1", 150*time.Millisecond)
+	got, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n1"), 150*time.Millisecond)
 	if err != nil || got.State != StatePending || len(got.Attempts) != 0 || got.Node != "" || got.Score != 42 {
 		t.Fatalf("release: %+v %v", got, err)
 	}
@@ -499,13 +513,93 @@ func TestWaitingKeepsCourtesyCallbacksInPlace(t *testing.T) {
 	if w, _ := s.Waiting(ctx, "sales"); len(w) != 0 {
 		t.Fatalf("claimed callbacks still waiting: %d", len(w))
 	}
-	if _, err := s.Complete(ctx, c2.ID, "n1", OutcomeBusy); err != nil {
+	if _, err := s.Complete(ctx, c2.ID, holder(t, s, c2.ID, "n1"), OutcomeBusy); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Complete(ctx, c1.ID, "n1", OutcomeBusy); err != nil {
+	if _, err := s.Complete(ctx, c1.ID, holder(t, s, c1.ID, "n1"), OutcomeBusy); err != nil {
 		t.Fatal(err)
 	}
 	if w, _ := s.Waiting(ctx, "sales"); len(w) != 2 || w[0].ID != c1.ID || w[0].Score != 1000 || w[1].ID != c2.ID {
 		t.Fatalf("retried courtesy callbacks not in their places: %+v", w)
+	}
+}
+
+// TestStaleClaimOnTheSameNodeIsFenced: a node that claims a callback
+// again after its own earlier claim was reclaimed gets a new holder token;
+// the earlier claim's token (a stalled actor) can do nothing any more.
+func TestStaleClaimOnTheSameNodeIsFenced(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
+	old := claimOne(t, s, "n1", 50*time.Millisecond).Node
+	time.Sleep(80 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
+		t.Fatalf("reclaim: %v", ids)
+	}
+	cur := claimOne(t, s, "n1", time.Minute).Node
+	if old != "n1#1" || cur != "n1#2" {
+		t.Fatalf("tokens %q then %q", old, cur)
+	}
+	for name, err := range map[string]error{
+		"extend":   func() error { _, err := s.Extend(ctx, cb.ID, old, time.Minute); return err }(),
+		"attach":   s.Attach(ctx, cb.ID, old, "conn", ""),
+		"start":    func() error { _, err := s.StartDial(ctx, cb.ID, old, "leg", "app"); return err }(),
+		"complete": func() error { _, err := s.Complete(ctx, cb.ID, old, OutcomeAnswered); return err }(),
+		"release":  func() error { _, err := s.Release(ctx, cb.ID, old, 0); return err }(),
+	} {
+		if !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("%s with the stale token: %v", name, err)
+		}
+	}
+	if _, err := s.StartDial(ctx, cb.ID, cur, "leg", "app"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Complete(ctx, cb.ID, cur, OutcomeAnswered); err != nil || got.Attempts[0].Node != "n1" {
+		t.Fatalf("complete with the current token: %+v %v", got, err)
+	}
+}
+
+// TestStartedDialsOfADeadOwnerGoToOneNode: the started dials a dead node
+// left are never cancelled nor expired before they are taken over, and
+// all of one dead owner's go to the node that took the first (one socket
+// per Stasis application).
+func TestStartedDialsOfADeadOwnerGoToOneNode(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550131", WindowEnd: time.Now().Add(150 * time.Millisecond)})
+	b := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550132"})
+	got, err := s.Claim(ctx, "dead", 50*time.Millisecond, 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("claim: %d %v", len(got), err)
+	}
+	for _, cb := range got {
+		if _, err := s.StartDial(ctx, cb.ID, cb.Node, cb.ID+"-c1", "app-dead"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // leases over, a's window too
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 2 {
+		t.Fatalf("reclaim: %v", ids)
+	}
+	if _, err := s.Cancel(ctx, a.ID); !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "dialing") {
+		t.Fatalf("cancel of a started dial waiting to be taken over: %v", err)
+	}
+	first, err := s.Claim(ctx, "n2", time.Minute, 1)
+	if err != nil || len(first) != 1 || first[0].DialOwner != "app-dead" {
+		t.Fatalf("n2 claims: %+v %v", first, err)
+	}
+	if other, _ := s.Claim(ctx, "n3", time.Minute, 10); len(other) != 0 {
+		t.Fatalf("n3 took a dial of the owner n2 is taking over: %+v", other)
+	}
+	second, err := s.Claim(ctx, "n2", time.Minute, 10)
+	if err != nil || len(second) != 1 {
+		t.Fatalf("n2 claims the other: %+v %v", second, err)
+	}
+	ids := map[string]bool{first[0].ID: true, second[0].ID: true}
+	if !ids[a.ID] || !ids[b.ID] {
+		t.Fatalf("claimed %v", ids)
+	}
+	if got := mustGet(t, s, a.ID); got.State != StateDialing || got.DialLeg != a.ID+"-c1" {
+		t.Fatalf("a past its window: %+v", got)
 	}
 }

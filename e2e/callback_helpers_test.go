@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"os"
@@ -28,6 +29,9 @@ type cbOptions struct {
 	dialRing time.Duration
 	maxCalls int
 	ivr      config.IVR
+	// playback is the simulator's length of a prompt (and of a recorded
+	// message); default 50ms.
+	playback time.Duration
 }
 
 const cbCallerID = "+18005550177"
@@ -68,7 +72,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		DNIS:          map[string]string{"800": "sales", "801": "support"},
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
-		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
+		SimTiming:     pbxsim.Timing{Playback: cmp.Or(o.playback, 50*time.Millisecond)},
 		Engine: acd.Options{
 			Now:           o.now,
 			IVR:           o.ivr,

@@ -545,7 +545,7 @@ func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
 	dead := l.Replicas[0]
-	if got := getCallback(t, l, cb.ID); got.State != callbacks.StateDialing || got.Node != dead.Node || got.DialStarted != 1 {
+	if got := getCallback(t, l, cb.ID); got.State != callbacks.StateDialing || got.Node != dead.Node+"#1" || got.DialStarted != 1 {
 		t.Fatalf("before the crash: %+v", got)
 	}
 	r2, err := l.AddReplica(ctx, "r2")
@@ -783,4 +783,62 @@ func TestCallbacksThroughHTTP(t *testing.T) {
 		t.Fatalf("registered %+v (the call's place %v)", cb, score)
 	}
 	waitState(t, l, ix.ConnectionID, acd.StateEnded)
+}
+
+// A courtesy callback registered while an agent is free is not dialled
+// until its caller's own call has ended (the confirmation is heard and the
+// line hung up first): the customer's line is never busy with the call
+// that asked for the callback.
+func TestCallbackNeverRingsItsCallerStillOnTheLine(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{})
+	const number = "+12025550241"
+	l.Sim.SetPhone(customer(number), answers)
+	leg, ix := askForCallback(t, l, number)
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales") // free before the register
+	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	if ch, _ := l.Sim.Channel(leg); !ch.HungUp {
+		t.Fatal("the callback dialled its caller while they were still on the line")
+	}
+	if got := waitState(t, l, ix.ConnectionID, acd.StateEnded); got.EndedBy != "caller" {
+		t.Fatalf("caller's call ended by %q", got.EndedBy)
+	}
+	waitCallback(t, l, registeredCallback(t, l, ix.ConnectionID), callbacks.StateDone)
+}
+
+// A message for the agent longer than the callback's lease is played
+// while the lease is renewed: the callback is not taken back from its
+// replica, and is served once.
+func TestLongMessageDoesNotLoseTheLease(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Callback.RecordMessage = 300 * time.Millisecond
+	// Every prompt and the message last 1.5 s; the lease is 600 ms.
+	l := startCallbackLab(t, cbOptions{sales: &sales, lease: 600 * time.Millisecond, playback: 1500 * time.Millisecond})
+	ctx := context.Background()
+	const number = "+12025550251"
+	l.Sim.SetPhone(customer(number), answers)
+	leg, ix := askForCallback(t, l, number)
+	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
+		t.Fatal(err)
+	}
+	id := registeredCallback(t, l, ix.ConnectionID)
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	done := waitCallback(t, l, id, callbacks.StateDone)
+	if len(done.Attempts) != 1 || originates(l, customer(number)) != 1 {
+		t.Fatalf("attempts %+v, dials %d", done.Attempts, originates(l, customer(number)))
+	}
+	claims, err := l.RDB.HGet(ctx, "tandem:v1:{cb}:cb:"+id, "claims").Int()
+	if err != nil || claims != 1 {
+		t.Fatalf("claimed %d times (%v): the lease was lost while the message played", claims, err)
+	}
+	cbIx := callbackInteraction(t, l, id, acd.StateConnected)
+	var played bool
+	for _, m := range l.Sim.MediaLog(interaction(t, l, cbIx.ConnectionID).AgentLeg) {
+		played = played || (m.Kind == "playback_end" && m.MediaURI == done.Media && m.State == "done")
+	}
+	if !played {
+		t.Fatal("the message was not played to the end")
+	}
 }

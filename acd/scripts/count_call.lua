@@ -4,9 +4,13 @@
 -- is on the line yet). finish.lua gives the count back.
 -- KEYS[1] = interaction hash
 -- ARGV[3] = connection id, ARGV[4] = the maximum (0 = no cap)
--- Returns 1. Errors: FULL at the cap (nothing changes); NOTFOUND.
-local counted = redis.call('HGET', KEYS[1], 'counted')
+-- Returns 1. Errors: FULL at the cap (nothing changes); NOTFOUND;
+-- ILLEGAL <state> unless the interaction is connected (its agent waits
+-- for the customer): a finished one would never give the count back.
+local f = redis.call('HMGET', KEYS[1], 'counted', 'state')
+local counted = f[1]
 if not counted then return redis.error_reply('NOTFOUND ' .. ARGV[3]) end
+if f[2] ~= 'connected' then return redis.error_reply('ILLEGAL ' .. tostring(f[2])) end
 if counted == '1' then return 1 end
 local max = tonumber(ARGV[4])
 if max > 0 and tonumber(redis.call('GET', k_active()) or '0') >= max then

@@ -4,13 +4,15 @@
 -- of Store.Cancel, and withdraws the callback's interaction.
 -- KEYS[1] = callback hash
 -- ARGV[2] = id
--- Returns the record (HGETALL; 'conn' and 'node' tell the holder's
--- interaction). Errors: NOTFOUND; ILLEGAL <state> cancel once a dial
--- started or it is over.
+-- Returns the record (HGETALL; 'conn' and 'cancelled_holder' tell the
+-- holder's interaction). Errors: NOTFOUND; ILLEGAL <state> cancel once a
+-- dial started (also while a reclaimed started dial waits to be taken
+-- over: its legs live on) or it is over.
 local f = redis.call('HMGET', KEYS[1], 'state', 'started', 'node')
 local st = f[1]
 if not st then return redis.error_reply('NOTFOUND ' .. ARGV[2]) end
-if st ~= 'pending' and not (st == 'dialing' and not f[2]) then
+if f[2] or (st ~= 'pending' and st ~= 'dialing') then
+  if f[2] then st = 'dialing' end -- a started dial waiting to be taken over
   return redis.error_reply('ILLEGAL ' .. st .. ' cancel')
 end
 local holder = f[3]

@@ -11,6 +11,8 @@
 --   {cb}:pending:<queue>  HASH  normalised number -> id of the queue's live
 --                               (pending or dialing) callback: the merge index
 --   {cb}:waiting:<queue>  ZSET  the queue's pending callbacks by queue score
+--   {cb}:takeover:<owner> STRING the node taking a dead owner's started
+--                               dials over (expires with its leases)
 --
 -- States and transitions mirror callbacks/callback_fsm.go; a script that
 -- refuses a transition replies 'ILLEGAL <state> <event>'.
@@ -25,6 +27,7 @@ local function k_due() return B .. '{cb}:due' end
 local function k_leases() return B .. '{cb}:leases' end
 local function k_pending(q) return B .. '{cb}:pending:' .. q end
 local function k_waiting(q) return B .. '{cb}:waiting:' .. q end
+local function k_takeover(owner) return B .. '{cb}:takeover:' .. owner end
 
 -- now_ms is the one clock every replica shares: Redis TIME.
 local function now_ms()
@@ -32,9 +35,10 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- held replies an error unless node holds the lease of the callback at key
--- (it is dialing and this node claimed it). A lease is held until it is
--- reclaimed, even past its expiry: the record, not the clock, fences.
+-- held replies an error unless holder (the token claim.lua gave,
+-- '<node>#<n>') holds the lease of the callback at key. A lease is held
+-- until it is reclaimed, even past its expiry: the record, not the clock,
+-- fences.
 local function held(key, id, node)
   local f = redis.call('HMGET', key, 'state', 'node')
   if not f[1] then return redis.error_reply('NOTFOUND ' .. id) end
@@ -44,10 +48,16 @@ local function held(key, id, node)
   return nil
 end
 
--- add_attempt records attempt n (1-based) of the callback at key.
-local function add_attempt(key, n, at, outcome, node)
+-- node_of is the node of a holder token ('<node>#<n>').
+local function node_of(holder)
+  return string.match(holder, '^(.*)#%d+$') or holder
+end
+
+-- add_attempt records attempt n (1-based) of the callback at key, made by
+-- the node of holder.
+local function add_attempt(key, n, at, outcome, holder)
   redis.call('HSET', key, 'attempts', n,
-    'att:' .. n, cjson.encode({at = at, outcome = outcome, node = node}))
+    'att:' .. n, cjson.encode({at = at, outcome = outcome, node = node_of(holder)}))
 end
 
 -- finish moves the callback to a terminal state and out of every index.
