@@ -318,7 +318,10 @@ func TestLeaseExtendAndLost(t *testing.T) {
 	claimOne(t, s, "n2", time.Minute)
 	for name, err := range map[string]error{
 		"extend": func() error { _, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n1"), time.Minute); return err }(),
-		"start":  func() error { _, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "leg-n1", "app-n1"); return err }(),
+		"start": func() error {
+			_, err := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n1"), "leg-n1", "app-n1")
+			return err
+		}(),
 		"complete": func() error {
 			_, err := s.Complete(ctx, cb.ID, holder(t, s, cb.ID, "n1"), OutcomeAnswered)
 			return err
