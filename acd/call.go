@@ -299,8 +299,14 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	}
 	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
 	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.e.publish(ctx, c.screenPop(o.Agent))
+}
+
+// screenPop is the "offered" event an agent's desktop shows while their
+// phone rings.
+func (c *call) screenPop(agent string) AgentEvent {
 	pop := AgentEvent{
-		Type: "offered", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
+		Type: "offered", Agent: agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
 		Queue: c.queueName, Attached: c.maskedVars(), Variables: c.popUp(),
 	}
 	if c.cb != nil {
@@ -309,7 +315,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		pop.Kind, pop.Number, pop.RequestedAt = "callback", c.cb.rec.Number, c.cb.rec.Created
 		pop.WaitingSeconds = int(time.Since(c.cb.rec.Created).Seconds())
 	}
-	c.e.publish(ctx, pop)
+	return pop
 }
 
 func (c *call) stopTimer() {

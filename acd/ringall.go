@@ -36,10 +36,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 		if err := c.e.store.Ringing(ctx, Offer{ConnectionID: c.conn, Agent: m.Agent, Endpoint: m.Endpoint, Attempt: o.Attempt}, leg); err != nil {
 			c.log.Warn("mark ringing", "agent_id", m.Agent, "err", err)
 		}
-		c.e.publish(ctx, AgentEvent{
-			Type: "offered", Agent: m.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
-			Queue: c.queueName, Attached: c.maskedVars(), Variables: c.popUp(),
-		})
+		c.e.publish(ctx, c.screenPop(m.Agent))
 	}
 	c.log.Info("ringing every agent", "agents", len(members))
 	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: ringAllTimer}) })

@@ -842,3 +842,40 @@ func TestLongMessageDoesNotLoseTheLease(t *testing.T) {
 		t.Fatal("the message was not played to the end")
 	}
 }
+
+// A callback in a ring-all queue: every agent rung sees the callback
+// pop-up; the first to answer gets it and the customer is dialled once.
+func TestCallbackInARingAllQueue(t *testing.T) {
+	sales := salesWithCallbacks()
+	sales.Strategy = "ring_all"
+	l := startCallbackLab(t, cbOptions{sales: &sales})
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	const number = "+12025550261"
+	l.Sim.SetPhone(customer(number), answers)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 200 * time.Millisecond}, "sales")
+	login(t, l, 0, "a2", "PJSIP/1002", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
+	desk1, err := e.SubscribeAgent(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk2, err := e.SubscribeAgent(ctx, "a2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, desk := range []<-chan acd.AgentEvent{desk1, desk2} {
+		if pop := nextEvent(t, desk, "offered"); pop.Kind != "callback" || pop.Number != number {
+			t.Fatalf("ring-all pop-up %+v", pop)
+		}
+	}
+	waitCallback(t, l, cb.ID, callbacks.StateDone)
+	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+	if ix.Agent != "a1" || originates(l, customer(number)) != 1 {
+		t.Fatalf("served by %q, customer dialled %d times", ix.Agent, originates(l, customer(number)))
+	}
+	waitFor(t, 5*time.Second, "a2's phone stopped", func() bool { return len(l.Sim.LiveLegs("PJSIP/1002")) == 0 })
+}
