@@ -57,8 +57,12 @@ func (c *callers) run(ctx context.Context) error {
 			// moment into the wait; if an agent took the call first, the
 			// digits go nowhere.
 			caller.ANI = fmt.Sprintf("+1202555%04d", k%10000)
+			// The demo's agents hang up their talk time after answering
+			// (the simulator's phones know no better), so a customer who
+			// rang longer than that would find the agent gone: customers
+			// answer within a quarter of the ring range.
 			c.sim.SetPhone("PJSIP/"+caller.ANI, pbxsim.Phone{
-				Mode: pbxsim.Answer, RingFor: draw(c.rng, c.opts.Ring), TalkFor: draw(c.rng, c.opts.Talk),
+				Mode: pbxsim.Answer, RingFor: draw(c.rng, c.opts.Ring) / 4, TalkFor: draw(c.rng, c.opts.Talk),
 			})
 			caller.Digits, caller.DigitsAfter = "1#", 500*time.Millisecond
 		}
