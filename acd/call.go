@@ -121,7 +121,9 @@ func (c *call) run(ctx context.Context) {
 			c.cb.stopMessage()
 		}
 	}()
-	for c.phase != phaseDone {
+	// A callback whose outcome Redis has not taken yet keeps its actor
+	// (and its lease ticks) after the call, until it is recorded.
+	for c.phase != phaseDone || (c.cb != nil && c.cb.pending != "") {
 		select {
 		case <-ctx.Done():
 			return
@@ -291,6 +293,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	c.e.stats.offers.Add(1)
 	if err != nil {
 		c.log.Warn("ring agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "err", err)
+		c.e.hangupLater(leg)
 		c.onRingFailed(ctx, leg, "failed", false)
 		return
 	}

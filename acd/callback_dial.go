@@ -90,7 +90,24 @@ func (e *Engine) wakeCallbacks() {
 func (e *Engine) runCallbacks(ctx context.Context) error {
 	t := time.NewTicker(e.opts.CallbackPoll)
 	defer t.Stop()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if err := e.callbacks.Stopped(sctx, e.store.node); err != nil {
+			e.log.Warn("remove heartbeat", "err", err)
+		}
+	}()
+	var beat time.Time
 	for {
+		// The heartbeat keeps other replicas from taking this replica's
+		// dials over when a lease lapses only because Redis was slow.
+		if time.Since(beat) >= e.opts.CallbackLease/3 {
+			if err := e.callbacks.Heartbeat(ctx, e.store.node, 3*e.opts.CallbackLease); err == nil {
+				beat = time.Now()
+			} else if ctx.Err() == nil {
+				e.log.Warn("callback heartbeat", "err", err)
+			}
+		}
 		if ids, err := e.callbacks.Reclaim(ctx, callbacks.MaxBatch); err != nil && ctx.Err() == nil {
 			e.log.Error("reclaim callbacks", "err", err)
 		} else if len(ids) > 0 {
@@ -193,6 +210,8 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		c.log.Warn("attach the callback's interaction", "err", err)
 		if !errors.Is(err, callbacks.ErrLeaseLost) {
 			c.release(ctx, callbackBusyRetry, "interaction not attached")
+		} else if cur, gerr := c.e.callbacks.Get(ctx, cb.ID); gerr == nil && cur.State == callbacks.StateCancelled && cur.CancelledHolder == cb.Node {
+			c.cb.withdrawn = true // cancelled right after the claim
 		}
 		c.cb.completed = true
 		c.finishQuietly(ctx)
@@ -261,7 +280,10 @@ func (c *call) startLeaseTicks() {
 }
 
 func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
-	if c.cb == nil || c.cb.completed || m.gen != c.cb.leaseGen || c.phase == phaseDone {
+	if c.cb == nil || m.gen != c.cb.leaseGen {
+		return
+	}
+	if c.cb.pending == "" && (c.cb.completed || c.phase == phaseDone) {
 		return
 	}
 	if _, err := c.e.callbacks.Extend(ctx, c.cb.rec.ID, c.cb.rec.Node, c.e.opts.CallbackLease); err != nil {
@@ -339,7 +361,10 @@ func (c *call) completeAttempt(ctx context.Context, o callbacks.Outcome) (callba
 	var err error
 	for try := range 3 {
 		if try > 0 {
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		cb, err = c.e.callbacks.Complete(ctx, c.cb.rec.ID, c.cb.rec.Node, o)
 		if err == nil || errors.Is(err, callbacks.ErrLeaseLost) {
@@ -391,7 +416,9 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 		// is seen); its end comes back as cbMessagePlayed.
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		c.cb.stopMessage = cancel
+		c.e.wg.Add(1)
 		go func() {
+			defer c.e.wg.Done()
 			defer cancel()
 			if err := c.e.pbx.Play(pctx, leg, media); err != nil && pctx.Err() == nil {
 				c.log.Warn("play the caller's message to the agent", "err", err)
@@ -431,12 +458,17 @@ func (c *call) dialCustomer(ctx context.Context) {
 	leg := fmt.Sprintf("%s-c%d", c.conn, len(rec.Attempts)+1)
 	n, err := c.e.callbacks.StartDial(ctx, rec.ID, rec.Node, leg, c.e.pbx.Owner())
 	if err != nil {
-		// Not dialled. A lost lease belongs to another replica (or a
-		// cancel) now; after a Redis failure the lease runs out, and a
-		// start that was recorded after all is taken over as a leg gone.
 		c.log.Error("start callback dial; not dialled", "err", err)
 		c.hangup(ctx, c.agentLeg, CauseNormal)
-		c.cb.completed = true
+		if errors.Is(err, callbacks.ErrLeaseLost) {
+			// Another replica (or a cancel) has it now.
+			c.cb.completed = true
+		} else {
+			// Redis may have recorded the start after all: the attempt is
+			// settled as failed under the lease (nothing was dialled), so
+			// it is never taken over as a dial in flight.
+			c.completeAttempt(ctx, callbacks.OutcomeFailed)
+		}
 		c.finishQuietly(ctx)
 		return
 	}
@@ -464,6 +496,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 		// The request may still reach the PBX (a timeout): never leave a
 		// leg that nobody would bridge.
 		c.hangup(ctx, leg, CauseNormal)
+		c.e.hangupLater(leg)
 		c.customerFailed(ctx, leg, "failed", false)
 		return
 	}

@@ -246,25 +246,32 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	}
 	req := c.callbackRequest(number)
 	req.Media = media
-	if _, err := callbacks.Check(req); err != nil {
-		return callbacks.Callback{}, err
-	}
-	// The caller hears the confirmation and the call ends first, so the
-	// callback can never ring a line its caller is still on; a hang-up
-	// during the confirmation still counts as served.
-	c.dialog = nil
-	c.registered = true
-	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
+	// Created first, so it exists (and survives a crash of this replica)
+	// before the caller is told, but held a little in the future: it must
+	// not ring the line its caller is still on. Once the confirmation is
+	// played and the call has ended, it is made due.
+	req.EarliestAt = time.Now().Add(registerHold)
 	cb, merged, err := c.e.callbacks.Create(ctx, req)
 	if err != nil {
-		c.log.Error("register callback after its confirmation", "err", err)
 		return callbacks.Callback{}, err
 	}
-	c.e.wakeCallbacks()
 	c.e.store.Record(ctx, c.conn, "callback_registered", "callback_id", cb.ID, "merged", fmt.Sprint(merged))
 	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
+	c.dialog = nil
+	c.registered = true // a hang-up during the confirmation counts as served
+	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
+	if !merged {
+		if _, err := c.e.callbacks.DueNow(ctx, cb.ID); err != nil {
+			c.log.Warn("make the callback due; it will be at the end of its hold", "err", err)
+		}
+		c.e.wakeCallbacks()
+	}
 	return cb, nil
 }
+
+// registerHold is how long a just-registered courtesy callback waits at
+// most for its caller's call to end (it is made due as soon as it has).
+const registerHold = 30 * time.Second
 
 // cancelCallbackDialog is cancel callback: back to the queue, in place.
 func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
@@ -308,6 +315,9 @@ const (
 func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 	switch cmd.Op {
 	case opCallbackStart:
+		if c.cb != nil {
+			return CallView{}, illegal("start callback: this is a callback itself")
+		}
 		q := cmd.Target.Value
 		if q == "" {
 			q = c.queueName

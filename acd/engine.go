@@ -596,6 +596,34 @@ func newConnectionID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// lateHangup is how long after a failed Ring its leg is hung up once more:
+// longer than a REST call may take, since a request that timed out may
+// still reach the PBX.
+const lateHangup = 10 * time.Second
+
+// hangupLater hangs leg up after lateHangup: a Ring that failed (on a
+// timeout) may still create the leg, and nobody would take it. Nothing
+// happens if the engine has stopped by then; a leg that does not exist is
+// not an error.
+func (e *Engine) hangupLater(leg string) {
+	e.mu.Lock()
+	ctx := e.ctx
+	e.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	time.AfterFunc(lateHangup, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := e.pbx.Hangup(hctx, leg, CauseNormal); err != nil {
+			e.log.Debug("late hang-up of a leg whose ring failed", "leg", leg, "err", err)
+		}
+	})
+}
+
 // scheduleWrapUp ends agent's wrap-up with the default code when its time
 // runs out. The timer is this node's; if the node dies, the sweep's
 // ExpireWrapUps does it. A timer that finds the agent no longer in that

@@ -135,11 +135,12 @@ func (d *Driver) joinTakeover(ctx context.Context, owner string, legs []string) 
 		}
 		d.mu.Unlock()
 		context.AfterFunc(ctx, func() {
+			// Decided and cancelled under mu, so a Takeover joining in
+			// between finds the takeover already ending (and waits for it).
 			d.mu.Lock()
+			defer d.mu.Unlock()
 			t.users--
-			idle := d.idleLocked(t)
-			d.mu.Unlock()
-			if idle {
+			if d.idleLocked(t) {
 				t.cancel()
 			}
 		})
@@ -152,15 +153,17 @@ func (d *Driver) joinTakeover(ctx context.Context, owner string, legs []string) 
 // that arrived on the taken-over application is served to its end). d.mu
 // must be held.
 func (d *Driver) idleLocked(t *takeover) bool {
-	if t.users > 0 {
-		return false
-	}
+	return t.users == 0 && !d.hasLegsLocked(t.owner)
+}
+
+// hasLegsLocked reports whether a leg of app is tracked; d.mu must be held.
+func (d *Driver) hasLegsLocked(app string) bool {
 	for _, l := range d.legs {
-		if l.app == t.owner {
-			return false
+		if l.app == app {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // legEnded ends the takeover of app once its last leg ended and no
@@ -170,11 +173,9 @@ func (d *Driver) legEnded(app string) {
 		return
 	}
 	d.mu.Lock()
-	t := d.takeovers[app]
-	idle := t != nil && d.idleLocked(t)
-	d.mu.Unlock()
-	if idle {
-		t.cancel()
+	defer d.mu.Unlock()
+	if t := d.takeovers[app]; t != nil && d.idleLocked(t) {
+		t.cancel() // under mu: see joinTakeover
 	}
 }
 
@@ -204,6 +205,16 @@ func (d *Driver) openTakeover(t *takeover, run *running) {
 				return
 			case t.ctx.Err() != nil:
 				log.Info("takeover ended")
+				return
+			}
+			// Reconnect only for legs still to follow: a socket for an
+			// application with nothing left of ours would only take it
+			// from whoever registers it next (a restarted owner).
+			d.mu.Lock()
+			idle := d.idleLocked(t)
+			d.mu.Unlock()
+			if idle {
+				log.Warn("takeover socket lost with nothing left to follow", "err", err)
 				return
 			}
 			log.Warn("takeover socket lost; reconnecting", "err", err)

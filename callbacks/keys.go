@@ -18,3 +18,4 @@ func (k Keys) Due() string                      { return k.base + "{cb}:due" }
 func (k Keys) Leases() string                   { return k.base + "{cb}:leases" }
 func (k Keys) PendingIndex(queue string) string { return k.base + "{cb}:pending:" + queue }
 func (k Keys) Waiting(queue string) string      { return k.base + "{cb}:waiting:" + queue }
+func (k Keys) Alive(node string) string         { return k.base + "{cb}:alive:" + node }

@@ -26,6 +26,7 @@ var (
 	scriptReclaim   = script("reclaim")
 	scriptAttach    = script("attach")
 	scriptRelease   = script("release")
+	scriptDueNow    = script("due_now")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL dialing cancel") into

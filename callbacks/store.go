@@ -254,12 +254,32 @@ func (s *Store) Release(ctx context.Context, id, holder string, delay time.Durat
 	return parse(v)
 }
 
+// Heartbeat marks node alive for ttl: a started dial of a node that beats
+// is not taken over when its lease lapses (see reclaim.lua). A node's
+// scheduler beats at least every ttl/3.
+func (s *Store) Heartbeat(ctx context.Context, node string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, s.keys.Alive(node), 1, ttl).Err(); err != nil {
+		return fmt.Errorf("heartbeat of %s: %w", node, err)
+	}
+	return nil
+}
+
+// DueNow makes pending callback id due at once (see due_now.lua).
+func (s *Store) DueNow(ctx context.Context, id string) (Callback, error) {
+	v, err := s.run(ctx, scriptDueNow, []string{s.keys.Callback(id), s.keys.Due()}, id)
+	if err != nil {
+		return Callback{}, fmt.Errorf("make %s due: %w", id, err)
+	}
+	return parse(v)
+}
+
 // Reclaim is the safety net for dead nodes: up to max callbacks whose lease
 // expired go back to pending, due now, in their old place. No attempt is
 // counted: a callback whose holder had started a dial keeps DialStarted,
 // DialLeg and DialOwner, and its next claimer takes that leg over and
-// completes the attempt with its real outcome. It returns the ids
-// reclaimed.
+// completes the attempt with its real outcome. A started dial whose node
+// still beats (Heartbeat) is left to it for up to ten leases: taking it
+// over would stop that node at the PBX. It returns the ids reclaimed.
 func (s *Store) Reclaim(ctx context.Context, max int) ([]string, error) {
 	if max <= 0 {
 		return nil, nil
@@ -274,6 +294,15 @@ func (s *Store) Reclaim(ctx context.Context, max int) ([]string, error) {
 		ids[i] = r.(string)
 	}
 	return ids, nil
+}
+
+// Stopped removes node's heartbeat: a node shutting down lets its started
+// dials be taken over as soon as their leases lapse.
+func (s *Store) Stopped(ctx context.Context, node string) error {
+	if err := s.rdb.Del(ctx, s.keys.Alive(node)).Err(); err != nil {
+		return fmt.Errorf("heartbeat of %s: %w", node, err)
+	}
+	return nil
 }
 
 // Waiting returns the queue's pending callbacks (due or not) in queue order,

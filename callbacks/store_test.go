@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -604,5 +605,73 @@ func TestStartedDialsOfADeadOwnerGoToOneNode(t *testing.T) {
 	}
 	if got := mustGet(t, s, a.ID); got.State != StateDialing || got.DialLeg != a.ID+"-c1" {
 		t.Fatalf("a past its window: %+v", got)
+	}
+}
+
+func TestDueNowMakesAHeldCallbackDue(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", Kind: KindCourtesy, Score: 7, EarliestAt: time.Now().Add(time.Hour)})
+	if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
+		t.Fatal("a held callback was claimed")
+	}
+	got, err := s.DueNow(ctx, cb.ID)
+	if err != nil || !got.Due.Before(time.Now().Add(time.Second)) {
+		t.Fatalf("due now: %+v %v", got, err)
+	}
+	claimOne(t, s, "n1", time.Minute)
+	if _, err := s.DueNow(ctx, cb.ID); !errors.Is(err, ErrIllegalTransition) {
+		t.Fatalf("due now of a claimed callback: %v", err)
+	}
+}
+
+// TestReclaimLeavesAStartedDialToALiveNode: a lapsed lease whose node
+// still beats is not reclaimed while a dial is in flight (taking it over
+// would stop that node at the PBX), unless it lapsed ten leases ago; once
+// the node stops beating it is reclaimed. A lapsed lease without a dial
+// is reclaimed whatever the heartbeat.
+func TestReclaimLeavesAStartedDialToALiveNode(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	dialled := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550141"})
+	queued := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550142"})
+	if err := s.Heartbeat(ctx, "n1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, "n1", 30*time.Millisecond, 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("claim: %d %v", len(got), err)
+	}
+	if _, err := s.StartDial(ctx, dialled.ID, holder(t, s, dialled.ID, "n1"), "leg", "app-n1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	ids, err := s.Reclaim(ctx, 10)
+	if err != nil || len(ids) != 1 || ids[0] != queued.ID {
+		t.Fatalf("reclaimed %v (%v), want only the callback without a dial", ids, err)
+	}
+	if err := s.Stopped(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 || ids[0] != dialled.ID {
+		t.Fatalf("after the node stopped beating: %v", ids)
+	}
+	// Beating but lapsed ten leases ago: reclaimed all the same.
+	late := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550143"})
+	if err := s.Heartbeat(ctx, "n2", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Claim(ctx, "n2", 5*time.Millisecond, 10)
+	for _, cb := range c {
+		if cb.ID == late.ID {
+			if _, err := s.StartDial(ctx, cb.ID, cb.Node, "leg", "app-n2"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(80 * time.Millisecond)
+	ids, _ = s.Reclaim(ctx, 10)
+	if !slices.Contains(ids, late.ID) {
+		t.Fatalf("a dial lapsed ten leases ago was left: %v", ids)
 	}
 }

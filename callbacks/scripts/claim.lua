@@ -41,7 +41,7 @@ for _, id in ipairs(ids) do
   end
   if take then
     local n = redis.call('HINCRBY', key, 'claims', 1)
-    redis.call('HSET', key, 'state', 'dialing', 'node', ARGV[2] .. '#' .. n, 'lease', until_ms)
+    redis.call('HSET', key, 'state', 'dialing', 'node', ARGV[2] .. '#' .. n, 'lease', until_ms, 'lease_ms', ARGV[3])
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZADD', KEYS[2], until_ms, id)
     redis.call('ZREM', k_waiting(f[3]), id)

@@ -13,6 +13,8 @@
 --   {cb}:waiting:<queue>  ZSET  the queue's pending callbacks by queue score
 --   {cb}:takeover:<owner> STRING the node taking a dead owner's started
 --                               dials over (expires with its leases)
+--   {cb}:alive:<node>     STRING present while a node's scheduler runs
+--                               (Store.Heartbeat)
 --
 -- States and transitions mirror callbacks/callback_fsm.go; a script that
 -- refuses a transition replies 'ILLEGAL <state> <event>'.
@@ -28,6 +30,7 @@ local function k_leases() return B .. '{cb}:leases' end
 local function k_pending(q) return B .. '{cb}:pending:' .. q end
 local function k_waiting(q) return B .. '{cb}:waiting:' .. q end
 local function k_takeover(owner) return B .. '{cb}:takeover:' .. owner end
+local function k_alive(node) return B .. '{cb}:alive:' .. node end
 
 -- now_ms is the one clock every replica shares: Redis TIME.
 local function now_ms()
