@@ -1,0 +1,77 @@
+package acd
+
+import (
+	"context"
+	"time"
+
+	"github.com/tandem-cc/tandem/callbacks"
+)
+
+// takeOverDial continues an attempt a dead replica started: its legs are
+// taken over, never dialled again.
+func (c *call) takeOverDial(ctx context.Context, cb callbacks.Callback) {
+	c.log.Warn("taking over a callback dial of a replica that died", "from", cb.DialOwner, "attempt", cb.DialStarted, "leg", cb.DialLeg)
+	c.cb.started = cb.DialStarted
+	if _, err := c.e.store.Adopt(ctx, cb.Conn); err != nil {
+		c.log.Warn("adopt the interaction", "err", err)
+	}
+	ix, err := c.e.store.Interaction(ctx, cb.Conn)
+	if err != nil {
+		c.log.Error("read the interaction of the taken-over dial", "err", err)
+	}
+	c.queueName, c.settings = cb.Queue, c.e.opts.Queues[cb.Queue]
+	c.agent, c.agentLeg = ix.Agent, cb.AgentLeg
+	if c.agent != "" {
+		c.offer = &Offer{ConnectionID: c.conn, Agent: c.agent}
+	}
+	legs := []string{cb.DialLeg}
+	if cb.AgentLeg != "" {
+		legs = append(legs, cb.AgentLeg)
+	}
+	// The legs are this actor's before the PBX is asked, so an event that
+	// comes while Takeover runs is not dropped as unknown.
+	c.e.registerLeg(cb.DialLeg, c)
+	if cb.AgentLeg != "" {
+		c.e.registerLeg(cb.AgentLeg, c)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	c.takeoverCancel = cancel
+	states, err := c.e.pbx.Takeover(tctx, cb.DialOwner, legs)
+	if err != nil {
+		c.log.Error("take over the dead replica's legs; the attempt counts as failed", "err", err)
+		c.completeAttempt(ctx, callbacks.OutcomeFailed)
+		c.hangup(ctx, cb.AgentLeg, CauseNormal)
+		c.hangup(ctx, cb.DialLeg, CauseNormal)
+		c.finishQuietly(ctx)
+		return
+	}
+	var customer, agent LegState
+	for _, s := range states {
+		switch s.Leg {
+		case cb.DialLeg:
+			customer = s
+		case cb.AgentLeg:
+			agent = s
+		}
+	}
+	c.callerLeg = cb.DialLeg
+	switch {
+	case customer.Gone:
+		// Its end happened while nobody listened: the outcome is unknown.
+		c.callerLeg = ""
+		c.completeAttempt(ctx, callbacks.OutcomeFailed)
+		c.hangup(ctx, cb.AgentLeg, CauseNormal)
+		c.finishQuietly(ctx)
+	case cb.AgentLeg == "" || agent.Gone:
+		c.phase = phaseCallbackDialing
+		c.callbackAgentGone(ctx)
+	case customer.Up:
+		c.phase = phaseCallbackDialing
+		c.customerAnswered(ctx, cb.DialLeg)
+	default:
+		c.phase = phaseCallbackDialing
+		leg := cb.DialLeg
+		c.ringTimer = time.AfterFunc(c.e.opts.Dial.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+		c.log.Info("continuing the taken-over dial", "leg", leg)
+	}
+}
