@@ -144,16 +144,9 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 		id := e.Channel.ID
 		d.mu.Lock()
 		l := d.legs[id]
-		// An answer is reported once: a leg Takeover already found Up
-		// (Asterisk may show Up a moment before StasisStart) is not
-		// reported again.
-		answered := l != nil && l.agent && !l.up
-		if answered {
-			l.up = true
-		}
 		d.mu.Unlock()
 		if l != nil && l.agent {
-			if answered {
+			if d.markAnswered(id) {
 				handle(acd.LegAnswered{Leg: id})
 			}
 			return
@@ -300,21 +293,42 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 	}
 	d.mu.Unlock()
 	for _, id := range answered {
-		var ch *ariv5.ChannelData
-		if err := d.call(ctx, "read channel "+id, func() error {
-			var err error
-			ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
-			return err
-		}); err == nil && ch.State == "Up" {
-			d.mu.Lock()
-			if l := d.legs[id]; l != nil {
-				l.up = true
-			}
-			d.mu.Unlock()
+		if st, err := d.channelState(ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
 			handle(acd.LegAnswered{Leg: id})
 		}
 	}
 	handle(acd.Resynced{Live: all})
 	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "answered_in_gap", len(answered))
 	return nil
+}
+
+// channelState reads one channel's state ("Up", "Ring", ...), bounded like
+// every REST call; a channel that is gone is acd.ErrLegGone.
+func (d *Driver) channelState(ctx context.Context, id string) (string, error) {
+	var ch *ariv5.ChannelData
+	err := d.call(ctx, "read channel "+id, func() error {
+		var err error
+		ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return ch.State, nil
+}
+
+// markAnswered records that the Tandem-rung leg id is up and reports
+// whether that is news. An answer is reported once, whichever sees it
+// first: StasisStart, a re-read after a reconnect, or Takeover (Asterisk
+// may show Up a moment before StasisStart). From then on the leg's end is
+// a hang-up, not a failed ring.
+func (d *Driver) markAnswered(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.legs[id]
+	if l == nil || !l.agent || l.up {
+		return false
+	}
+	l.up = true
+	return true
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	ariv5 "github.com/CyCoreSystems/ari/v5"
-
 	"github.com/tandem-cc/tandem/acd"
 )
 
@@ -246,28 +244,14 @@ func (d *Driver) resyncTakeover(ctx context.Context, owner string, handle func(a
 	}
 	d.mu.Unlock()
 	for _, id := range ids {
-		var ch *ariv5.ChannelData
-		err := d.call(ctx, "read channel "+id, func() error {
-			var err error
-			ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
-			return err
-		})
+		state, err := d.channelState(ctx, id)
 		switch {
 		case errors.Is(err, acd.ErrLegGone):
 			d.ended(id, 0, true, handle)
 		case err != nil:
 			d.log.Warn("re-read a taken-over leg", "leg", id, "err", err)
-		case ch.State == "Up":
-			d.mu.Lock()
-			l := d.legs[id]
-			answered := l != nil && l.agent && !l.up
-			if answered {
-				l.up = true
-			}
-			d.mu.Unlock()
-			if answered {
-				handle(acd.LegAnswered{Leg: id})
-			}
+		case state == "Up" && d.markAnswered(id):
+			handle(acd.LegAnswered{Leg: id})
 		}
 	}
 }
@@ -302,12 +286,7 @@ func (d *Driver) endTakeover(t *takeover) {
 func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]acd.LegState, error) {
 	states := make([]acd.LegState, 0, len(legs))
 	for _, id := range legs {
-		var ch *ariv5.ChannelData
-		err := d.call(ctx, "read channel "+id, func() error {
-			var err error
-			ch, err = d.client.Channel().Data(key(ariv5.ChannelKey, id))
-			return err
-		})
+		state, err := d.channelState(ctx, id)
 		st := acd.LegState{Leg: id}
 		switch {
 		case errors.Is(err, acd.ErrLegGone):
@@ -319,13 +298,9 @@ func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]
 			d.mu.Unlock()
 		case err != nil:
 			return nil, err
-		case ch.State == "Up":
+		case state == "Up":
 			st.Up = true
-			d.mu.Lock()
-			if l := d.legs[id]; l != nil {
-				l.up = true // its end is a hang-up, and its StasisStart no news
-			}
-			d.mu.Unlock()
+			d.markAnswered(id) // reported by the caller, through st.Up
 		}
 		states = append(states, st)
 	}
