@@ -358,21 +358,11 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		c.hangup(ctx, leg, CauseNormal)
 		return
 	}
-	c.stopTimer()
-	o := c.offer
-	if err := c.e.store.Connect(ctx, c.conn, o.Agent, leg); err != nil {
-		c.log.Warn("connect", "agent_id", o.Agent, "err", err)
-		c.hangup(ctx, leg, CauseNormal)
+	if !c.agentTook(ctx, leg) {
 		return
 	}
-	c.phase, c.answeredAt, c.blindTransfer = phaseConnected, time.Now(), false
-	c.stopQueueTimers()
-	if !c.queuedAt.IsZero() {
-		wait := c.answeredAt.Sub(c.queuedAt)
-		c.e.ewt.of(c.queueName).ObserveWait(c.ewtPos, c.ewtAgents, wait)
-		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
-		c.queuedAt = time.Time{} // count each call once, even after a transfer
-	}
+	o := c.offer
+	c.phase, c.blindTransfer = phaseConnected, false
 	if err := c.joinCustomer(ctx, leg); err != nil {
 		if errors.Is(err, ErrLegGone) {
 			// The caller hung up while we bridged: their hang-up event follows.
@@ -388,6 +378,29 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 	c.e.stats.answered.Add(1)
 	c.log.Info("connected", "agent_id", o.Agent, "bridge", c.conn)
 	c.e.publish(ctx, AgentEvent{Type: "connected", Agent: o.Agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName})
+}
+
+// agentTook records that the offered agent answered leg: connected in
+// Redis, and the call's wait counted once (service level, wait estimator).
+// If Redis refuses (the call moved on), the leg is hung up and it reports
+// false.
+func (c *call) agentTook(ctx context.Context, leg string) bool {
+	c.stopTimer()
+	o := c.offer
+	if err := c.e.store.Connect(ctx, c.conn, o.Agent, leg); err != nil {
+		c.log.Warn("connect", "agent_id", o.Agent, "err", err)
+		c.hangup(ctx, leg, CauseNormal)
+		return false
+	}
+	c.answeredAt = time.Now()
+	c.stopQueueTimers()
+	if !c.queuedAt.IsZero() {
+		wait := c.answeredAt.Sub(c.queuedAt)
+		c.e.ewt.of(c.queueName).ObserveWait(c.ewtPos, c.ewtAgents, wait)
+		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
+		c.queuedAt = time.Time{} // count each call once, even after a transfer
+	}
+	return true
 }
 
 // joinCustomer stops the customer's music and bridges them with leg,

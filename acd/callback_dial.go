@@ -18,20 +18,10 @@ import (
 // caller's message, then the customer is dialled (or the agent accepts
 // first).
 func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
-	c.stopTimer()
-	o := c.offer
-	if err := c.e.store.Connect(ctx, c.conn, o.Agent, leg); err != nil {
-		c.log.Warn("connect callback agent", "agent_id", o.Agent, "err", err)
-		c.hangup(ctx, leg, CauseNormal)
+	if !c.agentTook(ctx, leg) {
 		return
 	}
 	c.phase = phaseCallbackAgent
-	c.answeredAt = time.Now()
-	if !c.queuedAt.IsZero() {
-		wait := c.answeredAt.Sub(c.queuedAt)
-		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
-		c.queuedAt = time.Time{}
-	}
 	// The leg that answered (a ring-all offer rings several), for a replica
 	// taking over after this one died.
 	if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
