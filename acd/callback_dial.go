@@ -88,7 +88,6 @@ func (c *call) dialCustomer(ctx context.Context) {
 		c.finishQuietly(ctx)
 		return
 	}
-	c.cb.started = n
 	callerID := rec.CallerID
 	if callerID == "" {
 		callerID = c.settings.Callback.CallerID

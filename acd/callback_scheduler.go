@@ -38,7 +38,6 @@ import (
 // cbCall is what an actor serving a claimed callback knows.
 type cbCall struct {
 	rec       callbacks.Callback
-	started   int  // the attempt dialled, 0 before the dial
 	completed bool // the attempt's outcome is recorded; the lease is gone
 	accept    bool // waiting for the agent to accept (accept = agent)
 	leaseGen  int

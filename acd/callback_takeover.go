@@ -11,7 +11,6 @@ import (
 // taken over, never dialled again.
 func (c *call) takeOverDial(ctx context.Context, cb callbacks.Callback) {
 	c.log.Warn("taking over a callback dial of a replica that died", "from", cb.DialOwner, "attempt", cb.DialStarted, "leg", cb.DialLeg)
-	c.cb.started = cb.DialStarted
 	if _, err := c.e.store.Adopt(ctx, cb.Conn); err != nil {
 		c.log.Warn("adopt the interaction", "err", err)
 	}
