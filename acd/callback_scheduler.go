@@ -194,13 +194,16 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		vars[k] = v
 	}
 	vars["callback_id"], vars["callback_number"] = cb.ID, cb.Number
-	if err := c.e.store.ArriveCallback(ctx, c.conn, cb.Number, cb.DNIS, vars); err != nil {
+	if err := c.e.store.ArriveCallback(ctx, c.conn, cb.ID, cb.Number, cb.DNIS, vars); err != nil {
 		c.log.Error("callback interaction", "err", err)
 		c.release(ctx, callbackBusyRetry, "interaction not created")
+		// It may exist half-made (its kind not written): end it, if so.
+		if _, _, ferr := c.e.store.Finish(ctx, c.conn, "failed", "system"); ferr != nil && !errors.Is(ferr, ErrNotFound) {
+			c.log.Warn("end a half-made callback interaction", "err", ferr)
+		}
 		return
 	}
 	c.cb.arrived = true
-	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "kind", "callback", "callback_id", cb.ID)
 	if err := c.e.callbacks.Attach(ctx, cb.ID, c.cb.rec.Node, c.conn, ""); err != nil {
 		// Nobody else knows this interaction yet: end it here.
 		c.log.Warn("attach the callback's interaction", "err", err)

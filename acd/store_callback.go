@@ -37,14 +37,14 @@ func (s *Store) EnqueueAt(ctx context.Context, conn, queue string, priority int,
 	return s.enqueue(ctx, conn, queue, priority, "", 0, strconv.FormatFloat(score, 'f', -1, 64))
 }
 
-// ArriveCallback records the interaction of a callback about to wait in a
-// queue. It does not count towards the maximum of concurrent calls until
-// its customer is dialled (CountCall).
-func (s *Store) ArriveCallback(ctx context.Context, conn, ani, dnis string, attached map[string]string) error {
+// ArriveCallback records the interaction of callback id about to wait in
+// a queue (kind "callback"). It does not count towards the maximum of
+// concurrent calls until its customer is dialled (CountCall).
+func (s *Store) ArriveCallback(ctx context.Context, conn, id, ani, dnis string, attached map[string]string) error {
 	if _, err := s.arrive(ctx, conn, "", ani, dnis, attached, false); err != nil {
 		return err
 	}
-	return nil
+	return s.rdb.HSet(ctx, s.keys.Interaction(conn), "kind", "callback", "callback_id", id).Err()
 }
 
 // CountCall counts a callback's interaction towards the maximum of
