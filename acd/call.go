@@ -63,6 +63,8 @@ type call struct {
 	ringTimer  *time.Timer
 	answeredAt time.Time
 	bridged    bool // the call's bridge (id = connection id) exists
+	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
+	offeredAt time.Time
 
 	customerHeld  bool
 	heldSince     time.Time
@@ -272,6 +274,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg, c.phase = &o, o.Agent, leg, phaseRinging
+	c.offeredAt = time.Now()
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(m.freedAt))
@@ -393,6 +396,7 @@ func (c *call) agentTook(ctx context.Context, leg string) bool {
 		return false
 	}
 	c.answeredAt = time.Now()
+	c.e.stats.observeOfferToAnswer(c.offeredAt)
 	c.stopQueueTimers()
 	if !c.queuedAt.IsZero() {
 		wait := c.answeredAt.Sub(c.queuedAt)
@@ -591,6 +595,9 @@ func (c *call) finish(ctx context.Context, by string) {
 		return
 	}
 	c.log.Info("call finished", "state", final, "by", by)
+	if final == StateAbandoned {
+		c.e.stats.abandons.Add(1)
+	}
 	if final == StateAbandoned && !c.queuedAt.IsZero() {
 		c.e.store.CountAbandoned(ctx, c.queueName)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
+	"github.com/tandem-cc/tandem/metrics"
 )
 
 // QueueSettings are the per-queue settings the engine needs.
@@ -105,6 +106,9 @@ type Options struct {
 	// CallbackPoll is how often the scheduler looks for due callbacks (a
 	// callback registered on this replica is seen at once).
 	CallbackPoll time.Duration
+	// Metrics are the replica's instruments (served at /metrics); nil
+	// gives the engine a registry of its own. One per engine.
+	Metrics *metrics.Metrics
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -177,19 +181,30 @@ func NewEngine(opts Options) *Engine {
 		schedules[name] = sched
 	}
 	store := opts.Store.WithPolicy(opts.Policy)
-	return &Engine{
-		opts: opts, store: store, pbx: opts.PBX,
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	e := &Engine{
+		opts: opts, store: store, pbx: meterPBX(opts.PBX, opts.Metrics),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
 		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1),
 		log:   opts.Logger.With("node", opts.Store.Node()),
-		stats: newStats(),
+		stats: newStats(opts.Metrics),
 		legs:  map[string]*call{}, calls: map[string]*call{},
 	}
+	if err := opts.Metrics.Register(newStateCollector(e)); err != nil {
+		// Metrics shared by two engines: the second one's gauges are left out.
+		e.log.Error("metrics: register the redis gauges", "err", err)
+	}
+	return e
 }
 
 // Stats returns the engine's counters (hand-off latency and the like).
 func (e *Engine) Stats() *Stats { return e.stats }
+
+// Metrics returns the replica's instruments, to serve at /metrics.
+func (e *Engine) Metrics() *metrics.Metrics { return e.opts.Metrics }
 
 // Run drives the engine until ctx ends: PBX events, the node's offer
 // inbox, and the routing sweep.

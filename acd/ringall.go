@@ -15,6 +15,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 	members := append([]RingMember{{Agent: o.Agent, Endpoint: o.Endpoint}}, o.RingAll...)
 	c.offer, c.agent, c.agentLeg, c.phase = &o, "", "", phaseRinging
 	c.ringAll = map[string]RingMember{}
+	c.offeredAt = time.Now()
 	if !freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(freedAt))
 	}

@@ -1,48 +1,101 @@
 package acd
 
 import (
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandem-cc/tandem/metrics"
 )
 
-// Stats are an engine's counters, read by the demo report and /metrics.
+// Stats are an engine's counters and histograms, kept in its replica's
+// Prometheus registry (metrics.Metrics): /metrics and the demo report read
+// the same instruments. The engine calls them as it did the atomic
+// counters they replace: stats.offers.Add(1), stats.observeHandoff(d).
 type Stats struct {
-	offers   atomic.Int64
-	answered atomic.Int64
-	ronas    atomic.Int64
-	refused  atomic.Int64 // calls refused at the concurrent-call cap
+	m *metrics.Metrics
 
-	mu       sync.Mutex
-	handoffs []time.Duration // agent freed → next agent leg requested
+	offers   counter
+	answered counter
+	ronas    counter
+	abandons counter
+	refused  counter // calls refused at the concurrent-call cap
+	// historyWriteFailures counts transitions whose history record
+	// (Store.Record) could not be written; each is also logged.
+	historyWriteFailures counter
+
+	maxHandoff atomic.Int64 // ns; histograms keep no maximum
 }
 
-func newStats() *Stats { return &Stats{} }
+func newStats(m *metrics.Metrics) *Stats {
+	s := &Stats{
+		m:      m,
+		offers: counter{c: m.Offers}, answered: counter{c: m.Answered}, ronas: counter{c: m.RONAs},
+		abandons: counter{c: m.Abandons}, refused: counter{c: m.Refused},
+		historyWriteFailures: counter{c: m.HistoryWriteFailures},
+	}
+	// An error means a second engine shares m: the first one's maximum stays.
+	_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: metrics.HandoffName + "_max", Help: "The longest hand-off since the replica started.",
+	}, func() float64 { return time.Duration(s.maxHandoff.Load()).Seconds() }))
+	return s
+}
+
+// counter is a Prometheus counter with the atomic.Int64 methods the
+// engine uses (Add, Load), so that its call sites stay as they were.
+type counter struct {
+	c prometheus.Counter
+	n atomic.Int64 // the same count, read without gathering the registry
+}
+
+func (c *counter) Add(n int64) {
+	c.n.Add(n)
+	c.c.Add(float64(n))
+}
+
+func (c *counter) Load() int64 { return c.n.Load() }
 
 func (s *Stats) observeHandoff(d time.Duration) {
-	s.mu.Lock()
-	if len(s.handoffs) < 1_000_000 {
-		s.handoffs = append(s.handoffs, d)
+	s.m.Handoff.Observe(d.Seconds())
+	for {
+		old := s.maxHandoff.Load()
+		if int64(d) <= old || s.maxHandoff.CompareAndSwap(old, int64(d)) {
+			return
+		}
 	}
-	s.mu.Unlock()
 }
 
-// Snapshot is a copy of the counters.
+// observeOfferToAnswer records how long an agent's phone rang before they
+// answered; offered is when the leg was requested (zero: not known).
+func (s *Stats) observeOfferToAnswer(offered time.Time) {
+	if !offered.IsZero() {
+		s.m.OfferToAnswer.Observe(time.Since(offered).Seconds())
+	}
+}
+
+// Metrics are the replica's instruments; serve them with Handler.
+func (s *Stats) Metrics() *metrics.Metrics { return s.m }
+
+// Snapshot is a copy of the counters and of the hand-off histogram.
 type Snapshot struct {
-	Offers, Answered, RONAs int64
+	Offers, Answered, RONAs, Abandons int64
 	// Refused counts calls this node refused at the concurrent-call cap.
-	Refused int64
-	// Handoffs are the latencies from an agent being freed (its call's end
-	// processed) to the next waiting call's agent leg being requested.
-	Handoffs []time.Duration
+	Refused              int64
+	HistoryWriteFailures int64
+	// Handoff summarises the latencies from an agent being freed (its
+	// call's end processed) to the next waiting call's agent leg being
+	// requested, from the histogram /metrics serves.
+	Handoff metrics.Summary
+	// HandoffMax is the longest hand-off (exact).
+	HandoffMax time.Duration
 }
 
-// Snapshot copies the counters; Handoffs come sorted.
+// Snapshot copies the counters and summarises the hand-off histogram.
 func (s *Stats) Snapshot() Snapshot {
-	s.mu.Lock()
-	h := append([]time.Duration(nil), s.handoffs...)
-	s.mu.Unlock()
-	sort.Slice(h, func(i, j int) bool { return h[i] < h[j] })
-	return Snapshot{Offers: s.offers.Load(), Answered: s.answered.Load(), RONAs: s.ronas.Load(), Refused: s.refused.Load(), Handoffs: h}
+	return Snapshot{
+		Offers: s.offers.Load(), Answered: s.answered.Load(), RONAs: s.ronas.Load(), Abandons: s.abandons.Load(),
+		Refused: s.refused.Load(), HistoryWriteFailures: s.historyWriteFailures.Load(),
+		Handoff: metrics.Summarize(s.m.Handoff), HandoffMax: time.Duration(s.maxHandoff.Load()),
+	}
 }

@@ -37,6 +37,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&d.RedisAddr, "redis-addr", os.Getenv("TANDEM_REDIS_ADDR"), "use this Redis (host:port) instead of a private redis-server (default $TANDEM_REDIS_ADDR)")
 	prefix := fs.String("prefix", "", "Redis key prefix (default tandem with a private Redis, tandem-demo-<time> with --redis-addr)")
 	fs.Uint64Var(&d.Seed, "seed", 0, "random seed; 0 picks one (the report shows it)")
+	fs.StringVar(&d.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "serve the replicas' Prometheus metrics at http://ADDR/metrics while the demo runs (empty: off)")
 	reportFormat := fs.String("report", "table", "report format: table or json")
 	logLevel := fs.String("log-level", "warn", "replica and simulator log level: debug, info, warn or error")
 	fs.Usage = func() {

@@ -60,6 +60,14 @@ type Options struct {
 	Seed uint64
 	// Logger receives the replicas' and the simulator's logs.
 	Logger *slog.Logger
+	// MetricsAddr, if set, is where the run serves its replicas' metrics
+	// over HTTP while it runs: /metrics (every replica, each series with a
+	// replica label) and /metrics/<replica> (one replica, e.g. r1).
+	MetricsAddr string
+	// AfterRun, if set, is called with the /metrics URL once the report is
+	// built and before the world stops, so the final figures can still be
+	// scraped (needs MetricsAddr).
+	AfterRun func(metricsURL string)
 }
 
 // Defaults are the embedded defaults `go run ./cmd/tandem demo` runs with.

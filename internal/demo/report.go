@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tandem-cc/tandem/metrics"
 )
 
 // Report is what a demo run measured.
@@ -33,8 +35,13 @@ type Report struct {
 	// recorded in Redis.
 	TimeToAnswer Latency `json:"time_to_answer"`
 	// Handoff is the latency from an agent being freed to the next waiting
-	// call's agent leg being requested (engine stats, all replicas).
+	// call's agent leg being requested, from the replicas' hand-off
+	// histograms (the ones /metrics serves): p50 and p99 are estimated
+	// from the buckets exactly as from a scrape; max is exact.
 	Handoff Latency `json:"handoff"`
+	// OfferToAnswer is how long agents' phones rang before they answered,
+	// from the replicas' offer-to-answer histograms (max not kept).
+	OfferToAnswer Latency `json:"offer_to_answer"`
 	// PBX is the simulator's own view, for cross-checking.
 	PBX PBXView `json:"pbx"`
 	// AgentStates counts the agents by state at the end.
@@ -188,6 +195,19 @@ func summarize(ds []time.Duration) Latency {
 	}
 }
 
+// fromHistograms turns a histogram summary into a Latency; max is known
+// only where it is kept beside the histogram (0 otherwise).
+func fromHistograms(s metrics.Summary, longest time.Duration) Latency {
+	if s.Count == 0 {
+		return Latency{}
+	}
+	sec := func(f float64) Millis { return Millis(time.Duration(f * float64(time.Second))) }
+	return Latency{
+		Samples: int(s.Count), Avg: sec(s.Sum / float64(s.Count)),
+		P50: sec(s.P50), P99: sec(s.P99), Max: Millis(longest),
+	}
+}
+
 // percentile is the nearest-rank percentile of sorted values: the smallest
 // value at or below which a fraction p of them lie.
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -261,6 +281,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	lat("time to answer", r.TimeToAnswer)
 	lat("agent hand-off", r.Handoff)
+	lat("offer to answer", r.OfferToAnswer)
 	p("")
 	p("PBX (simulator's view)")
 	p("  calls placed\t%d", r.PBX.CallsPlaced)

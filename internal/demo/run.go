@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/metrics"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -72,6 +74,14 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	}
 	defer l.Close()
 	store := l.Replicas[0].Store
+	var ms *metricsServer
+	if opts.MetricsAddr != "" {
+		if ms, err = serveMetrics(opts.MetricsAddr, l); err != nil {
+			return Report{}, err
+		}
+		defer ms.Close() // before the lab closes: defers run last-in first-out
+		announceMetrics(progress, ms, l.Replicas)
+	}
 
 	// The watcher must start reading before the first agent logs in, or it
 	// would miss their first transitions.
@@ -111,6 +121,9 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	r.Wall = Millis(time.Since(began))
 	r.Interrupted = !drained && ctx.Err() != nil
 	r.OK = len(r.Invariants.Violations()) == 0 && !r.Interrupted
+	if ms != nil && opts.AfterRun != nil {
+		opts.AfterRun(ms.URL)
+	}
 	fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
 	switch {
 	case gerr != nil:
@@ -254,13 +267,19 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 	r.Invariants.CallsUnaccounted = len(legs) - found
 	r.TimeToAnswer = summarize(waits)
 
-	var handoffs []time.Duration
+	// Hand-off and offer-to-answer come from the histograms /metrics
+	// serves, merged over the replicas (see fromHistograms).
+	var handoffs, rings []prometheus.Histogram
+	var longest time.Duration
 	for _, rep := range l.Replicas {
 		s := rep.Engine.Stats().Snapshot()
 		r.RONAs += s.RONAs
-		handoffs = append(handoffs, s.Handoffs...)
+		longest = max(longest, s.HandoffMax)
+		handoffs = append(handoffs, rep.Metrics.Handoff)
+		rings = append(rings, rep.Metrics.OfferToAnswer)
 	}
-	r.Handoff = summarize(handoffs)
+	r.Handoff = fromHistograms(metrics.Summarize(handoffs...), longest)
+	r.OfferToAnswer = fromHistograms(metrics.Summarize(rings...), 0)
 
 	st := l.Sim.Stats()
 	if err := countCallbacks(ctx, cbs, st, &r); err != nil {

@@ -19,7 +19,9 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/ari"
+	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/redisserver"
+	"github.com/tandem-cc/tandem/metrics"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -53,6 +55,11 @@ type Replica struct {
 	Store  *acd.Store
 	Engine *acd.Engine
 	Driver *ari.Driver
+	// Metrics are the replica's own registry (served at /metrics).
+	Metrics *metrics.Metrics
+	// rdb is the replica's own Redis client, so that its Redis errors and
+	// script latencies are counted in its own registry.
+	rdb *redis.Client
 
 	cancel   context.CancelFunc
 	done     chan error
@@ -131,8 +138,11 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // AddReplica starts one more Tandem replica with node id node and Stasis
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
-	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1)}
-	r.Store = acd.NewStore(l.RDB, l.opts.Prefix, node)
+	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New()}
+	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
+	r.rdb.AddHook(r.Metrics.RedisHook())
+	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
+	r.Store = acd.NewStore(r.rdb, l.opts.Prefix, node)
 	log := l.opts.Logger.With("replica", node)
 	r.Driver = ari.New(ari.Options{
 		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: r.App,
@@ -141,6 +151,7 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	eo := l.opts.Engine
 	eo.Store, eo.PBX, eo.Queues, eo.DNIS = r.Store, r.Driver, l.opts.Queues, l.opts.DNIS
 	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
+	eo.Metrics = r.Metrics
 	r.Engine = acd.NewEngine(eo)
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -187,6 +198,7 @@ func (l *Lab) waitApp(ctx context.Context, app string) error {
 func (l *Lab) Close() {
 	for _, r := range l.Replicas {
 		_ = r.Stop()
+		_ = r.rdb.Close()
 	}
 	if l.Sim != nil {
 		l.Sim.Close()
