@@ -109,21 +109,37 @@ const wsWriteTimeout = 10 * time.Second
 
 // server holds the handler's dependencies; it has no mutable state.
 type server struct {
-	core Core
-	auth *authenticator
-	log  *slog.Logger
+	core    Core
+	auth    *authenticator
+	log     *slog.Logger
+	metrics http.Handler
 }
+
+// Option adds to the API.
+type Option func(*server)
+
+// WithMetrics serves h (the replica's Prometheus registry) at GET
+// /metrics, without a token: the figures are counts and latencies by
+// queue, state and kind, nothing about a caller or an agent by name, and
+// Prometheus scrapes without credentials by default.
+func WithMetrics(h http.Handler) Option { return func(s *server) { s.metrics = h } }
 
 // New returns the API's handler. The WebSocket streams end when the client
 // leaves or when the request context ends: serve the handler with an
 // http.Server whose BaseContext is the replica's run context, because
 // Server.Shutdown does not wait for (or end) upgraded connections.
-func New(core Core, auth config.Auth, logger *slog.Logger) http.Handler {
+func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{core: core, auth: newAuthenticator(auth), log: logger}
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
+	if s.metrics != nil {
+		s.route(mux, "GET", "/metrics", s.metrics)
+	}
 
 	s.route(mux, "GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

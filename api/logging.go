@@ -20,7 +20,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		// The mux fills r.Pattern and the path values in place.
 		level := slog.LevelInfo
 		switch {
-		case r.Pattern == "GET /healthz":
+		case r.Pattern == "GET /healthz" || r.Pattern == "GET /metrics":
 			level = slog.LevelDebug
 		case rec.status >= 500:
 			level = slog.LevelWarn

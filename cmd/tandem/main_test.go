@@ -7,14 +7,20 @@ import (
 	"fmt"
 	"github.com/tandem-cc/tandem/internal/syncbuf"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/tandem-cc/tandem/internal/demo"
 	"github.com/tandem-cc/tandem/internal/redistest"
@@ -153,6 +159,21 @@ log: {level: debug, format: text}
 		return st.CallsBridged == 1 && sim.WaitIdle(0)
 	})
 
+	// /metrics is served on the API port, without a token.
+	fams := scrapeMetrics(t, api+"/metrics")
+	for name, want := range map[string]float64{
+		"tandem_answered_total":          1,
+		"tandem_offers_total":            1,
+		"tandem_offer_to_answer_seconds": 1, // samples
+	} {
+		if got := metricValue(fams[name]); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if fams["tandem_pbx_command_seconds"] == nil || fams["tandem_lua_script_seconds"] == nil || fams["tandem_agents"] == nil {
+		t.Errorf("PBX, script or agent metrics missing: %v", slices.Collect(maps.Keys(fams)))
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -215,3 +236,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 type syncBuffer = syncbuf.Buffer
+
+func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return fams
+}
+
+// metricValue sums a family's series: counter and gauge values, histogram
+// sample counts.
+func metricValue(f *dto.MetricFamily) float64 {
+	var sum float64
+	for _, m := range f.GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+	}
+	return sum
+}

@@ -17,6 +17,8 @@ import (
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/ari"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/luascript"
+	"github.com/tandem-cc/tandem/metrics"
 )
 
 // shutdownGrace bounds how long in-flight API requests may finish after
@@ -56,6 +58,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ContextTimeoutEnabled: true,
 	})
 	defer rdb.Close()
+	// The replica's instruments, served at /metrics on the API port; the
+	// hooks count Redis errors and time the Lua scripts.
+	m := metrics.New()
+	rdb.AddHook(m.RedisHook())
+	rdb.AddHook(luascript.Hook(m.ObserveScript))
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = rdb.Ping(pctx).Err()
 	cancel()
@@ -92,6 +99,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		BusyMessage:           cfg.Routing.BusyMessage,
 		CallbackLease:         cfg.Routing.CallbackLease,
 		IVR:                   cfg.IVR,
+		Metrics:               m,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -114,7 +122,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("http.listen: %w", err)
 		}
 		srv := &http.Server{
-			Handler:           api.New(engine, cfg.Auth, log),
+			Handler:           api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler())),
 			ReadHeaderTimeout: 10 * time.Second,
 			// Agent WebSockets end with the replica: Shutdown neither waits
 			// for nor closes upgraded connections, their request context does.
