@@ -107,12 +107,21 @@ const (
 // releases its subscription instead of holding it forever.
 const wsWriteTimeout = 10 * time.Second
 
+// Event sockets are pinged every defaultPingInterval; a client that has
+// not answered within defaultPongTimeout is dropped (see WithKeepalive).
+const (
+	defaultPingInterval = 15 * time.Second
+	defaultPongTimeout  = 10 * time.Second
+)
+
 // server holds the handler's dependencies; it has no mutable state.
 type server struct {
 	core    Core
 	auth    *authenticator
 	log     *slog.Logger
 	metrics http.Handler
+	// pingInterval and pongTimeout: the event sockets' keepalive.
+	pingInterval, pongTimeout time.Duration
 }
 
 // Option adds to the API.
@@ -123,6 +132,12 @@ type Option func(*server)
 // queue, state and kind, nothing about a caller or an agent by name, and
 // Prometheus scrapes without credentials by default.
 func WithMetrics(h http.Handler) Option { return func(s *server) { s.metrics = h } }
+
+// WithKeepalive pings every event socket each interval and drops a client
+// whose pong has not come within timeout (defaults 15s and 10s).
+func WithKeepalive(interval, timeout time.Duration) Option {
+	return func(s *server) { s.pingInterval, s.pongTimeout = interval, timeout }
+}
 
 // New returns the API's handler. The WebSocket streams end when the client
 // leaves or when the request context ends: serve the handler with an
@@ -135,6 +150,12 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 	s := &server{core: core, auth: newAuthenticator(auth), log: logger}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.pingInterval <= 0 {
+		s.pingInterval = defaultPingInterval
+	}
+	if s.pongTimeout <= 0 {
+		s.pongTimeout = defaultPongTimeout
 	}
 	mux := http.NewServeMux()
 	if s.metrics != nil {

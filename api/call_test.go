@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/net/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
@@ -286,22 +286,7 @@ func TestRevealedValueNeverLoggedNorCached(t *testing.T) {
 // query when query is true.
 func dialSupervisor(t *testing.T, srv *httptest.Server, token string, query bool) (*websocket.Conn, error) {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/events"
-	if query {
-		u += "?access_token=" + token
-	}
-	cfg, err := websocket.NewConfig(u, "http://wallboard.example/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !query {
-		cfg.Header.Set("Authorization", "Bearer "+token)
-	}
-	conn, err := websocket.DialConfig(cfg)
-	if err == nil {
-		t.Cleanup(func() { conn.Close() })
-	}
-	return conn, err
+	return dialPath(t, srv, "/v1/events", token, query)
 }
 
 func TestSupervisorStreamDeliversEveryAgentsEvents(t *testing.T) {
@@ -320,7 +305,7 @@ func TestSupervisorStreamDeliversEveryAgentsEvents(t *testing.T) {
 			}
 			for i, want := range core.events {
 				var got acd.AgentEvent
-				if err := websocket.JSON.Receive(conn, &got); err != nil {
+				if err := recv(conn, &got); err != nil {
 					t.Fatalf("event %d: %v", i, err)
 				}
 				if got.Agent != want.Agent || got.ConnectionID != want.ConnectionID {
@@ -328,8 +313,8 @@ func TestSupervisorStreamDeliversEveryAgentsEvents(t *testing.T) {
 				}
 			}
 			var extra acd.AgentEvent
-			if err := websocket.JSON.Receive(conn, &extra); err == nil {
-				t.Fatalf("socket still open, got %+v", extra)
+			if err := recv(conn, &extra); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Fatalf("after the last event: %v (event %+v), want a normal close", err, extra)
 			}
 			if calls := core.Calls(); len(calls) != 1 || calls[0] != "SubscribeSupervisor()" {
 				t.Errorf("core calls %v", calls)

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/tandem-cc/tandem/acd"
 )
@@ -59,54 +60,110 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 
 // upgrade completes the WebSocket handshake and streams events on it.
 func (s *server) upgrade(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, events <-chan acd.AgentEvent, log *slog.Logger) {
-	ws := websocket.Server{
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// No Origin check: callers authenticate with a bearer token, not a
 		// cookie, so a foreign page gains nothing by connecting.
-		Handshake: func(*websocket.Config, *http.Request) error { return nil },
-		Handler: func(conn *websocket.Conn) {
-			s.stream(ctx, cancel, conn, events, log)
-		},
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		// Accept has answered the request itself.
+		log.InfoContext(ctx, "event stream upgrade failed", "error", err)
+		return
 	}
-	ws.ServeHTTP(w, r)
+	s.stream(ctx, cancel, conn, events, log)
 }
 
-// stream writes events to conn until the subscription ends, ctx ends, or
-// the client leaves.
+// stream writes events to conn until the subscription ends, ctx ends, the
+// client leaves, or the client stops answering pings. Every end but the
+// last is a close handshake: normal closure when the subscription ends,
+// going away when the replica stops.
 func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, events <-chan acd.AgentEvent, log *slog.Logger) {
 	log.InfoContext(ctx, "event stream opened")
-	conn.MaxPayloadBytes = maxClientFrame
+	conn.SetReadLimit(maxClientFrame)
 
-	// x/net/websocket notices a client leaving only while reading, so a
-	// reader runs for the connection's life; when its read fails it ends
-	// the subscription. It stops once conn is closed below.
+	// The stream is one-way, but control frames (pongs, the client's
+	// close) only arrive while someone reads: a reader runs for the
+	// connection's life, dropping what the client sends, and ends the
+	// subscription when the connection ends. Its context is not ctx: a
+	// cancelled read would close the connection without the handshake.
 	readerDone := make(chan struct{})
 	go func() {
+		defer cancel() // after readerDone is closed, so stream sees why ctx ended
 		defer close(readerDone)
-		defer cancel()
-		var discard []byte
 		for {
-			if err := websocket.Message.Receive(conn, &discard); err != nil {
+			if _, _, err := conn.Read(context.WithoutCancel(ctx)); err != nil {
 				return
 			}
 		}
 	}()
+
+	// Pings detect a client that is gone without a word (a half-open TCP
+	// connection, a frozen desktop): no pong within pongTimeout drops it.
+	pingFailed := make(chan error, 1)
+	pingCtx, stopPings := context.WithCancel(ctx)
+	pingerDone := make(chan struct{})
+	go func() {
+		defer close(pingerDone)
+		t := time.NewTicker(s.pingInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-pingCtx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, cancelPing := context.WithTimeout(pingCtx, s.pongTimeout)
+			err := conn.Ping(pctx)
+			cancelPing()
+			if err != nil && pingCtx.Err() == nil {
+				pingFailed <- err
+				return
+			}
+		}
+	}()
+
+	code, reason := websocket.StatusNormalClosure, "subscription ended"
 	defer func() {
-		_ = conn.Close() // sends a close frame, then unblocks the reader
+		stopPings()
+		<-pingerDone
+		switch {
+		case code == websocket.StatusAbnormalClosure:
+			_ = conn.CloseNow() // the client is not there to shake hands
+		default:
+			// The handshake waits (bounded by the library) for the
+			// client's close frame, which the reader receives.
+			if err := conn.Close(code, reason); err != nil {
+				log.DebugContext(context.WithoutCancel(ctx), "event stream close", "error", err)
+			}
+		}
 		<-readerDone
-		log.InfoContext(context.WithoutCancel(ctx), "event stream closed")
+		log.InfoContext(context.WithoutCancel(ctx), "event stream closed", "reason", reason)
 	}()
 
 	for {
 		select {
 		case <-ctx.Done():
+			code, reason = websocket.StatusGoingAway, "replica stopping"
+			select {
+			case <-readerDone:
+				code, reason = websocket.StatusNormalClosure, "client closed"
+			default:
+			}
+			return
+		case err := <-pingFailed:
+			log.InfoContext(ctx, "event stream client stopped answering pings", "error", err)
+			code, reason = websocket.StatusAbnormalClosure, "no pong"
 			return
 		case ev, ok := <-events:
 			if !ok {
 				return
 			}
-			_ = conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-			if err := websocket.JSON.Send(conn, ev); err != nil {
+			wctx, cancelWrite := context.WithTimeout(ctx, wsWriteTimeout)
+			err := wsjson.Write(wctx, conn, ev)
+			cancelWrite()
+			if err != nil {
 				log.InfoContext(ctx, "event stream write failed", "error", err)
+				code, reason = websocket.StatusAbnormalClosure, "write failed"
 				return
 			}
 		}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
@@ -22,7 +23,10 @@ import (
 func serve(t *testing.T, core *fakeCore, logs *syncBuffer) (*httptest.Server, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := httptest.NewUnstartedServer(New(core, testAuth, slog.New(slog.NewJSONHandler(logs, nil))))
+	// Pings every 20 ms: the clients of these tests answer them while they
+	// read, so a stream that works is also one that survives many pings.
+	srv := httptest.NewUnstartedServer(New(core, testAuth, slog.New(slog.NewJSONHandler(logs, nil)),
+		WithKeepalive(20*time.Millisecond, 5*time.Second)))
 	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	srv.Start()
 	t.Cleanup(func() {
@@ -36,23 +40,33 @@ func serve(t *testing.T, core *fakeCore, logs *syncBuffer) (*httptest.Server, co
 // the query when query is true.
 func dial(t *testing.T, srv *httptest.Server, id, token string, query bool) (*websocket.Conn, error) {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/agents/" + id + "/events"
+	return dialPath(t, srv, "/v1/agents/"+id+"/events", token, query)
+}
+
+func dialPath(t *testing.T, srv *httptest.Server, path, token string, query bool) (*websocket.Conn, error) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + path
 	if query {
 		u += "?access_token=" + token
 	}
-	cfg, err := websocket.NewConfig(u, "http://desktop.example/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	if !query {
-		cfg.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
-	conn, err := websocket.DialConfig(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
 	if err == nil {
-		t.Cleanup(func() { conn.Close() })
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		t.Cleanup(func() { _ = conn.CloseNow() })
 	}
 	return conn, err
+}
+
+// recv reads one JSON event (answering pings meanwhile), for at most 5 s.
+func recv(conn *websocket.Conn, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return wsjson.Read(ctx, conn, v)
 }
 
 func someEvents(n int) []acd.AgentEvent {
@@ -89,17 +103,18 @@ func TestEventsDeliveredInOrderThenClosed(t *testing.T) {
 			}
 			for i, want := range core.events {
 				var got acd.AgentEvent
-				if err := websocket.JSON.Receive(conn, &got); err != nil {
+				if err := recv(conn, &got); err != nil {
 					t.Fatalf("event %d: %v", i, err)
 				}
 				if got.ConnectionID != want.ConnectionID || !got.At.Equal(want.At) || got.Attached["CUSTOMER_ID"] != want.Attached["CUSTOMER_ID"] {
 					t.Fatalf("event %d = %+v, want %+v", i, got, want)
 				}
 			}
-			// The subscription ended: the server closes the socket.
+			// The subscription ended: the server closes the socket with a
+			// close handshake, normal closure.
 			var extra acd.AgentEvent
-			if err := websocket.JSON.Receive(conn, &extra); err == nil {
-				t.Fatalf("socket still open, got %+v", extra)
+			if err := recv(conn, &extra); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Fatalf("after the last event: %v (event %+v), want a normal close", err, extra)
 			}
 			if calls := core.Calls(); len(calls) != 1 || calls[0] != "SubscribeAgent(1001)" {
 				t.Errorf("core calls %v", calls)
@@ -136,15 +151,45 @@ func TestEventsEndWhenClientLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev acd.AgentEvent
-	if err := websocket.JSON.Receive(conn, &ev); err != nil {
+	if err := recv(conn, &ev); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close()
+	// Close returns nil only once the server has answered the client's
+	// close frame with its own: a close handshake, not a dropped socket.
+	if err := conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
 	select {
 	case <-core.subEnded:
 	case <-time.After(5 * time.Second):
 		t.Fatal("subscription still running after the client left")
 	}
+}
+
+// A client that stops reading answers no ping (pongs are sent by the
+// client's reader): the server drops it and ends the subscription.
+func TestEventsDropAClientThatStopsAnsweringPings(t *testing.T) {
+	core := newFakeCore()
+	core.keepOpen = true
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewUnstartedServer(New(core, testAuth, slog.New(slog.NewJSONHandler(logs, nil)),
+		WithKeepalive(20*time.Millisecond, 50*time.Millisecond)))
+	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.Start()
+	t.Cleanup(func() { cancel(); srv.Close() })
+
+	if _, err := dial(t, srv, agentID, agentTok, false); err != nil {
+		t.Fatal(err)
+	}
+	// The client never reads again.
+	select {
+	case <-core.subEnded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription still running though the client answers no ping")
+	}
+	waitForLog(t, logs, `"msg":"event stream client stopped answering pings"`)
+	waitForLog(t, logs, `"msg":"event stream closed","agent_id":"1001","reason":"no pong"`)
 }
 
 func TestEventsEndWhenServerContextEnds(t *testing.T) {
@@ -157,8 +202,8 @@ func TestEventsEndWhenServerContextEnds(t *testing.T) {
 	}
 	stop()
 	var ev acd.AgentEvent
-	if err := websocket.JSON.Receive(conn, &ev); err == nil {
-		t.Fatalf("socket still open after shutdown, got %+v", ev)
+	if err := recv(conn, &ev); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after shutdown: %v (event %+v), want a going-away close", err, ev)
 	}
 	select {
 	case <-core.subEnded:

@@ -32,8 +32,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 }
 
 // statusRecorder remembers the status code. It implements http.Hijacker
-// itself because x/net/websocket asserts the interface directly instead
-// of using http.ResponseController.
+// itself so that an upgraded request is logged with status 101 (the
+// WebSocket library hijacks the connection through it).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
@@ -62,21 +64,24 @@ func TestAgentDesktopThroughAPI(t *testing.T) {
 		t.Fatalf("login: %d %v", st, body)
 	}
 
-	ws, err := websocket.Dial(strings.Replace(srv.URL, "http", "ws", 1)+"/v1/agents/a1/events?access_token=tok-a1", "", "http://localhost/")
+	dctx, cancelDial := context.WithTimeout(context.Background(), 5*time.Second)
+	ws, _, err := websocket.Dial(dctx, strings.Replace(srv.URL, "http", "ws", 1)+"/v1/agents/a1/events?access_token=tok-a1", nil)
+	cancelDial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer ws.CloseNow()
 	if st, body := call(t, srv, "POST", "/v1/agents/a1/available", "tok-a1", ""); st != 200 || body["state"] != string(agents.Available) {
 		t.Fatalf("available: %d %v", st, body)
 	}
 	if _, err := l.Sim.Call(pbxsim.Caller{ANI: "5557777", DNIS: "800", Vars: map[string]string{"ORDER": "A-17"}}); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rctx, cancelRead := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelRead()
 	var pop acd.AgentEvent
 	for pop.Type != "offered" {
-		if err := websocket.JSON.Receive(ws, &pop); err != nil {
+		if err := wsjson.Read(rctx, ws, &pop); err != nil {
 			t.Fatalf("desktop: %v", err)
 		}
 	}
