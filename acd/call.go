@@ -194,7 +194,7 @@ func (c *call) handle(ctx context.Context, m any) {
 }
 
 func (c *call) onArrived(ctx context.Context, ev CallArrived) {
-	log := c.log.With("leg", ev.Leg, "ani", ev.ANI, "dnis", ev.DNIS)
+	log := c.log.With("leg", ev.Leg, c.e.opts.CallerNumberLog.Attr(c.log, "ani", ev.ANI), "dnis", ev.DNIS)
 	if _, err := c.e.store.Arrive(ctx, c.conn, ev.Leg, ev.ANI, ev.DNIS, ev.Vars); errors.Is(err, ErrFull) {
 		c.refuseBusy(ctx)
 		return

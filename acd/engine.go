@@ -21,6 +21,7 @@ import (
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
+	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/metrics"
 )
 
@@ -109,6 +110,9 @@ type Options struct {
 	// Metrics are the replica's instruments (served at /metrics); nil
 	// gives the engine a registry of its own. One per engine.
 	Metrics *metrics.Metrics
+	// CallerNumberLog says how the caller's number appears in the logs
+	// (personal data): masked by default.
+	CallerNumberLog pii.NumberMode
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX

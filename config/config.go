@@ -343,4 +343,8 @@ type Variable struct {
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
 	Format string `mapstructure:"format"` // json or text
+	// CallerNumber: how the caller's number (personal data) is logged:
+	// masked (last 4 digits kept), debug (masked, and in full on one
+	// debug line) or full.
+	CallerNumber string `mapstructure:"caller_number"`
 }

@@ -575,6 +575,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		}},
 		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
+		{"log.caller_number", func(c *Config) { c.Log.CallerNumber = "clear" }},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			c := valid()
@@ -643,5 +644,11 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, `"prefix":"tandem"`) {
 		t.Errorf("log line lacks settings: %s", out)
+	}
+}
+
+func TestLogCallerNumberIsMaskedByDefault(t *testing.T) {
+	if got := Default().Log.CallerNumber; got != "masked" {
+		t.Fatalf("log.caller_number defaults to %q, want masked", got)
 	}
 }

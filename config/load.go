@@ -49,6 +49,7 @@ var defaults = map[string]any{
 	"recording.format":                 "wav",
 	"log.level":                        "info",
 	"log.format":                       "json",
+	"log.caller_number":                "masked",
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.

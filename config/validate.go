@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/tandem-cc/tandem/internal/pii"
 )
 
 // KeyError is one invalid setting; Key is the dotted key as written in the
@@ -243,6 +245,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(logFormats, c.Log.Format) {
 		bad("log.format", "must be one of %s", strings.Join(logFormats, ", "))
+	}
+	if !slices.Contains(pii.NumberModes, c.Log.CallerNumber) {
+		bad("log.caller_number", "must be one of %s", strings.Join(pii.NumberModes, ", "))
 	}
 
 	return errors.Join(errs...)

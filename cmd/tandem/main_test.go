@@ -101,11 +101,19 @@ func TestDemoCommandPrintsJSONReport(t *testing.T) {
 	}
 }
 
-// TestServeRoutesACallThroughTheSimulator wires `tandem serve` exactly as
-// production does, against the simulator and a private Redis: an agent
-// logs in through the API, a call arrives and is bridged to them, and the
-// replica stops cleanly when its context ends.
-func TestServeRoutesACallThroughTheSimulator(t *testing.T) {
+// replica is a `tandem serve` running against the simulator and a
+// private Redis, wired exactly as production does.
+type replica struct {
+	api  string // http://host:port
+	sim  *pbxsim.Sim
+	logs *syncBuffer
+	stop func() error // ends serve and returns its error
+}
+
+// startServe runs `tandem serve` with logYAML as its log section and one
+// agent (1001, token agent-token) logged in and available.
+func startServe(t *testing.T, logYAML string) *replica {
+	t.Helper()
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
 			t.Setenv(k, "")
@@ -127,40 +135,62 @@ auth:
   agents: [{agent: "1001", token: agent-token}]
 routing: {default_queue: sales, dnis: {"5551000": sales}, ring_timeout: 2s}
 queues: {sales: {moh_class: default}}
-log: {level: debug, format: text}
-`, redistest.Start(t), ari.URL+"/ari", listen)
+%s
+`, redistest.Start(t), ari.URL+"/ari", listen, logYAML)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
+	t.Cleanup(cancel)
+	r := &replica{api: "http://" + listen, sim: sim, logs: &syncBuffer{}}
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, []string{"--config", cfg}, &logs) }()
+	go func() { done <- serve(ctx, []string{"--config", cfg}, r.logs) }()
+	r.stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			return fmt.Errorf("serve did not stop")
+		}
+	}
 
-	api := "http://" + listen
 	waitFor(t, "the API", func() bool {
-		resp, err := http.Get(api + "/healthz")
+		resp, err := http.Get(r.api + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
 	waitFor(t, "the Stasis application", func() bool { return activeApp(t, ari.URL, "tandem-r1") })
-	post(t, api+"/v1/agents/1001/login", `{"endpoint":"PJSIP/1001","queues":["sales"]}`)
-	post(t, api+"/v1/agents/1001/available", "")
+	post(t, r.api+"/v1/agents/1001/login", `{"endpoint":"PJSIP/1001","queues":["sales"]}`)
+	post(t, r.api+"/v1/agents/1001/available", "")
+	return r
+}
 
-	if _, err := sim.Call(pbxsim.Caller{ANI: "+15550001", DNIS: "5551000", TalkFor: 100 * time.Millisecond}); err != nil {
+// call places one call from ani and waits until it was bridged and ended.
+func (r *replica) call(t *testing.T, ani string) {
+	t.Helper()
+	if _, err := r.sim.Call(pbxsim.Caller{ANI: ani, DNIS: "5551000", TalkFor: 100 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the call to be bridged and end", func() bool {
-		st := sim.Stats()
-		return st.CallsBridged == 1 && sim.WaitIdle(0)
+		st := r.sim.Stats()
+		return st.CallsBridged == 1 && r.sim.WaitIdle(0)
 	})
+}
+
+// TestServeRoutesACallThroughTheSimulator wires `tandem serve` exactly as
+// production does, against the simulator and a private Redis: an agent
+// logs in through the API, a call arrives and is bridged to them, and the
+// replica stops cleanly when its context ends.
+func TestServeRoutesACallThroughTheSimulator(t *testing.T) {
+	r := startServe(t, "log: {level: debug, format: text}")
+	r.call(t, "+15550001")
 
 	// /metrics is served on the API port, without a token.
-	fams := scrapeMetrics(t, api+"/metrics")
+	fams := scrapeMetrics(t, r.api+"/metrics")
 	for name, want := range map[string]float64{
 		"tandem_answered_total":          1,
 		"tandem_offers_total":            1,
@@ -174,18 +204,52 @@ log: {level: debug, format: text}
 		t.Errorf("PBX, script or agent metrics missing: %v", slices.Collect(maps.Keys(fams)))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v\n%s", err, logs.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("serve did not stop\n%s", logs.String())
+	if err := r.stop(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, r.logs.String())
 	}
-	if st := sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+	if st := r.sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
 		t.Fatalf("sim stats %+v", st)
 	}
+}
+
+// The caller's number is personal data: with the default configuration
+// no line carries it in full (the default level is info, and the number
+// is masked); log.caller_number debug shows it on debug lines only.
+func TestCallerNumberNeverLoggedInFullByDefault(t *testing.T) {
+	const ani = "+15550009876"
+	t.Run("default", func(t *testing.T) {
+		r := startServe(t, "log: {format: json}")
+		r.call(t, ani)
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		logs := r.logs.String()
+		if strings.Contains(logs, "0009876") {
+			t.Fatalf("a log line carries the caller's number:\n%s", logs)
+		}
+		if !strings.Contains(logs, `"ani":"********9876"`) {
+			t.Fatalf("the call's arrival is not logged with the masked number:\n%s", logs)
+		}
+	})
+	t.Run("debug", func(t *testing.T) {
+		r := startServe(t, "log: {level: debug, format: json, caller_number: debug}")
+		r.call(t, ani)
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		full := 0
+		for _, line := range strings.Split(r.logs.String(), "\n") {
+			if strings.Contains(line, "0009876") {
+				full++
+				if !strings.Contains(line, `"level":"DEBUG"`) {
+					t.Errorf("the full number on a line above debug: %s", line)
+				}
+			}
+		}
+		if full == 0 {
+			t.Fatal("no debug line carries the full number")
+		}
+	})
 }
 
 func freeAddr(t *testing.T) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/tandem-cc/tandem/ari"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/luascript"
+	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/metrics"
 )
 
@@ -100,6 +101,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		CallbackLease:         cfg.Routing.CallbackLease,
 		IVR:                   cfg.IVR,
 		Metrics:               m,
+		CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
