@@ -78,7 +78,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		ARI:     ARI{URL: "http://127.0.0.1:8088/ari", App: "tandem", RequestTimeout: 5 * time.Second},
 		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
 		Routing: Routing{RingTimeout: 15 * time.Second, SweepInterval: time.Second},
-		Log:     Log{Level: "info", Format: "json"},
+		Log:     Log{Level: "info", Format: "json", CallerNumber: "masked"},
 	}
 	if !equalConfig(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
