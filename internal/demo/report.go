@@ -201,7 +201,15 @@ func fromHistograms(s metrics.Summary, longest time.Duration) Latency {
 	if s.Count == 0 {
 		return Latency{}
 	}
-	sec := func(f float64) Millis { return Millis(time.Duration(f * float64(time.Second))) }
+	sec := func(f float64) Millis {
+		d := time.Duration(f * float64(time.Second))
+		if longest > 0 {
+			// Interpolating inside the top bucket can overshoot the
+			// largest sample; the exact maximum bounds every quantile.
+			d = min(d, longest)
+		}
+		return Millis(d)
+	}
 	return Latency{
 		Samples: int(s.Count), Avg: sec(s.Sum / float64(s.Count)),
 		P50: sec(s.P50), P99: sec(s.P99), Max: Millis(longest),
@@ -277,7 +285,11 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("")
 	p("Latency\tsamples\tavg\tp50\tp99\tmax")
 	lat := func(name string, l Latency) {
-		p("  %s\t%d\t%v\t%v\t%v\t%v", name, l.Samples, l.Avg, l.P50, l.P99, l.Max)
+		longest := l.Max.String()
+		if l.Max == 0 && l.Samples > 0 {
+			longest = "-" // not kept (histograms have no maximum)
+		}
+		p("  %s\t%d\t%v\t%v\t%v\t%s", name, l.Samples, l.Avg, l.P50, l.P99, longest)
 	}
 	lat("time to answer", r.TimeToAnswer)
 	lat("agent hand-off", r.Handoff)
