@@ -87,10 +87,14 @@ func TestDemoCommandPrintsJSONReport(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"demo", "--replicas", "2", "--agents", "3", "--calls", "8", "--rate", "40",
 		"--ring", "20ms-80ms", "--talk", "50ms-150ms", "--patience", "30s-40s", "--ring-timeout", "3s",
-		"--rona-recovery", "100ms", "--no-answer", "0", "--seed", "7", "--report", "json", "--progress", "0"},
+		"--rona-recovery", "100ms", "--no-answer", "0", "--seed", "7", "--report", "json", "--progress", "0",
+		"--metrics-addr", "127.0.0.1:0"}, // a free port: a default one may be taken
 		&stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "metrics: http://127.0.0.1:") {
+		t.Errorf("the /metrics URL is not printed at start:\n%s", stderr.String())
 	}
 	var r demo.Report
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
