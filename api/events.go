@@ -99,8 +99,12 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 
 	// Pings detect a client that is gone without a word (a half-open TCP
 	// connection, a frozen desktop): no pong within pongTimeout drops it.
+	// A ping's context is never cancelled from here: the library closes
+	// the connection outright when a write's context ends mid-frame, which
+	// would turn our close handshake into a dropped socket. Closing the
+	// connection ends a ping in flight instead.
 	pingFailed := make(chan error, 1)
-	pingCtx, stopPings := context.WithCancel(ctx)
+	stopPings := make(chan struct{})
 	pingerDone := make(chan struct{})
 	go func() {
 		defer close(pingerDone)
@@ -108,15 +112,15 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 		defer t.Stop()
 		for {
 			select {
-			case <-pingCtx.Done():
+			case <-stopPings:
 				return
 			case <-t.C:
 			}
-			pctx, cancelPing := context.WithTimeout(pingCtx, s.pongTimeout)
+			pctx, cancelPing := context.WithTimeout(context.WithoutCancel(ctx), s.pongTimeout)
 			err := conn.Ping(pctx)
 			cancelPing()
-			if err != nil && pingCtx.Err() == nil {
-				pingFailed <- err
+			if err != nil {
+				pingFailed <- err // buffered: the pinger's only send
 				return
 			}
 		}
@@ -124,8 +128,7 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 
 	code, reason := websocket.StatusNormalClosure, "subscription ended"
 	defer func() {
-		stopPings()
-		<-pingerDone
+		close(stopPings)
 		switch {
 		case code == websocket.StatusAbnormalClosure:
 			_ = conn.CloseNow() // the client is not there to shake hands
@@ -136,6 +139,7 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 				log.DebugContext(context.WithoutCancel(ctx), "event stream close", "error", err)
 			}
 		}
+		<-pingerDone // a ping in flight ended with the connection
 		<-readerDone
 		log.InfoContext(context.WithoutCancel(ctx), "event stream closed", "reason", reason)
 	}()
@@ -143,22 +147,29 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 	for {
 		select {
 		case <-ctx.Done():
-			code, reason = websocket.StatusGoingAway, "replica stopping"
-			select {
-			case <-readerDone:
-				code, reason = websocket.StatusNormalClosure, "client closed"
-			default:
-			}
+			code, reason = whyDone(readerDone)
 			return
 		case err := <-pingFailed:
-			log.InfoContext(ctx, "event stream client stopped answering pings", "error", err)
-			code, reason = websocket.StatusAbnormalClosure, "no pong"
+			select {
+			case <-readerDone: // the ping failed because the client left
+				code, reason = websocket.StatusNormalClosure, "client closed"
+			default:
+				log.InfoContext(ctx, "event stream client stopped answering pings", "error", err)
+				code, reason = websocket.StatusAbnormalClosure, "no pong"
+			}
 			return
 		case ev, ok := <-events:
 			if !ok {
+				if ctx.Err() != nil {
+					// The core ends a subscription when ctx ends: that is
+					// the replica stopping or the client leaving.
+					code, reason = whyDone(readerDone)
+				}
 				return
 			}
-			wctx, cancelWrite := context.WithTimeout(ctx, wsWriteTimeout)
+			// Not ctx: a write cut short by the replica stopping would
+			// drop the socket instead of closing it (see the pinger).
+			wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), wsWriteTimeout)
 			err := wsjson.Write(wctx, conn, ev)
 			cancelWrite()
 			if err != nil {
@@ -167,6 +178,18 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 				return
 			}
 		}
+	}
+}
+
+// whyDone says why a stream's context ended: the reader saw the client
+// leave (it cancels the context after closing readerDone), or else the
+// replica is stopping.
+func whyDone(readerDone <-chan struct{}) (websocket.StatusCode, string) {
+	select {
+	case <-readerDone:
+		return websocket.StatusNormalClosure, "client closed"
+	default:
+		return websocket.StatusGoingAway, "replica stopping"
 	}
 }
 
