@@ -74,9 +74,6 @@ func (s *Stats) observeOfferToAnswer(offered time.Time) {
 	}
 }
 
-// Metrics are the replica's instruments; serve them with Handler.
-func (s *Stats) Metrics() *metrics.Metrics { return s.m }
-
 // Snapshot is a copy of the counters and of the hand-off histogram.
 type Snapshot struct {
 	Offers, Answered, RONAs, Abandons int64
