@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // CallbackRequest is a web or scheduled callback asked for through the API.
@@ -137,7 +137,7 @@ func (e *Engine) CallbackFlow(ctx context.Context, conn, op, queue, number, medi
 	ops := map[string]string{FlowStart: opCallbackStart, FlowRegister: opCallbackRegister, FlowCancel: opCallbackCancel}
 	cmdOp, ok := ops[op]
 	if !ok {
-		return CallView{}, &agents.FieldError{Field: "op", Msg: "must be start, register or cancel"}
+		return CallView{}, &errs.FieldError{Field: "op", Msg: "must be start, register or cancel"}
 	}
 	ix, err := e.store.Interaction(ctx, conn)
 	if err != nil {

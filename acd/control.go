@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/dialnum"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // party is the consulted side of a call: an agent (named, or found through
@@ -105,7 +106,7 @@ func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
 	case opRecResume:
 		return CallView{}, c.cmdRecResume(ctx)
 	}
-	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
+	return CallView{}, &errs.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
 }
 
 // ---- hold and resume ------------------------------------------------------
@@ -219,9 +220,9 @@ func (c *call) dialNumber(value string) (string, error) {
 	if err != nil {
 		var re *dialnum.RuleError
 		if errors.As(err, &re) {
-			return "", &agents.FieldError{Field: "number", Msg: re.Error()}
+			return "", &errs.FieldError{Field: "number", Msg: re.Error()}
 		}
-		return "", &agents.FieldError{Field: "number", Msg: err.Error()}
+		return "", &errs.FieldError{Field: "number", Msg: err.Error()}
 	}
 	return strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", n.Dial), nil
 }
@@ -243,20 +244,20 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 	switch t.Kind {
 	case TargetAgent:
 		if t.Value == c.agent {
-			return &agents.FieldError{Field: "value", Msg: "cannot consult yourself"}
+			return &errs.FieldError{Field: "value", Msg: "cannot consult yourself"}
 		}
 		ep, err := c.e.store.ReserveAgent(ctx, t.Value, c.conn, agents.Available, agents.Idle)
 		if errors.Is(err, ErrIllegalTransition) {
 			return illegal("consult: agent %s is not available or idle", t.Value)
 		} else if errors.Is(err, ErrNotFound) {
-			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
 		} else if err != nil {
 			return err
 		}
 		p.agent, endpoint = t.Value, ep
 	case TargetQueue:
 		if _, ok := c.e.opts.Queues[t.Value]; !ok {
-			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
 		}
 	case TargetNumber:
 		ep, err := c.dialNumber(t.Value)
@@ -265,7 +266,7 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 		}
 		endpoint = ep
 	default:
-		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
 	if err := c.holdCustomer(ctx); err != nil {
 		if p.agent != "" {
@@ -489,13 +490,13 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 	switch t.Kind {
 	case TargetAgent:
 		if t.Value == from {
-			return &agents.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
+			return &errs.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
 		}
 		o, err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
 		if errors.Is(err, ErrIllegalTransition) {
 			return illegal("transfer: agent %s is not available", t.Value)
 		} else if errors.Is(err, ErrNotFound) {
-			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
 		} else if err != nil {
 			return err
 		}
@@ -506,7 +507,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
 		if !ok {
-			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
 		}
 		o, err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from)
 		if err != nil {
@@ -539,7 +540,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			c.endAll(ctx, "system")
 		}
 	default:
-		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
 	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "kind", string(t.Kind), "target", t.Value)
 	return nil

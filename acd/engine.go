@@ -19,6 +19,7 @@ import (
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
 )
@@ -516,14 +517,14 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 // Login logs an agent in with its skills (levels 1..10); it starts idle.
 func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
 	if strings.TrimSpace(endpoint) == "" {
-		return agents.Agent{}, &agents.FieldError{Field: "endpoint", Msg: "is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: "is required"}
 	}
 	if len(queues) == 0 {
-		return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: "at least one queue is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: "at least one queue is required"}
 	}
 	for _, q := range queues {
 		if _, ok := e.opts.Queues[q]; !ok {
-			return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
+			return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
 		}
 	}
 	return e.store.Login(ctx, id, endpoint, queues, skills)
@@ -537,10 +538,10 @@ func (e *Engine) SetAvailable(ctx context.Context, id string) (agents.Agent, err
 // SetIdle takes an agent out of routing with a reason code.
 func (e *Engine) SetIdle(ctx context.Context, id, reason string) (agents.Agent, error) {
 	if reason == "" {
-		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: "is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "reason", Msg: "is required"}
 	}
 	if len(e.opts.IdleReasons) > 0 && !contains(e.opts.IdleReasons, reason) {
-		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: fmt.Sprintf("unknown idle reason %q", reason)}
+		return agents.Agent{}, &errs.FieldError{Field: "reason", Msg: fmt.Sprintf("unknown idle reason %q", reason)}
 	}
 	return e.setState(ctx, id, agents.EvIdle, reason)
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // Routing strategies: how a queue picks among the available agents whose
@@ -94,10 +94,10 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 			strategy = StrategyLongestIdle
 		}
 		if !slices.Contains(strategies, strategy) {
-			return &agents.FieldError{Field: field + ".strategy", Msg: fmt.Sprintf("unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))}
+			return &errs.FieldError{Field: field + ".strategy", Msg: fmt.Sprintf("unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))}
 		}
 		if q.Weight < 0 || q.Weight > 10000 {
-			return &agents.FieldError{Field: field + ".weight", Msg: "must be 0..10000"}
+			return &errs.FieldError{Field: field + ".weight", Msg: "must be 0..10000"}
 		}
 		enc, err := encodeRequirements(q.Skills, field+".skills")
 		if err != nil {
@@ -106,7 +106,7 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 		callSkills := slices.Clone(q.CallSkills)
 		for _, sk := range callSkills {
 			if !skillName.MatchString(sk) {
-				return &agents.FieldError{Field: field + ".call_skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", sk)}
+				return &errs.FieldError{Field: field + ".call_skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", sk)}
 			}
 		}
 		slices.Sort(callSkills)
@@ -233,7 +233,7 @@ func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority in
 // is in the enqueue script, so concurrent callers cannot overfill it.
 func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) (*Offer, error) {
 	if priority < 0 || priority > 9 {
-		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
+		return nil, &errs.FieldError{Field: "priority", Msg: "must be 0..9"}
 	}
 	enc, err := encodeRequirements(skills, "skills")
 	if err != nil {
@@ -348,10 +348,10 @@ func encodeSkills(skills map[string]int) (string, error) {
 	names := make([]string, 0, len(skills))
 	for name, lvl := range skills {
 		if !skillName.MatchString(name) {
-			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", name)}
+			return "", &errs.FieldError{Field: "skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", name)}
 		}
 		if lvl < MinSkillLevel || lvl > MaxSkillLevel {
-			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("level of %s must be %d..%d", name, MinSkillLevel, MaxSkillLevel)}
+			return "", &errs.FieldError{Field: "skills", Msg: fmt.Sprintf("level of %s must be %d..%d", name, MinSkillLevel, MaxSkillLevel)}
 		}
 		names = append(names, name)
 	}
@@ -393,14 +393,14 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 	for i, r := range reqs {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if !skillName.MatchString(r.Skill) {
-			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", r.Skill)}
+			return "", &errs.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", r.Skill)}
 		}
 		if seen[r.Skill] {
-			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("skill %s required twice", r.Skill)}
+			return "", &errs.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("skill %s required twice", r.Skill)}
 		}
 		seen[r.Skill] = true
 		if r.MinLevel < MinSkillLevel || r.MinLevel > MaxSkillLevel {
-			return "", &agents.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
+			return "", &errs.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
 		}
 		item := []any{r.Skill, r.MinLevel}
 		prevAfter, prevLevel := int64(0), r.MinLevel
@@ -408,10 +408,10 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 			rf := fmt.Sprintf("%s.relax[%d]", f, j)
 			ms := x.After.Milliseconds()
 			if ms <= prevAfter {
-				return "", &agents.FieldError{Field: rf + ".after", Msg: "must be longer than the previous wait (at least 1ms)"}
+				return "", &errs.FieldError{Field: rf + ".after", Msg: "must be longer than the previous wait (at least 1ms)"}
 			}
 			if x.MinLevel < 0 || x.MinLevel > prevLevel {
-				return "", &agents.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
+				return "", &errs.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
 			}
 			item = append(item, ms, x.MinLevel)
 			prevAfter, prevLevel = ms, x.MinLevel

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 var spanish5 = []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}}
@@ -436,7 +437,7 @@ func TestSetQueuesValidatesAndReadsBack(t *testing.T) {
 		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []config.Relax{{After: time.Second, MinLevel: 2}, {After: time.Second, MinLevel: 1}}}}}, "queues.q.skills[0].relax[1].after"},
 	} {
 		err := s.SetQueues(ctx, map[string]QueueRouting{"q": bad.q})
-		var fe *agents.FieldError
+		var fe *errs.FieldError
 		if !errors.As(err, &fe) || fe.Field != bad.field {
 			t.Errorf("%+v: error %v, want field %s", bad.q, err, bad.field)
 		}
@@ -448,7 +449,7 @@ func TestLoginSkillsAreValidatedAndReadBack(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []map[string]int{{"spanish": 0}, {"spanish": 11}, {"bad:name": 3}, {"": 1}} {
 		_, err := s.Login(ctx, "a1", "PJSIP/a1", []string{"sales"}, bad)
-		var fe *agents.FieldError
+		var fe *errs.FieldError
 		if !errors.As(err, &fe) || fe.Field != "skills" {
 			t.Errorf("skills %v: %v, want a skills field error", bad, err)
 		}
