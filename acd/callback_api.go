@@ -122,8 +122,8 @@ func (e *Engine) CancelCallback(ctx context.Context, id string) (callbacks.Callb
 				e.log.Warn("hang up the withdrawn callback's agent leg", "leg", ix.AgentLeg, "err", herr)
 			}
 		}
-		if _, next, ferr := e.store.Finish(ctx, cb.Conn, "completed", "cancelled"); ferr == nil {
-			e.deliver(context.WithoutCancel(ctx), next, time.Now())
+		if _, ferr := e.store.Finish(context.WithoutCancel(ctx), cb.Conn, "completed", "cancelled"); ferr != nil && !errors.Is(ferr, ErrIllegalTransition) {
+			e.log.Warn("end the withdrawn callback's interaction", "connection_id", cb.Conn, "err", ferr)
 		}
 	}
 	return cb, nil

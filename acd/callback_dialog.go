@@ -283,8 +283,7 @@ func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 		c.destroyMessageBridge(ctx)
 	}
 	c.dialog = nil
-	offer, err := c.e.store.CallbackCancel(ctx, c.conn, d.queue)
-	if err != nil {
+	if err := c.e.store.CallbackCancel(ctx, c.conn, d.queue); err != nil {
 		c.log.Error("cancel callback", "err", err)
 		c.fail(ctx, "cancel callback")
 		return
@@ -299,9 +298,6 @@ func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 		c.log.Warn("music after cancelled callback", "err", err)
 	}
 	c.startQueueTimers()
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
-	}
 }
 
 // Callback flow operations of the API (Engine.CallbackFlow).

@@ -327,11 +327,9 @@ func (e *Engine) WrapUp(ctx context.Context, agent, code string) (agents.Agent, 
 	if !contains(e.opts.WrapUpCodes, code) {
 		return agents.Agent{}, &errs.FieldError{Field: "code", Msg: fmt.Sprintf("unknown wrap-up code %q", code)}
 	}
-	_, o, err := e.store.WrapUp(ctx, agent, code)
-	if err != nil {
+	if _, err := e.store.WrapUp(ctx, agent, code); err != nil {
 		return agents.Agent{}, err
 	}
-	e.deliver(context.WithoutCancel(ctx), o, time.Time{})
 	return e.store.Agent(ctx, agent)
 }
 

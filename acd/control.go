@@ -270,7 +270,7 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 	}
 	if err := c.holdCustomer(ctx); err != nil {
 		if p.agent != "" {
-			c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+			c.agentStep(ctx, p.agent, StepNoAnswer)
 		}
 		return err
 	}
@@ -300,7 +300,7 @@ func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error
 		return nil
 	}
 	if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepRing)
+		c.agentStep(ctx, p.agent, StepRing)
 		c.e.publish(ctx, c.consultRequest(p.agent))
 	}
 	leg := p.leg
@@ -329,21 +329,20 @@ func (c *call) consultQueue(ctx context.Context, p *party) error {
 		return err
 	}
 	c.e.registerCall(p.ix, c)
-	offer, err := c.e.store.Enqueue(ctx, p.ix, p.target.Value, 9)
-	if err != nil {
-		return err
-	}
-	if offer != nil {
-		c.onConsultOffer(ctx, *offer)
-	}
-	return nil
+	// An agent free for the consult is delivered to this actor's mailbox
+	// (registered above) and rung by onConsultOffer.
+	return c.e.store.Enqueue(ctx, p.ix, p.target.Value, 9)
 }
 
 // onConsultOffer rings the agent routing found for a consult to a queue.
 func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 	p := c.consult
 	if p == nil || p.ix != o.ConnectionID || p.leg != "" {
-		c.e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+		// A stale consult: its interaction ends, which frees the agent;
+		// Finish delivers the waiting call that agent is offered next.
+		if _, err := c.e.store.Finish(ctx, o.ConnectionID, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
+			c.log.Warn("end a stale consult", "consult", o.ConnectionID, "agent_id", o.Agent, "err", err)
+		}
 		return
 	}
 	p.agent = o.Agent
@@ -380,7 +379,7 @@ func (c *call) onConsultAnswered(ctx context.Context) {
 			c.log.Warn("consult connect", "err", err)
 		}
 	} else if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepConnect)
+		c.agentStep(ctx, p.agent, StepConnect)
 	}
 	p.answered = true
 	if c.customerHeld {
@@ -408,20 +407,18 @@ func (c *call) consultFailed(ctx context.Context, reason string) {
 		c.e.forgetLeg(p.leg)
 	}
 	if p.ix != "" {
-		next, err := c.e.store.NoAnswer(ctx, p.ix, p.agent, reason)
-		if err != nil {
+		// The next agent for the consult, if one is free, comes through the
+		// mailbox to onConsultOffer.
+		if err := c.e.store.NoAnswer(ctx, p.ix, p.agent, reason); err != nil {
 			c.log.Warn("consult rona", "err", err)
 		}
 		p.leg, p.agent = "", ""
 		c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
-		if next != nil {
-			c.onConsultOffer(ctx, *next)
-		}
 		c.saveView(ctx)
 		return
 	}
 	if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+		c.agentStep(ctx, p.agent, StepNoAnswer)
 	}
 	c.consult = nil
 	c.e.store.Record(ctx, c.conn, "consult_failed", "agent", c.agent, "reason", reason)
@@ -444,14 +441,13 @@ func (c *call) endConsult(ctx context.Context, by string) {
 		if p.agent != "" {
 			// The consulted agent's binding is to the consult interaction.
 			c.finishConsultIx(ctx, p)
-		} else {
-			c.e.store.Finish(ctx, p.ix, "hangup", by)
+		} else if _, err := c.e.store.Finish(ctx, p.ix, "hangup", by); err != nil && !errors.Is(err, ErrIllegalTransition) {
+			// Still waiting; an agent it was offered meanwhile is freed and
+			// Finish delivers their next call.
+			c.log.Warn("end consult waiting in queue", "consult", p.ix, "err", err)
 		}
 	} else if p.agent != "" {
-		next, err := c.e.store.AgentStep(ctx, p.agent, c.conn, StepDone)
-		if err == nil {
-			c.e.deliver(ctx, next, time.Now())
-		}
+		c.agentStep(ctx, p.agent, StepDone)
 	}
 	c.e.store.Record(ctx, c.conn, "consult_end", "by", by)
 	if p.agent != "" {
@@ -462,11 +458,17 @@ func (c *call) endConsult(ctx context.Context, by string) {
 }
 
 func (c *call) finishConsultIx(ctx context.Context, p *party) {
-	_, next, err := c.e.store.Finish(ctx, p.ix, "hangup", "agent")
-	if err != nil && !errors.Is(err, ErrIllegalTransition) {
+	if _, err := c.e.store.Finish(ctx, p.ix, "hangup", "agent"); err != nil && !errors.Is(err, ErrIllegalTransition) {
 		c.log.Warn("finish consult", "err", err)
 	}
-	c.e.deliver(ctx, next, time.Now())
+}
+
+// agentStep moves an agent bound to this call's consult or conference
+// (StepDone may offer them the next call: the store delivers it).
+func (c *call) agentStep(ctx context.Context, agent, step string) {
+	if err := c.e.store.AgentStep(ctx, agent, c.conn, step); err != nil {
+		c.log.Warn("agent step", "agent_id", agent, "step", step, "err", err)
+	}
 }
 
 func (c *call) cmdConsultEnd(ctx context.Context, by string) error {
@@ -492,7 +494,9 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		if t.Value == from {
 			return &errs.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
 		}
-		o, err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
+		// The offer to the target reaches this actor through its mailbox,
+		// after this step (Engine.deliverOffer).
+		err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
 		if errors.Is(err, ErrIllegalTransition) {
 			return illegal("transfer: agent %s is not available", t.Value)
 		} else if errors.Is(err, ErrNotFound) {
@@ -503,14 +507,12 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.blindTransfer = true
 		c.phase = phaseQueued
-		c.onOffer(ctx, offerMsg{offer: o})
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
 		if !ok {
 			return &errs.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
 		}
-		o, err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from)
-		if err != nil {
+		if err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from); err != nil {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
@@ -519,9 +521,6 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			c.log.Warn("music after transfer", "err", err)
 		}
 		c.phase = phaseQueued
-		if o != nil {
-			c.onOffer(ctx, offerMsg{offer: *o})
-		}
 	case TargetNumber:
 		endpoint, err := c.dialNumber(t.Value)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // Routing strategies: how a queue picks among the available agents whose
@@ -154,11 +155,14 @@ func (s *Store) reindex(ctx context.Context, queue, gen string) error {
 		if err != nil {
 			return fmt.Errorf("reindex %s: %w", queue, err)
 		}
-		next := v.([]any)
+		next, err := luascript.Strings(scriptReindex.name, v)
+		if err != nil {
+			return fmt.Errorf("reindex %s: %w", queue, err)
+		}
 		if len(next) < 2 {
 			return nil
 		}
-		ns, nid := fmt.Sprint(next[0]), fmt.Sprint(next[1])
+		ns, nid := next[0], next[1]
 		if ns == score && nid == id {
 			chunk *= 2 // more than a chunk of agents idle since the same ms
 		}
@@ -220,59 +224,76 @@ func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, e
 }
 
 // EnqueueWith puts an arrived call in queue with priority (0..9, 9 first)
-// and returns an offer if an agent could take it. skills, if not empty,
+// and delivers an offer if an agent could take it. skills, if not empty,
 // are the call's own requirements (an IVR branch's) and replace the
 // queue's for this call, here and after an overflow; a blind transfer to
 // another queue drops them.
-func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) (*Offer, error) {
+func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) error {
 	return s.EnqueueCapped(ctx, conn, queue, priority, skills, 0)
 }
 
 // EnqueueCapped is EnqueueWith for a queue holding at most maxSize waiting
 // calls (0 = no cap): past it, ErrQueueFull and nothing changes. The check
 // is in the enqueue script, so concurrent callers cannot overfill it.
-func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) (*Offer, error) {
+func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) error {
 	if priority < 0 || priority > 9 {
-		return nil, &errs.FieldError{Field: "priority", Msg: "must be 0..9"}
+		return &errs.FieldError{Field: "priority", Msg: "must be 0..9"}
 	}
 	enc, err := encodeRequirements(skills, "skills")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	return s.enqueue(ctx, conn, queue, priority, enc, maxSize, "")
 }
 
-func (s *Store) enqueue(ctx context.Context, conn, queue string, priority int, skills string, maxSize int, score string) (*Offer, error) {
-	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, skills, maxSize, score)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+func (s *Store) enqueue(ctx context.Context, conn, queue string, priority int, skills string, maxSize int, score string) error {
+	v, err := s.runOffering(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, skills, maxSize, score)
+	if err == nil {
+		err = s.deliverList(ctx, scriptEnqueue, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+	}
+	return nil
 }
 
 // RingAllAnswered records that agent answered a ring-all offer of conn:
 // the call is now offered to that agent alone (then Connect as usual, with
 // the leg given to Ringing), and every other agent rung is released in the
 // same round trip — available again, and offered the next waiting call
-// (the returned offers, for this node's calls; other nodes' went to their
-// inboxes) or idle if they asked for it. released are the agents whose
-// legs the caller must now cancel. On a one-agent offer it releases
+// (those offers are delivered, for this node's calls; other nodes' went to
+// their inboxes) or idle if they asked for it. released are the agents
+// whose legs the caller must now cancel. On a one-agent offer it releases
 // nobody. ErrStale if the call is no longer offered to agent.
-func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (released []string, next []Offer, err error) {
-	v, err := s.run(ctx, scriptRingAnswered, []string{s.keys.Interaction(conn)}, conn, agent)
+func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (released []string, err error) {
+	freed := time.Now()
+	v, err := s.runOffering(ctx, scriptRingAnswered, []string{s.keys.Interaction(conn)}, conn, agent)
+	if err == nil {
+		released, err = s.ringReleased(ctx, v, freed)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("ring-all %s answered by %s: %w", conn, agent, err)
+		return released, fmt.Errorf("ring-all %s answered by %s: %w", conn, agent, err)
 	}
-	reply := v.([]any)
-	for _, a := range reply[0].([]any) {
-		released = append(released, fmt.Sprint(a))
+	return released, nil
+}
+
+// ringReleased reads ring_answered's reply {released agents, offer...}:
+// it delivers the offers and returns the agents.
+func (s *Store) ringReleased(ctx context.Context, v any, freedAt time.Time) ([]string, error) {
+	name := scriptRingAnswered.name
+	reply, err := luascript.List(name, v)
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range reply[1:] {
-		if o := offerAt(r.([]any), 0); o != nil {
-			next = append(next, *o)
-		}
+	head, err := luascript.At(name, reply, 0)
+	if err != nil {
+		return nil, err
 	}
-	return released, next, nil
+	released, err := luascript.Strings(name, head)
+	if err != nil {
+		return nil, err
+	}
+	return released, s.deliverEach(ctx, scriptRingAnswered, v, 1, freedAt)
 }
 
 // RingAllNoAnswer gives up a ring-all offer nobody answered (the ring
@@ -280,12 +301,15 @@ func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (releas
 // the head of its queue and is offered again if an agent is free. One
 // agent declining (busy, rejected) is NoAnswer(conn, agent): the others
 // keep ringing, and the call returns to its queue when the last declines.
-func (s *Store) RingAllNoAnswer(ctx context.Context, conn, reason string) (*Offer, error) {
-	v, err := s.run(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent("")}, conn, "", reason)
-	if err != nil {
-		return nil, fmt.Errorf("no answer to ring-all %s: %w", conn, err)
+func (s *Store) RingAllNoAnswer(ctx context.Context, conn, reason string) error {
+	v, err := s.runOffering(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent("")}, conn, "", reason)
+	if err == nil {
+		err = s.deliverList(ctx, scriptNoAnswer, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("no answer to ring-all %s: %w", conn, err)
+	}
+	return nil
 }
 
 // OfferFromInbox decodes an offer another script put in a node's inbox

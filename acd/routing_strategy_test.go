@@ -80,7 +80,7 @@ func TestRoundRobinSkipsAgentsWithoutTheSkills(t *testing.T) {
 }
 
 // warm gives agent n answered calls through its own queue.
-func warm(t *testing.T, s *Store, agent string, n int, talk time.Duration) {
+func warm(t *testing.T, s *tStore, agent string, n int, talk time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
@@ -351,7 +351,7 @@ func TestRingAllCallerHangsUpReleasesEveryAgentWithoutLosingOffers(t *testing.T)
 
 func TestRingAllOfferForAnotherNodeGoesToItsInboxWithTheList(t *testing.T) {
 	s := newTestStore(t, "n1")
-	n2 := NewStore(s.rdb, "t", "n2")
+	n2 := newTStore(s.rdb, "t", "n2")
 	ctx := context.Background()
 	setRouting(t, s, "sales", QueueRouting{Strategy: StrategyRingAll})
 	for _, id := range []string{"a", "b", "c"} {
