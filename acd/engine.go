@@ -189,8 +189,15 @@ func NewEngine(opts Options) *Engine {
 	}
 	// Every offer the engine's store makes comes back through
 	// e.deliverOffer: the one delivery path (see offerSink).
-	e.store = store.withSink(e)
+	e.store = store.withSink(e).withHistoryReport(e.historyWriteFailed)
 	return e
+}
+
+// historyWriteFailed logs and counts a history append that failed: the
+// interaction's history has a hole there.
+func (e *Engine) historyWriteFailed(conn, action string, err error) {
+	e.stats.historyWriteFailures.Add(1)
+	e.log.Error("history write failed", "connection_id", conn, "action", action, "err", err)
 }
 
 // Stats returns the engine's counters (hand-off latency and the like).

@@ -13,6 +13,8 @@ type Stats struct {
 	answered atomic.Int64
 	ronas    atomic.Int64
 	refused  atomic.Int64 // calls refused at the concurrent-call cap
+	// historyWriteFailures counts history appends that failed (logged).
+	historyWriteFailures atomic.Int64
 
 	mu       sync.Mutex
 	handoffs []time.Duration // agent freed → next agent leg requested
@@ -27,6 +29,10 @@ func (s *Stats) observeHandoff(d time.Duration) {
 	}
 	s.mu.Unlock()
 }
+
+// HistoryWriteFailures is how many history appends failed: each is a hole
+// in an interaction's history (and was logged).
+func (s *Stats) HistoryWriteFailures() int64 { return s.historyWriteFailures.Load() }
 
 // Snapshot is a copy of the counters.
 type Snapshot struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type Store struct {
 	// offerSink); nil in a store no engine has taken, which then refuses
 	// the scripts that may make one.
 	sink offerSink
+	// historyFailed is told about a history append that failed (see
+	// Record); nil: logged with slog's default logger.
+	historyFailed func(conn, action string, err error)
 }
 
 // Policy are the contact-center rules the scripts apply.
@@ -665,11 +669,32 @@ func (s *Store) HandOver(ctx context.Context, conn, leaving, to, toLeg, why stri
 }
 
 // Record appends a control action (hold, consult, recording pause...) to
-// the interaction's history.
-func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) error {
+// the interaction's history. It returns nothing on purpose: the step it
+// records has happened and goes on either way, so a failed append is
+// never the caller's to drop. It is reported to the store's
+// historyFailed (the engine logs and counts it: Stats.HistoryWriteFailures)
+// so a hole in the history is always visible.
+func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) {
 	args := []any{"kind", "control", "id", conn, "action", action}
 	for _, f := range fields {
 		args = append(args, f)
 	}
-	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
+	if err == nil {
+		return
+	}
+	err = fmt.Errorf("history of %s: append %s: %w", conn, action, err)
+	if s.historyFailed != nil {
+		s.historyFailed(conn, action, err)
+		return
+	}
+	slog.Error("history write failed", "connection_id", conn, "action", action, "err", err)
+}
+
+// withHistoryReport returns a copy of the store reporting failed history
+// appends to f.
+func (s *Store) withHistoryReport(f func(conn, action string, err error)) *Store {
+	c := *s
+	c.historyFailed = f
+	return &c
 }
