@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
@@ -395,4 +396,44 @@ func readSource(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestWrongReplyShapeIsAnErrorNamingTheScript: replies Redis really gives
+// (a script run by EVAL here) but of a shape the Go side does not expect
+// are errors naming the script, and deliver nothing.
+func TestWrongReplyShapeIsAnErrorNamingTheScript(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, "n1")
+	cases := []struct {
+		lua  string
+		read func(v any) error
+		name string
+	}{
+		{"return 1", func(v any) error { _, err := s.headAndOffer(ctx, scriptFinish, v, time.Time{}); return err }, "finish"},
+		{"return {{1}}", func(v any) error { _, err := s.headAndOffer(ctx, scriptWrapUp, v, time.Time{}); return err }, "wrapup"},
+		{"return {'ended', 'c2', 'a1', 'PJSIP/a1', 'first'}", func(v any) error {
+			_, err := s.headAndOffer(ctx, scriptFinish, v, time.Time{})
+			return err
+		}, "finish"},
+		{"return {'c2', 'a1', {}, '1'}", func(v any) error { return s.deliverList(ctx, scriptEnqueue, v, 0, time.Time{}) }, "enqueue"},
+		{"return {{'c2', 'a1', 'PJSIP/a1', '1'}, 7}", func(v any) error { return s.deliverEach(ctx, scriptSweep, v, 0, time.Time{}) }, "sweep"},
+		{"return {'PJSIP/a1'}", func(v any) error { return s.deliverTransfer(ctx, v, "c1", "a1") }, "transfer_agent"},
+		{"return {1, {}}", func(v any) error { _, err := s.ringReleased(ctx, v, time.Time{}); return err }, "ring_answered"},
+	}
+	for _, tc := range cases {
+		v, err := s.rdb.Eval(ctx, tc.lua, nil).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.got.take()
+		err = tc.read(v)
+		if !errors.Is(err, errs.ErrBadReply) || !strings.Contains(err.Error(), "script "+tc.name) {
+			t.Errorf("%s read as %s: %v", tc.lua, tc.name, err)
+		}
+		// The sweep row's first offer is well formed and delivered; the
+		// bad one after it is reported.
+		if got := s.got.take(); len(got) > 0 && tc.name != "sweep" {
+			t.Errorf("%s: delivered %+v", tc.lua, got)
+		}
+	}
 }
