@@ -180,7 +180,7 @@ func (s *Store) AtCapacity(ctx context.Context) (bool, error) {
 	if s.policy.MaxConcurrentCalls <= 0 {
 		return false, nil
 	}
-	v, err := s.rdb.Get(ctx, s.keys.Base()+"active-calls").Result()
+	v, err := s.rdb.Get(ctx, s.keys.ActiveCalls()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("active calls: %w", err)
 	}

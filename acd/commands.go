@@ -199,7 +199,7 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 	return r.View, r.err()
 }
 
-func (e *Engine) replyKey(id string) string { return e.store.keys.Base() + "reply:" + id }
+func (e *Engine) replyKey(id string) string { return e.store.keys.CommandReply(id) }
 
 // runForwarded takes a command another replica forwarded and answers it.
 func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
@@ -209,7 +209,7 @@ func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
 		return
 	}
 	// Run each command id once, even if it is delivered twice.
-	fresh, err := e.store.rdb.SetNX(ctx, e.store.keys.Base()+"cmd:"+cmd.ID, 1, 5*time.Minute).Result()
+	fresh, err := e.store.rdb.SetNX(ctx, e.store.keys.CommandDone(cmd.ID), 1, 5*time.Minute).Result()
 	if err != nil || !fresh {
 		return
 	}

@@ -73,11 +73,6 @@ const (
 
 var skillName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 
-func (s *Store) queueConfigKey(q string) string { return s.keys.Base() + "{q:" + q + "}:config" }
-func (s *Store) agentDayKey(day int64, what string) string {
-	return s.keys.Base() + "agent-day:" + strconv.FormatInt(day, 10) + ":" + what
-}
-
 // SetQueues writes each queue's routing settings to Redis (the engine calls
 // it at start, with every configured queue). A queue never written routes
 // longest idle with no skills. Replicas should run the same configuration:
@@ -115,7 +110,7 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 		rows = append(rows, row{name, strategy, strconv.Itoa(q.Weight), enc, strings.Join(callSkills, ",")})
 	}
 	for _, r := range rows {
-		key := s.queueConfigKey(r.name)
+		key := s.keys.QueueConfig(r.name)
 		old, err := s.rdb.HMGet(ctx, key, "strategy", "skills", "call_skills", "gen").Result()
 		if err != nil {
 			return fmt.Errorf("set queue %s: %w", r.name, err)
@@ -172,7 +167,11 @@ func (s *Store) reindex(ctx context.Context, queue, gen string) error {
 
 // dropIndex deletes the index keys of an old generation of queue.
 func (s *Store) dropIndex(ctx context.Context, queue, gen string) error {
-	pattern := globEscape(s.keys.Base()+"{q:"+queue+"}:g"+gen+":") + "*"
+	g, err := strconv.ParseInt(gen, 10, 64)
+	if err != nil {
+		return fmt.Errorf("drop old index of %s: generation %q: %w", queue, gen, err)
+	}
+	pattern := globEscape(s.keys.QueueIndex(queue, g)) + "*"
 	iter := s.rdb.Scan(ctx, 0, pattern, 500).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -208,7 +207,7 @@ func globEscape(s string) string {
 
 // QueueRouting reads back one queue's routing settings.
 func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, error) {
-	h, err := s.rdb.HGetAll(ctx, s.queueConfigKey(queue)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.keys.QueueConfig(queue)).Result()
 	if err != nil {
 		return QueueRouting{}, fmt.Errorf("read routing of %s: %w", queue, err)
 	}
@@ -350,8 +349,8 @@ func (s *Store) AgentToday(ctx context.Context, agent string) (AgentDay, error) 
 	}
 	day := now.UnixMilli() / (24 * time.Hour).Milliseconds()
 	pipe := s.rdb.Pipeline()
-	calls := pipe.HGet(ctx, s.agentDayKey(day, "calls"), agent)
-	talk := pipe.HGet(ctx, s.agentDayKey(day, "talk"), agent)
+	calls := pipe.HGet(ctx, s.keys.AgentDay(day, "calls"), agent)
+	talk := pipe.HGet(ctx, s.keys.AgentDay(day, "talk"), agent)
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return AgentDay{}, fmt.Errorf("agent %s today: %w", agent, err)
 	}

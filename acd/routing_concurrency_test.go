@@ -241,11 +241,11 @@ func checkRoutingState(t *testing.T, s *tStore) {
 func indexKeys(t *testing.T, s *tStore, q, kind string) []string {
 	t.Helper()
 	ctx := context.Background()
-	gen, err := s.rdb.HGet(ctx, s.queueConfigKey(q), "gen").Result()
+	gen, err := s.rdb.HGet(ctx, s.keys.QueueConfig(q), "gen").Int64()
 	if err != nil {
-		gen = "0"
+		gen = 0
 	}
-	keys, err := s.rdb.Keys(ctx, globEscape(s.keys.Base()+"{q:"+q+"}:g"+gen+":"+kind+":")+"*").Result()
+	keys, err := s.rdb.Keys(ctx, globEscape(s.keys.QueueIndex(q, gen)+kind+":")+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

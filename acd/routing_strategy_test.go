@@ -469,7 +469,7 @@ func TestLoginSkillsAreValidatedAndReadBack(t *testing.T) {
 	if err != nil || a.Skills != nil {
 		t.Fatalf("login without skills %+v %v", a, err)
 	}
-	if n, _ := s.rdb.HLen(ctx, s.keys.Base()+"agent-skills").Result(); n != 0 {
+	if n, _ := s.rdb.HLen(ctx, s.keys.AgentSkills()).Result(); n != 0 {
 		t.Fatalf("stale skills of a1 still routable")
 	}
 	if !slices.Equal(a.Queues, []string{"sales"}) {

@@ -110,7 +110,7 @@ func TestMaxConcurrentCallsRefusesAndCounts(t *testing.T) {
 	if _, err := s.Arrive(ctx, "c4", "l", "1", "2", nil); err != nil {
 		t.Fatalf("after one ended: %v", err)
 	}
-	n, _ := s.rdb.Get(ctx, s.keys.Base()+"refused-full").Int()
+	n, _ := s.rdb.Get(ctx, s.keys.RefusedFull()).Int()
 	if n != 1 {
 		t.Fatalf("refusals counted %d", n)
 	}

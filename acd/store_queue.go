@@ -51,7 +51,7 @@ type QueueStats struct {
 }
 
 func (s *Store) statsKey(q string, day time.Time) string {
-	return s.keys.Base() + "{q:" + q + "}:stats:" + day.UTC().Format("2006-01-02")
+	return s.keys.QueueStats(q, day.UTC().Format("2006-01-02"))
 }
 
 // CountAnswered adds an answered call that waited wait to q's figures.

@@ -104,7 +104,7 @@ func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
 
 	// a1 ends the consult through replica 1: replica 0 takes the command
 	// from its inbox and queues it for the actor (marking its id taken).
-	cmds := l.Replicas[0].Store.Keys().Base() + "cmd:*"
+	cmds := l.Replicas[0].Store.Keys().CommandDone("*")
 	ended := make(chan error, 1)
 	go func() { _, err := e1.EndConsult(ctx, "a1"); ended <- err }()
 	waitFor(t, 10*time.Second, "end of consult taken from the inbox", func() bool {
