@@ -13,18 +13,28 @@ import (
 )
 
 // pbxGate wraps a replica's PBX port: once armed, the StopMusic of one leg
-// blocks until released, holding that call's actor inside its step.
+// blocks until released, holding that call's actor inside its step. It
+// also tells when the engine has been handed the hang-up of a watched leg
+// (it is then in the call's mailbox).
 type pbxGate struct {
 	acd.PBX
 	mu      sync.Mutex
 	leg     string
 	entered chan struct{}
 	release chan struct{}
+	watch   string
+	hungUp  chan struct{}
 }
 
 func (g *pbxGate) arm(leg string) {
 	g.mu.Lock()
 	g.leg, g.entered, g.release = leg, make(chan struct{}), make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *pbxGate) watchHangup(leg string) {
+	g.mu.Lock()
+	g.watch, g.hungUp = leg, make(chan struct{})
 	g.mu.Unlock()
 }
 
@@ -47,21 +57,43 @@ func (g *pbxGate) StopMusic(ctx context.Context, leg string) error {
 	return g.PBX.StopMusic(ctx, leg)
 }
 
-// TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent: an agent ends a
-// consult to a queue just as routing offered it to an agent there. The
-// consult's interaction ends while offered, which frees that agent, and
-// the same script offers them the next caller waiting in the queue: that
-// offer is delivered and the freed agent is rung for the caller. The
-// consult's own offer then reaches the call's actor stale and changes
-// nothing. (Both were dropped before: the freed agent stayed reserved for
-// a caller nobody rang.)
+func (g *pbxGate) Run(ctx context.Context, handle func(acd.Event)) error {
+	return g.PBX.Run(ctx, func(ev acd.Event) {
+		handle(ev)
+		h, ok := ev.(acd.LegHungUp)
+		if !ok {
+			return
+		}
+		g.mu.Lock()
+		if h.Leg == g.watch && g.watch != "" {
+			g.watch = ""
+			close(g.hungUp)
+		}
+		g.mu.Unlock()
+	})
+}
+
+// TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent: a consult to a
+// queue (the first step of a consult transfer) ends — the agent gives up,
+// or the transfer fails because the customer hangs up — just as routing
+// offered it to an agent there. The consult's interaction ends while
+// offered, which frees that agent, and the same script offers them the
+// next caller waiting in the queue: that offer is delivered and the freed
+// agent is rung for the caller. The consult's own offer then reaches the
+// call's actor stale and changes nothing. (Before, both offers were
+// dropped: the freed agent stayed reserved for a caller nobody rang.)
 //
 // The race is staged, not waited for: replica 0 owns every call; its actor
-// is held inside a PBX command while the end of the consult (forwarded by
-// replica 1 through replica 0's inbox) and then the consult's offer (made
-// by replica 1's script, also through the inbox) queue up behind it, in
-// that order.
+// is held inside a PBX command while the end of the consult and then the
+// consult's offer (made by replica 1's script, through replica 0's inbox)
+// queue up behind it, in that order.
 func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
+	for _, end := range []string{"agent ends the consult", "customer hangs up"} {
+		t.Run(end, func(t *testing.T) { consultEndedWithOfferInFlight(t, end == "customer hangs up") })
+	}
+}
+
+func consultEndedWithOfferInFlight(t *testing.T, customerHangsUp bool) {
 	var gate *pbxGate
 	l := startControlLab(t, controlOptions{replicas: 2, wrapPBX: func(node string, p acd.PBX) acd.PBX {
 		if gate != nil {
@@ -102,15 +134,25 @@ func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
 	go func() { _, err := e0.Resume(ctx, "a1"); resumed <- err }()
 	<-gate.entered
 
-	// a1 ends the consult through replica 1: replica 0 takes the command
-	// from its inbox and queues it for the actor (marking its id taken).
-	cmds := l.Replicas[0].Store.Keys().CommandDone("*")
 	ended := make(chan error, 1)
-	go func() { _, err := e1.EndConsult(ctx, "a1"); ended <- err }()
-	waitFor(t, 10*time.Second, "end of consult taken from the inbox", func() bool {
-		keys, err := l.RDB.Keys(ctx, cmds).Result()
-		return err == nil && len(keys) == 1
-	})
+	if customerHangsUp {
+		// The customer's line drops; the hang-up waits in the mailbox.
+		gate.watchHangup(ix.CallerLeg)
+		if err := l.Replicas[1].Driver.Hangup(ctx, ix.CallerLeg, acd.CauseNormal); err != nil {
+			t.Fatal(err)
+		}
+		<-gate.hungUp
+		ended <- nil
+	} else {
+		// a1 ends the consult through replica 1: replica 0 takes the
+		// command from its inbox and queues it for the actor (marking its
+		// id taken).
+		go func() { _, err := e1.EndConsult(ctx, "a1"); ended <- err }()
+		waitFor(t, 10*time.Second, "end of consult taken from the inbox", func() bool {
+			keys, err := l.RDB.Keys(ctx, l.Replicas[0].Store.Keys().CommandDone("*")).Result()
+			return err == nil && len(keys) == 1
+		})
+	}
 
 	// s1 becomes available: the consult, first in line, is offered to s1.
 	if _, err := e1.SetAvailable(ctx, "s1"); err != nil {
@@ -122,7 +164,7 @@ func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
 	}
 
 	close(gate.release)
-	if err := <-resumed; err != nil {
+	if err := <-resumed; err != nil && !customerHangsUp {
 		t.Fatalf("resume: %v", err)
 	}
 	if err := <-ended; err != nil {
@@ -135,8 +177,10 @@ func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
 		t.Fatalf("caller connected to %q, want s1", got.Agent)
 	}
 	waitState(t, l.Lab, a.ConnectionID, "abandoned") // the consult's end, while offered
-	if _, err := e0.End(ctx, "a1"); err != nil {
-		t.Fatal(err)
+	if !customerHangsUp {
+		if _, err := e0.End(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitState(t, l.Lab, ix.ConnectionID, "ended")
 	if _, err := e0.End(ctx, "s1"); err != nil {
