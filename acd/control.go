@@ -355,7 +355,9 @@ func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 		c.consultFailed(ctx, "failed")
 		return
 	}
-	c.e.store.Ringing(ctx, o, p.leg)
+	if err := c.e.store.Ringing(ctx, o, p.leg); err != nil {
+		c.log.Warn("mark consult ringing", "agent_id", o.Agent, "err", err)
+	}
 	c.e.publish(ctx, c.consultRequest(o.Agent))
 	leg := p.leg
 	c.consultTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
