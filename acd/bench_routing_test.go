@@ -27,7 +27,7 @@ var benchSkillQueue = []config.SkillRequirement{
 
 // benchAgents logs in n agents of queue with random levels 1..10 over 10
 // skills and makes them available (about a fifth meet benchSkillQueue).
-func benchAgents(b *testing.B, s *Store, queue string, n int) {
+func benchAgents(b *testing.B, s *tStore, queue string, n int) {
 	b.Helper()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -49,7 +49,7 @@ func benchAgents(b *testing.B, s *Store, queue string, n int) {
 // scriptMicros is the Redis CPU time per script run since the last reset
 // (INFO commandstats): the part of a decision spent inside Redis, which
 // is what other replicas wait for.
-func scriptMicros(b *testing.B, s *Store) float64 {
+func scriptMicros(b *testing.B, s *tStore) float64 {
 	b.Helper()
 	info, err := s.rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {

@@ -30,13 +30,13 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-func benchStore(b *testing.B) (*Store, *roundTrips) {
+func benchStore(b *testing.B) (*tStore, *roundTrips) {
 	b.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Start(b)})
-	b.Cleanup(func() { rdb.Close() })
+	b.Cleanup(func() { _ = rdb.Close() }) // the benchmark is over
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
-	return NewStore(rdb, "bench", "n1"), rt
+	return newTStore(rdb, "bench", "n1"), rt
 }
 
 // BenchmarkHandoffDecision measures the hand-off: a call ends and, in the

@@ -244,8 +244,8 @@ func (c *call) refuseBusy(ctx context.Context) {
 
 // fail ends a call Tandem cannot serve.
 func (c *call) fail(ctx context.Context, why string) {
-	if _, next, err := c.e.store.Finish(ctx, c.conn, "failed", "system"); err == nil {
-		c.e.deliver(ctx, next, time.Now())
+	if _, err := c.e.store.Finish(ctx, c.conn, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
+		c.log.Warn("finish failed call", "err", err)
 	}
 	if c.callerLeg != "" {
 		if err := c.e.pbx.Hangup(ctx, c.callerLeg, CauseCongestion); err != nil {
@@ -456,8 +456,8 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 	c.blindTransfer = false
 	c.e.stats.ronas.Add(1)
 	c.log.Info("agent did not answer; call back to head of queue", "agent_id", o.Agent, "reason", reason)
-	next, err := c.e.store.NoAnswer(ctx, c.conn, o.Agent, reason)
-	if err != nil {
+	// An agent free for the call gets it through the mailbox (Engine.deliverOffer).
+	if err := c.e.store.NoAnswer(ctx, c.conn, o.Agent, reason); err != nil {
 		c.log.Error("rona", "agent_id", o.Agent, "err", err)
 		return
 	}
@@ -465,13 +465,10 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 	if blind && c.e.opts.BlindTransferNoAnswer != "requeue" {
 		// A blind transfer the target did not take abandons the call (the
 		// desktops Tandem replaces do so); "requeue" keeps it queued.
-		c.e.deliver(ctx, next, time.Now())
+		// An offer NoAnswer made meanwhile is released by the finish.
 		c.hangup(ctx, c.callerLeg, CauseNormal)
 		c.finish(ctx, "system")
 		return
-	}
-	if next != nil {
-		c.onOffer(ctx, offerMsg{offer: *next})
 	}
 }
 
@@ -586,7 +583,7 @@ func (c *call) finish(ctx context.Context, by string) {
 	if !c.answeredAt.IsZero() && c.queueName != "" {
 		c.e.ewt.of(c.queueName).ObserveHandle(freedAt.Sub(c.answeredAt))
 	}
-	final, next, err := c.e.store.Finish(ctx, c.conn, how, by)
+	final, err := c.e.store.Finish(ctx, c.conn, how, by)
 	c.phase = phaseDone
 	if err != nil {
 		if !errors.Is(err, ErrIllegalTransition) {
@@ -605,7 +602,6 @@ func (c *call) finish(ctx context.Context, by string) {
 		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: final})
 		c.e.scheduleWrapUp(agent)
 	}
-	c.e.deliver(ctx, next, freedAt)
 }
 
 func (c *call) hangup(ctx context.Context, leg string, cause HangupCause) {

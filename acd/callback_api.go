@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // CallbackRequest is a web or scheduled callback asked for through the API.
@@ -122,8 +122,8 @@ func (e *Engine) CancelCallback(ctx context.Context, id string) (callbacks.Callb
 				e.log.Warn("hang up the withdrawn callback's agent leg", "leg", ix.AgentLeg, "err", herr)
 			}
 		}
-		if _, next, ferr := e.store.Finish(ctx, cb.Conn, "completed", "cancelled"); ferr == nil {
-			e.deliver(context.WithoutCancel(ctx), next, time.Now())
+		if _, ferr := e.store.Finish(context.WithoutCancel(ctx), cb.Conn, "completed", "cancelled"); ferr != nil && !errors.Is(ferr, ErrIllegalTransition) {
+			e.log.Warn("end the withdrawn callback's interaction", "connection_id", cb.Conn, "err", ferr)
 		}
 	}
 	return cb, nil
@@ -137,7 +137,7 @@ func (e *Engine) CallbackFlow(ctx context.Context, conn, op, queue, number, medi
 	ops := map[string]string{FlowStart: opCallbackStart, FlowRegister: opCallbackRegister, FlowCancel: opCallbackCancel}
 	cmdOp, ok := ops[op]
 	if !ok {
-		return CallView{}, &agents.FieldError{Field: "op", Msg: "must be start, register or cancel"}
+		return CallView{}, &errs.FieldError{Field: "op", Msg: "must be start, register or cancel"}
 	}
 	ix, err := e.store.Interaction(ctx, conn)
 	if err != nil {
@@ -180,7 +180,7 @@ func (s *Store) AtCapacity(ctx context.Context) (bool, error) {
 	if s.policy.MaxConcurrentCalls <= 0 {
 		return false, nil
 	}
-	v, err := s.rdb.Get(ctx, s.keys.Base()+"active-calls").Result()
+	v, err := s.rdb.Get(ctx, s.keys.ActiveCalls()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("active calls: %w", err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // The callback dialog of a caller on the line, in the three steps contact
@@ -55,7 +55,7 @@ type (
 func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
 	settings, ok := c.e.opts.Queues[q]
 	if !ok {
-		return &agents.FieldError{Field: "queue", Msg: fmt.Sprintf("unknown queue %q", q)}
+		return &errs.FieldError{Field: "queue", Msg: fmt.Sprintf("unknown queue %q", q)}
 	}
 	if c.phase != phaseQueued && c.phase != phaseIVR && c.phase != phaseArriving {
 		return illegal("start callback: the caller is not waiting")
@@ -283,8 +283,7 @@ func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 		c.destroyMessageBridge(ctx)
 	}
 	c.dialog = nil
-	offer, err := c.e.store.CallbackCancel(ctx, c.conn, d.queue)
-	if err != nil {
+	if err := c.e.store.CallbackCancel(ctx, c.conn, d.queue); err != nil {
 		c.log.Error("cancel callback", "err", err)
 		c.fail(ctx, "cancel callback")
 		return
@@ -299,9 +298,6 @@ func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 		c.log.Warn("music after cancelled callback", "err", err)
 	}
 	c.startQueueTimers()
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
-	}
 }
 
 // Callback flow operations of the API (Engine.CallbackFlow).
@@ -325,12 +321,12 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 		if q == "" {
 			var ok bool
 			if q, ok = c.e.queueFor(c.arrived); !ok {
-				return CallView{}, &agents.FieldError{Field: "queue", Msg: "the call has no queue; name one"}
+				return CallView{}, &errs.FieldError{Field: "queue", Msg: "the call has no queue; name one"}
 			}
 		}
 		if c.phase == phaseQueued && q != c.queueName {
 			// The place kept is in the queue the caller waits in.
-			return CallView{}, &agents.FieldError{Field: "queue", Msg: fmt.Sprintf("the call waits in %s: its callback waits there", c.queueName)}
+			return CallView{}, &errs.FieldError{Field: "queue", Msg: fmt.Sprintf("the call waits in %s: its callback waits there", c.queueName)}
 		}
 		if err := c.startCallbackDialog(ctx, q, "api"); err != nil {
 			return CallView{}, err
@@ -363,7 +359,7 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 		c.cancelCallbackDialog(ctx, "api")
 		return c.flowView(StateQueued), nil
 	}
-	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
+	return CallView{}, &errs.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
 }
 
 // callbackOfferRecheck is how often a waiting caller's estimated wait is

@@ -198,7 +198,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		c.log.Error("callback interaction", "err", err)
 		c.release(ctx, callbackBusyRetry, "interaction not created")
 		// It may exist half-made (its kind not written): end it, if so.
-		if _, _, ferr := c.e.store.Finish(ctx, c.conn, "failed", "system"); ferr != nil && !errors.Is(ferr, ErrNotFound) {
+		if _, ferr := c.e.store.Finish(ctx, c.conn, "failed", "system"); ferr != nil && !errors.Is(ferr, ErrNotFound) {
 			c.log.Warn("end a half-made callback interaction", "err", ferr)
 		}
 		return
@@ -222,8 +222,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		}
 	}
 	c.phase = phaseQueued
-	offer, err := c.e.store.EnqueueAt(ctx, c.conn, cb.Queue, settings.Priority, queueScore(cb, settings.Priority))
-	if err != nil {
+	if err := c.e.store.EnqueueAt(ctx, c.conn, cb.Queue, settings.Priority, queueScore(cb, settings.Priority)); err != nil {
 		c.log.Error("enqueue callback", "err", err)
 		c.release(ctx, callbackBusyRetry, "enqueue failed")
 		c.finishQuietly(ctx)
@@ -231,9 +230,6 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 	}
 	c.queuedAt = time.Now()
 	c.log.Info("callback waiting in queue", "queue", cb.Queue, "kind", cb.Kind)
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
-	}
 }
 
 // queueScore is the score a callback waits with: a courtesy callback's is
@@ -252,12 +248,11 @@ func (c *call) cleanUpAfterDeadHolder(ctx context.Context, cb callbacks.Callback
 	if cb.AgentLeg != "" {
 		c.hangup(ctx, cb.AgentLeg, CauseNormal)
 	}
-	_, next, err := c.e.store.Finish(ctx, cb.Conn, "failed", "system")
+	_, err := c.e.store.Finish(ctx, cb.Conn, "failed", "system")
 	if err != nil && !errors.Is(err, ErrIllegalTransition) && !errors.Is(err, ErrNotFound) {
 		c.log.Warn("end the interaction a dead replica left", "old_connection_id", cb.Conn, "err", err)
 	}
 	c.log.Warn("callback taken over before its dial; starting over in its place", "old_connection_id", cb.Conn, "from", cb.Node)
-	c.e.deliver(ctx, next, time.Now())
 }
 
 // release gives the callback back without an attempt.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // Call-control operations an agent's desktop asks for. Each runs in the
@@ -66,7 +67,7 @@ type commandReply struct {
 }
 
 func errorKind(err error) (kind, field string) {
-	var fe *agents.FieldError
+	var fe *errs.FieldError
 	var cfe *callbacks.FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -90,7 +91,7 @@ func (r commandReply) err() error {
 	case "":
 		return nil
 	case "field":
-		return &agents.FieldError{Field: r.Field, Msg: r.Msg}
+		return &errs.FieldError{Field: r.Field, Msg: r.Msg}
 	case "callback_field":
 		return &callbacks.FieldError{Field: r.Field, Rule: r.Rule, Msg: r.Msg}
 	case "illegal":
@@ -198,7 +199,7 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 	return r.View, r.err()
 }
 
-func (e *Engine) replyKey(id string) string { return e.store.keys.Base() + "reply:" + id }
+func (e *Engine) replyKey(id string) string { return e.store.keys.CommandReply(id) }
 
 // runForwarded takes a command another replica forwarded and answers it.
 func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
@@ -208,7 +209,7 @@ func (e *Engine) runForwarded(ctx context.Context, conn, data string) {
 		return
 	}
 	// Run each command id once, even if it is delivered twice.
-	fresh, err := e.store.rdb.SetNX(ctx, e.store.keys.Base()+"cmd:"+cmd.ID, 1, 5*time.Minute).Result()
+	fresh, err := e.store.rdb.SetNX(ctx, e.store.keys.CommandDone(cmd.ID), 1, 5*time.Minute).Result()
 	if err != nil || !fresh {
 		return
 	}
@@ -324,13 +325,11 @@ func (e *Engine) Call(ctx context.Context, agent string) (CallView, error) {
 // WrapUp ends the agent's after-call work with a reason code from config.
 func (e *Engine) WrapUp(ctx context.Context, agent, code string) (agents.Agent, error) {
 	if !contains(e.opts.WrapUpCodes, code) {
-		return agents.Agent{}, &agents.FieldError{Field: "code", Msg: fmt.Sprintf("unknown wrap-up code %q", code)}
+		return agents.Agent{}, &errs.FieldError{Field: "code", Msg: fmt.Sprintf("unknown wrap-up code %q", code)}
 	}
-	_, o, err := e.store.WrapUp(ctx, agent, code)
-	if err != nil {
+	if _, err := e.store.WrapUp(ctx, agent, code); err != nil {
 		return agents.Agent{}, err
 	}
-	e.deliver(context.WithoutCancel(ctx), o, time.Time{})
 	return e.store.Agent(ctx, agent)
 }
 

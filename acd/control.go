@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/dialnum"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // party is the consulted side of a call: an agent (named, or found through
@@ -105,7 +106,7 @@ func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
 	case opRecResume:
 		return CallView{}, c.cmdRecResume(ctx)
 	}
-	return CallView{}, &agents.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
+	return CallView{}, &errs.FieldError{Field: "op", Msg: "unknown operation " + cmd.Op}
 }
 
 // ---- hold and resume ------------------------------------------------------
@@ -219,9 +220,9 @@ func (c *call) dialNumber(value string) (string, error) {
 	if err != nil {
 		var re *dialnum.RuleError
 		if errors.As(err, &re) {
-			return "", &agents.FieldError{Field: "number", Msg: re.Error()}
+			return "", &errs.FieldError{Field: "number", Msg: re.Error()}
 		}
-		return "", &agents.FieldError{Field: "number", Msg: err.Error()}
+		return "", &errs.FieldError{Field: "number", Msg: err.Error()}
 	}
 	return strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", n.Dial), nil
 }
@@ -243,20 +244,20 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 	switch t.Kind {
 	case TargetAgent:
 		if t.Value == c.agent {
-			return &agents.FieldError{Field: "value", Msg: "cannot consult yourself"}
+			return &errs.FieldError{Field: "value", Msg: "cannot consult yourself"}
 		}
 		ep, err := c.e.store.ReserveAgent(ctx, t.Value, c.conn, agents.Available, agents.Idle)
 		if errors.Is(err, ErrIllegalTransition) {
 			return illegal("consult: agent %s is not available or idle", t.Value)
 		} else if errors.Is(err, ErrNotFound) {
-			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
 		} else if err != nil {
 			return err
 		}
 		p.agent, endpoint = t.Value, ep
 	case TargetQueue:
 		if _, ok := c.e.opts.Queues[t.Value]; !ok {
-			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
 		}
 	case TargetNumber:
 		ep, err := c.dialNumber(t.Value)
@@ -265,11 +266,11 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 		}
 		endpoint = ep
 	default:
-		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
 	if err := c.holdCustomer(ctx); err != nil {
 		if p.agent != "" {
-			c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+			c.agentStep(ctx, p.agent, StepNoAnswer)
 		}
 		return err
 	}
@@ -299,7 +300,7 @@ func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error
 		return nil
 	}
 	if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepRing)
+		c.agentStep(ctx, p.agent, StepRing)
 		c.e.publish(ctx, c.consultRequest(p.agent))
 	}
 	leg := p.leg
@@ -328,21 +329,20 @@ func (c *call) consultQueue(ctx context.Context, p *party) error {
 		return err
 	}
 	c.e.registerCall(p.ix, c)
-	offer, err := c.e.store.Enqueue(ctx, p.ix, p.target.Value, 9)
-	if err != nil {
-		return err
-	}
-	if offer != nil {
-		c.onConsultOffer(ctx, *offer)
-	}
-	return nil
+	// An agent free for the consult is delivered to this actor's mailbox
+	// (registered above) and rung by onConsultOffer.
+	return c.e.store.Enqueue(ctx, p.ix, p.target.Value, 9)
 }
 
 // onConsultOffer rings the agent routing found for a consult to a queue.
 func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 	p := c.consult
 	if p == nil || p.ix != o.ConnectionID || p.leg != "" {
-		c.e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+		// A stale consult: its interaction ends, which frees the agent;
+		// Finish delivers the waiting call that agent is offered next.
+		if _, err := c.e.store.Finish(ctx, o.ConnectionID, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
+			c.log.Warn("end a stale consult", "consult", o.ConnectionID, "agent_id", o.Agent, "err", err)
+		}
 		return
 	}
 	p.agent = o.Agent
@@ -355,7 +355,9 @@ func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 		c.consultFailed(ctx, "failed")
 		return
 	}
-	c.e.store.Ringing(ctx, o, p.leg)
+	if err := c.e.store.Ringing(ctx, o, p.leg); err != nil {
+		c.log.Warn("mark consult ringing", "agent_id", o.Agent, "err", err)
+	}
 	c.e.publish(ctx, c.consultRequest(o.Agent))
 	leg := p.leg
 	c.consultTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
@@ -379,7 +381,7 @@ func (c *call) onConsultAnswered(ctx context.Context) {
 			c.log.Warn("consult connect", "err", err)
 		}
 	} else if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepConnect)
+		c.agentStep(ctx, p.agent, StepConnect)
 	}
 	p.answered = true
 	if c.customerHeld {
@@ -407,20 +409,18 @@ func (c *call) consultFailed(ctx context.Context, reason string) {
 		c.e.forgetLeg(p.leg)
 	}
 	if p.ix != "" {
-		next, err := c.e.store.NoAnswer(ctx, p.ix, p.agent, reason)
-		if err != nil {
+		// The next agent for the consult, if one is free, comes through the
+		// mailbox to onConsultOffer.
+		if err := c.e.store.NoAnswer(ctx, p.ix, p.agent, reason); err != nil {
 			c.log.Warn("consult rona", "err", err)
 		}
 		p.leg, p.agent = "", ""
 		c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
-		if next != nil {
-			c.onConsultOffer(ctx, *next)
-		}
 		c.saveView(ctx)
 		return
 	}
 	if p.agent != "" {
-		c.e.store.AgentStep(ctx, p.agent, c.conn, StepNoAnswer)
+		c.agentStep(ctx, p.agent, StepNoAnswer)
 	}
 	c.consult = nil
 	c.e.store.Record(ctx, c.conn, "consult_failed", "agent", c.agent, "reason", reason)
@@ -443,14 +443,13 @@ func (c *call) endConsult(ctx context.Context, by string) {
 		if p.agent != "" {
 			// The consulted agent's binding is to the consult interaction.
 			c.finishConsultIx(ctx, p)
-		} else {
-			c.e.store.Finish(ctx, p.ix, "hangup", by)
+		} else if _, err := c.e.store.Finish(ctx, p.ix, "hangup", by); err != nil && !errors.Is(err, ErrIllegalTransition) {
+			// Still waiting; an agent it was offered meanwhile is freed and
+			// Finish delivers their next call.
+			c.log.Warn("end consult waiting in queue", "consult", p.ix, "err", err)
 		}
 	} else if p.agent != "" {
-		next, err := c.e.store.AgentStep(ctx, p.agent, c.conn, StepDone)
-		if err == nil {
-			c.e.deliver(ctx, next, time.Now())
-		}
+		c.agentStep(ctx, p.agent, StepDone)
 	}
 	c.e.store.Record(ctx, c.conn, "consult_end", "by", by)
 	if p.agent != "" {
@@ -461,11 +460,17 @@ func (c *call) endConsult(ctx context.Context, by string) {
 }
 
 func (c *call) finishConsultIx(ctx context.Context, p *party) {
-	_, next, err := c.e.store.Finish(ctx, p.ix, "hangup", "agent")
-	if err != nil && !errors.Is(err, ErrIllegalTransition) {
+	if _, err := c.e.store.Finish(ctx, p.ix, "hangup", "agent"); err != nil && !errors.Is(err, ErrIllegalTransition) {
 		c.log.Warn("finish consult", "err", err)
 	}
-	c.e.deliver(ctx, next, time.Now())
+}
+
+// agentStep moves an agent bound to this call's consult or conference
+// (StepDone may offer them the next call: the store delivers it).
+func (c *call) agentStep(ctx context.Context, agent, step string) {
+	if err := c.e.store.AgentStep(ctx, agent, c.conn, step); err != nil {
+		c.log.Warn("agent step", "agent_id", agent, "step", step, "err", err)
+	}
 }
 
 func (c *call) cmdConsultEnd(ctx context.Context, by string) error {
@@ -489,27 +494,27 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 	switch t.Kind {
 	case TargetAgent:
 		if t.Value == from {
-			return &agents.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
+			return &errs.FieldError{Field: "value", Msg: "cannot transfer to yourself"}
 		}
-		o, err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
+		// The offer to the target reaches this actor through its mailbox,
+		// after this step (Engine.deliverOffer).
+		err := c.e.store.TransferToAgent(ctx, c.conn, t.Value, from)
 		if errors.Is(err, ErrIllegalTransition) {
 			return illegal("transfer: agent %s is not available", t.Value)
 		} else if errors.Is(err, ErrNotFound) {
-			return &agents.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "no such agent logged in: " + t.Value}
 		} else if err != nil {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.blindTransfer = true
 		c.phase = phaseQueued
-		c.onOffer(ctx, offerMsg{offer: o})
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
 		if !ok {
-			return &agents.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
+			return &errs.FieldError{Field: "value", Msg: "unknown queue " + t.Value}
 		}
-		o, err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from)
-		if err != nil {
+		if err := c.e.store.TransferToQueue(ctx, c.conn, t.Value, from); err != nil {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
@@ -518,9 +523,6 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			c.log.Warn("music after transfer", "err", err)
 		}
 		c.phase = phaseQueued
-		if o != nil {
-			c.onOffer(ctx, offerMsg{offer: *o})
-		}
 	case TargetNumber:
 		endpoint, err := c.dialNumber(t.Value)
 		if err != nil {
@@ -539,7 +541,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			c.endAll(ctx, "system")
 		}
 	default:
-		return &agents.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
+		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
 	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "kind", string(t.Kind), "target", t.Value)
 	return nil

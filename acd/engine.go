@@ -19,6 +19,7 @@ import (
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
 	"github.com/tandem-cc/tandem/internal/pii"
@@ -189,7 +190,7 @@ func NewEngine(opts Options) *Engine {
 		opts.Metrics = metrics.New()
 	}
 	e := &Engine{
-		opts: opts, store: store, pbx: meterPBX(opts.PBX, opts.Metrics),
+		opts: opts, pbx: meterPBX(opts.PBX, opts.Metrics),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
 		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1),
@@ -197,11 +198,21 @@ func NewEngine(opts Options) *Engine {
 		stats: newStats(opts.Metrics),
 		legs:  map[string]*call{}, calls: map[string]*call{},
 	}
+	// Every offer the engine's store makes comes back through
+	// e.deliverOffer: the one delivery path (see offerSink).
+	e.store = store.withSink(e).withHistoryReport(e.historyWriteFailed)
 	if err := opts.Metrics.Register(newStateCollector(e)); err != nil {
 		// Metrics shared by two engines: the second one's gauges are left out.
 		e.log.Error("metrics: register the redis gauges", "err", err)
 	}
 	return e
+}
+
+// historyWriteFailed logs and counts a history append that failed: the
+// interaction's history has a hole there.
+func (e *Engine) historyWriteFailed(conn, action string, err error) {
+	e.stats.historyWriteFailures.Add(1)
+	e.log.Error("history write failed", "connection_id", conn, "action", action, "err", err)
 }
 
 // Stats returns the engine's counters (hand-off latency and the like).
@@ -338,21 +349,24 @@ func (e *Engine) forgetCall(c *call) {
 	e.mu.Unlock()
 }
 
-// deliver hands an offer to the actor of its call. An offer for a call this
-// node no longer has (it ended meanwhile, or the node restarted) is given
-// back so the agent is not left reserved.
-func (e *Engine) deliver(ctx context.Context, o *Offer, freedAt time.Time) {
-	if o == nil {
-		return
-	}
+// deliverOffer is the one path every offer takes to its call: the offers
+// the store's scripts make (the store calls it, see offerSink) and those
+// other nodes put in this node's inbox. It hands the offer to the actor of
+// its call, which rings the agent; an actor delivers its own call's offers
+// to itself this way too (they wait in its mailbox until its current step
+// is done). An offer for a call this node no longer has (it ended
+// meanwhile, or the node restarted) is given back so the agent is not left
+// reserved.
+func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 	e.mu.Lock()
 	c := e.calls[o.ConnectionID]
 	e.mu.Unlock()
 	if c != nil {
-		c.post(offerMsg{offer: *o, freedAt: freedAt})
+		c.post(offerMsg{offer: o, freedAt: freedAt})
 		return
 	}
-	_, next, err := e.store.Finish(ctx, o.ConnectionID, "failed", "system")
+	// Finish delivers the offer the released agent gets next, if any.
+	_, err := e.store.Finish(ctx, o.ConnectionID, "failed", "system")
 	if errors.Is(err, ErrIllegalTransition) {
 		// The call ended after the offer was made; the script that ended it
 		// already released the agent.
@@ -363,7 +377,6 @@ func (e *Engine) deliver(ctx context.Context, o *Offer, freedAt time.Time) {
 		return
 	}
 	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
-	e.deliver(ctx, next, time.Now())
 }
 
 // readInbox takes offers other nodes made for this node's calls. A consumer
@@ -399,8 +412,7 @@ func (e *Engine) readInbox(ctx context.Context) error {
 					e.store.rdb.XDel(ctx, stream, m.ID)
 					continue
 				}
-				o := OfferFromInbox(m.Values)
-				e.deliver(ctx, &o, time.Time{})
+				e.deliverOffer(ctx, OfferFromInbox(m.Values), time.Time{})
 				e.store.rdb.XAck(ctx, stream, group, m.ID)
 				e.store.rdb.XDel(ctx, stream, m.ID)
 			}
@@ -420,25 +432,20 @@ func (e *Engine) sweep(ctx context.Context) error {
 		case <-t.C:
 		}
 		if e.opts.Policy.WrapUp > 0 {
-			offers, err := e.store.ExpireWrapUps(ctx, e.opts.DefaultWrapUpCode, 20)
-			if err != nil && ctx.Err() == nil {
+			if err := e.store.ExpireWrapUps(ctx, e.opts.DefaultWrapUpCode, 20); err != nil && ctx.Err() == nil {
 				e.log.Error("expire wrap-ups", "err", err)
-			}
-			for i := range offers {
-				e.deliver(ctx, &offers[i], time.Time{})
 			}
 		}
 		for q := range e.opts.Queues {
-			offers, err := e.store.Sweep(ctx, q, 20)
+			n, err := e.store.Sweep(ctx, q, 20)
 			if err != nil {
 				if ctx.Err() == nil {
 					e.log.Error("sweep", "queue", q, "err", err)
 				}
 				continue
 			}
-			for i := range offers {
-				e.log.Warn("sweep routed a call an event missed", "connection_id", offers[i].ConnectionID, "agent_id", offers[i].Agent)
-				e.deliver(ctx, &offers[i], time.Time{})
+			if n > 0 {
+				e.log.Warn("sweep routed calls an event missed", "queue", q, "calls", n)
 			}
 		}
 	}
@@ -535,14 +542,14 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 // Login logs an agent in with its skills (levels 1..10); it starts idle.
 func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
 	if strings.TrimSpace(endpoint) == "" {
-		return agents.Agent{}, &agents.FieldError{Field: "endpoint", Msg: "is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: "is required"}
 	}
 	if len(queues) == 0 {
-		return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: "at least one queue is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: "at least one queue is required"}
 	}
 	for _, q := range queues {
 		if _, ok := e.opts.Queues[q]; !ok {
-			return agents.Agent{}, &agents.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
+			return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
 		}
 	}
 	return e.store.Login(ctx, id, endpoint, queues, skills)
@@ -556,10 +563,10 @@ func (e *Engine) SetAvailable(ctx context.Context, id string) (agents.Agent, err
 // SetIdle takes an agent out of routing with a reason code.
 func (e *Engine) SetIdle(ctx context.Context, id, reason string) (agents.Agent, error) {
 	if reason == "" {
-		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: "is required"}
+		return agents.Agent{}, &errs.FieldError{Field: "reason", Msg: "is required"}
 	}
 	if len(e.opts.IdleReasons) > 0 && !contains(e.opts.IdleReasons, reason) {
-		return agents.Agent{}, &agents.FieldError{Field: "reason", Msg: fmt.Sprintf("unknown idle reason %q", reason)}
+		return agents.Agent{}, &errs.FieldError{Field: "reason", Msg: fmt.Sprintf("unknown idle reason %q", reason)}
 	}
 	return e.setState(ctx, id, agents.EvIdle, reason)
 }
@@ -570,13 +577,10 @@ func (e *Engine) Logout(ctx context.Context, id string) (agents.Agent, error) {
 }
 
 func (e *Engine) setState(ctx context.Context, id string, ev agents.Event, reason string) (agents.Agent, error) {
-	o, err := e.store.SetState(ctx, id, ev, reason)
-	if err != nil {
+	if err := e.store.SetState(ctx, id, ev, reason); err != nil {
 		return agents.Agent{}, err
 	}
-	a, err := e.store.Agent(ctx, id)
-	e.deliver(context.WithoutCancel(ctx), o, time.Time{})
-	return a, err
+	return e.store.Agent(ctx, id)
 }
 
 // Agent reads one agent.
@@ -658,7 +662,7 @@ func (e *Engine) scheduleWrapUp(agent string) {
 		if ctx == nil || ctx.Err() != nil {
 			return
 		}
-		_, o, err := e.store.WrapUpTimeout(ctx, agent, e.opts.DefaultWrapUpCode)
+		_, err := e.store.WrapUpTimeout(ctx, agent, e.opts.DefaultWrapUpCode)
 		if err != nil {
 			if !errors.Is(err, ErrNotDue) && !errors.Is(err, ErrIllegalTransition) {
 				e.log.Warn("wrap-up timeout", "agent_id", agent, "err", err)
@@ -666,7 +670,6 @@ func (e *Engine) scheduleWrapUp(agent string) {
 			return
 		}
 		e.log.Info("wrap-up timed out; default code applied", "agent_id", agent, "code", e.opts.DefaultWrapUpCode)
-		e.deliver(ctx, o, time.Time{})
 	})
 }
 

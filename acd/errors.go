@@ -3,14 +3,15 @@ package acd
 import (
 	"errors"
 
-	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 )
 
-// Sentinel errors. The agent ones are shared with package agents so the API
-// maps both the same way.
+// Sentinel errors. ErrNotFound and ErrIllegalTransition are the shared
+// values of package errs (the same errors, so errors.Is matches either
+// name and the API maps them once); the others are the engine's own.
 var (
-	ErrNotFound          = agents.ErrNotFound
-	ErrIllegalTransition = agents.ErrIllegalTransition
+	ErrNotFound          = errs.ErrNotFound
+	ErrIllegalTransition = errs.ErrIllegalTransition
 	// ErrStale: the state moved on (an offer withdrawn, a leg replaced)
 	// before this step ran; the step is dropped.
 	ErrStale = errors.New("stale")

@@ -238,11 +238,9 @@ func (c *call) endWithMessage(ctx context.Context, media, by string) {
 			return
 		}
 	}
-	_, next, err := c.e.store.Finish(ctx, c.conn, "completed", by)
-	if err != nil {
+	if _, err := c.e.store.Finish(ctx, c.conn, "completed", by); err != nil {
 		c.log.Warn("finish", "err", err)
 	}
-	c.e.deliver(ctx, next, time.Now())
 	c.hangup(ctx, c.callerLeg, CauseNormal)
 	c.phase = phaseDone
 	c.log.Info("call ended without an agent", "by", by)

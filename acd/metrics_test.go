@@ -74,7 +74,7 @@ func TestMeteredPBXTimesCommandsCountsErrorsAndEvents(t *testing.T) {
 // across priority bands, not the head of the queue), agents by state.
 func TestScrapeReadsQueueDepthLongestWaitAndAgentsFromRedis(t *testing.T) {
 	s := newTestStore(t, "n1")
-	e := NewEngine(Options{Store: s, Queues: map[string]QueueSettings{"sales": {}, "support": {}}})
+	e := NewEngine(Options{Store: s.Store, Queues: map[string]QueueSettings{"sales": {}, "support": {}}})
 	arriveQueued(t, s, "old", "sales", 0)
 	ageCall(t, s, "old", 30*time.Second)
 	arriveQueued(t, s, "urgent", "sales", 9) // the head of the queue, but fresh

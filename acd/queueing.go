@@ -56,7 +56,8 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 			c.log.Warn("call-associated data", "err", err)
 		}
 	}
-	offer, err := c.e.store.EnqueueCapped(ctx, c.conn, q, prio, skills, settings.MaxSize)
+	// An offer comes through the mailbox (Engine.deliverOffer), after this step.
+	err := c.e.store.EnqueueCapped(ctx, c.conn, q, prio, skills, settings.MaxSize)
 	if errors.Is(err, ErrQueueFull) {
 		c.e.store.Record(ctx, c.conn, "queue_full", "queue", q)
 		c.treat(ctx, settings.WhenFull, "full", prio, skills)
@@ -77,9 +78,6 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 	c.log.Info("call queued", "queue", q, "priority", prio)
 	c.startQueueTimers()
 	c.scheduleCallbackOffer(settings.Callback.OfferAfter)
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
-	}
 }
 
 // treat applies a treatment to a call that is not (yet) waiting in a queue.
@@ -129,8 +127,7 @@ func (c *call) onOverflow(ctx context.Context, m overflowDue) {
 		return
 	}
 	settings := c.e.opts.Queues[a.Queue]
-	offer, err := c.e.store.MoveQueue(ctx, c.conn, c.queueName, a.Queue, "overflow")
-	if err != nil {
+	if err := c.e.store.MoveQueue(ctx, c.conn, c.queueName, a.Queue, "overflow"); err != nil {
 		c.log.Warn("overflow", "err", err)
 		return
 	}
@@ -140,9 +137,6 @@ func (c *call) onOverflow(ctx context.Context, m overflowDue) {
 		c.log.Warn("music after overflow", "err", err)
 	}
 	c.startQueueTimers()
-	if offer != nil {
-		c.onOffer(ctx, offerMsg{offer: *offer})
-	}
 }
 
 // treatQueued applies a message or callback treatment to a waiting call.

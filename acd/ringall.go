@@ -48,16 +48,13 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 // then connects to the winner as a one-agent offer.
 func (c *call) ringAllAnswered(ctx context.Context, leg string) {
 	m := c.ringAll[leg]
-	released, next, err := c.e.store.RingAllAnswered(ctx, c.conn, m.Agent)
+	released, err := c.e.store.RingAllAnswered(ctx, c.conn, m.Agent)
 	if err != nil {
 		c.log.Warn("ring-all answer", "agent_id", m.Agent, "err", err)
 		c.hangup(ctx, leg, CauseNormal)
 		return
 	}
 	c.hangupRing(ctx, leg)
-	for i := range next {
-		c.e.deliver(ctx, &next[i], time.Now())
-	}
 	o := *c.offer
 	o.Agent, o.Endpoint, o.RingAll = m.Agent, m.Endpoint, nil
 	c.offer, c.agent, c.agentLeg, c.ringAll = &o, m.Agent, leg, nil
@@ -84,13 +81,8 @@ func (c *call) ringAllFailed(ctx context.Context, leg, reason string, timedOut b
 		c.hangupRing(ctx, "")
 		c.ringAll, c.offer, c.phase = nil, nil, phaseQueued
 		c.e.stats.ronas.Add(1)
-		next, err := c.e.store.RingAllNoAnswer(ctx, c.conn, "no_answer")
-		if err != nil {
+		if err := c.e.store.RingAllNoAnswer(ctx, c.conn, "no_answer"); err != nil {
 			c.log.Warn("ring-all timeout", "err", err)
-			return
-		}
-		if next != nil {
-			c.onOffer(ctx, offerMsg{offer: *next})
 		}
 		return
 	}
@@ -100,8 +92,7 @@ func (c *call) ringAllFailed(ctx context.Context, leg, reason string, timedOut b
 	}
 	delete(c.ringAll, leg)
 	c.e.forgetLeg(leg)
-	next, err := c.e.store.NoAnswer(ctx, c.conn, m.Agent, reason)
-	if err != nil {
+	if err := c.e.store.NoAnswer(ctx, c.conn, m.Agent, reason); err != nil {
 		c.log.Warn("ring-all decline", "agent_id", m.Agent, "err", err)
 	}
 	if len(c.ringAll) > 0 {
@@ -109,7 +100,4 @@ func (c *call) ringAllFailed(ctx context.Context, leg, reason string, timedOut b
 	}
 	c.stopTimer()
 	c.ringAll, c.offer, c.phase = nil, nil, phaseQueued
-	if next != nil {
-		c.onOffer(ctx, offerMsg{offer: *next})
-	}
 }

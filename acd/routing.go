@@ -12,8 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // Routing strategies: how a queue picks among the available agents whose
@@ -72,11 +73,6 @@ const (
 
 var skillName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 
-func (s *Store) queueConfigKey(q string) string { return s.keys.Base() + "{q:" + q + "}:config" }
-func (s *Store) agentDayKey(day int64, what string) string {
-	return s.keys.Base() + "agent-day:" + strconv.FormatInt(day, 10) + ":" + what
-}
-
 // SetQueues writes each queue's routing settings to Redis (the engine calls
 // it at start, with every configured queue). A queue never written routes
 // longest idle with no skills. Replicas should run the same configuration:
@@ -94,10 +90,10 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 			strategy = StrategyLongestIdle
 		}
 		if !slices.Contains(strategies, strategy) {
-			return &agents.FieldError{Field: field + ".strategy", Msg: fmt.Sprintf("unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))}
+			return &errs.FieldError{Field: field + ".strategy", Msg: fmt.Sprintf("unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))}
 		}
 		if q.Weight < 0 || q.Weight > 10000 {
-			return &agents.FieldError{Field: field + ".weight", Msg: "must be 0..10000"}
+			return &errs.FieldError{Field: field + ".weight", Msg: "must be 0..10000"}
 		}
 		enc, err := encodeRequirements(q.Skills, field+".skills")
 		if err != nil {
@@ -106,7 +102,7 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 		callSkills := slices.Clone(q.CallSkills)
 		for _, sk := range callSkills {
 			if !skillName.MatchString(sk) {
-				return &agents.FieldError{Field: field + ".call_skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", sk)}
+				return &errs.FieldError{Field: field + ".call_skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", sk)}
 			}
 		}
 		slices.Sort(callSkills)
@@ -114,7 +110,7 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 		rows = append(rows, row{name, strategy, strconv.Itoa(q.Weight), enc, strings.Join(callSkills, ",")})
 	}
 	for _, r := range rows {
-		key := s.queueConfigKey(r.name)
+		key := s.keys.QueueConfig(r.name)
 		old, err := s.rdb.HMGet(ctx, key, "strategy", "skills", "call_skills", "gen").Result()
 		if err != nil {
 			return fmt.Errorf("set queue %s: %w", r.name, err)
@@ -154,11 +150,14 @@ func (s *Store) reindex(ctx context.Context, queue, gen string) error {
 		if err != nil {
 			return fmt.Errorf("reindex %s: %w", queue, err)
 		}
-		next := v.([]any)
+		next, err := luascript.Strings(scriptReindex.name, v)
+		if err != nil {
+			return fmt.Errorf("reindex %s: %w", queue, err)
+		}
 		if len(next) < 2 {
 			return nil
 		}
-		ns, nid := fmt.Sprint(next[0]), fmt.Sprint(next[1])
+		ns, nid := next[0], next[1]
 		if ns == score && nid == id {
 			chunk *= 2 // more than a chunk of agents idle since the same ms
 		}
@@ -168,7 +167,11 @@ func (s *Store) reindex(ctx context.Context, queue, gen string) error {
 
 // dropIndex deletes the index keys of an old generation of queue.
 func (s *Store) dropIndex(ctx context.Context, queue, gen string) error {
-	pattern := globEscape(s.keys.Base()+"{q:"+queue+"}:g"+gen+":") + "*"
+	g, err := strconv.ParseInt(gen, 10, 64)
+	if err != nil {
+		return fmt.Errorf("drop old index of %s: generation %q: %w", queue, gen, err)
+	}
+	pattern := globEscape(s.keys.QueueIndex(queue, g)) + "*"
 	iter := s.rdb.Scan(ctx, 0, pattern, 500).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -204,7 +207,7 @@ func globEscape(s string) string {
 
 // QueueRouting reads back one queue's routing settings.
 func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, error) {
-	h, err := s.rdb.HGetAll(ctx, s.queueConfigKey(queue)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.keys.QueueConfig(queue)).Result()
 	if err != nil {
 		return QueueRouting{}, fmt.Errorf("read routing of %s: %w", queue, err)
 	}
@@ -220,59 +223,76 @@ func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, e
 }
 
 // EnqueueWith puts an arrived call in queue with priority (0..9, 9 first)
-// and returns an offer if an agent could take it. skills, if not empty,
+// and delivers an offer if an agent could take it. skills, if not empty,
 // are the call's own requirements (an IVR branch's) and replace the
 // queue's for this call, here and after an overflow; a blind transfer to
 // another queue drops them.
-func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) (*Offer, error) {
+func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) error {
 	return s.EnqueueCapped(ctx, conn, queue, priority, skills, 0)
 }
 
 // EnqueueCapped is EnqueueWith for a queue holding at most maxSize waiting
 // calls (0 = no cap): past it, ErrQueueFull and nothing changes. The check
 // is in the enqueue script, so concurrent callers cannot overfill it.
-func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) (*Offer, error) {
+func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) error {
 	if priority < 0 || priority > 9 {
-		return nil, &agents.FieldError{Field: "priority", Msg: "must be 0..9"}
+		return &errs.FieldError{Field: "priority", Msg: "must be 0..9"}
 	}
 	enc, err := encodeRequirements(skills, "skills")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	return s.enqueue(ctx, conn, queue, priority, enc, maxSize, "")
 }
 
-func (s *Store) enqueue(ctx context.Context, conn, queue string, priority int, skills string, maxSize int, score string) (*Offer, error) {
-	v, err := s.run(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, skills, maxSize, score)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+func (s *Store) enqueue(ctx context.Context, conn, queue string, priority int, skills string, maxSize int, score string) error {
+	v, err := s.runOffering(ctx, scriptEnqueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, priority, skills, maxSize, score)
+	if err == nil {
+		err = s.deliverList(ctx, scriptEnqueue, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("enqueue %s in %s: %w", conn, queue, err)
+	}
+	return nil
 }
 
 // RingAllAnswered records that agent answered a ring-all offer of conn:
 // the call is now offered to that agent alone (then Connect as usual, with
 // the leg given to Ringing), and every other agent rung is released in the
 // same round trip — available again, and offered the next waiting call
-// (the returned offers, for this node's calls; other nodes' went to their
-// inboxes) or idle if they asked for it. released are the agents whose
-// legs the caller must now cancel. On a one-agent offer it releases
+// (those offers are delivered, for this node's calls; other nodes' went to
+// their inboxes) or idle if they asked for it. released are the agents
+// whose legs the caller must now cancel. On a one-agent offer it releases
 // nobody. ErrStale if the call is no longer offered to agent.
-func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (released []string, next []Offer, err error) {
-	v, err := s.run(ctx, scriptRingAnswered, []string{s.keys.Interaction(conn)}, conn, agent)
+func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (released []string, err error) {
+	freed := time.Now()
+	v, err := s.runOffering(ctx, scriptRingAnswered, []string{s.keys.Interaction(conn)}, conn, agent)
+	if err == nil {
+		released, err = s.ringReleased(ctx, v, freed)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("ring-all %s answered by %s: %w", conn, agent, err)
+		return released, fmt.Errorf("ring-all %s answered by %s: %w", conn, agent, err)
 	}
-	reply := v.([]any)
-	for _, a := range reply[0].([]any) {
-		released = append(released, fmt.Sprint(a))
+	return released, nil
+}
+
+// ringReleased reads ring_answered's reply {released agents, offer...}:
+// it delivers the offers and returns the agents.
+func (s *Store) ringReleased(ctx context.Context, v any, freedAt time.Time) ([]string, error) {
+	name := scriptRingAnswered.name
+	reply, err := luascript.List(name, v)
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range reply[1:] {
-		if o := offerAt(r.([]any), 0); o != nil {
-			next = append(next, *o)
-		}
+	head, err := luascript.At(name, reply, 0)
+	if err != nil {
+		return nil, err
 	}
-	return released, next, nil
+	released, err := luascript.Strings(name, head)
+	if err != nil {
+		return nil, err
+	}
+	return released, s.deliverEach(ctx, scriptRingAnswered, v, 1, freedAt)
 }
 
 // RingAllNoAnswer gives up a ring-all offer nobody answered (the ring
@@ -280,12 +300,15 @@ func (s *Store) RingAllAnswered(ctx context.Context, conn, agent string) (releas
 // the head of its queue and is offered again if an agent is free. One
 // agent declining (busy, rejected) is NoAnswer(conn, agent): the others
 // keep ringing, and the call returns to its queue when the last declines.
-func (s *Store) RingAllNoAnswer(ctx context.Context, conn, reason string) (*Offer, error) {
-	v, err := s.run(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent("")}, conn, "", reason)
-	if err != nil {
-		return nil, fmt.Errorf("no answer to ring-all %s: %w", conn, err)
+func (s *Store) RingAllNoAnswer(ctx context.Context, conn, reason string) error {
+	v, err := s.runOffering(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent("")}, conn, "", reason)
+	if err == nil {
+		err = s.deliverList(ctx, scriptNoAnswer, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("no answer to ring-all %s: %w", conn, err)
+	}
+	return nil
 }
 
 // OfferFromInbox decodes an offer another script put in a node's inbox
@@ -326,8 +349,8 @@ func (s *Store) AgentToday(ctx context.Context, agent string) (AgentDay, error) 
 	}
 	day := now.UnixMilli() / (24 * time.Hour).Milliseconds()
 	pipe := s.rdb.Pipeline()
-	calls := pipe.HGet(ctx, s.agentDayKey(day, "calls"), agent)
-	talk := pipe.HGet(ctx, s.agentDayKey(day, "talk"), agent)
+	calls := pipe.HGet(ctx, s.keys.AgentDay(day, "calls"), agent)
+	talk := pipe.HGet(ctx, s.keys.AgentDay(day, "talk"), agent)
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return AgentDay{}, fmt.Errorf("agent %s today: %w", agent, err)
 	}
@@ -348,10 +371,10 @@ func encodeSkills(skills map[string]int) (string, error) {
 	names := make([]string, 0, len(skills))
 	for name, lvl := range skills {
 		if !skillName.MatchString(name) {
-			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", name)}
+			return "", &errs.FieldError{Field: "skills", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", name)}
 		}
 		if lvl < MinSkillLevel || lvl > MaxSkillLevel {
-			return "", &agents.FieldError{Field: "skills", Msg: fmt.Sprintf("level of %s must be %d..%d", name, MinSkillLevel, MaxSkillLevel)}
+			return "", &errs.FieldError{Field: "skills", Msg: fmt.Sprintf("level of %s must be %d..%d", name, MinSkillLevel, MaxSkillLevel)}
 		}
 		names = append(names, name)
 	}
@@ -393,14 +416,14 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 	for i, r := range reqs {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if !skillName.MatchString(r.Skill) {
-			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", r.Skill)}
+			return "", &errs.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("bad skill name %q (letters, digits, _ . - only)", r.Skill)}
 		}
 		if seen[r.Skill] {
-			return "", &agents.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("skill %s required twice", r.Skill)}
+			return "", &errs.FieldError{Field: f + ".skill", Msg: fmt.Sprintf("skill %s required twice", r.Skill)}
 		}
 		seen[r.Skill] = true
 		if r.MinLevel < MinSkillLevel || r.MinLevel > MaxSkillLevel {
-			return "", &agents.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
+			return "", &errs.FieldError{Field: f + ".min_level", Msg: fmt.Sprintf("must be %d..%d", MinSkillLevel, MaxSkillLevel)}
 		}
 		item := []any{r.Skill, r.MinLevel}
 		prevAfter, prevLevel := int64(0), r.MinLevel
@@ -408,10 +431,10 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 			rf := fmt.Sprintf("%s.relax[%d]", f, j)
 			ms := x.After.Milliseconds()
 			if ms <= prevAfter {
-				return "", &agents.FieldError{Field: rf + ".after", Msg: "must be longer than the previous wait (at least 1ms)"}
+				return "", &errs.FieldError{Field: rf + ".after", Msg: "must be longer than the previous wait (at least 1ms)"}
 			}
 			if x.MinLevel < 0 || x.MinLevel > prevLevel {
-				return "", &agents.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
+				return "", &errs.FieldError{Field: rf + ".min_level", Msg: fmt.Sprintf("must be 0..%d (relaxing lowers the level; 0 drops the skill)", prevLevel)}
 			}
 			item = append(item, ms, x.MinLevel)
 			prevAfter, prevLevel = ms, x.MinLevel

@@ -35,7 +35,7 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 		"li":   {CallSkills: []string{"s1"}},
 	}
 	names := []string{"sk", "rr", "ring", "fc", "lt", "li"}
-	if err := NewStore(rdb, "t", "n1").SetQueues(ctx, queues); err != nil {
+	if err := newTStore(rdb, "t", "n1").SetQueues(ctx, queues); err != nil {
 		t.Fatal(err)
 	}
 	const workers, callsPerWorker, agentsPerWorker = 8, 40, 8
@@ -43,7 +43,7 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 	offered := 0
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		s := NewStore(rdb, "t", "n1")
+		s := newTStore(rdb, "t", "n1")
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -143,7 +143,7 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	s := NewStore(rdb, "t", "n1")
+	s := newTStore(rdb, "t", "n1")
 	checkRoutingHistory(t, s)
 	checkRoutingState(t, s)
 	if offered < workers*callsPerWorker/3 {
@@ -155,7 +155,7 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 // checkRoutingHistory reads the whole event stream: an agent is reserved
 // only from available, and a call is offered from its queue at most once
 // (this test has no RONA, so a call never returns to its queue).
-func checkRoutingHistory(t *testing.T, s *Store) {
+func checkRoutingHistory(t *testing.T, s *tStore) {
 	t.Helper()
 	msgs, err := s.rdb.XRange(context.Background(), s.keys.Events(), "-", "+").Result()
 	if err != nil {
@@ -183,7 +183,7 @@ func checkRoutingHistory(t *testing.T, s *Store) {
 }
 
 // checkRoutingState checks the agents and calls left in Redis agree.
-func checkRoutingState(t *testing.T, s *Store) {
+func checkRoutingState(t *testing.T, s *tStore) {
 	t.Helper()
 	ctx := context.Background()
 	ids, _ := s.rdb.SMembers(ctx, s.keys.Agents()).Result()
@@ -238,14 +238,14 @@ func checkRoutingState(t *testing.T, s *Store) {
 
 // indexKeys lists the keys of a queue's current agent index of a kind
 // ("elig" or "skill").
-func indexKeys(t *testing.T, s *Store, q, kind string) []string {
+func indexKeys(t *testing.T, s *tStore, q, kind string) []string {
 	t.Helper()
 	ctx := context.Background()
-	gen, err := s.rdb.HGet(ctx, s.queueConfigKey(q), "gen").Result()
+	gen, err := s.rdb.HGet(ctx, s.keys.QueueConfig(q), "gen").Int64()
 	if err != nil {
-		gen = "0"
+		gen = 0
 	}
-	keys, err := s.rdb.Keys(ctx, globEscape(s.keys.Base()+"{q:"+q+"}:g"+gen+":"+kind+":")+"*").Result()
+	keys, err := s.rdb.Keys(ctx, globEscape(s.keys.QueueIndex(q, gen)+kind+":")+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // setRouting writes one queue's routing settings.
-func setRouting(t *testing.T, s *Store, queue string, qr QueueRouting) {
+func setRouting(t *testing.T, s *tStore, queue string, qr QueueRouting) {
 	t.Helper()
 	if err := s.SetQueues(context.Background(), map[string]QueueRouting{queue: qr}); err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func setRouting(t *testing.T, s *Store, queue string, qr QueueRouting) {
 // loginSkilled logs an agent in with skills and makes it available,
 // returning the offer it got at once, if any. Availability order is idle
 // order: Redis time is in ms, so it waits a little to keep it strict.
-func loginSkilled(t *testing.T, s *Store, id string, skills map[string]int, queues ...string) *Offer {
+func loginSkilled(t *testing.T, s *tStore, id string, skills map[string]int, queues ...string) *Offer {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Login(ctx, id, "PJSIP/"+id, queues, skills); err != nil {
@@ -38,7 +38,7 @@ func loginSkilled(t *testing.T, s *Store, id string, skills map[string]int, queu
 }
 
 // arriveWith creates a call and queues it with its own requirements.
-func arriveWith(t *testing.T, s *Store, conn, queue string, prio int, skills []config.SkillRequirement) *Offer {
+func arriveWith(t *testing.T, s *tStore, conn, queue string, prio int, skills []config.SkillRequirement) *Offer {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Arrive(ctx, conn, conn+"-leg", "5551000", "800", nil); err != nil {
@@ -52,7 +52,7 @@ func arriveWith(t *testing.T, s *Store, conn, queue string, prio int, skills []c
 }
 
 // answer rings and connects an offer's (first) agent.
-func answer(t *testing.T, s *Store, o *Offer) {
+func answer(t *testing.T, s *tStore, o *Offer) {
 	t.Helper()
 	ctx := context.Background()
 	if o == nil {
@@ -68,7 +68,7 @@ func answer(t *testing.T, s *Store, o *Offer) {
 }
 
 // serve answers o and ends the call at once; the agent is available again.
-func serve(t *testing.T, s *Store, o *Offer) {
+func serve(t *testing.T, s *tStore, o *Offer) {
 	t.Helper()
 	answer(t, s, o)
 	if _, _, err := s.Finish(context.Background(), o.ConnectionID, "hangup", "caller"); err != nil {
@@ -80,7 +80,7 @@ func serve(t *testing.T, s *Store, o *Offer) {
 // ageCall moves a waiting call's start of wait (and its place in the queue)
 // back by d, as if it had waited d longer: relaxation and weights without
 // sleeping.
-func ageCall(t *testing.T, s *Store, conn string, d time.Duration) {
+func ageCall(t *testing.T, s *tStore, conn string, d time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	key := s.keys.Interaction(conn)

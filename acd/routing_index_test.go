@@ -75,9 +75,9 @@ func TestSetQueuesRebuildsTheIndexWhenRoutingChanges(t *testing.T) {
 		t.Fatalf("round robin after the change: %v", got)
 	}
 	// The same settings again: nothing to rebuild.
-	gen, _ := s.rdb.HGet(ctx, s.queueConfigKey("sales"), "gen").Result()
+	gen, _ := s.rdb.HGet(ctx, s.keys.QueueConfig("sales"), "gen").Result()
 	setRouting(t, s, "sales", QueueRouting{Strategy: StrategyRoundRobin, Skills: spanish5, Weight: 4})
-	if again, _ := s.rdb.HGet(ctx, s.queueConfigKey("sales"), "gen").Result(); again != gen {
+	if again, _ := s.rdb.HGet(ctx, s.keys.QueueConfig("sales"), "gen").Result(); again != gen {
 		t.Fatalf("generation %s -> %s for a weight change", gen, again)
 	}
 }
@@ -90,7 +90,7 @@ func TestReindexWalksManyAgentsInChunks(t *testing.T) {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("a%04d", i)
 		pipe.HSet(ctx, s.keys.Agent(id), "id", id, "state", "available", "queues", "sales", "skills", "spanish:5", "endpoint", "PJSIP/"+id)
-		pipe.HSet(ctx, s.keys.Base()+"agent-skills", id, "spanish:5")
+		pipe.HSet(ctx, s.keys.AgentSkills(), id, "spanish:5")
 		pipe.ZAdd(ctx, s.keys.Available("sales"), redisZ(id)) // all idle since the same ms
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

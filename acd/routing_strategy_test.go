@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 var spanish5 = []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}}
@@ -79,7 +80,7 @@ func TestRoundRobinSkipsAgentsWithoutTheSkills(t *testing.T) {
 }
 
 // warm gives agent n answered calls through its own queue.
-func warm(t *testing.T, s *Store, agent string, n int, talk time.Duration) {
+func warm(t *testing.T, s *tStore, agent string, n int, talk time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
@@ -350,7 +351,7 @@ func TestRingAllCallerHangsUpReleasesEveryAgentWithoutLosingOffers(t *testing.T)
 
 func TestRingAllOfferForAnotherNodeGoesToItsInboxWithTheList(t *testing.T) {
 	s := newTestStore(t, "n1")
-	n2 := NewStore(s.rdb, "t", "n2")
+	n2 := newTStore(s.rdb, "t", "n2")
 	ctx := context.Background()
 	setRouting(t, s, "sales", QueueRouting{Strategy: StrategyRingAll})
 	for _, id := range []string{"a", "b", "c"} {
@@ -436,7 +437,7 @@ func TestSetQueuesValidatesAndReadsBack(t *testing.T) {
 		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []config.Relax{{After: time.Second, MinLevel: 2}, {After: time.Second, MinLevel: 1}}}}}, "queues.q.skills[0].relax[1].after"},
 	} {
 		err := s.SetQueues(ctx, map[string]QueueRouting{"q": bad.q})
-		var fe *agents.FieldError
+		var fe *errs.FieldError
 		if !errors.As(err, &fe) || fe.Field != bad.field {
 			t.Errorf("%+v: error %v, want field %s", bad.q, err, bad.field)
 		}
@@ -448,7 +449,7 @@ func TestLoginSkillsAreValidatedAndReadBack(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []map[string]int{{"spanish": 0}, {"spanish": 11}, {"bad:name": 3}, {"": 1}} {
 		_, err := s.Login(ctx, "a1", "PJSIP/a1", []string{"sales"}, bad)
-		var fe *agents.FieldError
+		var fe *errs.FieldError
 		if !errors.As(err, &fe) || fe.Field != "skills" {
 			t.Errorf("skills %v: %v, want a skills field error", bad, err)
 		}
@@ -468,7 +469,7 @@ func TestLoginSkillsAreValidatedAndReadBack(t *testing.T) {
 	if err != nil || a.Skills != nil {
 		t.Fatalf("login without skills %+v %v", a, err)
 	}
-	if n, _ := s.rdb.HLen(ctx, s.keys.Base()+"agent-skills").Result(); n != 0 {
+	if n, _ := s.rdb.HLen(ctx, s.keys.AgentSkills()).Result(); n != 0 {
 		t.Fatalf("stale skills of a1 still routable")
 	}
 	if !slices.Equal(a.Queues, []string{"sales"}) {

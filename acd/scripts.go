@@ -11,8 +11,17 @@ import (
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
+// luaScript is a loaded script and its name (errors about its reply name
+// it).
+type luaScript struct {
+	name string
+	*redis.Script
+}
+
 // script loads scripts/<name>.lua with lib.lua in front of it.
-func script(name string) *redis.Script { return luascript.Load(scriptFiles, name) }
+func script(name string) luaScript {
+	return luaScript{name: name, Script: luascript.Load(scriptFiles, name)}
+}
 
 // The scripts, each documented at the top of its file. They are immutable
 // after package initialisation.

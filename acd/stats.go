@@ -74,6 +74,10 @@ func (s *Stats) observeOfferToAnswer(offered time.Time) {
 	}
 }
 
+// HistoryWriteFailures is how many history appends failed: each is a hole
+// in an interaction's history (and was logged).
+func (s *Stats) HistoryWriteFailures() int64 { return s.historyWriteFailures.Load() }
+
 // Snapshot is a copy of the counters and of the hand-off histogram.
 type Snapshot struct {
 	Offers, Answered, RONAs, Abandons int64

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // Store is the ACD's shared state in Redis. Every method that changes more
@@ -24,6 +27,13 @@ type Store struct {
 	keys   keyspace.Keys
 	node   string
 	policy Policy
+	// sink takes every offer the scripts make for this node's calls (see
+	// offerSink); nil in a store no engine has taken, which then refuses
+	// the scripts that may make one.
+	sink offerSink
+	// historyFailed is told about a history append that failed (see
+	// Record); nil: logged with slog's default logger.
+	historyFailed func(conn, action string, err error)
 }
 
 // Policy are the contact-center rules the scripts apply.
@@ -79,30 +89,113 @@ type RingMember struct {
 	Endpoint string
 }
 
-func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+func (s *Store) run(ctx context.Context, sc luaScript, keys []string, args ...any) (any, error) {
 	argv := append([]any{s.keys.Base(), s.node}, args...)
 	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
 	return v, scriptError(err)
 }
 
+// ---- offers: one delivery path -------------------------------------------
+//
+// An offer binds a waiting call to an agent in Redis; until the call's
+// actor rings the agent, the agent sits reserved for it. An offer nobody
+// delivers leaves the agent bound to a caller nobody rings, and nothing
+// repairs that. So no Store method hands an offer back to its caller: every
+// script that may make one runs through runOffering, and each offer in its
+// reply goes to the store's offerSink, which is the engine's single delivery
+// path (Engine.deliverOffer: the owning actor's mailbox, or, for a call this
+// node no longer runs, the call failed and the agent released). A caller
+// cannot drop an offer it never sees, and a store without a sink refuses
+// those scripts before running them, so it never makes an offer it would
+// lose. TestNoStoreMethodReturnsAnOffer keeps it that way.
+
+// offerSink takes the offers a store's scripts make. freedAt is when the
+// agent was freed by the step that made the offer (zero when no agent was
+// freed: a call queued, an agent made available), for hand-off latency.
+type offerSink interface {
+	deliverOffer(ctx context.Context, o Offer, freedAt time.Time)
+}
+
+// errNoSink: a script that may make an offer was run on a store that has
+// nowhere to deliver it.
+var errNoSink = errors.New("no offer sink: offers are made by the engine's store only")
+
+// withSink returns a copy of the store delivering its offers to k.
+func (s *Store) withSink(k offerSink) *Store {
+	c := *s
+	c.sink = k
+	return &c
+}
+
+// runOffering runs a script whose reply may carry offers; the caller then
+// delivers them with deliverAt or deliverEach.
+func (s *Store) runOffering(ctx context.Context, sc luaScript, keys []string, args ...any) (any, error) {
+	if s.sink == nil {
+		return nil, fmt.Errorf("script %s: %w", sc.name, errNoSink)
+	}
+	return s.run(ctx, sc, keys, args...)
+}
+
+// deliverAt delivers the offer at position i of a script's list reply, if
+// there is one. The delivery outlives the caller's context: the offer is
+// made in Redis, so it must reach its call even if the request that caused
+// it has gone.
+func (s *Store) deliverAt(ctx context.Context, sc luaScript, reply []any, i int, freedAt time.Time) error {
+	o, err := offerAt(sc.name, reply, i)
+	if err != nil || o == nil {
+		return err
+	}
+	s.sink.deliverOffer(context.WithoutCancel(ctx), *o, freedAt)
+	return nil
+}
+
+// deliverEach delivers the offers of a reply that is a list of offers
+// (each an offer or an empty list), from position from.
+func (s *Store) deliverEach(ctx context.Context, sc luaScript, v any, from int, freedAt time.Time) error {
+	rows, err := luascript.List(sc.name, v)
+	if err != nil {
+		return err
+	}
+	var first error
+	for i := from; i < len(rows); i++ {
+		row, err := luascript.List(sc.name, rows[i])
+		if err == nil {
+			err = s.deliverAt(ctx, sc, row, 0, freedAt)
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("offer %d: %w", i, err) // deliver the others still
+		}
+	}
+	return first
+}
+
 // offerAt decodes an offer at position i of a script reply, if there is
 // one: conn, agent, endpoint, attempt, then agent, endpoint pairs of a
 // ring-all offer (an offer is always the end of a reply).
-func offerAt(reply []any, i int) *Offer {
+func offerAt(script string, reply []any, i int) (*Offer, error) {
 	if len(reply) < i+4 {
-		return nil
+		return nil, nil
 	}
-	attempt, _ := strconv.Atoi(fmt.Sprint(reply[i+3]))
-	o := &Offer{
-		ConnectionID: fmt.Sprint(reply[i]),
-		Agent:        fmt.Sprint(reply[i+1]),
-		Endpoint:     fmt.Sprint(reply[i+2]),
-		Attempt:      attempt,
+	f := make([]string, len(reply)-i)
+	for j := range f {
+		v, err := luascript.String(script, reply[i+j])
+		if err != nil {
+			return nil, fmt.Errorf("offer field %d: %w", j, err)
+		}
+		f[j] = v
 	}
-	for j := i + 4; j+1 < len(reply); j += 2 {
-		o.RingAll = append(o.RingAll, RingMember{Agent: fmt.Sprint(reply[j]), Endpoint: fmt.Sprint(reply[j+1])})
+	if len(f)%2 != 0 {
+		return nil, fmt.Errorf("script %s: offer of %d fields: %w", script, len(f), errs.ErrBadReply)
 	}
-	return o
+	attempt, err := strconv.Atoi(f[3])
+	if err != nil {
+		return nil, fmt.Errorf("script %s: offer attempt %q: %w", script, f[3], errs.ErrBadReply)
+	}
+	o := &Offer{ConnectionID: f[0], Agent: f[1], Endpoint: f[2], Attempt: attempt}
+	for j := 4; j+1 < len(f); j += 2 {
+		o.RingAll = append(o.RingAll, RingMember{Agent: f[j], Endpoint: f[j+1]})
+	}
+	return o, nil
 }
 
 // Arrive records a new customer call owned by this node. It counts towards
@@ -127,7 +220,11 @@ func (s *Store) arrive(ctx context.Context, conn, callerLeg, ani, dnis string, a
 	if err != nil {
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}
-	return time.UnixMilli(v.(int64)), nil
+	ms, err := luascript.Int(scriptArrive.name, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
+	}
+	return time.UnixMilli(ms), nil
 }
 
 // ArriveConsult records a consult request of agent, for call parent, that
@@ -141,9 +238,9 @@ func (s *Store) ArriveConsult(ctx context.Context, id, parent, agent string) err
 }
 
 // Enqueue puts an arrived call in queue with priority (0..9, 9 first) and
-// returns an offer if an agent was free. The queue's skill requirements
+// delivers an offer if an agent was free. The queue's skill requirements
 // apply (EnqueueWith gives the call its own).
-func (s *Store) Enqueue(ctx context.Context, conn, queue string, priority int) (*Offer, error) {
+func (s *Store) Enqueue(ctx context.Context, conn, queue string, priority int) error {
 	return s.EnqueueWith(ctx, conn, queue, priority, nil)
 }
 
@@ -166,40 +263,53 @@ func (s *Store) Connect(ctx context.Context, conn, agent, leg string) error {
 }
 
 // NoAnswer is RONA: the call returns to the head of its queue, the agent
-// to 'rona'; returns an offer to another agent if one is free.
-func (s *Store) NoAnswer(ctx context.Context, conn, agent, reason string) (*Offer, error) {
-	v, err := s.run(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent(agent)}, conn, agent, reason)
-	if err != nil {
-		return nil, fmt.Errorf("no answer %s by %s: %w", conn, agent, err)
+// to 'rona'; delivers an offer to another agent if one is free.
+func (s *Store) NoAnswer(ctx context.Context, conn, agent, reason string) error {
+	v, err := s.runOffering(ctx, scriptNoAnswer, []string{s.keys.Interaction(conn), s.keys.Agent(agent)}, conn, agent, reason)
+	if err == nil {
+		err = s.deliverList(ctx, scriptNoAnswer, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("no answer %s by %s: %w", conn, agent, err)
+	}
+	return nil
 }
 
 // Finish ends an interaction; how = "hangup" or "failed", by = who ended
 // it. It returns the final state and, if the call's agent was freed and a
-// call was waiting for them, the next offer.
-func (s *Store) Finish(ctx context.Context, conn, how, by string) (string, *Offer, error) {
-	v, err := s.run(ctx, scriptFinish, []string{s.keys.Interaction(conn)}, conn, how, by, s.wrapupMS())
+// call was waiting for them, delivers the next offer.
+func (s *Store) Finish(ctx context.Context, conn, how, by string) (string, error) {
+	freed := time.Now()
+	v, err := s.runOffering(ctx, scriptFinish, []string{s.keys.Interaction(conn)}, conn, how, by, s.wrapupMS())
 	if err != nil {
-		return "", nil, fmt.Errorf("finish %s: %w", conn, err)
+		return "", fmt.Errorf("finish %s: %w", conn, err)
 	}
-	reply := v.([]any)
-	return fmt.Sprint(reply[0]), offerAt(reply, 1), nil
+	final, err := s.headAndOffer(ctx, scriptFinish, v, freed)
+	if err != nil {
+		return final, fmt.Errorf("finish %s: %w", conn, err)
+	}
+	return final, nil
 }
 
-// Sweep pairs up to max waiting calls of queue with available agents.
-func (s *Store) Sweep(ctx context.Context, queue string, max int) ([]Offer, error) {
-	v, err := s.run(ctx, scriptSweep, []string{s.keys.Waiting(queue), s.keys.Available(queue)}, queue, max)
-	if err != nil {
-		return nil, fmt.Errorf("sweep %s: %w", queue, err)
+// Sweep pairs up to max waiting calls of queue with available agents and
+// delivers the offers; it returns how many it made here (for this node's
+// calls; other nodes' went to their inboxes).
+func (s *Store) Sweep(ctx context.Context, queue string, max int) (int, error) {
+	v, err := s.runOffering(ctx, scriptSweep, []string{s.keys.Waiting(queue), s.keys.Available(queue)}, queue, max)
+	if err == nil {
+		err = s.deliverEach(ctx, scriptSweep, v, 0, time.Time{})
 	}
-	var out []Offer
-	for _, r := range v.([]any) {
-		if o := offerAt(r.([]any), 0); o != nil {
-			out = append(out, *o)
+	if err != nil {
+		return 0, fmt.Errorf("sweep %s: %w", queue, err)
+	}
+	rows, _ := v.([]any) // checked by deliverEach
+	n := 0
+	for _, r := range rows {
+		if row, _ := r.([]any); len(row) > 0 {
+			n++
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
 // Login logs an agent in (state idle) with its endpoint, queues and skills
@@ -219,18 +329,21 @@ func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string,
 	return s.Agent(ctx, id)
 }
 
-// SetState applies an agent event (available, idle, logout) and returns the
-// offer the agent got by becoming available, if any.
-func (s *Store) SetState(ctx context.Context, id string, ev agents.Event, reason string) (*Offer, error) {
+// SetState applies an agent event (available, idle, logout) and delivers
+// the offer the agent got by becoming available, if any.
+func (s *Store) SetState(ctx context.Context, id string, ev agents.Event, reason string) error {
 	args := []any{id, reason}
 	for _, v := range agents.From(ev) {
 		args = append(args, v)
 	}
-	v, err := s.run(ctx, scriptSetState, []string{s.keys.Agent(id), s.keys.Agents()}, args...)
-	if err != nil {
-		return nil, fmt.Errorf("agent %s %s: %w", id, ev, err)
+	v, err := s.runOffering(ctx, scriptSetState, []string{s.keys.Agent(id), s.keys.Agents()}, args...)
+	if err == nil {
+		err = s.deliverList(ctx, scriptSetState, v, 2, time.Time{})
 	}
-	return offerAt(v.([]any), 2), nil
+	if err != nil {
+		return fmt.Errorf("agent %s %s: %w", id, ev, err)
+	}
+	return nil
 }
 
 // Agent reads one agent.
@@ -401,40 +514,40 @@ func msTime(v string) time.Time {
 }
 
 // WrapUp ends an agent's after-call work with code (by the agent) and
-// returns the offer the agent got by becoming available, if any.
-func (s *Store) WrapUp(ctx context.Context, agent, code string) (agents.State, *Offer, error) {
+// delivers the offer the agent got by becoming available, if any.
+func (s *Store) WrapUp(ctx context.Context, agent, code string) (agents.State, error) {
 	return s.wrapup(ctx, agent, code, "agent")
 }
 
 // WrapUpTimeout applies the default code to an agent whose wrap-up time
 // has passed; before that it fails with ErrNotDue.
-func (s *Store) WrapUpTimeout(ctx context.Context, agent, code string) (agents.State, *Offer, error) {
+func (s *Store) WrapUpTimeout(ctx context.Context, agent, code string) (agents.State, error) {
 	return s.wrapup(ctx, agent, code, "timeout")
 }
 
-func (s *Store) wrapup(ctx context.Context, agent, code, by string) (agents.State, *Offer, error) {
-	v, err := s.run(ctx, scriptWrapUp, []string{s.keys.Agent(agent)}, agent, code, by)
+func (s *Store) wrapup(ctx context.Context, agent, code, by string) (agents.State, error) {
+	v, err := s.runOffering(ctx, scriptWrapUp, []string{s.keys.Agent(agent)}, agent, code, by)
 	if err != nil {
-		return "", nil, fmt.Errorf("wrap-up %s: %w", agent, err)
+		return "", fmt.Errorf("wrap-up %s: %w", agent, err)
 	}
-	reply := v.([]any)
-	return agents.State(fmt.Sprint(reply[0])), offerAt(reply, 1), nil
+	st, err := s.headAndOffer(ctx, scriptWrapUp, v, time.Time{})
+	if err != nil {
+		return agents.State(st), fmt.Errorf("wrap-up %s: %w", agent, err)
+	}
+	return agents.State(st), nil
 }
 
 // ExpireWrapUps ends up to max overdue wrap-ups with code (the safety net
-// behind each node's own timers).
-func (s *Store) ExpireWrapUps(ctx context.Context, code string, max int) ([]Offer, error) {
-	v, err := s.run(ctx, scriptWrapUpExpire, nil, code, max)
+// behind each node's own timers) and delivers the offers the agents got.
+func (s *Store) ExpireWrapUps(ctx context.Context, code string, max int) error {
+	v, err := s.runOffering(ctx, scriptWrapUpExpire, nil, code, max)
+	if err == nil {
+		err = s.deliverEach(ctx, scriptWrapUpExpire, v, 0, time.Time{})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("expire wrap-ups: %w", err)
+		return fmt.Errorf("expire wrap-ups: %w", err)
 	}
-	var out []Offer
-	for _, r := range v.([]any) {
-		if o := offerAt(r.([]any), 0); o != nil {
-			out = append(out, *o)
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // ReserveAgent reserves a named agent for conn if it is in one of the
@@ -448,7 +561,11 @@ func (s *Store) ReserveAgent(ctx context.Context, agent, conn string, allowed ..
 	if err != nil {
 		return "", fmt.Errorf("reserve %s for %s: %w", agent, conn, err)
 	}
-	return fmt.Sprint(v), nil
+	ep, err := luascript.String(scriptReserveAgent.name, v)
+	if err != nil {
+		return "", fmt.Errorf("reserve %s for %s: %w", agent, conn, err)
+	}
+	return ep, nil
 }
 
 // Agent steps for a part of a call that is not its main offer.
@@ -460,36 +577,85 @@ const (
 )
 
 // AgentStep moves an agent bound to conn (consult, conference); StepDone may
-// make them available and offer them the next call.
-func (s *Store) AgentStep(ctx context.Context, agent, conn, step string) (*Offer, error) {
-	v, err := s.run(ctx, scriptAgentStep, []string{s.keys.Agent(agent)}, agent, conn, step, s.wrapupMS())
-	if err != nil {
-		return nil, fmt.Errorf("agent %s %s on %s: %w", agent, step, conn, err)
+// make them available and deliver them the next call.
+func (s *Store) AgentStep(ctx context.Context, agent, conn, step string) error {
+	freed := time.Now()
+	v, err := s.runOffering(ctx, scriptAgentStep, []string{s.keys.Agent(agent)}, agent, conn, step, s.wrapupMS())
+	if err == nil {
+		err = s.deliverList(ctx, scriptAgentStep, v, 0, freed)
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("agent %s %s on %s: %w", agent, step, conn, err)
+	}
+	return nil
 }
 
 // TransferToQueue moves a connected call to queue; from goes to wrap-up and
-// will not be offered the call again.
-func (s *Store) TransferToQueue(ctx context.Context, conn, queue, from string) (*Offer, error) {
-	v, err := s.run(ctx, scriptTransferQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, from, s.wrapupMS())
-	if err != nil {
-		return nil, fmt.Errorf("transfer %s to queue %s: %w", conn, queue, err)
+// will not be offered the call again. An offer of the call to an agent of
+// queue is delivered.
+func (s *Store) TransferToQueue(ctx context.Context, conn, queue, from string) error {
+	v, err := s.runOffering(ctx, scriptTransferQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(queue)}, conn, queue, from, s.wrapupMS())
+	if err == nil {
+		err = s.deliverList(ctx, scriptTransferQueue, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("transfer %s to queue %s: %w", conn, queue, err)
+	}
+	return nil
 }
 
-// TransferToAgent offers a connected call to an available agent; from goes
-// to wrap-up.
-func (s *Store) TransferToAgent(ctx context.Context, conn, target, from string) (Offer, error) {
-	v, err := s.run(ctx, scriptTransferAgent, []string{s.keys.Interaction(conn), s.keys.Agent(target)}, conn, target, from, s.wrapupMS())
-	if err != nil {
-		return Offer{}, fmt.Errorf("transfer %s to agent %s: %w", conn, target, err)
+// TransferToAgent offers a connected call to an available agent (the offer
+// is delivered); from goes to wrap-up.
+func (s *Store) TransferToAgent(ctx context.Context, conn, target, from string) error {
+	v, err := s.runOffering(ctx, scriptTransferAgent, []string{s.keys.Interaction(conn), s.keys.Agent(target)}, conn, target, from, s.wrapupMS())
+	if err == nil {
+		err = s.deliverTransfer(ctx, v, conn, target)
 	}
-	reply := v.([]any)
-	o := Offer{ConnectionID: conn, Agent: target, Endpoint: fmt.Sprint(reply[0])}
-	o.Attempt, _ = strconv.Atoi(fmt.Sprint(reply[1]))
-	return o, nil
+	if err != nil {
+		return fmt.Errorf("transfer %s to agent %s: %w", conn, target, err)
+	}
+	return nil
+}
+
+// deliverTransfer delivers transfer_agent's offer: its reply is {endpoint,
+// attempt}, the call and the agent being the ones asked for.
+func (s *Store) deliverTransfer(ctx context.Context, v any, conn, target string) error {
+	name := scriptTransferAgent.name
+	reply, err := luascript.List(name, v)
+	if err != nil {
+		return err
+	}
+	if len(reply) != 2 {
+		return fmt.Errorf("script %s: reply of %d items, want 2: %w", name, len(reply), errs.ErrBadReply)
+	}
+	return s.deliverAt(ctx, scriptTransferAgent, []any{conn, target, reply[0], reply[1]}, 0, time.Time{})
+}
+
+// deliverList delivers the offer at position i of a list reply.
+func (s *Store) deliverList(ctx context.Context, sc luaScript, v any, i int, freedAt time.Time) error {
+	reply, err := luascript.List(sc.name, v)
+	if err != nil {
+		return err
+	}
+	return s.deliverAt(ctx, sc, reply, i, freedAt)
+}
+
+// headAndOffer reads a reply {value} or {value, offer...}: it delivers the
+// offer and returns the value.
+func (s *Store) headAndOffer(ctx context.Context, sc luaScript, v any, freedAt time.Time) (string, error) {
+	reply, err := luascript.List(sc.name, v)
+	if err != nil {
+		return "", err
+	}
+	head, err := luascript.At(sc.name, reply, 0)
+	if err != nil {
+		return "", err
+	}
+	val, err := luascript.String(sc.name, head)
+	if err != nil {
+		return "", err
+	}
+	return val, s.deliverAt(ctx, sc, reply, 1, freedAt)
 }
 
 // HandOver changes a connected call's agent (consult transfer, leaving a
@@ -503,11 +669,32 @@ func (s *Store) HandOver(ctx context.Context, conn, leaving, to, toLeg, why stri
 }
 
 // Record appends a control action (hold, consult, recording pause...) to
-// the interaction's history.
-func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) error {
+// the interaction's history. It returns nothing on purpose: the step it
+// records has happened and goes on either way, so a failed append is
+// never the caller's to drop. It is reported to the store's
+// historyFailed (the engine logs and counts it: Stats.HistoryWriteFailures)
+// so a hole in the history is always visible.
+func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) {
 	args := []any{"kind", "control", "id", conn, "action", action}
 	for _, f := range fields {
 		args = append(args, f)
 	}
-	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
+	if err == nil {
+		return
+	}
+	err = fmt.Errorf("history of %s: append %s: %w", conn, action, err)
+	if s.historyFailed != nil {
+		s.historyFailed(conn, action, err)
+		return
+	}
+	slog.Error("history write failed", "connection_id", conn, "action", action, "err", err)
+}
+
+// withHistoryReport returns a copy of the store reporting failed history
+// appends to f.
+func (s *Store) withHistoryReport(f func(conn, action string, err error)) *Store {
+	c := *s
+	c.historyFailed = f
+	return &c
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // CallbackStart takes a call out of queue (or, not yet queued, places it
@@ -14,26 +18,33 @@ func (s *Store) CallbackStart(ctx context.Context, conn, q string, priority int)
 	if err != nil {
 		return 0, fmt.Errorf("start callback of %s: %w", conn, err)
 	}
-	score, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+	str, err := luascript.String(scriptCallbackStart.name, v)
 	if err != nil {
-		return 0, fmt.Errorf("start callback of %s: score %v: %w", conn, v, err)
+		return 0, fmt.Errorf("start callback of %s: %w", conn, err)
+	}
+	score, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		return 0, fmt.Errorf("start callback of %s: score %q: %w", conn, str, errs.ErrBadReply)
 	}
 	return score, nil
 }
 
 // CallbackCancel puts a call back in its queue, in the place it had before
-// CallbackStart, and returns an offer if an agent was free.
-func (s *Store) CallbackCancel(ctx context.Context, conn, q string) (*Offer, error) {
-	v, err := s.run(ctx, scriptCallbackCancel, []string{s.keys.Interaction(conn), s.keys.Waiting(q)}, conn)
-	if err != nil {
-		return nil, fmt.Errorf("cancel callback of %s: %w", conn, err)
+// CallbackStart, and delivers an offer if an agent was free.
+func (s *Store) CallbackCancel(ctx context.Context, conn, q string) error {
+	v, err := s.runOffering(ctx, scriptCallbackCancel, []string{s.keys.Interaction(conn), s.keys.Waiting(q)}, conn)
+	if err == nil {
+		err = s.deliverList(ctx, scriptCallbackCancel, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("cancel callback of %s: %w", conn, err)
+	}
+	return nil
 }
 
 // EnqueueAt puts an arrived interaction in queue with an explicit score
 // (a callback keeping the place of the call it was asked from).
-func (s *Store) EnqueueAt(ctx context.Context, conn, queue string, priority int, score float64) (*Offer, error) {
+func (s *Store) EnqueueAt(ctx context.Context, conn, queue string, priority int, score float64) error {
 	return s.enqueue(ctx, conn, queue, priority, "", 0, strconv.FormatFloat(score, 'f', -1, 64))
 }
 
@@ -64,5 +75,9 @@ func (s *Store) Adopt(ctx context.Context, conn string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("adopt %s: %w", conn, err)
 	}
-	return fmt.Sprint(v), nil
+	prev, err := luascript.String(scriptAdopt.name, v)
+	if err != nil {
+		return "", fmt.Errorf("adopt %s: %w", conn, err)
+	}
+	return prev, nil
 }

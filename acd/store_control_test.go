@@ -12,7 +12,7 @@ import (
 )
 
 // connected returns a store with policy p and call conn connected to agent.
-func connectedCall(t *testing.T, s *Store, conn, agent, queue string) {
+func connectedCall(t *testing.T, s *tStore, conn, agent, queue string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Login(ctx, agent, "PJSIP/"+agent, []string{queue}, nil); err != nil {
@@ -110,7 +110,7 @@ func TestMaxConcurrentCallsRefusesAndCounts(t *testing.T) {
 	if _, err := s.Arrive(ctx, "c4", "l", "1", "2", nil); err != nil {
 		t.Fatalf("after one ended: %v", err)
 	}
-	n, _ := s.rdb.Get(ctx, s.keys.Base()+"refused-full").Int()
+	n, _ := s.rdb.Get(ctx, s.keys.RefusedFull()).Int()
 	if n != 1 {
 		t.Fatalf("refusals counted %d", n)
 	}
@@ -213,7 +213,7 @@ func TestReserveAgentForConsultAndSteps(t *testing.T) {
 
 func TestHandOverMovesCallToConsultedAgent(t *testing.T) {
 	rdb := redistest.Client(t)
-	s := NewStore(rdb, "t", "n1").WithPolicy(Policy{WrapUp: time.Minute})
+	s := newTStore(rdb, "t", "n1").WithPolicy(Policy{WrapUp: time.Minute})
 	ctx := context.Background()
 	connectedCall(t, s, "c1", "a1", "sales")
 	if _, err := s.Login(ctx, "b", "PJSIP/b", []string{"sales"}, nil); err != nil {

@@ -21,13 +21,16 @@ func (s *Store) SetAttached(ctx context.Context, conn string, vars map[string]st
 }
 
 // MoveQueue moves a waiting call to another queue, keeping its place by
-// arrival (overflow); it returns an offer if an agent there is free.
-func (s *Store) MoveQueue(ctx context.Context, conn, from, to, why string) (*Offer, error) {
-	v, err := s.run(ctx, scriptMoveQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(from), s.keys.Waiting(to)}, conn, to, why)
-	if err != nil {
-		return nil, fmt.Errorf("move %s from %s to %s: %w", conn, from, to, err)
+// arrival (overflow); it delivers an offer if an agent there is free.
+func (s *Store) MoveQueue(ctx context.Context, conn, from, to, why string) error {
+	v, err := s.runOffering(ctx, scriptMoveQueue, []string{s.keys.Interaction(conn), s.keys.Waiting(from), s.keys.Waiting(to)}, conn, to, why)
+	if err == nil {
+		err = s.deliverList(ctx, scriptMoveQueue, v, 0, time.Time{})
 	}
-	return offerAt(v.([]any), 0), nil
+	if err != nil {
+		return fmt.Errorf("move %s from %s to %s: %w", conn, from, to, err)
+	}
+	return nil
 }
 
 var scriptMoveQueue = script("move_queue")
@@ -48,7 +51,7 @@ type QueueStats struct {
 }
 
 func (s *Store) statsKey(q string, day time.Time) string {
-	return s.keys.Base() + "{q:" + q + "}:stats:" + day.UTC().Format("2006-01-02")
+	return s.keys.QueueStats(q, day.UTC().Format("2006-01-02"))
 }
 
 // CountAnswered adds an answered call that waited wait to q's figures.

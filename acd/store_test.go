@@ -12,13 +12,13 @@ import (
 	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
-func newTestStore(t *testing.T, node string) *Store {
+func newTestStore(t *testing.T, node string) *tStore {
 	t.Helper()
-	return NewStore(redistest.Client(t), "t", node)
+	return newTStore(redistest.Client(t), "t", node)
 }
 
 // arriveQueued creates a call and queues it, returning any offer.
-func arriveQueued(t *testing.T, s *Store, conn, queue string, prio int) *Offer {
+func arriveQueued(t *testing.T, s *tStore, conn, queue string, prio int) *Offer {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Arrive(ctx, conn, conn+"-leg", "5551000", "800", map[string]string{"lang": "en"}); err != nil {
@@ -31,7 +31,7 @@ func arriveQueued(t *testing.T, s *Store, conn, queue string, prio int) *Offer {
 	return o
 }
 
-func loginAvailable(t *testing.T, s *Store, id string, queues ...string) *Offer {
+func loginAvailable(t *testing.T, s *tStore, id string, queues ...string) *Offer {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Login(ctx, id, "PJSIP/"+id, queues, nil); err != nil {
@@ -44,7 +44,7 @@ func loginAvailable(t *testing.T, s *Store, id string, queues ...string) *Offer 
 	return o
 }
 
-func agentState(t *testing.T, s *Store, id string) agents.State {
+func agentState(t *testing.T, s *tStore, id string) agents.State {
 	t.Helper()
 	a, err := s.Agent(context.Background(), id)
 	if err != nil {
@@ -53,7 +53,7 @@ func agentState(t *testing.T, s *Store, id string) agents.State {
 	return a.State
 }
 
-func ixState(t *testing.T, s *Store, conn string) string {
+func ixState(t *testing.T, s *tStore, conn string) string {
 	t.Helper()
 	ix, err := s.Interaction(context.Background(), conn)
 	if err != nil {
@@ -292,8 +292,8 @@ func TestIdleAndLogoutLeaveAvailableSets(t *testing.T) {
 
 func TestOfferForAnotherNodesCallGoesToItsInbox(t *testing.T) {
 	rdb := redistest.Client(t)
-	n1 := NewStore(rdb, "t", "n1")
-	n2 := NewStore(rdb, "t", "n2")
+	n1 := newTStore(rdb, "t", "n1")
+	n2 := newTStore(rdb, "t", "n2")
 	arriveQueued(t, n1, "c1", "sales", 0)
 	// The agent becomes available through node n2: the call is n1's.
 	if o := loginAvailable(t, n2, "a1", "sales"); o != nil {
@@ -346,7 +346,7 @@ func TestConcurrentRoutingNeverDoubleOffers(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
-		s := NewStore(rdb, "t", "n1")
+		s := newTStore(rdb, "t", "n1")
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -392,7 +392,7 @@ func TestConcurrentRoutingNeverDoubleOffers(t *testing.T) {
 	if len(offeredAgents) != agentsN {
 		t.Errorf("%d agents reserved, want all %d (calls outnumber agents)", len(offeredAgents), agentsN)
 	}
-	s := NewStore(rdb, "t", "n1")
+	s := newTStore(rdb, "t", "n1")
 	waiting, _ := rdb.ZCard(ctx, s.keys.Waiting("sales")).Result()
 	if int(waiting)+len(offeredCalls) != calls {
 		t.Errorf("waiting %d + offered %d != %d calls", waiting, len(offeredCalls), calls)

@@ -2,11 +2,7 @@
 // in Redis.
 package agents
 
-import (
-	"errors"
-	"fmt"
-	"time"
-)
+import "time"
 
 // Agent is an agent as stored in Redis.
 type Agent struct {
@@ -24,17 +20,3 @@ type Agent struct {
 	// requirements.
 	Skills map[string]int `json:"skills,omitempty"`
 }
-
-// Sentinel errors callers branch on; the API maps them to status codes.
-var (
-	ErrNotFound          = errors.New("not found")
-	ErrIllegalTransition = errors.New("illegal transition")
-)
-
-// FieldError is bad input: it names the field and what is wrong with it.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Msg) }

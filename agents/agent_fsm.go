@@ -1,6 +1,10 @@
 package agents
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tandem-cc/tandem/errs"
+)
 
 // State is where an agent is in its working day.
 type State string
@@ -66,7 +70,7 @@ var transitions = map[Event]map[State]State{
 func Next(from State, ev Event) (State, error) {
 	to, ok := transitions[ev][from]
 	if !ok {
-		return "", fmt.Errorf("agent %s on %s: %w", from, ev, ErrIllegalTransition)
+		return "", fmt.Errorf("agent %s on %s: %w", from, ev, errs.ErrIllegalTransition)
 	}
 	return to, nil
 }
@@ -81,7 +85,7 @@ func From(ev Event) []string {
 	return out
 }
 
-// CheckTransition returns ErrIllegalTransition unless some event moves an
+// CheckTransition returns errs.ErrIllegalTransition unless some event moves an
 // agent from → to (used to audit recorded histories).
 func CheckTransition(from, to State) error {
 	for _, m := range transitions {
@@ -89,5 +93,5 @@ func CheckTransition(from, to State) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("agent %s → %s: %w", from, to, ErrIllegalTransition)
+	return fmt.Errorf("agent %s → %s: %w", from, to, errs.ErrIllegalTransition)
 }

@@ -3,6 +3,8 @@ package agents
 import (
 	"errors"
 	"testing"
+
+	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestAgentTransitions(t *testing.T) {
@@ -41,7 +43,7 @@ func TestAgentTransitions(t *testing.T) {
 	for _, c := range cases {
 		got, err := Next(c.from, c.ev)
 		if c.to == "" {
-			if !errors.Is(err, ErrIllegalTransition) {
+			if !errors.Is(err, errs.ErrIllegalTransition) {
 				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
 			}
 			continue
@@ -68,7 +70,7 @@ func TestCheckTransition(t *testing.T) {
 	if err := CheckTransition(Connected, WrapUp); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckTransition(LoggedOut, Connected); !errors.Is(err, ErrIllegalTransition) {
+	if err := CheckTransition(LoggedOut, Connected); !errors.Is(err, errs.ErrIllegalTransition) {
 		t.Fatal("logged out → connected accepted")
 	}
 }

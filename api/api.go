@@ -23,16 +23,16 @@ import (
 // package acd). Errors it returns are mapped to status codes in one place,
 // server.fail:
 //
-//	*agents.FieldError          → 400 naming the field (e.g. "number" for an undiallable number)
+//	*errs.FieldError          → 400 naming the field (e.g. "number" for an undiallable number)
 //	*callbacks.FieldError       → 400 with its Msg, field and rule (e.g. "number", "country-not-allowed")
 //	*cad.ValueError             → 400, field "value" ("name" for read-only), with its rule
 //	cad.ErrUnknownVariable      → 404, field "name"
-//	agents.ErrNotFound          → 404 (also callbacks.ErrNotFound, the same error)
+//	errs.ErrNotFound          → 404 (also callbacks.ErrNotFound, the same error)
 //	acd.ErrForbidden            → 403
 //	acd.ErrNoCall               → 409 "no call"
 //	*cad.ConflictError          → 409 with field and "current" (the winner's view)
 //	acd.ErrConflict             → 409
-//	agents.ErrIllegalTransition → 409 with the core's message (also callbacks.ErrIllegalTransition;
+//	errs.ErrIllegalTransition → 409 with the core's message (also callbacks.ErrIllegalTransition;
 //	                              DELETE /v1/callbacks/{id} adds field "state" and the state)
 //	anything else               → 500, logged, message withheld
 //

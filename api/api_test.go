@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 const (
@@ -294,9 +294,9 @@ func TestCoreErrorsMapToStatus(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"not found", fmt.Errorf("agent 1001: %w", agents.ErrNotFound), 404, ""},
-		{"illegal transition", fmt.Errorf("set available: %w", fmt.Errorf("agent logged_out on available: %w", agents.ErrIllegalTransition)), 409, ""},
-		{"field error", fmt.Errorf("login: %w", &agents.FieldError{Field: "queues", Msg: "unknown queue \"nope\""}), 400, "queues"},
+		{"not found", fmt.Errorf("agent 1001: %w", errs.ErrNotFound), 404, ""},
+		{"illegal transition", fmt.Errorf("set available: %w", fmt.Errorf("agent logged_out on available: %w", errs.ErrIllegalTransition)), 409, ""},
+		{"field error", fmt.Errorf("login: %w", &errs.FieldError{Field: "queues", Msg: "unknown queue \"nope\""}), 400, "queues"},
 		{"anything else", fmt.Errorf("login: %w", secret), 500, ""},
 	} {
 		for _, route := range []struct{ method, path, body string }{

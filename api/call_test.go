@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tandem-cc/tandem/acd"
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // callRoute is one call-control route with a valid request for agent
@@ -242,12 +242,12 @@ func TestCallControlErrorsMapToStatus(t *testing.T) {
 	}{
 		{"forbidden", fmt.Errorf("transfer c-1: %w", acd.ErrForbidden), 403, "", ""},
 		{"no call", fmt.Errorf("hold 1001: %w", acd.ErrNoCall), 409, "", "no call"},
-		{"illegal transition passes the core's message", fmt.Errorf("resume: customer is not on hold: %w", agents.ErrIllegalTransition),
+		{"illegal transition passes the core's message", fmt.Errorf("resume: customer is not on hold: %w", errs.ErrIllegalTransition),
 			409, "", "resume: customer is not on hold"},
 		{"plain conflict", fmt.Errorf("edit: %w", acd.ErrConflict), 409, "", ""},
 		{"unknown variable", fmt.Errorf("edit NOPE: %w", cad.ErrUnknownVariable), 404, "name", ""},
-		{"unknown agent", fmt.Errorf("agent 1001: %w", agents.ErrNotFound), 404, "", ""},
-		{"bad number", fmt.Errorf("consult: %w", &agents.FieldError{Field: "number", Msg: "not a dialable number"}), 400, "number", "not a dialable number"},
+		{"unknown agent", fmt.Errorf("agent 1001: %w", errs.ErrNotFound), 404, "", ""},
+		{"bad number", fmt.Errorf("consult: %w", &errs.FieldError{Field: "number", Msg: "not a dialable number"}), 400, "number", "not a dialable number"},
 		{"value breaks its type", fmt.Errorf("edit: %w", &cad.ValueError{Name: "BALANCE", Rule: cad.RuleNumber, Msg: "must be a number"}), 400, "value", "BALANCE: must be a number"},
 		{"read-only variable", fmt.Errorf("edit: %w", &cad.ValueError{Name: "CUSTOMER_ID", Rule: cad.RuleReadOnly, Msg: "is read-only"}), 400, "name", "CUSTOMER_ID: is read-only"},
 		{"anything else", fmt.Errorf("hold: %w", secret), 500, "", "internal error"},

@@ -10,9 +10,9 @@ import (
 	"strings"
 
 	"github.com/tandem-cc/tandem/acd"
-	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // errorBody is every error response.
@@ -74,7 +74,7 @@ func badField(field, msg string) error {
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		re  *requestError
-		fe  *agents.FieldError
+		fe  *errs.FieldError
 		cfe *callbacks.FieldError
 		ve  *cad.ValueError
 		ce  *cad.ConflictError
@@ -98,7 +98,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: ve.Error(), Field: field, Rule: ve.Rule})
 	case errors.Is(err, cad.ErrUnknownVariable):
 		writeError(w, http.StatusNotFound, "unknown variable", "name")
-	case errors.Is(err, agents.ErrNotFound):
+	case errors.Is(err, errs.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found", "")
 	case errors.Is(err, acd.ErrForbidden):
 		writeError(w, http.StatusForbidden, "not allowed to act on this call", "")
@@ -110,7 +110,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusConflict, stateBody{Error: se.Error(), Field: "state", State: se.state})
 	case errors.Is(err, acd.ErrConflict):
 		writeError(w, http.StatusConflict, "changed by someone else; read it again and retry", "")
-	case errors.Is(err, agents.ErrIllegalTransition):
+	case errors.Is(err, errs.ErrIllegalTransition):
 		// The core's message names the problem ("resume: customer is not
 		// on hold: illegal transition"); it carries states, not internals.
 		writeError(w, http.StatusConflict, err.Error(), "")

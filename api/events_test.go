@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // serve runs the API on a real listener; cancelling the returned context
@@ -221,7 +222,7 @@ func TestEventsRefusedBeforeUpgrade(t *testing.T) {
 	}{
 		{"other agent's token", otherTok, true, nil, http.StatusForbidden},
 		{"bad token", "nope", true, nil, http.StatusUnauthorized},
-		{"unknown agent", agentTok, false, fmt.Errorf("subscribe: %w", agents.ErrNotFound), http.StatusNotFound},
+		{"unknown agent", agentTok, false, fmt.Errorf("subscribe: %w", errs.ErrNotFound), http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)

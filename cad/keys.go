@@ -11,12 +11,12 @@ import "github.com/tandem-cc/tandem/internal/keyspace"
 // Values live under "v:<name>" because "_version" is itself a legal
 // variable name (config allows A-Z a-z 0-9 _), and a variable must never be
 // able to overwrite the version.
-type keys struct{ base string }
+type keys struct{ ks keyspace.Keys }
 
-func newKeys(prefix string) keys { return keys{base: keyspace.New(prefix).Base()} }
+func newKeys(prefix string) keys { return keys{ks: keyspace.New(prefix)} }
 
-func (k keys) cad(conn string) string { return k.base + "ix:" + conn + ":cad" }
-func (k keys) audit() string          { return k.base + "audit" }
+func (k keys) cad(conn string) string { return k.ks.CAD(conn) }
+func (k keys) audit() string          { return k.ks.Audit() }
 
 const (
 	versionField = "_version"

@@ -12,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // Store keeps each interaction's variables in Redis, versioned: an edit
@@ -52,11 +54,15 @@ func (s *Store) Init(ctx context.Context, conn string, defs []config.Variable, v
 	for _, name := range names {
 		args = append(args, valueField(name), values[name])
 	}
-	v, err := scriptInit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, args...).Slice()
+	v, err := scriptInit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, args...).Result()
 	if err != nil {
 		return View{}, fmt.Errorf("init variables of %s: %w", conn, err)
 	}
-	return buildView(conn, defs, v)
+	view, err := buildView("init", conn, defs, v)
+	if err != nil {
+		return View{}, fmt.Errorf("init variables of %s: %w", conn, err)
+	}
+	return view, nil
 }
 
 // View returns an interaction's variables: every variable defs defines, in
@@ -88,22 +94,29 @@ func (s *Store) Edit(ctx context.Context, conn string, defs []config.Variable, n
 	if err := CheckValue(def, value); err != nil {
 		return View{}, err
 	}
-	reply, err := scriptEdit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, valueField(name), value, baseVersion).Slice()
+	v, err := scriptEdit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, valueField(name), value, baseVersion).Result()
 	if err != nil {
 		if isNotFound(err) {
 			return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrNotFound)
 		}
 		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
 	}
-	if len(reply) != 2 {
-		return View{}, fmt.Errorf("edit %s of %s: unexpected reply of %d items", name, conn, len(reply))
+	reply, err := luascript.List("edit", v)
+	if err == nil && len(reply) != 2 {
+		err = fmt.Errorf("script edit: reply of %d items, want 2: %w", len(reply), errs.ErrBadReply)
 	}
-	hash, _ := reply[1].([]any)
-	view, err := buildView(conn, defs, hash)
 	if err != nil {
 		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
 	}
-	if applied, _ := reply[0].(int64); applied != 1 {
+	applied, err := luascript.Int("edit", reply[0])
+	if err != nil {
+		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
+	}
+	view, err := buildView("edit", conn, defs, reply[1])
+	if err != nil {
+		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, err)
+	}
+	if applied != 1 {
 		return View{}, &ConflictError{Name: name, Current: view}
 	}
 	s.log.LogAttrs(ctx, slog.LevelDebug, "variable edited",
@@ -123,12 +136,16 @@ func (s *Store) Reveal(ctx context.Context, conn string, defs []config.Variable,
 	if strings.TrimSpace(who) == "" {
 		return "", fmt.Errorf("reveal %s of %s: no user to audit", name, conn)
 	}
-	v, err := scriptReveal.Run(ctx, s.rdb, []string{s.keys.cad(conn), s.keys.audit()},
-		valueField(name), conn, name, who).Text()
+	reply, err := scriptReveal.Run(ctx, s.rdb, []string{s.keys.cad(conn), s.keys.audit()},
+		valueField(name), conn, name, who).Result()
 	if err != nil {
 		if isNotFound(err) {
 			return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrNotFound)
 		}
+		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, err)
+	}
+	v, err := luascript.String("reveal", reply)
+	if err != nil {
 		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, err)
 	}
 	secret := Secret(v)
@@ -152,13 +169,18 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && strings.HasPrefix(strings.TrimPrefix(re.Error(), "ERR "), "NOTFOUND")
 }
 
-// buildView decodes a hash as scripts return it (field, value, ...).
-func buildView(conn string, defs []config.Variable, flat []any) (View, error) {
+// buildView decodes a hash as script returns it (field, value, ...).
+func buildView(script, conn string, defs []config.Variable, reply any) (View, error) {
+	flat, err := luascript.Strings(script, reply)
+	if err != nil {
+		return View{}, err
+	}
+	if len(flat)%2 != 0 {
+		return View{}, fmt.Errorf("script %s: hash of %d items: %w", script, len(flat), errs.ErrBadReply)
+	}
 	h := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		h[k] = v
+		h[flat[i]] = flat[i+1]
 	}
 	return viewFromHash(conn, defs, h)
 }

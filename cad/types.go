@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // ErrConflict: an edit was based on a version that is no longer current.
@@ -20,7 +20,7 @@ var ErrUnknownVariable = errors.New("unknown variable")
 // ErrNotFound: the interaction has no call-associated data (never
 // initialised, or gone). Shared with agents and acd so the API maps all
 // three the same way.
-var ErrNotFound = agents.ErrNotFound
+var ErrNotFound = errs.ErrNotFound
 
 // Value is one variable of one interaction as a desktop may see it.
 type Value struct {

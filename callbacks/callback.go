@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // Sentinel errors callers branch on.
 var (
-	ErrNotFound = agents.ErrNotFound
+	ErrNotFound = errs.ErrNotFound
 	// ErrLeaseLost: the node does not hold the callback's lease any more
 	// (it was reclaimed, completed, or claimed by another node). The node
 	// must stop working on it.

@@ -3,13 +3,13 @@ package callbacks
 import (
 	"fmt"
 
-	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // ErrIllegalTransition: the event does not apply in the callback's state
-// (cancelling a callback being dialled). Shared with packages agents and
-// acd so the API maps all of them the same way.
-var ErrIllegalTransition = agents.ErrIllegalTransition
+// (cancelling a callback being dialled). The shared value of package
+// errs, so the API maps it once for every package.
+var ErrIllegalTransition = errs.ErrIllegalTransition
 
 // State is where a callback is in its life.
 type State string

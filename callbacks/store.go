@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/dialnum"
+	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
 // MaxBatch bounds the callbacks one Claim or Reclaim moves, so that each
@@ -79,9 +81,19 @@ func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error)
 	if err != nil {
 		return Callback{}, false, fmt.Errorf("create callback in %s: %w", req.Queue, err)
 	}
-	reply := v.([]any)
-	cb, err := parse(reply[1])
-	return cb, reply[0].(int64) == 1, err
+	reply, err := luascript.List("create", v)
+	if err != nil {
+		return Callback{}, false, err
+	}
+	if len(reply) != 2 {
+		return Callback{}, false, fmt.Errorf("script create: reply of %d items, want 2: %w", len(reply), errs.ErrBadReply)
+	}
+	merged, err := luascript.Int("create", reply[0])
+	if err != nil {
+		return Callback{}, false, err
+	}
+	cb, err := parse("create", reply[1])
+	return cb, merged == 1, err
 }
 
 // validate checks req, fills in its defaults and returns the normalised
@@ -162,7 +174,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (Callback, error) {
 	if err != nil {
 		return Callback{}, fmt.Errorf("cancel callback %s: %w", id, err)
 	}
-	return parse(v)
+	return parse("cancel", v)
 }
 
 // Claim moves up to max due callbacks (due ≤ Redis TIME, earliest first) to
@@ -179,10 +191,13 @@ func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, max
 	if err != nil {
 		return nil, fmt.Errorf("claim callbacks for %s: %w", node, err)
 	}
-	rows := v.([]any)
+	rows, err := luascript.List("claim", v)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Callback, 0, len(rows))
 	for _, r := range rows {
-		cb, err := parse(r)
+		cb, err := parse("claim", r)
 		if err != nil {
 			return out, err
 		}
@@ -199,7 +214,11 @@ func (s *Store) Extend(ctx context.Context, id, holder string, lease time.Durati
 	if err != nil {
 		return time.Time{}, fmt.Errorf("extend lease of %s for %s: %w", id, holder, err)
 	}
-	return time.UnixMilli(v.(int64)), nil
+	ms, err := luascript.Int("extend", v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
 }
 
 // StartDial records that node is about to originate the next attempt of id
@@ -213,7 +232,11 @@ func (s *Store) StartDial(ctx context.Context, id, holder, leg, owner string) (i
 	if err != nil {
 		return 0, fmt.Errorf("start dial of %s by %s: %w", id, holder, err)
 	}
-	return int(v.(int64)), nil
+	n, err := luascript.Int("start_dial", v)
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // Complete records the outcome of node's attempt on id: answered → done;
@@ -228,7 +251,7 @@ func (s *Store) Complete(ctx context.Context, id, holder string, outcome Outcome
 	if err != nil {
 		return Callback{}, fmt.Errorf("complete %s by %s: %w", id, holder, err)
 	}
-	return parse(v)
+	return parse("complete", v)
 }
 
 // Attach records the interaction (conn) and the agent's leg ("" = none
@@ -251,7 +274,7 @@ func (s *Store) Release(ctx context.Context, id, holder string, delay time.Durat
 	if err != nil {
 		return Callback{}, fmt.Errorf("release %s by %s: %w", id, holder, err)
 	}
-	return parse(v)
+	return parse("release", v)
 }
 
 // Heartbeat marks node alive for ttl: a started dial of a node that beats
@@ -270,7 +293,7 @@ func (s *Store) DueNow(ctx context.Context, id string) (Callback, error) {
 	if err != nil {
 		return Callback{}, fmt.Errorf("make %s due: %w", id, err)
 	}
-	return parse(v)
+	return parse("due_now", v)
 }
 
 // Reclaim is the safety net for dead nodes: up to max callbacks whose lease
@@ -288,12 +311,7 @@ func (s *Store) Reclaim(ctx context.Context, max int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reclaim callbacks: %w", err)
 	}
-	rows := v.([]any)
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.(string)
-	}
-	return ids, nil
+	return luascript.Strings("reclaim", v)
 }
 
 // Stopped removes node's heartbeat: a node shutting down lets its started
@@ -368,14 +386,18 @@ func unixMS(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// parse reads a record returned by a script (HGETALL: field, value, …).
-func parse(v any) (Callback, error) {
-	flat, _ := v.([]any)
+// parse reads a record returned by script (HGETALL: field, value, …).
+func parse(script string, v any) (Callback, error) {
+	flat, err := luascript.Strings(script, v)
+	if err != nil {
+		return Callback{}, err
+	}
+	if len(flat)%2 != 0 {
+		return Callback{}, fmt.Errorf("script %s: record of %d items: %w", script, len(flat), errs.ErrBadReply)
+	}
 	m := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		val, _ := flat[i+1].(string)
-		m[k] = val
+		m[flat[i]] = flat[i+1]
 	}
 	return fromMap(m)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -195,7 +196,7 @@ func TestConsultQueueAndNumber(t *testing.T) {
 	}
 	// An invalid number is refused, naming the rule, and changes nothing.
 	_, err := e.Consult(ctx, "a1", acd.Target{Kind: acd.TargetNumber, Value: "12"})
-	var fe *agents.FieldError
+	var fe *errs.FieldError
 	if !errors.As(err, &fe) || fe.Field != "number" {
 		t.Fatalf("bad number: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/syncbuf"
 	"io"
 	"log/slog"
@@ -285,7 +286,7 @@ func TestWrapUpWithReasonCode(t *testing.T) {
 
 			// An unknown code is refused with a field error and changes nothing.
 			_, err := e.WrapUp(ctx, "a1", "nope")
-			var fe *agents.FieldError
+			var fe *errs.FieldError
 			if !errors.As(err, &fe) || fe.Field != "code" {
 				t.Fatalf("unknown code: %v, want a FieldError on code", err)
 			}

@@ -39,6 +39,7 @@ type controlOptions struct {
 	maxCalls  int
 	blindMiss string // "abandon" or "requeue"
 	logger    *slog.Logger
+	wrapPBX   func(node string, pbx acd.PBX) acd.PBX
 }
 
 func startControlLab(t *testing.T, o controlOptions) *controlLab {
@@ -70,6 +71,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 		DNIS:          map[string]string{"800": "sales", "801": "support"},
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
+		WrapPBX:       o.wrapPBX,
 		Engine: acd.Options{
 			Policy:                acd.Policy{WrapUp: o.wrapUp, MaxConcurrentCalls: o.maxCalls},
 			WrapUpCodes:           []string{"resolved", "follow-up", "escalated"},

@@ -13,7 +13,7 @@ local now = now_ms()
 local max = tonumber(ARGV[8])
 if ARGV[9] == '1' and max > 0 then
   if tonumber(redis.call('GET', k_active()) or '0') >= max then
-    redis.call('INCR', B .. 'refused-full')
+    redis.call('INCR', k_refused_full())
     history('refused', ARGV[3], '', 'refused', now, {'reason', 'max_concurrent_calls', 'node', SELF})
     return redis.error_reply('FULL ' .. max)
   end

@@ -3,7 +3,7 @@
 --
 -- Every script takes ARGV[1] = key base ("tandem:v1:") and ARGV[2] = the id
 -- of the node running it. Key names mirror internal/keyspace/keyspace.go
--- and acd/routing.go.
+-- (acd's keys_lua_test.go runs these builders and compares).
 --
 -- Scripts build some key names at run time (the queues of an agent, the
 -- agent chosen from a queue), which Redis Cluster would not allow across
@@ -24,6 +24,7 @@ local function k_inbox(node) return B .. 'node:' .. node .. ':inbox' end
 local function k_agent_chan(id) return B .. 'agent-events:' .. id end
 local function k_wrapup_due() return B .. 'wrapup-due' end
 local function k_active() return B .. 'active-calls' end
+local function k_refused_full() return B .. 'refused-full' end
 -- Routing keys (acd/routing.go writes the config and reads the day stats):
 --   {q:<q>}:config        HASH  strategy, weight, skills (requirements,
 --                               encoded), call_skills (skills calls may

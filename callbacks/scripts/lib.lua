@@ -2,8 +2,9 @@
 -- when it is loaded, so a script is still one EVALSHA and one round trip).
 --
 -- Every script takes ARGV[1] = key base ("tandem:v1:"). Key names mirror
--- callbacks/keys.go. All callback keys share the hash tag {cb}, so they sit
--- in one Redis Cluster slot and a script may build ids' keys at run time.
+-- internal/keyspace (keys_lua_test.go runs these builders and compares).
+-- All callback keys share the hash tag {cb}, so they sit in one Redis
+-- Cluster slot and a script may build ids' keys at run time.
 --
 --   {cb}:cb:<id>          HASH  one callback (fields: see callbacks/store.go)
 --   {cb}:due              ZSET  pending callbacks by due time (Redis ms)

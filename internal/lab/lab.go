@@ -46,6 +46,9 @@ type Options struct {
 	// recording...); its Store, PBX, Queues, DNIS, DefaultQueue,
 	// SweepInterval and Logger are filled in by the lab.
 	Engine acd.Options
+	// WrapPBX, if set, wraps each replica's PBX port (tests hold a command
+	// there to stage a race deterministically).
+	WrapPBX func(node string, pbx acd.PBX) acd.PBX
 }
 
 // Replica is one Tandem instance of the lab.
@@ -150,6 +153,9 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	})
 	eo := l.opts.Engine
 	eo.Store, eo.PBX, eo.Queues, eo.DNIS = r.Store, r.Driver, l.opts.Queues, l.opts.DNIS
+	if l.opts.WrapPBX != nil {
+		eo.PBX = l.opts.WrapPBX(node, r.Driver)
+	}
 	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
 	eo.Metrics = r.Metrics
 	r.Engine = acd.NewEngine(eo)
