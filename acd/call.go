@@ -579,6 +579,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 	switch {
 	case leg == c.callerLeg:
 		switch c.phase {
+		case phaseDone:
+			// Over here already: Tandem hung this leg up after ending the
+			// call (every path that ends it does), or another replica has
+			// the call now. Finishing again would only be refused.
 		case phaseRinging:
 			c.stopTimer()
 			c.hangup(ctx, c.agentLeg, CauseNormal)
