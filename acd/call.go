@@ -65,6 +65,11 @@ type call struct {
 	bridged    bool // the call's bridge (id = connection id) exists
 	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
 	offeredAt time.Time
+	finished  bool // finish ran: the interaction is over in Redis
+	// cbWait is a callback's wait in queue until its agent answered, kept
+	// until its customer answers (then it counts as answered).
+	cbWait *time.Duration
+	final  string // its final state, once finished
 
 	customerHeld  bool
 	heldSince     time.Time
@@ -244,7 +249,11 @@ func (c *call) refuseBusy(ctx context.Context) {
 
 // fail ends a call Tandem cannot serve.
 func (c *call) fail(ctx context.Context, why string) {
-	if _, err := c.e.store.Finish(ctx, c.conn, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
+	_, err := c.e.store.Finish(ctx, c.conn, "failed", "system")
+	c.finished = err == nil || errors.Is(err, ErrIllegalTransition)
+	if err == nil {
+		c.final = StateFailed
+	} else if !errors.Is(err, ErrIllegalTransition) {
 		c.log.Warn("finish failed call", "err", err)
 	}
 	if c.callerLeg != "" {
@@ -351,8 +360,20 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		return
 	}
 	if c.outside && leg == c.agentLeg && c.phase == phaseRinging {
-		c.joinCustomer(ctx, leg)
 		c.phase = phaseConnected
+		if gone, err := c.joinCustomer(ctx, leg); err != nil {
+			// The call stayed connected in Redis through the transfer.
+			c.log.Warn("bridge outside number", "err", err)
+			switch gone {
+			case c.callerLeg:
+				c.endConnected(ctx, "caller")
+			case leg:
+				c.endConnected(ctx, "outside")
+			default:
+				c.endConnected(ctx, "system")
+			}
+			return
+		}
 		c.saveView(ctx)
 		return
 	}
@@ -361,21 +382,23 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		c.hangup(ctx, leg, CauseNormal)
 		return
 	}
+	// Bridged first, recorded as answered (connected) after: a caller who
+	// gives up as the agent answers, or an agent phone gone by the time
+	// the answer is handled (a busy PBX reports it late), must not leave a
+	// call counted as answered that nobody talked on.
+	c.stopTimer()
+	if gone, err := c.joinCustomer(ctx, leg); err != nil {
+		c.bridgeFailed(ctx, leg, gone, err)
+		return
+	}
 	if !c.agentTook(ctx, leg) {
+		// Redis no longer offers the call to this leg: the customer goes
+		// back to waiting where they were.
+		c.unbridgeCustomer(ctx)
 		return
 	}
 	o := c.offer
 	c.phase, c.blindTransfer = phaseConnected, false
-	if err := c.joinCustomer(ctx, leg); err != nil {
-		if errors.Is(err, ErrLegGone) {
-			// The caller hung up while we bridged: their hang-up event follows.
-			c.endConnected(ctx, "caller")
-			return
-		}
-		c.log.Error("bridge", "err", err)
-		c.endConnected(ctx, "system")
-		return
-	}
 	c.startRecording(ctx)
 	c.saveView(ctx)
 	c.e.stats.answered.Add(1)
@@ -401,30 +424,112 @@ func (c *call) agentTook(ctx context.Context, leg string) bool {
 	if !c.queuedAt.IsZero() {
 		wait := c.answeredAt.Sub(c.queuedAt)
 		c.e.ewt.of(c.queueName).ObserveWait(c.ewtPos, c.ewtAgents, wait)
-		c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
+		if c.cb != nil {
+			// A callback is answered when its customer answers, not its
+			// agent: counted then (countCallbackAnswered), or never.
+			c.cbWait = &wait
+		} else {
+			c.e.store.CountAnswered(ctx, c.queueName, wait, c.settings.ServiceLevel)
+		}
 		c.queuedAt = time.Time{} // count each call once, even after a transfer
 	}
 	return true
 }
 
-// joinCustomer stops the customer's music and bridges them with leg,
-// creating the call's bridge the first time.
-func (c *call) joinCustomer(ctx context.Context, leg string) error {
+// countCallbackAnswered counts a callback whose customer answered in its
+// queue's figures, with the wait until its agent answered (the queue's
+// part of it: the customer's ringing is the dial's).
+func (c *call) countCallbackAnswered(ctx context.Context) {
+	if c.cbWait == nil {
+		return
+	}
+	c.e.store.CountAnswered(ctx, c.queueName, *c.cbWait, c.settings.ServiceLevel)
+	c.cbWait = nil
+}
+
+// joinCustomer bridges the customer with leg, creating the call's bridge
+// the first time. leg joins first, so a customer whose agent is already
+// gone keeps their music. When the PBX no longer has one of the two legs,
+// gone names it.
+func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err error) {
+	if !c.bridged {
+		if err := c.e.pbx.Bridge(ctx, c.conn); err != nil {
+			return "", err
+		}
+		c.bridged = true
+	}
+	if err := c.e.pbx.AddToBridge(ctx, c.conn, leg); err != nil {
+		return goneLeg(leg, err), err
+	}
 	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
 		c.log.Warn("stop music", "err", err)
 	}
 	c.customerHeld, c.heldSince = false, time.Time{}
-	if !c.bridged {
-		if err := c.e.pbx.Bridge(ctx, c.conn, c.callerLeg, leg); err != nil {
-			return err
-		}
-		c.bridged = true
-		return nil
-	}
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
-		return err
+		return goneLeg(c.callerLeg, err), err
 	}
-	return c.e.pbx.AddToBridge(ctx, c.conn, leg)
+	// leg may have hung up between the two joins, and the customer then
+	// joined an empty bridge. Asking the PBX about leg once more (stopping
+	// music it does not play is a no-op on a live leg) tells: still there
+	// means it was there when the customer joined.
+	if err := c.e.pbx.StopMusic(ctx, leg); errors.Is(err, ErrLegGone) {
+		return leg, err
+	}
+	return "", nil
+}
+
+// goneLeg is leg if err says the PBX no longer has it.
+func goneLeg(leg string, err error) string {
+	if errors.Is(err, ErrLegGone) {
+		return leg
+	}
+	return ""
+}
+
+// bridgeFailed: the offered agent answered on leg, but the customer could
+// not be bridged with them. Nothing was recorded as answered.
+func (c *call) bridgeFailed(ctx context.Context, leg, gone string, err error) {
+	switch gone {
+	case c.callerLeg:
+		// The caller hung up as the agent answered: abandoned, and the
+		// agent is freed (their phone first).
+		c.log.Info("caller gone before the bridge", "agent_id", c.agent)
+		c.hangup(ctx, leg, CauseNormal)
+		c.destroyBridge(ctx)
+		c.finish(ctx, "caller")
+	case leg:
+		// The agent's phone hung up before it was bridged: as if it had not
+		// answered (RONA); the customer goes back to their music.
+		c.log.Info("agent leg gone before the bridge", "agent_id", c.agent, "leg", leg)
+		c.unbridgeCustomer(ctx)
+		c.onRingFailed(ctx, leg, "failed", false)
+	default:
+		c.log.Error("bridge", "err", err)
+		c.hangup(ctx, leg, CauseNormal)
+		c.destroyBridge(ctx)
+		c.fail(ctx, "bridge")
+	}
+}
+
+// unbridgeCustomer takes the customer out of the call's bridge and back to
+// their queue's music.
+func (c *call) unbridgeCustomer(ctx context.Context) {
+	if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, c.callerLeg); err != nil {
+		c.log.Warn("take customer out of bridge", "err", err)
+	}
+	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+		c.log.Warn("music after a refused answer", "err", err)
+	}
+}
+
+func (c *call) destroyBridge(ctx context.Context) {
+	if !c.bridged {
+		return
+	}
+	if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
+		c.log.Warn("destroy bridge", "err", err)
+	}
+	c.bridged = false
 }
 
 // onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
@@ -476,6 +581,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 	switch {
 	case leg == c.callerLeg:
 		switch c.phase {
+		case phaseDone:
+			// Over here already: Tandem hung this leg up after ending the
+			// call (every path that ends it does), or another replica has
+			// the call now. Finishing again would only be refused.
 		case phaseRinging:
 			c.stopTimer()
 			c.hangup(ctx, c.agentLeg, CauseNormal)
@@ -523,6 +632,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 					c.log.Warn("transfer on hang-up", "err", err)
 				}
 				c.saveView(ctx)
+			case c.outside:
+				// The outside number the call was transferred to (or left
+				// with) hung up.
+				c.endConnected(ctx, "outside")
 			default:
 				c.endConnected(ctx, "agent-phone")
 			}
@@ -535,15 +648,16 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 
 // endConnected ends a bridged call: the other leg is hung up, the agent is
 // freed (and offered the next call), the bridge goes. by is who ended it;
-// the leg of "caller" or "agent-phone" (an agent who hung up their phone)
-// is already gone.
+// the leg of "caller", "agent-phone" (an agent who hung up their phone,
+// recorded as "agent") or "outside" (the outside party who had the
+// customer) is already gone.
 func (c *call) endConnected(ctx context.Context, by string) {
 	c.stopRecording(ctx)
 	if c.consult != nil {
 		c.endConsult(ctx, by)
 	}
-	agentPhone := by == "agent-phone"
-	if agentPhone {
+	agentPhone := by == "agent-phone" || by == "outside"
+	if by == "agent-phone" {
 		by = "agent"
 	}
 	if !agentPhone {
@@ -572,7 +686,13 @@ func (c *call) endAll(ctx context.Context, by string) {
 	c.finish(ctx, by)
 }
 
+// finish ends the interaction, once: a call already done (the caller's
+// leg that Tandem hung up after ending the call reports its end too) is
+// left alone.
 func (c *call) finish(ctx context.Context, by string) {
+	if c.finished {
+		return
+	}
 	freedAt := time.Now()
 	agent := c.agent
 	c.stopQueueTimers()
@@ -585,12 +705,15 @@ func (c *call) finish(ctx context.Context, by string) {
 	}
 	final, err := c.e.store.Finish(ctx, c.conn, how, by)
 	c.phase = phaseDone
+	// A Redis error leaves it to a later event to try again.
+	c.finished = err == nil || errors.Is(err, ErrIllegalTransition)
 	if err != nil {
 		if !errors.Is(err, ErrIllegalTransition) {
 			c.log.Error("finish", "err", err)
 		}
 		return
 	}
+	c.final = final
 	c.log.Info("call finished", "state", final, "by", by)
 	if final == StateAbandoned {
 		c.e.stats.abandons.Add(1)

@@ -137,6 +137,7 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 	}
 	c.bridged = true
 	c.phase = phaseConnected
+	c.countCallbackAnswered(ctx)
 	c.startRecording(ctx)
 	c.saveView(ctx)
 	c.e.stats.answered.Add(1)

@@ -518,11 +518,15 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
+		// The new queue's settings govern the call from here on (music,
+		// announcements and overflow of this wait, ring timeout, and the
+		// recording once an agent has it).
 		c.queueName, c.settings = t.Value, settings
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
 			c.log.Warn("music after transfer", "err", err)
 		}
 		c.phase = phaseQueued
+		c.startQueueTimers()
 	case TargetNumber:
 		endpoint, err := c.dialNumber(t.Value)
 		if err != nil {
@@ -578,7 +582,14 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 		return illegal("complete transfer: the consulted party has not answered")
 	}
 	from, fromLeg := c.agent, c.agentLeg
-	if err := c.e.store.HandOver(ctx, c.conn, from, p.agent, p.leg, "consult_transfer"); err != nil {
+	// A transfer to an agent found through a queue hands the call to that
+	// queue: its settings govern the rest of the call (as a blind transfer
+	// to a queue does), starting with the recording below.
+	toQueue := ""
+	if p.target.Kind == TargetQueue {
+		toQueue = p.target.Value
+	}
+	if err := c.e.store.HandOverToQueue(ctx, c.conn, from, p.agent, p.leg, "consult_transfer", toQueue); err != nil {
 		return err
 	}
 	if p.ix != "" {
@@ -595,6 +606,9 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	}
 	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
 	c.outside = p.agent == ""
+	if toQueue != "" {
+		c.queueName, c.settings = toQueue, c.e.opts.Queues[toQueue]
+	}
 	c.startRecording(ctx) // the rest of the call is a new recording
 	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "transferred"})
@@ -779,6 +793,13 @@ func (c *call) view() CallView {
 		ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName,
 	}
 	switch {
+	case c.finished:
+		// What finish.lua writes into the stored view too.
+		v.State, v.CustomerHeld, v.HeldSince = c.final, false, time.Time{}
+		if v.State == "" {
+			v.State = StateEnded // ended by another path first
+		}
+		return v
 	case c.conference:
 		v.State = "conferenced"
 	case c.consult != nil:

@@ -37,7 +37,8 @@ type CallView struct {
 	ConnectionID string `json:"connection_id"`
 	// Agent is the agent who has the customer ("" with an outside party).
 	Agent string `json:"agent"`
-	// State is connected, held, consulting or conferenced.
+	// State is connected, held, consulting or conferenced; once the call
+	// is over, the interaction's final state (ended, abandoned, failed).
 	State        string         `json:"state"`
 	Role         string         `json:"role"` // "owner" (has the customer) or "consulted"
 	CustomerHeld bool           `json:"customer_held"`

@@ -661,7 +661,13 @@ func (s *Store) headAndOffer(ctx context.Context, sc luaScript, v any, freedAt t
 // HandOver changes a connected call's agent (consult transfer, leaving a
 // conference); leaving goes to wrap-up; to is "" for an outside party.
 func (s *Store) HandOver(ctx context.Context, conn, leaving, to, toLeg, why string) error {
-	_, err := s.run(ctx, scriptHandOver, []string{s.keys.Interaction(conn)}, conn, leaving, to, toLeg, s.wrapupMS(), why)
+	return s.HandOverToQueue(ctx, conn, leaving, to, toLeg, why, "")
+}
+
+// HandOverToQueue is HandOver that also moves the call to queue (a consult
+// transfer to an agent found through that queue); "" keeps its queue.
+func (s *Store) HandOverToQueue(ctx context.Context, conn, leaving, to, toLeg, why, queue string) error {
+	_, err := s.run(ctx, scriptHandOver, []string{s.keys.Interaction(conn)}, conn, leaving, to, toLeg, s.wrapupMS(), why, queue)
 	if err != nil {
 		return fmt.Errorf("hand %s over from %q to %q: %w", conn, leaving, to, err)
 	}

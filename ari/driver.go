@@ -238,7 +238,7 @@ func (d *Driver) Bridge(ctx context.Context, id string, legs ...string) error {
 		return err
 	}
 	for _, l := range legs {
-		if err := d.call(ctx, "add "+l+" to bridge "+id, func() error { return d.client.Bridge().AddChannel(bk, l) }); err != nil {
+		if err := addErr(d.call(ctx, "add "+l+" to bridge "+id, func() error { return d.client.Bridge().AddChannel(bk, l) })); err != nil {
 			return err
 		}
 	}

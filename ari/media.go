@@ -8,14 +8,26 @@ import (
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 	"github.com/CyCoreSystems/ari/v5/rid"
+
+	"github.com/tandem-cc/tandem/acd"
 )
 
 // AddToBridge joins a leg to a bridge. Asterisk moves a channel that is in
 // another bridge (204), so this is also how a leg changes bridges.
 func (d *Driver) AddToBridge(ctx context.Context, bridge, leg string) error {
-	return d.call(ctx, "add "+leg+" to bridge "+bridge, func() error {
+	return addErr(d.call(ctx, "add "+leg+" to bridge "+bridge, func() error {
 		return d.client.Bridge().AddChannel(key(ariv5.BridgeKey, bridge), leg)
-	})
+	}))
+}
+
+// addErr maps addChannel's 400 to ErrLegGone: Asterisk answers 400
+// "Channel not found" (not 404) when the channel no longer exists (trace
+// 12), e.g. a caller who hung up as their agent answered.
+func addErr(err error) error {
+	if statusOf(err) == 400 {
+		return fmt.Errorf("%w: %w", acd.ErrLegGone, err)
+	}
+	return err
 }
 
 // RemoveFromBridge takes a leg out of a bridge. Asterisk answers 422 when

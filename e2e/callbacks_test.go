@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -157,6 +158,10 @@ func TestWebCallbackRingsAgentThenCustomer(t *testing.T) {
 	})
 	if v.ANI != number || v.Queue != "sales" {
 		t.Fatalf("agent's call %+v", v)
+	}
+	// Counted as answered once, when the customer answered.
+	if st := queueStats(t, l, "sales"); st.Answered != 1 || st.AnsweredWithinSL != 1 {
+		t.Errorf("sales figures %+v, want the callback answered once", st)
 	}
 	if _, err := e.End(ctx, "a1"); err != nil {
 		t.Fatal(err)
@@ -405,6 +410,11 @@ func TestCallbackRetriesThenFails(t *testing.T) {
 	}
 	waitAgent(t, l, "a1", agents.Available) // freed after each attempt
 	wantHistory(t, l, "a1", agents.Reserved, agents.Ringing, agents.Connected, agents.Available, agents.Reserved, agents.Ringing, agents.Connected, agents.Available)
+	// The agent answered twice, the customer never: nothing was answered
+	// (service level and average speed of answer count answered calls).
+	if st := queueStats(t, l, "sales"); st.Answered != 0 || st.AnsweredWithinSL != 0 || st.ASASeconds != 0 {
+		t.Errorf("sales figures %+v, want no call answered", st)
+	}
 	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.LiveLegs(customer(number))) == 0 })
 	checkHistory(t, l)
 }
@@ -878,4 +888,17 @@ func TestCallbackInARingAllQueue(t *testing.T) {
 		t.Fatalf("served by %q, customer dialled %d times", ix.Agent, originates(l, customer(number)))
 	}
 	waitFor(t, 5*time.Second, "a2's phone stopped", func() bool { return len(l.Sim.LiveLegs("PJSIP/1002")) == 0 })
+}
+
+// queueStats reads a queue's figures for today.
+func queueStats(t *testing.T, l *lab.Lab, queue string) acd.QueueStats {
+	t.Helper()
+	v, err := l.Replicas[0].Engine.Queue(context.Background(), queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Stats == nil {
+		t.Fatalf("queue %s has no figures", queue)
+	}
+	return *v.Stats
 }

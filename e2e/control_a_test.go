@@ -317,8 +317,11 @@ func TestBlindTransferToNumber(t *testing.T) {
 	waitFor(t, 5*time.Second, "customer bridged with the outside number", func() bool {
 		return l.inBridge(ix.ConnectionID, ix.CallerLeg) && l.inBridge(ix.ConnectionID, outside)
 	})
-	// The outside party hangs up: the call ends.
-	waitState(t, l.Lab, ix.ConnectionID, "ended")
+	// The outside party hangs up: the call ends, recorded as ended by them
+	// (not by the agent, who left at the transfer).
+	if got := waitState(t, l.Lab, ix.ConnectionID, "ended"); got.EndedBy != "outside" {
+		t.Errorf("ended by %q, want outside", got.EndedBy)
+	}
 	waitFor(t, 5*time.Second, "customer hung up", func() bool { return l.channel(ix.CallerLeg).HungUp })
 	checkHistory(t, l.Lab)
 }

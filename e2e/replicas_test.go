@@ -130,4 +130,5 @@ func checkHistory(t *testing.T, l *lab.Lab) {
 			t.Errorf("interaction %s history ends in %s", id, st)
 		}
 	}
+	checkAnsweredBridged(t, l)
 }

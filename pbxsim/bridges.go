@@ -25,6 +25,9 @@ func (s *Sim) addToBridge(b *bridge, c *channel, role string) {
 	}
 	c.bridge = b
 	c.role = role
+	for _, x := range b.channels {
+		shareBridge(c, x)
+	}
 	b.channels = append(b.channels, c)
 	if c.inStasis {
 		b.subs[c.stasisApp] = true
@@ -47,6 +50,17 @@ func (s *Sim) addToBridge(b *bridge, c *channel, role string) {
 			s.scriptBridgeChanged(x)
 		}
 	}
+}
+
+// shareBridge notes that a and b are in one bridge together.
+func shareBridge(a, b *channel) {
+	if a.sharedWith == nil {
+		a.sharedWith = map[string]bool{}
+	}
+	if b.sharedWith == nil {
+		b.sharedWith = map[string]bool{}
+	}
+	a.sharedWith[b.id], b.sharedWith[a.id] = true, true
 }
 
 // leaveBridge takes c out of its bridge. An app stops receiving the bridge's

@@ -70,6 +70,9 @@ func TestInboundCallAnsweredBridgedWithAgentAndHungUp(t *testing.T) {
 	if err := cl.Channel().StopMOH(cust); err != nil {
 		t.Fatal(err)
 	}
+	if got := w.sim.BridgedWith(id); len(got) != 0 {
+		t.Errorf("before any bridge, the customer shared one with %v", got)
+	}
 	br, err := cl.Bridge().Create(ari.NewKey(ari.BridgeKey, "call-1"), "mixing", "call-1")
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +113,10 @@ func TestInboundCallAnsweredBridgedWithAgentAndHungUp(t *testing.T) {
 	media := w.sim.MediaLog(id)
 	if len(media) != 2 || media[0].Kind != "moh_start" || media[0].Class != "acd" || media[1].Kind != "moh_stop" {
 		t.Errorf("media log = %+v", media)
+	}
+	// Both are gone; the PBX still knows they were bridged together.
+	if !slices.Equal(w.sim.BridgedWith(id), []string{aid}) || !slices.Equal(w.sim.BridgedWith(aid), []string{id}) {
+		t.Errorf("bridged with: customer %v, agent %v", w.sim.BridgedWith(id), w.sim.BridgedWith(aid))
 	}
 	st := w.sim.Stats()
 	if st.CallsPlaced != 1 || st.CallsBridged != 1 || st.Originates != 1 || st.OriginatesByEndpoint["PJSIP/1001"] != 1 ||

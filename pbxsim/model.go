@@ -43,14 +43,17 @@ type channel struct {
 	via        stasisVia
 	subs       map[string]bool // explicit app subscriptions
 
-	bridge   *bridge
-	role     string
-	mohClass string // "" when no music is playing
-	mohOn    bool
-	holding  bool
-	mutedIn  bool
-	ringing  bool // POST /ring indication
-	snoops   []*channel
+	bridge *bridge
+	role   string
+	// sharedWith holds the ids of every channel that was ever in a bridge
+	// at the same time as this one (BridgedWith reads it for the checks).
+	sharedWith map[string]bool
+	mohClass   string // "" when no music is playing
+	mohOn      bool
+	holding    bool
+	mutedIn    bool
+	ringing    bool // POST /ring indication
+	snoops     []*channel
 
 	peer     *channel // the other half of a Local pair
 	pendingB *channel // ;2 half of a created Local channel, born on /dial

@@ -145,6 +145,22 @@ func (s *Sim) Stats() Stats {
 	return st
 }
 
+// BridgedWith returns the ids of the channels that were ever in a bridge
+// together with the live or hung-up channel id, sorted: what the PBX saw,
+// whatever the application believed.
+func (s *Sim) BridgedWith(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.channels[id]
+	if c == nil {
+		c = s.gone[id]
+	}
+	if c == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(c.sharedWith))
+}
+
 // LiveLegs returns the ids of live channels dialled to endpoint.
 func (s *Sim) LiveLegs(endpoint string) []string {
 	s.mu.Lock()

@@ -38,6 +38,16 @@ if to ~= 'ended' then
   if queued then redis.call('HSET', KEYS[1], 'wait_ms', now - tonumber(queued)) end
 end
 history('interaction', ARGV[3], st, to, now, {'by', ARGV[5]})
+-- The agent's view of the call (written by its actor, JSON) follows the
+-- interaction: whoever reads it after the end sees the end, with nobody
+-- held, consulted or recorded any more.
+local view = redis.call('HGET', KEYS[1], 'view')
+if view then
+  local v = cjson.decode(view)
+  v.state, v.customer_held = to, false
+  v.held_since, v.consult, v.recording = nil, nil, nil
+  redis.call('HSET', KEYS[1], 'view', cjson.encode(v))
+end
 -- A finished interaction stays readable for a week (reports read the
 -- event stream; the record and its call-associated data are for recent
 -- look-ups), so Redis does not grow with every call ever taken.

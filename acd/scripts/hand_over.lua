@@ -4,7 +4,9 @@
 -- agent is '' when the customer is now with an outside number.
 -- KEYS[1] = interaction hash
 -- ARGV[3] = connection id, ARGV[4] = leaving agent, ARGV[5] = new agent,
--- ARGV[6] = new agent leg, ARGV[7] = wrap-up time (ms), ARGV[8] = why
+-- ARGV[6] = new agent leg, ARGV[7] = wrap-up time (ms), ARGV[8] = why,
+-- ARGV[9] = the queue the call now belongs to ('' = unchanged): a consult
+-- transfer to an agent found through a queue moves the call to that queue.
 -- Returns 1. Errors: ILLEGAL <state>.
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'connected' then return redis.error_reply('ILLEGAL ' .. tostring(st)) end
@@ -24,5 +26,10 @@ if ARGV[5] ~= '' then
 else
   redis.call('HDEL', KEYS[1], 'agent', 'agent_leg')
 end
-history('interaction', ARGV[3], 'connected', 'connected', now, {'from_agent', ARGV[4], 'to_agent', ARGV[5], 'why', ARGV[8]})
+local fields = {'from_agent', ARGV[4], 'to_agent', ARGV[5], 'why', ARGV[8]}
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'queue', ARGV[9])
+  fields[#fields + 1], fields[#fields + 2] = 'queue', ARGV[9]
+end
+history('interaction', ARGV[3], 'connected', 'connected', now, fields)
 return 1

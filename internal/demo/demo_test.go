@@ -157,3 +157,19 @@ func TestReportJSONIsMachineReadable(t *testing.T) {
 		t.Fatalf("violations %v", v)
 	}
 }
+
+// An answered call the PBX never bridged fails the run and shows in the
+// table.
+func TestAnsweredNotBridgedIsAViolation(t *testing.T) {
+	r := Report{Invariants: Invariants{AnsweredNotBridged: 2}}
+	if v := r.Invariants.Violations(); len(v) != 1 || v[0] != "answered_not_bridged=2" {
+		t.Fatalf("violations %v", v)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "answered calls not bridged") {
+		t.Fatalf("table without the invariant:\n%s", buf.String())
+	}
+}

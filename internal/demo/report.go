@@ -119,6 +119,10 @@ type Invariants struct {
 	// CallbacksDialledTwice: callbacks whose customer was dialled more
 	// often than they have attempts recorded.
 	CallbacksDialledTwice int `json:"callbacks_dialled_twice"`
+	// AnsweredNotBridged: calls Redis records as answered whose caller
+	// never shared a bridge with one of the call's legs (observed at the
+	// PBX).
+	AnsweredNotBridged int `json:"answered_not_bridged"`
 }
 
 // Violations lists the invariants that are not zero, by JSON name.
@@ -136,6 +140,7 @@ func (iv Invariants) Violations() []string {
 		{"pbx_channels_left", iv.PBXChannelsLeft},
 		{"callbacks_not_finished", iv.CallbacksNotFinished},
 		{"callbacks_dialled_twice", iv.CallbacksDialledTwice},
+		{"answered_not_bridged", iv.AnsweredNotBridged},
 	} {
 		if c.n != 0 {
 			out = append(out, fmt.Sprintf("%s=%d", c.name, c.n))
@@ -314,6 +319,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("  PBX channels left\t%d", iv.PBXChannelsLeft)
 	p("  callbacks not finished\t%d", iv.CallbacksNotFinished)
 	p("  callbacks dialled twice\t%d", iv.CallbacksDialledTwice)
+	p("  answered calls not bridged\t%d", iv.AnsweredNotBridged)
 	p("")
 	if r.OK {
 		p("OK: every invariant holds.")

@@ -253,6 +253,9 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 				continue
 			}
 			r.Calls.Answered++
+			if !bridgedAtPBX(l.Sim, ix) {
+				r.Invariants.AnsweredNotBridged++
+			}
 			if !ix.Answered.IsZero() && !ix.Queued.IsZero() {
 				waits = append(waits, ix.Answered.Sub(ix.Queued))
 			}
@@ -307,6 +310,18 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 
 // interactions reads every interaction under the store's prefix. SCAN, not
 // KEYS, so a shared Redis is not blocked.
+// bridgedAtPBX says whether the simulator saw the call's caller in a
+// bridge with a leg Tandem created for it (their ids start with the
+// connection id): the PBX's account, whatever Redis believes.
+func bridgedAtPBX(sim *pbxsim.Sim, ix acd.Interaction) bool {
+	for _, other := range sim.BridgedWith(ix.CallerLeg) {
+		if strings.HasPrefix(other, ix.ConnectionID+"-") {
+			return true
+		}
+	}
+	return false
+}
+
 func interactions(ctx context.Context, rdb redis.UniversalClient, store *acd.Store) ([]acd.Interaction, error) {
 	pattern := store.Keys().Interaction("*")
 	cut := len(store.Keys().Interaction(""))
