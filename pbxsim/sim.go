@@ -94,9 +94,11 @@ type Sim struct {
 	phones    map[string]Phone
 	rr        int
 	stats     Stats
-	media     map[string][]MediaEntry
-	timers    map[*simTimer]struct{}
-	sockets   map[*socket]struct{}
+	// originates records what every accepted originate carried (Originates).
+	originates []Originate
+	media      map[string][]MediaEntry
+	timers     map[*simTimer]struct{}
+	sockets    map[*socket]struct{}
 
 	wg sync.WaitGroup // socket goroutines and running timer callbacks
 }
