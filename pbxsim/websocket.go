@@ -28,11 +28,16 @@ type socket struct {
 	q      [][]byte
 	closed bool
 	frozen bool // FreezeWebSockets: frames are discarded, never written
+	// stopping: the client sent a close frame; what is queued is still
+	// written, nothing new is queued, and flushed is closed once the
+	// queue is empty.
+	stopping bool
+	flushed  chan struct{}
 }
 
 func (so *socket) send(frame []byte) {
 	so.mu.Lock()
-	if !so.closed && !so.frozen {
+	if !so.closed && !so.frozen && !so.stopping {
 		so.q = append(so.q, frame)
 	}
 	so.mu.Unlock()
@@ -73,8 +78,13 @@ func (so *socket) writeLoop() {
 			so.mu.Lock()
 			q := so.q
 			so.q = nil
+			stopping := so.stopping
 			so.mu.Unlock()
 			if len(q) == 0 {
+				if stopping {
+					close(so.flushed)
+					return
+				}
 				break
 			}
 			for _, f := range q {
@@ -170,7 +180,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request, appName string
 		// No Origin check: Asterisk accepts any origin (ari/v5 sends
 		// http://localhost/).
 		Handshake: func(*websocket.Config, *http.Request) error {
-			so = &socket{s: s, app: appName, raw: rec.conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+			so = &socket{s: s, app: appName, raw: rec.conn, wake: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
 			if !s.attachSocket(so) {
 				so = nil
 				return errors.New("simulator closed")
@@ -187,8 +197,28 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request, appName string
 			for {
 				var msg []byte
 				if err := websocket.Message.Receive(ws, &msg); err != nil {
-					return
+					break
 				}
+			}
+			// A close frame (or the client's end of the stream): Asterisk
+			// has written every event it emitted before, so the client
+			// that waits for the server's close gets them all (trace 07
+			// ends with a BridgeDestroyed 0.2 ms before the client's
+			// close frame). Write what is queued, then close.
+			so.mu.Lock()
+			so.stopping = true
+			so.mu.Unlock()
+			select {
+			case so.wake <- struct{}{}:
+			default:
+			}
+			t := time.NewTimer(5 * time.Second) // the write deadline
+			defer t.Stop()
+			select {
+			case <-so.flushed:
+				_ = ws.Close() // sends the close frame back
+			case <-so.done:
+			case <-t.C:
 			}
 		},
 	}
