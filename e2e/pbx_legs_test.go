@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -114,5 +115,34 @@ func TestCallbackLegsCarryFormatsThenTheAgentAsOriginator(t *testing.T) {
 	}
 	if customerLeg.Channel == "" || customerLeg.Originator != agentLeg.Channel || customerLeg.Formats != "" {
 		t.Errorf("customer leg %+v: want the agent's leg %s as originator", customerLeg, agentLeg.Channel)
+	}
+}
+
+// A busy agent on a Local channel (how the Asterisk ran its
+// phones): Asterisk says busy only in the Dial event, and destroys
+// Tandem's half with cause 0. The RONA is recorded with reason busy, not
+// failed.
+func TestBusyLocalAgentIsRecordedBusy(t *testing.T) {
+	l := startLab(t, 1, 5*time.Second)
+	login(t, l, 0, "a1", "Local/1001@agents", pbxsim.Phone{Mode: pbxsim.Busy}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550022", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	waitAgent(t, l, "a1", agents.RONA)
+	waitState(t, l, ix.ConnectionID, "queued")
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []any
+	for _, m := range msgs {
+		if m.Values["kind"] == "interaction" && m.Values["id"] == ix.ConnectionID && m.Values["to"] == "queued" && m.Values["from"] == "offered" {
+			reasons = append(reasons, m.Values["reason"])
+		}
+	}
+	if len(reasons) != 1 || reasons[0] != "busy" {
+		t.Fatalf("RONA reasons in the history %v, want [busy]", reasons)
 	}
 }
