@@ -296,7 +296,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		}
 	}
 	err := c.e.pbx.Ring(ctx, RingRequest{
-		Leg: leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI,
+		Leg: leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI, Originator: c.callerLeg,
 		// The PBX's own timeout is a backstop: Tandem's timer below cancels
 		// the leg first, so RONA happens at one predictable moment.
 		Timeout: c.settings.RingTimeout + 2*time.Second,

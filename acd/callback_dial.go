@@ -99,7 +99,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 	c.e.registerLeg(leg, c)
 	c.phase = phaseCallbackDialing
 	err = c.e.pbx.Ring(ctx, RingRequest{
-		Leg: leg, Endpoint: strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", rec.Number), CallerID: callerID,
+		Leg: leg, Endpoint: strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", rec.Number), CallerID: callerID, Originator: c.agentLeg,
 		Timeout: c.e.opts.Dial.RingTimeout + 2*time.Second,
 		// Not TANDEM_CONNECTION_ID: that names the leg offering a call to
 		// an agent, and the agent's leg of this call carries it already.

@@ -291,7 +291,7 @@ func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error
 		timeout = c.e.opts.Dial.RingTimeout
 	}
 	err := c.e.pbx.Ring(ctx, RingRequest{
-		Leg: p.leg, Endpoint: endpoint, CallerID: c.e.opts.Dial.CallerID, Timeout: timeout + 2*time.Second,
+		Leg: p.leg, Endpoint: endpoint, CallerID: c.e.opts.Dial.CallerID, Timeout: timeout + 2*time.Second, Originator: c.callerLeg,
 		Vars: map[string]string{"TANDEM_CONSULT": c.conn},
 	})
 	if err != nil {
@@ -349,7 +349,7 @@ func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 	p.leg = c.nextLeg("c")
 	c.e.registerLeg(p.leg, c)
 	if err := c.e.pbx.Ring(ctx, RingRequest{
-		Leg: p.leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second,
+		Leg: p.leg, Endpoint: o.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second, Originator: c.callerLeg,
 		Vars: map[string]string{"TANDEM_CONSULT": c.conn},
 	}); err != nil {
 		c.consultFailed(ctx, "failed")
@@ -540,7 +540,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		c.outside = true
 		c.agentLeg, c.phase = leg, phaseRinging
 		c.e.registerLeg(leg, c)
-		if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout}); err != nil {
+		if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {
 			c.log.Warn("ring outside number", "err", err)
 			c.endAll(ctx, "system")
 		}

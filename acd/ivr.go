@@ -257,7 +257,7 @@ func (c *call) dialOut(ctx context.Context, number string) {
 	leg := c.nextLeg("x")
 	c.outside, c.selfService, c.agentLeg, c.phase = true, true, leg, phaseRinging
 	c.e.registerLeg(leg, c)
-	if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout}); err != nil {
+	if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {
 		c.log.Warn("ring outside number", "err", err)
 		c.endAll(ctx, "system")
 		return

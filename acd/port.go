@@ -89,6 +89,11 @@ type RingRequest struct {
 	Endpoint string        // e.g. "PJSIP/1001"
 	CallerID string        // number shown on the agent's phone (the ANI)
 	Timeout  time.Duration // how long the PBX may ring before giving up
+	// Originator is the leg this one is rung for (the caller's), if there
+	// is one. The PBX links the two (CDR/CEL) and gives the new leg the
+	// originator's formats, so bridging them needs no transcoding; a leg
+	// without one gets the driver's configured formats.
+	Originator string
 	// Vars are set on the new leg (the PBX may hand them to the phone).
 	Vars map[string]string
 }

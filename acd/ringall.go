@@ -24,7 +24,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 		c.ringAll[leg] = m
 		c.e.registerLeg(leg, c)
 		err := c.e.pbx.Ring(ctx, RingRequest{
-			Leg: leg, Endpoint: m.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second,
+			Leg: leg, Endpoint: m.Endpoint, CallerID: c.arrived.ANI, Timeout: c.settings.RingTimeout + 2*time.Second, Originator: c.callerLeg,
 			// Not TANDEM_CONNECTION_ID: these legs ring together on purpose.
 			Vars: map[string]string{"TANDEM_RING_ALL": c.conn, "TANDEM_AGENT": m.Agent},
 		})

@@ -44,7 +44,23 @@ type Options struct {
 	// RecordingFormat is the file format of recordings ("wav"); never empty
 	// when recording, see StartRecording.
 	RecordingFormat string
-	Logger          *slog.Logger
+	// Formats are the codecs offered on a leg rung for nobody ("ulaw",
+	// "ulaw,alaw"): a callback's first agent leg, a customer leg. Without
+	// them Asterisk offers every format it has, and a Local endpoint
+	// settles on slin192, so every call through it resamples 8↔192 kHz.
+	// A leg rung for a caller takes the caller's formats instead (Asterisk
+	// refuses both at once). Default "ulaw".
+	Formats string
+	// PingInterval is how often the events socket is pinged, PongTimeout
+	// how long a ping may go unanswered (with nothing else read) before
+	// the socket counts as half-open and is reopened. Defaults 2s and 3s.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// ReconnectBackoff and ReconnectBackoffMax bound the jittered,
+	// doubling wait before reopening a lost socket. Defaults 50ms and 2s.
+	ReconnectBackoff    time.Duration
+	ReconnectBackoffMax time.Duration
+	Logger              *slog.Logger
 }
 
 // ErrReplaced: another connection registered the same application, and
@@ -93,6 +109,9 @@ type leg struct {
 	agent bool   // rung by Tandem (else inbound)
 	up    bool   // StasisStart seen (an agent leg answered)
 	cause int    // last hangup cause seen
+	// dialed is the ring's outcome as the last final Dial event named it
+	// ("busy", "no_answer"...), "" if none did.
+	dialed string
 }
 
 // New returns a driver; Run connects it.
@@ -106,6 +125,22 @@ func New(opts Options) *Driver {
 	if opts.RecordingFormat == "" {
 		opts.RecordingFormat = "wav"
 	}
+	if opts.Formats == "" {
+		opts.Formats = "ulaw"
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 2 * time.Second
+	}
+	if opts.PongTimeout <= 0 {
+		opts.PongTimeout = 3 * time.Second
+	}
+	if opts.ReconnectBackoff <= 0 {
+		opts.ReconnectBackoff = 50 * time.Millisecond
+	}
+	if opts.ReconnectBackoffMax <= 0 {
+		opts.ReconnectBackoffMax = 2 * time.Second
+	}
+	opts.ReconnectBackoffMax = max(opts.ReconnectBackoffMax, opts.ReconnectBackoff)
 	if opts.WSURL == "" {
 		opts.WSURL = wsURLFrom(opts.URL)
 	}
@@ -207,6 +242,11 @@ func (d *Driver) StopMusic(ctx context.Context, id string) error {
 // Ring originates an agent leg into this driver's application. Originating
 // with app= makes Asterisk report the leg to us from the first ring on, and
 // the leg id is ours, so events can be matched before the reply arrives.
+//
+// Every leg carries either its originator (the caller's leg: the new leg
+// gets the caller's formats and is linked to it in CDR/CEL) or explicit
+// formats; never both, which Asterisk refuses with 400. Without either,
+// Asterisk offers every format and a Local endpoint settles on slin192.
 func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 	d.mu.Lock()
 	d.legs[req.Leg] = &leg{app: d.opts.App, agent: true}
@@ -215,17 +255,36 @@ func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 	if timeout < 1 {
 		timeout = 1
 	}
-	err := d.call(ctx, "originate "+req.Leg, func() error {
-		_, err := d.client.Channel().Originate(nil, ariv5.OriginateRequest{
-			Endpoint: req.Endpoint, App: d.opts.App, AppArgs: "agent",
-			CallerID: req.CallerID, Timeout: timeout, ChannelID: req.Leg, Variables: req.Vars,
-		})
-		return err
-	})
+	or := ariv5.OriginateRequest{
+		Endpoint: req.Endpoint, App: d.opts.App, AppArgs: "agent",
+		CallerID: req.CallerID, Timeout: timeout, ChannelID: req.Leg, Variables: req.Vars,
+		Originator: req.Originator,
+	}
+	if or.Originator == "" {
+		or.Formats = d.opts.Formats
+	}
+	err := d.originate(ctx, req.Leg, or)
+	if err != nil && or.Originator != "" && statusOf(err) == 400 {
+		// Asterisk answers 400 when the originator is gone (the caller
+		// hung up a moment ago). The leg is still rung, with the
+		// configured formats, so the ring ends the way it always did: the
+		// caller's hang-up cancels it, not a ring failure (which would
+		// send the agent to RONA).
+		d.log.Debug("originator refused; ringing with formats", "leg", req.Leg, "originator", or.Originator, "err", err)
+		or.Originator, or.Formats = "", d.opts.Formats
+		err = d.originate(ctx, req.Leg, or)
+	}
 	if err != nil {
 		d.forget(req.Leg)
 	}
 	return err
+}
+
+func (d *Driver) originate(ctx context.Context, id string, or ariv5.OriginateRequest) error {
+	return d.call(ctx, "originate "+id, func() error {
+		_, err := d.client.Channel().Originate(nil, or)
+		return err
+	})
 }
 
 // Bridge creates a mixing bridge and joins the legs to it.

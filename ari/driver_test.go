@@ -29,6 +29,12 @@ type world struct {
 
 func newWorld(t *testing.T, wrap func(http.Handler) http.Handler, timeout time.Duration) *world {
 	t.Helper()
+	return newWorldWith(t, wrap, timeout, nil)
+}
+
+// newWorldWith is newWorld with the driver's options adjusted by opts.
+func newWorldWith(t *testing.T, wrap func(http.Handler) http.Handler, timeout time.Duration, opts func(*ari.Options)) *world {
+	t.Helper()
 	// Digits are pressed 1µs apart, so a burst is as fast as the simulator
 	// can write frames.
 	sim := pbxsim.New(pbxsim.Options{Username: "u", Password: "p", Timing: pbxsim.Timing{DTMFGap: time.Microsecond}})
@@ -38,7 +44,11 @@ func newWorld(t *testing.T, wrap func(http.Handler) http.Handler, timeout time.D
 		h = wrap(h)
 	}
 	w.srv = httptest.NewServer(h)
-	w.driver = ari.New(ari.Options{URL: w.srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-test", RequestTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	o := ari.Options{URL: w.srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-test", RequestTimeout: timeout, Logger: slog.New(slog.DiscardHandler)}
+	if opts != nil {
+		opts(&o)
+	}
+	w.driver = ari.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.driver.Run(ctx, w.record) }()

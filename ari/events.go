@@ -4,16 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
-	"golang.org/x/net/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/tandem-cc/tandem/acd"
 )
+
+// errHalfOpen: the events socket stopped answering (no pong, no frame)
+// while the TCP connection stayed open, as after a NAT or firewall forgot
+// it or the PBX's host froze. Only a ping finds this: the read would wait
+// forever.
+var errHalfOpen = errors.New("ari events socket half-open: no pong and no frame")
 
 // Run reads the application's events until ctx ends, reconnecting when
 // the socket drops. After every reconnect it re-reads the application's
@@ -42,19 +50,27 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		d.readers.Wait()
 	}()
 
-	backoff := 50 * time.Millisecond
+	bo := d.backoff()
 	for first := true; ctx.Err() == nil; first = false {
+		if !first {
+			// Also after a socket that was lost: a PBX that drops every
+			// socket at once must not see every replica back in the same
+			// millisecond, nor one replica spinning.
+			wait := bo.next()
+			d.log.Info("event socket reconnecting", "in", wait)
+			sleep(ctx, wait)
+			if ctx.Err() != nil {
+				break
+			}
+		}
 		ws, err := d.dial(ctx, d.opts.App)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			d.log.Warn("event socket dial failed", "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 2*time.Second)
+			d.log.Warn("event socket dial failed", "err", err)
 			continue
 		}
-		backoff = 50 * time.Millisecond
 		if first {
 			d.log.Info("event socket connected")
 		} else {
@@ -63,8 +79,8 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 				d.log.Error("resync after reconnect", "err", err)
 			}
 		}
-		err = d.read(ctx, ws, handle)
-		ws.Close()
+		err = d.read(ctx, ws, handle, bo.reset)
+		_ = ws.CloseNow()
 		if errors.Is(err, ErrReplaced) {
 			d.log.Error("application replaced by another connection; stopping")
 			return err
@@ -95,45 +111,143 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// backoff is the wait between two attempts to open an events socket: it
+// doubles from ReconnectBackoff up to ReconnectBackoffMax, each wait a
+// random 50–100 % of it (jitter), and starts again once a socket has
+// delivered a frame. One per reader goroutine; reset is called from it.
+type backoff struct {
+	min, max time.Duration
+	cur      time.Duration
+}
+
+func (d *Driver) backoff() *backoff {
+	return &backoff{min: d.opts.ReconnectBackoff, max: d.opts.ReconnectBackoffMax, cur: d.opts.ReconnectBackoff}
+}
+
+func (b *backoff) next() time.Duration {
+	w := b.cur/2 + rand.N(b.cur/2+1)
+	b.cur = min(b.cur*2, b.max)
+	return w
+}
+
+func (b *backoff) reset() { b.cur = b.min }
+
 // dial opens an event socket for app (this driver's own, or one it takes
 // over), bounded by the request timeout.
 func (d *Driver) dial(ctx context.Context, app string) (*websocket.Conn, error) {
 	u := d.opts.WSURL + "?" + url.Values{"app": {app}}.Encode()
-	cfg, err := websocket.NewConfig(u, "http://localhost/")
-	if err != nil {
-		return nil, fmt.Errorf("ari events url: %w", err)
-	}
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.SetBasicAuth(d.opts.Username, d.opts.Password)
-	cfg.Header = http.Header{"Authorization": req.Header["Authorization"]}
 	dctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
-	return cfg.DialContext(dctx)
+	ws, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": req.Header["Authorization"]},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ari events %s: %w", app, err)
+	}
+	// An event with many channel variables easily passes the library's
+	// 32 KiB default.
+	ws.SetReadLimit(16 << 20)
+	return ws, nil
 }
 
-// read delivers frames until the socket fails, Asterisk replaces the
-// socket (ErrReplaced), or ctx ends. Closing the socket is what unblocks
-// the read when ctx ends.
-func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.Event)) error {
-	stop := context.AfterFunc(ctx, func() { ws.Close() })
-	defer stop()
+// read delivers frames until the socket fails, stops answering
+// (errHalfOpen), Asterisk replaces the socket (ErrReplaced), or ctx ends.
+// alive is called for every frame read (the socket works: the reconnect
+// backoff starts over).
+//
+// A keepalive goroutine, owned by read and ended with it, pings the socket
+// every PingInterval. A ping not answered within PongTimeout, with no frame
+// read since it was sent either, ends the read with errHalfOpen: the TCP
+// connection is open but nothing comes through it. The pong is only read
+// between two frames, so a frame read or handled meanwhile, or a handler
+// still running, also proves the socket alive: a slow handler never looks
+// like a dead PBX.
+func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.Event), alive func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var p progress
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		d.keepalive(ctx, ws, &p, cancel)
+	}()
+	defer func() {
+		cancel(nil)
+		<-kept
+	}()
 	for {
-		var frame []byte
-		if err := websocket.Message.Receive(ws, &frame); err != nil {
+		// Read ends (and closes the socket) when ctx ends: Run's end,
+		// or the keepalive's verdict.
+		p.reading.Store(true)
+		_, frame, err := ws.Read(ctx)
+		p.reading.Store(false)
+		p.steps.Add(1)
+		if err != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, errHalfOpen) {
+				return cause
+			}
 			return err
 		}
-		ev, err := ariv5.DecodeEvent(frame)
+		alive()
+		err = d.frame(frame, handle)
+		p.steps.Add(1)
 		if err != nil {
-			d.log.Debug("undecodable event", "err", err)
+			return err
+		}
+	}
+}
+
+// frame decodes and delivers one frame; ErrReplaced when Asterisk says
+// another socket took the application.
+func (d *Driver) frame(frame []byte, handle func(acd.Event)) error {
+	ev, err := ariv5.DecodeEvent(frame)
+	if err != nil {
+		d.log.Debug("undecodable event", "err", err)
+		return nil
+	}
+	d.mu.Lock()
+	d.received[ev.GetType()]++
+	d.mu.Unlock()
+	if _, ok := ev.(*ariv5.ApplicationReplaced); ok {
+		return ErrReplaced
+	}
+	d.translate(ev, handle)
+	return nil
+}
+
+// progress is what read tells its keepalive: steps counts frames read and
+// handled, reading says read is waiting for the socket (not in a handler).
+type progress struct {
+	steps   atomic.Int64
+	reading atomic.Bool
+}
+
+// keepalive pings ws every PingInterval until ctx ends, and cancels ctx
+// with errHalfOpen when a ping goes unanswered for PongTimeout while read
+// waited on the socket all along and got nothing.
+func (d *Driver) keepalive(ctx context.Context, ws *websocket.Conn, p *progress, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(d.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		before := p.steps.Load()
+		pctx, pcancel := context.WithTimeout(ctx, d.opts.PongTimeout)
+		err := ws.Ping(pctx)
+		pcancel()
+		if err == nil || ctx.Err() != nil {
 			continue
 		}
-		d.mu.Lock()
-		d.received[ev.GetType()]++
-		d.mu.Unlock()
-		if _, ok := ev.(*ariv5.ApplicationReplaced); ok {
-			return ErrReplaced
+		if p.steps.Load() != before || !p.reading.Load() {
+			continue // frames kept coming, or a handler runs: busy, not dead
 		}
-		d.translate(ev, handle)
+		d.log.Warn("event socket stopped answering; reconnecting", "err", err, "ping_interval", d.opts.PingInterval, "pong_timeout", d.opts.PongTimeout)
+		cancel(fmt.Errorf("%w (no pong in %v)", errHalfOpen, d.opts.PongTimeout))
+		return
 	}
 }
 
@@ -177,6 +291,16 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 			l.cause = e.Cause
 		}
 		d.mu.Unlock()
+	case *ariv5.Dial:
+		// The Dial event is the one place a Local channel's busy shows:
+		// its half Tandem created is destroyed with cause 0 (trace 04).
+		if r := dialReason(e.Dialstatus); r != "" {
+			d.mu.Lock()
+			if l := d.legs[e.Peer.ID]; l != nil && l.agent {
+				l.dialed = r
+			}
+			d.mu.Unlock()
+		}
 	case *ariv5.StasisEnd:
 		d.ended(e.Channel.ID, 0, false, handle)
 	case *ariv5.ChannelDestroyed:
@@ -222,7 +346,13 @@ func (d *Driver) ended(id string, cause int, destroyed bool, handle func(acd.Eve
 	d.mu.Unlock()
 	defer d.legEnded(l.app)
 	if l.agent && !l.up {
-		handle(acd.RingFailed{Leg: id, Cause: cause, Reason: reasonFor(cause)})
+		reason := reasonFor(cause)
+		if reason == "failed" && l.dialed != "" {
+			// The cause says nothing (0, or 16 after a soft hang-up):
+			// the Dial event said more.
+			reason = l.dialed
+		}
+		handle(acd.RingFailed{Leg: id, Cause: cause, Reason: reason})
 		return
 	}
 	handle(acd.LegHungUp{Leg: id, Cause: cause})
@@ -241,6 +371,21 @@ func reasonFor(cause int) string {
 		return "unreachable"
 	}
 	return "failed"
+}
+
+// dialReason names a final Dial status as the ACD's RONA reasons; "" for
+// a status that is not an outcome (RINGING, PROGRESS, ANSWER, "") or says
+// nothing about the far end (CANCEL: Tandem hung the leg up itself).
+func dialReason(status string) string {
+	switch status {
+	case "BUSY":
+		return "busy"
+	case "NOANSWER":
+		return "no_answer"
+	case "CHANUNAVAIL", "CONGESTION":
+		return "unreachable"
+	}
+	return ""
 }
 
 func (d *Driver) attached(vars map[string]string) map[string]string {

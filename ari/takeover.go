@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 )
@@ -193,10 +192,10 @@ func (d *Driver) openTakeover(t *takeover, run *running) {
 	close(t.ready)
 	go func() {
 		defer d.endTakeover(t)
-		backoff := 50 * time.Millisecond
+		bo := d.backoff()
 		for {
-			err := d.read(t.ctx, ws, run.handle)
-			ws.Close()
+			err := d.read(t.ctx, ws, run.handle, bo.reset)
+			_ = ws.CloseNow()
 			switch {
 			case errors.Is(err, ErrReplaced):
 				log.Error("takeover socket replaced by another connection; its legs are no longer reported here")
@@ -217,16 +216,14 @@ func (d *Driver) openTakeover(t *takeover, run *running) {
 			}
 			log.Warn("takeover socket lost; reconnecting", "err", err)
 			for {
-				sleep(t.ctx, backoff)
+				sleep(t.ctx, bo.next())
 				if t.ctx.Err() != nil {
 					return
 				}
 				if ws, err = d.dial(t.ctx, t.owner); err == nil {
 					break
 				}
-				backoff = min(backoff*2, 2*time.Second)
 			}
-			backoff = 50 * time.Millisecond
 			d.resyncTakeover(t.ctx, t.owner, run.handle)
 		}
 	}()

@@ -88,6 +88,20 @@ type ARI struct {
 	// AttachedVars are channel variables read from an arriving call and kept
 	// as its attached data, in addition to those the PBX reports itself.
 	AttachedVars []string `mapstructure:"attached_vars"`
+	// Formats are the codecs offered on a leg Tandem rings for nobody (a
+	// callback's first agent leg): without them a Local endpoint settles on
+	// slin192 and Asterisk resamples every call. Legs rung for a caller
+	// take the caller's formats instead.
+	Formats string `mapstructure:"formats"`
+	// PingInterval is how often the events WebSocket is pinged; a ping
+	// not answered within PongTimeout means the connection is half-open:
+	// it is closed and the driver reconnects (and re-reads the PBX).
+	PingInterval time.Duration `mapstructure:"ping_interval"`
+	PongTimeout  time.Duration `mapstructure:"pong_timeout"`
+	// ReconnectBackoff and ReconnectBackoffMax bound the jittered,
+	// doubling wait between two attempts to reopen the events socket.
+	ReconnectBackoff    time.Duration `mapstructure:"reconnect_backoff"`
+	ReconnectBackoffMax time.Duration `mapstructure:"reconnect_backoff_max"`
 }
 
 // HTTP is the agent and supervisor API.

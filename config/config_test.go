@@ -73,9 +73,10 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	want := Config{
-		NodeID:  host,
-		Redis:   Redis{Prefix: "tandem"},
-		ARI:     ARI{URL: "http://127.0.0.1:8088/ari", App: "tandem", RequestTimeout: 5 * time.Second},
+		NodeID: host,
+		Redis:  Redis{Prefix: "tandem"},
+		ARI: ARI{URL: "http://127.0.0.1:8088/ari", App: "tandem", RequestTimeout: 5 * time.Second, Formats: "ulaw",
+			PingInterval: 2 * time.Second, PongTimeout: 3 * time.Second, ReconnectBackoff: 50 * time.Millisecond, ReconnectBackoffMax: 2 * time.Second},
 		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
 		Routing: Routing{RingTimeout: 15 * time.Second, SweepInterval: time.Second},
 		Log:     Log{Level: "info", Format: "json", CallerNumber: "masked"},
@@ -128,6 +129,8 @@ func equalConfig(a, b Config) bool {
 	// Good enough for the scalar-only configs compared here.
 	return a.NodeID == b.NodeID && a.Redis == b.Redis && a.HTTP == b.HTTP &&
 		a.ARI.URL == b.ARI.URL && a.ARI.App == b.ARI.App && a.ARI.RequestTimeout == b.ARI.RequestTimeout &&
+		a.ARI.Formats == b.ARI.Formats && a.ARI.PingInterval == b.ARI.PingInterval && a.ARI.PongTimeout == b.ARI.PongTimeout &&
+		a.ARI.ReconnectBackoff == b.ARI.ReconnectBackoff && a.ARI.ReconnectBackoffMax == b.ARI.ReconnectBackoffMax &&
 		a.Routing.RingTimeout == b.Routing.RingTimeout && a.Routing.SweepInterval == b.Routing.SweepInterval &&
 		a.Routing.DefaultQueue == b.Routing.DefaultQueue && a.Log == b.Log
 }
@@ -507,6 +510,13 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"ari.ws_url", func(c *Config) { c.ARI.WSURL = "http://pbx/ari/events" }},
 		{"ari.app", func(c *Config) { c.ARI.App = "" }},
 		{"ari.request_timeout", func(c *Config) { c.ARI.RequestTimeout = 0 }},
+		{"ari.formats", func(c *Config) { c.ARI.Formats = "" }},
+		{"ari.formats", func(c *Config) { c.ARI.Formats = "ulaw," }},
+		{"ari.formats", func(c *Config) { c.ARI.Formats = "ulaw alaw" }},
+		{"ari.ping_interval", func(c *Config) { c.ARI.PingInterval = 0 }},
+		{"ari.pong_timeout", func(c *Config) { c.ARI.PongTimeout = -time.Second }},
+		{"ari.reconnect_backoff", func(c *Config) { c.ARI.ReconnectBackoff = 0 }},
+		{"ari.reconnect_backoff_max", func(c *Config) { c.ARI.ReconnectBackoffMax = time.Millisecond }},
 		{"ari.attached_vars[0]", func(c *Config) { c.ARI.AttachedVars = []string{" "} }},
 		{"http.listen", func(c *Config) { c.HTTP.Listen = ":0" }},
 		{"auth.agents[1].token", func(c *Config) { c.Auth.Agents[1].Token = "" }},

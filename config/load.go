@@ -27,14 +27,19 @@ const EnvConfigFile = EnvPrefix + "_CONFIG"
 // defaults are the values of keys nobody set. Keys absent here default to
 // their zero value.
 var defaults = map[string]any{
-	"redis.prefix":           "tandem",
-	"ari.url":                "http://127.0.0.1:8088/ari",
-	"ari.app":                "tandem",
-	"ari.request_timeout":    5 * time.Second,
-	"http.listen":            "127.0.0.1:8080",
-	"routing.ring_timeout":   15 * time.Second,
-	"routing.sweep_interval": time.Second,
-	"routing.callback_lease": 15 * time.Second,
+	"redis.prefix":              "tandem",
+	"ari.url":                   "http://127.0.0.1:8088/ari",
+	"ari.app":                   "tandem",
+	"ari.request_timeout":       5 * time.Second,
+	"ari.formats":               "ulaw",
+	"ari.ping_interval":         2 * time.Second,
+	"ari.pong_timeout":          3 * time.Second,
+	"ari.reconnect_backoff":     50 * time.Millisecond,
+	"ari.reconnect_backoff_max": 2 * time.Second,
+	"http.listen":               "127.0.0.1:8080",
+	"routing.ring_timeout":      15 * time.Second,
+	"routing.sweep_interval":    time.Second,
+	"routing.callback_lease":    15 * time.Second,
 	// max_concurrent_calls defaults to 0: no cap.
 	"routing.busy_message":             "sound:all-circuits-busy-now",
 	"routing.blind_transfer_no_answer": "abandon",

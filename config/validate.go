@@ -45,6 +45,10 @@ var code = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 
 // variableName is what a call variable may be called: an Asterisk channel
 // variable or an IVR field name.
+// formatList is what Asterisk's originate accepts in formats=: format
+// names ("core show codecs") separated by commas, none empty.
+var formatList = regexp.MustCompile(`^[a-z0-9_]+(,[a-z0-9_]+)*$`)
+
 var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // region is an ISO 3166-1 alpha-2 code as phone-number parsers take it.
@@ -129,6 +133,15 @@ func (c Config) Validate() error {
 		bad("ari.app", "must not contain spaces")
 	}
 	positive(bad, "ari.request_timeout", c.ARI.RequestTimeout)
+	if !formatList.MatchString(c.ARI.Formats) {
+		bad("ari.formats", "must be a comma-separated list of Asterisk format names, e.g. ulaw or ulaw,alaw")
+	}
+	positive(bad, "ari.ping_interval", c.ARI.PingInterval)
+	positive(bad, "ari.pong_timeout", c.ARI.PongTimeout)
+	positive(bad, "ari.reconnect_backoff", c.ARI.ReconnectBackoff)
+	if c.ARI.ReconnectBackoffMax < c.ARI.ReconnectBackoff {
+		bad("ari.reconnect_backoff_max", "must be at least ari.reconnect_backoff")
+	}
 	for i, v := range c.ARI.AttachedVars {
 		if strings.TrimSpace(v) == "" {
 			bad(fmt.Sprintf("ari.attached_vars[%d]", i), "must not be empty")

@@ -86,6 +86,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		t.Fatalf("lab: %v", err)
 	}
 	t.Cleanup(l.Close)
+	requireCodecsOnEveryOriginate(t, l)
 	return l
 }
 

@@ -87,6 +87,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 		t.Fatalf("lab: %v", err)
 	}
 	t.Cleanup(l.Close)
+	requireCodecsOnEveryOriginate(t, l)
 	return &controlLab{Lab: l, t: t}
 }
 

@@ -40,6 +40,7 @@ func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
 		t.Fatalf("lab: %v", err)
 	}
 	t.Cleanup(l.Close)
+	requireCodecsOnEveryOriginate(t, l)
 	return l
 }
 

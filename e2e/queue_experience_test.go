@@ -79,6 +79,7 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 		t.Fatalf("lab: %v", err)
 	}
 	t.Cleanup(l.Close)
+	requireCodecsOnEveryOriginate(t, l)
 	return l
 }
 

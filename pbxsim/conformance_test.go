@@ -111,6 +111,7 @@ type replay struct {
 	t     *testing.T
 	file  string
 	w     *world
+	clock *manualClock
 	lines []traceLine
 
 	traceNames map[string]string // trace channel id → name
@@ -127,12 +128,24 @@ type traceEvent struct {
 }
 
 func newReplay(t *testing.T, file string) *replay {
+	// The simulator counts in the trace's own seconds, on a clock the
+	// replay moves to each line's moment: its scripted delays fall
+	// between the same requests as Asterisk's did, whether the machine is
+	// idle or loaded (a replay that lags behind wall time once made a
+	// 2 s recording end after the trace's DELETE of its file, 11-snoop).
+	// The delays that are not in ARI seconds keep the share of the
+	// timeline they had when the replay ran on a scaled wall clock.
 	timing := Timing{
-		Second:   time.Duration(float64(time.Second) * replayScale),
-		Playback: time.Duration(float64(time.Second) * replayScale),
+		Second:       time.Second,
+		Playback:     time.Second,
+		Unreachable:  scaled(20 * time.Millisecond),
+		AnswerSettle: scaled(20 * time.Millisecond),
+		StasisFail:   scaled(5 * time.Millisecond),
+		DTMFGap:      scaled(50 * time.Millisecond),
 	}
+	clock := newManualClock()
 	r := &replay{
-		t: t, file: file, w: newWorld(t, timing), lines: loadTrace(t, file),
+		t: t, file: file, w: newWorldClock(t, timing, clock), clock: clock, lines: loadTrace(t, file),
 		traceNames: map[string]string{}, idMap: map[string]string{}, suffix: map[string]string{},
 		sockets: map[string]*rawSocket{}, expected: map[string][]traceEvent{}, used: map[string]bool{},
 	}
@@ -228,7 +241,17 @@ func (r *replay) learn(traceBody, simBody []byte) {
 	}
 }
 
+// scaled turns a wall-clock delay of the scaled replay into trace time.
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) / replayScale) }
+
+// traceTime is a trace timestamp (seconds) as a clock position.
+func traceTime(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+
 func (r *replay) run() {
+	// Wall time still paces the replay (scaled), which leaves the
+	// simulator's own goroutines (socket writers, the end of a dropped
+	// connection) time to work as they did in the trace; the simulated
+	// time is the clock's.
 	start := time.Now()
 	at := func(sec float64) time.Time {
 		return start.Add(time.Duration(sec * replayScale * float64(time.Second)))
@@ -239,6 +262,7 @@ func (r *replay) run() {
 		switch l.Dir {
 		case "rest":
 			time.Sleep(time.Until(at(l.TReq)))
+			r.clock.Advance(traceTime(l.TReq))
 			if l.Websocket != "" {
 				r.upgrade(l)
 			} else {
@@ -249,11 +273,13 @@ func (r *replay) run() {
 		case "note":
 			if l.WS != "" {
 				time.Sleep(time.Until(at(l.T)))
+				r.clock.Advance(traceTime(l.T))
 			}
 			r.noteAction(l)
 		}
 	}
-	time.Sleep(time.Until(at(last)) + 300*time.Millisecond)
+	time.Sleep(time.Until(at(last)))
+	r.clock.Advance(traceTime(last))
 	r.settle()
 }
 
@@ -277,6 +303,15 @@ func (r *replay) settle() {
 	}
 }
 
+// waitFrames waits until rs has received n frames, or 2 s (the simulator
+// may send fewer: that is then reported by the comparison).
+func (r *replay) waitFrames(rs *rawSocket, n int) {
+	deadline := time.Now().Add(2 * time.Second)
+	for len(rs.frames()) < n && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // noteAction replays what the tracer did to its sockets.
 func (r *replay) noteAction(l traceLine) {
 	rs := r.sockets[l.WS]
@@ -285,6 +320,9 @@ func (r *replay) noteAction(l traceLine) {
 	}
 	switch {
 	case strings.HasPrefix(l.Note, "client closes the TCP connection abruptly"):
+		// The tracer had received every event before this line; a
+		// socket writer that lags under load must not lose them here.
+		r.waitFrames(rs, len(r.expected[l.WS]))
 		rs.drop()
 	case strings.HasPrefix(l.Note, "client sends websocket close frame"):
 		rs.close()

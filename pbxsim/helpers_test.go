@@ -30,9 +30,16 @@ type world struct {
 
 func newWorld(t *testing.T, timing Timing) *world {
 	t.Helper()
+	return newWorldClock(t, timing, nil)
+}
+
+// newWorldClock is newWorld with the simulator's delays on clock (nil: the
+// wall clock).
+func newWorldClock(t *testing.T, timing Timing, clock Clock) *world {
+	t.Helper()
 	tw := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sim := New(Options{Username: testUser, Password: testPass, Timing: timing, Logger: log})
+	sim := New(Options{Username: testUser, Password: testPass, Timing: timing, Logger: log, Clock: clock})
 	srv := httptest.NewServer(sim.Handler())
 	// The listener stays open after the test on purpose: ari/v5 clients
 	// cannot be closed race-free (see connect), keep reconnecting to their
@@ -272,8 +279,22 @@ func (rs *rawSocket) drop() {
 	<-rs.done
 }
 
+// close closes like the tracer did: it sends a close frame (1000) and
+// reads until the server closes, so it receives every event the server
+// emitted before it saw the close; then it ends the connection.
 func (rs *rawSocket) close() {
-	_ = rs.ws.Close()
+	// FIN + close opcode, masked, 2-byte payload 1000; a zero mask key
+	// leaves the payload as is.
+	_, err := rs.conn.Write([]byte{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8})
+	if err == nil {
+		t := time.NewTimer(3 * time.Second)
+		defer t.Stop()
+		select {
+		case <-rs.done:
+		case <-t.C:
+		}
+	}
+	_ = rs.conn.Close()
 	<-rs.done
 }
 

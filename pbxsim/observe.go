@@ -48,6 +48,23 @@ type Stats struct {
 	Hangups            int // channels destroyed
 }
 
+// Originate is what one accepted originate (POST /channels) or create
+// (POST /channels/create) request carried.
+type Originate struct {
+	Kind       string // "originate" or "create"
+	Channel    string // id of the channel it created
+	Endpoint   string
+	Originator string // the originator parameter, "" if none
+	Formats    string // the formats parameter, "" if none
+}
+
+// Originates returns every accepted originate and create, in order.
+func (s *Sim) Originates() []Originate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.originates)
+}
+
 // Channel returns a snapshot of a live or hung-up channel.
 func (s *Sim) Channel(id string) (ChannelView, bool) {
 	s.mu.Lock()

@@ -130,7 +130,7 @@ func (s *Sim) recApps(r *recording) map[string]bool {
 func (s *Sim) startRecording(r *recording, p params) {
 	s.liveRecs[r.name] = r
 	r.state = "recording"
-	r.started = time.Now()
+	r.started = s.clock.Now()
 	r.terminateOn = p.get("terminateOn")
 	r.maxSilence = p.int("maxSilenceSeconds", 0)
 	s.emit(s.recApps(r), obj{{"type", "RecordingStarted"}, {"timestamp", now()}, {"recording", r.json()}})
@@ -169,9 +169,9 @@ func (s *Sim) finishRecording(r *recording, keep bool) {
 	s.cancel(r.maxTimer)
 	s.cancel(r.silenceTimer)
 	if r.state == "paused" {
-		r.paused += time.Since(r.pausedAt)
+		r.paused += s.clock.Now().Sub(r.pausedAt)
 	}
-	recorded := time.Since(r.started) - r.paused
+	recorded := s.clock.Now().Sub(r.started) - r.paused
 	r.state = "done"
 	secs := int(recorded / s.timing.Second)
 	s.emit(s.recApps(r), obj{{"type", "RecordingFinished"}, {"timestamp", now()}, {"recording", r.json().set("duration", secs)}})
@@ -243,7 +243,7 @@ func (s *Sim) restLiveRecPause(args []string, p params) reply {
 		return rp
 	}
 	if r.state == "recording" {
-		r.state, r.pausedAt = "paused", time.Now()
+		r.state, r.pausedAt = "paused", s.clock.Now()
 	}
 	return noContent()
 }
@@ -254,7 +254,7 @@ func (s *Sim) restLiveRecUnpause(args []string, p params) reply {
 		return rp
 	}
 	if r.state == "paused" {
-		r.paused += time.Since(r.pausedAt)
+		r.paused += s.clock.Now().Sub(r.pausedAt)
 		r.state = "recording"
 	}
 	return noContent()

@@ -36,9 +36,23 @@ func (s *Sim) restOriginate(args []string, p params) reply {
 	if endpoint == "" {
 		return fail(http.StatusBadRequest, "Endpoint must be specified")
 	}
+	originator, formats := p.get("originator"), p.get("formats")
+	if originator != "" && formats != "" {
+		// res/ari/resource_channels.c refuses the pair before anything
+		// else; /channels/create does not (it prefers the originator).
+		return fail(http.StatusBadRequest, "Originator and formats can't both be specified")
+	}
 	app, ext := p.get("app"), p.get("extension")
 	if app == "" && ext == "" {
 		return fail(http.StatusBadRequest, "Application or extension must be specified")
+	}
+	if originator != "" && s.liveChannel(originator) == nil {
+		return fail(http.StatusBadRequest, "Provided originator channel was not found")
+	}
+	if formats != "" {
+		if bad, ok := unknownFormat(formats); ok {
+			return fail(http.StatusBadRequest, "Provided format ("+bad+") was not found")
+		}
 	}
 	id, other := p.get("channelId"), p.get("otherChannelId")
 	if len(args) > 0 {
@@ -56,6 +70,7 @@ func (s *Sim) restOriginate(args []string, p params) reply {
 	}
 	s.countOriginate(endpoint, p.vars)
 	a, b := s.allocLeg(endpoint, id, other, p)
+	s.recordOriginate(a, "originate", originator, formats)
 	a.dial = &dialState{
 		dialstring: dialString(endpoint),
 		app:        app,
@@ -204,6 +219,7 @@ func (s *Sim) restCreate(_ []string, p params) reply {
 	app := p.get("app")
 	s.countOriginate(endpoint, p.vars)
 	a, b := s.allocLeg(endpoint, id, other, p)
+	s.recordOriginate(a, "create", p.get("originator"), p.get("formats"))
 	a.pendingB = b
 	if b != nil {
 		// The ;2 half only comes to life when dialled.
@@ -266,4 +282,37 @@ func (s *Sim) restDial(args []string, p params) reply {
 		a.dial.timeout = s.after(time.Duration(t)*s.timing.Second, a, func() { s.dialTimeout(a) })
 	}
 	return noContent()
+}
+
+// knownFormats are the format names Asterisk 22's format cache holds
+// (`core show codecs`); any other name in formats= is refused.
+var knownFormats = map[string]bool{
+	"ulaw": true, "alaw": true, "gsm": true, "g722": true, "g719": true, "g723": true,
+	"g726": true, "g726aal2": true, "g729": true, "ilbc": true, "lpc10": true, "adpcm": true,
+	"speex": true, "speex16": true, "speex32": true, "opus": true, "silk8": true, "silk12": true,
+	"silk16": true, "silk24": true, "siren7": true, "siren14": true, "codec2": true, "testlaw": true,
+	"slin": true, "slin12": true, "slin16": true, "slin24": true, "slin32": true, "slin44": true,
+	"slin48": true, "slin96": true, "slin192": true,
+	"h261": true, "h263": true, "h263p": true, "h264": true, "h265": true, "mpeg4": true,
+	"vp8": true, "vp9": true, "jpeg": true, "png": true, "t140": true, "t140red": true,
+}
+
+// unknownFormat returns the first name in a comma-separated formats list
+// that Asterisk would not find. Like Asterisk (strsep + ast_strip), an
+// empty item, e.g. after a trailing comma, is a name that is not found.
+func unknownFormat(formats string) (string, bool) {
+	for _, f := range strings.Split(formats, ",") {
+		f = strings.TrimSpace(f)
+		if !knownFormats[f] {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// recordOriginate keeps what an accepted originate or create carried.
+func (s *Sim) recordOriginate(a *channel, kind, originator, formats string) {
+	s.originates = append(s.originates, Originate{
+		Kind: kind, Channel: a.id, Endpoint: a.endpoint, Originator: originator, Formats: formats,
+	})
 }

@@ -28,6 +28,30 @@ type Options struct {
 	Logger   *slog.Logger
 	// Timing holds every scripted delay; zero fields take the defaults.
 	Timing Timing
+	// Clock runs the scripted delays; nil is the wall clock. A test that
+	// replays a recorded timeline passes a clock it advances itself, so
+	// the simulator's timers keep their place among its requests however
+	// slowly the machine runs them.
+	Clock Clock
+}
+
+// Clock is the time the simulator's scripted delays count in.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc runs f in its own goroutine (or the caller advancing the
+	// clock) once d has passed, unless the Timer is stopped first.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc; Stop reports whether it stopped f from
+// running.
+type Timer interface{ Stop() bool }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+func (wallClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(d, f)
 }
 
 // Timing holds the simulator's scripted delays. Real Asterisk takes these from
@@ -76,6 +100,7 @@ func (t Timing) withDefaults() Timing {
 // it when done.
 type Sim struct {
 	opts   Options
+	clock  Clock
 	timing Timing
 	log    *slog.Logger
 
@@ -94,9 +119,11 @@ type Sim struct {
 	phones    map[string]Phone
 	rr        int
 	stats     Stats
-	media     map[string][]MediaEntry
-	timers    map[*simTimer]struct{}
-	sockets   map[*socket]struct{}
+	// originates records what every accepted originate carried (Originates).
+	originates []Originate
+	media      map[string][]MediaEntry
+	timers     map[*simTimer]struct{}
+	sockets    map[*socket]struct{}
 
 	wg sync.WaitGroup // socket goroutines and running timer callbacks
 }
@@ -110,9 +137,13 @@ func New(opts Options) *Sim {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
+	}
 	now := time.Now()
 	return &Sim{
 		opts:      opts,
+		clock:     opts.Clock,
 		timing:    opts.Timing.withDefaults(),
 		log:       log.With("component", "pbxsim"),
 		epoch:     now.Unix(),
@@ -154,7 +185,7 @@ func (s *Sim) Close() {
 // simTimer is a scripted delay owned by the simulator (and optionally by a
 // channel, which cancels it when it is destroyed).
 type simTimer struct {
-	t       *time.Timer
+	t       Timer
 	stopped bool
 	owner   *channel
 }
@@ -168,7 +199,7 @@ func (s *Sim) after(d time.Duration, owner *channel, fn func()) *simTimer {
 		owner.timers = append(owner.timers, st)
 	}
 	s.wg.Add(1)
-	st.t = time.AfterFunc(d, func() {
+	st.t = s.clock.AfterFunc(d, func() {
 		defer s.wg.Done()
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -2,7 +2,9 @@ package pbxsim
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -18,18 +20,24 @@ type socket struct {
 	s    *Sim
 	app  string
 	ws   *websocket.Conn
-	raw  net.Conn // the hijacked TCP connection, closed to drop abruptly
+	raw  *freezeConn // the hijacked TCP connection, closed to drop abruptly
 	wake chan struct{}
 	done chan struct{}
 
 	mu     sync.Mutex
 	q      [][]byte
 	closed bool
+	frozen bool // FreezeWebSockets: frames are discarded, never written
+	// stopping: the client sent a close frame; what is queued is still
+	// written, nothing new is queued, and flushed is closed once the
+	// queue is empty.
+	stopping bool
+	flushed  chan struct{}
 }
 
 func (so *socket) send(frame []byte) {
 	so.mu.Lock()
-	if !so.closed {
+	if !so.closed && !so.frozen && !so.stopping {
 		so.q = append(so.q, frame)
 	}
 	so.mu.Unlock()
@@ -70,11 +78,22 @@ func (so *socket) writeLoop() {
 			so.mu.Lock()
 			q := so.q
 			so.q = nil
+			stopping := so.stopping
 			so.mu.Unlock()
 			if len(q) == 0 {
+				if stopping {
+					close(so.flushed)
+					return
+				}
 				break
 			}
 			for _, f := range q {
+				so.mu.Lock()
+				frozen := so.frozen
+				so.mu.Unlock()
+				if frozen {
+					break
+				}
 				_ = so.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				if err := websocket.Message.Send(so.ws, string(f)); err != nil {
 					so.drop()
@@ -86,16 +105,68 @@ func (so *socket) writeLoop() {
 }
 
 // hijackRecorder keeps the hijacked connection so that DropWebSockets can cut
-// it without the close frame websocket.Conn.Close would send.
+// it without the close frame websocket.Conn.Close would send, and wraps it
+// so that FreezeWebSockets can stop it answering.
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	conn *freezeConn
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := h.ResponseWriter.(http.Hijacker).Hijack()
-	h.conn = c
-	return c, rw, err
+	if err != nil {
+		return c, rw, err
+	}
+	h.conn = &freezeConn{Conn: c}
+	// The WebSocket reads through the returned reader: it must read the
+	// wrapper, after whatever the HTTP server had already buffered.
+	pre, _ := rw.Reader.Peek(rw.Reader.Buffered())
+	r := io.MultiReader(bytes.NewReader(bytes.Clone(pre)), h.conn)
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(r), rw.Writer), nil
+}
+
+// freezeConn is an events socket's TCP connection that can be frozen: from
+// then on whatever the client sends (a ping, a close frame) is read from
+// the kernel but never handed to the WebSocket, so nothing is answered,
+// and the connection stays open — a half-open connection as the client
+// sees one. Closing it releases a frozen read.
+type freezeConn struct {
+	net.Conn
+	mu     sync.Mutex
+	frozen chan struct{} // non-nil once frozen; closed by Close
+	closed bool
+}
+
+func (f *freezeConn) freeze() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.frozen == nil && !f.closed {
+		f.frozen = make(chan struct{})
+	}
+}
+
+func (f *freezeConn) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	f.mu.Lock()
+	ch := f.frozen
+	f.mu.Unlock()
+	if ch != nil {
+		<-ch // held until Close: what was read is never delivered
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+func (f *freezeConn) Close() error {
+	f.mu.Lock()
+	if !f.closed {
+		f.closed = true
+		if f.frozen != nil {
+			close(f.frozen)
+		}
+	}
+	f.mu.Unlock()
+	return f.Conn.Close()
 }
 
 // serveEvents upgrades GET /ari/events. Authentication and the app parameter
@@ -109,7 +180,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request, appName string
 		// No Origin check: Asterisk accepts any origin (ari/v5 sends
 		// http://localhost/).
 		Handshake: func(*websocket.Config, *http.Request) error {
-			so = &socket{s: s, app: appName, raw: rec.conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+			so = &socket{s: s, app: appName, raw: rec.conn, wake: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
 			if !s.attachSocket(so) {
 				so = nil
 				return errors.New("simulator closed")
@@ -126,8 +197,28 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request, appName string
 			for {
 				var msg []byte
 				if err := websocket.Message.Receive(ws, &msg); err != nil {
-					return
+					break
 				}
+			}
+			// A close frame (or the client's end of the stream): Asterisk
+			// has written every event it emitted before, so the client
+			// that waits for the server's close gets them all (trace 07
+			// ends with a BridgeDestroyed 0.2 ms before the client's
+			// close frame). Write what is queued, then close.
+			so.mu.Lock()
+			so.stopping = true
+			so.mu.Unlock()
+			select {
+			case so.wake <- struct{}{}:
+			default:
+			}
+			t := time.NewTimer(5 * time.Second) // the write deadline
+			defer t.Stop()
+			select {
+			case <-so.flushed:
+				_ = ws.Close() // sends the close frame back
+			case <-so.done:
+			case <-t.C:
 			}
 		},
 	}
@@ -189,6 +280,32 @@ func (s *Sim) detachSocket(so *socket) {
 		return
 	}
 	s.log.Info("deactivating stasis app", "app", a.name)
+}
+
+// FreezeWebSockets makes every open WebSocket of app stop answering without
+// closing it: no event is written any more (they are lost, as on a dead
+// network path), and nothing the client sends — pings included — is
+// answered. The app keeps the frozen socket as its own until a new socket
+// replaces it, as Asterisk does until a write times out. A test hook for
+// half-open connections.
+func (s *Sim) FreezeWebSockets(app string) {
+	s.mu.Lock()
+	var freeze []*socket
+	for so := range s.sockets {
+		if so.app == app {
+			freeze = append(freeze, so)
+		}
+	}
+	s.mu.Unlock()
+	for _, so := range freeze {
+		so.mu.Lock()
+		so.frozen = true
+		so.q = nil
+		so.mu.Unlock()
+		if so.raw != nil {
+			so.raw.freeze()
+		}
+	}
 }
 
 // DropWebSockets closes every WebSocket of app abruptly (no close frame), as

@@ -81,6 +81,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PBX: ari.New(ari.Options{
 			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
 			App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
+			Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
+			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
 			RecordingFormat: cfg.Recording.Format, Logger: log,
 		}),
 		Queues:        queues,
