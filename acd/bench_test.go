@@ -33,7 +33,7 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 func benchStore(b *testing.B) (*Store, *roundTrips) {
 	b.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Start(b)})
-	b.Cleanup(func() { rdb.Close() })
+	b.Cleanup(func() { _ = rdb.Close() })
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
 	return NewStore(rdb, "bench", "n1"), rt

@@ -501,7 +501,7 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 				if err := json.Unmarshal([]byte(m.Payload), &w); err != nil {
 					continue
 				}
-				w.AgentEvent.At = time.UnixMilli(w.AtMS)
+				w.At = time.UnixMilli(w.AtMS)
 				select {
 				case out <- w.AgentEvent:
 				case <-ctx.Done():

@@ -299,7 +299,7 @@ func dialSupervisor(t *testing.T, srv *httptest.Server, token string, query bool
 	}
 	conn, err := websocket.DialConfig(cfg)
 	if err == nil {
-		t.Cleanup(func() { conn.Close() })
+		t.Cleanup(func() { _ = conn.Close() })
 	}
 	return conn, err
 }

@@ -49,7 +49,7 @@ func dial(t *testing.T, srv *httptest.Server, id, token string, query bool) (*we
 	}
 	conn, err := websocket.DialConfig(cfg)
 	if err == nil {
-		t.Cleanup(func() { conn.Close() })
+		t.Cleanup(func() { _ = conn.Close() })
 		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	}
 	return conn, err
@@ -139,7 +139,7 @@ func TestEventsEndWhenClientLeaves(t *testing.T) {
 	if err := websocket.JSON.Receive(conn, &ev); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close()
+	_ = conn.Close()
 	select {
 	case <-core.subEnded:
 	case <-time.After(5 * time.Second):

@@ -44,7 +44,9 @@ func newWorld(t *testing.T, wrap func(http.Handler) http.Handler, timeout time.D
 	go func() { done <- w.driver.Run(ctx, w.record) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("driver Run after cancel: %v", err)
+		}
 		w.sim.Close()
 		w.srv.Close()
 	})
@@ -71,7 +73,7 @@ func (w *world) waitApp(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode == 200
 	})
 }

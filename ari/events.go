@@ -64,7 +64,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 			}
 		}
 		err = d.read(ctx, ws, handle)
-		ws.Close()
+		_ = ws.Close()
 		if errors.Is(err, ErrReplaced) {
 			d.log.Error("application replaced by another connection; stopping")
 			return err
@@ -115,7 +115,7 @@ func (d *Driver) dial(ctx context.Context, app string) (*websocket.Conn, error) 
 // socket (ErrReplaced), or ctx ends. Closing the socket is what unblocks
 // the read when ctx ends.
 func (d *Driver) read(ctx context.Context, ws *websocket.Conn, handle func(acd.Event)) error {
-	stop := context.AfterFunc(ctx, func() { ws.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	defer stop()
 	for {
 		var frame []byte

@@ -196,7 +196,7 @@ func (d *Driver) openTakeover(t *takeover, run *running) {
 		backoff := 50 * time.Millisecond
 		for {
 			err := d.read(t.ctx, ws, run.handle)
-			ws.Close()
+			_ = ws.Close()
 			switch {
 			case errors.Is(err, ErrReplaced):
 				log.Error("takeover socket replaced by another connection; its legs are no longer reported here")

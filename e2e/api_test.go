@@ -26,7 +26,7 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	_ = json.Unmarshal(data, &out)
@@ -66,14 +66,16 @@ func TestAgentDesktopThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	if st, body := call(t, srv, "POST", "/v1/agents/a1/available", "tok-a1", ""); st != 200 || body["state"] != string(agents.Available) {
 		t.Fatalf("available: %d %v", st, body)
 	}
 	if _, err := l.Sim.Call(pbxsim.Caller{ANI: "5557777", DNIS: "800", Vars: map[string]string{"ORDER": "A-17"}}); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := ws.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	var pop acd.AgentEvent
 	for pop.Type != "offered" {
 		if err := websocket.JSON.Receive(ws, &pop); err != nil {

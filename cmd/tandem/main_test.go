@@ -103,7 +103,7 @@ func TestServeRoutesACallThroughTheSimulator(t *testing.T) {
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
 			t.Setenv(k, "")
-			os.Unsetenv(k)
+			_ = os.Unsetenv(k)
 		}
 	}
 	sim := pbxsim.New(pbxsim.Options{Username: "tandem", Password: "pw"})
@@ -137,7 +137,7 @@ log: {level: debug, format: text}
 	waitFor(t, "the API", func() bool {
 		resp, err := http.Get(api + "/healthz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
@@ -173,7 +173,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
 
@@ -184,7 +184,7 @@ func activeApp(t *testing.T, base, app string) bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
 
@@ -196,7 +196,7 @@ func post(t *testing.T, url, body string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)

@@ -29,7 +29,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("tandem serve", pflag.ContinueOnError)
 	config.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem serve [flags]\n\nRuns one replica. Every key can also come from a YAML file or TANDEM_* environment variables; see config/REFERENCE.md.\n\n%s", fs.FlagUsages())
+		_, _ = fmt.Fprintf(stderr, "Usage: tandem serve [flags]\n\nRuns one replica. Every key can also come from a YAML file or TANDEM_* environment variables; see config/REFERENCE.md.\n\n%s", fs.FlagUsages())
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// Without it a context deadline never reaches the socket.
 		ContextTimeoutEnabled: true,
 	})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = rdb.Ping(pctx).Err()
 	cancel()

@@ -111,7 +111,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	r.Wall = Millis(time.Since(began))
 	r.Interrupted = !drained && ctx.Err() != nil
 	r.OK = len(r.Invariants.Violations()) == 0 && !r.Interrupted
-	fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
+	_, _ = fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
 	switch {
 	case gerr != nil:
 		return r, gerr
@@ -166,7 +166,7 @@ func reportProgress(ctx context.Context, out io.Writer, opts Options, cs *caller
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			fmt.Fprintln(out, progressLine(opts, cs, w, began))
+			_, _ = fmt.Fprintln(out, progressLine(opts, cs, w, began))
 		}
 	}
 }
