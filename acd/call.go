@@ -595,7 +595,9 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		case phaseCallbackDialog:
 			// Hung up between start and register: abandoned.
 			if d := c.dialog; d != nil && d.recording != "" {
-				c.e.pbx.StopRecording(ctx, d.recording)
+				if err := c.e.pbx.StopRecording(ctx, d.recording); err != nil {
+					c.log.Warn("stop the message recording of a caller who hung up", "err", err)
+				}
 				c.destroyMessageBridge(ctx)
 			}
 			c.dialog = nil

@@ -507,13 +507,13 @@ func (e *Engine) SubscribeSupervisor(ctx context.Context) (<-chan AgentEvent, er
 
 func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-chan AgentEvent, error) {
 	if _, err := sub.Receive(ctx); err != nil {
-		sub.Close()
+		_ = sub.Close()
 		return nil, fmt.Errorf("subscribe %s: %w", who, err)
 	}
 	out := make(chan AgentEvent, 64)
 	go func() {
 		defer close(out)
-		defer sub.Close()
+		defer func() { _ = sub.Close() }()
 		msgs := sub.Channel()
 		for {
 			select {
@@ -527,7 +527,7 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 				if err := json.Unmarshal([]byte(m.Payload), &w); err != nil {
 					continue
 				}
-				w.AgentEvent.At = time.UnixMilli(w.AtMS)
+				w.At = time.UnixMilli(w.AtMS)
 				select {
 				case out <- w.AgentEvent:
 				case <-ctx.Done():

@@ -129,8 +129,8 @@ func (s *server) stream(ctx context.Context, cancel context.CancelFunc, conn *we
 	code, reason := websocket.StatusNormalClosure, "subscription ended"
 	defer func() {
 		close(stopPings)
-		switch {
-		case code == websocket.StatusAbnormalClosure:
+		switch code {
+		case websocket.StatusAbnormalClosure:
 			_ = conn.CloseNow() // the client is not there to shake hands
 		default:
 			// The handshake waits (bounded by the library) for the

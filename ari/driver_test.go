@@ -54,7 +54,9 @@ func newWorldWith(t *testing.T, wrap func(http.Handler) http.Handler, timeout ti
 	go func() { done <- w.driver.Run(ctx, w.record) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("driver Run after cancel: %v", err)
+		}
 		w.sim.Close()
 		w.srv.Close()
 	})
@@ -81,7 +83,7 @@ func (w *world) waitApp(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode == 200
 	})
 }

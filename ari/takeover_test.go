@@ -335,7 +335,9 @@ func TestTakeoverServesACallArrivingOnTheDeadApplication(t *testing.T) {
 	c := newCluster(t)
 	a := c.start(t, "tandem-a")
 	a.cancel() // the replica dies
-	a.wait(t)
+	if err := a.wait(t); err != nil {
+		t.Fatalf("replica a stopped with %v", err)
+	}
 	b := c.start(t, "tandem-b")
 	tctx, cancel := context.WithCancel(context.Background())
 	if _, err := b.driver.Takeover(tctx, "tandem-a", nil); err != nil {

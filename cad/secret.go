@@ -20,12 +20,14 @@ type Secret string
 // Plain is the value in clear, for an audited reveal only.
 func (s Secret) Plain() string { return string(s) }
 
-func (Secret) LogValue() slog.Value            { return slog.StringValue(Masked) }
-func (Secret) String() string                  { return Masked }
-func (Secret) GoString() string                { return "cad.Secret(" + strconv.Quote(Masked) + ")" }
-func (Secret) MarshalJSON() ([]byte, error)    { return json.Marshal(Masked) }
-func (Secret) MarshalText() ([]byte, error)    { return []byte(Masked), nil }
-func (s Secret) Format(f fmt.State, verb rune) { io.WriteString(f, formatMasked(verb, f.Flag('#'))) }
+func (Secret) LogValue() slog.Value         { return slog.StringValue(Masked) }
+func (Secret) String() string               { return Masked }
+func (Secret) GoString() string             { return "cad.Secret(" + strconv.Quote(Masked) + ")" }
+func (Secret) MarshalJSON() ([]byte, error) { return json.Marshal(Masked) }
+func (Secret) MarshalText() ([]byte, error) { return []byte(Masked), nil }
+func (s Secret) Format(f fmt.State, verb rune) {
+	_, _ = io.WriteString(f, formatMasked(verb, f.Flag('#')))
+}
 
 func formatMasked(verb rune, sharp bool) string {
 	switch {

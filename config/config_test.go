@@ -43,7 +43,7 @@ func clearEnv(t *testing.T) {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, EnvPrefix+"_") {
 			t.Setenv(name, "") // restores it afterwards
-			os.Unsetenv(name)
+			_ = os.Unsetenv(name)
 		}
 	}
 }

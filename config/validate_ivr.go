@@ -44,13 +44,10 @@ func checkIVR(bad badFunc, c Config) {
 		if strings.TrimSpace(dnis) == "" {
 			bad(key, "dialled number must not be empty")
 		}
-		switch node := c.IVR.EntryPoints[dnis]; {
-		case node == "":
+		if node := c.IVR.EntryPoints[dnis]; node == "" {
 			bad(key, "must name a node")
-		default:
-			if _, ok := c.IVR.Nodes[node]; !ok {
-				bad(key, "node %q is not configured under ivr.nodes", node)
-			}
+		} else if _, ok := c.IVR.Nodes[node]; !ok {
+			bad(key, "node %q is not configured under ivr.nodes", node)
 		}
 		if _, clash := c.Routing.DNIS[dnis]; clash {
 			// Which of the two would win is not obvious to a reader, so

@@ -28,7 +28,7 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	_ = json.Unmarshal(data, &out)
@@ -70,7 +70,7 @@ func TestAgentDesktopThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
+	defer func() { _ = ws.CloseNow() }()
 	if st, body := call(t, srv, "POST", "/v1/agents/a1/available", "tok-a1", ""); st != 200 || body["state"] != string(agents.Available) {
 		t.Fatalf("available: %d %v", st, body)
 	}

@@ -20,7 +20,7 @@ func deleteChannel(l *lab.Lab, id string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		return fmt.Errorf("hang up %s: %s", id, resp.Status)
 	}

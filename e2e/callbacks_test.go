@@ -227,7 +227,7 @@ func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
 
 	// Sunday 10:00-11:00 in the customer's zone: the queue is closed.
 	sunday := time.Date(2026, 11, 29, 10, 0, 0, 0, ny)
-	skew := clock().Sub(time.Now())
+	skew := time.Until(clock())
 	_, _, err = e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "+12025550131",
 		EarliestAt: sunday.Add(-skew), WindowEnd: sunday.Add(time.Hour - skew), TimeZone: "America/New_York"})
 	var fe *callbacks.FieldError

@@ -127,7 +127,7 @@ func (l *controlLab) ari(method, path string) (int, map[string]any) {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	_ = json.Unmarshal(data, &out)

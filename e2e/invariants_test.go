@@ -103,7 +103,7 @@ func monitorScripts(t *testing.T, l *lab.Lab) *scriptMonitor {
 		}
 	}()
 	t.Cleanup(func() {
-		conn.Close()
+		_ = conn.Close()
 		<-m.done
 	})
 	<-m.ready

@@ -75,7 +75,7 @@ func loadTrace(t *testing.T, name string) []traceLine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []traceLine
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4<<20), 4<<20)

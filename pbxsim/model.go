@@ -2,7 +2,6 @@ package pbxsim
 
 import (
 	"maps"
-	"slices"
 	"time"
 )
 
@@ -162,8 +161,6 @@ func (b *bridge) json() obj {
 		{"video_mode", "talker"},
 	}
 }
-
-func (b *bridge) has(c *channel) bool { return slices.Contains(b.channels, c) }
 
 // playback is one ARI playback; media holds the remaining URIs.
 type playback struct {

@@ -20,7 +20,7 @@ func (w *world) post(path string, q url.Values) (int, string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	var m struct{ Message string }
 	_ = json.Unmarshal(b, &m)

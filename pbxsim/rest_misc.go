@@ -108,7 +108,7 @@ func (s *Sim) restUnsubscribe(args []string, p params) reply {
 		return rp
 	}
 	for _, c := range cs {
-		if !c.subs[name] && !(c.inStasis && c.stasisApp == name) {
+		if !c.subs[name] && (!c.inStasis || c.stasisApp != name) {
 			return fail(http.StatusUnprocessableEntity, "Event source was not subscribed to")
 		}
 	}

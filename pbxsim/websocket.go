@@ -120,7 +120,7 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.conn = &freezeConn{Conn: c}
 	// The WebSocket reads through the returned reader: it must read the
 	// wrapper, after whatever the HTTP server had already buffered.
-	pre, _ := rw.Reader.Peek(rw.Reader.Buffered())
+	pre, _ := rw.Peek(rw.Reader.Buffered())
 	r := io.MultiReader(bytes.NewReader(bytes.Clone(pre)), h.conn)
 	return h.conn, bufio.NewReadWriter(bufio.NewReader(r), rw.Writer), nil
 }

@@ -49,6 +49,12 @@ go mod download
 log "go vet ./..."
 go vet ./...
 
+# golangci-lint, pinned: errcheck, govet, ineffassign, staticcheck, unused
+# and gofmt (.golangci.yml). `go run` builds it once into Go's cache.
+golangci_lint=github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+log "golangci-lint run ./... ($golangci_lint)"
+go run "$golangci_lint" run ./...
+
 log "go test -race -count=1 -timeout 20m ./..."
 go test -race -count=1 -timeout 20m "$@" ./...
 

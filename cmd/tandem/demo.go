@@ -41,7 +41,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reportFormat := fs.String("report", "table", "report format: table or json")
 	logLevel := fs.String("log-level", "warn", "replica and simulator log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem demo [flags]\n\nRuns a whole contact center in one process (Redis, the ARI simulator,\nTandem replicas), synthetic agents and callers, and prints a report.\nExits 1 if any invariant is not zero.\n\n%s", fs.FlagUsages())
+		_, _ = fmt.Fprintf(stderr, "Usage: tandem demo [flags]\n\nRuns a whole contact center in one process (Redis, the ARI simulator,\nTandem replicas), synthetic agents and callers, and prints a report.\nExits 1 if any invariant is not zero.\n\n%s", fs.FlagUsages())
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -78,9 +78,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := demo.EnsureRedisServer(ctx, stderr); err != nil {
 			return err
 		}
-		fmt.Fprintln(stderr, "starting a private redis-server, the ARI simulator and", d.Replicas, "replicas")
+		_, _ = fmt.Fprintln(stderr, "starting a private redis-server, the ARI simulator and", d.Replicas, "replicas")
 	} else {
-		fmt.Fprintf(stderr, "using Redis at %s, key prefix %q\n", d.RedisAddr, d.Prefix)
+		_, _ = fmt.Fprintf(stderr, "using Redis at %s, key prefix %q\n", d.RedisAddr, d.Prefix)
 	}
 
 	if *maxDuration > 0 {

@@ -48,7 +48,7 @@ func main() {
 // them stops gracefully.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,10 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "sim":
 		err = simCmd(ctx, rest, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		_, _ = fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "tandem: unknown command %q\n\n%s", cmd, usage)
+		_, _ = fmt.Fprintf(stderr, "tandem: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
 	var ue usageError
@@ -76,10 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, pflag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "tandem %s: %v\n", args[0], err)
+		_, _ = fmt.Fprintf(stderr, "tandem %s: %v\n", args[0], err)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "tandem %s: %v\n", args[0], err)
+		_, _ = fmt.Fprintf(stderr, "tandem %s: %v\n", args[0], err)
 		return exitError
 	}
 }

@@ -32,7 +32,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("tandem serve", pflag.ContinueOnError)
 	config.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem serve [flags]\n\nRuns one replica. Every key can also come from a YAML file or TANDEM_* environment variables; see config/REFERENCE.md.\n\n%s", fs.FlagUsages())
+		_, _ = fmt.Fprintf(stderr, "Usage: tandem serve [flags]\n\nRuns one replica. Every key can also come from a YAML file or TANDEM_* environment variables; see config/REFERENCE.md.\n\n%s", fs.FlagUsages())
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -58,7 +58,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// Without it a context deadline never reaches the socket.
 		ContextTimeoutEnabled: true,
 	})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	// The replica's instruments, served at /metrics on the API port; the
 	// hooks count Redis errors and time the Lua scripts.
 	m := metrics.New()

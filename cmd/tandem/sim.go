@@ -30,7 +30,7 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	talk := fs.Duration("talk-for", 5*time.Second, "how long a caller talks once bridged to an agent")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem sim --user U --password P [flags]\n\nServes the Asterisk ARI simulator (REST and the /ari/events WebSocket).\n\n%s", fs.FlagUsages())
+		_, _ = fmt.Fprintf(stderr, "Usage: tandem sim --user U --password P [flags]\n\nServes the Asterisk ARI simulator (REST and the /ari/events WebSocket).\n\n%s", fs.FlagUsages())
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -91,7 +91,9 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	<-served
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
 	log.Info("stopped", "stats", fmt.Sprintf("%+v", sim.Stats()))
 	return nil
 }

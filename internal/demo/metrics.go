@@ -60,5 +60,5 @@ func (m *metricsServer) Close() {
 }
 
 func announceMetrics(w io.Writer, m *metricsServer, replicas []*lab.Replica) {
-	fmt.Fprintf(w, "metrics: %s (all replicas; one replica: %s/%s)\n", m.URL, m.URL, replicas[0].Node)
+	_, _ = fmt.Fprintf(w, "metrics: %s (all replicas; one replica: %s/%s)\n", m.URL, m.URL, replicas[0].Node)
 }

@@ -23,7 +23,7 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("GET %s: %s %s", url, resp.Status, b)

@@ -30,7 +30,7 @@ func EnsureRedisServer(ctx context.Context, log io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("redis-server not found: install it with `sudo apt-get install -y %s`, or pass --redis-addr host:port", debianPackage)
 	}
-	fmt.Fprintf(log, "redis-server not found; installing Debian's %s package (apt-get update && apt-get install -y %s)\n", debianPackage, debianPackage)
+	_, _ = fmt.Fprintf(log, "redis-server not found; installing Debian's %s package (apt-get update && apt-get install -y %s)\n", debianPackage, debianPackage)
 	for _, args := range [][]string{{"update"}, {"install", "-y", debianPackage}} {
 		cmd := exec.CommandContext(ctx, apt, args...)
 		cmd.Stdout, cmd.Stderr = log, log

@@ -262,7 +262,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report for people.
 func (r Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	p := func(format string, args ...any) { _, _ = fmt.Fprintf(tw, format+"\n", args...) }
 	title := "Tandem demo report"
 	if r.Interrupted {
 		title += " (interrupted: partial numbers)"

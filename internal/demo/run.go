@@ -124,7 +124,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	if ms != nil && opts.AfterRun != nil {
 		opts.AfterRun(ms.URL)
 	}
-	fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
+	_, _ = fmt.Fprintln(progress, progressLine(opts, cs, w, began)+" (final)")
 	switch {
 	case gerr != nil:
 		return r, gerr
@@ -179,7 +179,7 @@ func reportProgress(ctx context.Context, out io.Writer, opts Options, cs *caller
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			fmt.Fprintln(out, progressLine(opts, cs, w, began))
+			_, _ = fmt.Fprintln(out, progressLine(opts, cs, w, began))
 		}
 	}
 }

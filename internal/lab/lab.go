@@ -187,7 +187,7 @@ func (l *Lab) waitApp(ctx context.Context, app string) error {
 		req.SetBasicAuth(ariUser, ariPass)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -210,11 +210,11 @@ func (l *Lab) Close() {
 		l.Sim.Close()
 	}
 	if l.server != nil {
-		l.server.Close()
+		_ = l.server.Close()
 	}
 	l.wg.Wait()
 	if l.RDB != nil {
-		l.RDB.Close()
+		_ = l.RDB.Close()
 	}
 	if l.redis != nil {
 		l.redis.Stop()

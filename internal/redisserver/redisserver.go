@@ -62,7 +62,7 @@ func Start(ctx context.Context) (*Server, error) {
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--logfile", filepath.Join(dir, "redis.log"))
 		if err := s.cmd.Start(); err != nil {
-			os.RemoveAll(dir)
+			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
 		go func() { s.done <- s.cmd.Wait() }()
@@ -71,13 +71,13 @@ func Start(ctx context.Context) (*Server, error) {
 		}
 		s.kill()
 	}
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	return nil, fmt.Errorf("redis-server did not start: %w", lastErr)
 }
 
 func (s *Server) waitReady(ctx context.Context) error {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -100,13 +100,13 @@ func (s *Server) kill() {
 	if s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 	}
-	<-s.done
+	<-s.done //nolint:errcheck // a killed server always exits with "signal: killed"
 }
 
 // Stop ends the server and removes its directory.
 func (s *Server) Stop() {
 	s.kill()
-	os.RemoveAll(s.dir)
+	_ = os.RemoveAll(s.dir)
 }
 
 func freePort() (int, error) {
@@ -114,6 +114,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -26,6 +26,6 @@ func Start(t testing.TB) string {
 func Client(t testing.TB) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: Start(t), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
