@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // Messages of the queue experience.
@@ -88,7 +89,7 @@ func (c *call) treat(ctx context.Context, a config.Action, why string, prio int,
 	case "queue":
 		c.toQueue(ctx, a.Queue, prio, skills)
 	case "message":
-		c.endWithMessage(ctx, a.Message, why)
+		c.endWithMessage(ctx, a.Message, why, nil)
 	case "callback":
 		// The callback waits in the queue the treatment belongs to.
 		q := c.queueName
@@ -97,7 +98,7 @@ func (c *call) treat(ctx context.Context, a config.Action, why string, prio int,
 		}
 		c.callbackTreatment(ctx, q, why)
 	default:
-		c.endWithMessage(ctx, "", why)
+		c.endWithMessage(ctx, media.Media{}, why, nil)
 	}
 }
 
@@ -152,7 +153,9 @@ func (c *call) treatQueued(ctx context.Context, a config.Action, why string) {
 }
 
 // onAnnounce tells a waiting caller their position and estimated wait,
-// only when either changed since the last announcement.
+// only when either changed since the last announcement, as one playback
+// in place of the music. The actor does not wait for it: an offer that
+// arrives meanwhile stops it (onOffer).
 func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 	if m.gen != c.queueGen || c.phase != phaseQueued {
 		return
@@ -160,13 +163,16 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 	iv := c.settings.Announce.Interval
 	gen := m.gen
 	defer time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+	if c.queueMedia != "" {
+		return // the last announcement (or the callback offer) still plays
+	}
 	pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
 	if err != nil {
 		return
 	}
-	var media []string
+	var items []media.Media
 	if c.settings.Announce.Position && pos != c.lastPosition {
-		media = append(media, "sound:queue-thereare", "number:"+strconv.Itoa(pos), "sound:queue-callswaiting")
+		items = append(items, positionMedia(pos, c.settings.Announce.YouAreNext)...)
 		c.lastPosition = pos
 	}
 	// A wait is announced only when someone serves the queue (with nobody,
@@ -175,27 +181,69 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 		wait := ewt.Round(c.e.ewt.of(c.queueName).Estimate(pos, agents))
 		if ewt.Changed(c.lastEWT, wait) {
 			if wait == ewt.LessThanAMinute {
-				media = append(media, "sound:queue-holdtime", "sound:queue-less-than", "number:1", "sound:queue-minute")
+				items = append(items, media.SoundOf("queue-holdtime"), media.SoundOf("queue-less-than"), media.NumberOf(1), media.SoundOf("queue-minute"))
 			} else {
-				media = append(media, "sound:queue-holdtime", "number:"+strconv.Itoa(int(wait/time.Minute)), "sound:queue-minutes")
+				items = append(items, media.SoundOf("queue-holdtime"), media.NumberOf(int(wait/time.Minute)), media.SoundOf("queue-minutes"))
 			}
 			c.lastEWT = wait
 		}
 	}
-	if len(media) == 0 {
+	if len(items) == 0 {
 		return
 	}
-	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
-		c.log.Debug("stop music for announcement", "err", err)
+	c.playInQueue(ctx, "announce", []string{"position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT / time.Second))}, items...)
+}
+
+// positionMedia is the position announcement: "you are next" for the
+// first caller in line (as app_queue says it), "there are N calls waiting"
+// for the others.
+func positionMedia(pos int, youAreNext media.Media) []media.Media {
+	if pos == 1 && !youAreNext.IsZero() {
+		return []media.Media{youAreNext}
 	}
-	for _, md := range media {
-		if !c.play(ctx, md) || c.phase != phaseQueued {
+	return []media.Media{media.SoundOf("queue-thereare"), media.NumberOf(pos), media.SoundOf("queue-callswaiting")}
+}
+
+// playInQueue plays items to a waiting caller in place of the music; once
+// they have played, the event (with fields) is recorded and the music
+// comes back. An offer stops them (onOffer).
+func (c *call) playInQueue(ctx context.Context, event string, fields []string, items ...media.Media) {
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Debug("stop music for "+event, "err", err)
+	}
+	var id string
+	id = c.startMedia(ctx, c.callerLeg, func(ctx context.Context, out PlaybackOutcome) {
+		if c.queueMedia != id || c.phase != phaseQueued {
 			return
 		}
+		c.queueMedia = ""
+		if out == PlaybackDone {
+			c.e.store.Record(ctx, c.conn, event, fields...)
+		}
+		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+			c.log.Warn("music after "+event, "err", err)
+		}
+	}, items...)
+	c.queueMedia = id
+}
+
+// stopQueueMedia stops what a waiting caller hears instead of music.
+func (c *call) stopQueueMedia(ctx context.Context) {
+	if c.queueMedia != "" {
+		c.stopMedia(ctx, c.queueMedia)
+		c.queueMedia = ""
 	}
-	c.e.store.Record(ctx, c.conn, "announce", "position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT/time.Second)))
+}
+
+// endQueueMedia stops playback id (if any) that an offer interrupted, and
+// gives the caller their music back while the agent's phone rings.
+func (c *call) endQueueMedia(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	c.stopMedia(ctx, id)
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
-		c.log.Warn("music after announcement", "err", err)
+		c.log.Warn("music after an interrupted announcement", "err", err)
 	}
 }
 
