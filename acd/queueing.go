@@ -198,7 +198,11 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 // first caller in line (as app_queue says it), "there are N calls waiting"
 // for the others.
 func positionMedia(pos int, youAreNext media.Media) []media.Media {
-	if pos == 1 && !youAreNext.IsZero() {
+	if pos == 1 {
+		if youAreNext.IsZero() {
+			// Asterisk's own prompt, the one app_queue plays.
+			youAreNext = media.SoundOf("queue-youarenext")
+		}
 		return []media.Media{youAreNext}
 	}
 	return []media.Media{media.SoundOf("queue-thereare"), media.NumberOf(pos), media.SoundOf("queue-callswaiting")}

@@ -88,7 +88,7 @@ func (d *Driver) playList(ctx context.Context, leg, playback string, uris []stri
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusNotFound:

@@ -12,8 +12,8 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
-	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 

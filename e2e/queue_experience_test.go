@@ -13,8 +13,8 @@ import (
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
-	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
