@@ -107,6 +107,9 @@ type call struct {
 	// queueMedia is the playback a waiting caller hears instead of music
 	// (an announcement, the callback offer), "" when none: an offer stops it.
 	queueMedia string
+	// queueMediaEnded runs when queueMedia ends, whether it played out or
+	// an offer stopped it (not when the caller leaves the queue).
+	queueMediaEnded func()
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -293,8 +296,8 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	// An announcement in progress is stopped once the agent's phone is
 	// ringing (endOfQueueMedia, below): the ring request goes first, so
 	// the hand-off never waits for the PBX to stop media.
-	interrupted := c.queueMedia
-	c.queueMedia = ""
+	interrupted, ended := c.queueMedia, c.queueMediaEnded
+	c.queueMedia, c.queueMediaEnded = "", nil
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(m.freedAt))
@@ -317,11 +320,11 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	if err != nil {
 		c.log.Warn("ring agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "err", err)
 		c.e.hangupLater(leg)
-		c.endQueueMedia(ctx, interrupted)
+		c.endQueueMedia(ctx, interrupted, ended)
 		c.onRingFailed(ctx, leg, "failed", false)
 		return
 	}
-	c.endQueueMedia(ctx, interrupted)
+	c.endQueueMedia(ctx, interrupted, ended)
 	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
 		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
 	}

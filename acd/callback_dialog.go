@@ -447,7 +447,7 @@ func (c *call) onCallbackOffer(ctx context.Context, m cbOfferDue) {
 		c.scheduleCallbackOffer(callbackOfferBusy)
 		return
 	}
-	c.playInQueue(ctx, "callback_offered", []string{"queue", c.queueName}, cb.Offer)
+	c.playInQueue(ctx, "callback_offered", []string{"queue", c.queueName}, nil, cb.Offer)
 }
 
 // callbackOfferBusy is how long the callback offer waits for an

@@ -155,19 +155,27 @@ func (c *call) treatQueued(ctx context.Context, a config.Action, why string) {
 // onAnnounce tells a waiting caller their position and estimated wait,
 // only when either changed since the last announcement, as one playback
 // in place of the music. The actor does not wait for it: an offer that
-// arrives meanwhile stops it (onOffer).
+// arrives meanwhile stops it (onOffer). The next one is due an interval
+// after this one has ended (so a caller inside a long announcement costs
+// no work meanwhile).
 func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 	if m.gen != c.queueGen || c.phase != phaseQueued {
 		return
 	}
 	iv := c.settings.Announce.Interval
 	gen := m.gen
-	defer time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+	next := func() {
+		if gen == c.queueGen {
+			time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+		}
+	}
 	if c.queueMedia != "" {
-		return // the last announcement (or the callback offer) still plays
+		next() // the callback offer plays
+		return
 	}
 	pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
 	if err != nil {
+		next()
 		return
 	}
 	var items []media.Media
@@ -189,9 +197,10 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 		}
 	}
 	if len(items) == 0 {
+		next()
 		return
 	}
-	c.playInQueue(ctx, "announce", []string{"position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT / time.Second))}, items...)
+	c.playInQueue(ctx, "announce", []string{"position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT / time.Second))}, next, items...)
 }
 
 // positionMedia is the position announcement: "you are next" for the
@@ -210,8 +219,9 @@ func positionMedia(pos int, youAreNext media.Media) []media.Media {
 
 // playInQueue plays items to a waiting caller in place of the music; once
 // they have played, the event (with fields) is recorded and the music
-// comes back. An offer stops them (onOffer).
-func (c *call) playInQueue(ctx context.Context, event string, fields []string, items ...media.Media) {
+// comes back. An offer stops them (onOffer). ended (may be nil) runs when
+// they end either way.
+func (c *call) playInQueue(ctx context.Context, event string, fields []string, ended func(), items ...media.Media) {
 	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
 		c.log.Debug("stop music for "+event, "err", err)
 	}
@@ -220,34 +230,43 @@ func (c *call) playInQueue(ctx context.Context, event string, fields []string, i
 		if c.queueMedia != id || c.phase != phaseQueued {
 			return
 		}
-		c.queueMedia = ""
+		c.queueMedia, c.queueMediaEnded = "", nil
 		if out == PlaybackDone {
 			c.e.store.Record(ctx, c.conn, event, fields...)
 		}
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 			c.log.Warn("music after "+event, "err", err)
 		}
+		if ended != nil {
+			ended()
+		}
 	}, items...)
-	c.queueMedia = id
+	if id != "" {
+		c.queueMedia, c.queueMediaEnded = id, ended
+	}
 }
 
 // stopQueueMedia stops what a waiting caller hears instead of music.
 func (c *call) stopQueueMedia(ctx context.Context) {
 	if c.queueMedia != "" {
 		c.stopMedia(ctx, c.queueMedia)
-		c.queueMedia = ""
+		c.queueMedia, c.queueMediaEnded = "", nil
 	}
 }
 
 // endQueueMedia stops playback id (if any) that an offer interrupted, and
-// gives the caller their music back while the agent's phone rings.
-func (c *call) endQueueMedia(ctx context.Context, id string) {
+// gives the caller their music back while the agent's phone rings; ended
+// is what was to run at the playback's end.
+func (c *call) endQueueMedia(ctx context.Context, id string, ended func()) {
 	if id == "" {
 		return
 	}
 	c.stopMedia(ctx, id)
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 		c.log.Warn("music after an interrupted announcement", "err", err)
+	}
+	if ended != nil {
+		ended()
 	}
 }
 

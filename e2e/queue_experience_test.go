@@ -318,8 +318,16 @@ func TestAnnouncementCadence(t *testing.T) {
 		}
 		return n
 	}
+	// The first in line hears "you are next" (not "there are 1 calls
+	// waiting"), the second their position.
+	if count(first, "sound:queue-youarenext") != 1 || count(first, "sound:queue-thereare") != 0 {
+		t.Fatalf("caller 1 heard %v", played(l, first))
+	}
+	if count(second, "sound:queue-thereare") != 1 || count(second, "number:2") < 1 {
+		t.Fatalf("caller 2 heard %v", played(l, second))
+	}
 	for i, leg := range []string{first, second} {
-		if count(leg, "sound:queue-thereare") != 1 || count(leg, "number:"+string(rune('1'+i))) < 1 || count(leg, "sound:queue-holdtime") != 1 || !containsSeq(played(l, leg), "sound:queue-holdtime", "number:"+string(rune('3'+3*i))) {
+		if count(leg, "sound:queue-holdtime") != 1 || !containsSeq(played(l, leg), "sound:queue-holdtime", "number:"+string(rune('3'+3*i))) {
 			t.Fatalf("caller %d heard %v", i+1, played(l, leg))
 		}
 	}
@@ -328,10 +336,10 @@ func TestAnnouncementCadence(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "new position and wait announced", func() bool {
-		return count(second, "sound:queue-thereare") == 2 && count(second, "sound:queue-minutes") == 2
+		return count(second, "sound:queue-youarenext") == 1 && count(second, "sound:queue-minutes") == 2
 	})
 	waitFor(t, 5*time.Second, "music back", func() bool { ch, _ := l.Sim.Channel(second); return ch.MOHClass == "sales-music" })
-	if p := played(l, second); !containsSeq(p, "sound:queue-thereare", "number:1") || count(second, "sound:queue-holdtime") != 2 || !containsSeq(p, "sound:queue-holdtime", "number:3") {
+	if p := played(l, second); !containsSeq(p, "sound:queue-youarenext", "sound:queue-holdtime") || count(second, "sound:queue-holdtime") != 2 || !containsSeq(p, "sound:queue-holdtime", "number:3") {
 		t.Fatalf("second caller heard %v", p)
 	}
 	if ch, _ := l.Sim.Channel(second); ch.MOHClass != "sales-music" {
