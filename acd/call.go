@@ -287,17 +287,18 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Info("offer dropped", "agent_id", o.Agent, "phase", c.phase)
 		return
 	}
+	// An announcement in progress is stopped once the agent's phone is
+	// ringing (endQueueMedia, below): the ring request goes first, so the
+	// hand-off never waits for the PBX to stop media.
+	interrupted, ended := c.queueMedia, c.queueMediaEnded
+	c.queueMedia, c.queueMediaEnded = "", nil
 	if len(o.RingAll) > 0 {
 		c.ringEveryone(ctx, o, m.freedAt)
+		c.endQueueMedia(ctx, interrupted, ended)
 		return
 	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg, c.phase = &o, o.Agent, leg, phaseRinging
-	// An announcement in progress is stopped once the agent's phone is
-	// ringing (endOfQueueMedia, below): the ring request goes first, so
-	// the hand-off never waits for the PBX to stop media.
-	interrupted, ended := c.queueMedia, c.queueMediaEnded
-	c.queueMedia, c.queueMediaEnded = "", nil
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
 		c.e.stats.observeHandoff(time.Since(m.freedAt))

@@ -293,6 +293,7 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	}
 	c.e.store.Record(ctx, c.conn, "callback_registered", "callback_id", cb.ID, "merged", fmt.Sprint(merged))
 	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
+	c.stopMedia(ctx, c.dialog.prompt) // registered through the API meanwhile
 	c.dialog = nil
 	c.registered = true // a hang-up during the confirmation counts as served
 	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller", func(ctx context.Context) {
