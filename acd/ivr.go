@@ -129,6 +129,9 @@ func (c *call) onDigit(ctx context.Context, d string) {
 	if c.ivr.prompt != "" {
 		if !node.BargesIn() {
 			c.ivr.typeAhead += d
+			// Recorded (without the digit: it may be secure) so that a
+			// caller keying over a prompt that plays on shows in history.
+			c.e.store.Record(ctx, c.conn, "ivr_type_ahead", "node", c.ivr.node)
 			return
 		}
 		// Barge-in: the prompt stops at the first digit, which is the

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -20,9 +21,19 @@ import (
 // plays lasts an hour: a playback that ends did so because Tandem stopped
 // it, and nothing below depends on how long anything takes.
 
+func no() *bool { f := false; return &f }
+
 var bargeInIVR = config.IVR{
-	EntryPoints: map[string]string{"901": "menu"},
+	EntryPoints: map[string]string{"901": "menu", "902": "legal"},
 	Nodes: map[string]config.Node{
+		// A prompt that must be heard to its end: digits count after it.
+		"legal": {
+			Prompt:    media.SoundOf("legal-notice"),
+			BargeIn:   no(),
+			Collect:   config.Collect{MaxDigits: 1, Timeout: time.Minute},
+			Branches:  map[string]config.Branch{"1": {Queue: "sales"}},
+			OnFailure: config.Branch{Hangup: media.SoundOf("goodbye")},
+		},
 		"menu": {
 			Prompt:    media.SoundOf("long-menu"),
 			Collect:   config.Collect{MaxDigits: 1, Timeout: time.Minute},
@@ -59,6 +70,41 @@ func startMediaLab(t *testing.T, queues map[string]acd.QueueSettings, item time.
 	}
 	t.Cleanup(l.Close)
 	return l
+}
+
+// controlActions lists the history actions recorded for an interaction.
+func controlActions(t *testing.T, l *lab.Lab, conn string) []string {
+	t.Helper()
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Values["kind"] == "control" && m.Values["id"] == conn {
+			out = append(out, m.Values["action"].(string))
+		}
+	}
+	return out
+}
+
+// endPlayback ends a playback at the PBX as if it had played out: the
+// simulator reports it finished, like any playback at its end.
+func endPlayback(t *testing.T, l *lab.Lab, id string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, l.ARIURL+"/playbacks/"+id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("tandem", "tandem-secret") // the lab's ARI user
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("end playback %s: %s", id, resp.Status)
+	}
 }
 
 // playbackOf finds the playback that started uri on leg: its id, and its
@@ -103,6 +149,44 @@ func TestIVRPromptStopsAtTheFirstDigit(t *testing.T) {
 	got := waitState(t, l, ix.ConnectionID, "queued")
 	if _, end := playbackOf(l, leg, "sound:enter-pin"); end.Kind != "playback_end" || got.Queue != "sales" {
 		t.Fatalf("pin prompt end %+v, queue %q", end, got.Queue)
+	}
+	if n := strings.Count(strings.Join(controlActions(t, l, ix.ConnectionID), ","), "ivr_barge_in"); n != 2 {
+		t.Fatalf("%d barge-ins recorded, want 2: %v", n, controlActions(t, l, ix.ConnectionID))
+	}
+}
+
+// TestIVRPromptWithoutBargeInKeepsTheDigits: with barge_in: false a digit
+// does not stop the prompt; it counts once the prompt has ended.
+func TestIVRPromptWithoutBargeInKeepsTheDigits(t *testing.T) {
+	l := startEndlessMediaLab(t, map[string]acd.QueueSettings{"sales": {RingTimeout: 3 * time.Second}})
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550154", DNIS: "902"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := interactionOf(t, l, leg)
+	var prompt string
+	waitFor(t, 5*time.Second, "the notice playing", func() bool { prompt, _ = playbackOf(l, leg, "sound:legal-notice"); return prompt != "" })
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the digit kept", func() bool {
+		return slices.Contains(controlActions(t, l, ix.ConnectionID), "ivr_type_ahead")
+	})
+	// Kept, not acted on: the prompt plays on, nothing is collected yet.
+	if _, end := playbackOf(l, leg, "sound:legal-notice"); end.Kind != "" {
+		t.Fatalf("the prompt was stopped: %+v", end)
+	}
+	if st := interaction(t, l, ix.ConnectionID).State; st == "queued" {
+		t.Fatal("the digit counted before the prompt ended")
+	}
+	// The prompt ends (as if played out): the kept digit chooses the branch.
+	endPlayback(t, l, prompt)
+	got := waitState(t, l, ix.ConnectionID, "queued")
+	if got.Queue != "sales" {
+		t.Fatalf("queued in %q", got.Queue)
+	}
+	if acts := controlActions(t, l, ix.ConnectionID); slices.Contains(acts, "ivr_barge_in") {
+		t.Fatalf("the prompt was interrupted: %v", acts)
 	}
 }
 
