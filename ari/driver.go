@@ -65,7 +65,7 @@ type Driver struct {
 	mu        sync.Mutex
 	legs      map[string]*leg      // legs this driver reports on
 	received  map[string]int64     // frames read, by event type (for /metrics)
-	stopping  map[string]bool      // playbacks StopMedia stopped: their end is "stopped"
+	stopping  map[string]time.Time // playbacks StopMedia stopped (when): their end is "stopped"
 	run       *running             // set while Run runs
 	takeovers map[string]*takeover // taken-over application → its socket
 
@@ -113,7 +113,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]bool{}, takeovers: map[string]*takeover{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}}
 }
 
 func wsURLFrom(u string) string {

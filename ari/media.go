@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 
@@ -118,8 +119,17 @@ func mediaURI(m media.Media) (string, error) {
 // reports it finished with state "done", which Run reports as stopped. One
 // that has already ended is 404: nothing to stop.
 func (d *Driver) StopMedia(ctx context.Context, playback string) error {
+	now := time.Now()
 	d.mu.Lock()
-	d.stopping[playback] = true
+	// A playback Asterisk never reports the end of (trace 12: a recording
+	// that does not exist) would stay here: marks older than any playback
+	// the ACD waits for are dropped.
+	for id, at := range d.stopping {
+		if now.Sub(at) > stoppingKept {
+			delete(d.stopping, id)
+		}
+	}
+	d.stopping[playback] = now
 	d.mu.Unlock()
 	err := d.call(ctx, "stop playback "+playback, func() error {
 		return d.client.Playback().Stop(key(ariv5.PlaybackKey, playback))
@@ -135,6 +145,9 @@ func (d *Driver) StopMedia(ctx context.Context, playback string) error {
 	return err
 }
 
+// stoppingKept is how long a stop waits for Asterisk's PlaybackFinished.
+const stoppingKept = 10 * time.Minute
+
 // playbackFinished turns Asterisk's PlaybackFinished into the port's
 // event. Only playbacks on channels are the ACD's.
 func (d *Driver) playbackFinished(p ariv5.PlaybackData) (acd.PlaybackFinished, bool) {
@@ -143,7 +156,7 @@ func (d *Driver) playbackFinished(p ariv5.PlaybackData) (acd.PlaybackFinished, b
 		return acd.PlaybackFinished{}, false
 	}
 	d.mu.Lock()
-	stopped := d.stopping[p.ID]
+	_, stopped := d.stopping[p.ID]
 	delete(d.stopping, p.ID)
 	d.mu.Unlock()
 	out := acd.PlaybackDone
