@@ -33,7 +33,9 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 	} else if !msg.IsZero() {
 		// Played while the actor goes on (the lease is renewed, a hang-up
 		// is seen); its end comes back as cbMessagePlayed.
-		id := c.startMedia(ctx, leg, func(context.Context, PlaybackOutcome) { c.post(cbMessagePlayed{}) }, msg)
+		// A message is at most the longest a queue lets a caller speak
+		// (record_message ≤ 2m).
+		id := c.startMediaWithin(ctx, leg, 3*time.Minute, func(context.Context, PlaybackOutcome) { c.post(cbMessagePlayed{}) }, msg)
 		if id != "" {
 			// Stopped on the PBX when the agent goes or the callback is
 			// withdrawn (and what follows the message does not run).

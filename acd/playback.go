@@ -36,6 +36,12 @@ const (
 // nothing to play, or when the PBX refuses the request, then runs before
 // startMedia returns (done, or failed) and the id is "".
 func (c *call) startMedia(ctx context.Context, leg string, then func(context.Context, PlaybackOutcome), items ...media.Media) string {
+	return c.startMediaWithin(ctx, leg, 0, then, items...)
+}
+
+// startMediaWithin is startMedia for media longer than a prompt (a
+// recorded message): bound replaces the default bound when longer.
+func (c *call) startMediaWithin(ctx context.Context, leg string, bound time.Duration, then func(context.Context, PlaybackOutcome), items ...media.Media) string {
 	list := make([]media.Media, 0, len(items))
 	for _, m := range items {
 		if !m.IsZero() {
@@ -63,7 +69,8 @@ func (c *call) startMedia(ctx context.Context, leg string, then func(context.Con
 		}
 		return ""
 	}
-	p.timer = time.AfterFunc(playbackBound+time.Duration(len(list)-1)*playbackPerItem, func() { c.post(playbackTimeout{id: id}) })
+	bound = max(bound, playbackBound+time.Duration(len(list)-1)*playbackPerItem)
+	p.timer = time.AfterFunc(bound, func() { c.post(playbackTimeout{id: id}) })
 	return id
 }
 
