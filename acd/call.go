@@ -28,6 +28,9 @@ const (
 	phaseCallbackAgent
 	// A callback's customer is being dialled, the agent waiting.
 	phaseCallbackDialing
+	// A last message plays to the caller; its end ends the call (a
+	// hang-up meanwhile only ends the message sooner).
+	phaseEnding
 )
 
 // Messages an actor takes besides PBX events.
@@ -103,6 +106,17 @@ type call struct {
 	cb *cbCall
 	// takeoverCancel ends the PBX takeover of a dead replica's legs.
 	takeoverCancel context.CancelFunc
+
+	// playbacks are the playbacks started and not seen end (playback.go);
+	// playSeq numbers their ids.
+	playbacks map[string]*playback
+	playSeq   int
+	// queueMedia is the playback a waiting caller hears instead of music
+	// (an announcement, the callback offer), "" when none: an offer stops it.
+	queueMedia string
+	// queueMediaEnded runs when queueMedia ends, whether it played out or
+	// an offer stopped it (not when the caller leaves the queue).
+	queueMediaEnded func()
 }
 
 // post queues a message for the actor; it never blocks, so the PBX
@@ -120,6 +134,7 @@ func (c *call) post(m any) {
 func (c *call) run(ctx context.Context) {
 	defer c.e.forgetCall(c)
 	defer c.stopTimer()
+	defer c.stopPlaybackTimers()
 	defer func() {
 		if c.takeoverCancel != nil {
 			c.takeoverCancel()
@@ -185,6 +200,10 @@ func (c *call) handle(ctx context.Context, m any) {
 		}
 	case DTMFReceived:
 		c.onDigit(ctx, m.Digit)
+	case PlaybackFinished:
+		c.onPlaybackFinished(ctx, m)
+	case playbackTimeout:
+		c.onPlaybackTimeout(ctx, m)
 	case ivrTimeout:
 		c.onIVRTimeout(ctx, m)
 	case overflowDue:
@@ -232,19 +251,21 @@ func (c *call) onArrived(ctx context.Context, ev CallArrived) {
 }
 
 // refuseBusy is the treatment of a call past the contact center's maximum
-// of concurrent calls: the busy message, then hang up. Redis counted it.
+// of concurrent calls: the busy message, then hang up. Redis counted it
+// (and keeps no interaction for it).
 func (c *call) refuseBusy(ctx context.Context) {
 	c.log.Warn("maximum concurrent calls reached; refusing call")
-	if err := c.e.pbx.Answer(ctx, c.callerLeg); err == nil && c.e.opts.BusyMessage != "" {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := c.e.pbx.Play(pctx, c.callerLeg, c.e.opts.BusyMessage); err != nil {
-			c.log.Warn("busy message", "err", err)
-		}
-		cancel()
-	}
-	c.hangup(ctx, c.callerLeg, CauseCongestion)
 	c.e.stats.refused.Add(1)
-	c.phase = phaseDone
+	hangup := func(ctx context.Context, _ PlaybackOutcome) {
+		c.hangup(ctx, c.callerLeg, CauseCongestion)
+		c.phase = phaseDone
+	}
+	if err := c.e.pbx.Answer(ctx, c.callerLeg); err != nil {
+		hangup(ctx, PlaybackFailed)
+		return
+	}
+	c.phase = phaseEnding
+	c.startMedia(ctx, c.callerLeg, hangup, c.e.opts.BusyMessage)
 }
 
 // fail ends a call Tandem cannot serve.
@@ -277,8 +298,14 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Info("offer dropped", "agent_id", o.Agent, "phase", c.phase)
 		return
 	}
+	// An announcement in progress is stopped once the agent's phone is
+	// ringing (endQueueMedia, below): the ring request goes first, so the
+	// hand-off never waits for the PBX to stop media.
+	interrupted, ended := c.queueMedia, c.queueMediaEnded
+	c.queueMedia, c.queueMediaEnded = "", nil
 	if len(o.RingAll) > 0 {
 		c.ringEveryone(ctx, o, m.freedAt)
+		c.endQueueMedia(ctx, interrupted, ended)
 		return
 	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
@@ -306,9 +333,11 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	if err != nil {
 		c.log.Warn("ring agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "err", err)
 		c.e.hangupLater(leg)
+		c.endQueueMedia(ctx, interrupted, ended)
 		c.onRingFailed(ctx, leg, "failed", false)
 		return
 	}
+	c.endQueueMedia(ctx, interrupted, ended)
 	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
 		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
 	}
@@ -602,6 +631,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			}
 			c.dialog = nil
 			c.finish(ctx, "caller")
+		case phaseEnding:
+			// The last message ends with the leg: what follows it (the
+			// end of the call) runs now.
+			c.endPlaybacksOf(ctx, leg)
 		case phaseIVR:
 			// Recorded with the node where it happened (ivr_node).
 			c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", "hangup")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // The dial of a claimed callback: the agent first, then the customer.
@@ -27,20 +28,22 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 	if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
 		c.log.Warn("attach callback agent leg", "err", err)
 	}
-	if media := c.cb.rec.Media; media != "" {
+	if msg, err := media.Parse(c.cb.rec.Media); err != nil {
+		c.log.Warn("the callback's message cannot be played; dialling without it", "err", err)
+	} else if !msg.IsZero() {
 		// Played while the actor goes on (the lease is renewed, a hang-up
 		// is seen); its end comes back as cbMessagePlayed.
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		c.cb.stopMessage = cancel
-		c.e.wg.Add(1)
-		go func() {
-			defer c.e.wg.Done()
-			defer cancel()
-			if err := c.e.pbx.Play(pctx, leg, media); err != nil && pctx.Err() == nil {
-				c.log.Warn("play the caller's message to the agent", "err", err)
+		// A message is at most the longest a queue lets a caller speak
+		// (record_message ≤ 2m).
+		id := c.startMediaWithin(ctx, leg, 3*time.Minute, func(context.Context, PlaybackOutcome) { c.post(cbMessagePlayed{}) }, msg)
+		if id != "" {
+			// Stopped on the PBX when the agent goes or the callback is
+			// withdrawn (and what follows the message does not run).
+			c.cb.stopMessage = func() {
+				c.cb.stopMessage = nil
+				c.stopMedia(ctx, id)
 			}
-			c.post(cbMessagePlayed{})
-		}()
+		}
 		return
 	}
 	c.afterMessage(ctx)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // The callback dialog of a caller on the line, in the three steps contact
@@ -41,8 +42,12 @@ type cbDialog struct {
 	tries     int
 	gen       int    // bumps per prompt, so a stale timeout is ignored
 	recording string // the message being recorded ("" when not)
-	message   string // media of the recorded message, once recorded
 	number    string // the number checked, while the message is recorded
+	// prompt is the playback asking for the number while it plays: the
+	// first digit stops it. beep is the beep before the message: digits
+	// during it do not count.
+	prompt string
+	beep   string
 }
 
 type (
@@ -66,6 +71,10 @@ func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
 		return err
 	}
 	c.stopQueueTimers()
+	c.stopQueueMedia(ctx)
+	if c.ivr != nil {
+		c.stopMedia(ctx, c.ivr.prompt) // an API start during a prompt
+	}
 	c.queueName, c.settings = q, settings
 	c.ivr = nil
 	c.phase = phaseCallbackDialog
@@ -79,21 +88,38 @@ func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
 	return nil
 }
 
-// promptNumber asks for the number and waits for digits.
-func (c *call) promptNumber(ctx context.Context) {
+// promptNumber asks for the number (after before, if any) and waits for
+// digits: the timeout runs from the prompt's end, or from the first digit,
+// which stops the prompt.
+func (c *call) promptNumber(ctx context.Context, before ...media.Media) {
 	d := c.dialog
 	d.digits = ""
 	d.gen++
-	if !c.play(ctx, c.settings.Callback.Prompt) || c.dialog == nil {
-		return
-	}
 	gen := d.gen
-	time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
+	items := append(before, c.settings.Callback.Prompt)
+	d.prompt = ""
+	id := c.startMedia(ctx, c.callerLeg, func(context.Context, PlaybackOutcome) {
+		if c.dialog != d || d.gen != gen {
+			return
+		}
+		d.prompt = ""
+		time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
+	}, items...)
+	if id != "" && c.dialog == d {
+		d.prompt = id
+	}
 }
 
 // onCallbackDigit takes a digit of the dialog.
 func (c *call) onCallbackDigit(ctx context.Context, digit string) {
 	d := c.dialog
+	if d.beep != "" {
+		return // the message is not recorded yet
+	}
+	if d.prompt != "" {
+		c.stopMedia(ctx, d.prompt)
+		d.prompt = ""
+	}
 	switch {
 	case d.recording != "":
 		if digit == "#" {
@@ -156,19 +182,29 @@ func (c *call) refusedNumber(ctx context.Context, err error) {
 		c.cancelCallbackDialog(ctx, "refused")
 		return
 	}
-	if !c.play(ctx, c.settings.Callback.Invalid) {
-		return
-	}
-	c.promptNumber(ctx)
+	c.promptNumber(ctx, c.settings.Callback.Invalid)
 }
 
 // recordMessage records the caller alone in a bridge of their own, until
 // # or the queue's limit.
 func (c *call) recordMessage(ctx context.Context, number string) {
 	d := c.dialog
-	if !c.play(ctx, c.settings.Callback.Beep) || c.dialog == nil {
-		return
+	d.beep = ""
+	id := c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
+		if c.dialog != d || c.phase != phaseCallbackDialog {
+			return
+		}
+		d.beep = ""
+		c.startMessage(ctx, number)
+	}, c.settings.Callback.Beep)
+	if id != "" && c.dialog == d {
+		d.beep = id
 	}
+}
+
+// startMessage starts recording the caller's message, after the beep.
+func (c *call) startMessage(ctx context.Context, number string) {
+	d := c.dialog
 	name := "callback-" + c.conn
 	bridge := c.conn + "-msg"
 	if err := c.e.pbx.Bridge(ctx, bridge, c.callerLeg); err != nil {
@@ -200,7 +236,7 @@ func (c *call) onCallbackMessageDone(ctx context.Context, m cbMessageDone) {
 	}
 	c.destroyMessageBridge(ctx)
 	c.e.store.Record(ctx, c.conn, "callback_message", "recording", name)
-	c.registerOrRefuse(ctx, d.number, "recording:"+name)
+	c.registerOrRefuse(ctx, d.number, media.RecordingOf(name).String())
 }
 
 func (c *call) destroyMessageBridge(ctx context.Context) {
@@ -257,15 +293,18 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	}
 	c.e.store.Record(ctx, c.conn, "callback_registered", "callback_id", cb.ID, "merged", fmt.Sprint(merged))
 	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
+	c.stopMedia(ctx, c.dialog.prompt) // registered through the API meanwhile
 	c.dialog = nil
 	c.registered = true // a hang-up during the confirmation counts as served
-	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller")
-	if !merged {
+	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller", func(ctx context.Context) {
+		if merged {
+			return
+		}
 		if _, err := c.e.callbacks.DueNow(ctx, cb.ID); err != nil {
 			c.log.Warn("make the callback due; it will be at the end of its hold", "err", err)
 		}
 		c.e.wakeCallbacks()
-	}
+	})
 	return cb, nil
 }
 
@@ -276,6 +315,8 @@ const registerHold = 30 * time.Second
 // cancelCallbackDialog is cancel callback: back to the queue, in place.
 func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 	d := c.dialog
+	c.stopMedia(ctx, d.prompt)
+	c.stopMedia(ctx, d.beep)
 	if d.recording != "" {
 		if err := c.e.pbx.StopRecording(ctx, d.recording); err != nil {
 			c.log.Warn("stop message recording", "err", err)
@@ -371,7 +412,7 @@ type cbOfferDue struct{ gen int }
 // scheduleCallbackOffer arms the queue's callback offer for a waiting
 // caller (queues that announce one).
 func (c *call) scheduleCallbackOffer(after time.Duration) {
-	if c.settings.Callback.Offer == "" || c.settings.Callback.Digit == "" {
+	if c.settings.Callback.Offer.IsZero() || c.settings.Callback.Digit == "" {
 		return
 	}
 	gen := c.queueGen
@@ -398,17 +439,17 @@ func (c *call) onCallbackOffer(ctx context.Context, m cbOfferDue) {
 			}
 		}
 	}
-	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
-		c.log.Debug("stop music for the callback offer", "err", err)
-	}
-	if !c.play(ctx, cb.Offer) || c.phase != phaseQueued {
+	if c.queueMedia != "" {
+		// An announcement plays: the offer comes a little later.
+		c.scheduleCallbackOffer(callbackOfferBusy)
 		return
 	}
-	c.e.store.Record(ctx, c.conn, "callback_offered", "queue", c.queueName)
-	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
-		c.log.Warn("music after the callback offer", "err", err)
-	}
+	c.playInQueue(ctx, "callback_offered", []string{"queue", c.queueName}, nil, cb.Offer)
 }
+
+// callbackOfferBusy is how long the callback offer waits for an
+// announcement that plays when it is due.
+const callbackOfferBusy = 5 * time.Second
 
 // flowView is the caller's call as a callback step left it (state is the
 // interaction's: callback, queued or ended).
@@ -422,6 +463,6 @@ func (c *call) flowView(state string) CallView {
 func (c *call) callbackTreatment(ctx context.Context, q, why string) {
 	if err := c.startCallbackDialog(ctx, q, why); err != nil {
 		c.log.Warn("callback treatment", "err", err)
-		c.endWithMessage(ctx, "", why)
+		c.endWithMessage(ctx, media.Media{}, why, nil)
 	}
 }

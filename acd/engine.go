@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
 	"github.com/tandem-cc/tandem/internal/pii"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
 )
 
@@ -97,7 +98,7 @@ type Options struct {
 	// BlindTransferNoAnswer: "abandon" (default) or "requeue".
 	BlindTransferNoAnswer string
 	// BusyMessage is played to calls refused at the concurrent-call cap.
-	BusyMessage string
+	BusyMessage media.Media
 	// IVR is the menus callers go through, by DNIS.
 	IVR config.IVR
 	// Now is the clock for business hours (tests fix it); nil = time.Now.

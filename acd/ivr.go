@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // ivrState is where a caller is in the menus.
@@ -14,6 +15,13 @@ type ivrState struct {
 	digits string
 	tries  int
 	gen    int // bumps per collection, so a stale timeout is ignored
+	// prompt is the playback of the node's prompt while it plays ("" once
+	// it has ended or been interrupted): collection starts at its end, or
+	// at the first digit when the node allows barge-in.
+	prompt string
+	// typeAhead are digits pressed during a prompt that may not be
+	// interrupted; they count once collection starts.
+	typeAhead string
 }
 
 // Messages of the IVR.
@@ -30,8 +38,10 @@ func (e *Engine) ivrEntry(ev CallArrived) (string, bool) {
 }
 
 // runNode plays a node's prompt and either collects digits or follows the
-// node's Next branch. The prompt plays to the end before collection starts;
-// digits pressed during it wait in the actor's mailbox (type-ahead).
+// node's Next branch once it has played. Collection starts when the prompt
+// ends; the first digit pressed during it stops it and starts collection at
+// once (barge-in), unless the node has barge_in: false, in which case the
+// digits are kept for when collection starts (type-ahead).
 func (c *call) runNode(ctx context.Context, name string) {
 	node, ok := c.e.opts.IVR.Nodes[name]
 	if !ok {
@@ -47,28 +57,42 @@ func (c *call) runNode(ctx context.Context, name string) {
 	c.ivr = &ivrState{node: name, gen: gen}
 	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_node", name)
 	c.e.store.Record(ctx, c.conn, "ivr_node", "node", name)
-	if !c.play(ctx, node.Prompt) {
-		return
+	c.playPrompt(ctx, node.Prompt)
+}
+
+// playPrompt plays items as the current node's prompt; at its end the node
+// collects digits, or, if it collects none, takes its Next branch.
+func (c *call) playPrompt(ctx context.Context, items ...media.Media) {
+	st := c.ivr
+	st.prompt, st.typeAhead = "", ""
+	id := c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
+		if c.ivr != st || c.phase != phaseIVR {
+			return // the caller moved on (or hung up) meanwhile
+		}
+		st.prompt = ""
+		c.prompted(ctx)
+	}, items...)
+	if id != "" && c.ivr == st {
+		st.prompt = id
 	}
+}
+
+// prompted goes on from the end of the current node's prompt.
+func (c *call) prompted(ctx context.Context) {
+	node := c.e.opts.IVR.Nodes[c.ivr.node]
 	if node.Collect.MaxDigits == 0 {
 		c.takeBranch(ctx, node.Next)
 		return
 	}
+	typed := c.ivr.typeAhead
+	c.ivr.typeAhead = ""
 	c.startCollect(ctx)
-}
-
-// play plays media to the caller and reports whether the call is still
-// there to go on with.
-func (c *call) play(ctx context.Context, media string) bool {
-	if media == "" {
-		return true
+	for _, d := range typed {
+		if c.phase != phaseIVR || c.ivr == nil {
+			return
+		}
+		c.onDigit(ctx, string(d))
 	}
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := c.e.pbx.Play(pctx, c.callerLeg, media); err != nil {
-		c.log.Warn("play", "media", media, "err", err)
-	}
-	return c.phase != phaseDone
 }
 
 func (c *call) startCollect(ctx context.Context) {
@@ -101,6 +125,22 @@ func (c *call) onDigit(ctx context.Context, d string) {
 	node := c.e.opts.IVR.Nodes[c.ivr.node]
 	if node.Collect.MaxDigits == 0 {
 		return
+	}
+	if c.ivr.prompt != "" {
+		if !node.BargesIn() {
+			c.ivr.typeAhead += d
+			// Recorded (without the digit: it may be secure) so that a
+			// caller keying over a prompt that plays on shows in history.
+			c.e.store.Record(ctx, c.conn, "ivr_type_ahead", "node", c.ivr.node)
+			return
+		}
+		// Barge-in: the prompt stops at the first digit, which is the
+		// first one collected.
+		prompt := c.ivr.prompt
+		c.ivr.prompt = ""
+		c.stopMedia(ctx, prompt)
+		c.e.store.Record(ctx, c.conn, "ivr_barge_in", "node", c.ivr.node)
+		c.startCollect(ctx)
 	}
 	if node.Collect.Terminator != "" && d == node.Collect.Terminator {
 		c.collected(ctx)
@@ -150,17 +190,15 @@ func (c *call) collected(ctx context.Context) {
 
 // retry replays the node after a timeout or an invalid entry, until its
 // retries are used up; then OnFailure, recorded with the node.
-func (c *call) retry(ctx context.Context, node config.Node, prompt, why string) {
+func (c *call) retry(ctx context.Context, node config.Node, prompt media.Media, why string) {
 	c.ivr.tries++
 	if c.ivr.tries > node.Collect.Retries {
 		c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", why, "ivr_node", c.ivr.node)
 		c.takeBranch(ctx, node.OnFailure)
 		return
 	}
-	if !c.play(ctx, prompt) || !c.play(ctx, node.Prompt) {
-		return
-	}
-	c.startCollect(ctx)
+	// The message and the node's prompt again, as one playback.
+	c.playPrompt(ctx, prompt, node.Prompt)
 }
 
 // setVar attaches a variable to the call (the IVR's way to pass what it
@@ -211,8 +249,8 @@ func (c *call) takeBranch(ctx context.Context, b config.Branch) {
 	case b.Dial != "":
 		c.ivr = nil
 		c.dialOut(ctx, b.Dial)
-	case b.Hangup != "":
-		c.endWithMessage(ctx, b.Hangup, "ivr")
+	case !b.Hangup.IsZero():
+		c.endWithMessage(ctx, b.Hangup, "ivr", nil)
 	default:
 		c.log.Warn("ivr branch leads nowhere; failing the call", "node", nodeName(c.ivr))
 		c.fail(ctx, "ivr")
@@ -227,23 +265,28 @@ func nodeName(s *ivrState) string {
 }
 
 // endWithMessage plays a message and ends the call as served without an
-// agent (self-service or a treatment).
-func (c *call) endWithMessage(ctx context.Context, media, by string) {
+// agent (self-service or a treatment); then, if not nil, runs once the
+// call has ended.
+func (c *call) endWithMessage(ctx context.Context, m media.Media, by string, then func(context.Context)) {
 	c.stopQueueTimers()
-	if media != "" {
+	c.stopQueueMedia(ctx)
+	if !m.IsZero() {
 		if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
 			c.log.Debug("stop music", "err", err)
 		}
-		if !c.play(ctx, media) {
-			return
+	}
+	c.phase = phaseEnding
+	c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
+		if _, err := c.e.store.Finish(ctx, c.conn, "completed", by); err != nil {
+			c.log.Warn("finish", "err", err)
 		}
-	}
-	if _, err := c.e.store.Finish(ctx, c.conn, "completed", by); err != nil {
-		c.log.Warn("finish", "err", err)
-	}
-	c.hangup(ctx, c.callerLeg, CauseNormal)
-	c.phase = phaseDone
-	c.log.Info("call ended without an agent", "by", by)
+		c.hangup(ctx, c.callerLeg, CauseNormal)
+		c.phase = phaseDone
+		c.log.Info("call ended without an agent", "by", by)
+		if then != nil {
+			then(ctx)
+		}
+	}, m)
 }
 
 // dialOut sends the caller to an outside number from the IVR.

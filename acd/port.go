@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/tandem-cc/tandem/media"
 )
 
 // PBX is the port through which the ACD drives a phone system. It is
@@ -38,9 +40,18 @@ type PBX interface {
 	// RemoveFromBridge takes a leg out of a bridge; a leg not in it is not
 	// an error.
 	RemoveFromBridge(ctx context.Context, bridge, leg string) error
-	// Play plays media (e.g. "sound:all-circuits-busy-now") to a leg and
-	// returns once it has finished, failed, or ctx ends.
-	Play(ctx context.Context, leg, media string) error
+	// StartMedia starts playing items, in order and as one playback, to a
+	// leg. The playback id is chosen by the ACD (like leg ids), so its end
+	// can be routed even if it arrives before the PBX has answered the
+	// request. It returns once the PBX has accepted the request; the end
+	// arrives as PlaybackFinished — except that a PBX may never report the
+	// end of media it cannot play (Asterisk 22 with an unknown media
+	// scheme), so the ACD bounds every playback with its own timer.
+	StartMedia(ctx context.Context, leg, playback string, items ...media.Media) error
+	// StopMedia stops a playback on the PBX; one that has already ended
+	// is not an error. The end is still reported, as PlaybackFinished with
+	// Outcome PlaybackStopped.
+	StopMedia(ctx context.Context, playback string) error
 	// StartRecording records everything said in a bridge into a file
 	// called name (the format comes from the driver's configuration).
 	StartRecording(ctx context.Context, bridge, name string) error
@@ -145,14 +156,36 @@ type DTMFReceived struct {
 	Digit string
 }
 
+// PlaybackFinished: a playback started with StartMedia has ended.
+type PlaybackFinished struct {
+	Leg      string
+	Playback string
+	Outcome  PlaybackOutcome
+}
+
+// PlaybackOutcome is how a playback ended.
+type PlaybackOutcome string
+
+const (
+	// PlaybackDone: every item played to its end (a missing item inside a
+	// list may have been skipped by the PBX).
+	PlaybackDone PlaybackOutcome = "done"
+	// PlaybackFailed: the media could not be played, or the leg went away
+	// while it played.
+	PlaybackFailed PlaybackOutcome = "failed"
+	// PlaybackStopped: StopMedia cut it short.
+	PlaybackStopped PlaybackOutcome = "stopped"
+)
+
 // Resynced: the driver lost events (a reconnect) and has re-read the PBX.
 // Live lists every leg the PBX still has in Tandem's application; any leg the
 // ACD tracks that is not in it ended while nobody listened.
 type Resynced struct{ Live []string }
 
-func (e CallArrived) eventLeg() string  { return e.Leg }
-func (e LegAnswered) eventLeg() string  { return e.Leg }
-func (e RingFailed) eventLeg() string   { return e.Leg }
-func (e LegHungUp) eventLeg() string    { return e.Leg }
-func (e DTMFReceived) eventLeg() string { return e.Leg }
-func (e Resynced) eventLeg() string     { return "" }
+func (e CallArrived) eventLeg() string      { return e.Leg }
+func (e LegAnswered) eventLeg() string      { return e.Leg }
+func (e RingFailed) eventLeg() string       { return e.Leg }
+func (e LegHungUp) eventLeg() string        { return e.Leg }
+func (e DTMFReceived) eventLeg() string     { return e.Leg }
+func (e PlaybackFinished) eventLeg() string { return e.Leg }
+func (e Resynced) eventLeg() string         { return "" }

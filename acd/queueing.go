@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // Messages of the queue experience.
@@ -86,7 +87,7 @@ func (c *call) treat(ctx context.Context, a config.Action, why string, prio int,
 	case "queue":
 		c.toQueue(ctx, a.Queue, prio, skills)
 	case "message":
-		c.endWithMessage(ctx, a.Message, why)
+		c.endWithMessage(ctx, a.Message, why, nil)
 	case "callback":
 		// The callback waits in the queue the treatment belongs to.
 		q := c.queueName
@@ -95,7 +96,7 @@ func (c *call) treat(ctx context.Context, a config.Action, why string, prio int,
 		}
 		c.callbackTreatment(ctx, q, why)
 	default:
-		c.endWithMessage(ctx, "", why)
+		c.endWithMessage(ctx, media.Media{}, why, nil)
 	}
 }
 
@@ -146,21 +147,34 @@ func (c *call) treatQueued(ctx context.Context, a config.Action, why string) {
 }
 
 // onAnnounce tells a waiting caller their position and estimated wait,
-// only when either changed since the last announcement.
+// only when either changed since the last announcement, as one playback
+// in place of the music. The actor does not wait for it: an offer that
+// arrives meanwhile stops it (onOffer). The next one is due an interval
+// after this one has ended (so a caller inside a long announcement costs
+// no work meanwhile).
 func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 	if m.gen != c.queueGen || c.phase != phaseQueued {
 		return
 	}
 	iv := c.settings.Announce.Interval
 	gen := m.gen
-	defer time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
-	pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
-	if err != nil {
+	next := func() {
+		if gen == c.queueGen {
+			time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+		}
+	}
+	if c.queueMedia != "" {
+		next() // the callback offer plays
 		return
 	}
-	var media []string
+	pos, err := c.e.store.Position(ctx, c.queueName, c.conn)
+	if err != nil {
+		next()
+		return
+	}
+	var items []media.Media
 	if c.settings.Announce.Position && pos != c.lastPosition {
-		media = append(media, "sound:queue-thereare", "number:"+strconv.Itoa(pos), "sound:queue-callswaiting")
+		items = append(items, positionMedia(pos, c.settings.Announce.YouAreNext)...)
 		c.lastPosition = pos
 	}
 	// A wait is announced only when someone serves the queue (with nobody,
@@ -169,27 +183,84 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 		wait := ewt.Round(c.e.ewt.of(c.queueName).Estimate(pos, agents))
 		if ewt.Changed(c.lastEWT, wait) {
 			if wait == ewt.LessThanAMinute {
-				media = append(media, "sound:queue-holdtime", "sound:queue-less-than", "number:1", "sound:queue-minute")
+				items = append(items, media.SoundOf("queue-holdtime"), media.SoundOf("queue-less-than"), media.NumberOf(1), media.SoundOf("queue-minute"))
 			} else {
-				media = append(media, "sound:queue-holdtime", "number:"+strconv.Itoa(int(wait/time.Minute)), "sound:queue-minutes")
+				items = append(items, media.SoundOf("queue-holdtime"), media.NumberOf(int(wait/time.Minute)), media.SoundOf("queue-minutes"))
 			}
 			c.lastEWT = wait
 		}
 	}
-	if len(media) == 0 {
+	if len(items) == 0 {
+		next()
 		return
 	}
-	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
-		c.log.Debug("stop music for announcement", "err", err)
+	c.playInQueue(ctx, "announce", []string{"position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT / time.Second))}, next, items...)
+}
+
+// positionMedia is the position announcement: "you are next" for the
+// first caller in line (as app_queue says it), "there are N calls waiting"
+// for the others.
+func positionMedia(pos int, youAreNext media.Media) []media.Media {
+	if pos == 1 {
+		if youAreNext.IsZero() {
+			// Asterisk's own prompt, the one app_queue plays.
+			youAreNext = media.SoundOf("queue-youarenext")
+		}
+		return []media.Media{youAreNext}
 	}
-	for _, md := range media {
-		if !c.play(ctx, md) || c.phase != phaseQueued {
+	return []media.Media{media.SoundOf("queue-thereare"), media.NumberOf(pos), media.SoundOf("queue-callswaiting")}
+}
+
+// playInQueue plays items to a waiting caller in place of the music; once
+// they have played, the event (with fields) is recorded and the music
+// comes back. An offer stops them (onOffer). ended (may be nil) runs when
+// they end either way.
+func (c *call) playInQueue(ctx context.Context, event string, fields []string, ended func(), items ...media.Media) {
+	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
+		c.log.Debug("stop music for "+event, "err", err)
+	}
+	var id string
+	id = c.startMedia(ctx, c.callerLeg, func(ctx context.Context, out PlaybackOutcome) {
+		if c.queueMedia != id || c.phase != phaseQueued {
 			return
 		}
+		c.queueMedia, c.queueMediaEnded = "", nil
+		if out == PlaybackDone {
+			c.e.store.Record(ctx, c.conn, event, fields...)
+		}
+		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+			c.log.Warn("music after "+event, "err", err)
+		}
+		if ended != nil {
+			ended()
+		}
+	}, items...)
+	if id != "" {
+		c.queueMedia, c.queueMediaEnded = id, ended
 	}
-	c.e.store.Record(ctx, c.conn, "announce", "position", strconv.Itoa(pos), "ewt_s", strconv.Itoa(int(c.lastEWT/time.Second)))
+}
+
+// stopQueueMedia stops what a waiting caller hears instead of music.
+func (c *call) stopQueueMedia(ctx context.Context) {
+	if c.queueMedia != "" {
+		c.stopMedia(ctx, c.queueMedia)
+		c.queueMedia, c.queueMediaEnded = "", nil
+	}
+}
+
+// endQueueMedia stops playback id (if any) that an offer interrupted, and
+// gives the caller their music back while the agent's phone rings; ended
+// is what was to run at the playback's end.
+func (c *call) endQueueMedia(ctx context.Context, id string, ended func()) {
+	if id == "" {
+		return
+	}
+	c.stopMedia(ctx, id)
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
-		c.log.Warn("music after announcement", "err", err)
+		c.log.Warn("music after an interrupted announcement", "err", err)
+	}
+	if ended != nil {
+		ended()
 	}
 }
 

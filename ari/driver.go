@@ -79,11 +79,11 @@ type Driver struct {
 	log    *slog.Logger
 
 	mu        sync.Mutex
-	legs      map[string]*leg        // legs this driver reports on
-	received  map[string]int64       // frames read, by event type (for /metrics)
-	playbacks map[string]chan string // playback id → waiter for its final state
-	run       *running               // set while Run runs
-	takeovers map[string]*takeover   // taken-over application → its socket
+	legs      map[string]*leg      // legs this driver reports on
+	received  map[string]int64     // frames read, by event type (for /metrics)
+	stopping  map[string]time.Time // playbacks StopMedia stopped (when): their end is "stopped"
+	run       *running             // set while Run runs
+	takeovers map[string]*takeover // taken-over application → its socket
 
 	// deliver serialises calls of Run's handler: Run's socket and every
 	// takeover socket have their own reader, but the port promises the
@@ -148,7 +148,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, playbacks: map[string]chan string{}, takeovers: map[string]*takeover{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}}
 }
 
 func wsURLFrom(u string) string {

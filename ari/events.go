@@ -306,14 +306,9 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 	case *ariv5.ChannelDestroyed:
 		d.ended(e.Channel.ID, e.Cause, true, handle)
 	case *ariv5.PlaybackFinished:
-		d.mu.Lock()
-		if w := d.playbacks[e.Playback.ID]; w != nil {
-			select {
-			case w <- e.Playback.State:
-			default:
-			}
+		if ev, ok := d.playbackFinished(e.Playback); ok {
+			handle(ev)
 		}
-		d.mu.Unlock()
 	case *ariv5.ChannelDtmfReceived:
 		d.mu.Lock()
 		known := d.legs[e.Channel.ID] != nil

@@ -4,7 +4,11 @@
 // Tandem receives the plain struct.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/tandem-cc/tandem/media"
+)
 
 // Config is everything a Tandem replica needs to run.
 type Config struct {
@@ -141,7 +145,7 @@ type Routing struct {
 	MaxConcurrentCalls int `mapstructure:"max_concurrent_calls"`
 	// BusyMessage is the media played to a call refused at the cap
 	// (e.g. "sound:all-circuits-busy-now").
-	BusyMessage string `mapstructure:"busy_message"`
+	BusyMessage media.Media `mapstructure:"busy_message"`
 	// BlindTransferNoAnswer is what happens to a call blind-transferred to
 	// an agent who does not answer: "abandon" (hang up; the behaviour of
 	// the desktops Tandem replaces) or "requeue" (back to the head of the
@@ -206,21 +210,21 @@ type QueueCallback struct {
 	// least OfferEWT (0 = whatever it is; a queue nobody serves counts as
 	// a long wait). Until the condition holds it is checked again every
 	// 15s. "" = never announced (the digit still works).
-	Offer      string        `mapstructure:"offer"`
+	Offer      media.Media   `mapstructure:"offer"`
 	OfferAfter time.Duration `mapstructure:"offer_after"`
 	OfferEWT   time.Duration `mapstructure:"offer_ewt"`
 	// Prompt asks for the number: the caller keys it and #, or only # for
 	// the number they call from; * cancels (back to the queue in place).
-	Prompt string `mapstructure:"prompt"`
+	Prompt media.Media `mapstructure:"prompt"`
 	// Invalid is played when a number is refused; the caller tries again.
-	Invalid string `mapstructure:"invalid"`
+	Invalid media.Media `mapstructure:"invalid"`
 	// Confirm is played once the callback is registered, before hang-up.
-	Confirm string `mapstructure:"confirm"`
+	Confirm media.Media `mapstructure:"confirm"`
 	// RecordMessage lets the caller leave a message of at most this long
 	// (after the Beep prompt), played to the agent before the customer is
 	// dialled; 0 = no message.
 	RecordMessage time.Duration `mapstructure:"record_message"`
-	Beep          string        `mapstructure:"beep"`
+	Beep          media.Media   `mapstructure:"beep"`
 	// CallerID is the outbound number the customer sees ("" = dial.caller_id).
 	CallerID string `mapstructure:"caller_id"`
 	// Accept is "auto" (the customer is dialled as soon as the agent
@@ -255,6 +259,9 @@ type Announce struct {
 	Interval time.Duration `mapstructure:"interval"`
 	Position bool          `mapstructure:"position"`
 	EWT      bool          `mapstructure:"ewt"`
+	// YouAreNext is said to the first caller in line instead of their
+	// position ("there are 1 calls waiting"); empty = sound:queue-youarenext.
+	YouAreNext media.Media `mapstructure:"you_are_next"`
 }
 
 // Overflow moves a waiting call after After (0 = never by time) or, with
@@ -269,9 +276,9 @@ type Overflow struct {
 // arrival time), a callback offer, or a message then hang-up.
 type Action struct {
 	// Type is queue, callback or message ("" = none).
-	Type    string `mapstructure:"type"`
-	Queue   string `mapstructure:"queue"`
-	Message string `mapstructure:"message"` // media, e.g. "sound:closed"
+	Type    string      `mapstructure:"type"`
+	Queue   string      `mapstructure:"queue"`
+	Message media.Media `mapstructure:"message"` // e.g. "sound:closed"
 }
 
 // Hours are weekly opening windows and holidays in a time zone.
@@ -299,9 +306,13 @@ type IVR struct {
 // Node plays a prompt, optionally collects digits, and branches.
 type Node struct {
 	// Prompt is media ("sound:welcome") or text for the PBX's TTS ("tts:...").
-	Prompt string `mapstructure:"prompt"`
+	Prompt media.Media `mapstructure:"prompt"`
 	// Collect: 0 max digits = no collection (the node branches to Next).
 	Collect Collect `mapstructure:"collect"`
+	// BargeIn: the first digit pressed during the prompt stops it and is
+	// collected at once (nil = true). With false the prompt plays to its
+	// end and digits pressed meanwhile count once it has (type-ahead).
+	BargeIn *bool `mapstructure:"barge_in"`
 	// Variable keeps the collected digits as attached data under this name.
 	Variable string `mapstructure:"variable"`
 	// Secure marks that variable as secure (masked everywhere).
@@ -320,8 +331,8 @@ type Collect struct {
 	Terminator    string        `mapstructure:"terminator"` // e.g. "#"
 	Timeout       time.Duration `mapstructure:"timeout"`
 	Retries       int           `mapstructure:"retries"`
-	InvalidPrompt string        `mapstructure:"invalid_prompt"`
-	TimeoutPrompt string        `mapstructure:"timeout_prompt"`
+	InvalidPrompt media.Media   `mapstructure:"invalid_prompt"`
+	TimeoutPrompt media.Media   `mapstructure:"timeout_prompt"`
 }
 
 // Branch is where a node leads: exactly one of Goto, Queue, Callback,
@@ -335,8 +346,12 @@ type Branch struct {
 	Callback bool               `mapstructure:"callback"`
 	Dial     string             `mapstructure:"dial"`
 	// Hangup is a message played before hanging up ("sound:goodbye").
-	Hangup string `mapstructure:"hangup"`
+	Hangup media.Media `mapstructure:"hangup"`
 }
+
+// BargesIn reports whether a digit stops the node's prompt (barge_in,
+// true unless set to false).
+func (n Node) BargesIn() bool { return n.BargeIn == nil || *n.BargeIn }
 
 // Variable defines one piece of call-associated data (CAD).
 type Variable struct {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tandem-cc/tandem/media"
 )
 
 // writeFile writes a YAML file into the test's directory and returns its path.
@@ -104,7 +106,7 @@ func TestDefaultsOfCallControlKeys(t *testing.T) {
 		{"recording.privacy_shield", c.Recording.PrivacyShield.String(), "10s"},
 		{"recording.format", c.Recording.Format, "wav"},
 		{"routing.max_concurrent_calls", strconv.Itoa(c.Routing.MaxConcurrentCalls), "0"},
-		{"routing.busy_message", c.Routing.BusyMessage, "sound:all-circuits-busy-now"},
+		{"routing.busy_message", c.Routing.BusyMessage.String(), "sound:all-circuits-busy-now"},
 		{"routing.blind_transfer_no_answer", c.Routing.BlindTransferNoAnswer, "abandon"},
 	} {
 		if tc.got != tc.want {
@@ -317,6 +319,14 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bare number wrap-up timeout", "agents:\n  wrapup:\n    timeout: 30\n", "", "timeout"},
 		{"bad env max calls", "", "TANDEM_ROUTING_MAX_CONCURRENT_CALLS=lots", "max_concurrent_calls"},
 		{"variable validation", "queues:\n  sales:\n    variables:\n      - {name: A, label: A, type: text}\n", "", "queues.sales.variables[0].type: must be one of"},
+		// Media are parsed once, at load: a bad one names its key.
+		{"media without a kind", "routing:\n  busy_message: all-circuits-busy-now\n", "", "routing.busy_message"},
+		{"media of an unknown kind", "routing:\n  busy_message: http://x/busy.wav\n", "", "routing.busy_message"},
+		{"media without a name", "routing:\n  busy_message: \"sound:\"\n", "", "routing.busy_message"},
+		{"bad env media", "", "TANDEM_ROUTING_BUSY_MESSAGE=busy", "busy_message"},
+		{"bad queue media", "queues:\n  sales:\n    announce:\n      you_are_next: next\n", "", "queues[sales].announce.you_are_next"},
+		{"bad prompt", "ivr:\n  nodes:\n    main:\n      prompt: \"number:four\"\n", "", "ivr.nodes[main].prompt"},
+		{"message action without kind", "queues:\n  sales:\n    when_full: {type: message, message: closed}\n", "", "queues[sales].when_full.message"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clearEnv(t)
@@ -388,7 +398,7 @@ func nestedKeys() []string {
 					below = key + ".<digits>"
 				}
 			}
-			if elem.Kind() != reflect.Struct || seen[elem] {
+			if elem.Kind() != reflect.Struct || seen[elem] || elem == reflect.TypeOf(media.Media{}) {
 				continue
 			}
 			seen[elem] = true
@@ -470,7 +480,7 @@ func TestValidateAcceptsValid(t *testing.T) {
 	// Edges of the call-control rules.
 	c = valid()
 	c.Routing.MaxConcurrentCalls = 500
-	c.Routing.BusyMessage = "tone:busy"
+	c.Routing.BusyMessage = media.ToneOf("busy")
 	c.Routing.BlindTransferNoAnswer = "requeue"
 	c.Agents.IdleReasons = []string{"a", strings.Repeat("z", 32), "x_y-1"}
 	c.Agents.WrapUp.Codes = []string{"ok"}
@@ -539,10 +549,8 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 			c.Queues["support"] = q
 		}},
 		{"routing.max_concurrent_calls", func(c *Config) { c.Routing.MaxConcurrentCalls = -1 }},
-		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "" }},
-		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "all-circuits-busy-now" }},
-		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "http://x/busy.wav" }},
-		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = "sound:" }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = media.Media{} }},
+		{"routing.busy_message", func(c *Config) { c.Routing.BusyMessage = media.TextOf("all circuits are busy") }},
 		{"routing.blind_transfer_no_answer", func(c *Config) { c.Routing.BlindTransferNoAnswer = "" }},
 		{"routing.blind_transfer_no_answer", func(c *Config) { c.Routing.BlindTransferNoAnswer = "voicemail" }},
 		{"agents.idle_reasons", func(c *Config) { c.Agents.IdleReasons = nil }},

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tandem-cc/tandem/media"
 )
 
 // EnvPrefix starts every environment variable Tandem reads:
@@ -309,6 +311,9 @@ func decode(v *viper.Viper, c *Config) error {
 		rejectBareDurations,
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
+		// Media ("sound:welcome") are parsed here, once; a bad one fails
+		// the load with its key in the message.
+		mapstructure.TextUnmarshallerHookFunc(),
 	)))
 }
 
@@ -376,7 +381,7 @@ func leaves(t reflect.Type, prefix string) []leaf {
 		if prefix != "" {
 			key = prefix + "." + name
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) && f.Type != reflect.TypeOf(media.Media{}) {
 			out = append(out, leaves(f.Type, key)...)
 			continue
 		}

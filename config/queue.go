@@ -68,7 +68,7 @@ func (c Config) LogValue() slog.Value {
 			slog.Duration("ring_timeout", c.Routing.RingTimeout),
 			slog.Duration("sweep_interval", c.Routing.SweepInterval),
 			slog.Int("max_concurrent_calls", c.Routing.MaxConcurrentCalls),
-			slog.String("busy_message", c.Routing.BusyMessage),
+			slog.String("busy_message", c.Routing.BusyMessage.String()),
 			slog.String("blind_transfer_no_answer", c.Routing.BlindTransferNoAnswer)),
 		slog.Int("queues", len(c.Queues)),
 		slog.Group("ivr",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-cc/tandem/media"
 )
 
 // validRouting returns a valid Config using every queue and IVR feature;
@@ -25,7 +27,7 @@ func validRouting() Config {
 	sales.Announce = Announce{Interval: 30 * time.Second, Position: true, EWT: true}
 	sales.Overflow = Overflow{After: 2 * time.Minute, NoAgents: true, Action: Action{Type: ActionQueue, Queue: "support"}}
 	sales.MaxSize = 20
-	sales.WhenFull = Action{Type: ActionMessage, Message: "sound:custom/full"}
+	sales.WhenFull = Action{Type: ActionMessage, Message: media.MustParse("sound:custom/full")}
 	sales.Hours = Hours{
 		TimeZone: "Europe/Paris",
 		Weekly: []Window{
@@ -42,11 +44,11 @@ func validRouting() Config {
 	c.IVR = IVR{
 		EntryPoints: map[string]string{"5550000": "welcome"},
 		Nodes: map[string]Node{
-			"welcome": {Prompt: "tts:Welcome to Acme", Next: Branch{Goto: "main"}},
+			"welcome": {Prompt: media.MustParse("tts:Welcome to Acme"), Next: Branch{Goto: "main"}},
 			"main": {
-				Prompt: "sound:custom/main",
+				Prompt: media.MustParse("sound:custom/main"),
 				Collect: Collect{MaxDigits: 2, Terminator: "#", Timeout: 5 * time.Second, Retries: 2,
-					InvalidPrompt: "sound:option-is-invalid", TimeoutPrompt: "tone:ring"},
+					InvalidPrompt: media.MustParse("sound:option-is-invalid"), TimeoutPrompt: media.MustParse("tone:ring")},
 				Branches: map[string]Branch{
 					"1":       {Queue: "sales"},
 					"2":       {Queue: "support", Priority: &five, Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 5, Relax: []Relax{{After: time.Minute, MinLevel: 3}}}}},
@@ -54,9 +56,9 @@ func validRouting() Config {
 					"*0":      {Dial: "+33140000000"},
 					"7":       {Callback: true},
 					"#":       {Goto: "main"}, // a menu repeating itself is fine: it collects
-					"default": {Hangup: "sound:vm-goodbye"},
+					"default": {Hangup: media.MustParse("sound:vm-goodbye")},
 				},
-				OnFailure: Branch{Hangup: "sound:vm-goodbye"},
+				OnFailure: Branch{Hangup: media.MustParse("sound:vm-goodbye")},
 			},
 			"account": {
 				Collect:   Collect{MaxDigits: 8, Timeout: 10 * time.Second},
@@ -68,8 +70,8 @@ func validRouting() Config {
 			"survey": {
 				Collect:   Collect{MaxDigits: 1, Timeout: 3 * time.Second},
 				Variable:  "SCORE",
-				Branches:  map[string]Branch{DefaultBranch: {Hangup: "sound:auth-thankyou"}},
-				OnFailure: Branch{Hangup: "sound:vm-goodbye"},
+				Branches:  map[string]Branch{DefaultBranch: {Hangup: media.MustParse("sound:auth-thankyou")}},
+				OnFailure: Branch{Hangup: media.MustParse("sound:vm-goodbye")},
 			},
 		},
 	}
@@ -114,10 +116,10 @@ func TestValidateAcceptsRouting(t *testing.T) {
 		q.Priority = 0
 	})
 	node(&c, "main", func(n *Node) {
-		n.Prompt = ""
+		n.Prompt = media.Media{}
 		n.Collect.Retries = 0
 		n.Collect.MaxDigits = MaxCollectDigits
-		n.Branches[strings.Repeat("1", 32)] = Branch{Hangup: "sound:silence/1"}
+		n.Branches[strings.Repeat("1", 32)] = Branch{Hangup: media.MustParse("sound:silence/1")}
 	})
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -203,9 +205,8 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"queue action to unknown queue", q + "overflow.action.queue", sales(func(q *Queue) { q.Overflow.Action = Action{Type: ActionQueue, Queue: "nope"} })},
 		{"queue named by a callback", q + "overflow.action.queue", sales(func(q *Queue) { q.Overflow.Action = Action{Type: ActionCallback, Queue: "support"} })},
 		{"message action without message", q + "overflow.action.message", sales(func(q *Queue) { q.Overflow.Action = Action{Type: ActionMessage} })},
-		{"message action without scheme", q + "overflow.action.message", sales(func(q *Queue) { q.Overflow.Action = Action{Type: ActionMessage, Message: "closed"} })},
 		{"message named by a queue action", q + "overflow.action.message", sales(func(q *Queue) {
-			q.Overflow.Action = Action{Type: ActionQueue, Queue: "support", Message: "sound:x"}
+			q.Overflow.Action = Action{Type: ActionQueue, Queue: "support", Message: media.MustParse("sound:x")}
 		})},
 		{"max size negative", q + "max_size", sales(func(q *Queue) { q.MaxSize = -1 })},
 		{"max size without when full", q + "when_full.type", sales(func(q *Queue) { q.WhenFull = Action{} })},
@@ -215,11 +216,9 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"callback digit two keys", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "12" })},
 		{"callback digit a letter", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "A" })},
 		{"callback digit star", q + "callback.digit", sales(func(q *Queue) { q.Callback.Digit = "*" })},
-		{"callback offer without digit", q + "callback.offer", sales(func(q *Queue) { q.Callback.Digit = ""; q.Callback.Offer = "sound:x" })},
+		{"callback offer without digit", q + "callback.offer", sales(func(q *Queue) { q.Callback.Digit = ""; q.Callback.Offer = media.SoundOf("x") })},
 		{"callback offer after negative", q + "callback.offer_after", sales(func(q *Queue) { q.Callback.OfferAfter = -time.Second })},
 		{"callback offer ewt negative", q + "callback.offer_ewt", sales(func(q *Queue) { q.Callback.OfferEWT = -time.Second })},
-		{"callback prompt without scheme", q + "callback.prompt", sales(func(q *Queue) { q.Callback.Prompt = "enter-number" })},
-		{"callback confirm without scheme", q + "callback.confirm", sales(func(q *Queue) { q.Callback.Confirm = "thanks" })},
 		{"callback message too long", q + "callback.record_message", sales(func(q *Queue) { q.Callback.RecordMessage = 3 * time.Minute })},
 		{"callback accept unknown", q + "callback.accept", sales(func(q *Queue) { q.Callback.Accept = "maybe" })},
 		{"callback attempts too many", q + "callback.max_attempts", sales(func(q *Queue) { q.Callback.MaxAttempts = 11 })},
@@ -239,7 +238,7 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"holiday other layout", q + "hours.holidays[0]", sales(func(q *Queue) { q.Hours.Holidays = []string{"25/12/2026"} })},
 		{"weekly without closed", q + "hours.closed.type", sales(func(q *Queue) { q.Hours.Closed = Action{} })},
 		{"holidays without closed", q + "hours.closed.type", sales(func(q *Queue) { q.Hours = Hours{Holidays: []string{"2026-12-25"}} })},
-		{"closed checked as an action", q + "hours.closed.message", sales(func(q *Queue) { q.Hours.Closed = Action{Type: ActionMessage, Message: "tts:closed"} })},
+		{"closed checked as an action", q + "hours.closed.message", sales(func(q *Queue) { q.Hours.Closed = Action{Type: ActionMessage, Message: media.MustParse("tts:closed")} })},
 
 		// Entry points.
 		{"entry point to unknown node", "ivr.entry_points.5550001", func(c *Config) { c.IVR.EntryPoints["5550001"] = "nope" }},
@@ -248,17 +247,16 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"entry point also a queue's number", "ivr.entry_points.100", func(c *Config) { c.IVR.EntryPoints["100"] = "main" }},
 
 		// Nodes.
-		{"node name with a dot", "ivr.nodes.a.b", func(c *Config) { c.IVR.Nodes["a.b"] = Node{Next: Branch{Hangup: "sound:x"}} }},
-		{"prompt without scheme", "ivr.nodes.main.prompt", main(func(n *Node) { n.Prompt = "welcome" })},
-		{"prompt with unknown scheme", "ivr.nodes.main.prompt", main(func(n *Node) { n.Prompt = "http://x/welcome.wav" })},
+		{"barge-in on a node that collects nothing", "ivr.nodes.welcome.barge_in", func(c *Config) {
+			node(c, "welcome", func(n *Node) { no := false; n.BargeIn = &no })
+		}},
+		{"node name with a dot", "ivr.nodes.a.b", func(c *Config) { c.IVR.Nodes["a.b"] = Node{Next: Branch{Hangup: media.MustParse("sound:x")}} }},
 		{"max digits negative", "ivr.nodes.welcome.collect.max_digits", func(c *Config) { node(c, "welcome", func(n *Node) { n.Collect.MaxDigits = -1 }) }},
 		{"max digits too many", "ivr.nodes.main.collect.max_digits", main(func(n *Node) { n.Collect.MaxDigits = 33 })},
 		{"terminator unknown", "ivr.nodes.main.collect.terminator", main(func(n *Node) { n.Collect.Terminator = "0" })},
 		{"collect timeout zero", "ivr.nodes.main.collect.timeout", main(func(n *Node) { n.Collect.Timeout = 0 })},
 		{"retries negative", "ivr.nodes.main.collect.retries", main(func(n *Node) { n.Collect.Retries = -1 })},
 		{"retries ten", "ivr.nodes.main.collect.retries", main(func(n *Node) { n.Collect.Retries = 10 })},
-		{"invalid prompt without scheme", "ivr.nodes.main.collect.invalid_prompt", main(func(n *Node) { n.Collect.InvalidPrompt = "invalid" })},
-		{"timeout prompt without media", "ivr.nodes.main.collect.timeout_prompt", main(func(n *Node) { n.Collect.TimeoutPrompt = "sound:" })},
 		{"variable name", "ivr.nodes.account.variable", func(c *Config) { node(c, "account", func(n *Node) { n.Variable = "ACCOUNT-PIN" }) }},
 		{"secure without variable", "ivr.nodes.account.secure", func(c *Config) { node(c, "account", func(n *Node) { n.Variable = "" }) }},
 		{"variable without collection", "ivr.nodes.welcome.variable", func(c *Config) { node(c, "welcome", func(n *Node) { n.Variable = "X" }) }},
@@ -281,7 +279,7 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		{"branch with no destination", "ivr.nodes.main.branches.1", br("1", func(b *Branch) { *b = Branch{} })},
 		{"branch that only sets", "ivr.nodes.main.branches.1", br("1", func(b *Branch) { *b = Branch{Set: map[string]string{"A": "b"}} })},
 		{"branch with two destinations", "ivr.nodes.main.branches.1", br("1", func(b *Branch) { b.Goto = "account" })},
-		{"callback and hangup", "ivr.nodes.main.branches.7", br("7", func(b *Branch) { b.Hangup = "sound:x" })},
+		{"callback and hangup", "ivr.nodes.main.branches.7", br("7", func(b *Branch) { b.Hangup = media.SoundOf("x") })},
 		{"goto unknown node", "ivr.nodes.main.branches.9.goto", br("9", func(b *Branch) { b.Goto = "nope" })},
 		{"queue unknown", "ivr.nodes.main.branches.1.queue", br("1", func(b *Branch) { b.Queue = "nope" })},
 		{"priority too high", "ivr.nodes.main.branches.2.priority", br("2", func(b *Branch) { b.Priority = ptr(10) })},
@@ -293,7 +291,6 @@ func TestValidateRoutingNamesTheBadKey(t *testing.T) {
 		})},
 		{"set variable name", "ivr.nodes.main.branches.9.set.9LIVES", br("9", func(b *Branch) { b.Set = map[string]string{"9LIVES": "x"} })},
 		{"dial too long", "ivr.nodes.main.branches.*0.dial", br("*0", func(b *Branch) { b.Dial = strings.Repeat("1", 33) })},
-		{"hangup without scheme", "ivr.nodes.main.on_failure.hangup", main(func(n *Node) { n.OnFailure.Hangup = "goodbye" })},
 		{"next checked as a branch", "ivr.nodes.welcome.next.goto", func(c *Config) { node(c, "welcome", func(n *Node) { n.Next.Goto = "nope" }) }},
 
 		// Loops of nodes that never collect.
@@ -487,8 +484,11 @@ func TestExampleShowsRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Queues["sales"]
-	if s.Announce != (Announce{Interval: 30 * time.Second, Position: true, EWT: true}) {
+	if s.Announce != (Announce{Interval: 30 * time.Second, Position: true, EWT: true, YouAreNext: media.SoundOf("queue-youarenext")}) {
 		t.Errorf("announce = %+v", s.Announce)
+	}
+	if !c.IVR.Nodes["main"].BargesIn() || c.IVR.Nodes["account"].BargesIn() {
+		t.Errorf("barge_in: main %v (want the default, true), account %v (false in the file)", c.IVR.Nodes["main"].BargesIn(), c.IVR.Nodes["account"].BargesIn())
 	}
 	if s.Overflow.After != 2*time.Minute || s.Overflow.Action != (Action{Type: ActionQueue, Queue: "support"}) {
 		t.Errorf("overflow = %+v", s.Overflow)
@@ -512,7 +512,7 @@ func TestExampleShowsRouting(t *testing.T) {
 	if acct.Variable != "ACCOUNT_PIN" || !acct.Secure || acct.Next.Queue != "sales" || acct.Collect.MaxDigits == 0 {
 		t.Errorf("9 leads to %+v", acct)
 	}
-	if m.Collect.TimeoutPrompt == "" || m.Collect.InvalidPrompt == "" || m.OnFailure.Hangup == "" {
+	if m.Collect.TimeoutPrompt.IsZero() || m.Collect.InvalidPrompt.IsZero() || m.OnFailure.Hangup.IsZero() {
 		t.Errorf("main = %+v", m)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/tandem-cc/tandem/internal/pii"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // KeyError is one invalid setting; Key is the dotted key as written in the
@@ -78,10 +79,8 @@ var (
 	// recordingFormats are the formats Asterisk records in. Never empty:
 	// Asterisk 22 crashes on a bridge record without a format.
 	recordingFormats = []string{"wav", "gsm", "ulaw", "alaw", "sln"}
-	// mediaSchemes are the media URI schemes ARI plays.
-	mediaSchemes    = []string{"sound", "recording", "number", "digits", "characters", "tone"}
-	noAnswerActions = []string{"abandon", "requeue"}
-	variableTypes   = []string{"string", "number", "boolean", "datetime"}
+	noAnswerActions  = []string{"abandon", "requeue"}
+	variableTypes    = []string{"string", "number", "boolean", "datetime"}
 )
 
 // Validate checks every setting and returns all problems found, joined,
@@ -191,7 +190,7 @@ func (c Config) Validate() error {
 	if c.Routing.MaxConcurrentCalls < 0 {
 		bad("routing.max_concurrent_calls", "must not be negative (0 is no cap)")
 	}
-	if msg := checkMedia(c.Routing.BusyMessage); msg != "" {
+	if msg := checkMessage(c.Routing.BusyMessage); msg != "" {
 		bad("routing.busy_message", "%s", msg)
 	}
 	if !slices.Contains(noAnswerActions, c.Routing.BlindTransferNoAnswer) {
@@ -324,20 +323,15 @@ func checkVariables(bad func(string, string, ...any), key string, vars []Variabl
 	}
 }
 
-// checkMedia returns what is wrong with an ARI media URI ("sound:x"), or "".
-func checkMedia(m string) string { return checkMediaOf(m, mediaSchemes) }
-
-// checkMediaOf returns what is wrong with media of one of schemes, or "".
-func checkMediaOf(m string, schemes []string) string {
-	if m == "" {
+// checkMessage returns what is wrong with a message played before a call
+// ends (parsed by Load, see media.Parse), or "". Text to speech is for
+// IVR prompts only: Asterisk has none of its own.
+func checkMessage(m media.Media) string {
+	switch m.Kind {
+	case media.None:
 		return "must not be empty"
-	}
-	scheme, rest, ok := strings.Cut(m, ":")
-	if !ok || !slices.Contains(schemes, scheme) {
-		return "must start with one of " + strings.Join(schemes, ": ") + ":"
-	}
-	if strings.TrimSpace(rest) == "" {
-		return "must name the media after " + scheme + ":"
+	case media.Text:
+		return "must be a recorded media (sound:, recording:, ...), not tts:"
 	}
 	return ""
 }

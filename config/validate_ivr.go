@@ -32,10 +32,6 @@ const DefaultBranch = "default"
 // keys in (with * and #), or DefaultBranch.
 var branchKey = regexp.MustCompile(`^[0-9*#]{1,32}$`)
 
-// promptSchemes are what a node may play: the ARI media schemes, plus
-// tts: for text the PBX's speech synthesis reads.
-var promptSchemes = append(slices.Clone(mediaSchemes), "tts")
-
 // checkIVR checks the menus; key names are "ivr.entry_points.<dnis>" and
 // "ivr.nodes.<name>...".
 func checkIVR(bad badFunc, c Config) {
@@ -73,7 +69,11 @@ func checkNode(bad badFunc, c Config, name string, n Node) {
 		// in logs and events.
 		bad(key, "node name must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}
-	checkPrompt(bad, key+".prompt", n.Prompt)
+	if n.BargeIn != nil && !n.collects() {
+		// Barge-in stops a prompt to collect digits; a node that collects
+		// none plays its prompt to the end.
+		bad(key+".barge_in", "only applies to a node that collects digits (collect.max_digits > 0)")
+	}
 	col := n.Collect
 	if col.MaxDigits < 0 || col.MaxDigits > MaxCollectDigits {
 		bad(key+".collect.max_digits", "must be from 0 (no collection) to %d", MaxCollectDigits)
@@ -109,8 +109,6 @@ func checkNode(bad badFunc, c Config, name string, n Node) {
 		bad(key+".collect.terminator", "must be # or * (or empty for none)")
 	}
 	positive(bad, key+".collect.timeout", col.Timeout)
-	checkPrompt(bad, key+".collect.invalid_prompt", col.InvalidPrompt)
-	checkPrompt(bad, key+".collect.timeout_prompt", col.TimeoutPrompt)
 	switch {
 	case len(n.Branches) == 0 && n.Next.empty():
 		bad(key+".branches", "a node that collects digits needs branches, or a next taken whatever was keyed in")
@@ -138,7 +136,7 @@ func checkNode(bad badFunc, c Config, name string, n Node) {
 // empty reports whether nothing of the branch is set.
 func (b Branch) empty() bool {
 	return b.Goto == "" && b.Queue == "" && b.Priority == nil && len(b.Skills) == 0 &&
-		len(b.Set) == 0 && !b.Callback && b.Dial == "" && b.Hangup == ""
+		len(b.Set) == 0 && !b.Callback && b.Dial == "" && b.Hangup.IsZero()
 }
 
 // destinations lists the destination keys a branch sets.
@@ -147,7 +145,7 @@ func (b Branch) destinations() []string {
 	for _, x := range []struct {
 		name string
 		set  bool
-	}{{"goto", b.Goto != ""}, {"queue", b.Queue != "" && !b.Callback}, {"callback", b.Callback}, {"dial", b.Dial != ""}, {"hangup", b.Hangup != ""}} {
+	}{{"goto", b.Goto != ""}, {"queue", b.Queue != "" && !b.Callback}, {"callback", b.Callback}, {"dial", b.Dial != ""}, {"hangup", !b.Hangup.IsZero()}} {
 		if x.set {
 			d = append(d, x.name)
 		}
@@ -195,17 +193,6 @@ func checkBranch(bad badFunc, c Config, key string, b Branch) {
 	}
 	if len(b.Dial) > MaxDialLength {
 		bad(key+".dial", "must be at most %d characters", MaxDialLength)
-	}
-	checkPrompt(bad, key+".hangup", b.Hangup)
-}
-
-// checkPrompt checks optional media a node plays; "" is allowed.
-func checkPrompt(bad badFunc, key, m string) {
-	if m == "" {
-		return
-	}
-	if msg := checkMediaOf(m, promptSchemes); msg != "" {
-		bad(key, "%s", msg)
 	}
 }
 

@@ -134,8 +134,7 @@ func checkCallback(bad badFunc, key string, cb QueueCallback) {
 	if cb.RetryDelay < 0 {
 		bad(key+".retry_delay", "must not be negative (0 is the default, 5m)")
 	}
-	checkPrompt(bad, key+".offer", cb.Offer)
-	if cb.Offer != "" && cb.Digit == "" {
+	if !cb.Offer.IsZero() && cb.Digit == "" {
 		bad(key+".offer", "announces the callback digit: set digit too")
 	}
 	if cb.OfferAfter < 0 {
@@ -144,10 +143,6 @@ func checkCallback(bad badFunc, key string, cb QueueCallback) {
 	if cb.OfferEWT < 0 {
 		bad(key+".offer_ewt", "must not be negative (0 offers whatever the wait)")
 	}
-	checkPrompt(bad, key+".prompt", cb.Prompt)
-	checkPrompt(bad, key+".invalid", cb.Invalid)
-	checkPrompt(bad, key+".confirm", cb.Confirm)
-	checkPrompt(bad, key+".beep", cb.Beep)
 	for _, cc := range cb.AllowedCountryCodes {
 		if cc < 1 || cc > 999 {
 			bad(key+".allowed_country_codes", "%d is not a country calling code (1..999)", cc)
@@ -181,10 +176,10 @@ func checkAction(bad badFunc, c Config, queue, key string, a Action) {
 	}
 	switch {
 	case a.Type == ActionMessage:
-		if msg := checkMedia(a.Message); msg != "" {
+		if msg := checkMessage(a.Message); msg != "" {
 			bad(key+".message", "%s", msg)
 		}
-	case a.Message != "":
+	case !a.Message.IsZero():
 		bad(key+".message", "is only used with type %s", ActionMessage)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -40,7 +41,7 @@ func salesWithCallbacks() acd.QueueSettings {
 	return acd.QueueSettings{
 		MOHClass: "sales-music", RingTimeout: 2 * time.Second, ServiceLevel: 20 * time.Second,
 		Callback: config.QueueCallback{
-			Digit: "1", Prompt: "sound:cb-enter-number", Invalid: "sound:cb-invalid", Confirm: "sound:cb-thanks",
+			Digit: "1", Prompt: media.MustParse("sound:cb-enter-number"), Invalid: media.MustParse("sound:cb-invalid"), Confirm: media.MustParse("sound:cb-thanks"),
 			CallerID: cbCallerID, MaxAttempts: 3, RetryDelay: 300 * time.Millisecond,
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -334,7 +335,7 @@ func TestCancelCallbackReturnsCallerToTheirPlace(t *testing.T) {
 func TestRegisterWithRecordedMessage(t *testing.T) {
 	sales := salesWithCallbacks()
 	sales.Callback.RecordMessage = 300 * time.Millisecond
-	sales.Callback.Beep = "sound:beep"
+	sales.Callback.Beep = media.SoundOf("beep")
 	l := startCallbackLab(t, cbOptions{sales: &sales})
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
@@ -595,7 +596,7 @@ func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
 // threshold is not reached says nothing.
 func TestCallbackOfferedWhenTheWaitIsLong(t *testing.T) {
 	sales := salesWithCallbacks()
-	sales.Callback.Offer, sales.Callback.OfferAfter, sales.Callback.OfferEWT = "sound:cb-offer", 200*time.Millisecond, time.Minute
+	sales.Callback.Offer, sales.Callback.OfferAfter, sales.Callback.OfferEWT = media.SoundOf("cb-offer"), 200*time.Millisecond, time.Minute
 	l := startCallbackLab(t, cbOptions{sales: &sales})
 	// One agent, busy on a call: the estimate for the next caller is about
 	// a handle time (3 minutes before any call ended), over the threshold.
@@ -640,7 +641,7 @@ func TestIVRBranchAndOverflowStartTheCallbackDialog(t *testing.T) {
 		EntryPoints: map[string]string{"900": "main"},
 		Nodes: map[string]config.Node{
 			"main": {
-				Prompt:   "sound:welcome",
+				Prompt:   media.MustParse("sound:welcome"),
 				Collect:  config.Collect{MaxDigits: 1, Timeout: 2 * time.Second},
 				Branches: map[string]config.Branch{"2": {Callback: true, Queue: "support"}},
 			},

@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -80,7 +81,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			Dial:                  acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 3 * time.Second},
 			PrivacyShield:         300 * time.Millisecond,
 			BlindTransferNoAnswer: o.blindMiss,
-			BusyMessage:           "sound:all-circuits-busy-now",
+			BusyMessage:           media.MustParse("sound:all-circuits-busy-now"),
 		},
 	})
 	if err != nil {

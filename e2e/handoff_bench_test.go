@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -20,11 +21,30 @@ import (
 // call end is a hand-off. Reported: hand-off p50/p99 (agent's hangup event
 // handled → next originate requested, through the real ari/v5 client, the
 // driver, Redis and the simulator's REST API).
+//
+// Two variants: callers waiting with music only, and every waiting caller
+// inside a position announcement that would play for an hour, so each
+// hand-off goes to a caller whose announcement must be interrupted. Media
+// never blocks a call, so the two should not differ.
 func BenchmarkHandoffThroughSimulator(b *testing.B) {
+	b.Run("music", func(b *testing.B) { benchHandoff(b, false) })
+	b.Run("in-announcement", func(b *testing.B) { benchHandoff(b, true) })
+}
+
+func benchHandoff(b *testing.B, announcing bool) {
+	sales := acd.QueueSettings{RingTimeout: 5 * time.Second}
+	timing := pbxsim.Timing{}
+	if announcing {
+		// Every item plays for an hour: an announcement, once started,
+		// ends only when Tandem stops it.
+		sales.Announce = config.Announce{Interval: 100 * time.Millisecond, Position: true}
+		timing.Playback = time.Hour
+	}
 	l, err := lab.Start(context.Background(), lab.Options{
 		Replicas: 1, RedisAddr: redistest.Start(b),
-		Queues: map[string]acd.QueueSettings{"sales": {RingTimeout: 5 * time.Second}},
-		DNIS:   map[string]string{"800": "sales"},
+		Queues:    map[string]acd.QueueSettings{"sales": sales},
+		DNIS:      map[string]string{"800": "sales"},
+		SimTiming: timing,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -32,10 +52,13 @@ func BenchmarkHandoffThroughSimulator(b *testing.B) {
 	defer l.Close()
 	e := l.Replicas[0].Engine
 	const agentsN = 4
+	legs := make([]string, 0, b.N+agentsN)
 	for i := 0; i < b.N+agentsN; i++ {
-		if _, err := l.Sim.Call(pbxsim.Caller{ANI: fmt.Sprint(5550000 + i), DNIS: "800"}); err != nil {
+		leg, err := l.Sim.Call(pbxsim.Caller{ANI: fmt.Sprint(5550000 + i), DNIS: "800"})
+		if err != nil {
 			b.Fatal(err)
 		}
+		legs = append(legs, leg)
 	}
 	// Every wait below is bounded: go test's -timeout does not cover
 	// benchmarks (testing stops its alarm before they run), so a wait
@@ -46,6 +69,9 @@ func BenchmarkHandoffThroughSimulator(b *testing.B) {
 		q, _ := e.Queue(ctx, "sales")
 		return len(q.Waiting) == b.N+agentsN
 	})
+	if announcing {
+		waitAllAnnouncing(b, l, legs)
+	}
 	b.ResetTimer()
 	for i := 0; i < agentsN; i++ {
 		id := fmt.Sprintf("a%d", i)
@@ -84,6 +110,14 @@ func BenchmarkHandoffThroughSimulator(b *testing.B) {
 		return st.Answered >= int64(b.N+agentsN)
 	})
 	b.StopTimer()
+	if announcing {
+		// Every caller's announcement was cut short by their offer.
+		for _, leg := range legs {
+			if started, ended := announcementOf(l, leg); !started || !ended {
+				b.Fatalf("caller %s: announcement started %v, stopped %v", leg, started, ended)
+			}
+		}
+	}
 	// Quantiles from the hand-off histogram /metrics serves (15 % buckets).
 	h := e.Stats().Snapshot().Handoff
 	if h.Count == 0 {
@@ -104,5 +138,37 @@ func waitOrFail(b *testing.B, max time.Duration, what func() string, cond func()
 			b.Fatalf("%s: not after %v", what(), max)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// announcementOf reports whether leg's first playback started and ended.
+func announcementOf(l *lab.Lab, leg string) (started, ended bool) {
+	id := ""
+	for _, m := range l.Sim.MediaLog(leg) {
+		switch {
+		case m.Kind == "playback_start" && id == "":
+			id, started = m.PlaybackID, true
+		case m.Kind == "playback_end" && m.PlaybackID == id:
+			ended = true
+		}
+	}
+	return started, ended
+}
+
+// waitAllAnnouncing waits until every waiting caller is inside an
+// announcement.
+func waitAllAnnouncing(b *testing.B, l *lab.Lab, legs []string) {
+	b.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for _, leg := range legs {
+		for {
+			if started, _ := announcementOf(l, leg); started {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("caller %s never heard an announcement", leg)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }

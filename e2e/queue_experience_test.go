@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -25,8 +26,8 @@ var testIVR = config.IVR{
 	EntryPoints: map[string]string{"900": "main"},
 	Nodes: map[string]config.Node{
 		"main": {
-			Prompt:  "sound:welcome",
-			Collect: config.Collect{MaxDigits: 1, Timeout: 400 * time.Millisecond, Retries: 1, InvalidPrompt: "sound:invalid", TimeoutPrompt: "sound:timeout"},
+			Prompt:  media.MustParse("sound:welcome"),
+			Collect: config.Collect{MaxDigits: 1, Timeout: 400 * time.Millisecond, Retries: 1, InvalidPrompt: media.MustParse("sound:invalid"), TimeoutPrompt: media.MustParse("sound:timeout")},
 			Branches: map[string]config.Branch{
 				"1": {Queue: "sales", Set: map[string]string{"DEPT": "sales"}},
 				"2": {Queue: "support", Priority: prio(5)},
@@ -34,15 +35,15 @@ var testIVR = config.IVR{
 				"4": {Dial: "+1 415 555 0123"},
 				"9": {Goto: "pin"},
 			},
-			OnFailure: config.Branch{Hangup: "sound:goodbye"},
+			OnFailure: config.Branch{Hangup: media.MustParse("sound:goodbye")},
 		},
 		"pin": {
-			Prompt:    "sound:enter-pin",
+			Prompt:    media.MustParse("sound:enter-pin"),
 			Collect:   config.Collect{MaxDigits: 6, Terminator: "#", Timeout: 2 * time.Second},
 			Variable:  "PIN",
 			Secure:    true,
 			Branches:  map[string]config.Branch{"default": {Queue: "sales"}},
-			OnFailure: config.Branch{Hangup: "sound:goodbye"},
+			OnFailure: config.Branch{Hangup: media.MustParse("sound:goodbye")},
 		},
 	},
 }
@@ -234,9 +235,9 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 func TestOverflowWhenNoAgentsAndQueueFull(t *testing.T) {
 	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Overflow: config.Overflow{NoAgents: true, Action: config.Action{Type: "message", Message: "sound:nobody-here"}}},
+			Overflow: config.Overflow{NoAgents: true, Action: config.Action{Type: "message", Message: media.MustParse("sound:nobody-here")}}},
 		"support": {MOHClass: "support-music", RingTimeout: 3 * time.Second,
-			MaxSize: 1, WhenFull: config.Action{Type: "message", Message: "sound:queue-full"}},
+			MaxSize: 1, WhenFull: config.Action{Type: "message", Message: media.MustParse("sound:queue-full")}},
 	}})
 	// sales has nobody logged in: the caller hears the message at once.
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550106", DNIS: "800"})
@@ -269,7 +270,7 @@ func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second, Hours: config.Hours{
 			TimeZone: "Europe/Paris",
 			Weekly:   []config.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}},
-			Closed:   config.Action{Type: "message", Message: "sound:closed"},
+			Closed:   config.Action{Type: "message", Message: media.MustParse("sound:closed")},
 		}},
 	}})
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550109", DNIS: "800"})
@@ -318,8 +319,16 @@ func TestAnnouncementCadence(t *testing.T) {
 		}
 		return n
 	}
+	// The first in line hears "you are next" (not "there are 1 calls
+	// waiting"), the second their position.
+	if count(first, "sound:queue-youarenext") != 1 || count(first, "sound:queue-thereare") != 0 {
+		t.Fatalf("caller 1 heard %v", played(l, first))
+	}
+	if count(second, "sound:queue-thereare") != 1 || count(second, "number:2") < 1 {
+		t.Fatalf("caller 2 heard %v", played(l, second))
+	}
 	for i, leg := range []string{first, second} {
-		if count(leg, "sound:queue-thereare") != 1 || count(leg, "number:"+string(rune('1'+i))) < 1 || count(leg, "sound:queue-holdtime") != 1 || !containsSeq(played(l, leg), "sound:queue-holdtime", "number:"+string(rune('3'+3*i))) {
+		if count(leg, "sound:queue-holdtime") != 1 || !containsSeq(played(l, leg), "sound:queue-holdtime", "number:"+string(rune('3'+3*i))) {
 			t.Fatalf("caller %d heard %v", i+1, played(l, leg))
 		}
 	}
@@ -328,10 +337,10 @@ func TestAnnouncementCadence(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "new position and wait announced", func() bool {
-		return count(second, "sound:queue-thereare") == 2 && count(second, "sound:queue-minutes") == 2
+		return count(second, "sound:queue-youarenext") == 1 && count(second, "sound:queue-minutes") == 2
 	})
 	waitFor(t, 5*time.Second, "music back", func() bool { ch, _ := l.Sim.Channel(second); return ch.MOHClass == "sales-music" })
-	if p := played(l, second); !containsSeq(p, "sound:queue-thereare", "number:1") || count(second, "sound:queue-holdtime") != 2 || !containsSeq(p, "sound:queue-holdtime", "number:3") {
+	if p := played(l, second); !containsSeq(p, "sound:queue-youarenext", "sound:queue-holdtime") || count(second, "sound:queue-holdtime") != 2 || !containsSeq(p, "sound:queue-holdtime", "number:3") {
 		t.Fatalf("second caller heard %v", p)
 	}
 	if ch, _ := l.Sim.Channel(second); ch.MOHClass != "sales-music" {

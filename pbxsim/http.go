@@ -81,6 +81,8 @@ type params struct {
 	num    map[string]string // JSON numbers and booleans, kept apart (see get)
 	vars   map[string]string // "variables" object of a JSON body
 	list   map[string]bool   // names that came as JSON arrays
+	// jsonString: names that came as JSON strings (never split on commas)
+	jsonString map[string]bool
 }
 
 // get returns a string parameter. A JSON number given for a string
@@ -156,6 +158,10 @@ func readParams(r *http.Request) (params, error) {
 		case nil:
 		case string:
 			p.v[k] = x
+			if p.jsonString == nil {
+				p.jsonString = map[string]bool{}
+			}
+			p.jsonString[k] = true
 		default:
 			delete(p.v, k)
 			p.num[k] = scalar(x)

@@ -9,7 +9,9 @@ import (
 type MediaEntry struct {
 	Time time.Time
 	// Kind is one of "moh_start", "moh_stop", "playback_start",
-	// "playback_end", "bridge_moh_start", "bridge_moh_stop".
+	// "playback_end", "bridge_moh_start", "bridge_moh_stop". A playback of
+	// several media logs a playback_start per item (the same PlaybackID)
+	// and one playback_end, for the item it ended on.
 	Kind       string
 	Class      string // MOH class
 	MediaURI   string
@@ -108,7 +110,9 @@ func mediaOutcome(uri string) string {
 	scheme, rest, _ := strings.Cut(uri, ":")
 	switch scheme {
 	case "sound":
-		if strings.HasPrefix(rest, "no-such") || strings.HasPrefix(rest, "missing") {
+		// A comma or colon in a name is a list Asterisk did not split (a
+		// JSON string): no such file.
+		if strings.HasPrefix(rest, "no-such") || strings.HasPrefix(rest, "missing") || strings.ContainsAny(rest, ",:") {
 			return "missing"
 		}
 		return "ok"
@@ -195,6 +199,7 @@ func (s *Sim) nextMedia(p *playback) {
 	p.idx++
 	p.state = "playing"
 	s.evPlayback("PlaybackStarted", p)
+	s.logMedia(s.mediaKey(p), MediaEntry{Kind: "playback_start", MediaURI: p.media[p.idx], PlaybackID: p.id})
 	s.playCurrent(p)
 }
 

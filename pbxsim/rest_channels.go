@@ -220,9 +220,14 @@ func (s *Sim) restChannelPlay(args []string, p params) reply {
 }
 
 // play queues a playback on a channel or bridge; media is a comma-separated
-// list or a JSON array.
+// list in the query string or a JSON array. A JSON string is one media,
+// commas and all, as in Asterisk (res_ari_channels.c splits only the query
+// string): such a "list" is one file that does not exist.
 func (s *Sim) play(c *channel, b *bridge, id string, p params) reply {
 	media := splitMedia(p.get("media"))
+	if p.jsonString["media"] && p.get("media") != "" {
+		media = []string{p.get("media")}
+	}
 	if len(media) == 0 {
 		return fail(http.StatusInternalServerError, "Failed to queue media for playback")
 	}

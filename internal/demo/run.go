@@ -18,6 +18,7 @@ import (
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -56,7 +57,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		Prefix:    opts.Prefix,
 		Queues: map[string]acd.QueueSettings{
 			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Callback: config.QueueCallback{
-				Digit: "1", Prompt: "sound:callback-enter-number", Confirm: "sound:callback-registered",
+				Digit: "1", Prompt: media.SoundOf("callback-enter-number"), Confirm: media.SoundOf("callback-registered"),
 				CallerID: demoCallerID, MaxAttempts: 3, RetryDelay: 2 * time.Second,
 			}},
 		},
