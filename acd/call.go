@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/tandem-cc/tandem/internal/clock"
 )
 
 // phase is where a call is, as this node's actor sees it. The authoritative
@@ -63,7 +65,7 @@ type call struct {
 	offer      *Offer
 	agent      string // the agent who has the customer ("" with an outside party)
 	agentLeg   string // the leg of whoever has the customer
-	ringTimer  *time.Timer
+	ringTimer  clock.Timer
 	answeredAt time.Time
 	bridged    bool // the call's bridge (id = connection id) exists
 	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
@@ -77,7 +79,7 @@ type call struct {
 	customerHeld  bool
 	heldSince     time.Time
 	consult       *party
-	consultTimer  *time.Timer
+	consultTimer  clock.Timer
 	conference    bool
 	outside       bool // the customer is with an outside number, not an agent
 	blindTransfer bool // the current offer comes from a blind transfer
@@ -342,7 +344,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
 	}
 	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
-	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: leg})
 	c.e.publish(ctx, c.screenPop(o.Agent))
 }
 
@@ -769,4 +771,9 @@ func (c *call) hangup(ctx context.Context, leg string, cause HangupCause) {
 	if err := c.e.pbx.Hangup(ctx, leg, cause); err != nil {
 		c.log.Warn("hang up", "leg", leg, "err", err)
 	}
+}
+
+// after posts m to the actor once d has passed on the engine's clock.
+func (c *call) after(d time.Duration, m any) clock.Timer {
+	return c.e.opts.Clock.AfterFunc(d, func() { c.post(m) })
 }

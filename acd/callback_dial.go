@@ -119,7 +119,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 		return
 	}
 	c.log.Info("dialling callback customer", "attempt", n, "leg", leg, "caller_id", callerID)
-	c.ringTimer = time.AfterFunc(c.e.opts.Dial.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.ringTimer = c.after(c.e.opts.Dial.RingTimeout, ringTimeout{leg: leg})
 }
 
 // customerAnswered bridges the customer with the agent: from here on an

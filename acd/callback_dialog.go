@@ -103,7 +103,7 @@ func (c *call) promptNumber(ctx context.Context, before ...media.Media) {
 			return
 		}
 		d.prompt = ""
-		time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
+		c.after(callbackDigitTimeout, cbDigitTimeout{gen: gen})
 	}, items...)
 	if id != "" && c.dialog == d {
 		d.prompt = id
@@ -135,7 +135,7 @@ func (c *call) onCallbackDigit(ctx context.Context, digit string) {
 		// The timeout runs from the last digit (an inter-digit timeout).
 		d.gen++
 		gen := d.gen
-		time.AfterFunc(callbackDigitTimeout, func() { c.post(cbDigitTimeout{gen: gen}) })
+		c.after(callbackDigitTimeout, cbDigitTimeout{gen: gen})
 	}
 }
 
@@ -221,7 +221,7 @@ func (c *call) startMessage(ctx context.Context, number string) {
 	d.recording, d.number = name, number
 	d.gen++
 	gen := d.gen
-	time.AfterFunc(c.settings.Callback.RecordMessage, func() { c.post(cbMessageDone{gen: gen}) })
+	c.after(c.settings.Callback.RecordMessage, cbMessageDone{gen: gen})
 }
 
 func (c *call) onCallbackMessageDone(ctx context.Context, m cbMessageDone) {
@@ -416,7 +416,7 @@ func (c *call) scheduleCallbackOffer(after time.Duration) {
 		return
 	}
 	gen := c.queueGen
-	time.AfterFunc(after, func() { c.post(cbOfferDue{gen: gen}) })
+	c.after(after, cbOfferDue{gen: gen})
 }
 
 // onCallbackOffer plays the offer if the caller's estimated wait is long

@@ -84,7 +84,7 @@ func (e *Engine) wakeCallbacks() {
 // due ones, start an actor for each. It polls at CallbackPoll, or at once
 // when woken.
 func (e *Engine) runCallbacks(ctx context.Context) error {
-	t := time.NewTicker(e.opts.CallbackPoll)
+	t := e.opts.Clock.NewTicker(e.opts.CallbackPoll)
 	defer t.Stop()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -122,7 +122,7 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		case <-e.cbWake:
 		}
 	}
@@ -270,7 +270,7 @@ func (c *call) release(ctx context.Context, delay time.Duration, why string) {
 func (c *call) startLeaseTicks() {
 	c.cb.leaseGen++
 	gen := c.cb.leaseGen
-	time.AfterFunc(c.e.opts.CallbackLease/3, func() { c.post(leaseTick{gen: gen}) })
+	c.after(c.e.opts.CallbackLease/3, leaseTick{gen: gen})
 }
 
 func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
@@ -289,7 +289,7 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 		c.log.Warn("renew callback lease; retrying", "err", err)
 		c.cb.leaseGen++
 		gen := c.cb.leaseGen
-		time.AfterFunc(c.e.opts.CallbackLease/6, func() { c.post(leaseTick{gen: gen}) })
+		c.after(c.e.opts.CallbackLease/6, leaseTick{gen: gen})
 		return
 	}
 	if o := c.cb.pending; o != "" {

@@ -2,7 +2,6 @@ package acd
 
 import (
 	"context"
-	"time"
 
 	"github.com/tandem-cc/tandem/callbacks"
 )
@@ -70,7 +69,7 @@ func (c *call) takeOverDial(ctx context.Context, cb callbacks.Callback) {
 	default:
 		c.phase = phaseCallbackDialing
 		leg := cb.DialLeg
-		c.ringTimer = time.AfterFunc(c.e.opts.Dial.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+		c.ringTimer = c.after(c.e.opts.Dial.RingTimeout, ringTimeout{leg: leg})
 		c.log.Info("continuing the taken-over dial", "leg", leg)
 	}
 }

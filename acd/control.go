@@ -304,7 +304,7 @@ func (c *call) ringConsult(ctx context.Context, p *party, endpoint string) error
 		c.e.publish(ctx, c.consultRequest(p.agent))
 	}
 	leg := p.leg
-	c.consultTimer = time.AfterFunc(timeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.consultTimer = c.after(timeout, ringTimeout{leg: leg})
 	return nil
 }
 
@@ -360,7 +360,7 @@ func (c *call) onConsultOffer(ctx context.Context, o Offer) {
 	}
 	c.e.publish(ctx, c.consultRequest(o.Agent))
 	leg := p.leg
-	c.consultTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: leg}) })
+	c.consultTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: leg})
 }
 
 func (c *call) stopConsultTimer() {
@@ -732,7 +732,7 @@ func (c *call) cmdRecPause(ctx context.Context, privacy bool) error {
 		shield := c.e.opts.PrivacyShield
 		c.rec.resumesAt = time.Now().Add(shield)
 		gen := c.rec.gen
-		time.AfterFunc(shield, func() { c.post(recAutoResume{gen: gen}) })
+		c.after(shield, recAutoResume{gen: gen})
 	}
 	c.e.store.Record(ctx, c.conn, "recording_pause", "privacy", fmt.Sprint(privacy))
 	c.saveRecordings(ctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
@@ -101,7 +102,10 @@ type Options struct {
 	BusyMessage media.Media
 	// IVR is the menus callers go through, by DNIS.
 	IVR config.IVR
-	// Now is the clock for business hours (tests fix it); nil = time.Now.
+	// Clock schedules the engine's timers (ring, wrap-up, announcements,
+	// leases, the sweep); nil = the system clock. Tests pass a clock.Fake.
+	Clock clock.Clock
+	// Now is the clock for business hours (tests fix it); nil = Clock.Now.
 	Now func() time.Time
 	// CallbackLease is how long a replica holds a callback without
 	// renewing it; a replica that dies gives its callbacks up after it.
@@ -163,8 +167,11 @@ func NewEngine(opts Options) *Engine {
 	if opts.Dial.DefaultRegion == "" {
 		opts.Dial.DefaultRegion = "US"
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.CallbackLease <= 0 {
 		opts.CallbackLease = DefaultCallbackLease
@@ -424,13 +431,13 @@ func (e *Engine) readInbox(ctx context.Context) error {
 
 // sweep is the safety net behind event-driven routing.
 func (e *Engine) sweep(ctx context.Context) error {
-	t := time.NewTicker(e.opts.SweepInterval)
+	t := e.opts.Clock.NewTicker(e.opts.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 		if e.opts.Policy.WrapUp > 0 {
 			if err := e.store.ExpireWrapUps(ctx, e.opts.DefaultWrapUpCode, 20); err != nil && ctx.Err() == nil {
@@ -636,7 +643,7 @@ func (e *Engine) hangupLater(leg string) {
 	if ctx == nil {
 		return
 	}
-	time.AfterFunc(lateHangup, func() {
+	e.opts.Clock.AfterFunc(lateHangup, func() {
 		if ctx.Err() != nil {
 			return
 		}
@@ -659,7 +666,7 @@ func (e *Engine) scheduleWrapUp(agent string) {
 	e.mu.Lock()
 	ctx := e.ctx
 	e.mu.Unlock()
-	time.AfterFunc(e.opts.Policy.WrapUp+10*time.Millisecond, func() {
+	e.opts.Clock.AfterFunc(e.opts.Policy.WrapUp+10*time.Millisecond, func() {
 		if ctx == nil || ctx.Err() != nil {
 			return
 		}

@@ -104,7 +104,7 @@ func (c *call) startCollect(ctx context.Context) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	time.AfterFunc(timeout, func() { c.post(ivrTimeout{gen: gen}) })
+	c.after(timeout, ivrTimeout{gen: gen})
 }
 
 // onDigit takes one DTMF digit while collecting.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/media"
 )
 
@@ -15,7 +16,7 @@ import (
 // playback is a playback this call started and has not seen end.
 type playback struct {
 	leg   string
-	timer *time.Timer
+	timer clock.Timer
 	// then runs in the actor when the playback ends (nil: nothing follows).
 	then func(ctx context.Context, out PlaybackOutcome)
 }
@@ -70,7 +71,7 @@ func (c *call) startMediaWithin(ctx context.Context, leg string, bound time.Dura
 		return ""
 	}
 	bound = max(bound, playbackBound+time.Duration(len(list)-1)*playbackPerItem)
-	p.timer = time.AfterFunc(bound, func() { c.post(playbackTimeout{id: id}) })
+	p.timer = c.after(bound, playbackTimeout{id: id})
 	return id
 }
 

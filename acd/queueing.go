@@ -106,10 +106,10 @@ func (c *call) startQueueTimers() {
 	c.queueGen++
 	gen := c.queueGen
 	if d := c.settings.Overflow.After; d > 0 && c.settings.Overflow.Action.Type != "" {
-		time.AfterFunc(d, func() { c.post(overflowDue{gen: gen}) })
+		c.after(d, overflowDue{gen: gen})
 	}
 	if iv := c.settings.Announce.Interval; iv > 0 && (c.settings.Announce.Position || c.settings.Announce.EWT) {
-		time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+		c.after(iv, announceDue{gen: gen})
 	}
 }
 
@@ -160,7 +160,7 @@ func (c *call) onAnnounce(ctx context.Context, m announceDue) {
 	gen := m.gen
 	next := func() {
 		if gen == c.queueGen {
-			time.AfterFunc(iv, func() { c.post(announceDue{gen: gen}) })
+			c.after(iv, announceDue{gen: gen})
 		}
 	}
 	if c.queueMedia != "" {

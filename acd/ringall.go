@@ -40,7 +40,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 		c.e.publish(ctx, c.screenPop(m.Agent))
 	}
 	c.log.Info("ringing every agent", "agents", len(members))
-	c.ringTimer = time.AfterFunc(c.settings.RingTimeout, func() { c.post(ringTimeout{leg: ringAllTimer}) })
+	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: ringAllTimer})
 }
 
 // ringAllAnswered: the first agent answered. The others are released (and
