@@ -73,7 +73,12 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 	if settings.Announce.EWT {
 		// What the estimator will be calibrated against once the call is
 		// answered; only queues that announce waits need it.
-		c.ewtPos, _ = c.e.store.Position(ctx, q, c.conn)
+		pos, err := c.e.store.Position(ctx, q, c.conn)
+		if err != nil {
+			// The estimator is then calibrated without this call.
+			c.log.Warn("position for the wait estimator", "err", err)
+		}
+		c.ewtPos = pos
 		c.ewtAgents = c.e.servingAgents(ctx, q)
 	}
 	c.log.Info("call queued", "queue", q, "priority", prio)

@@ -354,10 +354,17 @@ func (s *Store) AgentToday(ctx context.Context, agent string) (AgentDay, error) 
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return AgentDay{}, fmt.Errorf("agent %s today: %w", agent, err)
 	}
+	// A field not written yet (no call today) reads as redis.Nil: zero.
 	var d AgentDay
-	d.Calls, _ = calls.Int64()
-	ms, _ := talk.Int64()
-	d.Talk = time.Duration(ms) * time.Millisecond
+	n, err := calls.Int64()
+	if err != nil && err != redis.Nil {
+		return AgentDay{}, fmt.Errorf("agent %s today: calls: %w", agent, err)
+	}
+	ms, err := talk.Int64()
+	if err != nil && err != redis.Nil {
+		return AgentDay{}, fmt.Errorf("agent %s today: talk: %w", agent, err)
+	}
+	d.Calls, d.Talk = n, time.Duration(ms)*time.Millisecond
 	return d, nil
 }
 

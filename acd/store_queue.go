@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // SetAttached replaces a call's attached data (the IVR adds to it).
@@ -64,7 +67,7 @@ func (s *Store) CountAnswered(ctx context.Context, q string, wait, threshold tim
 		pipe.HIncrBy(ctx, key, "answered_within_sl", 1)
 	}
 	pipe.Expire(ctx, key, 8*24*time.Hour)
-	_, _ = pipe.Exec(ctx)
+	s.reportFigures(ctx, q, "answered", pipe)
 }
 
 // CountAbandoned adds a call abandoned while waiting in q.
@@ -73,7 +76,21 @@ func (s *Store) CountAbandoned(ctx context.Context, q string) {
 	pipe := s.rdb.Pipeline()
 	pipe.HIncrBy(ctx, key, "abandoned", 1)
 	pipe.Expire(ctx, key, 8*24*time.Hour)
-	_, _ = pipe.Exec(ctx)
+	s.reportFigures(ctx, q, "abandoned", pipe)
+}
+
+// reportFigures writes a queue's figures. Like a history append, a failed
+// write never stops the call it counts, so it is reported to the same
+// place (logged and counted) rather than handed back to be dropped.
+func (s *Store) reportFigures(ctx context.Context, q, what string, pipe redis.Pipeliner) {
+	if _, err := pipe.Exec(ctx); err != nil {
+		err = fmt.Errorf("figures of queue %s: count %s: %w", q, what, err)
+		if s.historyFailed != nil {
+			s.historyFailed("", "queue figures", err)
+			return
+		}
+		slog.Error("queue figures write failed", "queue", q, "err", err)
+	}
 }
 
 // Stats reads q's figures for today; longest is the longest current wait.

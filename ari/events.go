@@ -136,7 +136,10 @@ func (b *backoff) reset() { b.cur = b.min }
 // over), bounded by the request timeout.
 func (d *Driver) dial(ctx context.Context, app string) (*websocket.Conn, error) {
 	u := d.opts.WSURL + "?" + url.Values{"app": {app}}.Encode()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ari events %s: %w", app, err)
+	}
 	req.SetBasicAuth(d.opts.Username, d.opts.Password)
 	dctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
