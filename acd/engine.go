@@ -184,7 +184,7 @@ func NewEngine(opts Options) *Engine {
 		if len(q.Hours.Weekly) == 0 && len(q.Hours.Holidays) == 0 {
 			continue // always open
 		}
-		sched, err := hours.Compile(q.Hours)
+		sched, err := hours.Compile(q.Hours.Spec())
 		if err != nil {
 			// Config validation refuses bad hours; an engine built by hand
 			// with bad ones keeps the queue open rather than closed.
