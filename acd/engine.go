@@ -35,7 +35,7 @@ type QueueSettings struct {
 	// Record starts recording a call of this queue when it connects.
 	Record bool
 	// Variables define the queue's call-associated data.
-	Variables []config.Variable
+	Variables []cad.Variable
 
 	// The caller's experience while waiting (see config.Queue).
 	Priority     int
@@ -56,8 +56,12 @@ type QueueSettings struct {
 // QueueSettingsFrom turns a queue's configuration into the engine's
 // settings (ring timeout already resolved by config.QueueSettings).
 func QueueSettingsFrom(q config.Queue) QueueSettings {
+	var vars []cad.Variable
+	for _, v := range q.Variables {
+		vars = append(vars, cad.Variable(v))
+	}
 	return QueueSettings{
-		MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables,
+		MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: vars,
 		Priority: q.Priority, Announce: q.Announce, Overflow: q.Overflow, MaxSize: q.MaxSize,
 		WhenFull: q.WhenFull, Hours: q.Hours, ServiceLevel: q.ServiceLevel,
 		Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, Callback: q.Callback,
