@@ -52,12 +52,3 @@ func checkHours(bad badFunc, c Config, queue, key string, h Hours) {
 	}
 	checkAction(bad, c, queue, key+".closed", h.Closed)
 }
-
-// Spec is the opening hours in the hours package's terms (Closed aside).
-func (h Hours) Spec() hours.Hours {
-	var weekly []hours.Window
-	for _, w := range h.Weekly {
-		weekly = append(weekly, hours.Window(w))
-	}
-	return hours.Hours{TimeZone: h.TimeZone, Weekly: weekly, Holidays: h.Holidays}
-}
