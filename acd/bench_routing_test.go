@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 )
 
 // Run with:
@@ -19,10 +18,10 @@ import (
 //	go test -run '^$' -bench BenchmarkRouteWithSkills -benchtime 5000x ./acd
 
 // benchSkillQueue requires 3 of the 10 skills, relaxing after 30s and 2min.
-var benchSkillQueue = []config.SkillRequirement{
-	{Skill: "s0", MinLevel: 6, Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 4}, {After: 2 * time.Minute, MinLevel: 2}}},
-	{Skill: "s1", MinLevel: 5, Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 3}, {After: 2 * time.Minute, MinLevel: 0}}},
-	{Skill: "s2", MinLevel: 4, Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 2}, {After: 2 * time.Minute, MinLevel: 0}}},
+var benchSkillQueue = []SkillRequirement{
+	{Skill: "s0", MinLevel: 6, Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 4}, {After: 2 * time.Minute, MinLevel: 2}}},
+	{Skill: "s1", MinLevel: 5, Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 3}, {After: 2 * time.Minute, MinLevel: 0}}},
+	{Skill: "s2", MinLevel: 4, Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 2}, {After: 2 * time.Minute, MinLevel: 0}}},
 }
 
 // benchAgents logs in n agents of queue with random levels 1..10 over 10
@@ -159,7 +158,7 @@ func benchSkillEnqueue(b *testing.B, strategy string) {
 		b.Fatal(err)
 	}
 	// s10: no agent has it; the IVR branches of this queue may require it.
-	nobody := []config.SkillRequirement{{Skill: "s10", MinLevel: 1}}
+	nobody := []SkillRequirement{{Skill: "s10", MinLevel: 1}}
 	for i := 0; i < 5000; i++ {
 		conn := fmt.Sprintf("deep%05d", i)
 		if _, err := s.Arrive(ctx, conn, "leg", "5551000", "800", nil); err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/callbacks"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/media"
 )
 
@@ -53,7 +52,7 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 // customer is dialled, or the agent accepts first.
 func (c *call) afterMessage(ctx context.Context) {
 	o := c.offer
-	if c.settings.Callback.Accept == config.AcceptAgent {
+	if c.settings.Callback.Accept == CallbackAcceptAgent {
 		c.cb.accept = true
 		c.log.Info("callback waits for the agent to accept", "agent_id", o.Agent)
 		return

@@ -18,7 +18,6 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
@@ -27,42 +26,6 @@ import (
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
 )
-
-// QueueSettings are the per-queue settings the engine needs.
-type QueueSettings struct {
-	MOHClass    string
-	RingTimeout time.Duration
-	// Record starts recording a call of this queue when it connects.
-	Record bool
-	// Variables define the queue's call-associated data.
-	Variables []config.Variable
-
-	// The caller's experience while waiting (see config.Queue).
-	Priority     int
-	Announce     config.Announce
-	Overflow     config.Overflow
-	MaxSize      int
-	WhenFull     config.Action
-	Hours        config.Hours
-	ServiceLevel time.Duration
-	// Routing: strategy, weight and skills, written to Redis at start.
-	Strategy string
-	Weight   int
-	Skills   []config.SkillRequirement
-	// Callback: how the queue offers and dials callbacks.
-	Callback config.QueueCallback
-}
-
-// QueueSettingsFrom turns a queue's configuration into the engine's
-// settings (ring timeout already resolved by config.QueueSettings).
-func QueueSettingsFrom(q config.Queue) QueueSettings {
-	return QueueSettings{
-		MOHClass: q.MOHClass, RingTimeout: q.RingTimeout, Record: q.Record, Variables: q.Variables,
-		Priority: q.Priority, Announce: q.Announce, Overflow: q.Overflow, MaxSize: q.MaxSize,
-		WhenFull: q.WhenFull, Hours: q.Hours, ServiceLevel: q.ServiceLevel,
-		Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, Callback: q.Callback,
-	}
-}
 
 // DialSettings say how to reach an outside number.
 type DialSettings struct {
@@ -101,7 +64,7 @@ type Options struct {
 	// BusyMessage is played to calls refused at the concurrent-call cap.
 	BusyMessage media.Media
 	// IVR is the menus callers go through, by DNIS.
-	IVR config.IVR
+	IVR IVRMenus
 	// Clock schedules the engine's timers (ring, wrap-up, announcements,
 	// leases, the sweep); nil = the system clock. Tests pass a clock.Fake.
 	Clock clock.Clock
@@ -184,7 +147,7 @@ func NewEngine(opts Options) *Engine {
 		if len(q.Hours.Weekly) == 0 && len(q.Hours.Holidays) == 0 {
 			continue // always open
 		}
-		sched, err := hours.Compile(q.Hours)
+		sched, err := hours.Compile(q.Hours.Hours)
 		if err != nil {
 			// Config validation refuses bad hours; an engine built by hand
 			// with bad ones keeps the queue open rather than closed.
@@ -687,7 +650,7 @@ func (e *Engine) scheduleWrapUp(agent string) {
 // a set per such skill.
 func (e *Engine) callSkills() map[string][]string {
 	out := map[string][]string{}
-	add := func(q string, reqs []config.SkillRequirement) {
+	add := func(q string, reqs []SkillRequirement) {
 		for _, r := range reqs {
 			if !contains(out[q], r.Skill) {
 				out[q] = append(out[q], r.Skill)
@@ -704,7 +667,7 @@ func (e *Engine) callSkills() map[string][]string {
 	for q, s := range e.opts.Queues {
 		if s.Overflow.Action.Type == "queue" {
 			for _, skill := range out[q] {
-				add(s.Overflow.Action.Queue, []config.SkillRequirement{{Skill: skill}})
+				add(s.Overflow.Action.Queue, []SkillRequirement{{Skill: skill}})
 			}
 		}
 	}

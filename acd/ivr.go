@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/media"
 )
 
@@ -190,7 +189,7 @@ func (c *call) collected(ctx context.Context) {
 
 // retry replays the node after a timeout or an invalid entry, until its
 // retries are used up; then OnFailure, recorded with the node.
-func (c *call) retry(ctx context.Context, node config.Node, prompt media.Media, why string) {
+func (c *call) retry(ctx context.Context, node IVRNode, prompt media.Media, why string) {
 	c.ivr.tries++
 	if c.ivr.tries > node.Collect.Retries {
 		c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", why, "ivr_node", c.ivr.node)
@@ -220,7 +219,7 @@ func (c *call) setVar(ctx context.Context, name, value string, secure bool) {
 }
 
 // takeBranch goes where a branch leads.
-func (c *call) takeBranch(ctx context.Context, b config.Branch) {
+func (c *call) takeBranch(ctx context.Context, b IVRBranch) {
 	for k, v := range b.Set {
 		c.setVar(ctx, k, v, false)
 	}

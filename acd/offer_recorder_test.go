@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 )
 
 // offerLog is an offerSink that records what it is given.
@@ -70,13 +69,13 @@ func (s *tStore) Enqueue(ctx context.Context, conn, queue string, priority int) 
 	return s.one(), err
 }
 
-func (s *tStore) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) (*Offer, error) {
+func (s *tStore) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []SkillRequirement) (*Offer, error) {
 	s.got.take()
 	err := s.Store.EnqueueWith(ctx, conn, queue, priority, skills)
 	return s.one(), err
 }
 
-func (s *tStore) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) (*Offer, error) {
+func (s *tStore) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []SkillRequirement, maxSize int) (*Offer, error) {
 	s.got.take()
 	err := s.Store.EnqueueCapped(ctx, conn, queue, priority, skills, maxSize)
 	return s.one(), err

@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/media"
 )
@@ -27,7 +26,7 @@ type (
 // default) and the call's own skill requirements (nil: the queue's). The
 // queue's treatments come first: closed hours, a full queue, a queue with
 // nobody logged in.
-func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.SkillRequirement) {
+func (c *call) toQueue(ctx context.Context, q string, prio int, skills []SkillRequirement) {
 	settings, ok := c.e.opts.Queues[q]
 	if !ok {
 		c.log.Error("unknown queue", "queue", q)
@@ -87,7 +86,7 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []config.
 }
 
 // treat applies a treatment to a call that is not (yet) waiting in a queue.
-func (c *call) treat(ctx context.Context, a config.Action, why string, prio int, skills []config.SkillRequirement) {
+func (c *call) treat(ctx context.Context, a Treatment, why string, prio int, skills []SkillRequirement) {
 	switch a.Type {
 	case "queue":
 		c.toQueue(ctx, a.Queue, prio, skills)
@@ -146,7 +145,7 @@ func (c *call) onOverflow(ctx context.Context, m overflowDue) {
 }
 
 // treatQueued applies a message or callback treatment to a waiting call.
-func (c *call) treatQueued(ctx context.Context, a config.Action, why string) {
+func (c *call) treatQueued(ctx context.Context, a Treatment, why string) {
 	c.stopQueueTimers()
 	c.treat(ctx, a, why, -1, nil)
 }

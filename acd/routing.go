@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
 )
@@ -54,7 +53,7 @@ type QueueRouting struct {
 	Weight int
 	// Skills every agent offered the queue's calls must have, unless a
 	// call carries its own (EnqueueWith).
-	Skills []config.SkillRequirement
+	Skills []SkillRequirement
 	// CallSkills are the skills calls may require on their own in this
 	// queue (those of the IVR branches leading to it). Routing keeps the
 	// queue's available agents indexed by each of them, so such a call
@@ -227,14 +226,14 @@ func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, e
 // are the call's own requirements (an IVR branch's) and replace the
 // queue's for this call, here and after an overflow; a blind transfer to
 // another queue drops them.
-func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement) error {
+func (s *Store) EnqueueWith(ctx context.Context, conn, queue string, priority int, skills []SkillRequirement) error {
 	return s.EnqueueCapped(ctx, conn, queue, priority, skills, 0)
 }
 
 // EnqueueCapped is EnqueueWith for a queue holding at most maxSize waiting
 // calls (0 = no cap): past it, ErrQueueFull and nothing changes. The check
 // is in the enqueue script, so concurrent callers cannot overfill it.
-func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []config.SkillRequirement, maxSize int) error {
+func (s *Store) EnqueueCapped(ctx context.Context, conn, queue string, priority int, skills []SkillRequirement, maxSize int) error {
 	if priority < 0 || priority > 9 {
 		return &errs.FieldError{Field: "priority", Msg: "must be 0..9"}
 	}
@@ -414,7 +413,7 @@ func decodeSkills(enc string) map[string]int {
 // 1..10; a relaxation waits longer than the previous one (whole
 // milliseconds) and lowers the level, down to 0 (the skill is then no
 // longer required).
-func encodeRequirements(reqs []config.SkillRequirement, field string) (string, error) {
+func encodeRequirements(reqs []SkillRequirement, field string) (string, error) {
 	if len(reqs) == 0 {
 		return "", nil
 	}
@@ -455,7 +454,7 @@ func encodeRequirements(reqs []config.SkillRequirement, field string) (string, e
 	return string(data), nil
 }
 
-func decodeRequirements(enc string) []config.SkillRequirement {
+func decodeRequirements(enc string) []SkillRequirement {
 	if enc == "" {
 		return nil
 	}
@@ -463,12 +462,12 @@ func decodeRequirements(enc string) []config.SkillRequirement {
 	if json.Unmarshal([]byte(enc), &items) != nil {
 		return nil
 	}
-	var out []config.SkillRequirement
+	var out []SkillRequirement
 	for _, it := range items {
 		if len(it) < 2 {
 			continue
 		}
-		var r config.SkillRequirement
+		var r SkillRequirement
 		_ = json.Unmarshal(it[0], &r.Skill)
 		_ = json.Unmarshal(it[1], &r.MinLevel)
 		for i := 2; i+1 < len(it); i += 2 {
@@ -476,7 +475,7 @@ func decodeRequirements(enc string) []config.SkillRequirement {
 			var lvl int
 			_ = json.Unmarshal(it[i], &ms)
 			_ = json.Unmarshal(it[i+1], &lvl)
-			r.Relax = append(r.Relax, config.Relax{After: time.Duration(ms) * time.Millisecond, MinLevel: lvl})
+			r.Relax = append(r.Relax, SkillRelaxation{After: time.Duration(ms) * time.Millisecond, MinLevel: lvl})
 		}
 		out = append(out, r)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
@@ -27,11 +26,11 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 	rdb := redistest.Client(t)
 	ctx := context.Background()
 	queues := map[string]QueueRouting{
-		"sk":   {Strategy: StrategyBestSkill, Weight: 1, Skills: []config.SkillRequirement{{Skill: "s0", MinLevel: 4, Relax: []config.Relax{{After: 50 * time.Millisecond, MinLevel: 1}}}}},
+		"sk":   {Strategy: StrategyBestSkill, Weight: 1, Skills: []SkillRequirement{{Skill: "s0", MinLevel: 4, Relax: []SkillRelaxation{{After: 50 * time.Millisecond, MinLevel: 1}}}}},
 		"rr":   {Strategy: StrategyRoundRobin, CallSkills: []string{"s0", "s1", "s2", "s3"}},
-		"ring": {Strategy: StrategyRingAll, Skills: []config.SkillRequirement{{Skill: "s1", MinLevel: 2}}},
+		"ring": {Strategy: StrategyRingAll, Skills: []SkillRequirement{{Skill: "s1", MinLevel: 2}}},
 		"fc":   {Strategy: StrategyFewestCalls, Weight: 2},
-		"lt":   {Strategy: StrategyLeastTalkTime, Skills: []config.SkillRequirement{{Skill: "s2", MinLevel: 3}}},
+		"lt":   {Strategy: StrategyLeastTalkTime, Skills: []SkillRequirement{{Skill: "s2", MinLevel: 3}}},
 		"li":   {CallSkills: []string{"s1"}},
 	}
 	names := []string{"sk", "rr", "ring", "fc", "lt", "li"}
@@ -67,9 +66,9 @@ func TestConcurrentSkillRoutingNeverDoublesUp(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					var own []config.SkillRequirement
+					var own []SkillRequirement
 					if r.IntN(4) == 0 {
-						own = []config.SkillRequirement{{Skill: fmt.Sprintf("s%d", r.IntN(4)), MinLevel: 1 + r.IntN(6)}}
+						own = []SkillRequirement{{Skill: fmt.Sprintf("s%d", r.IntN(4)), MinLevel: 1 + r.IntN(6)}}
 					}
 					o, err := s.EnqueueWith(ctx, conn, names[r.IntN(len(names))], r.IntN(3), own)
 					if err != nil {

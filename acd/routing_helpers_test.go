@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 )
 
 // setRouting writes one queue's routing settings.
@@ -38,7 +37,7 @@ func loginSkilled(t *testing.T, s *tStore, id string, skills map[string]int, que
 }
 
 // arriveWith creates a call and queues it with its own requirements.
-func arriveWith(t *testing.T, s *tStore, conn, queue string, prio int, skills []config.SkillRequirement) *Offer {
+func arriveWith(t *testing.T, s *tStore, conn, queue string, prio int, skills []SkillRequirement) *Offer {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Arrive(ctx, conn, conn+"-leg", "5551000", "800", nil); err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 )
 
 // Agents who cannot take a queue's calls are never offered them, so they
@@ -33,12 +32,12 @@ func TestManyUnqualifiedLongestIdleAgentsDoNotHideAQualifiedOne(t *testing.T) {
 	// The same for a call with its own requirement of a skill the queue
 	// indexes (calls may require it on their own: its own set).
 	loginSkilled(t, s, "q2", map[string]int{"german": 3}, "sales")
-	if o := arriveWith(t, s, "c2", "sales", 0, []config.SkillRequirement{{Skill: "german", MinLevel: 2}}); offerAgent(o) != "q2" {
+	if o := arriveWith(t, s, "c2", "sales", 0, []SkillRequirement{{Skill: "german", MinLevel: 2}}); offerAgent(o) != "q2" {
 		t.Fatalf("offer %+v, want q2", o)
 	}
 	// And once relaxed, the longest idle of the newly eligible agents.
-	setRouting(t, s, "sales", QueueRouting{Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 5,
-		Relax: []config.Relax{{After: time.Minute, MinLevel: 3}}}}})
+	setRouting(t, s, "sales", QueueRouting{Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 5,
+		Relax: []SkillRelaxation{{After: time.Minute, MinLevel: 3}}}}})
 	arriveQueued(t, s, "c3", "sales", 0)
 	ageCall(t, s, "c3", 2*time.Minute)
 	offers, err := s.Sweep(ctx, "sales", 5)
@@ -110,7 +109,7 @@ func TestSweepReachesACallBehindAFullWindowOfCallsNobodyCanTake(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
 	for i := 0; i < 60; i++ {
-		arriveWith(t, s, fmt.Sprintf("sp%02d", i), "sales", 5, []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}})
+		arriveWith(t, s, fmt.Sprintf("sp%02d", i), "sales", 5, []SkillRequirement{{Skill: "spanish", MinLevel: 5}})
 	}
 	arriveQueued(t, s, "plain", "sales", 0)
 	if o := loginSkilled(t, s, "a", nil, "sales"); o != nil {

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 )
 
 func TestSkillsMatchOnlyAgentsAtOrAboveEveryMinimum(t *testing.T) {
-	reqs := []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}, {Skill: "billing", MinLevel: 3}}
+	reqs := []SkillRequirement{{Skill: "spanish", MinLevel: 5}, {Skill: "billing", MinLevel: 3}}
 	for _, tc := range []struct {
 		name   string
 		skills map[string]int
@@ -47,10 +46,10 @@ func TestSkillsMatchOnlyAgentsAtOrAboveEveryMinimum(t *testing.T) {
 func TestCallsOwnSkillsReplaceTheQueues(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	setRouting(t, s, "support", QueueRouting{Skills: []config.SkillRequirement{{Skill: "billing", MinLevel: 5}}})
+	setRouting(t, s, "support", QueueRouting{Skills: []SkillRequirement{{Skill: "billing", MinLevel: 5}}})
 	loginSkilled(t, s, "biller", map[string]int{"billing": 9}, "support")
 	loginSkilled(t, s, "hablo", map[string]int{"spanish": 3}, "support")
-	own := []config.SkillRequirement{{Skill: "spanish", MinLevel: 3}}
+	own := []SkillRequirement{{Skill: "spanish", MinLevel: 3}}
 	o := arriveWith(t, s, "c1", "support", 0, own)
 	if offerAgent(o) != "hablo" {
 		t.Fatalf("offer %+v, want hablo (the call's own skills, not the queue's)", o)
@@ -67,8 +66,8 @@ func TestCallsOwnSkillsReplaceTheQueues(t *testing.T) {
 func TestRequirementsRelaxWithTheCallsWait(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	setRouting(t, s, "sales", QueueRouting{Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 8,
-		Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 5}, {After: time.Minute, MinLevel: 0}}}}})
+	setRouting(t, s, "sales", QueueRouting{Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 8,
+		Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 5}, {After: time.Minute, MinLevel: 0}}}}})
 	loginSkilled(t, s, "none", nil, "sales")
 	loginSkilled(t, s, "five", map[string]int{"spanish": 5}, "sales")
 	if o := arriveQueued(t, s, "c1", "sales", 0); o != nil {
@@ -99,8 +98,8 @@ func TestRequirementsRelaxWithTheCallsWait(t *testing.T) {
 func TestRelaxationRunsOnTheRedisClock(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	setRouting(t, s, "sales", QueueRouting{Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 8,
-		Relax: []config.Relax{{After: 200 * time.Millisecond, MinLevel: 4}}}}})
+	setRouting(t, s, "sales", QueueRouting{Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 8,
+		Relax: []SkillRelaxation{{After: 200 * time.Millisecond, MinLevel: 4}}}}})
 	loginSkilled(t, s, "four", map[string]int{"spanish": 4}, "sales")
 	if o := arriveQueued(t, s, "c1", "sales", 0); o != nil {
 		t.Fatalf("offer %+v at once", o)
@@ -115,8 +114,8 @@ func TestRelaxationRunsOnTheRedisClock(t *testing.T) {
 func TestRONAKeepsTheCallsWaitForRelaxation(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	setRouting(t, s, "sales", QueueRouting{Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 8,
-		Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 4}}}}})
+	setRouting(t, s, "sales", QueueRouting{Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 8,
+		Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 4}}}}})
 	loginSkilled(t, s, "eight", map[string]int{"spanish": 8}, "sales")
 	o := arriveQueued(t, s, "c1", "sales", 0)
 	ageCall(t, s, "c1", time.Minute) // offered; its wait is counted from 'queued'
@@ -129,7 +128,7 @@ func TestRONAKeepsTheCallsWaitForRelaxation(t *testing.T) {
 
 func TestAgentSideSkipsCallsItCannotTake(t *testing.T) {
 	s := newTestStore(t, "n1")
-	arriveWith(t, s, "spanish", "sales", 5, []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}})
+	arriveWith(t, s, "spanish", "sales", 5, []SkillRequirement{{Skill: "spanish", MinLevel: 5}})
 	arriveQueued(t, s, "plain", "sales", 0)
 	if o := loginSkilled(t, s, "a", map[string]int{"french": 9}, "sales"); o == nil || o.ConnectionID != "plain" {
 		t.Fatalf("offer %+v, want plain", o)
@@ -144,7 +143,7 @@ func TestQueueSideTakesALaterCallWhenTheHeadNeedsSomeoneElse(t *testing.T) {
 	ctx := context.Background()
 	// More calls than the head window, none of which the agent can take.
 	for i := 0; i < 15; i++ {
-		arriveWith(t, s, fmt.Sprintf("sp%02d", i), "sales", 5, []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}})
+		arriveWith(t, s, fmt.Sprintf("sp%02d", i), "sales", 5, []SkillRequirement{{Skill: "spanish", MinLevel: 5}})
 	}
 	loginSkilled(t, s, "a", nil, "sales")
 	if _, err := s.SetState(ctx, "a", agents.EvIdle, "break"); err != nil {
@@ -167,9 +166,9 @@ func TestQueueSideTakesALaterCallWhenTheHeadNeedsSomeoneElse(t *testing.T) {
 func TestTransferToQueueUsesTheNewQueuesSkills(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	setRouting(t, s, "billing", QueueRouting{Skills: []config.SkillRequirement{{Skill: "billing", MinLevel: 2}}})
+	setRouting(t, s, "billing", QueueRouting{Skills: []SkillRequirement{{Skill: "billing", MinLevel: 2}}})
 	loginSkilled(t, s, "first", map[string]int{"spanish": 9, "billing": 9}, "support", "billing")
-	o := arriveWith(t, s, "c1", "support", 0, []config.SkillRequirement{{Skill: "spanish", MinLevel: 9}})
+	o := arriveWith(t, s, "c1", "support", 0, []SkillRequirement{{Skill: "spanish", MinLevel: 9}})
 	answer(t, s, o)
 	loginSkilled(t, s, "biller", map[string]int{"billing": 2}, "billing")
 	next, err := s.TransferToQueue(ctx, "c1", "billing", "first")

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
 )
 
-var spanish5 = []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}}
+var spanish5 = []SkillRequirement{{Skill: "spanish", MinLevel: 5}}
 
 func TestLongestIdlePicksTheLongestIdleEligibleAgent(t *testing.T) {
 	s := newTestStore(t, "n1")
@@ -160,7 +159,7 @@ func TestLeastTalkTimePicksTheAgentWhoTalkedLeastToday(t *testing.T) {
 func TestBestSkillPicksHighestLevelThenLongestIdle(t *testing.T) {
 	s := newTestStore(t, "n1")
 	setRouting(t, s, "sales", QueueRouting{Strategy: StrategyBestSkill,
-		Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 5}, {Skill: "billing", MinLevel: 1}}})
+		Skills: []SkillRequirement{{Skill: "spanish", MinLevel: 5}, {Skill: "billing", MinLevel: 1}}})
 	loginSkilled(t, s, "none", map[string]int{"billing": 10}, "sales")
 	loginSkilled(t, s, "six", map[string]int{"spanish": 6, "billing": 1}, "sales")
 	loginSkilled(t, s, "nine1", map[string]int{"spanish": 9, "billing": 1}, "sales")
@@ -410,8 +409,8 @@ func TestAgentInTwoQueuesWeightCountsAsMinutesOfWaiting(t *testing.T) {
 func TestSetQueuesValidatesAndReadsBack(t *testing.T) {
 	s := newTestStore(t, "n1")
 	ctx := context.Background()
-	want := QueueRouting{Strategy: StrategyBestSkill, Weight: 3, Skills: []config.SkillRequirement{
-		{Skill: "spanish", MinLevel: 7, Relax: []config.Relax{{After: 30 * time.Second, MinLevel: 5}, {After: time.Minute, MinLevel: 0}}},
+	want := QueueRouting{Strategy: StrategyBestSkill, Weight: 3, Skills: []SkillRequirement{
+		{Skill: "spanish", MinLevel: 7, Relax: []SkillRelaxation{{After: 30 * time.Second, MinLevel: 5}, {After: time.Minute, MinLevel: 0}}},
 		{Skill: "billing", MinLevel: 2},
 	}}
 	if err := s.SetQueues(ctx, map[string]QueueRouting{"sales": want, "plain": {}}); err != nil {
@@ -430,11 +429,11 @@ func TestSetQueuesValidatesAndReadsBack(t *testing.T) {
 	}{
 		{QueueRouting{Strategy: "random"}, "queues.q.strategy"},
 		{QueueRouting{Weight: -1}, "queues.q.weight"},
-		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a,b", MinLevel: 1}}}, "queues.q.skills[0].skill"},
-		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 11}}}, "queues.q.skills[0].min_level"},
-		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 3}, {Skill: "a", MinLevel: 2}}}, "queues.q.skills[1].skill"},
-		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []config.Relax{{After: time.Second, MinLevel: 4}}}}}, "queues.q.skills[0].relax[0].min_level"},
-		{QueueRouting{Skills: []config.SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []config.Relax{{After: time.Second, MinLevel: 2}, {After: time.Second, MinLevel: 1}}}}}, "queues.q.skills[0].relax[1].after"},
+		{QueueRouting{Skills: []SkillRequirement{{Skill: "a,b", MinLevel: 1}}}, "queues.q.skills[0].skill"},
+		{QueueRouting{Skills: []SkillRequirement{{Skill: "a", MinLevel: 11}}}, "queues.q.skills[0].min_level"},
+		{QueueRouting{Skills: []SkillRequirement{{Skill: "a", MinLevel: 3}, {Skill: "a", MinLevel: 2}}}, "queues.q.skills[1].skill"},
+		{QueueRouting{Skills: []SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []SkillRelaxation{{After: time.Second, MinLevel: 4}}}}}, "queues.q.skills[0].relax[0].min_level"},
+		{QueueRouting{Skills: []SkillRequirement{{Skill: "a", MinLevel: 3, Relax: []SkillRelaxation{{After: time.Second, MinLevel: 2}, {After: time.Second, MinLevel: 1}}}}}, "queues.q.skills[0].relax[1].after"},
 	} {
 		err := s.SetQueues(ctx, map[string]QueueRouting{"q": bad.q})
 		var fe *errs.FieldError

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/luascript"
@@ -390,18 +389,18 @@ type Interaction struct {
 	Priority  int               `json:"priority"`
 	// Skills are the call's own requirements (from the IVR), if it has
 	// any; otherwise its queue's apply.
-	Skills   []config.SkillRequirement `json:"skills,omitempty"`
-	Agent    string                    `json:"agent,omitempty"`
-	AgentLeg string                    `json:"agent_leg,omitempty"`
-	Offers   int                       `json:"offers"`
-	RONAs    int                       `json:"ronas"`
-	Arrived  time.Time                 `json:"arrived"`
-	Queued   time.Time                 `json:"queued,omitzero"`
-	Offered  time.Time                 `json:"offered,omitzero"`
-	Answered time.Time                 `json:"answered,omitzero"`
-	Ended    time.Time                 `json:"ended,omitzero"`
-	EndedBy  string                    `json:"ended_by,omitempty"`
-	Wait     time.Duration             `json:"wait_ns"`
+	Skills   []SkillRequirement `json:"skills,omitempty"`
+	Agent    string             `json:"agent,omitempty"`
+	AgentLeg string             `json:"agent_leg,omitempty"`
+	Offers   int                `json:"offers"`
+	RONAs    int                `json:"ronas"`
+	Arrived  time.Time          `json:"arrived"`
+	Queued   time.Time          `json:"queued,omitzero"`
+	Offered  time.Time          `json:"offered,omitzero"`
+	Answered time.Time          `json:"answered,omitzero"`
+	Ended    time.Time          `json:"ended,omitzero"`
+	EndedBy  string             `json:"ended_by,omitempty"`
+	Wait     time.Duration      `json:"wait_ns"`
 }
 
 // Terminal reports whether the interaction is over.

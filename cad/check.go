@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/tandem-cc/tandem/config"
 )
 
 // MaxValueRunes is the longest value of any type, in characters (runes).
@@ -31,7 +29,7 @@ var decimal = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0
 
 // CheckValue checks value against def's type and the length limit. The
 // error is a *ValueError that never quotes the value.
-func CheckValue(def config.Variable, value string) error {
+func CheckValue(def Variable, value string) error {
 	bad := func(rule, format string, args ...any) error {
 		return &ValueError{Name: def.Name, Rule: rule, Msg: fmt.Sprintf(format, args...)}
 	}

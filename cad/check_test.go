@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/tandem-cc/tandem/config"
 )
 
 func TestCheckValueByType(t *testing.T) {
@@ -49,7 +47,7 @@ func TestCheckValueByType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckValue(config.Variable{Name: "v", Type: tt.typ}, tt.value)
+			err := CheckValue(Variable{Name: "v", Type: tt.typ}, tt.value)
 			if tt.rule == "" {
 				if err != nil {
 					t.Fatalf("CheckValue(%s, %q): %v", tt.typ, tt.value, err)
@@ -69,11 +67,11 @@ func TestCheckValueByType(t *testing.T) {
 
 func TestValueErrorNeverQuotesTheValue(t *testing.T) {
 	secret := strings.Repeat("4111111111111111", 17) // too long, and a card number
-	err := CheckValue(config.Variable{Name: "card", Type: "string", Secure: true}, secret)
+	err := CheckValue(Variable{Name: "card", Type: "string", Secure: true}, secret)
 	if err == nil || strings.Contains(err.Error(), "4111") {
 		t.Fatalf("got %v", err)
 	}
-	err = CheckValue(config.Variable{Name: "card", Type: "number", Secure: true}, "4111-1111")
+	err = CheckValue(Variable{Name: "card", Type: "number", Secure: true}, "4111-1111")
 	if err == nil || strings.Contains(err.Error(), "4111") {
 		t.Fatalf("got %v", err)
 	}

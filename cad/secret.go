@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-
-	"github.com/tandem-cc/tandem/config"
 )
 
 // Secret holds a secure value. Every way Go prints or encodes it — slog,
@@ -42,7 +40,7 @@ func formatMasked(verb rune, sharp bool) string {
 // mask is what a desktop, an event or a log may show of a variable's value:
 // a secure value becomes Masked. An empty secure value stays empty: that
 // there is nothing to reveal is no secret, and the desktop can say so.
-func mask(def config.Variable, v string) string {
+func mask(def Variable, v string) string {
 	if def.Secure && v != "" {
 		return Secret(v).String()
 	}
@@ -52,7 +50,7 @@ func mask(def config.Variable, v string) string {
 // MaskVars returns a copy of vars with the values of the secure variables
 // of defs masked; names defs does not define are copied as they are. The
 // engine uses it for screen pops and events.
-func MaskVars(defs []config.Variable, vars map[string]string) map[string]string {
+func MaskVars(defs []Variable, vars map[string]string) map[string]string {
 	if vars == nil {
 		return nil
 	}
@@ -71,7 +69,7 @@ func MaskVars(defs []config.Variable, vars map[string]string) map[string]string 
 // PopUp returns the screen-pop variables of defs (those with PopUp; the
 // config allows 3 to 6) in display order, with their values from vars,
 // secure ones masked.
-func PopUp(defs []config.Variable, vars map[string]string) []Value {
+func PopUp(defs []Variable, vars map[string]string) []Value {
 	out := []Value{}
 	for _, d := range displayOrder(defs) {
 		if d.PopUp {
@@ -83,16 +81,16 @@ func PopUp(defs []config.Variable, vars map[string]string) []Value {
 
 // displayOrder returns defs sorted by Order, then name (a copy: the
 // config's slice is shared).
-func displayOrder(defs []config.Variable) []config.Variable {
+func displayOrder(defs []Variable) []Variable {
 	out := slices.Clone(defs)
-	slices.SortStableFunc(out, func(a, b config.Variable) int {
+	slices.SortStableFunc(out, func(a, b Variable) int {
 		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Name, b.Name))
 	})
 	return out
 }
 
 // value is def's Value for a desktop, masked if secure.
-func value(def config.Variable, v string) Value {
+func value(def Variable, v string) Value {
 	return Value{
 		Name:     def.Name,
 		Label:    def.Label,
@@ -105,11 +103,11 @@ func value(def config.Variable, v string) Value {
 	}
 }
 
-func lookup(defs []config.Variable, name string) (config.Variable, bool) {
+func lookup(defs []Variable, name string) (Variable, bool) {
 	for _, d := range defs {
 		if d.Name == name {
 			return d, true
 		}
 	}
-	return config.Variable{}, false
+	return Variable{}, false
 }

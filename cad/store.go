@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
 )
@@ -42,7 +41,7 @@ func (s *Store) AuditStream() string { return s.keys.audit() }
 // and dropping them would lose data the agent may need. If the interaction
 // already has variables (a retry, a takeover), they are left as they are
 // and returned.
-func (s *Store) Init(ctx context.Context, conn string, defs []config.Variable, values map[string]string) (View, error) {
+func (s *Store) Init(ctx context.Context, conn string, defs []Variable, values map[string]string) (View, error) {
 	names := make([]string, 0, len(values))
 	for name := range values {
 		if _, ok := lookup(defs, name); ok {
@@ -67,7 +66,7 @@ func (s *Store) Init(ctx context.Context, conn string, defs []config.Variable, v
 
 // View returns an interaction's variables: every variable defs defines, in
 // display order, secure values masked.
-func (s *Store) View(ctx context.Context, conn string, defs []config.Variable) (View, error) {
+func (s *Store) View(ctx context.Context, conn string, defs []Variable) (View, error) {
 	h, err := s.rdb.HGetAll(ctx, s.keys.cad(conn)).Result()
 	if err != nil {
 		return View{}, fmt.Errorf("read variables of %s: %w", conn, err)
@@ -83,7 +82,7 @@ func (s *Store) View(ctx context.Context, conn string, defs []config.Variable) (
 // (ErrUnknownVariable), a variable that is not editable or a value of the
 // wrong type (*ValueError), and an edit that lost a race (*ConflictError,
 // carrying the current view, which also matches ErrConflict).
-func (s *Store) Edit(ctx context.Context, conn string, defs []config.Variable, name, value string, baseVersion int64) (View, error) {
+func (s *Store) Edit(ctx context.Context, conn string, defs []Variable, name, value string, baseVersion int64) (View, error) {
 	def, ok := lookup(defs, name)
 	if !ok {
 		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrUnknownVariable)
@@ -129,7 +128,7 @@ func (s *Store) Edit(ctx context.Context, conn string, defs []config.Variable, n
 // the audit stream, in one script. It is meant for secure variables; a
 // non-secure one is returned (and audited) too, so a desktop need not know
 // which is which. The value is never logged.
-func (s *Store) Reveal(ctx context.Context, conn string, defs []config.Variable, name, who string) (string, error) {
+func (s *Store) Reveal(ctx context.Context, conn string, defs []Variable, name, who string) (string, error) {
 	if _, ok := lookup(defs, name); !ok {
 		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrUnknownVariable)
 	}
@@ -155,7 +154,7 @@ func (s *Store) Reveal(ctx context.Context, conn string, defs []config.Variable,
 }
 
 // logged is what a log line may carry of a value.
-func logged(def config.Variable, v string) any {
+func logged(def Variable, v string) any {
 	if def.Secure {
 		return Secret(v)
 	}
@@ -170,7 +169,7 @@ func isNotFound(err error) bool {
 }
 
 // buildView decodes a hash as script returns it (field, value, ...).
-func buildView(script, conn string, defs []config.Variable, reply any) (View, error) {
+func buildView(script, conn string, defs []Variable, reply any) (View, error) {
 	flat, err := luascript.Strings(script, reply)
 	if err != nil {
 		return View{}, err
@@ -185,7 +184,7 @@ func buildView(script, conn string, defs []config.Variable, reply any) (View, er
 	return viewFromHash(conn, defs, h)
 }
 
-func viewFromHash(conn string, defs []config.Variable, h map[string]string) (View, error) {
+func viewFromHash(conn string, defs []Variable, h map[string]string) (View, error) {
 	version, err := strconv.ParseInt(h[versionField], 10, 64)
 	if err != nil {
 		return View{}, fmt.Errorf("variables of %s: bad version %q", conn, h[versionField])

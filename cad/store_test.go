@@ -13,12 +13,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
 // testDefs is a queue's variables, deliberately not in display order.
-var testDefs = []config.Variable{
+var testDefs = []Variable{
 	{Name: "notes", Label: "Notes", Type: "string", Editable: true, Order: 9},
 	{Name: "account", Label: "Account", Type: "string", Order: 1, PopUp: true},
 	{Name: "card", Label: "Card", Type: "string", Secure: true, Editable: true, Order: 3, PopUp: true},

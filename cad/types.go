@@ -22,6 +22,22 @@ var ErrUnknownVariable = errors.New("unknown variable")
 // three the same way.
 var ErrNotFound = errs.ErrNotFound
 
+// Variable defines one piece of call-associated data of a queue (the
+// configuration's queues.<name>.variables).
+type Variable struct {
+	Name  string // the channel / IVR variable name
+	Label string // what the desktop shows
+	// Type is string, number, boolean or datetime (ISO 8601).
+	Type     string
+	Editable bool
+	// Secure values are masked in pop-ups, events and logs, and shown only
+	// through an audited reveal.
+	Secure bool
+	Order  int // display order
+	// PopUp shows the variable in the screen pop (3 to 6 per queue).
+	PopUp bool
+}
+
 // Value is one variable of one interaction as a desktop may see it.
 type Value struct {
 	Name  string `json:"name"`

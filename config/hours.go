@@ -3,56 +3,9 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/tandem-cc/tandem/hours"
 )
-
-// HolidayLayout is how a holiday is written ("2026-12-25"), in the
-// hours' own time zone.
-const HolidayLayout = "2006-01-02"
-
-// EndOfDay is the one "to" that is not a clock time: "24:00" closes a
-// window at midnight, which "23:59" would miss by a minute.
-const EndOfDay = "24:00"
-
-// weekdays are the day names of Window.Days, in time.Weekday order.
-var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-
-// ParseWeekday reads a day of Window.Days ("mon".."sun"). The hours
-// package parses with it, so what Validate accepts is what it runs.
-func ParseWeekday(s string) (time.Weekday, bool) {
-	for i, d := range weekdays {
-		if d == s {
-			return time.Weekday(i), true
-		}
-	}
-	return 0, false
-}
-
-// ParseClock reads a wall-clock time "HH:MM" (00:00 to 23:59, or 24:00)
-// as the time since midnight. Exactly two digits each side: "9:00" is
-// refused rather than guessed.
-func ParseClock(s string) (time.Duration, error) {
-	if len(s) != 5 || s[2] != ':' || !isDigits(s[:2]) || !isDigits(s[3:]) {
-		return 0, fmt.Errorf("%q is not HH:MM", s)
-	}
-	if s == EndOfDay {
-		return 24 * time.Hour, nil
-	}
-	h := int(s[0]-'0')*10 + int(s[1]-'0')
-	m := int(s[3]-'0')*10 + int(s[4]-'0')
-	if h > 23 || m > 59 {
-		return 0, fmt.Errorf("%q is not a time of day (00:00 to 23:59, or 24:00)", s)
-	}
-	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
-}
-
-func isDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // checkHours checks a queue's opening hours; key is "queues.<name>.hours".
 func checkHours(bad badFunc, c Config, queue, key string, h Hours) {
@@ -67,18 +20,18 @@ func checkHours(bad badFunc, c Config, queue, key string, h Hours) {
 			bad(k+".days", "must list at least one of mon, tue, wed, thu, fri, sat, sun")
 		}
 		for j, d := range w.Days {
-			if _, ok := ParseWeekday(d); !ok {
+			if _, ok := hours.ParseWeekday(d); !ok {
 				bad(fmt.Sprintf("%s.days[%d]", k, j), "%q is not one of mon, tue, wed, thu, fri, sat, sun", d)
 			}
 		}
-		from, errFrom := ParseClock(w.From)
-		if errFrom == nil && w.From == EndOfDay {
+		from, errFrom := hours.ParseClock(w.From)
+		if errFrom == nil && w.From == hours.EndOfDay {
 			errFrom = fmt.Errorf("24:00 can only end a window")
 		}
 		if errFrom != nil {
 			bad(k+".from", "%v", errFrom)
 		}
-		to, errTo := ParseClock(w.To)
+		to, errTo := hours.ParseClock(w.To)
 		if errTo != nil {
 			bad(k+".to", "%v", errTo)
 		}
@@ -90,7 +43,7 @@ func checkHours(bad badFunc, c Config, queue, key string, h Hours) {
 		}
 	}
 	for i, d := range h.Holidays {
-		if _, err := time.Parse(HolidayLayout, d); err != nil {
+		if _, err := time.Parse(hours.HolidayLayout, d); err != nil {
 			bad(fmt.Sprintf("%s.holidays[%d]", key, i), "%q is not a date YYYY-MM-DD", d)
 		}
 	}

@@ -516,37 +516,3 @@ func TestExampleShowsRouting(t *testing.T) {
 		t.Errorf("main = %+v", m)
 	}
 }
-
-func TestParseClock(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"00:00", 0, true},
-		{"09:05", 9*time.Hour + 5*time.Minute, true},
-		{"23:59", 23*time.Hour + 59*time.Minute, true},
-		{"24:00", 24 * time.Hour, true},
-		{"24:01", 0, false},
-		{"9:00", 0, false},
-		{"09:0", 0, false},
-		{"+9:00", 0, false},
-		{"09-00", 0, false},
-		{"12:60", 0, false},
-		{"", 0, false},
-	} {
-		got, err := ParseClock(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseClock(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
-		w, ok := ParseWeekday(d)
-		if !ok || !strings.EqualFold(w.String()[:3], d) {
-			t.Errorf("ParseWeekday(%q) = %v, %v", d, w, ok)
-		}
-	}
-	if _, ok := ParseWeekday("Mon"); ok {
-		t.Error("ParseWeekday accepts Mon")
-	}
-}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tandem-cc/tandem/acd"
 )
 
 // badFunc records one invalid key; Validate's closure is the only one.
@@ -107,10 +109,10 @@ func checkQueue(bad badFunc, c Config, name, key string, q Queue) {
 	checkCallback(bad, key+".callback", q.Callback)
 }
 
-// Callback accept modes.
+// Callback accept modes: the engine's values (acd.CallbackSettings.Accept).
 const (
-	AcceptAuto  = "auto"
-	AcceptAgent = "agent"
+	AcceptAuto  = acd.CallbackAcceptAuto
+	AcceptAgent = acd.CallbackAcceptAgent
 )
 
 // checkCallback checks a queue's callback settings; key is

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/callbacks"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -29,7 +28,7 @@ type cbOptions struct {
 	// dialRing is how long a customer may ring (default 2s).
 	dialRing time.Duration
 	maxCalls int
-	ivr      config.IVR
+	ivr      acd.IVRMenus
 	// playback is the simulator's length of a prompt (and of a recorded
 	// message); default 50ms.
 	playback time.Duration
@@ -40,7 +39,7 @@ const cbCallerID = "+18005550177"
 func salesWithCallbacks() acd.QueueSettings {
 	return acd.QueueSettings{
 		MOHClass: "sales-music", RingTimeout: 2 * time.Second, ServiceLevel: 20 * time.Second,
-		Callback: config.QueueCallback{
+		Callback: acd.CallbackSettings{
 			Digit: "1", Prompt: media.MustParse("sound:cb-enter-number"), Invalid: media.MustParse("sound:cb-invalid"), Confirm: media.MustParse("sound:cb-thanks"),
 			CallerID: cbCallerID, MaxAttempts: 3, RetryDelay: 300 * time.Millisecond,
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/hours"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -177,7 +178,7 @@ func TestWebCallbackRingsAgentThenCustomer(t *testing.T) {
 // With accept = agent, the customer is dialled only once the agent accepts.
 func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 	sales := salesWithCallbacks()
-	sales.Callback.Accept = config.AcceptAgent
+	sales.Callback.Accept = acd.CallbackAcceptAgent
 	l := startCallbackLab(t, cbOptions{sales: &sales})
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
@@ -220,7 +221,7 @@ func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
 	start := time.Now()
 	clock := func() time.Time { return base.Add(time.Since(start)) }
 	sales := salesWithCallbacks()
-	sales.Hours = config.Hours{TimeZone: "America/New_York", Weekly: []config.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}}}
+	sales.Hours = acd.OpeningHours{Hours: hours.Hours{TimeZone: "America/New_York", Weekly: []hours.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}}}}
 	l := startCallbackLab(t, cbOptions{sales: &sales, now: clock})
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
@@ -636,14 +637,14 @@ func TestCallbackOfferedWhenTheWaitIsLong(t *testing.T) {
 // the callback waits in the branch's queue.
 func TestIVRBranchAndOverflowStartTheCallbackDialog(t *testing.T) {
 	sales := salesWithCallbacks()
-	sales.Overflow = config.Overflow{After: 300 * time.Millisecond, Action: config.Action{Type: config.ActionCallback}}
-	ivr := config.IVR{
+	sales.Overflow = acd.Overflow{After: 300 * time.Millisecond, Action: acd.Treatment{Type: "callback"}}
+	ivr := acd.IVRMenus{
 		EntryPoints: map[string]string{"900": "main"},
-		Nodes: map[string]config.Node{
+		Nodes: map[string]acd.IVRNode{
 			"main": {
 				Prompt:   media.MustParse("sound:welcome"),
-				Collect:  config.Collect{MaxDigits: 1, Timeout: 2 * time.Second},
-				Branches: map[string]config.Branch{"2": {Callback: true, Queue: "support"}},
+				Collect:  acd.IVRCollect{MaxDigits: 1, Timeout: 2 * time.Second},
+				Branches: map[string]acd.IVRBranch{"2": {Callback: true, Queue: "support"}},
 			},
 		},
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -25,7 +25,7 @@ type controlLab struct {
 }
 
 // Variables of the "sales" queue in control labs.
-var salesVariables = []config.Variable{
+var salesVariables = []cad.Variable{
 	{Name: "ACCOUNT", Label: "Account", Type: "string", Order: 1, PopUp: true},
 	{Name: "BALANCE", Label: "Balance", Type: "number", Editable: true, Order: 2, PopUp: true},
 	{Name: "VIP", Label: "VIP", Type: "boolean", Editable: true, Order: 3, PopUp: true},

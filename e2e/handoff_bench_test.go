@@ -8,7 +8,6 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -37,7 +36,7 @@ func benchHandoff(b *testing.B, announcing bool) {
 	if announcing {
 		// Every item plays for an hour: an announcement, once started,
 		// ends only when Tandem stops it.
-		sales.Announce = config.Announce{Interval: 100 * time.Millisecond, Position: true}
+		sales.Announce = acd.Announcements{Interval: 100 * time.Millisecond, Position: true}
 		timing.Playback = time.Hour
 	}
 	l, err := lab.Start(context.Background(), lab.Options{

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/acd"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -23,28 +22,28 @@ import (
 
 func no() *bool { f := false; return &f }
 
-var bargeInIVR = config.IVR{
+var bargeInIVR = acd.IVRMenus{
 	EntryPoints: map[string]string{"901": "menu", "902": "legal"},
-	Nodes: map[string]config.Node{
+	Nodes: map[string]acd.IVRNode{
 		// A prompt that must be heard to its end: digits count after it.
 		"legal": {
 			Prompt:    media.SoundOf("legal-notice"),
 			BargeIn:   no(),
-			Collect:   config.Collect{MaxDigits: 1, Timeout: time.Minute},
-			Branches:  map[string]config.Branch{"1": {Queue: "sales"}},
-			OnFailure: config.Branch{Hangup: media.SoundOf("goodbye")},
+			Collect:   acd.IVRCollect{MaxDigits: 1, Timeout: time.Minute},
+			Branches:  map[string]acd.IVRBranch{"1": {Queue: "sales"}},
+			OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
 		},
 		"menu": {
 			Prompt:    media.SoundOf("long-menu"),
-			Collect:   config.Collect{MaxDigits: 1, Timeout: time.Minute},
-			Branches:  map[string]config.Branch{"2": {Goto: "pin"}},
-			OnFailure: config.Branch{Hangup: media.SoundOf("goodbye")},
+			Collect:   acd.IVRCollect{MaxDigits: 1, Timeout: time.Minute},
+			Branches:  map[string]acd.IVRBranch{"2": {Goto: "pin"}},
+			OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
 		},
 		"pin": {
 			Prompt:    media.SoundOf("enter-pin"),
-			Collect:   config.Collect{MaxDigits: 4, Timeout: time.Minute},
-			Next:      config.Branch{Queue: "sales"},
-			OnFailure: config.Branch{Hangup: media.SoundOf("goodbye")},
+			Collect:   acd.IVRCollect{MaxDigits: 4, Timeout: time.Minute},
+			Next:      acd.IVRBranch{Queue: "sales"},
+			OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
 		},
 	},
 }
@@ -193,7 +192,7 @@ func TestIVRPromptWithoutBargeInKeepsTheDigits(t *testing.T) {
 func TestOfferDuringAnnouncementStopsItAndRingsTheAgent(t *testing.T) {
 	l := startEndlessMediaLab(t, map[string]acd.QueueSettings{"sales": {
 		MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-		Announce: config.Announce{Interval: 20 * time.Millisecond, Position: true, YouAreNext: media.SoundOf("custom/you-are-next")},
+		Announce: acd.Announcements{Interval: 20 * time.Millisecond, Position: true, YouAreNext: media.SoundOf("custom/you-are-next")},
 	}})
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550151", DNIS: "800"})
 	if err != nil {
@@ -238,7 +237,7 @@ func TestFirstInLineHearsYouAreNext(t *testing.T) {
 	// when it changes, and nobody leaves the queue).
 	l := startMediaLab(t, map[string]acd.QueueSettings{"sales": {
 		RingTimeout: 3 * time.Second,
-		Announce:    config.Announce{Interval: 20 * time.Millisecond, Position: true},
+		Announce:    acd.Announcements{Interval: 20 * time.Millisecond, Position: true},
 	}}, 20*time.Millisecond)
 	first, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550152", DNIS: "800"})
 	if err != nil {

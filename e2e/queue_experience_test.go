@@ -11,7 +11,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
-	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/hours"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -22,28 +22,28 @@ func prio(p int) *int { return &p }
 
 // testIVR: 900 → main menu. 1 → sales; 2 → support (priority 5); 3 →
 // sales at priority 7; 9 → enter a PIN (secure) then sales.
-var testIVR = config.IVR{
+var testIVR = acd.IVRMenus{
 	EntryPoints: map[string]string{"900": "main"},
-	Nodes: map[string]config.Node{
+	Nodes: map[string]acd.IVRNode{
 		"main": {
 			Prompt:  media.MustParse("sound:welcome"),
-			Collect: config.Collect{MaxDigits: 1, Timeout: 400 * time.Millisecond, Retries: 1, InvalidPrompt: media.MustParse("sound:invalid"), TimeoutPrompt: media.MustParse("sound:timeout")},
-			Branches: map[string]config.Branch{
+			Collect: acd.IVRCollect{MaxDigits: 1, Timeout: 400 * time.Millisecond, Retries: 1, InvalidPrompt: media.MustParse("sound:invalid"), TimeoutPrompt: media.MustParse("sound:timeout")},
+			Branches: map[string]acd.IVRBranch{
 				"1": {Queue: "sales", Set: map[string]string{"DEPT": "sales"}},
 				"2": {Queue: "support", Priority: prio(5)},
 				"3": {Queue: "sales", Priority: prio(7)},
 				"4": {Dial: "+1 415 555 0123"},
 				"9": {Goto: "pin"},
 			},
-			OnFailure: config.Branch{Hangup: media.MustParse("sound:goodbye")},
+			OnFailure: acd.IVRBranch{Hangup: media.MustParse("sound:goodbye")},
 		},
 		"pin": {
 			Prompt:    media.MustParse("sound:enter-pin"),
-			Collect:   config.Collect{MaxDigits: 6, Terminator: "#", Timeout: 2 * time.Second},
+			Collect:   acd.IVRCollect{MaxDigits: 6, Terminator: "#", Timeout: 2 * time.Second},
 			Variable:  "PIN",
 			Secure:    true,
-			Branches:  map[string]config.Branch{"default": {Queue: "sales"}},
-			OnFailure: config.Branch{Hangup: media.MustParse("sound:goodbye")},
+			Branches:  map[string]acd.IVRBranch{"default": {Queue: "sales"}},
+			OnFailure: acd.IVRBranch{Hangup: media.MustParse("sound:goodbye")},
 		},
 	},
 }
@@ -201,7 +201,7 @@ func TestHigherPriorityCallOvertakes(t *testing.T) {
 func TestOverflowByTimeKeepsArrival(t *testing.T) {
 	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Overflow: config.Overflow{After: 300 * time.Millisecond, Action: config.Action{Type: "queue", Queue: "support"}}},
+			Overflow: acd.Overflow{After: 300 * time.Millisecond, Action: acd.Treatment{Type: "queue", Queue: "support"}}},
 	}})
 	login(t, l, 0, "s1", "PJSIP/2001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "support")
 	if _, err := l.Replicas[0].Engine.SetIdle(context.Background(), "s1", "break"); err != nil {
@@ -235,9 +235,9 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 func TestOverflowWhenNoAgentsAndQueueFull(t *testing.T) {
 	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Overflow: config.Overflow{NoAgents: true, Action: config.Action{Type: "message", Message: media.MustParse("sound:nobody-here")}}},
+			Overflow: acd.Overflow{NoAgents: true, Action: acd.Treatment{Type: "message", Message: media.MustParse("sound:nobody-here")}}},
 		"support": {MOHClass: "support-music", RingTimeout: 3 * time.Second,
-			MaxSize: 1, WhenFull: config.Action{Type: "message", Message: media.MustParse("sound:queue-full")}},
+			MaxSize: 1, WhenFull: acd.Treatment{Type: "message", Message: media.MustParse("sound:queue-full")}},
 	}})
 	// sales has nobody logged in: the caller hears the message at once.
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550106", DNIS: "800"})
@@ -267,10 +267,12 @@ func TestOverflowWhenNoAgentsAndQueueFull(t *testing.T) {
 func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
 	sunday := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) // a Sunday
 	l := startQueueLab(t, qxOptions{now: func() time.Time { return sunday }, queues: map[string]acd.QueueSettings{
-		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second, Hours: config.Hours{
-			TimeZone: "Europe/Paris",
-			Weekly:   []config.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}},
-			Closed:   config.Action{Type: "message", Message: media.MustParse("sound:closed")},
+		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second, Hours: acd.OpeningHours{
+			Hours: hours.Hours{
+				TimeZone: "Europe/Paris",
+				Weekly:   []hours.Window{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}},
+			},
+			Closed: acd.Treatment{Type: "message", Message: media.MustParse("sound:closed")},
 		}},
 	}})
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550109", DNIS: "800"})
@@ -286,7 +288,7 @@ func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
 func TestAnnouncementCadence(t *testing.T) {
 	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Announce: config.Announce{Interval: 300 * time.Millisecond, Position: true, EWT: true}},
+			Announce: acd.Announcements{Interval: 300 * time.Millisecond, Position: true, EWT: true}},
 	}})
 	// One agent is busy on a call: the queue is served, so waits can be
 	// estimated (3 minutes a call until the queue has history).

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -128,7 +127,7 @@ func TestStrategiesChooseAsConfigured(t *testing.T) {
 	})
 	t.Run("best_skill", func(t *testing.T) {
 		l := routingLab(t, acd.QueueSettings{Strategy: "best_skill", Weight: 1,
-			Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 2}}})
+			Skills: []acd.SkillRequirement{{Skill: "spanish", MinLevel: 2}}})
 		loginSkilled(t, l, "a1", quick, map[string]int{"spanish": 3}, "q")
 		loginSkilled(t, l, "a2", quick, map[string]int{"spanish": 9}, "q")
 		loginSkilled(t, l, "a3", quick, map[string]int{"spanish": 5}, "q")
@@ -140,7 +139,7 @@ func TestStrategiesChooseAsConfigured(t *testing.T) {
 
 func TestSkillsMatchAndRelaxAfterWaiting(t *testing.T) {
 	l := routingLab(t, acd.QueueSettings{Strategy: "longest_idle", Weight: 1,
-		Skills: []config.SkillRequirement{{Skill: "spanish", MinLevel: 7, Relax: []config.Relax{{After: 600 * time.Millisecond, MinLevel: 3}}}}})
+		Skills: []acd.SkillRequirement{{Skill: "spanish", MinLevel: 7, Relax: []acd.SkillRelaxation{{After: 600 * time.Millisecond, MinLevel: 3}}}}})
 	loginSkilled(t, l, "novice", quick, map[string]int{"spanish": 4}, "q")
 	loginSkilled(t, l, "mono", quick, map[string]int{"french": 9}, "q")
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "555", Queue: "q"})

@@ -1,4 +1,4 @@
-// Package hours answers whether a queue is open: config.Hours are weekly
+// Package hours answers whether a queue is open: Hours are weekly
 // wall-clock windows and whole-day holidays in one IANA time zone.
 //
 // Everything is computed on the wall clock of that zone, never by adding
@@ -17,8 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/tandem-cc/tandem/config"
 )
 
 // Horizon bounds how far NextOpen looks ahead: two weeks covers any
@@ -26,11 +24,11 @@ import (
 // for a schedule that never opens.
 const Horizon = 14 * 24 * time.Hour
 
-// ErrInvalid is wrapped by the errors of hours config.Validate would
-// refuse.
+// ErrInvalid is wrapped by the errors of hours the configuration's
+// validation would refuse.
 var ErrInvalid = errors.New("invalid hours")
 
-// Schedule is compiled config.Hours. It is immutable, so one Schedule may
+// Schedule is compiled Hours. It is immutable, so one Schedule may
 // be shared by any number of goroutines.
 type Schedule struct {
 	loc *time.Location
@@ -52,18 +50,18 @@ type date struct {
 }
 
 // Compile checks and compiles h. An empty time zone is UTC.
-func Compile(h config.Hours) (*Schedule, error) {
+func Compile(h Hours) (*Schedule, error) {
 	loc, err := time.LoadLocation(h.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("%w: time zone %q: %v", ErrInvalid, h.TimeZone, err)
 	}
 	s := &Schedule{loc: loc, holidays: map[date]bool{}, always: len(h.Weekly) == 0}
 	for i, w := range h.Weekly {
-		from, err := config.ParseClock(w.From)
-		if err != nil || w.From == config.EndOfDay {
+		from, err := ParseClock(w.From)
+		if err != nil || w.From == EndOfDay {
 			return nil, fmt.Errorf("%w: weekly[%d].from %q", ErrInvalid, i, w.From)
 		}
-		to, err := config.ParseClock(w.To)
+		to, err := ParseClock(w.To)
 		if err != nil || to <= from {
 			return nil, fmt.Errorf("%w: weekly[%d].to %q", ErrInvalid, i, w.To)
 		}
@@ -71,7 +69,7 @@ func Compile(h config.Hours) (*Schedule, error) {
 			return nil, fmt.Errorf("%w: weekly[%d] has no days", ErrInvalid, i)
 		}
 		for _, d := range w.Days {
-			wd, ok := config.ParseWeekday(d)
+			wd, ok := ParseWeekday(d)
 			if !ok {
 				return nil, fmt.Errorf("%w: weekly[%d] day %q", ErrInvalid, i, d)
 			}
@@ -79,7 +77,7 @@ func Compile(h config.Hours) (*Schedule, error) {
 		}
 	}
 	for _, d := range h.Holidays {
-		t, err := time.Parse(config.HolidayLayout, d)
+		t, err := time.Parse(HolidayLayout, d)
 		if err != nil {
 			return nil, fmt.Errorf("%w: holiday %q", ErrInvalid, d)
 		}
@@ -89,7 +87,7 @@ func Compile(h config.Hours) (*Schedule, error) {
 }
 
 // Open reports whether h is open at the instant at.
-func Open(h config.Hours, at time.Time) (bool, error) {
+func Open(h Hours, at time.Time) (bool, error) {
 	s, err := Compile(h)
 	if err != nil {
 		return false, err
@@ -100,7 +98,7 @@ func Open(h config.Hours, at time.Time) (bool, error) {
 // NextOpen returns the first instant at or after after at which h is
 // open (after itself when open then), and false when it does not open
 // within Horizon or h is invalid.
-func NextOpen(h config.Hours, after time.Time) (time.Time, bool) {
+func NextOpen(h Hours, after time.Time) (time.Time, bool) {
 	s, err := Compile(h)
 	if err != nil {
 		return time.Time{}, false

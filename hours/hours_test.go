@@ -3,11 +3,10 @@ package hours
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests do not depend on the machine's zoneinfo
-
-	"github.com/tandem-cc/tandem/config"
 )
 
 // utc reads an instant written in UTC ("2026-03-29 01:00:00", with an
@@ -26,22 +25,21 @@ var weekdays = []string{"mon", "tue", "wed", "thu", "fri"}
 
 // paris is an office open Monday to Friday 09:00-17:00 in Paris, closed
 // on Christmas (a Friday in 2026).
-var paris = config.Hours{
+var paris = Hours{
 	TimeZone: "Europe/Paris",
-	Weekly:   []config.Window{{Days: weekdays, From: "09:00", To: "17:00"}},
+	Weekly:   []Window{{Days: weekdays, From: "09:00", To: "17:00"}},
 	Holidays: []string{"2026-12-25"},
-	Closed:   config.Action{Type: config.ActionCallback},
 }
 
-var newYork = config.Hours{
+var newYork = Hours{
 	TimeZone: "America/New_York",
-	Weekly:   []config.Window{{Days: weekdays, From: "09:00", To: "17:00"}},
+	Weekly:   []Window{{Days: weekdays, From: "09:00", To: "17:00"}},
 }
 
 // sunday opens one window on Sundays, to put window edges inside the
 // daylight-saving changes (which happen on Sunday nights in both zones).
-func sunday(zone, from, to string) config.Hours {
-	return config.Hours{TimeZone: zone, Weekly: []config.Window{{Days: []string{"sun"}, From: from, To: to}}}
+func sunday(zone, from, to string) Hours {
+	return Hours{TimeZone: zone, Weekly: []Window{{Days: []string{"sun"}, From: from, To: to}}}
 }
 
 func TestOpen(t *testing.T) {
@@ -49,16 +47,16 @@ func TestOpen(t *testing.T) {
 	// and 2026-10-25 at 01:00 UTC (03:00 CEST → 02:00 CET); New York on
 	// 2026-03-08 at 07:00 UTC (02:00 EST → 03:00 EDT) and 2026-11-01 at
 	// 06:00 UTC (02:00 EDT → 01:00 EST).
-	lunch := config.Hours{Weekly: []config.Window{{Days: []string{"wed"}, From: "11:30", To: "14:00"}}} // UTC
-	nights := config.Hours{TimeZone: "Europe/Paris", Weekly: []config.Window{
+	lunch := Hours{Weekly: []Window{{Days: []string{"wed"}, From: "11:30", To: "14:00"}}} // UTC
+	nights := Hours{TimeZone: "Europe/Paris", Weekly: []Window{
 		{Days: []string{"fri"}, From: "22:00", To: "24:00"},
 		{Days: []string{"sat"}, From: "00:00", To: "24:00"},
 		{Days: []string{"sun"}, From: "00:00", To: "06:00"},
 	}}
-	always := config.Hours{TimeZone: "Europe/Paris", Holidays: []string{"2026-12-25"}, Closed: config.Action{Type: config.ActionCallback}}
+	always := Hours{TimeZone: "Europe/Paris", Holidays: []string{"2026-12-25"}}
 	for _, tc := range []struct {
 		name string
-		h    config.Hours
+		h    Hours
 		at   string // UTC
 		open bool
 	}{
@@ -105,7 +103,7 @@ func TestOpen(t *testing.T) {
 		{"always christmas 00:00 CET", always, "2026-12-24 23:00:00", false},
 		{"always christmas 23:59:59 CET", always, "2026-12-25 22:59:59", false},
 		{"always boxing day 00:00 CET", always, "2026-12-25 23:00:00", true},
-		{"always any time", config.Hours{}, "2026-02-28 03:04:05", true},
+		{"always any time", Hours{}, "2026-02-28 03:04:05", true},
 
 		// Windows inside the daylight-saving changes.
 		{"paris 02:30-04:00 at 01:59:59 CET, just before the gap", sunday("Europe/Paris", "02:30", "04:00"), "2026-03-29 00:59:59", false},
@@ -140,11 +138,11 @@ func mustLoad(t *testing.T, zone string) *time.Location {
 }
 
 func TestNextOpen(t *testing.T) {
-	mondays := config.Hours{TimeZone: "Europe/Paris", Weekly: []config.Window{{Days: []string{"mon"}, From: "10:00", To: "11:00"}},
+	mondays := Hours{TimeZone: "Europe/Paris", Weekly: []Window{{Days: []string{"mon"}, From: "10:00", To: "11:00"}},
 		Holidays: []string{"2026-06-08", "2026-06-15"}}
 	for _, tc := range []struct {
 		name  string
-		h     config.Hours
+		h     Hours
 		after string // UTC
 		want  string // UTC; "" = not within the horizon
 	}{
@@ -168,10 +166,10 @@ func TestNextOpen(t *testing.T) {
 		{"paris second 02:00", sunday("Europe/Paris", "02:00", "02:30"), "2026-10-25 00:40:00", "2026-10-25 01:00:00"},
 		{"new york second 01:00", sunday("America/New_York", "01:00", "01:30"), "2026-11-01 05:31:00", "2026-11-01 06:00:00"},
 		// A holiday on an always-open schedule ends at local midnight.
-		{"end of a holiday", config.Hours{TimeZone: "America/New_York", Holidays: []string{"2026-07-04"}}, "2026-07-04 12:00:00", "2026-07-05 04:00:00"},
+		{"end of a holiday", Hours{TimeZone: "America/New_York", Holidays: []string{"2026-07-04"}}, "2026-07-04 12:00:00", "2026-07-05 04:00:00"},
 		// Next two Mondays are holidays: the third is past the horizon.
 		{"not within the horizon", mondays, "2026-06-02 10:00:00", ""},
-		{"just within the horizon", config.Hours{TimeZone: "Europe/Paris", Weekly: mondays.Weekly, Holidays: mondays.Holidays[:1]},
+		{"just within the horizon", Hours{TimeZone: "Europe/Paris", Weekly: mondays.Weekly, Holidays: mondays.Holidays[:1]},
 			"2026-06-02 10:00:00", "2026-06-15 08:00:00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,7 +202,7 @@ func TestNextOpenAgreesWithScan(t *testing.T) {
 	changes := []string{"2026-03-29 01:00:00", "2026-10-25 01:00:00", "2026-03-08 07:00:00", "2026-11-01 06:00:00"}
 	for i := range 200 {
 		zone := []string{"Europe/Paris", "America/New_York"}[i%2]
-		h := config.Hours{TimeZone: zone}
+		h := Hours{TimeZone: zone}
 		for range 1 + rng.IntN(3) {
 			from, to := clock(), clock()
 			if from > to {
@@ -213,7 +211,7 @@ func TestNextOpenAgreesWithScan(t *testing.T) {
 			if from == to {
 				to = "24:00"
 			}
-			w := config.Window{From: from, To: to}
+			w := Window{From: from, To: to}
 			for _, d := range days {
 				if rng.IntN(3) == 0 {
 					w.Days = append(w.Days, d)
@@ -252,12 +250,12 @@ func scan(s *Schedule, after time.Time) (time.Time, bool) {
 
 func TestInvalidHours(t *testing.T) {
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	for _, h := range []config.Hours{
+	for _, h := range []Hours{
 		{TimeZone: "Mars/Olympus"},
-		{Weekly: []config.Window{{Days: []string{"mon"}, From: "9:00", To: "17:00"}}},
-		{Weekly: []config.Window{{Days: []string{"mon"}, From: "17:00", To: "09:00"}}},
-		{Weekly: []config.Window{{Days: []string{"monday"}, From: "09:00", To: "17:00"}}},
-		{Weekly: []config.Window{{From: "09:00", To: "17:00"}}},
+		{Weekly: []Window{{Days: []string{"mon"}, From: "9:00", To: "17:00"}}},
+		{Weekly: []Window{{Days: []string{"mon"}, From: "17:00", To: "09:00"}}},
+		{Weekly: []Window{{Days: []string{"monday"}, From: "09:00", To: "17:00"}}},
+		{Weekly: []Window{{From: "09:00", To: "17:00"}}},
 		{Holidays: []string{"2026-13-01"}},
 	} {
 		if _, err := Open(h, at); !errors.Is(err, ErrInvalid) {
@@ -310,5 +308,39 @@ func BenchmarkNextOpenOverAWeekend(b *testing.B) {
 	at := time.Date(2026, 3, 27, 17, 0, 0, 0, time.UTC)
 	for b.Loop() {
 		s.NextOpen(at)
+	}
+}
+
+func TestParseClock(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"00:00", 0, true},
+		{"09:05", 9*time.Hour + 5*time.Minute, true},
+		{"23:59", 23*time.Hour + 59*time.Minute, true},
+		{"24:00", 24 * time.Hour, true},
+		{"24:01", 0, false},
+		{"9:00", 0, false},
+		{"09:0", 0, false},
+		{"+9:00", 0, false},
+		{"09-00", 0, false},
+		{"12:60", 0, false},
+		{"", 0, false},
+	} {
+		got, err := ParseClock(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseClock(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		w, ok := ParseWeekday(d)
+		if !ok || !strings.EqualFold(w.String()[:3], d) {
+			t.Errorf("ParseWeekday(%q) = %v, %v", d, w, ok)
+		}
+	}
+	if _, ok := ParseWeekday("Mon"); ok {
+		t.Error("ParseWeekday accepts Mon")
 	}
 }

@@ -71,11 +71,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
 	}
 
-	queues := make(map[string]acd.QueueSettings, len(cfg.Queues))
-	for name := range cfg.Queues {
-		q, _ := cfg.QueueSettings(name)
-		queues[name] = acd.QueueSettingsFrom(q)
-	}
 	engine := acd.NewEngine(acd.Options{
 		Store: acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
 		PBX: ari.New(ari.Options{
@@ -85,7 +80,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
 			RecordingFormat: cfg.Recording.Format, Logger: log,
 		}),
-		Queues:        queues,
+		Queues:        cfg.EngineQueues(),
 		DNIS:          cfg.Routing.DNIS,
 		DefaultQueue:  cfg.Routing.DefaultQueue,
 		SweepInterval: cfg.Routing.SweepInterval,
@@ -101,7 +96,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
 		BusyMessage:           cfg.Routing.BusyMessage,
 		CallbackLease:         cfg.Routing.CallbackLease,
-		IVR:                   cfg.IVR,
+		IVR:                   cfg.IVR.Engine(),
 		Metrics:               m,
 		CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
 	})

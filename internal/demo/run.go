@@ -16,7 +16,6 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
-	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
@@ -56,7 +55,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		RedisAddr: opts.RedisAddr,
 		Prefix:    opts.Prefix,
 		Queues: map[string]acd.QueueSettings{
-			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Callback: config.QueueCallback{
+			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Callback: acd.CallbackSettings{
 				Digit: "1", Prompt: media.SoundOf("callback-enter-number"), Confirm: media.SoundOf("callback-registered"),
 				CallerID: demoCallerID, MaxAttempts: 3, RetryDelay: 2 * time.Second,
 			}},
