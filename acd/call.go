@@ -76,17 +76,22 @@ type call struct {
 	cbWait *time.Duration
 	final  string // its final state, once finished
 
-	customerHeld  bool
+	// talk: hold, consult and conference (talk_fsm.go); consult is the
+	// consulted party while the machine says a consult is active, and
+	// heldSince when the customer went on hold.
+	talk          talkState
 	heldSince     time.Time
 	consult       *party
 	consultTimer  clock.Timer
-	conference    bool
 	outside       bool // the customer is with an outside number, not an agent
 	blindTransfer bool // the current offer comes from a blind transfer
 	legSeq        int
-	rec           *recording
-	recSeq        int
-	recordings    []Recording // finished recordings
+	// recState: the recording machine (recording_fsm.go); rec is the
+	// current recording while it is not off.
+	recState   recState
+	rec        *recording
+	recSeq     int
+	recordings []Recording // finished recordings
 
 	ivr          *ivrState
 	secureVars   map[string]bool // attached by the IVR as secure
@@ -382,7 +387,7 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 			c.ringAllAnswered(ctx, leg)
 		}
 	}
-	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+	if c.consult != nil && leg == c.consult.leg && !c.talk.consultAnswered() {
 		c.onConsultAnswered(ctx)
 		return
 	}
@@ -495,7 +500,6 @@ func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err e
 	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
 		c.log.Warn("stop music", "err", err)
 	}
-	c.customerHeld, c.heldSince = false, time.Time{}
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
 		return goneLeg(c.callerLeg, err), err
 	}
@@ -506,6 +510,7 @@ func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err e
 	if err := c.e.pbx.StopMusic(ctx, leg); errors.Is(err, ErrLegGone) {
 		return leg, err
 	}
+	c.talkTo(ctx, tevJoin)
 	return "", nil
 }
 
@@ -551,6 +556,7 @@ func (c *call) unbridgeCustomer(ctx context.Context) {
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 		c.log.Warn("music after a refused answer", "err", err)
 	}
+	c.talkTo(ctx, tevLeave)
 }
 
 func (c *call) destroyBridge(ctx context.Context) {
@@ -569,7 +575,7 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 		c.ringAllFailed(ctx, leg, reason, timedOut)
 		return
 	}
-	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+	if c.consult != nil && leg == c.consult.leg && !c.talk.consultAnswered() {
 		c.consultFailed(ctx, reason)
 		return
 	}
@@ -647,7 +653,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		}
 	case c.consult != nil && leg == c.consult.leg:
 		c.e.forgetLeg(leg)
-		if !c.consult.answered {
+		if !c.talk.consultAnswered() {
 			c.consultFailed(ctx, "failed")
 			return
 		}
@@ -658,10 +664,10 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		switch c.phase {
 		case phaseConnected:
 			switch {
-			case c.conference:
+			case c.talk == talkConference:
 				c.agentLeg = ""
 				c.ownerLeaves(ctx)
-			case c.consult != nil && c.consult.answered:
+			case c.talk.consultAnswered():
 				// The agent hung up during an answered consult: the consulted
 				// party takes the customer, as a consult transfer.
 				c.agentLeg = ""

@@ -139,6 +139,7 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 		return
 	}
 	c.bridged = true
+	c.talkTo(ctx, tevJoin)
 	c.phase = phaseConnected
 	c.countCallbackAnswered(ctx)
 	c.startRecording(ctx)

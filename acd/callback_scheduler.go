@@ -136,7 +136,7 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		conn = cb.Conn
 	}
 	c := &call{e: e, conn: conn, wake: make(chan struct{}, 1),
-		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb}}
+		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb}, talk: talkIdle, recState: recOff}
 	c.log = e.log.With("connection_id", conn, "callback_id", cb.ID)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {
