@@ -22,7 +22,7 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 	if !c.agentTook(ctx, leg) {
 		return
 	}
-	c.phase = phaseCallbackAgent
+	c.routeTo(rtCallbackAgent)
 	// The leg that answered (a ring-all offer rings several), for a replica
 	// taking over after this one died.
 	if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
@@ -100,7 +100,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 	}
 	c.callerLeg = leg
 	c.e.registerLeg(leg, c)
-	c.phase = phaseCallbackDialing
+	c.routeTo(rtCallbackDial)
 	err = c.e.pbx.Ring(ctx, RingRequest{
 		Leg: leg, Endpoint: strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", rec.Number), CallerID: callerID, Originator: c.agentLeg,
 		Timeout: c.e.opts.Dial.RingTimeout + 2*time.Second,
@@ -128,7 +128,7 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 	c.stopTimer()
 	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.pending == "" {
 		// The lease was lost: another replica continues these legs.
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	}
 	// Recorded, or to be recorded by the lease ticks: the customer is on
@@ -140,7 +140,7 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 	}
 	c.bridged = true
 	c.talkTo(ctx, tevJoin)
-	c.phase = phaseConnected
+	c.routeTo(rtCustomerAnswer)
 	c.countCallbackAnswered(ctx)
 	c.startRecording(ctx)
 	c.saveView(ctx)
@@ -178,7 +178,7 @@ func (c *call) callbackAgentGone(ctx context.Context) {
 		c.cb.stopMessage()
 	}
 	c.agentLeg = ""
-	if c.phase == phaseCallbackDialing {
+	if c.route == routeCallbackDialing {
 		c.hangup(ctx, c.callerLeg, CauseNormal)
 		c.callerLeg = ""
 		c.completeAttempt(ctx, callbacks.OutcomeAgentFailed)
@@ -196,22 +196,22 @@ func (c *call) finishQuietly(ctx context.Context) { c.finish(ctx, "system") }
 // onCallbackEvent handles the PBX events of a callback between the agent's
 // answer and the customer's; it reports whether it did.
 func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
-	if c.cb == nil || (c.phase != phaseCallbackAgent && c.phase != phaseCallbackDialing) {
+	if c.cb == nil || (c.route != routeCallbackAgent && c.route != routeCallbackDialing) {
 		return false
 	}
 	switch m := m.(type) {
 	case LegAnswered:
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerAnswered(ctx, m.Leg)
 			return true
 		}
 	case RingFailed:
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.Leg, m.Reason, false)
 			return true
 		}
 	case ringTimeout:
-		if m.leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.leg, "no_answer", true)
 			return true
 		}
@@ -220,7 +220,7 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 			c.callbackAgentGone(ctx)
 			return true
 		}
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.Leg, "failed", false)
 			return true
 		}
@@ -234,14 +234,14 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 			return true
 		}
 	case cbAccepted:
-		if c.cb.accept && c.phase == phaseCallbackAgent {
+		if c.cb.accept && c.route == routeCallbackAgent {
 			c.dialCustomer(ctx)
 		}
 		return true
 	case cbMessagePlayed:
 		c.cb.stopMessage = nil
 		c.e.store.Record(ctx, c.conn, "callback_message_played", "media", c.cb.rec.Media)
-		if c.phase == phaseCallbackAgent {
+		if c.route == routeCallbackAgent {
 			c.afterMessage(ctx)
 		}
 		return true

@@ -136,7 +136,7 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		conn = cb.Conn
 	}
 	c := &call{e: e, conn: conn, wake: make(chan struct{}, 1),
-		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb}, talk: talkIdle, recState: recOff}
+		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb}, route: routeArriving, talk: talkIdle, recState: recOff}
 	c.log = e.log.With("connection_id", conn, "callback_id", cb.ID)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {
@@ -169,7 +169,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 	if !ok {
 		c.log.Error("callback for a queue no longer configured; failing its attempt", "queue", cb.Queue)
 		c.completeAttempt(ctx, callbacks.OutcomeFailed)
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	}
 	c.queueName, c.settings = cb.Queue, settings
@@ -221,7 +221,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 			c.log.Warn("call-associated data", "err", err)
 		}
 	}
-	c.phase = phaseQueued
+	c.routeTo(rtEnqueue)
 	if err := c.e.store.EnqueueAt(ctx, c.conn, cb.Queue, settings.Priority, queueScore(cb, settings.Priority)); err != nil {
 		c.log.Error("enqueue callback", "err", err)
 		c.release(ctx, callbackBusyRetry, "enqueue failed")
@@ -261,7 +261,7 @@ func (c *call) release(ctx context.Context, delay time.Duration, why string) {
 		c.log.Warn("release callback", "err", err)
 	}
 	c.cb.completed = true
-	c.phase = phaseDone
+	c.routeTo(rtEnd)
 	c.log.Info("callback released", "why", why, "due_in", delay)
 }
 
@@ -277,7 +277,7 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 	if c.cb == nil || m.gen != c.cb.leaseGen {
 		return
 	}
-	if c.cb.pending == "" && (c.cb.completed || c.phase == phaseDone) {
+	if c.cb.pending == "" && (c.cb.completed || c.route == routeDone) {
 		return
 	}
 	if _, err := c.e.callbacks.Extend(ctx, c.cb.rec.ID, c.cb.rec.Node, c.e.opts.CallbackLease); err != nil {
@@ -311,7 +311,7 @@ func (c *call) lostLease(ctx context.Context, err error) {
 	}
 	c.log.Error("callback lease lost; leaving the callback to the replica that took it", "err", err)
 	c.stopTimer()
-	c.phase = phaseDone
+	c.routeTo(rtEnd)
 }
 
 // withdrawCallback ends the interaction of a callback cancelled while it
@@ -320,15 +320,15 @@ func (c *call) lostLease(ctx context.Context, err error) {
 // agent who answered freed.
 func (c *call) withdrawCallback(ctx context.Context) {
 	c.cb.completed = true
-	switch c.phase {
-	case phaseQueued, phaseRinging, phaseCallbackAgent:
-	case phaseArriving:
+	switch c.route {
+	case routeQueued, routeRinging, routeCallbackAgent:
+	case routeArriving:
 		// Cancelled between the claim and the queue: end what exists.
 		if c.cb.arrived {
 			c.cb.withdrawn = true
 			c.finish(ctx, "cancelled")
 		}
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	default:
 		return
@@ -342,7 +342,7 @@ func (c *call) withdrawCallback(ctx context.Context) {
 	}
 	c.hangup(ctx, c.agentLeg, CauseNormal)
 	c.cb.withdrawn = true
-	c.log.Info("callback cancelled while waiting; withdrawn", "phase", c.phase)
+	c.log.Info("callback cancelled while waiting; withdrawn", "route", c.route)
 	c.finish(ctx, "cancelled")
 }
 

@@ -64,7 +64,7 @@ func (c *call) onCommand(ctx context.Context, m commandMsg) {
 }
 
 func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
-	if c.phase != phaseConnected && c.phase != phaseRinging && c.phase != phaseQueued {
+	if c.route != routeConnected && c.route != routeRinging && c.route != routeQueued {
 		return CallView{}, fmt.Errorf("call %s: %w", c.conn, ErrNoCall)
 	}
 	isOwner := cmd.Agent != "" && cmd.Agent == c.agent
@@ -72,7 +72,7 @@ func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
 	if !isOwner && !isConsulted {
 		return CallView{}, fmt.Errorf("agent %s is not on call %s: %w", cmd.Agent, c.conn, ErrForbidden)
 	}
-	if c.phase != phaseConnected {
+	if c.route != routeConnected {
 		return CallView{}, illegal("%s: the call is not connected", cmd.Op)
 	}
 	if isConsulted && cmd.Op != opConsultEnd && cmd.Op != opEnd {
@@ -515,7 +515,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.blindTransfer = true
-		c.phase = phaseQueued
+		c.routeTo(rtTransfer)
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
 		if !ok {
@@ -532,7 +532,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
 			c.log.Warn("music after transfer", "err", err)
 		}
-		c.phase = phaseQueued
+		c.routeTo(rtTransfer)
 		c.startQueueTimers()
 	case TargetNumber:
 		endpoint, err := c.dialNumber(t.Value)
@@ -545,7 +545,8 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.outside = true
-		c.agentLeg, c.phase = leg, phaseRinging
+		c.agentLeg = leg
+		c.routeTo(rtDialOut)
 		c.e.registerLeg(leg, c)
 		if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {
 			c.log.Warn("ring outside number", "err", err)
