@@ -128,14 +128,14 @@ func (s talkState) consultHeld() bool { return s == talkConsultOnHold }
 // it (interaction_fsm.go: TalkTalking … TalkConferenced); "" while nobody
 // talks with the customer here.
 func (s talkState) recorded() string {
-	switch {
-	case s == talkIdle:
+	switch s {
+	case talkIdle:
 		return ""
-	case s == talkTalking:
+	case talkTalking:
 		return TalkTalking
-	case s == talkHeld:
+	case talkHeld:
 		return TalkHeld
-	case s == talkConference:
+	case talkConference:
 		return TalkConferenced
 	}
 	return TalkConsulting
