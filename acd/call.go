@@ -129,7 +129,7 @@ func (c *call) run(ctx context.Context) {
 	}()
 	// A callback whose outcome Redis has not taken yet keeps its actor
 	// (and its lease ticks) after the call, until it is recorded.
-	for c.route != routeDone || (c.cb != nil && c.cb.pending != "") {
+	for c.route != routeDone || (c.cb != nil && c.cb.attempt == attemptPending) {
 		select {
 		case <-ctx.Done():
 			return

@@ -54,7 +54,7 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 func (c *call) afterMessage(ctx context.Context) {
 	o := c.offer
 	if c.settings.Callback.Accept == config.AcceptAgent {
-		c.cb.accept = true
+		c.attemptTo(aevWaitAccept)
 		c.log.Info("callback waits for the agent to accept", "agent_id", o.Agent)
 		return
 	}
@@ -63,7 +63,7 @@ func (c *call) afterMessage(ctx context.Context) {
 
 // dialCustomer starts the attempt: recorded first (StartDial), then dialled.
 func (c *call) dialCustomer(ctx context.Context) {
-	c.cb.accept = false
+	c.attemptTo(aevDial)
 	rec := c.cb.rec
 	if err := c.e.store.CountCall(ctx, c.conn); err != nil {
 		// The cap was reached since the callback was claimed: no dial; the
@@ -81,7 +81,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 		c.hangup(ctx, c.agentLeg, CauseNormal)
 		if errors.Is(err, callbacks.ErrLeaseLost) {
 			// Another replica (or a cancel) has it now.
-			c.cb.completed = true
+			c.attemptTo(aevSettle)
 		} else {
 			// Redis may have recorded the start after all: the attempt is
 			// settled as failed under the lease (nothing was dialled), so
@@ -126,7 +126,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 // ordinary connected call.
 func (c *call) customerAnswered(ctx context.Context, leg string) {
 	c.stopTimer()
-	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.pending == "" {
+	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.attempt != attemptPending {
 		// The lease was lost: another replica continues these legs.
 		c.routeTo(rtEnd)
 		return
@@ -182,7 +182,7 @@ func (c *call) callbackAgentGone(ctx context.Context) {
 		c.hangup(ctx, c.callerLeg, CauseNormal)
 		c.callerLeg = ""
 		c.completeAttempt(ctx, callbacks.OutcomeAgentFailed)
-	} else if !c.cb.completed {
+	} else if c.cb.attempt != attemptSettled {
 		// No dial yet: the callback goes back to its place, no attempt.
 		c.release(ctx, 0, "agent hung up before the dial")
 	}
@@ -234,7 +234,7 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 			return true
 		}
 	case cbAccepted:
-		if c.cb.accept && c.route == routeCallbackAgent {
+		if c.cb.attempt == attemptAccepting && c.route == routeCallbackAgent {
 			c.dialCustomer(ctx)
 		}
 		return true
