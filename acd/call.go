@@ -11,30 +11,6 @@ import (
 	"github.com/tandem-cc/tandem/internal/clock"
 )
 
-// phase is where a call is, as this node's actor sees it. The authoritative
-// state is the interaction in Redis; the phase only decides which PBX
-// commands make sense for the next event.
-type phase int
-
-const (
-	phaseArriving phase = iota
-	phaseIVR
-	phaseQueued
-	phaseRinging
-	phaseConnected
-	phaseDone
-	// A caller giving a callback number (start callback, not yet
-	// registered or cancelled).
-	phaseCallbackDialog
-	// A callback's agent answered; the customer is not dialled yet.
-	phaseCallbackAgent
-	// A callback's customer is being dialled, the agent waiting.
-	phaseCallbackDialing
-	// A last message plays to the caller; its end ends the call (a
-	// hang-up meanwhile only ends the message sooner).
-	phaseEnding
-)
-
 // Messages an actor takes besides PBX events.
 type (
 	offerMsg struct {
@@ -59,7 +35,8 @@ type call struct {
 	wake  chan struct{}
 
 	// Owned by the actor goroutine only.
-	phase      phase
+	// route: where the call is on its way (route_fsm.go); moved only by routeTo.
+	route      routeState
 	queueName  string
 	settings   QueueSettings
 	offer      *Offer
@@ -76,17 +53,22 @@ type call struct {
 	cbWait *time.Duration
 	final  string // its final state, once finished
 
-	customerHeld  bool
+	// talk: hold, consult and conference (talk_fsm.go); consult is the
+	// consulted party while the machine says a consult is active, and
+	// heldSince when the customer went on hold.
+	talk          talkState
 	heldSince     time.Time
 	consult       *party
 	consultTimer  clock.Timer
-	conference    bool
 	outside       bool // the customer is with an outside number, not an agent
 	blindTransfer bool // the current offer comes from a blind transfer
 	legSeq        int
-	rec           *recording
-	recSeq        int
-	recordings    []Recording // finished recordings
+	// recState: the recording machine (recording_fsm.go); rec is the
+	// current recording while it is not off.
+	recState   recState
+	rec        *recording
+	recSeq     int
+	recordings []Recording // finished recordings
 
 	ivr          *ivrState
 	secureVars   map[string]bool // attached by the IVR as secure
@@ -102,7 +84,7 @@ type call struct {
 	// answers (nil otherwise).
 	ringAll map[string]RingMember
 
-	// dialog is the caller's callback dialog (phaseCallbackDialog).
+	// dialog is the caller's callback dialog (routeCallbackDialog).
 	dialog *cbDialog
 	// cb is set when the actor serves a claimed callback, not a caller.
 	cb *cbCall
@@ -147,7 +129,7 @@ func (c *call) run(ctx context.Context) {
 	}()
 	// A callback whose outcome Redis has not taken yet keeps its actor
 	// (and its lease ticks) after the call, until it is recorded.
-	for c.phase != phaseDone || (c.cb != nil && c.cb.pending != "") {
+	for c.route != routeDone || (c.cb != nil && c.cb.attempt == attemptPending) {
 		select {
 		case <-ctx.Done():
 			return
@@ -195,7 +177,7 @@ func (c *call) handle(ctx context.Context, m any) {
 	case LegHungUp:
 		c.onHungUp(ctx, m.Leg)
 	case legLost:
-		if m.leg == c.agentLeg && c.phase == phaseRinging {
+		if m.leg == c.agentLeg && c.route == routeRinging {
 			c.onRingFailed(ctx, m.leg, "lost", false)
 		} else {
 			c.onHungUp(ctx, m.leg)
@@ -260,13 +242,13 @@ func (c *call) refuseBusy(ctx context.Context) {
 	c.e.stats.refused.Add(1)
 	hangup := func(ctx context.Context, _ PlaybackOutcome) {
 		c.hangup(ctx, c.callerLeg, CauseCongestion)
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 	}
 	if err := c.e.pbx.Answer(ctx, c.callerLeg); err != nil {
 		hangup(ctx, PlaybackFailed)
 		return
 	}
-	c.phase = phaseEnding
+	c.routeTo(rtLastMessage)
 	c.startMedia(ctx, c.callerLeg, hangup, c.e.opts.BusyMessage)
 }
 
@@ -285,7 +267,7 @@ func (c *call) fail(ctx context.Context, why string) {
 		}
 	}
 	c.log.Warn("call failed", "why", why)
-	c.phase = phaseDone
+	c.routeTo(rtEnd)
 }
 
 func (c *call) onOffer(ctx context.Context, m offerMsg) {
@@ -294,10 +276,10 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.onConsultOffer(ctx, o) // routing found an agent for our consult to a queue
 		return
 	}
-	if c.phase != phaseQueued {
+	if c.route != routeQueued {
 		// The call moved on (caller gone): the script that ended it already
 		// released the agent, so there is nothing to give back.
-		c.log.Info("offer dropped", "agent_id", o.Agent, "phase", c.phase)
+		c.log.Info("offer dropped", "agent_id", o.Agent, "route", c.route)
 		return
 	}
 	// An announcement in progress is stopped once the agent's phone is
@@ -311,7 +293,8 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		return
 	}
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
-	c.offer, c.agent, c.agentLeg, c.phase = &o, o.Agent, leg, phaseRinging
+	c.offer, c.agent, c.agentLeg = &o, o.Agent, leg
+	c.routeTo(rtRing)
 	c.offeredAt = time.Now()
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
@@ -378,20 +361,20 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		return
 	}
 	if c.ringAll != nil {
-		if _, ok := c.ringAll[leg]; ok && c.phase == phaseRinging {
+		if _, ok := c.ringAll[leg]; ok && c.route == routeRinging {
 			c.ringAllAnswered(ctx, leg)
 		}
 	}
-	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+	if c.consult != nil && leg == c.consult.leg && !c.talk.consultAnswered() {
 		c.onConsultAnswered(ctx)
 		return
 	}
-	if c.cb != nil && leg == c.agentLeg && c.phase == phaseRinging {
+	if c.cb != nil && leg == c.agentLeg && c.route == routeRinging {
 		c.callbackAgentAnswered(ctx, leg)
 		return
 	}
-	if c.outside && leg == c.agentLeg && c.phase == phaseRinging {
-		c.phase = phaseConnected
+	if c.outside && leg == c.agentLeg && c.route == routeRinging {
+		c.routeTo(rtAnswer)
 		if gone, err := c.joinCustomer(ctx, leg); err != nil {
 			// The call stayed connected in Redis through the transfer.
 			c.log.Warn("bridge outside number", "err", err)
@@ -408,7 +391,7 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		c.saveView(ctx)
 		return
 	}
-	if leg != c.agentLeg || c.phase != phaseRinging {
+	if leg != c.agentLeg || c.route != routeRinging {
 		c.log.Info("answer of a leg no longer wanted; hanging it up", "leg", leg)
 		c.hangup(ctx, leg, CauseNormal)
 		return
@@ -429,7 +412,8 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		return
 	}
 	o := c.offer
-	c.phase, c.blindTransfer = phaseConnected, false
+	c.blindTransfer = false
+	c.routeTo(rtAnswer)
 	c.startRecording(ctx)
 	c.saveView(ctx)
 	c.e.stats.answered.Add(1)
@@ -495,7 +479,6 @@ func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err e
 	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
 		c.log.Warn("stop music", "err", err)
 	}
-	c.customerHeld, c.heldSince = false, time.Time{}
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
 		return goneLeg(c.callerLeg, err), err
 	}
@@ -506,6 +489,7 @@ func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err e
 	if err := c.e.pbx.StopMusic(ctx, leg); errors.Is(err, ErrLegGone) {
 		return leg, err
 	}
+	c.talkTo(ctx, tevJoin)
 	return "", nil
 }
 
@@ -551,6 +535,7 @@ func (c *call) unbridgeCustomer(ctx context.Context) {
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 		c.log.Warn("music after a refused answer", "err", err)
 	}
+	c.talkTo(ctx, tevLeave)
 }
 
 func (c *call) destroyBridge(ctx context.Context) {
@@ -565,15 +550,15 @@ func (c *call) destroyBridge(ctx context.Context) {
 
 // onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
 func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bool) {
-	if c.ringAll != nil && c.phase == phaseRinging {
+	if c.ringAll != nil && c.route == routeRinging {
 		c.ringAllFailed(ctx, leg, reason, timedOut)
 		return
 	}
-	if c.consult != nil && leg == c.consult.leg && !c.consult.answered {
+	if c.consult != nil && leg == c.consult.leg && !c.talk.consultAnswered() {
 		c.consultFailed(ctx, reason)
 		return
 	}
-	if leg != c.agentLeg || c.phase != phaseRinging {
+	if leg != c.agentLeg || c.route != routeRinging {
 		return // a leg given up earlier, reporting its end
 	}
 	if c.outside {
@@ -587,7 +572,8 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 		c.hangup(ctx, leg, CauseNoAnswer)
 	}
 	c.e.forgetLeg(leg)
-	c.agent, c.agentLeg, c.offer, c.phase = "", "", nil, phaseQueued
+	c.agent, c.agentLeg, c.offer = "", "", nil
+	c.routeTo(rtRONA)
 	blind := c.blindTransfer
 	c.blindTransfer = false
 	c.e.stats.ronas.Add(1)
@@ -611,19 +597,19 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 func (c *call) onHungUp(ctx context.Context, leg string) {
 	switch {
 	case leg == c.callerLeg:
-		switch c.phase {
-		case phaseDone:
+		switch c.route {
+		case routeDone:
 			// Over here already: Tandem hung this leg up after ending the
 			// call (every path that ends it does), or another replica has
 			// the call now. Finishing again would only be refused.
-		case phaseRinging:
+		case routeRinging:
 			c.stopTimer()
 			c.hangup(ctx, c.agentLeg, CauseNormal)
 			c.hangupRing(ctx, "")
 			c.finish(ctx, "caller")
-		case phaseConnected:
+		case routeConnected:
 			c.endConnected(ctx, "caller")
-		case phaseCallbackDialog:
+		case routeCallbackDialog:
 			// Hung up between start and register: abandoned.
 			if d := c.dialog; d != nil && d.recording != "" {
 				if err := c.e.pbx.StopRecording(ctx, d.recording); err != nil {
@@ -633,11 +619,11 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			}
 			c.dialog = nil
 			c.finish(ctx, "caller")
-		case phaseEnding:
+		case routeEnding:
 			// The last message ends with the leg: what follows it (the
 			// end of the call) runs now.
 			c.endPlaybacksOf(ctx, leg)
-		case phaseIVR:
+		case routeIVR:
 			// Recorded with the node where it happened (ivr_node).
 			c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "ivr_result", "hangup")
 			c.e.store.Record(ctx, c.conn, "ivr_hangup", "node", nodeName(c.ivr))
@@ -647,7 +633,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		}
 	case c.consult != nil && leg == c.consult.leg:
 		c.e.forgetLeg(leg)
-		if !c.consult.answered {
+		if !c.talk.consultAnswered() {
 			c.consultFailed(ctx, "failed")
 			return
 		}
@@ -655,13 +641,13 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 		c.endConsult(ctx, "consulted")
 		c.saveView(ctx)
 	case leg == c.agentLeg && c.agentLeg != "":
-		switch c.phase {
-		case phaseConnected:
+		switch c.route {
+		case routeConnected:
 			switch {
-			case c.conference:
+			case c.talk == talkConference:
 				c.agentLeg = ""
 				c.ownerLeaves(ctx)
-			case c.consult != nil && c.consult.answered:
+			case c.talk.consultAnswered():
 				// The agent hung up during an answered consult: the consulted
 				// party takes the customer, as a consult transfer.
 				c.agentLeg = ""
@@ -676,7 +662,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			default:
 				c.endConnected(ctx, "agent-phone")
 			}
-		case phaseRinging:
+		case routeRinging:
 			// Answered and gone before we saw the answer: same as no answer.
 			c.onRingFailed(ctx, leg, "failed", false)
 		}
@@ -716,7 +702,7 @@ func (c *call) endAll(ctx context.Context, by string) {
 	c.stopTimer()
 	c.hangup(ctx, c.agentLeg, CauseNormal)
 	c.hangup(ctx, c.callerLeg, CauseNormal)
-	if c.phase == phaseConnected {
+	if c.route == routeConnected {
 		c.endConnected(ctx, by)
 		return
 	}
@@ -741,7 +727,7 @@ func (c *call) finish(ctx context.Context, by string) {
 		c.e.ewt.of(c.queueName).ObserveHandle(freedAt.Sub(c.answeredAt))
 	}
 	final, err := c.e.store.Finish(ctx, c.conn, how, by)
-	c.phase = phaseDone
+	c.routeTo(rtEnd)
 	// A Redis error leaves it to a later event to try again.
 	c.finished = err == nil || errors.Is(err, ErrIllegalTransition)
 	if err != nil {
@@ -771,6 +757,18 @@ func (c *call) hangup(ctx context.Context, leg string, cause HangupCause) {
 	if err := c.e.pbx.Hangup(ctx, leg, cause); err != nil {
 		c.log.Warn("hang up", "leg", leg, "err", err)
 	}
+}
+
+// routeTo moves the call's route machine (route_fsm.go) on ev. The
+// actor's handlers check the route before acting; an event the machine
+// refuses here is a bug, logged, and the route stays.
+func (c *call) routeTo(ev routeEvent) {
+	to, err := nextRoute(c.route, ev)
+	if err != nil {
+		c.log.Error("route machine", "err", err)
+		return
+	}
+	c.route = to
 }
 
 // after posts m to the actor once d has passed on the engine's clock.

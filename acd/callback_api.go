@@ -167,7 +167,7 @@ func (c *call) acceptCallback(ctx context.Context, cmd command) (CallView, error
 	if cmd.Agent == "" || cmd.Agent != c.agent {
 		return CallView{}, fmt.Errorf("agent %s is not on call %s: %w", cmd.Agent, c.conn, ErrForbidden)
 	}
-	if c.cb == nil || !c.cb.accept || c.phase != phaseCallbackAgent {
+	if c.cb == nil || c.cb.attempt != attemptAccepting || c.route != routeCallbackAgent {
 		return CallView{}, illegal("accept: no callback is waiting for the agent to accept")
 	}
 	c.dialCustomer(ctx)

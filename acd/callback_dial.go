@@ -21,7 +21,7 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 	if !c.agentTook(ctx, leg) {
 		return
 	}
-	c.phase = phaseCallbackAgent
+	c.routeTo(rtCallbackAgent)
 	// The leg that answered (a ring-all offer rings several), for a replica
 	// taking over after this one died.
 	if err := c.e.callbacks.Attach(ctx, c.cb.rec.ID, c.cb.rec.Node, c.conn, leg); err != nil {
@@ -53,7 +53,7 @@ func (c *call) callbackAgentAnswered(ctx context.Context, leg string) {
 func (c *call) afterMessage(ctx context.Context) {
 	o := c.offer
 	if c.settings.Callback.Accept == CallbackAcceptAgent {
-		c.cb.accept = true
+		c.attemptTo(aevWaitAccept)
 		c.log.Info("callback waits for the agent to accept", "agent_id", o.Agent)
 		return
 	}
@@ -62,7 +62,7 @@ func (c *call) afterMessage(ctx context.Context) {
 
 // dialCustomer starts the attempt: recorded first (StartDial), then dialled.
 func (c *call) dialCustomer(ctx context.Context) {
-	c.cb.accept = false
+	c.attemptTo(aevDial)
 	rec := c.cb.rec
 	if err := c.e.store.CountCall(ctx, c.conn); err != nil {
 		// The cap was reached since the callback was claimed: no dial; the
@@ -80,7 +80,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 		c.hangup(ctx, c.agentLeg, CauseNormal)
 		if errors.Is(err, callbacks.ErrLeaseLost) {
 			// Another replica (or a cancel) has it now.
-			c.cb.completed = true
+			c.attemptTo(aevSettle)
 		} else {
 			// Redis may have recorded the start after all: the attempt is
 			// settled as failed under the lease (nothing was dialled), so
@@ -99,7 +99,7 @@ func (c *call) dialCustomer(ctx context.Context) {
 	}
 	c.callerLeg = leg
 	c.e.registerLeg(leg, c)
-	c.phase = phaseCallbackDialing
+	c.routeTo(rtCallbackDial)
 	err = c.e.pbx.Ring(ctx, RingRequest{
 		Leg: leg, Endpoint: strings.ReplaceAll(c.e.opts.Dial.Endpoint, "{number}", rec.Number), CallerID: callerID, Originator: c.agentLeg,
 		Timeout: c.e.opts.Dial.RingTimeout + 2*time.Second,
@@ -125,9 +125,9 @@ func (c *call) dialCustomer(ctx context.Context) {
 // ordinary connected call.
 func (c *call) customerAnswered(ctx context.Context, leg string) {
 	c.stopTimer()
-	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.pending == "" {
+	if _, ok := c.completeAttempt(ctx, callbacks.OutcomeAnswered); !ok && c.cb.attempt != attemptPending {
 		// The lease was lost: another replica continues these legs.
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	}
 	// Recorded, or to be recorded by the lease ticks: the customer is on
@@ -138,7 +138,8 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 		return
 	}
 	c.bridged = true
-	c.phase = phaseConnected
+	c.talkTo(ctx, tevJoin)
+	c.routeTo(rtCustomerAnswer)
 	c.countCallbackAnswered(ctx)
 	c.startRecording(ctx)
 	c.saveView(ctx)
@@ -176,11 +177,11 @@ func (c *call) callbackAgentGone(ctx context.Context) {
 		c.cb.stopMessage()
 	}
 	c.agentLeg = ""
-	if c.phase == phaseCallbackDialing {
+	if c.route == routeCallbackDialing {
 		c.hangup(ctx, c.callerLeg, CauseNormal)
 		c.callerLeg = ""
 		c.completeAttempt(ctx, callbacks.OutcomeAgentFailed)
-	} else if !c.cb.completed {
+	} else if c.cb.attempt != attemptSettled {
 		// No dial yet: the callback goes back to its place, no attempt.
 		c.release(ctx, 0, "agent hung up before the dial")
 	}
@@ -194,22 +195,22 @@ func (c *call) finishQuietly(ctx context.Context) { c.finish(ctx, "system") }
 // onCallbackEvent handles the PBX events of a callback between the agent's
 // answer and the customer's; it reports whether it did.
 func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
-	if c.cb == nil || (c.phase != phaseCallbackAgent && c.phase != phaseCallbackDialing) {
+	if c.cb == nil || (c.route != routeCallbackAgent && c.route != routeCallbackDialing) {
 		return false
 	}
 	switch m := m.(type) {
 	case LegAnswered:
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerAnswered(ctx, m.Leg)
 			return true
 		}
 	case RingFailed:
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.Leg, m.Reason, false)
 			return true
 		}
 	case ringTimeout:
-		if m.leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.leg, "no_answer", true)
 			return true
 		}
@@ -218,7 +219,7 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 			c.callbackAgentGone(ctx)
 			return true
 		}
-		if m.Leg == c.callerLeg && c.phase == phaseCallbackDialing {
+		if m.Leg == c.callerLeg && c.route == routeCallbackDialing {
 			c.customerFailed(ctx, m.Leg, "failed", false)
 			return true
 		}
@@ -232,14 +233,14 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 			return true
 		}
 	case cbAccepted:
-		if c.cb.accept && c.phase == phaseCallbackAgent {
+		if c.cb.attempt == attemptAccepting && c.route == routeCallbackAgent {
 			c.dialCustomer(ctx)
 		}
 		return true
 	case cbMessagePlayed:
 		c.cb.stopMessage = nil
 		c.e.store.Record(ctx, c.conn, "callback_message_played", "media", c.cb.rec.Media)
-		if c.phase == phaseCallbackAgent {
+		if c.route == routeCallbackAgent {
 			c.afterMessage(ctx)
 		}
 		return true

@@ -62,7 +62,7 @@ func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
 	if !ok {
 		return &errs.FieldError{Field: "queue", Msg: fmt.Sprintf("unknown queue %q", q)}
 	}
-	if c.phase != phaseQueued && c.phase != phaseIVR && c.phase != phaseArriving {
+	if c.route != routeQueued && c.route != routeIVR && c.route != routeArriving {
 		return illegal("start callback: the caller is not waiting")
 	}
 	prio := settings.Priority
@@ -77,7 +77,7 @@ func (c *call) startCallbackDialog(ctx context.Context, q, why string) error {
 	}
 	c.queueName, c.settings = q, settings
 	c.ivr = nil
-	c.phase = phaseCallbackDialog
+	c.routeTo(rtCallbackStart)
 	c.dialog = &cbDialog{queue: q, priority: prio, score: score}
 	c.e.store.Record(ctx, c.conn, "callback_start", "queue", q, "why", why)
 	c.log.Info("callback started", "queue", q, "why", why)
@@ -141,7 +141,7 @@ func (c *call) onCallbackDigit(ctx context.Context, digit string) {
 
 func (c *call) onCallbackDigitTimeout(ctx context.Context, m cbDigitTimeout) {
 	d := c.dialog
-	if c.phase != phaseCallbackDialog || d == nil || d.gen != m.gen || d.recording != "" {
+	if c.route != routeCallbackDialog || d == nil || d.gen != m.gen || d.recording != "" {
 		return
 	}
 	if d.digits == "" {
@@ -191,7 +191,7 @@ func (c *call) recordMessage(ctx context.Context, number string) {
 	d := c.dialog
 	d.beep = ""
 	id := c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
-		if c.dialog != d || c.phase != phaseCallbackDialog {
+		if c.dialog != d || c.route != routeCallbackDialog {
 			return
 		}
 		d.beep = ""
@@ -226,7 +226,7 @@ func (c *call) startMessage(ctx context.Context, number string) {
 
 func (c *call) onCallbackMessageDone(ctx context.Context, m cbMessageDone) {
 	d := c.dialog
-	if c.phase != phaseCallbackDialog || d == nil || d.recording == "" || d.gen != m.gen {
+	if c.route != routeCallbackDialog || d == nil || d.recording == "" || d.gen != m.gen {
 		return
 	}
 	name := d.recording
@@ -274,7 +274,7 @@ func (c *call) callbackRequest(number string) callbacks.Request {
 // registerCallback is register callback: the callback takes the caller's
 // place, the call ends as served.
 func (c *call) registerCallback(ctx context.Context, number, media string) (callbacks.Callback, error) {
-	if c.phase != phaseCallbackDialog || c.dialog == nil {
+	if c.route != routeCallbackDialog || c.dialog == nil {
 		return callbacks.Callback{}, illegal("register callback: no callback was started")
 	}
 	if c.dialog.recording != "" {
@@ -331,7 +331,7 @@ func (c *call) cancelCallbackDialog(ctx context.Context, why string) {
 	}
 	c.e.store.Record(ctx, c.conn, "callback_cancel", "why", why)
 	c.log.Info("callback cancelled; back in queue in place", "queue", d.queue, "why", why)
-	c.phase = phaseQueued
+	c.routeTo(rtCallbackCancel)
 	if c.queuedAt.IsZero() {
 		c.queuedAt = time.Now()
 	}
@@ -365,7 +365,7 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 				return CallView{}, &errs.FieldError{Field: "queue", Msg: "the call has no queue; name one"}
 			}
 		}
-		if c.phase == phaseQueued && q != c.queueName {
+		if c.route == routeQueued && q != c.queueName {
 			// The place kept is in the queue the caller waits in.
 			return CallView{}, &errs.FieldError{Field: "queue", Msg: fmt.Sprintf("the call waits in %s: its callback waits there", c.queueName)}
 		}
@@ -374,7 +374,7 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 		}
 		return c.flowView(StateCallback), nil
 	case opCallbackRegister:
-		if c.phase != phaseCallbackDialog || c.dialog == nil {
+		if c.route != routeCallbackDialog || c.dialog == nil {
 			return CallView{}, illegal("register callback: no callback was started")
 		}
 		number := strings.TrimSpace(cmd.Target.Value)
@@ -394,7 +394,7 @@ func (c *call) flowCommand(ctx context.Context, cmd command) (CallView, error) {
 		v.CallbackID = cb.ID
 		return v, nil
 	case opCallbackCancel:
-		if c.phase != phaseCallbackDialog || c.dialog == nil {
+		if c.route != routeCallbackDialog || c.dialog == nil {
 			return CallView{}, illegal("cancel callback: no callback was started")
 		}
 		c.cancelCallbackDialog(ctx, "api")
@@ -422,7 +422,7 @@ func (c *call) scheduleCallbackOffer(after time.Duration) {
 // onCallbackOffer plays the offer if the caller's estimated wait is long
 // enough, or checks again later.
 func (c *call) onCallbackOffer(ctx context.Context, m cbOfferDue) {
-	if m.gen != c.queueGen || c.phase != phaseQueued || c.cb != nil {
+	if m.gen != c.queueGen || c.route != routeQueued || c.cb != nil {
 		return
 	}
 	cb := c.settings.Callback

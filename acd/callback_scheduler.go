@@ -37,17 +37,19 @@ import (
 
 // cbCall is what an actor serving a claimed callback knows.
 type cbCall struct {
-	rec       callbacks.Callback
-	completed bool // the attempt's outcome is recorded; the lease is gone
-	accept    bool // waiting for the agent to accept (accept = agent)
-	leaseGen  int
+	rec callbacks.Callback
+	// attempt: the callback attempt machine (callback_attempt_fsm.go),
+	// moved only by attemptTo.
+	attempt  attemptState
+	leaseGen int
 	// withdrawn: the callback was cancelled while it waited for an agent;
 	// its interaction ends as served ("completed"), not abandoned.
 	withdrawn bool
 	// arrived: its interaction exists (ArriveCallback ran).
 	arrived bool
-	// pending is an outcome Complete could not record yet (Redis failed):
-	// retried on every lease tick, which go on until it is recorded.
+	// pending is the outcome Complete could not record yet (Redis failed)
+	// while the attempt is pending: retried on every lease tick, which go
+	// on until it is recorded.
 	pending callbacks.Outcome
 	// stopMessage ends the playing of the caller's message to the agent.
 	stopMessage context.CancelFunc
@@ -136,7 +138,7 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		conn = cb.Conn
 	}
 	c := &call{e: e, conn: conn, wake: make(chan struct{}, 1),
-		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb}}
+		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb, attempt: attemptHeld}, route: routeArriving, talk: talkIdle, recState: recOff}
 	c.log = e.log.With("connection_id", conn, "callback_id", cb.ID)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {
@@ -169,7 +171,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 	if !ok {
 		c.log.Error("callback for a queue no longer configured; failing its attempt", "queue", cb.Queue)
 		c.completeAttempt(ctx, callbacks.OutcomeFailed)
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	}
 	c.queueName, c.settings = cb.Queue, settings
@@ -212,7 +214,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		} else if cur, gerr := c.e.callbacks.Get(ctx, cb.ID); gerr == nil && cur.State == callbacks.StateCancelled && cur.CancelledHolder == cb.Node {
 			c.cb.withdrawn = true // cancelled right after the claim
 		}
-		c.cb.completed = true
+		c.attemptTo(aevSettle)
 		c.finishQuietly(ctx)
 		return
 	}
@@ -221,7 +223,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 			c.log.Warn("call-associated data", "err", err)
 		}
 	}
-	c.phase = phaseQueued
+	c.routeTo(rtEnqueue)
 	if err := c.e.store.EnqueueAt(ctx, c.conn, cb.Queue, settings.Priority, queueScore(cb, settings.Priority)); err != nil {
 		c.log.Error("enqueue callback", "err", err)
 		c.release(ctx, callbackBusyRetry, "enqueue failed")
@@ -260,8 +262,8 @@ func (c *call) release(ctx context.Context, delay time.Duration, why string) {
 	if _, err := c.e.callbacks.Release(ctx, c.cb.rec.ID, c.cb.rec.Node, delay); err != nil {
 		c.log.Warn("release callback", "err", err)
 	}
-	c.cb.completed = true
-	c.phase = phaseDone
+	c.attemptTo(aevSettle)
+	c.routeTo(rtEnd)
 	c.log.Info("callback released", "why", why, "due_in", delay)
 }
 
@@ -277,7 +279,7 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 	if c.cb == nil || m.gen != c.cb.leaseGen {
 		return
 	}
-	if c.cb.pending == "" && (c.cb.completed || c.phase == phaseDone) {
+	if c.cb.attempt != attemptPending && (c.cb.attempt == attemptSettled || c.route == routeDone) {
 		return
 	}
 	if _, err := c.e.callbacks.Extend(ctx, c.cb.rec.ID, c.cb.rec.Node, c.e.opts.CallbackLease); err != nil {
@@ -292,8 +294,8 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 		c.after(c.e.opts.CallbackLease/6, leaseTick{gen: gen})
 		return
 	}
-	if o := c.cb.pending; o != "" {
-		if _, ok := c.completeAttempt(ctx, o); ok {
+	if c.cb.attempt == attemptPending {
+		if _, ok := c.completeAttempt(ctx, c.cb.pending); ok {
 			return // recorded; the lease ended with it
 		}
 	}
@@ -304,14 +306,14 @@ func (c *call) onLeaseTick(ctx context.Context, m leaseTick) {
 // lease). It cleans up and carries on; this actor must not touch the
 // callback's legs any more.
 func (c *call) lostLease(ctx context.Context, err error) {
-	c.cb.completed = true
+	c.attemptTo(aevSettle)
 	if cb, gerr := c.e.callbacks.Get(ctx, c.cb.rec.ID); gerr == nil && cb.State == callbacks.StateCancelled && cb.CancelledHolder == c.cb.rec.Node {
 		c.withdrawCallback(ctx)
 		return
 	}
 	c.log.Error("callback lease lost; leaving the callback to the replica that took it", "err", err)
 	c.stopTimer()
-	c.phase = phaseDone
+	c.routeTo(rtEnd)
 }
 
 // withdrawCallback ends the interaction of a callback cancelled while it
@@ -319,16 +321,16 @@ func (c *call) lostLease(ctx context.Context, err error) {
 // being dialled): out of the queue, a ringing agent's phone hung up, an
 // agent who answered freed.
 func (c *call) withdrawCallback(ctx context.Context) {
-	c.cb.completed = true
-	switch c.phase {
-	case phaseQueued, phaseRinging, phaseCallbackAgent:
-	case phaseArriving:
+	c.attemptTo(aevSettle)
+	switch c.route {
+	case routeQueued, routeRinging, routeCallbackAgent:
+	case routeArriving:
 		// Cancelled between the claim and the queue: end what exists.
 		if c.cb.arrived {
 			c.cb.withdrawn = true
 			c.finish(ctx, "cancelled")
 		}
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		return
 	default:
 		return
@@ -342,7 +344,7 @@ func (c *call) withdrawCallback(ctx context.Context) {
 	}
 	c.hangup(ctx, c.agentLeg, CauseNormal)
 	c.cb.withdrawn = true
-	c.log.Info("callback cancelled while waiting; withdrawn", "phase", c.phase)
+	c.log.Info("callback cancelled while waiting; withdrawn", "route", c.route)
 	c.finish(ctx, "cancelled")
 }
 
@@ -366,18 +368,34 @@ func (c *call) completeAttempt(ctx context.Context, o callbacks.Outcome) (callba
 		}
 	}
 	if errors.Is(err, callbacks.ErrLeaseLost) {
-		c.cb.completed, c.cb.pending = true, ""
+		c.attemptTo(aevSettle)
 		c.log.Error("complete callback attempt: lease lost", "outcome", o, "err", err)
 		return cb, false
 	}
 	if err != nil {
+		c.attemptTo(aevNotRecorded)
 		c.cb.pending = o
 		c.log.Error("complete callback attempt; retrying with the lease", "outcome", o, "err", err)
 		return cb, false
 	}
-	c.cb.completed, c.cb.pending = true, ""
+	c.attemptTo(aevSettle)
 	c.e.store.Record(ctx, c.conn, "callback_attempt", "callback_id", cb.ID, "outcome", string(o),
 		"attempt", strconv.Itoa(len(cb.Attempts)), "state", string(cb.State))
 	c.log.Info("callback attempt done", "outcome", o, "attempt", len(cb.Attempts), "state", cb.State)
 	return cb, true
+}
+
+// attemptTo moves the callback's attempt machine (callback_attempt_fsm.go)
+// on ev; the pending outcome is kept only while the attempt is pending.
+// An event the machine refuses is a bug, logged, and the state stays.
+func (c *call) attemptTo(ev attemptEvent) {
+	to, err := nextAttempt(c.cb.attempt, ev)
+	if err != nil {
+		c.log.Error("callback attempt machine", "err", err)
+		return
+	}
+	c.cb.attempt = to
+	if to != attemptPending {
+		c.cb.pending = ""
+	}
 }

@@ -61,13 +61,13 @@ func (c *call) takeOverDial(ctx context.Context, cb callbacks.Callback) {
 		c.hangup(ctx, cb.AgentLeg, CauseNormal)
 		c.finishQuietly(ctx)
 	case cb.AgentLeg == "" || agent.Gone:
-		c.phase = phaseCallbackDialing
+		c.routeTo(rtTakeOver)
 		c.callbackAgentGone(ctx)
 	case customer.Up:
-		c.phase = phaseCallbackDialing
+		c.routeTo(rtTakeOver)
 		c.customerAnswered(ctx, cb.DialLeg)
 	default:
-		c.phase = phaseCallbackDialing
+		c.routeTo(rtTakeOver)
 		leg := cb.DialLeg
 		c.ringTimer = c.after(c.e.opts.Dial.RingTimeout, ringTimeout{leg: leg})
 		c.log.Info("continuing the taken-over dial", "leg", leg)

@@ -16,19 +16,16 @@ import (
 // party is the consulted side of a call: an agent (named, or found through
 // a queue) or an outside number.
 type party struct {
-	target   Target
-	agent    string // consulted agent ("" for a number, or a queue not yet answered)
-	leg      string // its leg once rung
-	ix       string // the consult's own interaction, for a consult to a queue
-	answered bool
-	held     bool
+	target Target
+	agent  string // consulted agent ("" for a number, or a queue not yet answered)
+	leg    string // its leg once rung
+	ix     string // the consult's own interaction, for a consult to a queue
 }
 
-// recording is the call's recording as the actor runs it.
+// recording is the call's current recording while the recording machine
+// (recording_fsm.go) is not off.
 type recording struct {
 	name      string
-	paused    bool
-	privacy   bool
 	gen       int // bumps on every pause, so a stale auto-resume is ignored
 	resumesAt time.Time
 	log       Recording
@@ -67,7 +64,7 @@ func (c *call) onCommand(ctx context.Context, m commandMsg) {
 }
 
 func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
-	if c.phase != phaseConnected && c.phase != phaseRinging && c.phase != phaseQueued {
+	if c.route != routeConnected && c.route != routeRinging && c.route != routeQueued {
 		return CallView{}, fmt.Errorf("call %s: %w", c.conn, ErrNoCall)
 	}
 	isOwner := cmd.Agent != "" && cmd.Agent == c.agent
@@ -75,7 +72,7 @@ func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
 	if !isOwner && !isConsulted {
 		return CallView{}, fmt.Errorf("agent %s is not on call %s: %w", cmd.Agent, c.conn, ErrForbidden)
 	}
-	if c.phase != phaseConnected {
+	if c.route != routeConnected {
 		return CallView{}, illegal("%s: the call is not connected", cmd.Op)
 	}
 	if isConsulted && cmd.Op != opConsultEnd && cmd.Op != opEnd {
@@ -111,8 +108,10 @@ func (c *call) command(ctx context.Context, cmd command) (CallView, error) {
 
 // ---- hold and resume ------------------------------------------------------
 
+// holdCustomer takes the customer out of the bridge to hold music, unless
+// the talk machine says they are held already; the caller moves the machine.
 func (c *call) holdCustomer(ctx context.Context) error {
-	if c.customerHeld {
+	if c.talk.customerHeld() {
 		return nil
 	}
 	if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, c.callerLeg); err != nil {
@@ -121,13 +120,11 @@ func (c *call) holdCustomer(ctx context.Context) error {
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 		c.log.Warn("hold music", "err", err)
 	}
-	c.customerHeld, c.heldSince = true, time.Now()
-	c.e.store.Record(ctx, c.conn, "hold", "agent", c.agent)
 	return nil
 }
 
 func (c *call) unholdCustomer(ctx context.Context) error {
-	if !c.customerHeld {
+	if !c.talk.customerHeld() {
 		return nil
 	}
 	if err := c.e.pbx.StopMusic(ctx, c.callerLeg); err != nil {
@@ -136,14 +133,12 @@ func (c *call) unholdCustomer(ctx context.Context) error {
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, c.callerLeg); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	c.customerHeld, c.heldSince = false, time.Time{}
-	c.e.store.Record(ctx, c.conn, "resume", "agent", c.agent)
 	return nil
 }
 
 func (c *call) holdConsulted(ctx context.Context) error {
 	p := c.consult
-	if p.held || !p.answered {
+	if c.talk.consultHeld() || !c.talk.consultAnswered() {
 		return nil
 	}
 	if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, p.leg); err != nil {
@@ -152,13 +147,12 @@ func (c *call) holdConsulted(ctx context.Context) error {
 	if err := c.e.pbx.StartMusic(ctx, p.leg, c.settings.MOHClass); err != nil {
 		c.log.Warn("hold music for consulted party", "err", err)
 	}
-	p.held = true
 	return nil
 }
 
 func (c *call) unholdConsulted(ctx context.Context) error {
 	p := c.consult
-	if !p.held {
+	if !c.talk.consultHeld() {
 		return nil
 	}
 	if err := c.e.pbx.StopMusic(ctx, p.leg); err != nil {
@@ -167,48 +161,61 @@ func (c *call) unholdConsulted(ctx context.Context) error {
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, p.leg); err != nil {
 		return err
 	}
-	p.held = false
 	return nil
 }
 
 func (c *call) cmdHold(ctx context.Context) error {
-	switch {
-	case c.customerHeld:
-		return illegal("hold: the customer is already on hold")
-	case c.conference:
-		return illegal("hold: not during a conference")
-	case c.consult != nil:
-		return illegal("hold: a consult is active (use resume to switch parties)")
+	if _, err := nextTalk(c.talk, tevHold); err != nil {
+		switch {
+		case c.talk == talkHeld:
+			return illegal("hold: the customer is already on hold")
+		case c.talk == talkConference:
+			return illegal("hold: not during a conference")
+		case c.talk.consulting():
+			return illegal("hold: a consult is active (use resume to switch parties)")
+		}
+		return fmt.Errorf("hold: %w", err)
 	}
-	return c.holdCustomer(ctx)
+	if err := c.holdCustomer(ctx); err != nil {
+		return err
+	}
+	c.talkTo(ctx, tevHold)
+	return nil
 }
 
 // cmdResume takes the customer off hold. During a consult it toggles: the
 // customer comes back and the consulted party is held, or the other way
 // round; the two are never held at once.
 func (c *call) cmdResume(ctx context.Context) error {
-	if c.conference {
-		return illegal("resume: nobody is on hold in a conference")
-	}
-	if c.consult == nil {
-		if !c.customerHeld {
+	if _, err := nextTalk(c.talk, tevResume); err != nil {
+		switch c.talk {
+		case talkConference:
+			return illegal("resume: nobody is on hold in a conference")
+		case talkConsultRingingBack:
+			return illegal("resume: the consulted party has not answered")
+		case talkTalking, talkIdle:
 			return illegal("resume: the customer is not on hold")
 		}
-		return c.unholdCustomer(ctx)
+		return fmt.Errorf("resume: %w", err)
 	}
-	if c.customerHeld {
+	if c.talk.customerHeld() {
+		// The customer comes back; an answered consulted party waits.
 		if err := c.holdConsulted(ctx); err != nil {
 			return err
 		}
-		return c.unholdCustomer(ctx)
+		if err := c.unholdCustomer(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := c.holdCustomer(ctx); err != nil {
+			return err
+		}
+		if err := c.unholdConsulted(ctx); err != nil {
+			return err
+		}
 	}
-	if !c.consult.answered {
-		return illegal("resume: the consulted party has not answered")
-	}
-	if err := c.holdCustomer(ctx); err != nil {
-		return err
-	}
-	return c.unholdConsulted(ctx)
+	c.talkTo(ctx, tevResume)
+	return nil
 }
 
 // ---- consult ---------------------------------------------------------------
@@ -233,11 +240,14 @@ func (c *call) nextLeg(kind string) string {
 }
 
 func (c *call) cmdConsult(ctx context.Context, t Target) error {
-	switch {
-	case c.consult != nil:
-		return illegal("consult: a consult is already active")
-	case c.conference:
-		return illegal("consult: not during a conference")
+	if _, err := nextTalk(c.talk, tevConsult); err != nil {
+		switch {
+		case c.talk == talkConference:
+			return illegal("consult: not during a conference")
+		case c.talk.consulting():
+			return illegal("consult: a consult is already active")
+		}
+		return fmt.Errorf("consult: %w", err)
 	}
 	p := &party{target: t}
 	var endpoint string
@@ -275,7 +285,7 @@ func (c *call) cmdConsult(ctx context.Context, t Target) error {
 		return err
 	}
 	c.consult = p
-	c.e.store.Record(ctx, c.conn, "consult", "agent", c.agent, "kind", string(t.Kind), "target", t.Value)
+	c.talkTo(ctx, tevConsult, "target_kind", string(t.Kind), "target", t.Value)
 	if t.Kind == TargetQueue {
 		return c.consultQueue(ctx, p)
 	}
@@ -325,7 +335,7 @@ func (c *call) consultQueue(ctx context.Context, p *party) error {
 	c.legSeq++
 	p.ix = fmt.Sprintf("%s-q%d", c.conn, c.legSeq)
 	if err := c.e.store.ArriveConsult(ctx, p.ix, c.conn, c.agent); err != nil {
-		c.consult = nil
+		c.talkTo(ctx, tevConsultFail, "reason", "failed")
 		return err
 	}
 	c.e.registerCall(p.ix, c)
@@ -383,17 +393,16 @@ func (c *call) onConsultAnswered(ctx context.Context) {
 	} else if p.agent != "" {
 		c.agentStep(ctx, p.agent, StepConnect)
 	}
-	p.answered = true
-	if c.customerHeld {
+	if c.talk.customerHeld() {
 		if err := c.e.pbx.AddToBridge(ctx, c.conn, p.leg); err != nil {
 			c.log.Error("join consulted party", "err", err)
 		}
 	} else {
-		p.held = true
 		if err := c.e.pbx.StartMusic(ctx, p.leg, c.settings.MOHClass); err != nil {
 			c.log.Warn("hold music for consulted party", "err", err)
 		}
 	}
+	c.talkTo(ctx, tevConsultAnswer)
 	c.saveView(ctx)
 	c.publishCall(ctx, "consult_connected")
 }
@@ -415,6 +424,7 @@ func (c *call) consultFailed(ctx context.Context, reason string) {
 			c.log.Warn("consult rona", "err", err)
 		}
 		p.leg, p.agent = "", ""
+		c.talkTo(ctx, tevConsultRequeue)
 		c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
 		c.saveView(ctx)
 		return
@@ -422,8 +432,7 @@ func (c *call) consultFailed(ctx context.Context, reason string) {
 	if p.agent != "" {
 		c.agentStep(ctx, p.agent, StepNoAnswer)
 	}
-	c.consult = nil
-	c.e.store.Record(ctx, c.conn, "consult_failed", "agent", c.agent, "reason", reason)
+	c.talkTo(ctx, tevConsultFail, "reason", reason)
 	c.e.publish(ctx, AgentEvent{Type: "consult_failed", Agent: c.agent, ConnectionID: c.conn, Disposition: reason})
 	c.saveView(ctx)
 }
@@ -432,8 +441,7 @@ func (c *call) consultFailed(ctx context.Context, reason string) {
 // as they are (on hold until the agent resumes).
 func (c *call) endConsult(ctx context.Context, by string) {
 	p := c.consult
-	c.consult = nil
-	c.conference = false
+	c.talkTo(ctx, tevConsultEnd, "by", by)
 	c.stopConsultTimer()
 	if p.leg != "" {
 		c.e.forgetLeg(p.leg)
@@ -451,7 +459,6 @@ func (c *call) endConsult(ctx context.Context, by string) {
 	} else if p.agent != "" {
 		c.agentStep(ctx, p.agent, StepDone)
 	}
-	c.e.store.Record(ctx, c.conn, "consult_end", "by", by)
 	if p.agent != "" {
 		c.e.scheduleWrapUp(p.agent)
 		c.e.publish(ctx, AgentEvent{Type: "ended", Agent: p.agent, ConnectionID: c.conn, Disposition: "consult_ended"})
@@ -484,11 +491,11 @@ func (c *call) cmdConsultEnd(ctx context.Context, by string) error {
 // ---- transfer and conference ------------------------------------------
 
 func (c *call) cmdTransfer(ctx context.Context, t Target) error {
-	switch {
-	case c.consult != nil:
+	if _, err := nextTalk(c.talk, tevLeave); err != nil {
+		if c.talk == talkConference {
+			return illegal("transfer: not during a conference")
+		}
 		return illegal("transfer: a consult is active (complete or end it)")
-	case c.conference:
-		return illegal("transfer: not during a conference")
 	}
 	from, fromLeg := c.agent, c.agentLeg
 	switch t.Kind {
@@ -508,7 +515,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.blindTransfer = true
-		c.phase = phaseQueued
+		c.routeTo(rtTransfer)
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
 		if !ok {
@@ -525,7 +532,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
 			c.log.Warn("music after transfer", "err", err)
 		}
-		c.phase = phaseQueued
+		c.routeTo(rtTransfer)
 		c.startQueueTimers()
 	case TargetNumber:
 		endpoint, err := c.dialNumber(t.Value)
@@ -538,7 +545,8 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
 		c.outside = true
-		c.agentLeg, c.phase = leg, phaseRinging
+		c.agentLeg = leg
+		c.routeTo(rtDialOut)
 		c.e.registerLeg(leg, c)
 		if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {
 			c.log.Warn("ring outside number", "err", err)
@@ -557,15 +565,15 @@ func (c *call) leaveAgent(ctx context.Context, agent, leg, why string) {
 	c.stopRecording(ctx)
 	c.e.forgetLeg(leg)
 	c.hangup(ctx, leg, CauseNormal)
-	if !c.customerHeld {
+	if !c.talk.customerHeld() {
 		if err := c.e.pbx.RemoveFromBridge(ctx, c.conn, c.callerLeg); err != nil {
 			c.log.Warn("take customer out of bridge", "err", err)
 		}
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
 			c.log.Warn("music while transferring", "err", err)
 		}
-		c.customerHeld = true
 	}
+	c.talkTo(ctx, tevLeave)
 	c.agent, c.agentLeg, c.offer = "", "", nil
 	c.e.scheduleWrapUp(agent)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: agent, ConnectionID: c.conn, Disposition: why})
@@ -575,10 +583,10 @@ func (c *call) leaveAgent(ctx context.Context, agent, leg, why string) {
 // consulting agent leaves (consult transfer).
 func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	p := c.consult
-	if p == nil {
-		return illegal("complete transfer: no consult is active")
-	}
-	if !p.answered {
+	if _, err := nextTalk(c.talk, tevHandOver); err != nil {
+		if p == nil {
+			return illegal("complete transfer: no consult is active")
+		}
 		return illegal("complete transfer: the consulted party has not answered")
 	}
 	from, fromLeg := c.agent, c.agentLeg
@@ -604,7 +612,8 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	if err := c.unholdCustomer(ctx); err != nil {
 		return err
 	}
-	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
+	c.agent, c.agentLeg = p.agent, p.leg
+	c.talkTo(ctx, tevHandOver)
 	c.outside = p.agent == ""
 	if toQueue != "" {
 		c.queueName, c.settings = toQueue, c.e.opts.Queues[toQueue]
@@ -621,13 +630,14 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 
 func (c *call) cmdConference(ctx context.Context) error {
 	p := c.consult
-	switch {
-	case p == nil:
-		return illegal("conference: no consult is active")
-	case !p.answered:
+	if _, err := nextTalk(c.talk, tevConference); err != nil {
+		switch {
+		case c.talk == talkConference:
+			return illegal("conference: already in conference")
+		case p == nil:
+			return illegal("conference: no consult is active")
+		}
 		return illegal("conference: the consulted party has not answered")
-	case c.conference:
-		return illegal("conference: already in conference")
 	}
 	if err := c.unholdConsulted(ctx); err != nil {
 		return err
@@ -635,8 +645,7 @@ func (c *call) cmdConference(ctx context.Context) error {
 	if err := c.unholdCustomer(ctx); err != nil {
 		return err
 	}
-	c.conference = true
-	c.e.store.Record(ctx, c.conn, "conference", "agent", c.agent, "with", p.agent)
+	c.talkTo(ctx, tevConference, "with", p.agent)
 	return nil
 }
 
@@ -644,12 +653,12 @@ func (c *call) cmdConference(ctx context.Context) error {
 // (the other two stay connected).
 func (c *call) cmdEnd(ctx context.Context) error {
 	switch {
-	case c.conference:
+	case c.talk == talkConference:
 		c.ownerLeaves(ctx)
 		return nil
-	case c.consult != nil:
+	case c.talk.consulting():
 		return illegal("end: a consult is active (end the consult, transfer or conference first)")
-	case c.customerHeld:
+	case c.talk.customerHeld():
 		return illegal("end: the customer is on hold (resume first)")
 	}
 	c.endConnected(ctx, "agent")
@@ -669,7 +678,8 @@ func (c *call) ownerLeaves(ctx context.Context) {
 	}
 	c.e.forgetLeg(fromLeg)
 	c.hangup(ctx, fromLeg, CauseNormal)
-	c.agent, c.agentLeg, c.consult, c.conference = p.agent, p.leg, nil, false
+	c.agent, c.agentLeg = p.agent, p.leg
+	c.talkTo(ctx, tevHandOver)
 	c.outside = p.agent == ""
 	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "left_conference"})
@@ -680,8 +690,8 @@ func (c *call) ownerLeaves(ctx context.Context) {
 // ---- recording ----------------------------------------------------------
 
 func (c *call) startRecording(ctx context.Context) {
-	if !c.settings.Record || c.rec != nil {
-		return
+	if _, err := nextRec(c.recState, revStart); err != nil || !c.settings.Record {
+		return // recording already, or the queue does not record
 	}
 	c.recSeq++
 	name := c.conn
@@ -693,39 +703,45 @@ func (c *call) startRecording(ctx context.Context) {
 		return
 	}
 	c.rec = &recording{name: name, log: Recording{Name: name, Started: time.Now(), Pauses: []Pause{}}}
+	c.recTo(revStart)
 	c.saveRecordings(ctx)
 }
 
 func (c *call) stopRecording(ctx context.Context) {
-	if c.rec == nil {
-		return
+	if _, err := nextRec(c.recState, revStop); err != nil {
+		return // not recording
 	}
 	if err := c.e.pbx.StopRecording(ctx, c.rec.name); err != nil {
 		c.log.Warn("stop recording", "err", err)
 	}
 	now := time.Now()
-	if c.rec.paused {
+	if c.recState.paused() {
 		c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = now
 	}
 	c.rec.log.Stopped = now
 	c.recordings = append(c.recordings, c.rec.log)
-	c.rec = nil
+	c.recTo(revStop)
 	c.saveRecordings(ctx)
 }
 
 func (c *call) cmdRecPause(ctx context.Context, privacy bool) error {
-	switch {
-	case c.rec == nil:
-		return illegal("pause recording: the call is not being recorded")
-	case c.rec.paused:
+	ev := revPause
+	if privacy {
+		ev = revShield
+	}
+	if _, err := nextRec(c.recState, ev); err != nil {
+		if c.recState == recOff {
+			return illegal("pause recording: the call is not being recorded")
+		}
 		return illegal("pause recording: already paused")
-	case c.consult != nil || c.conference:
+	}
+	if c.talk.consulting() {
 		return illegal("pause recording: not during a consult or conference")
 	}
 	if err := c.e.pbx.PauseRecording(ctx, c.rec.name); err != nil {
 		return err
 	}
-	c.rec.paused, c.rec.privacy = true, privacy
+	c.recTo(ev)
 	c.rec.gen++
 	c.rec.log.Pauses = append(c.rec.log.Pauses, Pause{From: time.Now(), Privacy: privacy})
 	if privacy {
@@ -740,22 +756,26 @@ func (c *call) cmdRecPause(ctx context.Context, privacy bool) error {
 }
 
 func (c *call) cmdRecResume(ctx context.Context) error {
-	switch {
-	case c.rec == nil:
-		return illegal("resume recording: the call is not being recorded")
-	case !c.rec.paused:
+	if _, err := nextRec(c.recState, revResume); err != nil {
+		if c.recState == recOff {
+			return illegal("resume recording: the call is not being recorded")
+		}
 		return illegal("resume recording: the recording is not paused")
-	case c.consult != nil || c.conference:
+	}
+	if c.talk.consulting() {
 		return illegal("resume recording: not during a consult or conference")
 	}
-	return c.resumeRecording(ctx, "agent")
+	return c.resumeRecording(ctx, revResume, "agent")
 }
 
-func (c *call) resumeRecording(ctx context.Context, by string) error {
+// resumeRecording resumes a paused recording (ev: revResume or
+// revAutoResume, which the caller checked is legal).
+func (c *call) resumeRecording(ctx context.Context, ev recEvent, by string) error {
 	if err := c.e.pbx.ResumeRecording(ctx, c.rec.name); err != nil {
 		return err
 	}
-	c.rec.paused, c.rec.privacy, c.rec.resumesAt = false, false, time.Time{}
+	c.recTo(ev)
+	c.rec.resumesAt = time.Time{}
 	c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = time.Now()
 	c.e.store.Record(ctx, c.conn, "recording_resume", "by", by)
 	c.saveRecordings(ctx)
@@ -764,15 +784,30 @@ func (c *call) resumeRecording(ctx context.Context, by string) error {
 
 // onRecAutoResume ends a privacy-shield pause that is still the current one.
 func (c *call) onRecAutoResume(ctx context.Context, m recAutoResume) {
-	if c.rec == nil || !c.rec.paused || !c.rec.privacy || c.rec.gen != m.gen {
-		return
+	if _, err := nextRec(c.recState, revAutoResume); err != nil || c.rec.gen != m.gen {
+		return // resumed (and maybe paused again) meanwhile
 	}
-	if err := c.resumeRecording(ctx, "privacy_shield"); err != nil {
+	if err := c.resumeRecording(ctx, revAutoResume, "privacy_shield"); err != nil {
 		c.log.Warn("auto-resume recording", "err", err)
 		return
 	}
 	c.saveView(ctx)
 	c.publishCall(ctx, "recording_resumed")
+}
+
+// recTo moves the call's recording machine on ev; the current recording's
+// details live only while it is not off. Callers asked the machine first:
+// an event it refuses here is a bug, logged.
+func (c *call) recTo(ev recEvent) {
+	to, err := nextRec(c.recState, ev)
+	if err != nil {
+		c.log.Error("recording machine", "err", err)
+		return
+	}
+	c.recState = to
+	if to == recOff {
+		c.rec = nil
+	}
 }
 
 func (c *call) saveRecordings(ctx context.Context) {
@@ -784,12 +819,57 @@ func (c *call) saveRecordings(ctx context.Context) {
 	c.e.store.rdb.HSet(ctx, c.e.store.keys.Interaction(c.conn), "recordings", data)
 }
 
+// talkTo moves the call's talk machine (talk_fsm.go) on ev. The consulted
+// party's details live only while a consult does, and the customer's hold
+// time only while they are held. Commands ask the machine before acting;
+// an event it refuses here is a bug, logged.
+//
+// A move of the interaction's recorded talk state (talking, held,
+// consulting, conferenced) goes to Redis and the history through talk.lua,
+// with fields; a move into or out of talking with an agent is recorded by
+// the script that connects, hands over, transfers or ends the call.
+func (c *call) talkTo(ctx context.Context, ev talkEvent, fields ...string) {
+	from := c.talk
+	to, err := nextTalk(from, ev)
+	if err != nil {
+		c.log.Error("talk machine", "err", err)
+		return
+	}
+	c.talk = to
+	rf, rt := from.recorded(), to.recorded()
+	switch {
+	case ev == tevJoin || ev == tevLeave || ev == tevHandOver:
+	case rf != rt:
+		if err := c.e.store.Talk(ctx, c.conn, rf, rt, string(ev), append([]string{"agent", c.agent}, fields...)...); err != nil {
+			c.log.Warn("record talk state", "from", rf, "to", rt, "err", err)
+		}
+	case ev == tevResume:
+		// A switch between the customer and the consulted party: still
+		// consulting, but the history says who is on hold.
+		action := "resume"
+		if to.customerHeld() {
+			action = "hold"
+		}
+		c.e.store.Record(ctx, c.conn, action, "agent", c.agent)
+	}
+	if !to.consulting() {
+		c.consult = nil
+	}
+	switch {
+	case !to.customerHeld():
+		c.heldSince = time.Time{}
+	case !from.customerHeld():
+		c.heldSince = time.Now()
+	}
+}
+
 // ---- views -----------------------------------------------------------------
 
 func (c *call) view() CallView {
 	v := CallView{
 		ConnectionID: c.conn, Agent: c.agent, State: "connected", Role: "owner",
-		CustomerHeld: c.customerHeld, HeldSince: c.heldSince,
+		// Between agents (a transfer) the customer waits on music too.
+		CustomerHeld: c.talk.customerHeld() || c.talk == talkIdle, HeldSince: c.heldSince,
 		ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName,
 	}
 	switch {
@@ -800,25 +880,25 @@ func (c *call) view() CallView {
 			v.State = StateEnded // ended by another path first
 		}
 		return v
-	case c.conference:
+	case c.talk == talkConference:
 		v.State = "conferenced"
-	case c.consult != nil:
+	case c.talk.consulting():
 		v.State = "consulting"
-	case c.customerHeld:
+	case c.talk.customerHeld():
 		v.State = "held"
 	}
 	if p := c.consult; p != nil {
 		st := "ringing"
-		if p.answered {
+		if c.talk.consultAnswered() {
 			st = "connected"
-			if p.held {
+			if c.talk.consultHeld() {
 				st = "held"
 			}
 		}
 		v.Consult = &ConsultView{Target: p.target, State: st, Agent: p.agent}
 	}
 	if r := c.rec; r != nil {
-		v.Recording = &RecordingView{Name: r.name, Active: true, Paused: r.paused, Privacy: r.privacy, ResumesAt: r.resumesAt}
+		v.Recording = &RecordingView{Name: r.name, Active: true, Paused: c.recState.paused(), Privacy: c.recState == recShielded, ResumesAt: r.resumesAt}
 	}
 	return v
 }

@@ -35,6 +35,39 @@ var interactionTransitions = map[string]map[string]string{
 		StateConnected: "hand_over (consult transfer, agent leaves a conference)"},
 }
 
+// Talk states: where a connected interaction is (ARCHITECTURE §4's held,
+// consulting and conferenced). They are kept in the interaction's
+// talk_state field, not in state: state stays StateConnected, so every
+// script and reader that serves a connected call is unchanged. talk.lua
+// moves them (one script per change) and appends each move to the history
+// as kind "talk"; connect.lua and hand_over.lua start them over at
+// TalkTalking, and leaving StateConnected deletes the field.
+const (
+	TalkTalking     = "talking"     // the customer talks with the agent (or an outside party)
+	TalkHeld        = "held"        // the customer is on hold, no consult
+	TalkConsulting  = "consulting"  // a consulted party rings, talks, or waits on hold
+	TalkConferenced = "conferenced" // customer, agent and consulted party together
+)
+
+// talkStateTransitions lists every legal talk-state move, with the call's
+// talk-machine event that makes it (talk_fsm.go has the actor's finer
+// machine; its states map onto these four).
+var talkStateTransitions = map[string]map[string]string{
+	TalkTalking:     {TalkHeld: "hold", TalkConsulting: "consult"},
+	TalkHeld:        {TalkTalking: "resume", TalkConsulting: "consult"},
+	TalkConsulting:  {TalkHeld: "consult_end, consult_fail", TalkTalking: "consult_end, consult_fail (customer taken back)", TalkConferenced: "conference"},
+	TalkConferenced: {TalkTalking: "consult_end (the consulted party left)"},
+}
+
+// CheckTalkTransition returns ErrIllegalTransition unless the talk-state
+// move from → to is in the table.
+func CheckTalkTransition(from, to string) error {
+	if _, ok := talkStateTransitions[from][to]; !ok {
+		return fmt.Errorf("talk %q → %q: %w", from, to, ErrIllegalTransition)
+	}
+	return nil
+}
+
 // CheckInteractionTransition returns ErrIllegalTransition unless from → to
 // is in the table.
 func CheckInteractionTransition(from, to string) error {

@@ -48,7 +48,7 @@ func (c *call) runNode(ctx context.Context, name string) {
 		c.fail(ctx, "ivr")
 		return
 	}
-	c.phase = phaseIVR
+	c.routeTo(rtIVR)
 	gen := 1
 	if c.ivr != nil {
 		gen = c.ivr.gen + 1
@@ -65,7 +65,7 @@ func (c *call) playPrompt(ctx context.Context, items ...media.Media) {
 	st := c.ivr
 	st.prompt, st.typeAhead = "", ""
 	id := c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
-		if c.ivr != st || c.phase != phaseIVR {
+		if c.ivr != st || c.route != routeIVR {
 			return // the caller moved on (or hung up) meanwhile
 		}
 		st.prompt = ""
@@ -87,7 +87,7 @@ func (c *call) prompted(ctx context.Context) {
 	c.ivr.typeAhead = ""
 	c.startCollect(ctx)
 	for _, d := range typed {
-		if c.phase != phaseIVR || c.ivr == nil {
+		if c.route != routeIVR || c.ivr == nil {
 			return
 		}
 		c.onDigit(ctx, string(d))
@@ -109,16 +109,16 @@ func (c *call) startCollect(ctx context.Context) {
 // onDigit takes one DTMF digit while collecting.
 func (c *call) onDigit(ctx context.Context, d string) {
 	switch {
-	case c.phase == phaseCallbackDialog && c.dialog != nil:
+	case c.route == routeCallbackDialog && c.dialog != nil:
 		c.onCallbackDigit(ctx, d)
 		return
-	case c.phase == phaseQueued && c.cb == nil && d == c.settings.Callback.Digit:
+	case c.route == routeQueued && c.cb == nil && d == c.settings.Callback.Digit:
 		if err := c.startCallbackDialog(ctx, c.queueName, "digit"); err != nil {
 			c.log.Warn("callback asked in queue", "err", err)
 		}
 		return
 	}
-	if c.phase != phaseIVR || c.ivr == nil {
+	if c.route != routeIVR || c.ivr == nil {
 		return
 	}
 	node := c.e.opts.IVR.Nodes[c.ivr.node]
@@ -152,7 +152,7 @@ func (c *call) onDigit(ctx context.Context, d string) {
 }
 
 func (c *call) onIVRTimeout(ctx context.Context, m ivrTimeout) {
-	if c.phase != phaseIVR || c.ivr == nil || c.ivr.gen != m.gen {
+	if c.route != routeIVR || c.ivr == nil || c.ivr.gen != m.gen {
 		return
 	}
 	if c.ivr.digits != "" {
@@ -274,13 +274,13 @@ func (c *call) endWithMessage(ctx context.Context, m media.Media, by string, the
 			c.log.Debug("stop music", "err", err)
 		}
 	}
-	c.phase = phaseEnding
+	c.routeTo(rtLastMessage)
 	c.startMedia(ctx, c.callerLeg, func(ctx context.Context, _ PlaybackOutcome) {
 		if _, err := c.e.store.Finish(ctx, c.conn, "completed", by); err != nil {
 			c.log.Warn("finish", "err", err)
 		}
 		c.hangup(ctx, c.callerLeg, CauseNormal)
-		c.phase = phaseDone
+		c.routeTo(rtEnd)
 		c.log.Info("call ended without an agent", "by", by)
 		if then != nil {
 			then(ctx)
@@ -297,7 +297,8 @@ func (c *call) dialOut(ctx context.Context, number string) {
 		return
 	}
 	leg := c.nextLeg("x")
-	c.outside, c.selfService, c.agentLeg, c.phase = true, true, leg, phaseRinging
+	c.outside, c.selfService, c.agentLeg = true, true, leg
+	c.routeTo(rtDialOut)
 	c.e.registerLeg(leg, c)
 	if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {
 		c.log.Warn("ring outside number", "err", err)

@@ -50,7 +50,7 @@ func (c *call) toQueue(ctx context.Context, q string, prio int, skills []SkillRe
 	if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
 		c.log.Warn("start music", "err", err) // the call can still be served
 	}
-	c.phase = phaseQueued
+	c.routeTo(rtEnqueue)
 	if len(settings.Variables) > 0 {
 		if _, err := c.e.cad.Init(ctx, c.conn, settings.Variables, c.arrived.Vars); err != nil {
 			c.log.Warn("call-associated data", "err", err)
@@ -122,7 +122,7 @@ func (c *call) stopQueueTimers() { c.queueGen++ }
 
 // onOverflow moves a call that waited too long, keeping its arrival time.
 func (c *call) onOverflow(ctx context.Context, m overflowDue) {
-	if m.gen != c.queueGen || c.phase != phaseQueued {
+	if m.gen != c.queueGen || c.route != routeQueued {
 		return
 	}
 	a := c.settings.Overflow.Action
@@ -157,7 +157,7 @@ func (c *call) treatQueued(ctx context.Context, a Treatment, why string) {
 // after this one has ended (so a caller inside a long announcement costs
 // no work meanwhile).
 func (c *call) onAnnounce(ctx context.Context, m announceDue) {
-	if m.gen != c.queueGen || c.phase != phaseQueued {
+	if m.gen != c.queueGen || c.route != routeQueued {
 		return
 	}
 	iv := c.settings.Announce.Interval
@@ -225,7 +225,7 @@ func (c *call) playInQueue(ctx context.Context, event string, fields []string, e
 	}
 	var id string
 	id = c.startMedia(ctx, c.callerLeg, func(ctx context.Context, out PlaybackOutcome) {
-		if c.queueMedia != id || c.phase != phaseQueued {
+		if c.queueMedia != id || c.route != routeQueued {
 			return
 		}
 		c.queueMedia, c.queueMediaEnded = "", nil

@@ -13,7 +13,8 @@ const ringAllTimer = "ring-all"
 // answer gets the call, the others' legs are cancelled.
 func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 	members := append([]RingMember{{Agent: o.Agent, Endpoint: o.Endpoint}}, o.RingAll...)
-	c.offer, c.agent, c.agentLeg, c.phase = &o, "", "", phaseRinging
+	c.offer, c.agent, c.agentLeg = &o, "", ""
+	c.routeTo(rtRing)
 	c.ringAll = map[string]RingMember{}
 	c.offeredAt = time.Now()
 	if !freedAt.IsZero() {
@@ -79,7 +80,8 @@ func (c *call) ringAllFailed(ctx context.Context, leg, reason string, timedOut b
 	if leg == ringAllTimer && timedOut {
 		c.stopTimer()
 		c.hangupRing(ctx, "")
-		c.ringAll, c.offer, c.phase = nil, nil, phaseQueued
+		c.ringAll, c.offer = nil, nil
+		c.routeTo(rtRONA)
 		c.e.stats.ronas.Add(1)
 		if err := c.e.store.RingAllNoAnswer(ctx, c.conn, "no_answer"); err != nil {
 			c.log.Warn("ring-all timeout", "err", err)
@@ -99,5 +101,6 @@ func (c *call) ringAllFailed(ctx context.Context, leg, reason string, timedOut b
 		return // the others keep ringing
 	}
 	c.stopTimer()
-	c.ringAll, c.offer, c.phase = nil, nil, phaseQueued
+	c.ringAll, c.offer = nil, nil
+	c.routeTo(rtRONA)
 }

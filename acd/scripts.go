@@ -43,6 +43,7 @@ var (
 	scriptTransferQueue = script("transfer_queue")
 	scriptTransferAgent = script("transfer_agent")
 	scriptHandOver      = script("hand_over")
+	scriptTalk          = script("talk")
 
 	scriptCallbackStart  = script("callback_start")
 	scriptCallbackCancel = script("callback_cancel")

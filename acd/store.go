@@ -575,6 +575,21 @@ const (
 	StepDone     = "done"
 )
 
+// Talk records a connected call's talk state moving from → to (talking,
+// held, consulting, conferenced: the Talk* constants) and appends it to the
+// history with what happened and fields (never kind, id, from, to, at or
+// what: those name the history entry itself).
+func (s *Store) Talk(ctx context.Context, conn, from, to, what string, fields ...string) error {
+	args := []any{conn, from, to, what}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	if _, err := s.run(ctx, scriptTalk, []string{s.keys.Interaction(conn)}, args...); err != nil {
+		return fmt.Errorf("talk %s %s → %s: %w", conn, from, to, err)
+	}
+	return nil
+}
+
 // AgentStep moves an agent bound to conn (consult, conference); StepDone may
 // make them available and deliver them the next call.
 func (s *Store) AgentStep(ctx context.Context, agent, conn, step string) error {

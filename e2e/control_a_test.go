@@ -23,6 +23,7 @@ func TestHoldAndResumeWithMusic(t *testing.T) {
 	if err != nil || v.State != "held" || !v.CustomerHeld || v.HeldSince.IsZero() {
 		t.Fatalf("hold: %+v %v", v, err)
 	}
+	talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkHeld)
 	ch := l.channel(ix.CallerLeg)
 	if ch.MOHClass != "sales-music" || l.inBridge(ix.ConnectionID, ix.CallerLeg) {
 		t.Fatalf("held customer: music %q, still bridged %v", ch.MOHClass, l.inBridge(ix.ConnectionID, ix.CallerLeg))
@@ -38,6 +39,7 @@ func TestHoldAndResumeWithMusic(t *testing.T) {
 	if err != nil || v.State != "connected" || v.CustomerHeld {
 		t.Fatalf("resume: %+v %v", v, err)
 	}
+	talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkTalking)
 	if ch := l.channel(ix.CallerLeg); ch.MOHClass != "" || !l.inBridge(ix.ConnectionID, ix.CallerLeg) {
 		t.Fatalf("resumed customer: music %q, bridged %v", ch.MOHClass, l.inBridge(ix.ConnectionID, ix.CallerLeg))
 	}
@@ -50,6 +52,7 @@ func TestHoldAndResumeWithMusic(t *testing.T) {
 	waitState(t, l.Lab, ix.ConnectionID, "ended")
 	waitAgent(t, l.Lab, "a1", agents.WrapUp)
 	wantHistory(t, l.Lab, "a1", agents.Reserved, agents.Ringing, agents.Connected, agents.WrapUp)
+	wantTalk(t, l.Lab, ix.ConnectionID, acd.TalkHeld, acd.TalkTalking)
 	checkHistory(t, l.Lab)
 }
 
@@ -84,6 +87,7 @@ func TestConsultAgentThenConsultTransfer(t *testing.T) {
 	if !l.inBridge(ix.ConnectionID, consultLeg) || l.inBridge(ix.ConnectionID, ix.CallerLeg) || l.channel(ix.CallerLeg).MOHClass == "" {
 		t.Fatal("consult: a2 should talk to a1 while the customer hears music")
 	}
+	talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkConsulting)
 	// Resume toggles: customer back, a2 on hold; and back again.
 	v, err = e.Resume(ctx, "a1")
 	if err != nil || v.CustomerHeld || v.Consult.State != "held" || l.channel(consultLeg).MOHClass == "" {
@@ -112,6 +116,9 @@ func TestConsultAgentThenConsultTransfer(t *testing.T) {
 	waitAgent(t, l.Lab, "a2", agents.WrapUp)
 	wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
 	wantHistory(t, l.Lab, "a2", agents.Idle, agents.Reserved, agents.Ringing, agents.Connected, agents.WrapUp)
+	// Switching parties during the consult is no change of talk state; the
+	// hand-over starts the new agent's talk over at talking.
+	wantTalk(t, l.Lab, ix.ConnectionID, acd.TalkConsulting)
 	checkHistory(t, l.Lab)
 }
 
@@ -344,6 +351,7 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 			if err != nil || v.State != "conferenced" || v.CustomerHeld {
 				t.Fatalf("conference %+v %v", v, err)
 			}
+			talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkConferenced)
 			consultLeg := ix.ConnectionID + "-c1"
 			for _, leg := range []string{ix.CallerLeg, ix.AgentLeg, consultLeg} {
 				if !l.inBridge(ix.ConnectionID, leg) {
@@ -362,6 +370,8 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				}
 				wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
 				wantHistory(t, l.Lab, "a2", agents.Reserved, agents.Ringing, agents.Connected)
+				talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkTalking) // a2 talks with the customer now
+				wantTalk(t, l.Lab, ix.ConnectionID, acd.TalkConsulting, acd.TalkConferenced)
 			case "consulted":
 				if _, err := e.End(ctx, "a2"); err != nil {
 					t.Fatal(err)
@@ -375,6 +385,8 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				if agentState(t, l.Lab, "a1") != agents.Connected {
 					t.Fatal("a1 should still be connected")
 				}
+				talkStateIs(t, l.Lab, ix.ConnectionID, acd.TalkTalking)
+				wantTalk(t, l.Lab, ix.ConnectionID, acd.TalkConsulting, acd.TalkConferenced, acd.TalkTalking)
 			case "customer":
 				if err := hangupViaARI(l, ix.CallerLeg); err != nil {
 					t.Fatal(err)
@@ -387,6 +399,7 @@ func TestConferenceWithEachPartyLeaving(t *testing.T) {
 				})
 				wantHistory(t, l.Lab, "a1", agents.Connected, agents.WrapUp)
 				wantHistory(t, l.Lab, "a2", agents.Connected, agents.WrapUp)
+				wantTalk(t, l.Lab, ix.ConnectionID, acd.TalkConsulting, acd.TalkConferenced, acd.TalkTalking)
 				checkHistory(t, l.Lab)
 			}
 		})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -188,5 +189,35 @@ func wantHistory(t *testing.T, l *lab.Lab, id string, want ...agents.State) {
 		if tail[i] != want[i] {
 			t.Fatalf("agent %s history %v, want it to end with %v", id, got, want)
 		}
+	}
+}
+
+// wantTalk checks the talk states (acd.TalkHeld, …) interaction conn went
+// through, in order, as its history records them.
+func wantTalk(t *testing.T, l *lab.Lab, conn string, want ...string) {
+	t.Helper()
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		if m.Values["kind"] == "talk" && m.Values["id"] == conn {
+			to, _ := m.Values["to"].(string)
+			got = append(got, to)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("interaction %s talk history %v, want %v", conn, got, want)
+	}
+}
+
+// talkStateIs checks the talk state Redis holds for interaction conn
+// (its talk_state field).
+func talkStateIs(t *testing.T, l *lab.Lab, conn, want string) {
+	t.Helper()
+	got, err := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(conn), "talk_state").Result()
+	if err != nil || got != want {
+		t.Fatalf("interaction %s talk_state %q (%v), want %q", conn, got, err, want)
 	}
 }

@@ -106,6 +106,10 @@ func checkHistory(t *testing.T, l *lab.Lab) {
 		t.Fatal(err)
 	}
 	last := map[string]string{}
+	// talk is a connected interaction's talk state (held, consulting,
+	// conferenced …): talking whenever it becomes connected (connect,
+	// hand-over), gone when it leaves connected.
+	talk := map[string]string{}
 	for _, m := range msgs {
 		id, _ := m.Values["id"].(string)
 		from, _ := m.Values["from"].(string)
@@ -119,6 +123,19 @@ func checkHistory(t *testing.T, l *lab.Lab) {
 				t.Error(err)
 			}
 			last[id] = to
+			if to == acd.StateConnected {
+				talk[id] = acd.TalkTalking
+			} else {
+				delete(talk, id)
+			}
+		case "talk":
+			if last[id] != acd.StateConnected || from != talk[id] {
+				t.Errorf("interaction %s (%s): history says talk %q → %q after %q", id, last[id], from, to, talk[id])
+			}
+			if err := acd.CheckTalkTransition(from, to); err != nil {
+				t.Error(err)
+			}
+			talk[id] = to
 		case "agent":
 			if err := agents.CheckTransition(agents.State(from), agents.State(to)); err != nil {
 				t.Errorf("agent %s: %v", id, err)

@@ -8,7 +8,7 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'offered' or redis.call('HGET', KEYS[
   return redis.error_reply('STALE answer of ' .. ARGV[5])
 end
 local now = now_ms()
-redis.call('HSET', KEYS[1], 'state', 'connected', 'answered', now, 'talk_from', now,
+redis.call('HSET', KEYS[1], 'state', 'connected', 'talk_state', 'talking', 'answered', now, 'talk_from', now,
   'wait_ms', now - tonumber(redis.call('HGET', KEYS[1], 'queued')))
 history('interaction', ARGV[3], 'offered', 'connected', now, {'agent', ARGV[4]})
 set_agent_state(ARGV[4], redis.call('HGET', KEYS[2], 'state'), 'connected', now, ARGV[3])

@@ -33,6 +33,8 @@ end
 local q = redis.call('HGET', KEYS[1], 'queue')
 if q then redis.call('ZREM', k_waiting(q), ARGV[3]) end
 redis.call('HSET', KEYS[1], 'state', to, 'ended', now, 'ended_by', ARGV[5])
+-- Talk states (talk.lua) belong to a connected call.
+redis.call('HDEL', KEYS[1], 'talk_state')
 if to ~= 'ended' then
   local queued = redis.call('HGET', KEYS[1], 'queued')
   if queued then redis.call('HSET', KEYS[1], 'wait_ms', now - tonumber(queued)) end

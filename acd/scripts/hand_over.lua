@@ -10,6 +10,8 @@
 -- Returns 1. Errors: ILLEGAL <state>.
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'connected' then return redis.error_reply('ILLEGAL ' .. tostring(st)) end
+-- Whoever takes the customer talks with them (talk.lua's states start over).
+redis.call('HSET', KEYS[1], 'talk_state', 'talking')
 local now = now_ms()
 -- Talk time on the customer's call: the leaving agent's ends now, the new
 -- agent's starts now.

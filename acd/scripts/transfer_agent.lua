@@ -18,6 +18,8 @@ make_unavailable(ARGV[4])
 set_agent_state(ARGV[4], 'available', 'reserved', now, ARGV[3])
 local attempt = redis.call('HINCRBY', KEYS[1], 'offers', 1)
 redis.call('HSET', KEYS[1], 'state', 'offered', 'offered', now, 'agent', ARGV[4])
+-- Talk states (talk.lua) belong to a connected call.
+redis.call('HDEL', KEYS[1], 'talk_state')
 redis.call('HDEL', KEYS[1], 'agent_leg', 'talk_from')
 history('interaction', ARGV[3], 'connected', 'offered', now, {'agent', ARGV[4], 'transfer_from', ARGV[5]})
 return {redis.call('HGET', KEYS[2], 'endpoint'), tostring(attempt)}

@@ -15,6 +15,8 @@ after_call(ARGV[5], ARGV[3], now, ARGV[6])
 local prio = tonumber(redis.call('HGET', KEYS[1], 'priority') or '0')
 local score = string.format('%.0f', (9 - prio) * 1e13 + now)
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[4], 'score', score, 'queued', now, 'exclude', ARGV[5])
+-- Talk states (talk.lua) belong to a connected call.
+redis.call('HDEL', KEYS[1], 'talk_state')
 redis.call('HDEL', KEYS[1], 'agent', 'agent_leg', 'skills', 'talk_from')
 redis.call('ZADD', KEYS[2], score, ARGV[3])
 history('interaction', ARGV[3], 'connected', 'queued', now, {'queue', ARGV[4], 'transfer_from', ARGV[5]})
