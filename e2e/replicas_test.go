@@ -55,7 +55,10 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	for i := 0; i < calls; i++ {
-		c := pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: 20 * time.Second}
+		// Callers wait as long as it takes, so that how many are served
+		// does not depend on how fast a loaded machine runs; only the few
+		// below give up.
+		c := pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour}
 		if i%20 == 7 {
 			c.Patience = 50 * time.Millisecond // a few abandon
 		}
@@ -65,7 +68,12 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var last []string
-	waitFor(t, 60*time.Second, "every interaction terminal", func() bool {
+	defer func() {
+		if t.Failed() {
+			t.Logf("not terminal: %v", last)
+		}
+	}()
+	waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
 		all := interactions(t, l)
 		last = last[:0]
 		for _, ix := range all {
@@ -85,7 +93,8 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 		byState[ix.State]++
 		owners[ix.Owner]++
 	}
-	if byState["ended"] < calls*8/10 || byState["ended"]+byState["abandoned"] != calls {
+	// Only the callers with a 50 ms patience may abandon (one in 20).
+	if byState["abandoned"] > calls/20 || byState["ended"]+byState["abandoned"] != calls {
 		t.Fatalf("outcomes %v", byState)
 	}
 	if owners["r1"] == 0 || owners["r2"] == 0 {
