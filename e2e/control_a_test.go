@@ -290,7 +290,7 @@ func TestBlindTransferToQueueNeverComesBack(t *testing.T) {
 	waitFor(t, 5*time.Second, "support's music", func() bool { return l.channel(ix.CallerLeg).MOHClass == "support-music" })
 	// a1 is back from wrap-up, available in support, and still not offered it.
 	waitAgent(t, l.Lab, "a1", agents.Available)
-	time.Sleep(300 * time.Millisecond) // two sweeps: nothing may route it to a1
+	waitSweeps(t, l.Lab, 2) // two sweeps: nothing may route it to a1
 	if st := interaction(t, l.Lab, ix.ConnectionID).State; st != "queued" {
 		t.Fatalf("call went to the transferring agent (%s)", st)
 	}

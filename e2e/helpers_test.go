@@ -143,3 +143,32 @@ func waitFor(t *testing.T, max time.Duration, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// waitSweeps waits until every replica of l has run n whole sweep passes
+// begun after the call: the safety net had its chances to act, so a test
+// can then assert that it did not.
+func waitSweeps(t *testing.T, l *lab.Lab, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, r := range l.Replicas {
+		if err := r.WaitSweeps(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitRedisTick waits until Redis TIME shows a later millisecond than now:
+// what comes next has a later arrival (or idle) ms than what came before.
+func waitRedisTick(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	ctx := context.Background()
+	start, err := l.RDB.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("redis time: %v", err)
+	}
+	waitFor(t, 10*time.Second, "redis time to move", func() bool {
+		now, err := l.RDB.Time(ctx).Result()
+		return err == nil && now.UnixMilli() > start.UnixMilli()
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -51,6 +52,7 @@ var testIVR = config.IVR{
 type qxOptions struct {
 	queues map[string]acd.QueueSettings
 	now    func() time.Time
+	clock  clock.Clock // runs the engine's timers (nil: the system clock)
 }
 
 // startQueueLab is a lab with the test IVR and the given queues.
@@ -74,7 +76,7 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
 		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
-		Engine:        acd.Options{IVR: testIVR, Now: o.now, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
+		Engine:        acd.Options{IVR: testIVR, Now: o.now, Clock: o.clock, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -284,9 +286,13 @@ func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
 }
 
 func TestAnnouncementCadence(t *testing.T) {
-	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+	// The announcement timers run on fake time: the test moves it an
+	// interval at a time, once both callers' timers are armed.
+	const interval = 300 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc, queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Announce: config.Announce{Interval: 300 * time.Millisecond, Position: true, EWT: true}},
+			Announce: config.Announce{Interval: interval, Position: true, EWT: true}},
 	}})
 	// One agent is busy on a call: the queue is served, so waits can be
 	// estimated (3 minutes a call until the queue has history).
@@ -301,15 +307,21 @@ func TestAnnouncementCadence(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, l, interactionOf(t, l, first).ConnectionID, "queued")
-	time.Sleep(5 * time.Millisecond) // queue order is by arrival in Redis ms
+	waitRedisTick(t, l) // queue order is by arrival in Redis ms
 	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550111", DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, l, interactionOf(t, l, second).ConnectionID, "queued")
 	// Several intervals pass with nothing changing: each caller hears its
-	// position and wait once, not again.
-	time.Sleep(1500 * time.Millisecond)
+	// position and wait once, not again. Each interval ends once both
+	// callers' next announcements are armed again (after the first one has
+	// played): the actors handled it.
+	for range 5 {
+		fc.WaitTimers(fc.Now().Add(interval), 2)
+		fc.Advance(interval)
+	}
+	fc.WaitTimers(fc.Now().Add(interval), 2)
 	count := func(leg, media string) int {
 		n := 0
 		for _, m := range played(l, leg) {
@@ -332,10 +344,15 @@ func TestAnnouncementCadence(t *testing.T) {
 			t.Fatalf("caller %d heard %v", i+1, played(l, leg))
 		}
 	}
-	// The first caller leaves: the second moves to position 1 and is told.
+	// The first caller leaves: the second moves to position 1 and is told
+	// at its next announcement.
+	firstConn := interactionOf(t, l, first).ConnectionID
 	if err := deleteChannel(l, first); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "caller 1 gone", func() bool { return interaction(t, l, firstConn).Terminal() })
+	fc.WaitTimers(fc.Now().Add(interval), 1)
+	fc.Advance(interval)
 	waitFor(t, 5*time.Second, "new position and wait announced", func() bool {
 		return count(second, "sound:queue-youarenext") == 1 && count(second, "sound:queue-minutes") == 2
 	})
