@@ -635,7 +635,9 @@ func TestCallbackOfferedWhenTheWaitIsLong(t *testing.T) {
 	waitState(t, l2, interactionOf(t, l2, first2).ConnectionID, acd.StateConnected)
 	leg2, _ := l2.Sim.Call(pbxsim.Caller{ANI: "+12025550204", DNIS: "800"})
 	waitState(t, l2, interactionOf(t, l2, leg2).ConnectionID, acd.StateQueued)
-	fc.WaitTimers(fc.Now().Add(sales.Callback.OfferAfter), 1)
+	// Two offer timers are armed for then: the first call's (it queued
+	// before it was offered; its timer fires as a no-op) and the second's.
+	fc.WaitTimers(fc.Now().Add(sales.Callback.OfferAfter), 2)
 	fc.Advance(sales.Callback.OfferAfter)
 	for {
 		// acd's callbackOfferRecheck (15 s) once the check found the wait

@@ -14,12 +14,20 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
+	t.Helper()
+	return startLabOn(t, replicas, ring, nil)
+}
+
+// startLabOn is startLab with the engines' timers on clk (nil: the
+// system clock).
+func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock) *lab.Lab {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
@@ -35,6 +43,7 @@ func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
 		DNIS:          map[string]string{"800": "sales"},
 		SweepInterval: 500 * time.Millisecond,
 		Logger:        logger,
+		Engine:        acd.Options{Clock: clk},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)
