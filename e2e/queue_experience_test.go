@@ -158,12 +158,20 @@ func TestIVRInvalidDigitThenRetry(t *testing.T) {
 }
 
 func TestIVRTimeoutEndsAtTheNodeWhereItHappened(t *testing.T) {
-	l := startQueueLab(t, qxOptions{})
+	// The digit timer runs on fake time: each collect times out when the
+	// test moves the clock, once that collect's timer is armed.
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc})
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550102", DNIS: "900"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix := interactionOf(t, l, leg)
+	timeout := testIVR.Nodes["main"].Collect.Timeout
+	for range 2 { // the first try and its one retry
+		fc.WaitTimers(fc.Now().Add(timeout), 1)
+		fc.Advance(timeout)
+	}
 	got := waitState(t, l, ix.ConnectionID, "ended")
 	res, _ := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(ix.ConnectionID), "ivr_result").Result()
 	if res != "timeout" || ivrNode(t, l, ix.ConnectionID) != "main" || got.EndedBy != "ivr" {
@@ -201,9 +209,13 @@ func TestHigherPriorityCallOvertakes(t *testing.T) {
 }
 
 func TestOverflowByTimeKeepsArrival(t *testing.T) {
-	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+	// The overflow timer runs on fake time: the call overflows when the
+	// test moves the clock, not after a guess at the machine's speed.
+	const after = 300 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc, queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Overflow: config.Overflow{After: 300 * time.Millisecond, Action: config.Action{Type: "queue", Queue: "support"}}},
+			Overflow: config.Overflow{After: after, Action: config.Action{Type: "queue", Queue: "support"}}},
 	}})
 	login(t, l, 0, "s1", "PJSIP/2001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "support")
 	if _, err := l.Replicas[0].Engine.SetIdle(context.Background(), "s1", "break"); err != nil {
@@ -214,6 +226,11 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "queued")
+	fc.WaitTimers(fc.Now().Add(after), 1)
+	if q := interaction(t, l, ix.ConnectionID).Queue; q != "sales" {
+		t.Fatalf("in %s before the overflow time", q)
+	}
+	fc.Advance(after)
 	waitFor(t, 5*time.Second, "overflow to support", func() bool { return interaction(t, l, ix.ConnectionID).Queue == "support" })
 	got := interaction(t, l, ix.ConnectionID)
 	if !got.Queued.Equal(ix.Queued) {
