@@ -926,3 +926,39 @@ func queueStats(t *testing.T, l *lab.Lab, queue string) acd.QueueStats {
 	}
 	return *v.Stats
 }
+
+// The number keyed in the callback dialog ends when the caller stops
+// keying: the timeout runs from the last digit, on fake time here, so a
+// pause shorter than it between digits changes nothing and the number is
+// taken once it has passed after the last one.
+func TestCallbackNumberEndsAfterTheInterDigitTimeout(t *testing.T) {
+	const timeout = 10 * time.Second // acd's callbackDigitTimeout
+	fc := clock.NewFake(time.Now())
+	l := startCallbackLab(t, cbOptions{clock: fc})
+	leg, ix := askForCallback(t, l, "+12025550184")
+	// The prompt has ended: the timeout for a caller who keys nothing is
+	// armed. Time moves on so that each digit's timer is told apart.
+	fc.WaitTimers(fc.Now().Add(timeout), 1)
+	fc.Advance(time.Second)
+	for _, d := range "2025550185" {
+		if err := l.Sim.InjectDTMF(leg, string(d)); err != nil {
+			t.Fatal(err)
+		}
+		fc.WaitTimers(fc.Now().Add(timeout), 1) // the digit was taken
+		fc.Advance(timeout - time.Second)       // a pause, shorter than the timeout
+	}
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Values["id"] == ix.ConnectionID && m.Values["action"] == "callback_registered" {
+			t.Fatal("registered before the caller stopped keying")
+		}
+	}
+	fc.Advance(time.Second) // the timeout after the last digit
+	id := registeredCallback(t, l, ix.ConnectionID)
+	if cb := getCallback(t, l, id); cb.Number != "+12025550185" {
+		t.Fatalf("registered %q, want the keyed number", cb.Number)
+	}
+}
