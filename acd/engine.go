@@ -45,7 +45,10 @@ type Options struct {
 	DefaultQueue string
 	// SweepInterval is the period of the safety-net routing sweep.
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// Swept, if set, is called after each pass of the sweep: tests wait on
+	// it to know the safety net ran (and then that it changed nothing).
+	Swept  func()
+	Logger *slog.Logger
 
 	// Policy: wrap-up time and the cap on concurrent calls (applied by the
 	// store's scripts).
@@ -418,6 +421,9 @@ func (e *Engine) sweep(ctx context.Context) error {
 			if n > 0 {
 				e.log.Warn("sweep routed calls an event missed", "queue", q, "calls", n)
 			}
+		}
+		if e.opts.Swept != nil {
+			e.opts.Swept()
 		}
 	}
 }

@@ -28,7 +28,7 @@ func loginSkilled(t *testing.T, s *tStore, id string, skills map[string]int, que
 	if _, err := s.Login(ctx, id, "PJSIP/"+id, queues, skills); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond)
+	waitRedisTick(t, s.rdb)
 	o, err := s.SetState(ctx, id, agents.EvAvailable, "")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func serve(t *testing.T, s *tStore, o *Offer) {
 	if _, _, err := s.Finish(context.Background(), o.ConnectionID, "hangup", "caller"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond) // keep idle order strict (ms clock)
+	waitRedisTick(t, s.rdb) // keep idle order strict (ms clock)
 }
 
 // ageCall moves a waiting call's start of wait (and its place in the queue)

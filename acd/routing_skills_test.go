@@ -104,7 +104,11 @@ func TestRelaxationRunsOnTheRedisClock(t *testing.T) {
 	if o := arriveQueued(t, s, "c1", "sales", 0); o != nil {
 		t.Fatalf("offer %+v at once", o)
 	}
-	time.Sleep(250 * time.Millisecond)
+	ix, err := s.Interaction(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRedisPast(t, s.rdb, ix.Queued.Add(200*time.Millisecond))
 	offers, err := s.Sweep(ctx, "sales", 10)
 	if err != nil || len(offers) != 1 || offers[0].Agent != "four" {
 		t.Fatalf("sweep after 250ms: %+v %v", offers, err)

@@ -95,7 +95,7 @@ func warm(t *testing.T, s *tStore, agent string, n int, talk time.Duration) {
 		if _, _, err := s.Finish(ctx, conn, "hangup", "caller"); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		waitRedisTick(t, s.rdb)
 	}
 }
 

@@ -75,7 +75,12 @@ func TestWrapUpTimeoutAppliesDefaultCodeAndIdleRequestedDuringCall(t *testing.T)
 	if _, _, err := s.Finish(ctx, "c1", "hangup", "agent"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(80 * time.Millisecond)
+	// The wrap-up is due 50 ms after the Finish, on Redis TIME.
+	finished, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRedisPast(t, s.rdb, finished.Add(50*time.Millisecond))
 	offers, err := s.ExpireWrapUps(ctx, "resolved", 10)
 	if err != nil || len(offers) != 0 {
 		t.Fatalf("expire: %v %v", offers, err)

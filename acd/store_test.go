@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/internal/redistest"
@@ -110,7 +109,7 @@ func TestEnqueuePicksLongestIdleAgent(t *testing.T) {
 func TestHigherPriorityServedFirstThenFIFO(t *testing.T) {
 	s := newTestStore(t, "n1")
 	arriveQueued(t, s, "low1", "sales", 0)
-	time.Sleep(3 * time.Millisecond)
+	waitRedisTick(t, s.rdb)
 	arriveQueued(t, s, "low2", "sales", 0)
 	arriveQueued(t, s, "high", "sales", 5)
 	var got []string
@@ -130,7 +129,7 @@ func TestHigherPriorityServedFirstThenFIFO(t *testing.T) {
 func TestAgentInTwoQueuesTakesOldestAcrossThem(t *testing.T) {
 	s := newTestStore(t, "n1")
 	arriveQueued(t, s, "old", "support", 0)
-	time.Sleep(3 * time.Millisecond) // arrival order is by Redis ms
+	waitRedisTick(t, s.rdb) // arrival order is by Redis ms
 	arriveQueued(t, s, "new", "sales", 0)
 	o := loginAvailable(t, s, "a1", "sales", "support")
 	if o == nil || o.ConnectionID != "old" {

@@ -297,8 +297,12 @@ func TestTakeoverGuardsSharingAndReconnect(t *testing.T) {
 		t.Fatalf("second takeover of a held application: %v", err)
 	}
 	cancel()
-	time.Sleep(50 * time.Millisecond)
-	if !c.appActive("tandem-a") {
+	// The first Takeover's end has been counted: one user is left.
+	eventually(t, "the first takeover released", func() bool {
+		users, _, _ := ari.TakeoverState(b.driver, "tandem-a")
+		return users == 1
+	})
+	if _, ending, ok := ari.TakeoverState(b.driver, "tandem-a"); !ok || ending || !c.appActive("tandem-a") {
 		t.Fatal("the socket closed while a second takeover still used it")
 	}
 	cancel2()
@@ -351,8 +355,13 @@ func TestTakeoverServesACallArrivingOnTheDeadApplication(t *testing.T) {
 		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { v, ok := e.(acd.CallArrived); return ok && v.Leg == leg })
 	})
 	cancel()
-	time.Sleep(50 * time.Millisecond)
-	if !c.appActive("tandem-a") {
+	// The Takeover's end has been counted (no user left) and the live
+	// call kept the socket open.
+	eventually(t, "the takeover released", func() bool {
+		users, _, _ := ari.TakeoverState(b.driver, "tandem-a")
+		return users == 0
+	})
+	if _, ending, ok := ari.TakeoverState(b.driver, "tandem-a"); !ok || ending || !c.appActive("tandem-a") {
 		t.Fatal("the takeover socket closed under a live call")
 	}
 	if err := b.driver.Hangup(context.Background(), leg, acd.CauseNormal); err != nil {

@@ -221,6 +221,24 @@ func (s *Store) Extend(ctx context.Context, id, holder string, lease time.Durati
 	return time.UnixMilli(ms), nil
 }
 
+// Lapse ends holder's lease on id now, as if its node had stopped renewing
+// it: the expiry becomes Redis TIME - ago (a takeover lock the holder keeps
+// goes with it), through the same script as Extend, so Reclaim sees exactly
+// what a lease that ran out sees. Tests use it to let a lease run out at a
+// chosen step instead of racing a short lease against the machine's load;
+// an operator may use it to free a callback whose node is known dead.
+// ErrLeaseLost if holder does not hold id.
+func (s *Store) Lapse(ctx context.Context, id, holder string, ago time.Duration) (time.Time, error) {
+	if ago < 0 {
+		return time.Time{}, fmt.Errorf("lapse lease of %s: negative age %v", id, ago)
+	}
+	until, err := s.Extend(ctx, id, holder, -ago)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lapse: %w", err)
+	}
+	return until, nil
+}
+
 // StartDial records that node is about to originate the next attempt of id
 // as leg, through the PBX owner (acd.PBX.Owner), and returns the attempt's
 // number. Call it before every originate: if the node dies, the next

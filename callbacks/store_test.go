@@ -53,6 +53,36 @@ func holder(t testing.TB, s *Store, id, node string) string {
 	return node
 }
 
+// lapse ends node's current lease on id now (Store.Lapse), ago in the
+// past: a lease runs out at the step the test chooses, whatever the load.
+func lapse(t *testing.T, s *Store, id, node string, ago time.Duration) {
+	t.Helper()
+	if _, err := s.Lapse(context.Background(), id, holder(t, s, id, node), ago); err != nil {
+		t.Fatalf("lapse %s's lease on %s: %v", node, id, err)
+	}
+}
+
+// waitRedisPast waits until Redis TIME, the clock the scripts read, has
+// passed at by a whole millisecond: the event a due time or a window end
+// waits for.
+func waitRedisPast(t *testing.T, s *Store, at time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		now, err := s.Client().Time(context.Background()).Result()
+		if err != nil {
+			t.Fatalf("redis time: %v", err)
+		}
+		if now.UnixMilli() > at.UnixMilli() { // the scripts read whole ms
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis time %v never passed %v", now, at)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func claimOne(t *testing.T, s *Store, node string, lease time.Duration) Callback {
 	t.Helper()
 	got, err := s.Claim(context.Background(), node, lease, 1)
@@ -220,15 +250,26 @@ func TestCancelPendingButNotDialing(t *testing.T) {
 func TestClaimOnlyWhenDue(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", EarliestAt: time.Now().Add(200 * time.Millisecond)})
+	// An hour ahead: not claimable however slow the machine is.
+	later := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550124", EarliestAt: time.Now().Add(time.Hour)})
 	if got, err := s.Claim(ctx, "n1", time.Minute, 10); err != nil || len(got) != 0 {
 		t.Fatalf("claimed before due: %v %v", got, err)
 	}
+	if next, ok, _ := s.NextDue(ctx); !ok || !next.Equal(later.Due) {
+		t.Fatalf("next due %v %v, want %v", next, ok, later.Due)
+	}
+	// Due a moment ahead: claimed once Redis TIME has passed it, and the
+	// one an hour ahead still not.
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", EarliestAt: time.Now().Add(20 * time.Millisecond)})
 	if next, ok, _ := s.NextDue(ctx); !ok || !next.Equal(cb.Due) {
 		t.Fatalf("next due %v %v, want %v", next, ok, cb.Due)
 	}
-	time.Sleep(250 * time.Millisecond)
-	got := claimOne(t, s, "n1", time.Minute)
+	waitRedisPast(t, s, cb.Due)
+	claimed, err := s.Claim(ctx, "n1", time.Minute, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %v %v, want only the due one", claimed, err)
+	}
+	got := claimed[0]
 	if got.ID != cb.ID || got.State != StateDialing || got.Node != "n1#1" || got.LeaseExpires.Before(time.Now()) {
 		t.Fatalf("claimed %+v", got)
 	}
@@ -238,7 +279,7 @@ func TestClaimExpiresCallbacksPastTheirWindow(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", WindowEnd: time.Now().Add(50 * time.Millisecond)})
-	time.Sleep(100 * time.Millisecond)
+	waitRedisPast(t, s, cb.WindowEnd)
 	if got, _ := s.Claim(ctx, "n1", time.Minute, 10); len(got) != 0 {
 		t.Fatalf("claimed past its window: %v", got)
 	}
@@ -304,15 +345,18 @@ func TestLeaseExtendAndLost(t *testing.T) {
 		t.Fatalf("extend by another node: %v", err)
 	}
 	// Extended: nothing to reclaim after the first lease would have ended.
-	time.Sleep(150 * time.Millisecond)
+	waitRedisPast(t, s, claimed.LeaseExpires)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 0 {
 		t.Fatalf("reclaimed an extended lease: %v", ids)
 	}
-	// Let it expire and be reclaimed and claimed by n2: n1 has lost it.
-	if _, err := s.Extend(ctx, cb.ID, holder(t, s, cb.ID, "n1"), 50*time.Millisecond); err != nil {
-		t.Fatal(err)
+	if _, err := s.Lapse(ctx, cb.ID, holder(t, s, cb.ID, "n2"), 0); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("lapse by another node: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	if _, err := s.Lapse(ctx, cb.ID, holder(t, s, cb.ID, "n1"), -time.Second); err == nil {
+		t.Fatal("lapse into the future accepted")
+	}
+	// Let it lapse and be reclaimed and claimed by n2: n1 has lost it.
+	lapse(t, s, cb.ID, "n1", time.Millisecond)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
 		t.Fatalf("reclaimed %v", ids)
 	}
@@ -370,7 +414,7 @@ func TestCompleteAnsweredIsDone(t *testing.T) {
 func TestRetriesUntilFailedRecordingEveryAttempt(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", MaxAttempts: 3, RetryDelay: 100 * time.Millisecond})
+	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", MaxAttempts: 3, RetryDelay: time.Hour})
 	outcomes := []Outcome{OutcomeNoAnswer, OutcomeBusy, OutcomeAgentFailed}
 	for i, o := range outcomes {
 		c := claimOne(t, s, "n1", time.Minute)
@@ -382,13 +426,17 @@ func TestRetriesUntilFailedRecordingEveryAttempt(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i < len(outcomes)-1 {
-			if got.State != StatePending || got.Due.Sub(got.Attempts[i].At) != 100*time.Millisecond {
+			if got.State != StatePending || got.Due.Sub(got.Attempts[i].At) != time.Hour {
 				t.Fatalf("after attempt %d: %s due %v at %v", i+1, got.State, got.Due, got.Attempts[i].At)
 			}
 			if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
 				t.Fatalf("claimed before the retry delay")
 			}
-			time.Sleep(120 * time.Millisecond)
+			// The delay is checked on the record above; DueNow stands in
+			// for the hour, so no step races the machine's load.
+			if _, err := s.DueNow(ctx, cb.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	got := mustGet(t, s, cb.ID)
@@ -411,11 +459,11 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123", MaxAttempts: 2, RetryDelay: time.Hour})
 
 	// n1 dies before starting a dial: back to pending, no attempt counted.
-	claimOne(t, s, "n1", 50*time.Millisecond)
+	claimOne(t, s, "n1", time.Minute)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 0 {
 		t.Fatalf("reclaimed a live lease: %v", ids)
 	}
-	time.Sleep(80 * time.Millisecond)
+	lapse(t, s, cb.ID, "n1", time.Millisecond)
 	if ids, err := s.Reclaim(ctx, 10); err != nil || len(ids) != 1 || ids[0] != cb.ID {
 		t.Fatalf("reclaim: %v %v", ids, err)
 	}
@@ -427,14 +475,17 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 	// callback is due again at once, keeping the started attempt and its
 	// leg for the next claimer to take over; no attempt is counted and the
 	// attempt can never be started a second time.
-	claimOne(t, s, "n2", 50*time.Millisecond)
+	claimOne(t, s, "n2", time.Minute)
 	if err := s.Attach(ctx, cb.ID, holder(t, s, cb.ID, "n2"), "conn-1", "agent-leg-1"); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.StartDial(ctx, cb.ID, holder(t, s, cb.ID, "n2"), "leg-n2", "app-n2"); n != 1 {
 		t.Fatalf("started attempt %d", n)
 	}
-	time.Sleep(80 * time.Millisecond)
+	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 0 {
+		t.Fatalf("reclaimed a live lease with a dial started: %v", ids)
+	}
+	lapse(t, s, cb.ID, "n2", time.Millisecond)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
 		t.Fatalf("reclaim: %v", ids)
 	}
@@ -443,7 +494,7 @@ func TestReclaimAfterLeaseExpiry(t *testing.T) {
 		got.DialOwner != "app-n2" || got.Conn != "conn-1" || got.AgentLeg != "agent-leg-1" {
 		t.Fatalf("after reclaim of a started dial: %+v", got)
 	}
-	taken := claimOne(t, s, "n3", 50*time.Millisecond) // due now, not after RetryDelay
+	taken := claimOne(t, s, "n3", time.Minute) // due now, not after RetryDelay
 	if taken.DialStarted != 1 || taken.DialLeg != "leg-n2" || taken.DialOwner != "app-n2" {
 		t.Fatalf("claimed without the started dial: %+v", taken)
 	}
@@ -472,8 +523,10 @@ func TestReleaseGivesBackWithoutAnAttempt(t *testing.T) {
 	if _, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n2"), 0); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("release by a non-holder: %v", err)
 	}
-	got, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n1"), 150*time.Millisecond)
-	if err != nil || got.State != StatePending || len(got.Attempts) != 0 || got.Node != "" || got.Score != 42 {
+	before := time.Now()
+	got, err := s.Release(ctx, cb.ID, holder(t, s, cb.ID, "n1"), time.Hour)
+	if err != nil || got.State != StatePending || len(got.Attempts) != 0 || got.Node != "" || got.Score != 42 ||
+		got.Due.Before(before.Add(time.Hour-time.Second)) {
 		t.Fatalf("release: %+v %v", got, err)
 	}
 	if c, _ := s.Claim(ctx, "n1", time.Minute, 1); len(c) != 0 {
@@ -482,7 +535,10 @@ func TestReleaseGivesBackWithoutAnAttempt(t *testing.T) {
 	if w, _ := s.Waiting(ctx, "sales"); len(w) != 1 || w[0].ID != cb.ID {
 		t.Fatalf("released callback not back in its place: %+v", w)
 	}
-	time.Sleep(170 * time.Millisecond)
+	// DueNow stands in for the hour (the delay is checked on the record).
+	if _, err := s.DueNow(ctx, cb.ID); err != nil {
+		t.Fatal(err)
+	}
 	claimOne(t, s, "n1", time.Minute)
 }
 
@@ -535,8 +591,8 @@ func TestStaleClaimOnTheSameNodeIsFenced(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	cb := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550123"})
-	old := claimOne(t, s, "n1", 50*time.Millisecond).Node
-	time.Sleep(80 * time.Millisecond)
+	old := claimOne(t, s, "n1", time.Minute).Node
+	lapse(t, s, cb.ID, "n1", time.Millisecond)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 1 {
 		t.Fatalf("reclaim: %v", ids)
 	}
@@ -570,9 +626,11 @@ func TestStaleClaimOnTheSameNodeIsFenced(t *testing.T) {
 func TestStartedDialsOfADeadOwnerGoToOneNode(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	a := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550131", WindowEnd: time.Now().Add(150 * time.Millisecond)})
+	// a's window ends a second ahead: claimed inside it (a second is the
+	// room the steps below get), past it by the reclaim.
+	a := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550131", WindowEnd: time.Now().Add(time.Second)})
 	b := mustCreate(t, s, Request{Queue: "sales", Number: "+12025550132"})
-	got, err := s.Claim(ctx, "dead", 50*time.Millisecond, 2)
+	got, err := s.Claim(ctx, "dead", time.Minute, 2)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("claim: %d %v", len(got), err)
 	}
@@ -581,7 +639,10 @@ func TestStartedDialsOfADeadOwnerGoToOneNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // leases over, a's window too
+	for _, cb := range got { // leases over, a's window too
+		lapse(t, s, cb.ID, "dead", time.Millisecond)
+	}
+	waitRedisPast(t, s, a.WindowEnd)
 	if ids, _ := s.Reclaim(ctx, 10); len(ids) != 2 {
 		t.Fatalf("reclaim: %v", ids)
 	}
@@ -638,14 +699,16 @@ func TestReclaimLeavesAStartedDialToALiveNode(t *testing.T) {
 	if err := s.Heartbeat(ctx, "n1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Claim(ctx, "n1", 30*time.Millisecond, 2)
+	got, err := s.Claim(ctx, "n1", time.Minute, 2)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("claim: %d %v", len(got), err)
 	}
 	if _, err := s.StartDial(ctx, dialled.ID, holder(t, s, dialled.ID, "n1"), "leg", "app-n1"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Both lapsed a moment ago, far less than ten leases.
+	lapse(t, s, dialled.ID, "n1", time.Millisecond)
+	lapse(t, s, queued.ID, "n1", time.Millisecond)
 	ids, err := s.Reclaim(ctx, 10)
 	if err != nil || len(ids) != 1 || ids[0] != queued.ID {
 		t.Fatalf("reclaimed %v (%v), want only the callback without a dial", ids, err)
@@ -661,7 +724,7 @@ func TestReclaimLeavesAStartedDialToALiveNode(t *testing.T) {
 	if err := s.Heartbeat(ctx, "n2", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := s.Claim(ctx, "n2", 5*time.Millisecond, 10)
+	c, _ := s.Claim(ctx, "n2", time.Second, 10)
 	for _, cb := range c {
 		if cb.ID == late.ID {
 			if _, err := s.StartDial(ctx, cb.ID, cb.Node, "leg", "app-n2"); err != nil {
@@ -669,7 +732,7 @@ func TestReclaimLeavesAStartedDialToALiveNode(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(80 * time.Millisecond)
+	lapse(t, s, late.ID, "n2", 11*time.Second) // eleven one-second leases ago
 	ids, _ = s.Reclaim(ctx, 10)
 	if !slices.Contains(ids, late.ID) {
 		t.Fatalf("a dial lapsed ten leases ago was left: %v", ids)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -132,7 +133,11 @@ func TestAbandonWhileRingingCancelsAgentLegAndFreesAgent(t *testing.T) {
 }
 
 func TestRONAReturnsCallToHeadOfQueue(t *testing.T) {
-	l := startLab(t, 1, 400*time.Millisecond)
+	// The ring timer runs on fake time: it fires when the test says, after
+	// the second call is queued, however slow the machine.
+	const ring = 400 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startLabOn(t, 1, ring, fc)
 	ctx := context.Background()
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
 	leg1, err := l.Sim.Call(pbxsim.Caller{ANI: "5550011", DNIS: "800"})
@@ -149,6 +154,11 @@ func TestRONAReturnsCallToHeadOfQueue(t *testing.T) {
 	second = waitState(t, l, second.ConnectionID, "queued")
 
 	// The ring times out: RONA.
+	if st := agentState(t, l, "a1"); st != agents.Ringing {
+		t.Fatalf("a1 %s before the ring timed out", st)
+	}
+	fc.WaitTimers(fc.Now().Add(ring), 1)
+	fc.Advance(ring)
 	waitAgent(t, l, "a1", agents.RONA)
 	ix := waitState(t, l, first.ConnectionID, "queued")
 	if ix.RONAs != 1 || ix.Queued.After(second.Queued) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -32,6 +33,8 @@ type cbOptions struct {
 	// playback is the simulator's length of a prompt (and of a recorded
 	// message); default 50ms.
 	playback time.Duration
+	// clock runs the engines' timers (nil: the system clock).
+	clock clock.Clock
 }
 
 const cbCallerID = "+18005550177"
@@ -75,6 +78,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		SimTiming:     pbxsim.Timing{Playback: cmp.Or(o.playback, 50*time.Millisecond)},
 		Engine: acd.Options{
 			Now:           o.now,
+			Clock:         o.clock,
 			IVR:           o.ivr,
 			Policy:        acd.Policy{MaxConcurrentCalls: o.maxCalls},
 			Dial:          acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: o.dialRing},

@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/hours"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -193,7 +194,13 @@ func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected) // the agent answered
-	time.Sleep(300 * time.Millisecond)                         // would be long enough to dial in auto mode
+	// A command through the call's actor is handled after the agent's
+	// answer (where auto mode dials): once it is answered, the dial would
+	// have been asked for. Resuming a recording that is not paused is
+	// refused and changes nothing.
+	if _, err := e.ResumeRecording(ctx, "a1"); err == nil {
+		t.Fatal("resumed a recording that was not paused")
+	}
 	if n := originates(l, customer(number)); n != 0 {
 		t.Fatalf("customer dialled before the agent accepted (%d)", n)
 	}
@@ -617,15 +624,31 @@ func TestCallbackOfferedWhenTheWaitIsLong(t *testing.T) {
 	}
 	waitState(t, l, ix.ConnectionID, acd.StateCallback)
 
-	// A threshold of ten hours is not reached: no offer.
+	// A threshold of ten hours is not reached: no offer. The offer's
+	// timers run on fake time here: the check is due OfferAfter after the
+	// caller queued, and when it finds the wait short it checks again
+	// later (a timer armed then is the event that it has decided).
 	sales.Callback.OfferEWT = 10 * time.Hour
-	l2 := startCallbackLab(t, cbOptions{sales: &sales})
+	fc := clock.NewFake(time.Now())
+	l2 := startCallbackLab(t, cbOptions{sales: &sales, clock: fc})
 	login(t, l2, 0, "a1", "PJSIP/1001", answers, "sales")
 	first2, _ := l2.Sim.Call(pbxsim.Caller{ANI: "+12025550203", DNIS: "800"})
 	waitState(t, l2, interactionOf(t, l2, first2).ConnectionID, acd.StateConnected)
 	leg2, _ := l2.Sim.Call(pbxsim.Caller{ANI: "+12025550204", DNIS: "800"})
 	waitState(t, l2, interactionOf(t, l2, leg2).ConnectionID, acd.StateQueued)
-	time.Sleep(600 * time.Millisecond)
+	// Two offer timers are armed for then: the first call's (it queued
+	// before it was offered; its timer fires as a no-op) and the second's.
+	fc.WaitTimers(fc.Now().Add(sales.Callback.OfferAfter), 2)
+	fc.Advance(sales.Callback.OfferAfter)
+	for {
+		// acd's callbackOfferRecheck (15 s) once the check found the wait
+		// short; callbackOfferBusy (5 s) if something was playing then.
+		now := fc.Now()
+		if at := fc.WaitAnyTimer(now.Add(15*time.Second), now.Add(5*time.Second)); at.Equal(now.Add(15 * time.Second)) {
+			break
+		}
+		fc.Advance(5 * time.Second)
+	}
 	for _, m := range played(l2, leg2) {
 		if m == "sound:cb-offer" {
 			t.Fatal("offered under the threshold")
@@ -903,4 +926,40 @@ func queueStats(t *testing.T, l *lab.Lab, queue string) acd.QueueStats {
 		t.Fatalf("queue %s has no figures", queue)
 	}
 	return *v.Stats
+}
+
+// The number keyed in the callback dialog ends when the caller stops
+// keying: the timeout runs from the last digit, on fake time here, so a
+// pause shorter than it between digits changes nothing and the number is
+// taken once it has passed after the last one.
+func TestCallbackNumberEndsAfterTheInterDigitTimeout(t *testing.T) {
+	const timeout = 10 * time.Second // acd's callbackDigitTimeout
+	fc := clock.NewFake(time.Now())
+	l := startCallbackLab(t, cbOptions{clock: fc})
+	leg, ix := askForCallback(t, l, "+12025550184")
+	// The prompt has ended: the timeout for a caller who keys nothing is
+	// armed. Time moves on so that each digit's timer is told apart.
+	fc.WaitTimers(fc.Now().Add(timeout), 1)
+	fc.Advance(time.Second)
+	for _, d := range "2025550185" {
+		if err := l.Sim.InjectDTMF(leg, string(d)); err != nil {
+			t.Fatal(err)
+		}
+		fc.WaitTimers(fc.Now().Add(timeout), 1) // the digit was taken
+		fc.Advance(timeout - time.Second)       // a pause, shorter than the timeout
+	}
+	msgs, err := l.RDB.XRange(context.Background(), l.Replicas[0].Store.Keys().Events(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Values["id"] == ix.ConnectionID && m.Values["action"] == "callback_registered" {
+			t.Fatal("registered before the caller stopped keying")
+		}
+	}
+	fc.Advance(time.Second) // the timeout after the last digit
+	id := registeredCallback(t, l, ix.ConnectionID)
+	if cb := getCallback(t, l, id); cb.Number != "+12025550185" {
+		t.Fatalf("registered %q, want the keyed number", cb.Number)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -138,7 +139,10 @@ func waitEvent(t *testing.T, ch <-chan acd.AgentEvent, typ string) acd.AgentEven
 }
 
 func TestConsultFailureSendsAgentToRONAAndTellsConsultingAgent(t *testing.T) {
-	l := startControlLab(t, controlOptions{ring: 300 * time.Millisecond})
+	// The consult's ring timer runs on fake time.
+	const ring = 300 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startControlLab(t, controlOptions{ring: ring, clock: fc})
 	ctx := context.Background()
 	l.agent(0, "a1", "PJSIP/1001", false, "sales")
 	l.agent(0, "a2", "PJSIP/1002", false, "support")
@@ -148,9 +152,20 @@ func TestConsultFailureSendsAgentToRONAAndTellsConsultingAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := l.callConnected(nil)
+	// Past the customer's own ring timer (a no-op now that a1 answered),
+	// so that the consult's is the only one at its moment.
+	fc.Advance(time.Second)
 	if _, err := l.engine().Consult(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
 		t.Fatal(err)
 	}
+	if st := agentState(t, l.Lab, "a2"); st != agents.Reserved && st != agents.Ringing {
+		t.Fatalf("a2 %s before the consult's ring timed out", st)
+	}
+	// The queue's ring timeout or the dial's (3 s), whichever the consult
+	// rings with.
+	now := fc.Now()
+	at := fc.WaitAnyTimer(now.Add(ring), now.Add(3*time.Second))
+	fc.Advance(at.Sub(now))
 	if ev := waitEvent(t, desk, "consult_failed"); ev.ConnectionID != ix.ConnectionID {
 		t.Fatalf("failure event %+v", ev)
 	}
@@ -297,7 +312,7 @@ func TestBlindTransferToQueueNeverComesBack(t *testing.T) {
 	waitFor(t, 5*time.Second, "support's music", func() bool { return l.channel(ix.CallerLeg).MOHClass == "support-music" })
 	// a1 is back from wrap-up, available in support, and still not offered it.
 	waitAgent(t, l.Lab, "a1", agents.Available)
-	time.Sleep(300 * time.Millisecond) // two sweeps: nothing may route it to a1
+	waitSweeps(t, l.Lab, 2) // two sweeps: nothing may route it to a1
 	if st := interaction(t, l.Lab, ix.ConnectionID).State; st != "queued" {
 		t.Fatalf("call went to the transferring agent (%s)", st)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -42,7 +43,11 @@ type controlOptions struct {
 	blindMiss string // "abandon" or "requeue"
 	logger    *slog.Logger
 	wrapPBX   func(node string, pbx acd.PBX) acd.PBX
+	clock     clock.Clock // runs the engines' timers (nil: the system clock)
 }
+
+// privacyShield is how long the control labs' privacy pauses last.
+const privacyShield = 300 * time.Millisecond
 
 func startControlLab(t *testing.T, o controlOptions) *controlLab {
 	t.Helper()
@@ -80,7 +85,8 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			DefaultWrapUpCode:     "resolved",
 			IdleReasons:           []string{"break", "lunch"},
 			Dial:                  acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 3 * time.Second},
-			PrivacyShield:         300 * time.Millisecond,
+			PrivacyShield:         privacyShield,
+			Clock:                 o.clock,
 			BlindTransferNoAnswer: o.blindMiss,
 			BusyMessage:           media.MustParse("sound:all-circuits-busy-now"),
 		},

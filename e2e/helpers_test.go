@@ -14,12 +14,20 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
+	t.Helper()
+	return startLabOn(t, replicas, ring, nil)
+}
+
+// startLabOn is startLab with the engines' timers on clk (nil: the
+// system clock).
+func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock) *lab.Lab {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
@@ -35,6 +43,7 @@ func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
 		DNIS:          map[string]string{"800": "sales"},
 		SweepInterval: 500 * time.Millisecond,
 		Logger:        logger,
+		Engine:        acd.Options{Clock: clk},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -142,4 +151,33 @@ func waitFor(t *testing.T, max time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// waitSweeps waits until every replica of l has run n whole sweep passes
+// begun after the call: the safety net had its chances to act, so a test
+// can then assert that it did not.
+func waitSweeps(t *testing.T, l *lab.Lab, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, r := range l.Replicas {
+		if err := r.WaitSweeps(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitRedisTick waits until Redis TIME shows a later millisecond than now:
+// what comes next has a later arrival (or idle) ms than what came before.
+func waitRedisTick(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	ctx := context.Background()
+	start, err := l.RDB.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("redis time: %v", err)
+	}
+	waitFor(t, 10*time.Second, "redis time to move", func() bool {
+		now, err := l.RDB.Time(ctx).Result()
+		return err == nil && now.UnixMilli() > start.UnixMilli()
+	})
 }

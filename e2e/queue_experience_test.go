@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/hours"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
@@ -51,6 +52,7 @@ var testIVR = acd.IVRMenus{
 type qxOptions struct {
 	queues map[string]acd.QueueSettings
 	now    func() time.Time
+	clock  clock.Clock // runs the engine's timers (nil: the system clock)
 }
 
 // startQueueLab is a lab with the test IVR and the given queues.
@@ -74,7 +76,7 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
 		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
-		Engine:        acd.Options{IVR: testIVR, Now: o.now, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
+		Engine:        acd.Options{IVR: testIVR, Now: o.now, Clock: o.clock, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -156,12 +158,20 @@ func TestIVRInvalidDigitThenRetry(t *testing.T) {
 }
 
 func TestIVRTimeoutEndsAtTheNodeWhereItHappened(t *testing.T) {
-	l := startQueueLab(t, qxOptions{})
+	// The digit timer runs on fake time: each collect times out when the
+	// test moves the clock, once that collect's timer is armed.
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc})
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550102", DNIS: "900"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix := interactionOf(t, l, leg)
+	timeout := testIVR.Nodes["main"].Collect.Timeout
+	for range 2 { // the first try and its one retry
+		fc.WaitTimers(fc.Now().Add(timeout), 1)
+		fc.Advance(timeout)
+	}
 	got := waitState(t, l, ix.ConnectionID, "ended")
 	res, _ := l.RDB.HGet(context.Background(), l.Replicas[0].Store.Keys().Interaction(ix.ConnectionID), "ivr_result").Result()
 	if res != "timeout" || ivrNode(t, l, ix.ConnectionID) != "main" || got.EndedBy != "ivr" {
@@ -199,9 +209,13 @@ func TestHigherPriorityCallOvertakes(t *testing.T) {
 }
 
 func TestOverflowByTimeKeepsArrival(t *testing.T) {
-	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+	// The overflow timer runs on fake time: the call overflows when the
+	// test moves the clock, not after a guess at the machine's speed.
+	const after = 300 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc, queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Overflow: acd.Overflow{After: 300 * time.Millisecond, Action: acd.Treatment{Type: "queue", Queue: "support"}}},
+			Overflow: acd.Overflow{After: after, Action: acd.Treatment{Type: "queue", Queue: "support"}}},
 	}})
 	login(t, l, 0, "s1", "PJSIP/2001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 20 * time.Millisecond}, "support")
 	if _, err := l.Replicas[0].Engine.SetIdle(context.Background(), "s1", "break"); err != nil {
@@ -212,6 +226,11 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "queued")
+	fc.WaitTimers(fc.Now().Add(after), 1)
+	if q := interaction(t, l, ix.ConnectionID).Queue; q != "sales" {
+		t.Fatalf("in %s before the overflow time", q)
+	}
+	fc.Advance(after)
 	waitFor(t, 5*time.Second, "overflow to support", func() bool { return interaction(t, l, ix.ConnectionID).Queue == "support" })
 	got := interaction(t, l, ix.ConnectionID)
 	if !got.Queued.Equal(ix.Queued) {
@@ -286,9 +305,13 @@ func TestAfterHoursTreatmentWithFixedClock(t *testing.T) {
 }
 
 func TestAnnouncementCadence(t *testing.T) {
-	l := startQueueLab(t, qxOptions{queues: map[string]acd.QueueSettings{
+	// The announcement timers run on fake time: the test moves it an
+	// interval at a time, once both callers' timers are armed.
+	const interval = 300 * time.Millisecond
+	fc := clock.NewFake(time.Now())
+	l := startQueueLab(t, qxOptions{clock: fc, queues: map[string]acd.QueueSettings{
 		"sales": {MOHClass: "sales-music", RingTimeout: 3 * time.Second,
-			Announce: acd.Announcements{Interval: 300 * time.Millisecond, Position: true, EWT: true}},
+			Announce: acd.Announcements{Interval: interval, Position: true, EWT: true}},
 	}})
 	// One agent is busy on a call: the queue is served, so waits can be
 	// estimated (3 minutes a call until the queue has history).
@@ -303,15 +326,25 @@ func TestAnnouncementCadence(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, l, interactionOf(t, l, first).ConnectionID, "queued")
-	time.Sleep(5 * time.Millisecond) // queue order is by arrival in Redis ms
+	waitRedisTick(t, l) // queue order is by arrival in Redis ms
 	second, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550111", DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, l, interactionOf(t, l, second).ConnectionID, "queued")
 	// Several intervals pass with nothing changing: each caller hears its
-	// position and wait once, not again.
-	time.Sleep(1500 * time.Millisecond)
+	// position and wait once, not again. Each interval ends once both
+	// callers' next announcements are armed again (after the first one has
+	// played): the actors handled it.
+	// At first the busy call's timer is there too (it queued before it
+	// was offered; it fires as a no-op).
+	fc.WaitTimers(fc.Now().Add(interval), 3)
+	fc.Advance(interval)
+	for range 4 {
+		fc.WaitTimers(fc.Now().Add(interval), 2)
+		fc.Advance(interval)
+	}
+	fc.WaitTimers(fc.Now().Add(interval), 2)
 	count := func(leg, media string) int {
 		n := 0
 		for _, m := range played(l, leg) {
@@ -334,10 +367,15 @@ func TestAnnouncementCadence(t *testing.T) {
 			t.Fatalf("caller %d heard %v", i+1, played(l, leg))
 		}
 	}
-	// The first caller leaves: the second moves to position 1 and is told.
+	// The first caller leaves: the second moves to position 1 and is told
+	// at its next announcement.
+	firstConn := interactionOf(t, l, first).ConnectionID
 	if err := deleteChannel(l, first); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "caller 1 gone", func() bool { return interaction(t, l, firstConn).Terminal() })
+	fc.WaitTimers(fc.Now().Add(interval), 1)
+	fc.Advance(interval)
 	waitFor(t, 5*time.Second, "new position and wait announced", func() bool {
 		return count(second, "sound:queue-youarenext") == 1 && count(second, "sound:queue-minutes") == 2
 	})

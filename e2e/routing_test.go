@@ -34,7 +34,7 @@ func loginSkilled(t *testing.T, l *lab.Lab, id string, phone pbxsim.Phone, skill
 	if _, err := e.SetAvailable(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Millisecond) // idle order is by Redis ms
+	waitRedisTick(t, l) // idle order is by Redis ms
 }
 
 var quick = pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
@@ -117,7 +117,7 @@ func TestStrategiesChooseAsConfigured(t *testing.T) {
 		if _, err := l.Replicas[0].Engine.SetIdle(context.Background(), "a2", "break"); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		waitRedisTick(t, l)
 		if _, err := l.Replicas[0].Engine.SetAvailable(context.Background(), "a2"); err != nil {
 			t.Fatal(err)
 		}
@@ -147,15 +147,15 @@ func TestSkillsMatchAndRelaxAfterWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, "queued")
-	time.Sleep(300 * time.Millisecond)
-	if st := interaction(t, l, ix.ConnectionID).State; st != "queued" {
-		t.Fatalf("a level-4 speaker got a call needing 7 before the relaxation (%s)", st)
-	}
 	// After 600 ms level 3 is enough: the sweep routes it to the novice,
-	// never to the agent without the skill.
+	// never to the agent without the skill, and not before (both times
+	// are Redis TIME, so this holds however slow the machine is).
 	got := waitState(t, l, ix.ConnectionID, "connected")
-	if got.Agent != "novice" {
-		t.Fatalf("got %s", got.Agent)
+	if got.Agent != "novice" || got.Offers != 1 {
+		t.Fatalf("got %s after %d offers", got.Agent, got.Offers)
+	}
+	if waited := got.Offered.Sub(got.Queued); waited < 600*time.Millisecond {
+		t.Fatalf("a level-4 speaker got a call needing 7 after %v, before the relaxation", waited)
 	}
 	// A skilled agent takes a new call at once.
 	loginSkilled(t, l, "expert", quick, map[string]int{"spanish": 8}, "q")
@@ -195,7 +195,7 @@ func TestAgentInSeveralQueuesTakesHeavierQueueFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := waitState(t, l, interactionOf(t, l, older).ConnectionID, "queued")
-	time.Sleep(20 * time.Millisecond)
+	waitRedisTick(t, l) // the light queue's call is strictly older
 	newer, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550102", DNIS: "555", Queue: "heavy"})
 	if err != nil {
 		t.Fatal(err)

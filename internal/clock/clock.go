@@ -196,3 +196,42 @@ func (f *Fake) WaitPending(n int) {
 		f.changed.Wait()
 	}
 }
+
+// WaitTimers blocks until n timers (not tickers) are scheduled to fire at
+// at: the code under test has armed the timers the test means to fire, or
+// has re-armed them after handling them (e.g. at Now()+d after an
+// Advance), which tells the test that the handling is over.
+func (f *Fake) WaitTimers(at time.Time, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.timersAt(at) < n {
+		f.changed.Wait()
+	}
+}
+
+// WaitAnyTimer blocks until a timer (not a ticker) is scheduled to fire
+// at one of ats, and returns that moment (the first of ats that has one):
+// for code that re-arms at one of several delays depending on what it
+// found.
+func (f *Fake) WaitAnyTimer(ats ...time.Time) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		for _, at := range ats {
+			if f.timersAt(at) > 0 {
+				return at
+			}
+		}
+		f.changed.Wait()
+	}
+}
+
+func (f *Fake) timersAt(at time.Time) int {
+	n := 0
+	for _, t := range f.waiting {
+		if t.period == 0 && t.at.Equal(at) {
+			n++
+		}
+	}
+	return n
+}

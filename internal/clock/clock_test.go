@@ -78,6 +78,42 @@ func TestWaitPendingReturnsOnceTheTimerIsArmed(t *testing.T) {
 	}
 }
 
+func TestWaitTimersReturnsOnceTheTimersAtThatMomentAreArmed(t *testing.T) {
+	f := NewFake(epoch)
+	f.NewTicker(time.Minute) // a ticker due then does not count
+	f.AfterFunc(time.Second, func() {})
+	armed := make(chan struct{})
+	go func() {
+		f.WaitTimers(epoch.Add(time.Minute), 2)
+		close(armed)
+	}()
+	f.AfterFunc(2*time.Minute, func() {})
+	select {
+	case <-armed:
+		t.Fatal("returned with no timer at that moment")
+	default:
+	}
+	f.AfterFunc(time.Minute, func() {})
+	select {
+	case <-armed:
+		t.Fatal("returned with one timer of two at that moment")
+	default:
+	}
+	f.AfterFunc(time.Minute, func() {})
+	<-armed
+}
+
+func TestWaitAnyTimerReturnsTheMomentArmed(t *testing.T) {
+	f := NewFake(epoch)
+	f.AfterFunc(time.Hour, func() {})
+	got := make(chan time.Time)
+	go func() { got <- f.WaitAnyTimer(epoch.Add(time.Second), epoch.Add(time.Minute)) }()
+	f.AfterFunc(time.Minute, func() {})
+	if at := <-got; !at.Equal(epoch.Add(time.Minute)) {
+		t.Fatalf("returned %v", at)
+	}
+}
+
 func TestRealClockFires(t *testing.T) {
 	c := Real()
 	done := make(chan struct{})

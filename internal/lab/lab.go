@@ -64,6 +64,12 @@ type Replica struct {
 	// script latencies are counted in its own registry.
 	rdb *redis.Client
 
+	// sweeps counts the engine's finished sweep passes; swept is closed
+	// and replaced at each (WaitSweeps).
+	sweepMu sync.Mutex
+	sweeps  int
+	swept   chan struct{}
+
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
@@ -141,7 +147,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // AddReplica starts one more Tandem replica with node id node and Stasis
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
-	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New()}
+	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{})}
 	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
@@ -158,6 +164,13 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	}
 	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
 	eo.Metrics = r.Metrics
+	swept := eo.Swept
+	eo.Swept = func() {
+		r.sweepDone()
+		if swept != nil {
+			swept()
+		}
+	}
 	r.Engine = acd.NewEngine(eo)
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -167,6 +180,37 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+func (r *Replica) sweepDone() {
+	r.sweepMu.Lock()
+	defer r.sweepMu.Unlock()
+	r.sweeps++
+	close(r.swept)
+	r.swept = make(chan struct{})
+}
+
+// WaitSweeps waits until the replica's engine has run n whole sweep passes
+// that began after the call (a pass under way when it is called does not
+// count), so a test can assert that the safety net changed nothing
+// instead of sleeping for "a while".
+func (r *Replica) WaitSweeps(ctx context.Context, n int) error {
+	r.sweepMu.Lock()
+	want := r.sweeps + n + 1
+	r.sweepMu.Unlock()
+	for {
+		r.sweepMu.Lock()
+		got, ch := r.sweeps, r.swept
+		r.sweepMu.Unlock()
+		if got >= want {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d sweeps of %s: %w", n, r.Node, ctx.Err())
+		}
+	}
 }
 
 // Stop stops one replica (as a crash would, from Asterisk's point of view:
