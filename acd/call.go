@@ -44,10 +44,16 @@ type call struct {
 	agentLeg   string // the leg of whoever has the customer
 	ringTimer  clock.Timer
 	answeredAt time.Time
-	bridged    bool // the call's bridge (id = connection id) exists
+	// bridge: the call's bridge (id = connection id; bridge_fsm.go), moved
+	// only by bridgeTo; counterpart: whether an agent or an outside number
+	// has (or rings for) the customer, moved only by counterpartTo.
+	bridge      bridgeState
+	counterpart counterpart
 	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
 	offeredAt time.Time
-	finished  bool // finish ran: the interaction is over in Redis
+	// outcome: how the call ends and whether finish ran (outcome_fsm.go),
+	// moved only by outcomeTo.
+	outcome outcomeState
 	// cbWait is a callback's wait in queue until its agent answered, kept
 	// until its customer answers (then it counts as answered).
 	cbWait *time.Duration
@@ -56,13 +62,11 @@ type call struct {
 	// talk: hold, consult and conference (talk_fsm.go); consult is the
 	// consulted party while the machine says a consult is active, and
 	// heldSince when the customer went on hold.
-	talk          talkState
-	heldSince     time.Time
-	consult       *party
-	consultTimer  clock.Timer
-	outside       bool // the customer is with an outside number, not an agent
-	blindTransfer bool // the current offer comes from a blind transfer
-	legSeq        int
+	talk         talkState
+	heldSince    time.Time
+	consult      *party
+	consultTimer clock.Timer
+	legSeq       int
 	// recState: the recording machine (recording_fsm.go); rec is the
 	// current recording while it is not off.
 	recState   recState
@@ -72,8 +76,6 @@ type call struct {
 
 	ivr          *ivrState
 	secureVars   map[string]bool // attached by the IVR as secure
-	selfService  bool            // sent to an outside number by the IVR
-	registered   bool            // the caller registered a callback: served
 	queueGen     int             // bumps to cancel overflow/announcement timers
 	queuedAt     time.Time
 	ewtPos       int // position and serving agents when queued, for the
@@ -255,7 +257,9 @@ func (c *call) refuseBusy(ctx context.Context) {
 // fail ends a call Tandem cannot serve.
 func (c *call) fail(ctx context.Context, why string) {
 	_, err := c.e.store.Finish(ctx, c.conn, "failed", "system")
-	c.finished = err == nil || errors.Is(err, ErrIllegalTransition)
+	if err == nil || errors.Is(err, ErrIllegalTransition) {
+		c.outcomeTo(ocFinish)
+	}
 	if err == nil {
 		c.final = StateFailed
 	} else if !errors.Is(err, ErrIllegalTransition) {
@@ -295,6 +299,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg = &o, o.Agent, leg
 	c.routeTo(rtRing)
+	c.counterpartTo(cpAgent)
 	c.offeredAt = time.Now()
 	c.e.registerLeg(leg, c)
 	if !m.freedAt.IsZero() {
@@ -373,7 +378,7 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		c.callbackAgentAnswered(ctx, leg)
 		return
 	}
-	if c.outside && leg == c.agentLeg && c.route == routeRinging {
+	if c.counterpart == counterpartOutside && leg == c.agentLeg && c.route == routeRinging {
 		c.routeTo(rtAnswer)
 		if gone, err := c.joinCustomer(ctx, leg); err != nil {
 			// The call stayed connected in Redis through the transfer.
@@ -412,7 +417,7 @@ func (c *call) onAnswered(ctx context.Context, leg string) {
 		return
 	}
 	o := c.offer
-	c.blindTransfer = false
+	c.outcomeTo(ocOfferEnd)
 	c.routeTo(rtAnswer)
 	c.startRecording(ctx)
 	c.saveView(ctx)
@@ -467,11 +472,11 @@ func (c *call) countCallbackAnswered(ctx context.Context) {
 // gone keeps their music. When the PBX no longer has one of the two legs,
 // gone names it.
 func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err error) {
-	if !c.bridged {
+	if c.bridge == bridgeNone {
 		if err := c.e.pbx.Bridge(ctx, c.conn); err != nil {
 			return "", err
 		}
-		c.bridged = true
+		c.bridgeTo(brCreate)
 	}
 	if err := c.e.pbx.AddToBridge(ctx, c.conn, leg); err != nil {
 		return goneLeg(leg, err), err
@@ -539,13 +544,13 @@ func (c *call) unbridgeCustomer(ctx context.Context) {
 }
 
 func (c *call) destroyBridge(ctx context.Context) {
-	if !c.bridged {
+	if c.bridge != bridgeUp {
 		return
 	}
 	if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
 		c.log.Warn("destroy bridge", "err", err)
 	}
-	c.bridged = false
+	c.bridgeTo(brDestroy)
 }
 
 // onRingFailed is RONA: no answer in time, busy, rejected or unreachable.
@@ -561,7 +566,7 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 	if leg != c.agentLeg || c.route != routeRinging {
 		return // a leg given up earlier, reporting its end
 	}
-	if c.outside {
+	if c.counterpart == counterpartOutside {
 		c.log.Info("outside number did not answer", "reason", reason)
 		c.endAll(ctx, "system")
 		return
@@ -574,8 +579,8 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 	c.e.forgetLeg(leg)
 	c.agent, c.agentLeg, c.offer = "", "", nil
 	c.routeTo(rtRONA)
-	blind := c.blindTransfer
-	c.blindTransfer = false
+	blind := c.outcome == outcomeBlindOffer
+	c.outcomeTo(ocOfferEnd)
 	c.e.stats.ronas.Add(1)
 	c.log.Info("agent did not answer; call back to head of queue", "agent_id", o.Agent, "reason", reason)
 	// An agent free for the call gets it through the mailbox (Engine.deliverOffer).
@@ -655,7 +660,7 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 					c.log.Warn("transfer on hang-up", "err", err)
 				}
 				c.saveView(ctx)
-			case c.outside:
+			case c.counterpart == counterpartOutside:
 				// The outside number the call was transferred to (or left
 				// with) hung up.
 				c.endConnected(ctx, "outside")
@@ -695,6 +700,7 @@ func (c *call) endConnected(ctx context.Context, by string) {
 	if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
 		c.log.Warn("destroy bridge", "err", err)
 	}
+	c.bridgeTo(brDestroy)
 }
 
 // endAll ends the call for everyone still on it.
@@ -713,14 +719,14 @@ func (c *call) endAll(ctx context.Context, by string) {
 // leg that Tandem hung up after ending the call reports its end too) is
 // left alone.
 func (c *call) finish(ctx context.Context, by string) {
-	if c.finished {
+	if c.outcome == outcomeFinished {
 		return
 	}
 	freedAt := time.Now()
 	agent := c.agent
 	c.stopQueueTimers()
 	how := "hangup"
-	if c.selfService || c.registered || (c.cb != nil && c.cb.withdrawn) {
+	if c.outcome.served() {
 		how = "completed"
 	}
 	if !c.answeredAt.IsZero() && c.queueName != "" {
@@ -729,7 +735,9 @@ func (c *call) finish(ctx context.Context, by string) {
 	final, err := c.e.store.Finish(ctx, c.conn, how, by)
 	c.routeTo(rtEnd)
 	// A Redis error leaves it to a later event to try again.
-	c.finished = err == nil || errors.Is(err, ErrIllegalTransition)
+	if err == nil || errors.Is(err, ErrIllegalTransition) {
+		c.outcomeTo(ocFinish)
+	}
 	if err != nil {
 		if !errors.Is(err, ErrIllegalTransition) {
 			c.log.Error("finish", "err", err)
@@ -769,6 +777,39 @@ func (c *call) routeTo(ev routeEvent) {
 		return
 	}
 	c.route = to
+}
+
+// bridgeTo moves the call's bridge machine (bridge_fsm.go) on ev; a
+// refused event is a bug, logged, and the state stays.
+func (c *call) bridgeTo(ev bridgeEvent) {
+	to, err := nextBridge(c.bridge, ev)
+	if err != nil {
+		c.log.Error("bridge machine", "err", err)
+		return
+	}
+	c.bridge = to
+}
+
+// counterpartTo moves the call's counterpart machine (bridge_fsm.go) on
+// ev; a refused event is a bug, logged, and the state stays.
+func (c *call) counterpartTo(ev counterpartEvent) {
+	to, err := nextCounterpart(c.counterpart, ev)
+	if err != nil {
+		c.log.Error("counterpart machine", "err", err)
+		return
+	}
+	c.counterpart = to
+}
+
+// outcomeTo moves the call's outcome machine (outcome_fsm.go) on ev; a
+// refused event is a bug, logged, and the state stays.
+func (c *call) outcomeTo(ev outcomeEvent) {
+	to, err := nextOutcome(c.outcome, ev)
+	if err != nil {
+		c.log.Error("outcome machine", "err", err)
+		return
+	}
+	c.outcome = to
 }
 
 // after posts m to the actor once d has passed on the engine's clock.

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/errs"
@@ -172,18 +169,4 @@ func (c *call) acceptCallback(ctx context.Context, cmd command) (CallView, error
 	}
 	c.dialCustomer(ctx)
 	return CallView{ConnectionID: c.conn, Agent: c.agent, State: "dialing", ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName}, nil
-}
-
-// AtCapacity reports whether the contact center holds its maximum of
-// concurrent calls (never with no maximum).
-func (s *Store) AtCapacity(ctx context.Context) (bool, error) {
-	if s.policy.MaxConcurrentCalls <= 0 {
-		return false, nil
-	}
-	v, err := s.rdb.Get(ctx, s.keys.ActiveCalls()).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("active calls: %w", err)
-	}
-	n, _ := strconv.Atoi(v)
-	return n >= s.policy.MaxConcurrentCalls, nil
 }

@@ -137,7 +137,7 @@ func (c *call) customerAnswered(ctx context.Context, leg string) {
 		c.endConnected(ctx, "system")
 		return
 	}
-	c.bridged = true
+	c.bridgeTo(brCreate)
 	c.talkTo(ctx, tevJoin)
 	c.routeTo(rtCustomerAnswer)
 	c.countCallbackAnswered(ctx)

@@ -249,7 +249,7 @@ func (c *call) destroyMessageBridge(ctx context.Context) {
 // refused (an error after the registration was confirmed is only logged:
 // the call is over).
 func (c *call) registerOrRefuse(ctx context.Context, number, media string) {
-	if _, err := c.registerCallback(ctx, number, media); err != nil && !c.registered {
+	if _, err := c.registerCallback(ctx, number, media); err != nil && c.outcome != outcomeRegistered && c.outcome != outcomeFinished {
 		c.refusedNumber(ctx, err)
 	}
 }
@@ -295,7 +295,7 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	c.log.Info("callback registered", "callback_id", cb.ID, "merged", merged)
 	c.stopMedia(ctx, c.dialog.prompt) // registered through the API meanwhile
 	c.dialog = nil
-	c.registered = true // a hang-up during the confirmation counts as served
+	c.outcomeTo(ocRegister) // a hang-up during the confirmation counts as served
 	c.endWithMessage(ctx, c.settings.Callback.Confirm, "caller", func(ctx context.Context) {
 		if merged {
 			return

@@ -42,9 +42,6 @@ type cbCall struct {
 	// moved only by attemptTo.
 	attempt  attemptState
 	leaseGen int
-	// withdrawn: the callback was cancelled while it waited for an agent;
-	// its interaction ends as served ("completed"), not abandoned.
-	withdrawn bool
 	// arrived: its interaction exists (ArriveCallback ran).
 	arrived bool
 	// pending is the outcome Complete could not record yet (Redis failed)
@@ -138,7 +135,8 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		conn = cb.Conn
 	}
 	c := &call{e: e, conn: conn, wake: make(chan struct{}, 1),
-		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb, attempt: attemptHeld}, route: routeArriving, talk: talkIdle, recState: recOff}
+		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb, attempt: attemptHeld}, route: routeArriving, talk: talkIdle, recState: recOff,
+		bridge: bridgeNone, counterpart: counterpartNone, outcome: outcomeOpen}
 	c.log = e.log.With("connection_id", conn, "callback_id", cb.ID)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {
@@ -212,7 +210,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		if !errors.Is(err, callbacks.ErrLeaseLost) {
 			c.release(ctx, callbackBusyRetry, "interaction not attached")
 		} else if cur, gerr := c.e.callbacks.Get(ctx, cb.ID); gerr == nil && cur.State == callbacks.StateCancelled && cur.CancelledHolder == cb.Node {
-			c.cb.withdrawn = true // cancelled right after the claim
+			c.outcomeTo(ocWithdraw) // cancelled right after the claim
 		}
 		c.attemptTo(aevSettle)
 		c.finishQuietly(ctx)
@@ -327,7 +325,7 @@ func (c *call) withdrawCallback(ctx context.Context) {
 	case routeArriving:
 		// Cancelled between the claim and the queue: end what exists.
 		if c.cb.arrived {
-			c.cb.withdrawn = true
+			c.outcomeTo(ocWithdraw)
 			c.finish(ctx, "cancelled")
 		}
 		c.routeTo(rtEnd)
@@ -343,7 +341,7 @@ func (c *call) withdrawCallback(ctx context.Context) {
 		c.hangupRing(ctx, "")
 	}
 	c.hangup(ctx, c.agentLeg, CauseNormal)
-	c.cb.withdrawn = true
+	c.outcomeTo(ocWithdraw)
 	c.log.Info("callback cancelled while waiting; withdrawn", "route", c.route)
 	c.finish(ctx, "cancelled")
 }

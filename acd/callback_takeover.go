@@ -19,6 +19,7 @@ func (c *call) takeOverDial(ctx context.Context, cb callbacks.Callback) {
 	}
 	c.queueName, c.settings = cb.Queue, c.e.opts.Queues[cb.Queue]
 	c.agent, c.agentLeg = ix.Agent, cb.AgentLeg
+	c.counterpartTo(cpAgent)
 	if c.agent != "" {
 		c.offer = &Offer{ConnectionID: c.conn, Agent: c.agent}
 	}

@@ -22,6 +22,15 @@ type party struct {
 	ix     string // the consult's own interaction, for a consult to a queue
 }
 
+// partyCounterpart is the counterpart a consulted party becomes when it
+// takes the customer: an agent, or an outside number.
+func partyCounterpart(p *party) counterpartEvent {
+	if p.agent == "" {
+		return cpOutside
+	}
+	return cpAgent
+}
+
 // recording is the call's current recording while the recording machine
 // (recording_fsm.go) is not off.
 type recording struct {
@@ -514,7 +523,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
-		c.blindTransfer = true
+		c.outcomeTo(ocBlindTransfer)
 		c.routeTo(rtTransfer)
 	case TargetQueue:
 		settings, ok := c.e.opts.Queues[t.Value]
@@ -544,7 +553,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
-		c.outside = true
+		c.counterpartTo(cpOutside)
 		c.agentLeg = leg
 		c.routeTo(rtDialOut)
 		c.e.registerLeg(leg, c)
@@ -614,7 +623,7 @@ func (c *call) cmdCompleteTransfer(ctx context.Context) error {
 	}
 	c.agent, c.agentLeg = p.agent, p.leg
 	c.talkTo(ctx, tevHandOver)
-	c.outside = p.agent == ""
+	c.counterpartTo(partyCounterpart(p))
 	if toQueue != "" {
 		c.queueName, c.settings = toQueue, c.e.opts.Queues[toQueue]
 	}
@@ -680,7 +689,7 @@ func (c *call) ownerLeaves(ctx context.Context) {
 	c.hangup(ctx, fromLeg, CauseNormal)
 	c.agent, c.agentLeg = p.agent, p.leg
 	c.talkTo(ctx, tevHandOver)
-	c.outside = p.agent == ""
+	c.counterpartTo(partyCounterpart(p))
 	c.e.scheduleWrapUp(from)
 	c.e.publish(ctx, AgentEvent{Type: "ended", Agent: from, ConnectionID: c.conn, Disposition: "left_conference"})
 	c.e.store.Record(ctx, c.conn, "left_conference", "agent", from)
@@ -873,7 +882,7 @@ func (c *call) view() CallView {
 		ANI: c.arrived.ANI, DNIS: c.arrived.DNIS, Queue: c.queueName,
 	}
 	switch {
-	case c.finished:
+	case c.outcome == outcomeFinished:
 		// What finish.lua writes into the stored view too.
 		v.State, v.CustomerHeld, v.HeldSince = c.final, false, time.Time{}
 		if v.State == "" {

@@ -243,7 +243,8 @@ func (e *Engine) onEvent(ev Event) {
 }
 
 func (e *Engine) startCall(ev CallArrived) {
-	c := &call{e: e, conn: newConnectionID(), callerLeg: ev.Leg, arrived: ev, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced, route: routeArriving, talk: talkIdle, recState: recOff}
+	c := &call{e: e, conn: newConnectionID(), callerLeg: ev.Leg, arrived: ev, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced, route: routeArriving, talk: talkIdle, recState: recOff,
+		bridge: bridgeNone, counterpart: counterpartNone, outcome: outcomeOpen}
 	c.log = e.log.With("connection_id", c.conn)
 	e.mu.Lock()
 	if e.ctx == nil || e.ctx.Err() != nil {

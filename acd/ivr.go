@@ -297,7 +297,9 @@ func (c *call) dialOut(ctx context.Context, number string) {
 		return
 	}
 	leg := c.nextLeg("x")
-	c.outside, c.selfService, c.agentLeg = true, true, leg
+	c.agentLeg = leg
+	c.counterpartTo(cpOutside)
+	c.outcomeTo(ocSelfService)
 	c.routeTo(rtDialOut)
 	c.e.registerLeg(leg, c)
 	if err := c.e.pbx.Ring(ctx, RingRequest{Leg: leg, Endpoint: endpoint, CallerID: c.arrived.ANI, Timeout: c.e.opts.Dial.RingTimeout, Originator: c.callerLeg}); err != nil {

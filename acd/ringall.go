@@ -15,6 +15,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 	members := append([]RingMember{{Agent: o.Agent, Endpoint: o.Endpoint}}, o.RingAll...)
 	c.offer, c.agent, c.agentLeg = &o, "", ""
 	c.routeTo(rtRing)
+	c.counterpartTo(cpAgent)
 	c.ringAll = map[string]RingMember{}
 	c.offeredAt = time.Now()
 	if !freedAt.IsZero() {

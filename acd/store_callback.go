@@ -2,9 +2,12 @@ package acd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
@@ -80,4 +83,19 @@ func (s *Store) Adopt(ctx context.Context, conn string) (string, error) {
 		return "", fmt.Errorf("adopt %s: %w", conn, err)
 	}
 	return prev, nil
+}
+
+// AtCapacity reports (for the callback scheduler, which gives a claimed
+// callback back then) whether the contact center holds its maximum of
+// concurrent calls (never with no maximum).
+func (s *Store) AtCapacity(ctx context.Context) (bool, error) {
+	if s.policy.MaxConcurrentCalls <= 0 {
+		return false, nil
+	}
+	v, err := s.rdb.Get(ctx, s.keys.ActiveCalls()).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("active calls: %w", err)
+	}
+	n, _ := strconv.Atoi(v)
+	return n >= s.policy.MaxConcurrentCalls, nil
 }

@@ -6,7 +6,10 @@
 // never lost and never dialled twice at once.
 //
 // The state machine is in callback_fsm.go; every change is one Lua script
-// (scripts/), with Redis TIME as the only clock.
+// (scripts/), with Redis TIME as the only clock. What a replica does with a
+// callback on the PBX (the caller's dialog, the scheduler's claims, the
+// dial, the takeover of a dead replica's dial) is in acd/callback_*.go;
+// acd/callback.go maps each part to its file and to the operations here.
 package callbacks
 
 import (
