@@ -96,9 +96,9 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 	for {
 		// The heartbeat keeps other replicas from taking this replica's
 		// dials over when a lease lapses only because Redis was slow.
-		if time.Since(beat) >= e.opts.CallbackLease/3 {
+		if e.opts.Clock.Now().Sub(beat) >= e.opts.CallbackLease/3 {
 			if err := e.callbacks.Heartbeat(ctx, e.store.node, 3*e.opts.CallbackLease); err == nil {
-				beat = time.Now()
+				beat = e.opts.Clock.Now()
 			} else if ctx.Err() == nil {
 				e.log.Warn("callback heartbeat", "err", err)
 			}
@@ -357,6 +357,7 @@ func (c *call) completeAttempt(ctx context.Context, o callbacks.Outcome) (callba
 		if try > 0 {
 			select {
 			case <-ctx.Done():
+			// Waiting for Redis to recover is real time, not the engine's clock.
 			case <-time.After(100 * time.Millisecond):
 			}
 		}

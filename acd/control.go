@@ -711,7 +711,7 @@ func (c *call) startRecording(ctx context.Context) {
 		c.log.Error("start recording", "err", err)
 		return
 	}
-	c.rec = &recording{name: name, log: Recording{Name: name, Started: time.Now(), Pauses: []Pause{}}}
+	c.rec = &recording{name: name, log: Recording{Name: name, Started: c.e.opts.Clock.Now(), Pauses: []Pause{}}}
 	c.recTo(revStart)
 	c.saveRecordings(ctx)
 }
@@ -723,7 +723,7 @@ func (c *call) stopRecording(ctx context.Context) {
 	if err := c.e.pbx.StopRecording(ctx, c.rec.name); err != nil {
 		c.log.Warn("stop recording", "err", err)
 	}
-	now := time.Now()
+	now := c.e.opts.Clock.Now()
 	if c.recState.paused() {
 		c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = now
 	}
@@ -752,10 +752,10 @@ func (c *call) cmdRecPause(ctx context.Context, privacy bool) error {
 	}
 	c.recTo(ev)
 	c.rec.gen++
-	c.rec.log.Pauses = append(c.rec.log.Pauses, Pause{From: time.Now(), Privacy: privacy})
+	c.rec.log.Pauses = append(c.rec.log.Pauses, Pause{From: c.e.opts.Clock.Now(), Privacy: privacy})
 	if privacy {
 		shield := c.e.opts.PrivacyShield
-		c.rec.resumesAt = time.Now().Add(shield)
+		c.rec.resumesAt = c.e.opts.Clock.Now().Add(shield)
 		gen := c.rec.gen
 		c.after(shield, recAutoResume{gen: gen})
 	}
@@ -785,7 +785,7 @@ func (c *call) resumeRecording(ctx context.Context, ev recEvent, by string) erro
 	}
 	c.recTo(ev)
 	c.rec.resumesAt = time.Time{}
-	c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = time.Now()
+	c.rec.log.Pauses[len(c.rec.log.Pauses)-1].To = c.e.opts.Clock.Now()
 	c.e.store.Record(ctx, c.conn, "recording_resume", "by", by)
 	c.saveRecordings(ctx)
 	return nil

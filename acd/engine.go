@@ -376,7 +376,13 @@ func (e *Engine) readInbox(ctx context.Context) error {
 				return nil
 			}
 			e.log.Error("read inbox", "err", err)
-			time.Sleep(100 * time.Millisecond)
+			// Waiting for Redis to recover is real time, not the engine's
+			// clock; the wait ends with ctx.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		for _, s := range res {
