@@ -103,7 +103,23 @@ func TestInboundCallAnsweredBridgedWithAgentAndHungUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.wait(t, "BridgeDestroyed", isType("BridgeDestroyed", ""))
-	time.Sleep(50 * time.Millisecond)
+	// A fence instead of a wait: events reach the socket in the order
+	// they are emitted, so once a later bridge's BridgeDestroyed is in,
+	// a ChannelDestroyed emitted for the customer would be too.
+	fence, err := cl.Bridge().Create(ari.NewKey(ari.BridgeKey, "fence"), "mixing", "fence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Application().Subscribe(ari.NewKey(ari.ApplicationKey, "acd"), "bridge:fence"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fence.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "the fence's BridgeDestroyed", func(e ari.Event) bool {
+		d, ok := e.(*ari.BridgeDestroyed)
+		return ok && d.Bridge.ID == "fence"
+	})
 	for _, typ := range rec.channelEvents(id) {
 		if typ == "ChannelDestroyed" {
 			t.Errorf("a dialplan-entered channel must not report ChannelDestroyed: %v", rec.channelEvents(id))
@@ -200,15 +216,18 @@ func TestSecondWebSocketReplacesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.wait(t, "StasisStart on the new socket", isStasisStart(id))
-	time.Sleep(50 * time.Millisecond)
-	if n := len(first.messages()); n != 1 {
-		t.Errorf("replaced socket got %d frames, want exactly 1: %v", n, first.frames())
-	}
 	// The replaced socket is not closed by the server.
 	select {
 	case <-first.done:
 		t.Error("replaced socket was closed")
 	default:
+	}
+	// A close handshake is the fence: the server writes every event it
+	// emitted before it saw the close, so a StasisStart sent to the
+	// replaced socket would be in by then.
+	first.close()
+	if n := len(first.messages()); n != 1 {
+		t.Errorf("replaced socket got %d frames, want exactly 1: %v", n, first.frames())
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
 	"github.com/CyCoreSystems/ari/v5/client/native"
@@ -74,7 +73,10 @@ func TestNewSocketInheritsAnInactiveAppsChannels(t *testing.T) {
 	eventually(t, "ApplicationReplaced", func() bool { return countType(second, "ApplicationReplaced") == 1 })
 	originate("after", "PJSIP/quick")
 	eventually(t, "StasisStart on the third socket", func() bool { return countType(third, "StasisStart") == 1 })
-	time.Sleep(50 * time.Millisecond)
+	// A close handshake is the fence: the server writes every event it
+	// emitted before it saw the close, so whatever it sent the replaced
+	// socket for "after" is in by then.
+	second.close()
 	if n := countType(second, "StasisStart"); n != 0 {
 		t.Fatalf("replaced socket got %d StasisStart", n)
 	}
