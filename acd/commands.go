@@ -171,13 +171,14 @@ func (e *Engine) local(ctx context.Context, conn string, cmd command) (CallView,
 	}
 }
 
-// forwardTimeout bounds how long a request waits for the owning replica;
-// it waits in slices of forwardSlice and checks between two slices that
-// the owner is still alive, so an owner that dies meanwhile is noticed
-// within a slice plus its liveness TTL, not at the end.
+// A forwarded request waits for the owning replica up to
+// Options.ForwardTimeout, in slices of forwardSlice (BLPOP's resolution
+// is a second), and checks between two slices that the owner is still
+// alive: an owner that dies meanwhile is noticed within a slice plus its
+// liveness TTL, not at the end.
 const (
-	forwardTimeout = 10 * time.Second
-	forwardSlice   = time.Second
+	DefaultForwardTimeout = 10 * time.Second
+	forwardSlice          = time.Second
 )
 
 // forward sends a command to the replica that owns the call and waits for
@@ -185,7 +186,7 @@ const (
 // owner runs a command id once (see runForwarded). An owner that is not
 // alive (see liveness.go) gets no command: errs.ErrOwnerUnavailable at
 // once. A request that gives up (the owner died while it waited, or did
-// not answer in time) takes the command id back first (giveUp), so that a
+// not answer in time) takes the command id first (giveUp), so that a
 // command the owner never started is never run later.
 func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (CallView, error) {
 	alive, err := e.replicaAlive(ctx, owner)
@@ -205,7 +206,7 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 	}).Err(); err != nil {
 		return CallView{}, fmt.Errorf("forward %s to %s: %w", cmd.Op, owner, err)
 	}
-	for waited := time.Duration(0); waited < forwardTimeout; waited += forwardSlice {
+	for waited := time.Duration(0); waited < e.opts.ForwardTimeout; waited += forwardSlice {
 		res, err := e.store.rdb.BLPop(ctx, forwardSlice, e.replyKey(cmd.ID)).Result()
 		if err == nil {
 			var r commandReply
@@ -226,7 +227,7 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 			return CallView{}, e.giveUp(ctx, owner, cmd, errs.ErrOwnerUnavailable, "replica stopped before answering")
 		}
 	}
-	return CallView{}, e.giveUp(ctx, owner, cmd, errs.ErrOwnerTimeout, fmt.Sprintf("no answer in %s", forwardTimeout))
+	return CallView{}, e.giveUp(ctx, owner, cmd, errs.ErrOwnerTimeout, fmt.Sprintf("no answer in %s", e.opts.ForwardTimeout))
 }
 
 // giveUp ends a forwarded request that got no answer. It takes the

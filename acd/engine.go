@@ -86,8 +86,14 @@ type Options struct {
 	// (personal data): masked by default.
 	CallerNumberLog pii.NumberMode
 	// LivenessTTL is how long the replica's liveness key outlives its last
-	// beat (see liveness.go); 0 = DefaultLivenessTTL.
+	// beat (see liveness.go); 0 = DefaultLivenessTTL. The TTL runs on
+	// Redis time and the beats on Clock: a test that holds a clock.Fake
+	// still for longer than the TTL sees its replicas as not running.
 	LivenessTTL time.Duration
+	// ForwardTimeout bounds how long a request forwarded to the replica
+	// that owns the call waits for its answer while that replica is alive
+	// (see forward); 0 = DefaultForwardTimeout.
+	ForwardTimeout time.Duration
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -150,6 +156,9 @@ func NewEngine(opts Options) *Engine {
 	}
 	if opts.LivenessTTL <= 0 {
 		opts.LivenessTTL = DefaultLivenessTTL
+	}
+	if opts.ForwardTimeout <= 0 {
+		opts.ForwardTimeout = DefaultForwardTimeout
 	}
 	schedules := map[string]*hours.Schedule{}
 	for name, q := range opts.Queues {

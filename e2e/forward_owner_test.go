@@ -3,16 +3,19 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -93,4 +96,79 @@ func TestCommandForStoppedOwnerAnswers503(t *testing.T) {
 	if st := agentState(t, l.Lab, "a1"); st != agents.Connected {
 		t.Errorf("a1 is %s after a refused end, want connected", st)
 	}
+}
+
+// TestForwardedCommandTheOwnerDoesNotAnswer: r1 owns the call and takes a
+// command r2 forwards, but its actor is held inside a PBX command so the
+// command waits in its mailbox. If r1 then stops, r2's request ends with
+// ErrOwnerUnavailable (the owner had taken it: its outcome is unknown),
+// not with a timeout; if r1 stays alive, it ends with ErrOwnerTimeout, and
+// the command r1 had taken is still carried out once the actor is free.
+func TestForwardedCommandTheOwnerDoesNotAnswer(t *testing.T) {
+	for _, ownerStops := range []bool{true, false} {
+		name := "owner stays alive"
+		if ownerStops {
+			name = "owner stops"
+		}
+		t.Run(name, func(t *testing.T) { forwardWithoutAnswer(t, ownerStops) })
+	}
+}
+
+func forwardWithoutAnswer(t *testing.T, ownerStops bool) {
+	var gate *pbxGate
+	l := startControlLab(t, controlOptions{replicas: 2, forwardTimeout: 2 * time.Second, wrapPBX: func(node string, p acd.PBX) acd.PBX {
+		if gate != nil {
+			return p // r1's port only
+		}
+		gate = &pbxGate{PBX: p}
+		return gate
+	}})
+	ctx := context.Background()
+	l.agent(1, "a1", "PJSIP/1001", false, "sales")
+	e0, e1 := l.Replicas[0].Engine, l.Replicas[1].Engine
+	leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l.Lab, interactionOf(t, l.Lab, leg).ConnectionID, acd.StateConnected)
+	if _, err := e0.Hold(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	// Hold r1's actor: taking the customer off hold waits in StopMusic.
+	gate.arm(ix.CallerLeg)
+	resumed := make(chan error, 1)
+	go func() { _, err := e0.Resume(ctx, "a1"); resumed <- err }()
+	<-gate.entered
+
+	ended := make(chan error, 1)
+	go func() { _, err := e1.End(ctx, "a1"); ended <- err }()
+	waitFor(t, 10*time.Second, "r1 took the command from its inbox", func() bool {
+		keys, err := l.RDB.Keys(ctx, l.Replicas[0].Store.Keys().CommandDone("*")).Result()
+		return err == nil && len(keys) == 1
+	})
+
+	if ownerStops {
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatalf("stop r1: %v", err)
+		}
+		err := <-ended
+		if !errors.Is(err, errs.ErrOwnerUnavailable) {
+			t.Fatalf("end through r2 after r1 stopped: %v, want ErrOwnerUnavailable", err)
+		}
+		if !strings.Contains(err.Error(), "outcome is unknown") {
+			t.Errorf("error %q does not say the owner had taken the command", err)
+		}
+		return
+	}
+	err = <-ended
+	if !errors.Is(err, errs.ErrOwnerTimeout) || errors.Is(err, errs.ErrOwnerUnavailable) {
+		t.Fatalf("end through r2 with r1 busy: %v, want ErrOwnerTimeout", err)
+	}
+	close(gate.release)
+	if err := <-resumed; err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	// r1 had taken the end: its actor carries it out once free.
+	waitState(t, l.Lab, ix.ConnectionID, acd.StateEnded)
+	waitAgent(t, l.Lab, "a1", agents.WrapUp)
 }

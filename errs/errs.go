@@ -23,7 +23,7 @@ var (
 	ErrBadReply = errors.New("unexpected script reply")
 	// ErrOwnerUnavailable: the replica that owns the call is not running
 	// (its liveness key is gone), so a request for the call can not be
-	// carried out now; retrying later is safe, the request was not run.
+	// carried out now; the message says whether the owner had taken it.
 	ErrOwnerUnavailable = errors.New("owner replica unavailable")
 	// ErrOwnerTimeout: the replica that owns the call is running but did
 	// not answer a forwarded request in time.
