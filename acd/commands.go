@@ -171,13 +171,31 @@ func (e *Engine) local(ctx context.Context, conn string, cmd command) (CallView,
 	}
 }
 
-// forwardTimeout bounds how long a request waits for the owning replica.
-const forwardTimeout = 10 * time.Second
+// A forwarded request waits for the owning replica up to
+// Options.ForwardTimeout, in slices of forwardSlice (BLPOP's resolution
+// is a second), and checks between two slices that the owner is still
+// alive: an owner that dies meanwhile is noticed within a slice plus its
+// liveness TTL, not at the end.
+const (
+	DefaultForwardTimeout = 10 * time.Second
+	forwardSlice          = time.Second
+)
 
 // forward sends a command to the replica that owns the call and waits for
 // its answer on a reply list. The command id is an idempotency key: the
-// owner runs a command id once (see runForwarded).
+// owner runs a command id once (see runForwarded). An owner that is not
+// alive (see liveness.go) gets no command: errs.ErrOwnerUnavailable at
+// once. A request that gives up (the owner died while it waited, or did
+// not answer in time) takes the command id first (giveUp), so that a
+// command the owner never started is never run later.
 func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (CallView, error) {
+	alive, err := e.replicaAlive(ctx, owner)
+	if err != nil {
+		return CallView{}, fmt.Errorf("forward %s to %s: %w", cmd.Op, owner, err)
+	}
+	if !alive {
+		return CallView{}, fmt.Errorf("forward %s to %s: replica is not running; the request was not carried out: %w", cmd.Op, owner, errs.ErrOwnerUnavailable)
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return CallView{}, err
@@ -188,15 +206,44 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 	}).Err(); err != nil {
 		return CallView{}, fmt.Errorf("forward %s to %s: %w", cmd.Op, owner, err)
 	}
-	res, err := e.store.rdb.BLPop(ctx, forwardTimeout, e.replyKey(cmd.ID)).Result()
-	if err != nil {
-		return CallView{}, fmt.Errorf("no answer from %s to %s: %w", owner, cmd.Op, err)
+	for waited := time.Duration(0); waited < e.opts.ForwardTimeout; waited += forwardSlice {
+		res, err := e.store.rdb.BLPop(ctx, forwardSlice, e.replyKey(cmd.ID)).Result()
+		if err == nil {
+			var r commandReply
+			if err := json.Unmarshal([]byte(res[1]), &r); err != nil {
+				return CallView{}, err
+			}
+			return r.View, r.err()
+		}
+		if !errors.Is(err, redis.Nil) {
+			return CallView{}, fmt.Errorf("wait for %s to answer %s: %w", owner, cmd.Op, err)
+		}
+		// No answer within this slice (redis.Nil): is the owner still there?
+		alive, err := e.replicaAlive(ctx, owner)
+		if err != nil {
+			return CallView{}, fmt.Errorf("wait for %s to answer %s: %w", owner, cmd.Op, err)
+		}
+		if !alive {
+			return CallView{}, e.giveUp(ctx, owner, cmd, errs.ErrOwnerUnavailable, "replica stopped before answering")
+		}
 	}
-	var r commandReply
-	if err := json.Unmarshal([]byte(res[1]), &r); err != nil {
-		return CallView{}, err
+	return CallView{}, e.giveUp(ctx, owner, cmd, errs.ErrOwnerTimeout, fmt.Sprintf("no answer in %s", e.opts.ForwardTimeout))
+}
+
+// giveUp ends a forwarded request that got no answer. It takes the
+// command id as run (the owner's runForwarded takes the same key), so
+// whether the command was carried out is known: not at all if giveUp got
+// the key, or started by the owner if the owner got it first.
+func (e *Engine) giveUp(ctx context.Context, owner string, cmd command, sentinel error, why string) error {
+	took, err := e.store.rdb.SetNX(ctx, e.store.keys.CommandDone(cmd.ID), 1, 5*time.Minute).Result()
+	switch {
+	case err != nil:
+		return fmt.Errorf("forward %s to %s: %s; whether it was carried out is unknown (%v): %w", cmd.Op, owner, why, err, sentinel)
+	case took:
+		return fmt.Errorf("forward %s to %s: %s; the request was not carried out: %w", cmd.Op, owner, why, sentinel)
+	default:
+		return fmt.Errorf("forward %s to %s: %s; the owner had started the request, its outcome is unknown: %w", cmd.Op, owner, why, sentinel)
 	}
-	return r.View, r.err()
 }
 
 func (e *Engine) replyKey(id string) string { return e.store.keys.CommandReply(id) }

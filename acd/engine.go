@@ -85,6 +85,15 @@ type Options struct {
 	// CallerNumberLog says how the caller's number appears in the logs
 	// (personal data): masked by default.
 	CallerNumberLog pii.NumberMode
+	// LivenessTTL is how long the replica's liveness key outlives its last
+	// beat (see liveness.go); 0 = DefaultLivenessTTL. The TTL runs on
+	// Redis time and the beats on Clock: a test that holds a clock.Fake
+	// still for longer than the TTL sees its replicas as not running.
+	LivenessTTL time.Duration
+	// ForwardTimeout bounds how long a request forwarded to the replica
+	// that owns the call waits for its answer while that replica is alive
+	// (see forward); 0 = DefaultForwardTimeout.
+	ForwardTimeout time.Duration
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -144,6 +153,12 @@ func NewEngine(opts Options) *Engine {
 	}
 	if opts.CallbackPoll <= 0 {
 		opts.CallbackPoll = DefaultCallbackPoll
+	}
+	if opts.LivenessTTL <= 0 {
+		opts.LivenessTTL = DefaultLivenessTTL
+	}
+	if opts.ForwardTimeout <= 0 {
+		opts.ForwardTimeout = DefaultForwardTimeout
 	}
 	schedules := map[string]*hours.Schedule{}
 	for name, q := range opts.Queues {
@@ -206,6 +221,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
 	}
+	// Alive before the first event: a request forwarded here from the
+	// start finds this replica running.
+	if err := e.beat(ctx); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
@@ -214,6 +234,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.readInbox(ctx) })
 	g.Go(func() error { return e.sweep(ctx) })
 	g.Go(func() error { return e.runCallbacks(ctx) })
+	g.Go(func() error { return e.runLiveness(ctx) })
 	err := g.Wait()
 	e.wg.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

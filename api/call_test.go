@@ -250,6 +250,8 @@ func TestCallControlErrorsMapToStatus(t *testing.T) {
 		{"bad number", fmt.Errorf("consult: %w", &errs.FieldError{Field: "number", Msg: "not a dialable number"}), 400, "number", "not a dialable number"},
 		{"value breaks its type", fmt.Errorf("edit: %w", &cad.ValueError{Name: "BALANCE", Rule: cad.RuleNumber, Msg: "must be a number"}), 400, "value", "BALANCE: must be a number"},
 		{"read-only variable", fmt.Errorf("edit: %w", &cad.ValueError{Name: "CUSTOMER_ID", Rule: cad.RuleReadOnly, Msg: "is read-only"}), 400, "name", "CUSTOMER_ID: is read-only"},
+		{"owner replica gone", fmt.Errorf("forward hold to r1: replica is not running: %w", errs.ErrOwnerUnavailable), 503, "", "not running; retry"},
+		{"owner replica too slow", fmt.Errorf("forward hold to r1: no answer in 10s: %w", errs.ErrOwnerTimeout), 504, "", "did not answer in time"},
 		{"anything else", fmt.Errorf("hold: %w", secret), 500, "", "internal error"},
 	} {
 		for _, route := range callRoutes {
@@ -260,6 +262,10 @@ func TestCallControlErrorsMapToStatus(t *testing.T) {
 				eb := wantCoreErrorMapped(t, w, rec, tc.status, tc.field)
 				if !strings.Contains(eb.Error, tc.msg) {
 					t.Errorf("error %q lacks %q", eb.Error, tc.msg)
+				}
+				// Only a 503 says when to come back.
+				if ra := rec.Header().Get("Retry-After"); (tc.status == 503) != (ra != "") {
+					t.Errorf("status %d with Retry-After %q", tc.status, ra)
 				}
 			})
 		}

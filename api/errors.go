@@ -69,6 +69,10 @@ func badField(field, msg string) error {
 	return &requestError{status: http.StatusBadRequest, msg: msg, field: field}
 }
 
+// retryAfterSeconds is the Retry-After of a 503: about one liveness TTL
+// (acd.DefaultLivenessTTL), the time a restarted replica needs to be seen.
+const retryAfterSeconds = 5
+
 // fail answers a failed request. It is the one place errors become status
 // codes.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -114,6 +118,16 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// The core's message names the problem ("resume: customer is not
 		// on hold: illegal transition"); it carries states, not internals.
 		writeError(w, http.StatusConflict, err.Error(), "")
+	case errors.Is(err, errs.ErrOwnerUnavailable):
+		// The call's replica is gone; the request was not run (or its
+		// outcome is unknown, which the core logs). Retrying is safe: the
+		// call is then served by its owner back, or ends.
+		s.log.WarnContext(r.Context(), "owner replica unavailable", append(attrs(r), "error", err)...)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "the replica that runs this call is not running; retry in a few seconds", "")
+	case errors.Is(err, errs.ErrOwnerTimeout):
+		s.log.WarnContext(r.Context(), "owner replica did not answer", append(attrs(r), "error", err)...)
+		writeError(w, http.StatusGatewayTimeout, "the replica that runs this call did not answer in time; read the call again before retrying", "")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		s.log.InfoContext(r.Context(), "request abandoned by client", attrs(r)...)

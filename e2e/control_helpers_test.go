@@ -44,6 +44,9 @@ type controlOptions struct {
 	logger    *slog.Logger
 	wrapPBX   func(node string, pbx acd.PBX) acd.PBX
 	clock     clock.Clock // runs the engines' timers (nil: the system clock)
+	// forwardTimeout: how long a forwarded command waits for a live owner
+	// (0: acd.DefaultForwardTimeout).
+	forwardTimeout time.Duration
 }
 
 // privacyShield is how long the control labs' privacy pauses last.
@@ -89,6 +92,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			Clock:                 o.clock,
 			BlindTransferNoAnswer: o.blindMiss,
 			BusyMessage:           media.MustParse("sound:all-circuits-busy-now"),
+			ForwardTimeout:        o.forwardTimeout,
 		},
 	})
 	if err != nil {

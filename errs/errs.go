@@ -21,6 +21,13 @@ var (
 	// ErrBadReply: a Redis script replied with a shape its Go caller does
 	// not expect (the two sides disagree): a bug, never bad input.
 	ErrBadReply = errors.New("unexpected script reply")
+	// ErrOwnerUnavailable: the replica that owns the call is not running
+	// (its liveness key is gone), so a request for the call can not be
+	// carried out now; the message says whether the owner had taken it.
+	ErrOwnerUnavailable = errors.New("owner replica unavailable")
+	// ErrOwnerTimeout: the replica that owns the call is running but did
+	// not answer a forwarded request in time.
+	ErrOwnerTimeout = errors.New("owner replica did not answer in time")
 )
 
 // FieldError is bad input: it names the field and what is wrong with it.

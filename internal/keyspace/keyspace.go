@@ -23,6 +23,7 @@
 //	tandem:v1:events                      STREAM every interaction and agent transition
 //	tandem:v1:audit                       STREAM who revealed which secure value
 //	tandem:v1:node:<node>:inbox           STREAM offers and commands for calls a node owns
+//	tandem:v1:node:<node>:alive           STR    present (short TTL) while a node's engine runs
 //	tandem:v1:cmd:<id>                    STR    a forwarded command id already run
 //	tandem:v1:reply:<id>                  LIST   the answer to a forwarded command
 //	tandem:v1:agent-events:<id>           PUBSUB live events for one agent's desktop
@@ -86,12 +87,15 @@ func (k Keys) AgentSkills() string    { return k.base + "agent-skills" }
 func (k Keys) AgentDay(d int64, what string) string {
 	return k.base + "agent-day:" + strconv.FormatInt(d, 10) + ":" + what
 }
-func (k Keys) WrapUpDue() string             { return k.base + "wrapup-due" }
-func (k Keys) ActiveCalls() string           { return k.base + "active-calls" }
-func (k Keys) RefusedFull() string           { return k.base + "refused-full" }
-func (k Keys) Events() string                { return k.base + "events" }
-func (k Keys) Audit() string                 { return k.base + "audit" }
-func (k Keys) Inbox(node string) string      { return k.base + "node:" + node + ":inbox" }
+func (k Keys) WrapUpDue() string        { return k.base + "wrapup-due" }
+func (k Keys) ActiveCalls() string      { return k.base + "active-calls" }
+func (k Keys) RefusedFull() string      { return k.base + "refused-full" }
+func (k Keys) Events() string           { return k.base + "events" }
+func (k Keys) Audit() string            { return k.base + "audit" }
+func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inbox" }
+func (k Keys) ReplicaAlive(node string) string {
+	return k.base + "node:" + node + ":alive"
+}
 func (k Keys) CommandDone(id string) string  { return k.base + "cmd:" + id }
 func (k Keys) CommandReply(id string) string { return k.base + "reply:" + id }
 func (k Keys) AgentChannel(id string) string { return k.base + "agent-events:" + id }
