@@ -87,8 +87,7 @@ type Options struct {
 	CallerNumberLog pii.NumberMode
 	// LivenessTTL is how long the replica's liveness key outlives its last
 	// beat (see liveness.go); 0 = DefaultLivenessTTL. The TTL runs on
-	// Redis time and the beats on Clock: a test that holds a clock.Fake
-	// still for longer than the TTL sees its replicas as not running.
+	// Redis's real clock, so the beats run on real time too, not on Clock.
 	LivenessTTL time.Duration
 	// ForwardTimeout bounds how long a request forwarded to the replica
 	// that owns the call waits for its answer while that replica is alive

@@ -7,8 +7,9 @@ import (
 )
 
 // A replica's liveness: while its engine runs, a replica keeps the key
-// node:<node>:alive in Redis with a short TTL, renewed on the engine's
-// clock and removed when the engine stops cleanly. Other replicas read it
+// node:<node>:alive in Redis with a short TTL, renewed on real time (the
+// TTL runs out on Redis's real clock, so its renewal cannot follow a test's
+// fake clock) and removed when the engine stops cleanly. Other replicas read it
 // before they forward a request to the replica that owns a call (and
 // while they wait for its answer), so a request for a call of a replica
 // that stopped or crashed fails at once with errs.ErrOwnerUnavailable
@@ -40,13 +41,13 @@ func (e *Engine) runLiveness(ctx context.Context) error {
 			e.log.Warn("remove liveness key", "err", err)
 		}
 	}()
-	t := e.opts.Clock.NewTicker(e.opts.LivenessTTL / 3)
+	t := time.NewTicker(e.opts.LivenessTTL / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C():
+		case <-t.C:
 		}
 		if err := e.beat(ctx); err != nil && ctx.Err() == nil {
 			// The next tick tries again; two missed beats in a row and the
