@@ -87,7 +87,7 @@ type Redis struct {
 	// primary's).
 	SentinelPassword string `mapstructure:"sentinel_password"`
 	Password         string `mapstructure:"password"`
-	DB       int    `mapstructure:"db"`
+	DB               int    `mapstructure:"db"`
 	// Prefix starts every key Tandem writes ("tandem" → "tandem:v1:...").
 	Prefix string `mapstructure:"prefix"`
 }
