@@ -120,6 +120,8 @@ type server struct {
 	auth    *authenticator
 	log     *slog.Logger
 	metrics http.Handler
+	// ready lists what keeps the replica from serving (see WithReadiness).
+	ready func(context.Context) []string
 	// pingInterval and pongTimeout: the event sockets' keepalive.
 	pingInterval, pongTimeout time.Duration
 }
@@ -132,6 +134,16 @@ type Option func(*server)
 // queue, state and kind, nothing about a caller or an agent by name, and
 // Prometheus scrapes without credentials by default.
 func WithMetrics(h http.Handler) Option { return func(s *server) { s.metrics = h } }
+
+// WithReadiness serves GET /readyz, without a token like /healthz: 200
+// {"ready":true} when check returns nothing, else 503
+// {"ready":false,"not_ready":[...]} naming what is not ready ("pbx",
+// "redis"), so a load balancer or Kubernetes stops sending agents to a
+// replica that does not hold its application or cannot reach Redis. check
+// must return within the request's context; it runs on every probe.
+func WithReadiness(check func(context.Context) []string) Option {
+	return func(s *server) { s.ready = check }
+}
 
 // WithKeepalive pings every event socket each interval and drops a client
 // whose pong has not come within timeout (defaults 15s and 10s).
@@ -165,6 +177,9 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 	s.route(mux, "GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
+	if s.ready != nil {
+		s.route(mux, "GET", "/readyz", http.HandlerFunc(s.readyz))
+	}
 
 	s.route(mux, "POST", "/v1/agents/{id}/login", s.agent(s.login))
 	s.route(mux, "POST", "/v1/agents/{id}/available", s.agent(s.available()))
@@ -245,4 +260,16 @@ func (s *server) routes(mux *http.ServeMux, pattern string, byMethod map[string]
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed", "")
 	})
+}
+
+// readyz answers the readiness probe (see WithReadiness).
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if missing := s.ready(r.Context()); len(missing) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, struct {
+			Ready    bool     `json:"ready"`
+			NotReady []string `json:"not_ready"`
+		}{false, missing})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,6 +153,34 @@ func TestHealthzNeedsNoToken(t *testing.T) {
 	w := newWorld(t)
 	if rec := w.do("GET", "/healthz", "", ""); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// TestReadyzNamesWhatIsNotReady: /readyz needs no token, answers 200 when
+// the check finds nothing missing and 503 naming each missing part.
+func TestReadyzNamesWhatIsNotReady(t *testing.T) {
+	core := newFakeCore()
+	var missing []string
+	h := New(core, testAuth, nil, WithReadiness(func(context.Context) []string { return missing }))
+	for _, tc := range []struct {
+		missing []string
+		code    int
+		body    string
+	}{
+		{nil, http.StatusOK, `{"ready":true}`},
+		{[]string{"pbx"}, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["pbx"]}`},
+		{[]string{"pbx", "redis"}, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["pbx","redis"]}`},
+	} {
+		missing = tc.missing
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		if rec.Code != tc.code || strings.TrimSpace(rec.Body.String()) != tc.body {
+			t.Errorf("missing %v: %d %s, want %d %s", tc.missing, rec.Code, rec.Body, tc.code, tc.body)
+		}
+	}
+	// Without a readiness check there is no /readyz to be fooled by.
+	if rec := newWorld(t).do("GET", "/readyz", "", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("readyz without WithReadiness: %d, want 404", rec.Code)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
@@ -92,7 +93,17 @@ type Driver struct {
 	// readers counts the takeover readers; Run waits for them, so no
 	// handler call happens after Run has returned.
 	readers sync.WaitGroup
+	// connected: Run's own events socket is open and the application is
+	// this replica's (see Connected). Written only by Run's goroutine.
+	connected atomic.Bool
 }
+
+// Connected reports whether the driver holds its Stasis application now:
+// Run's events socket is open (and was re-read after a reconnect). It is
+// false before the first socket, while reconnecting, and for good once
+// Asterisk replaced the socket (ErrReplaced) or Run returned. Safe to call
+// from any goroutine: readiness probes read it.
+func (d *Driver) Connected() bool { return d.connected.Load() }
 
 // running is what Takeover needs from the Run in progress: its handler, and
 // a context that ends when Run returns, which ends every takeover with it.

@@ -46,6 +46,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		d.mu.Lock()
 		d.run = nil
 		d.mu.Unlock()
+		d.connected.Store(false)
 		cancel() // ends every takeover
 		d.readers.Wait()
 	}()
@@ -79,7 +80,9 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 				d.log.Error("resync after reconnect", "err", err)
 			}
 		}
+		d.connected.Store(true)
 		err = d.read(ctx, ws, handle, bo.reset)
+		d.connected.Store(false)
 		_ = ws.CloseNow()
 		if errors.Is(err, ErrReplaced) {
 			d.log.Error("application replaced by another connection; stopping")

@@ -73,11 +73,35 @@ type Recording struct {
 type Redis struct {
 	// Addr is host:port. Empty is allowed only by `tandem demo`, which then
 	// starts its own redis-server.
-	Addr     string `mapstructure:"addr"`
-	Password string `mapstructure:"password"`
-	DB       int    `mapstructure:"db"`
+	Addr string `mapstructure:"addr"`
+	// Addrs, instead of Addr, lists host:port addresses: the Sentinels to
+	// ask for MasterName's primary. More than one without MasterName
+	// would make go-redis's universal client a Cluster client, which
+	// Tandem does not support, so Validate refuses it.
+	Addrs []string `mapstructure:"addrs"`
+	// MasterName, when set, connects through Redis Sentinel: the
+	// addresses are Sentinels, asked for this master's primary and again
+	// after a failover.
+	MasterName string `mapstructure:"master_name"`
+	// SentinelPassword authenticates to the Sentinels (Password is the
+	// primary's).
+	SentinelPassword string `mapstructure:"sentinel_password"`
+	Password         string `mapstructure:"password"`
+	DB               int    `mapstructure:"db"`
 	// Prefix starts every key Tandem writes ("tandem" → "tandem:v1:...").
 	Prefix string `mapstructure:"prefix"`
+}
+
+// Addresses lists where to connect: Addrs when set, else Addr alone, else
+// nothing.
+func (r Redis) Addresses() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	if r.Addr != "" {
+		return []string{r.Addr}
+	}
+	return nil
 }
 
 // ARI locates an Asterisk and the Stasis application this replica runs.

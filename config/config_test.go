@@ -129,7 +129,9 @@ func TestDefaultListsAreNotShared(t *testing.T) {
 
 func equalConfig(a, b Config) bool {
 	// Good enough for the scalar-only configs compared here.
-	return a.NodeID == b.NodeID && a.Redis == b.Redis && a.HTTP == b.HTTP &&
+	return a.NodeID == b.NodeID && a.Redis.Addr == b.Redis.Addr && a.Redis.Password == b.Redis.Password &&
+		a.Redis.DB == b.Redis.DB && a.Redis.Prefix == b.Redis.Prefix && a.Redis.MasterName == b.Redis.MasterName &&
+		slices.Equal(a.Redis.Addrs, b.Redis.Addrs) && a.HTTP == b.HTTP &&
 		a.ARI.URL == b.ARI.URL && a.ARI.App == b.ARI.App && a.ARI.RequestTimeout == b.ARI.RequestTimeout &&
 		a.ARI.Formats == b.ARI.Formats && a.ARI.PingInterval == b.ARI.PingInterval && a.ARI.PongTimeout == b.ARI.PongTimeout &&
 		a.ARI.ReconnectBackoff == b.ARI.ReconnectBackoff && a.ARI.ReconnectBackoffMax == b.ARI.ReconnectBackoffMax &&
@@ -500,6 +502,33 @@ func TestValidateAcceptsValid(t *testing.T) {
 	}
 }
 
+// TestRedisSentinelSettings: Sentinel addresses come as a list from the
+// file or comma-separated from the environment, validate with a master
+// name, and redis.addr alone still works (Addresses is then just it).
+func TestRedisSentinelSettings(t *testing.T) {
+	c := valid() // before the environment below: Default reads it
+	if got := c.Redis.Addresses(); !slices.Equal(got, []string{"127.0.0.1:6379"}) {
+		t.Fatalf("redis.addr alone: addresses %v", got)
+	}
+	c.Redis.Addr = ""
+	if got := c.Redis.Addresses(); got != nil {
+		t.Fatalf("no address: %v", got)
+	}
+
+	t.Setenv("TANDEM_REDIS_ADDRS", "s1:26379,s2:26379")
+	t.Setenv("TANDEM_REDIS_MASTER_NAME", "mymaster")
+	c, err := Load(flags(t, "--config", writeFile(t, "node_id: n1\nredis: {sentinel_password: spw}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Redis.Addresses(), []string{"s1:26379", "s2:26379"}) || c.Redis.MasterName != "mymaster" || c.Redis.SentinelPassword != "spw" {
+		t.Fatalf("redis = %+v", c.Redis)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a Sentinel configuration: %v", err)
+	}
+}
+
 func TestValidateNamesTheBadKey(t *testing.T) {
 	for _, tc := range []struct {
 		key    string
@@ -510,6 +539,16 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"redis.addr", func(c *Config) { c.Redis.Addr = "localhost" }},
 		{"redis.addr", func(c *Config) { c.Redis.Addr = "localhost:http" }},
 		{"redis.db", func(c *Config) { c.Redis.DB = -1 }},
+		{"redis.addrs[1]", func(c *Config) {
+			c.Redis.Addr, c.Redis.MasterName, c.Redis.Addrs = "", "mymaster", []string{"s1:26379", "s2"}
+		}},
+		{"redis.addrs", func(c *Config) { c.Redis.Addrs = []string{"s1:26379"} }}, // beside redis.addr
+		{"redis.addrs", func(c *Config) { c.Redis.Addr, c.Redis.Addrs = "", []string{"r1:6379", "r2:6379"} }},
+		{"redis.master_name", func(c *Config) { c.Redis.Addr, c.Redis.MasterName = "", "mymaster" }},
+		{"redis.master_name", func(c *Config) {
+			c.Redis.Addr, c.Redis.MasterName, c.Redis.Addrs = "", "my master", []string{"s1:26379"}
+		}},
+		{"redis.sentinel_password", func(c *Config) { c.Redis.SentinelPassword = "pw" }},
 		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "" }},
 		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "a b" }},
 		{"redis.prefix", func(c *Config) { c.Redis.Prefix = "{t}" }},
@@ -650,12 +689,13 @@ func TestQueueSettingsFallsBackToRouting(t *testing.T) {
 
 func TestLogValueMasksSecrets(t *testing.T) {
 	c := valid()
+	c.Redis.SentinelPassword = "sentinel-pw"
 	c.Redis.Password = "redis-pw"
 	c.ARI.Password = "ari-pw"
 	var b strings.Builder
 	slog.New(slog.NewJSONHandler(&b, nil)).Info("start", "config", c)
 	out := b.String()
-	for _, secret := range []string{"redis-pw", "ari-pw", `"a1"`, `"s1"`} {
+	for _, secret := range []string{"sentinel-pw", "redis-pw", "ari-pw", `"a1"`, `"s1"`} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log line leaks %s: %s", secret, out)
 		}

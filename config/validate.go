@@ -103,6 +103,25 @@ func (c Config) Validate() error {
 			bad("redis.addr", "%s", msg)
 		}
 	}
+	for i, a := range c.Redis.Addrs {
+		if msg := checkHostPort(a); msg != "" {
+			bad(fmt.Sprintf("redis.addrs[%d]", i), "%s", msg)
+		}
+	}
+	switch {
+	case c.Redis.Addr != "" && len(c.Redis.Addrs) > 0:
+		bad("redis.addrs", "set redis.addr or redis.addrs, not both")
+	case c.Redis.MasterName == "" && len(c.Redis.Addrs) > 1:
+		// go-redis would open a Cluster client, and one routing script
+		// touches keys in many hash slots.
+		bad("redis.addrs", "more than one address needs redis.master_name (Sentinel); Redis Cluster is not supported")
+	case c.Redis.MasterName != "" && len(c.Redis.Addresses()) == 0:
+		bad("redis.master_name", "needs the Sentinels' addresses in redis.addrs")
+	case c.Redis.MasterName != "" && strings.IndexFunc(c.Redis.MasterName, unicode.IsSpace) >= 0:
+		bad("redis.master_name", "must not contain spaces")
+	case c.Redis.MasterName == "" && c.Redis.SentinelPassword != "":
+		bad("redis.sentinel_password", "is only used with redis.master_name")
+	}
 	if c.Redis.DB < 0 {
 		bad("redis.db", "must not be negative")
 	}

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tandem-cc/tandem/internal/demo"
+	"github.com/tandem-cc/tandem/internal/redisserver"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -118,6 +121,15 @@ type replica struct {
 // agent (1001, token agent-token) logged in and available.
 func startServe(t *testing.T, logYAML string) *replica {
 	t.Helper()
+	return startServeOn(t, redistest.Start(t), nil, logYAML, nil)
+}
+
+// startServeOn is startServe against the Redis at redisAddr, with the
+// simulator's handler wrapped by wrap (when not nil), and beforeApp (when
+// not nil) called once the API answers, before waiting for the Stasis
+// application.
+func startServeOn(t *testing.T, redisAddr string, wrap func(http.Handler) http.Handler, logYAML string, beforeApp func(*replica)) *replica {
+	t.Helper()
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
 			t.Setenv(k, "")
@@ -125,7 +137,11 @@ func startServe(t *testing.T, logYAML string) *replica {
 		}
 	}
 	sim := pbxsim.New(pbxsim.Options{Username: "tandem", Password: "pw"})
-	ari := httptest.NewServer(sim.Handler())
+	h := sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ari := httptest.NewServer(h)
 	t.Cleanup(func() { sim.Close(); ari.Close() })
 	sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 50 * time.Millisecond})
 
@@ -140,7 +156,7 @@ auth:
 routing: {default_queue: sales, dnis: {"5551000": sales}, ring_timeout: 2s}
 queues: {sales: {moh_class: default}}
 %s
-`, redistest.Start(t), ari.URL+"/ari", listen, logYAML)
+`, redisAddr, ari.URL+"/ari", listen, logYAML)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +183,9 @@ queues: {sales: {moh_class: default}}
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
+	if beforeApp != nil {
+		beforeApp(r)
+	}
 	waitFor(t, "the Stasis application", func() bool { return activeApp(t, ari.URL, "tandem-r1") })
 	post(t, r.api+"/v1/agents/1001/login", `{"endpoint":"PJSIP/1001","queues":["sales"]}`)
 	post(t, r.api+"/v1/agents/1001/available", "")
@@ -214,6 +233,82 @@ func TestServeRoutesACallThroughTheSimulator(t *testing.T) {
 	if st := r.sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
 		t.Fatalf("sim stats %+v", st)
 	}
+}
+
+// TestReadyzFollowsTheApplicationAndRedis: /readyz (no token) is 503
+// naming "pbx" until the events socket connects and again after the
+// simulator drops it (redials refused meanwhile), 200 once connected, and
+// 503 naming "redis" once Redis is stopped.
+func TestReadyzFollowsTheApplicationAndRedis(t *testing.T) {
+	rs, err := redisserver.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopRedis := sync.OnceFunc(rs.Stop) // Stop may be called once only
+	t.Cleanup(stopRedis)
+	// While refuse is set, the simulator answers the events socket's
+	// upgrade with 503: the replica cannot (re)connect its application.
+	var refuse atomic.Bool
+	refuse.Store(true)
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if refuse.Load() && strings.HasSuffix(r.URL.Path, "/ari/events") {
+				http.Error(w, "refused by the test", http.StatusServiceUnavailable)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	r := startServeOn(t, rs.Addr, gate, "", func(r *replica) {
+		readyz(t, r.api, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["pbx"]}`)
+		refuse.Store(false)
+	})
+	waitReadyz(t, r.api, http.StatusOK, `{"ready":true}`)
+
+	refuse.Store(true)
+	r.sim.DropWebSockets("tandem-r1")
+	waitReadyz(t, r.api, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["pbx"]}`)
+	refuse.Store(false)
+	waitReadyz(t, r.api, http.StatusOK, `{"ready":true}`)
+
+	stopRedis()
+	waitReadyz(t, r.api, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["redis"]}`)
+	if err := r.stop(); err != nil {
+		t.Logf("serve after Redis stopped: %v", err)
+	}
+}
+
+// readyz fetches /readyz and checks its status and body.
+func readyz(t *testing.T, api string, code int, body string) {
+	t.Helper()
+	if got, b := getReadyz(t, api); got != code || b != body {
+		t.Fatalf("readyz %d %s, want %d %s", got, b, code, body)
+	}
+}
+
+// waitReadyz waits (bounded) until /readyz answers code and body.
+func waitReadyz(t *testing.T, api string, code int, body string) {
+	t.Helper()
+	var got int
+	var b string
+	waitFor(t, fmt.Sprintf("readyz %d %s", code, body), func() bool {
+		got, b = getReadyz(t, api)
+		return got == code && b == body
+	})
+}
+
+func getReadyz(t *testing.T, api string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(api + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
 // The caller's number is personal data: with the default configuration

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +27,10 @@ import (
 // shutdownGrace bounds how long in-flight API requests may finish after
 // SIGINT/SIGTERM.
 const shutdownGrace = 10 * time.Second
+
+// readyRedisTimeout bounds the PING of a readiness probe: a Redis slower
+// than this is as good as absent to the calls this replica would take.
+const readyRedisTimeout = time.Second
 
 // serve runs one production replica: the ARI driver and ACD engine for its
 // Stasis application, and the agent/supervisor HTTP API, until ctx ends.
@@ -45,16 +51,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Redis.Addr == "" {
-		return errors.New("redis.addr is empty: set --redis-addr or TANDEM_REDIS_ADDR (only `tandem demo` starts its own Redis)")
+	if len(cfg.Redis.Addresses()) == 0 {
+		return errors.New("redis.addr is empty: set --redis-addr or TANDEM_REDIS_ADDR, or redis.addrs (only `tandem demo` starts its own Redis)")
 	}
 	log.Info("starting replica", "config", cfg)
 	if len(cfg.Queues) == 0 {
 		log.Warn("no queues configured: every call will be refused")
 	}
 
-	rdb := redis.NewClient(&redis.Options{
-		Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+	// The universal client is a plain client for one address, and a
+	// Sentinel-backed failover client when redis.master_name is set (Validate
+	// refuses the Cluster case: several addresses without a master name).
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: cfg.Redis.Addresses(), MasterName: cfg.Redis.MasterName,
+		SentinelPassword: cfg.Redis.SentinelPassword,
+		Password:         cfg.Redis.Password, DB: cfg.Redis.DB,
 		// Without it a context deadline never reaches the socket.
 		ContextTimeoutEnabled: true,
 	})
@@ -68,18 +79,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	err = rdb.Ping(pctx).Err()
 	cancel()
 	if err != nil {
-		return fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
+		return fmt.Errorf("redis %s: %w", strings.Join(cfg.Redis.Addresses(), ","), err)
 	}
 
+	pbx := ari.New(ari.Options{
+		URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
+		App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
+		Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
+		ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
+		RecordingFormat: cfg.Recording.Format, Logger: log,
+	})
+
 	engine := acd.NewEngine(acd.Options{
-		Store: acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
-		PBX: ari.New(ari.Options{
-			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
-			App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
-			Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
-			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
-			RecordingFormat: cfg.Recording.Format, Logger: log,
-		}),
+		Store:         acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
+		PBX:           pbx,
 		Queues:        cfg.EngineQueues(),
 		DNIS:          cfg.Routing.DNIS,
 		DefaultQueue:  cfg.Routing.DefaultQueue,
@@ -121,7 +134,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("http.listen: %w", err)
 		}
 		srv := &http.Server{
-			Handler:           api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler())),
+			Handler: api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler()),
+				api.WithReadiness(readiness(pbx, rdb, log))),
 			ReadHeaderTimeout: 10 * time.Second,
 			// Agent WebSockets end with the replica: Shutdown neither waits
 			// for nor closes upgraded connections, their request context does.
@@ -149,4 +163,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// readiness is /readyz's check: "pbx" while the driver does not hold its
+// Stasis application (not yet connected, reconnecting, or replaced),
+// "redis" while Redis does not answer PING within readyRedisTimeout.
+func readiness(pbx interface{ Connected() bool }, rdb redis.UniversalClient, log *slog.Logger) func(context.Context) []string {
+	return func(ctx context.Context) []string {
+		var missing []string
+		if !pbx.Connected() {
+			missing = append(missing, "pbx")
+		}
+		pctx, cancel := context.WithTimeout(ctx, readyRedisTimeout)
+		defer cancel()
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			// Debug: a probe runs every few seconds, and the engine logs
+			// its own Redis failures.
+			log.Debug("readiness: redis ping failed", "err", err)
+			missing = append(missing, "redis")
+		}
+		return missing
+	}
 }
