@@ -248,6 +248,8 @@ func (e *Engine) onEvent(ev Event) {
 	switch ev := ev.(type) {
 	case CallArrived:
 		e.startCall(ev)
+	case StrayArrived:
+		e.sendBack(ev)
 	case Resynced:
 		e.resync(ev)
 	default:

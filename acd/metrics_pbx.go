@@ -66,6 +66,11 @@ func (p meteredPBX) Hangup(ctx context.Context, leg string, cause HangupCause) e
 	return p.time("hangup", start, p.PBX.Hangup(ctx, leg, cause))
 }
 
+func (p meteredPBX) ContinueInDialplan(ctx context.Context, leg string) error {
+	start := time.Now()
+	return p.time("continue", start, p.PBX.ContinueInDialplan(ctx, leg))
+}
+
 func (p meteredPBX) AddToBridge(ctx context.Context, bridge, leg string) error {
 	start := time.Now()
 	return p.time("add_to_bridge", start, p.PBX.AddToBridge(ctx, bridge, leg))

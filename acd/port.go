@@ -34,6 +34,10 @@ type PBX interface {
 	DestroyBridge(ctx context.Context, bridge string) error
 	// Hangup ends a leg; a leg that is already gone is not an error.
 	Hangup(ctx context.Context, leg string, cause HangupCause) error
+	// ContinueInDialplan hands a leg back to the PBX's dialplan, which
+	// goes on after the step that gave the leg to Tandem (in Asterisk, the
+	// priority after Stasis()). A leg that is gone is ErrLegGone.
+	ContinueInDialplan(ctx context.Context, leg string) error
 	// AddToBridge joins a leg to an existing bridge (moving it from any
 	// other bridge it is in).
 	AddToBridge(ctx context.Context, bridge, leg string) error
@@ -134,6 +138,16 @@ type CallArrived struct {
 	Vars map[string]string
 }
 
+// StrayArrived: a leg entered Tandem's application that is neither an
+// inbound call (its arguments do not start with "inbound") nor a leg Tandem
+// created. Nothing else will ever act on it, so the ACD sends it back to
+// the dialplan (or hangs it up); left alone it would ring forever.
+type StrayArrived struct {
+	Leg string
+	// Args are the arguments the dialplan passed, for the log.
+	Args []string
+}
+
 // LegAnswered: a leg Tandem rang was answered.
 type LegAnswered struct{ Leg string }
 
@@ -183,6 +197,7 @@ const (
 type Resynced struct{ Live []string }
 
 func (e CallArrived) eventLeg() string      { return e.Leg }
+func (e StrayArrived) eventLeg() string     { return e.Leg }
 func (e LegAnswered) eventLeg() string      { return e.Leg }
 func (e RingFailed) eventLeg() string       { return e.Leg }
 func (e LegHungUp) eventLeg() string        { return e.Leg }

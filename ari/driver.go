@@ -334,6 +334,13 @@ func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) e
 	return err
 }
 
+// ContinueInDialplan sends a channel on from the priority after its
+// Stasis() (POST /channels/{id}/continue with no location, trace 13).
+// Never `move`: without app it crashes Asterisk 22.10.1 (ARCHITECTURE §9).
+func (d *Driver) ContinueInDialplan(ctx context.Context, id string) error {
+	return d.call(ctx, "continue "+id, func() error { return d.client.Channel().Continue(key(ariv5.ChannelKey, id), "", "", 0) })
+}
+
 // Received returns how many events of each type the driver has read from
 // Asterisk since it started.
 func (d *Driver) Received() map[string]int64 {

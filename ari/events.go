@@ -271,8 +271,9 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 			}
 			return
 		}
-		if len(e.Args) == 0 || e.Args[0] != "inbound" {
-			d.log.Info("channel entered the application without being an inbound call; ignored", "channel", id, "args", e.Args)
+		if l == nil && (len(e.Args) == 0 || e.Args[0] != "inbound") {
+			// Not ours to handle; the ACD sends it back to the dialplan.
+			handle(acd.StrayArrived{Leg: id, Args: e.Args})
 			return
 		}
 		app := e.GetApplication()

@@ -65,6 +65,9 @@ type Metrics struct {
 	PBXErrors  *prometheus.CounterVec   // kind
 	Script     *prometheus.HistogramVec // script
 	RedisErrs  *prometheus.CounterVec   // kind: io or reply
+	// Strays counts channels that entered the replica's application
+	// without being Tandem's to handle, by what became of them.
+	Strays *prometheus.CounterVec // outcome: continued, hung_up, gone, stuck
 }
 
 // New returns a replica's instruments in a registry of their own, with
@@ -111,7 +114,11 @@ func New() *Metrics {
 		Namespace: Namespace, Name: "redis_errors_total",
 		Help: "Redis commands that failed: io (network, timeout, closed pool) or reply (an error reply other than NOSCRIPT).",
 	}, []string{"kind"})
-	m.reg.MustRegister(m.PBXEvents, m.PBXCommand, m.PBXErrors, m.Script, m.RedisErrs)
+	m.Strays = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "stray_channels_total",
+		Help: "Channels that entered the application without being Tandem's to handle (no \"inbound\" argument, not a leg Tandem created), by outcome: continued (back to the dialplan), hung_up (continue failed), gone (hung up meanwhile), stuck (both failed: still in the application).",
+	}, []string{"outcome"})
+	m.reg.MustRegister(m.PBXEvents, m.PBXCommand, m.PBXErrors, m.Script, m.RedisErrs, m.Strays)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -20,6 +20,10 @@ type Caller struct {
 	ANI   string // caller number
 	DNIS  string // dialled number, the first Stasis argument after "inbound"
 	Queue string // optional extra Stasis argument
+	// Args, when not nil, are the Stasis arguments instead of
+	// inbound,<DNIS>[,<Queue>]: a dialplan that is not Tandem's
+	// (Stasis(app) is Args: []string{}, Stasis(app,agent) is {"agent"}).
+	Args []string
 	// Vars are set on the channel before Stasis and shown as channelvars.
 	Vars map[string]string
 	// Patience hangs the caller up if not bridged with another channel in
@@ -70,7 +74,12 @@ func (s *Sim) Call(cl Caller) (string, error) {
 	if cl.Queue != "" {
 		args = append(args, cl.Queue)
 	}
-	c.priority, c.appName, c.appData = 2, "Stasis", appName+","+strings.Join(args, ",")
+	if cl.Args != nil {
+		args = slices.Clone(cl.Args)
+	}
+	// Priority 4 is Stasis() in [acd-inbound]: a continue with no location
+	// goes on to its Hangup() at 5, as in trace 13.
+	c.priority, c.appName, c.appData = 4, "Stasis", strings.Join(append([]string{appName}, args...), ",")
 	if appName == "" || !s.enterStasis(c, appName, args, viaDialplan) {
 		// Stasis() failed; the dialplan falls through to Hangup().
 		s.stats.CallsFailed++
