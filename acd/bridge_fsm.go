@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The bridge machine: the call's bridge on the PBX (its id is the
 // connection id), which joins the customer with whoever has them. It is
 // created once, when the customer is first bridged (an agent or an outside
@@ -39,11 +33,7 @@ var bridgeTransitions = map[bridgeEvent]map[bridgeState]bridgeState{
 
 // nextBridge applies ev to the bridge machine in state from.
 func nextBridge(from bridgeState, ev bridgeEvent) (bridgeState, error) {
-	to, ok := bridgeTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("bridge %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("bridge", bridgeTransitions, from, ev)
 }
 
 // The counterpart machine: who has the customer's other leg — rings for
@@ -84,9 +74,5 @@ var counterpartTransitions = map[counterpartEvent]map[counterpart]counterpart{
 
 // nextCounterpart applies ev to the counterpart machine in state from.
 func nextCounterpart(from counterpart, ev counterpartEvent) (counterpart, error) {
-	to, ok := counterpartTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("counterpart %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("counterpart", counterpartTransitions, from, ev)
 }

@@ -1,18 +1,11 @@
 package acd
 
 import (
-	"errors"
 	"testing"
-
-	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestBridgeMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from bridgeState
-		ev   bridgeEvent
-		to   bridgeState // "" = illegal
-	}{
+	cases := []transitionCase[bridgeState, bridgeEvent]{
 		// Every legal transition.
 		{bridgeNone, brCreate, bridgeUp},
 		{bridgeNone, brDestroy, bridgeDestroyed},
@@ -22,35 +15,11 @@ func TestBridgeMachineTransitions(t *testing.T) {
 		{bridgeUp, brCreate, ""},        // one bridge per call; hand-overs reuse it
 		{bridgeDestroyed, brCreate, ""}, // the call is over
 	}
-	legal := 0
-	for _, c := range cases {
-		got, err := nextBridge(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		legal++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	table := 0
-	for _, m := range bridgeTransitions {
-		table += len(m)
-	}
-	if legal != table {
-		t.Errorf("%d legal cases, the table has %d transitions", legal, table)
-	}
+	checkMachine(t, cases, nextBridge, bridgeTransitions)
 }
 
 func TestCounterpartMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from counterpart
-		ev   counterpartEvent
-		to   counterpart // "" = illegal
-	}{
+	cases := []transitionCase[counterpart, counterpartEvent]{
 		// Every legal transition.
 		{counterpartNone, cpAgent, counterpartAgent},
 		{counterpartAgent, cpAgent, counterpartAgent},
@@ -61,25 +30,5 @@ func TestCounterpartMachineTransitions(t *testing.T) {
 		{counterpartOutside, cpAgent, ""},
 		{counterpartOutside, cpOutside, ""},
 	}
-	legal := 0
-	for _, c := range cases {
-		got, err := nextCounterpart(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		legal++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	table := 0
-	for _, m := range counterpartTransitions {
-		table += len(m)
-	}
-	if legal != table {
-		t.Errorf("%d legal cases, the table has %d transitions", legal, table)
-	}
+	checkMachine(t, cases, nextCounterpart, counterpartTransitions)
 }

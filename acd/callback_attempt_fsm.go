@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The callback attempt machine: a claimed callback's attempt as the actor
 // serving it sees it, from the claim (the lease is this replica's) to the
 // moment its outcome is recorded or the callback leaves this replica. It
@@ -58,9 +52,5 @@ var attemptTransitions = map[attemptEvent]map[attemptState]attemptState{
 
 // nextAttempt applies ev to the callback attempt machine in state from.
 func nextAttempt(from attemptState, ev attemptEvent) (attemptState, error) {
-	to, ok := attemptTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("callback attempt %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("callback attempt", attemptTransitions, from, ev)
 }

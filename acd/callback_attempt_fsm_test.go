@@ -1,18 +1,11 @@
 package acd
 
 import (
-	"errors"
 	"testing"
-
-	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestCallbackAttemptMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from attemptState
-		ev   attemptEvent
-		to   attemptState // "" = illegal
-	}{
+	cases := []transitionCase[attemptState, attemptEvent]{
 		// Every legal transition.
 		{attemptHeld, aevWaitAccept, attemptAccepting},
 		{attemptHeld, aevDial, attemptHeld},
@@ -32,25 +25,5 @@ func TestCallbackAttemptMachineTransitions(t *testing.T) {
 		{attemptSettled, aevDial, ""}, // the lease is gone
 		{attemptSettled, aevNotRecorded, ""},
 	}
-	legal := 0
-	for _, c := range cases {
-		got, err := nextAttempt(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		legal++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	table := 0
-	for _, m := range attemptTransitions {
-		table += len(m)
-	}
-	if legal != table {
-		t.Errorf("%d legal cases, the table has %d transitions", legal, table)
-	}
+	checkMachine(t, cases, nextAttempt, attemptTransitions)
 }

@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The outcome machine: how the call will end, and whether it has ended in
 // Redis. Until finish runs, it says what an end means: an ordinary
 // hang-up, a blind transfer's offer whose no-answer ends the call (unless
@@ -75,9 +69,5 @@ var outcomeTransitions = map[outcomeEvent]map[outcomeState]outcomeState{
 
 // nextOutcome applies ev to the outcome machine in state from.
 func nextOutcome(from outcomeState, ev outcomeEvent) (outcomeState, error) {
-	to, ok := outcomeTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("outcome %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("outcome", outcomeTransitions, from, ev)
 }

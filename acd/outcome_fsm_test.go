@@ -1,18 +1,11 @@
 package acd
 
 import (
-	"errors"
 	"testing"
-
-	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestOutcomeMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from outcomeState
-		ev   outcomeEvent
-		to   outcomeState // "" = illegal
-	}{
+	cases := []transitionCase[outcomeState, outcomeEvent]{
 		// Every legal transition.
 		{outcomeOpen, ocBlindTransfer, outcomeBlindOffer},
 		{outcomeBlindOffer, ocBlindTransfer, outcomeBlindOffer},
@@ -43,27 +36,7 @@ func TestOutcomeMachineTransitions(t *testing.T) {
 		{outcomeRegistered, ocOfferEnd, ""},
 		{outcomeSelfService, ocWithdraw, ""},
 	}
-	legal := 0
-	for _, c := range cases {
-		got, err := nextOutcome(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		legal++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	table := 0
-	for _, m := range outcomeTransitions {
-		table += len(m)
-	}
-	if legal != table {
-		t.Errorf("%d legal cases, the table has %d transitions", legal, table)
-	}
+	checkMachine(t, cases, nextOutcome, outcomeTransitions)
 }
 
 // TestOutcomeServed: only a caller served without an agent ends as

@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The recording machine: the call's recording as the actor runs it. It
 // replaces the former recording's paused and privacy flags; the actor asks
 // it before every PBX recording command and keeps the recording's name,
@@ -47,11 +41,7 @@ var recTransitions = map[recEvent]map[recState]recState{
 
 // nextRec applies ev to the recording machine in state from.
 func nextRec(from recState, ev recEvent) (recState, error) {
-	to, ok := recTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("recording %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("recording", recTransitions, from, ev)
 }
 
 // paused: the recording is paused, by the agent or for privacy.

@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The route machine: where a call is on its way to an agent, as this
 // node's actor sees it — arriving, in the IVR, waiting in a queue, ringing
 // an agent (back to the queue on RONA), connected — and the detours (the
@@ -99,9 +93,5 @@ var routeTransitions = map[routeEvent]map[routeState]routeState{
 
 // nextRoute applies ev to the route machine in state from.
 func nextRoute(from routeState, ev routeEvent) (routeState, error) {
-	to, ok := routeTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("route %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("route", routeTransitions, from, ev)
 }

@@ -1,18 +1,11 @@
 package acd
 
 import (
-	"errors"
 	"testing"
-
-	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestRouteMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from routeState
-		ev   routeEvent
-		to   routeState // "" = illegal
-	}{
+	cases := []transitionCase[routeState, routeEvent]{
 		// Every legal transition.
 		{routeArriving, rtIVR, routeIVR},
 		{routeIVR, rtIVR, routeIVR},
@@ -68,25 +61,5 @@ func TestRouteMachineTransitions(t *testing.T) {
 		{routeEnding, rtIVR, ""},
 		{routeEnding, rtLastMessage, ""},
 	}
-	legal := 0
-	for _, c := range cases {
-		got, err := nextRoute(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		legal++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	table := 0
-	for _, m := range routeTransitions {
-		table += len(m)
-	}
-	if legal != table {
-		t.Errorf("%d legal cases, the table has %d transitions", legal, table)
-	}
+	checkMachine(t, cases, nextRoute, routeTransitions)
 }

@@ -1,11 +1,5 @@
 package acd
 
-import (
-	"fmt"
-
-	"github.com/tandem-cc/tandem/errs"
-)
-
 // The talk machine: who talks with whom once an agent (or an outside
 // number) has the customer — hold, consult and conference. The call's actor
 // asks it before every PBX command that moves a party in or out of the
@@ -94,11 +88,7 @@ var talkTransitions = map[talkEvent]map[talkState]talkState{
 
 // nextTalk applies ev to the talk machine in state from.
 func nextTalk(from talkState, ev talkEvent) (talkState, error) {
-	to, ok := talkTransitions[ev][from]
-	if !ok {
-		return "", fmt.Errorf("talk %s on %s: %w", from, ev, errs.ErrIllegalTransition)
-	}
-	return to, nil
+	return step("talk", talkTransitions, from, ev)
 }
 
 // consulting: a consulted party is part of the call (ringing, answered or

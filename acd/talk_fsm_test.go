@@ -1,18 +1,11 @@
 package acd
 
 import (
-	"errors"
 	"testing"
-
-	"github.com/tandem-cc/tandem/errs"
 )
 
 func TestTalkMachineTransitions(t *testing.T) {
-	cases := []struct {
-		from talkState
-		ev   talkEvent
-		to   talkState // "" = illegal
-	}{
+	cases := []transitionCase[talkState, talkEvent]{
 		// Every legal transition.
 		{talkIdle, tevJoin, talkTalking},
 		{talkIdle, tevLeave, talkIdle},
@@ -62,28 +55,7 @@ func TestTalkMachineTransitions(t *testing.T) {
 		{talkConsulting, tevConsultFail, ""},
 		{talkConsulting, tevConsultAnswer, ""},
 	}
-	cased := 0
-	for _, c := range cases {
-		got, err := nextTalk(c.from, c.ev)
-		if c.to == "" {
-			if !errors.Is(err, errs.ErrIllegalTransition) {
-				t.Errorf("%s on %s: got %s, %v; want illegal", c.from, c.ev, got, err)
-			}
-			continue
-		}
-		cased++
-		if err != nil || got != c.to {
-			t.Errorf("%s on %s: got %s, %v; want %s", c.from, c.ev, got, err, c.to)
-		}
-	}
-	// The cases above list every legal transition of the table.
-	legal := 0
-	for _, m := range talkTransitions {
-		legal += len(m)
-	}
-	if cased != legal {
-		t.Errorf("%d legal cases, the table has %d transitions", cased, legal)
-	}
+	checkMachine(t, cases, nextTalk, talkTransitions)
 }
 
 // TestTalkMachineWhoIsHeld: who is on hold music follows from the state
