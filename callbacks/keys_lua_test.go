@@ -1,7 +1,6 @@
 package callbacks
 
 import (
-	"context"
 	"io/fs"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 // TestLuaKeyBuildersMatchKeyspace runs scripts/lib.lua's key builders in a
 // real Redis and compares them with internal/keyspace's names.
 func TestLuaKeyBuildersMatchKeyspace(t *testing.T) {
-	ctx := context.Background()
 	rdb := redistest.Client(t)
 	lib, err := fs.ReadFile(scriptFiles, "scripts/lib.lua")
 	if err != nil {
@@ -21,32 +19,16 @@ func TestLuaKeyBuildersMatchKeyspace(t *testing.T) {
 	for _, prefix := range []string{"tandem", "acme:cc"} {
 		k := keyspace.New(prefix)
 		for _, id := range []string{"cb1", "sales.en_US", "{x}:y"} {
-			pairs := []struct{ lua, want string }{
-				{"k_cb(ID)", k.Callback(id)},
-				{"k_due()", k.CallbacksDue()},
-				{"k_leases()", k.CallbackLeases()},
-				{"k_pending(ID)", k.CallbacksPending(id)},
-				{"k_waiting(ID)", k.CallbacksWaiting(id)},
-				{"k_takeover(ID)", k.CallbackTakeover(id)},
-				{"k_alive(ID)", k.NodeAlive(id)},
+			pairs := []redistest.KeyName{
+				{Lua: "k_cb(ID)", Want: k.Callback(id)},
+				{Lua: "k_due()", Want: k.CallbacksDue()},
+				{Lua: "k_leases()", Want: k.CallbackLeases()},
+				{Lua: "k_pending(ID)", Want: k.CallbacksPending(id)},
+				{Lua: "k_waiting(ID)", Want: k.CallbacksWaiting(id)},
+				{Lua: "k_takeover(ID)", Want: k.CallbackTakeover(id)},
+				{Lua: "k_alive(ID)", Want: k.NodeAlive(id)},
 			}
-			body := string(lib) + "\nlocal ID = ARGV[2]\nreturn {"
-			for _, p := range pairs {
-				body += p.lua + ", "
-			}
-			body += "}"
-			got, err := rdb.Eval(ctx, body, nil, k.Base(), id).StringSlice()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(pairs) {
-				t.Fatalf("%d names back, want %d", len(got), len(pairs))
-			}
-			for i, p := range pairs {
-				if got[i] != p.want {
-					t.Errorf("prefix %q id %q: lib.lua %s = %q, keyspace %q", prefix, id, p.lua, got[i], p.want)
-				}
-			}
+			redistest.CheckLuaKeyNames(t, rdb, string(lib), []any{k.Base()}, id, pairs)
 		}
 	}
 }

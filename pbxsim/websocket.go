@@ -289,15 +289,7 @@ func (s *Sim) detachSocket(so *socket) {
 // replaces it, as Asterisk does until a write times out. A test hook for
 // half-open connections.
 func (s *Sim) FreezeWebSockets(app string) {
-	s.mu.Lock()
-	var freeze []*socket
-	for so := range s.sockets {
-		if so.app == app {
-			freeze = append(freeze, so)
-		}
-	}
-	s.mu.Unlock()
-	for _, so := range freeze {
+	for _, so := range s.socketsOf(app) {
 		so.mu.Lock()
 		so.frozen = true
 		so.q = nil
@@ -312,16 +304,21 @@ func (s *Sim) FreezeWebSockets(app string) {
 // if the client had crashed or the network had failed. Replaced sockets that
 // are still open are dropped too.
 func (s *Sim) DropWebSockets(app string) {
-	s.mu.Lock()
-	var drop []*socket
-	for so := range s.sockets {
-		if so.app == app {
-			drop = append(drop, so)
-		}
-	}
-	s.mu.Unlock()
-	for _, so := range drop {
+	for _, so := range s.socketsOf(app) {
 		so.drop()
 		s.detachSocket(so) // at once, not when the handler notices
 	}
+}
+
+// socketsOf lists app's open WebSockets, replaced ones included.
+func (s *Sim) socketsOf(app string) []*socket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*socket
+	for so := range s.sockets {
+		if so.app == app {
+			out = append(out, so)
+		}
+	}
+	return out
 }
