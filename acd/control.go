@@ -57,6 +57,9 @@ func (c *call) onCommand(ctx context.Context, m commandMsg) {
 	case opCallbackAccept:
 		m.reply(c.acceptCallback(ctx, m.cmd))
 		return
+	case opForceEnd:
+		m.reply(c.forceEnd(ctx)) // a supervisor's end (supervisor.go)
+		return
 	case opCallbackWithdraw:
 		if c.cb != nil {
 			c.withdrawCallback(ctx)
