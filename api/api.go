@@ -232,6 +232,10 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 	s.route(mux, "POST", "/v1/calls/{conn}/callback/register", s.supervisor(s.onCall(s.flowRegister())))
 	s.route(mux, "POST", "/v1/calls/{conn}/callback/cancel", s.supervisor(s.onCall(s.flowCancel())))
 
+	// Supervisor overrides (supervisor.go): end any call, force an
+	// agent's state; audited.
+	s.supervisorRoutes(mux)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route", "")
 	})

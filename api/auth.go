@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-cc/tandem/config"
@@ -13,6 +14,10 @@ import (
 type principal struct {
 	supervisor bool
 	agent      string // the agent an agent token acts for
+	// name is who the token is in the audit: "agent:<id>", or
+	// "supervisor:<n>" with n the token's index in auth.supervisors
+	// (supervisor tokens carry no name in the configuration).
+	name string
 }
 
 // mayActFor reports whether p may act for (and read) agent id.
@@ -36,12 +41,12 @@ func newAuthenticator(a config.Auth) *authenticator {
 	var au authenticator
 	for _, at := range a.Agents {
 		if at.Token != "" {
-			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(at.Token)), principal{agent: at.Agent}})
+			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(at.Token)), principal{agent: at.Agent, name: "agent:" + at.Agent}})
 		}
 	}
-	for _, tok := range a.Supervisors {
+	for i, tok := range a.Supervisors {
 		if tok != "" {
-			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(tok)), principal{supervisor: true}})
+			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(tok)), principal{supervisor: true, name: "supervisor:" + strconv.Itoa(i)}})
 		}
 	}
 	return &au
