@@ -138,7 +138,7 @@ func (e *Engine) forceEndOnce(ctx context.Context, conn, who, reason string) (Fo
 			case errors.Is(err, errs.ErrOwnerUnavailable):
 				// It stopped meanwhile: look again (the end may have been
 				// carried out before it stopped).
-				return ForceEndResult{}, fmt.Errorf("%w: %v", ErrStale, err)
+				return ForceEndResult{}, fmt.Errorf("%w: %w", ErrStale, err)
 			default:
 				return ForceEndResult{}, err
 			}
