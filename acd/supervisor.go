@@ -330,7 +330,7 @@ func (e *Engine) ForceAgentState(ctx context.Context, agent string, state agents
 		before, err := e.forceAgentOnce(ctx, agent, state, idleReason, reason, who)
 		var busy *AgentOnCallError
 		switch {
-		case errors.As(err, &busy) && forceEnd && ended == nil:
+		case errors.As(err, &busy) && forceEnd && ended == nil && attempt < forceAttempts:
 			r, ferr := e.ForceEnd(ctx, busy.ConnectionID, who, reason)
 			if ferr != nil && !errors.Is(ferr, ErrIllegalTransition) {
 				return ForceAgentResult{}, fmt.Errorf("force agent %s to %s: %w", agent, state, ferr)

@@ -308,3 +308,77 @@ func TestForceAgentStateOfStoppedReplicasAgent(t *testing.T) {
 		t.Errorf("a1 not in sales' available set: %v", err)
 	}
 }
+
+// TestForceEndBeforeAnswer ends calls that never reached an agent, with
+// their owner alive (ended by its actor) and stopped (ended here): a
+// waiting call leaves its queue, a ringing agent's phone stops ringing and
+// the agent is available at once (it never talked: no wrap-up); the
+// interaction ends abandoned, by the supervisor.
+func TestForceEndBeforeAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		ringing      bool
+		ownerStopped bool
+	}{
+		{"queued, owner alive", false, false},
+		{"queued, owner stopped", false, true},
+		{"ringing, owner alive", true, false},
+		{"ringing, owner stopped", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			// A long ring timeout: the ringing call is still ringing when the
+			// supervisor ends it.
+			l := startControlLab(t, controlOptions{replicas: 2, ring: 30e9})
+			srv := supervisorAPI(t, l, 1)
+			if tc.ringing {
+				l.agent(0, "a1", "PJSIP/1001", false, "sales")
+				l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer})
+			}
+			leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := interactionOf(t, l.Lab, leg).ConnectionID
+			want, path := acd.StateQueued, acd.ForcedByOwner
+			if tc.ringing {
+				want = acd.StateOffered
+				waitAgent(t, l.Lab, "a1", agents.Ringing)
+			}
+			ix := waitState(t, l.Lab, conn, want)
+			if tc.ownerStopped {
+				if err := l.Replicas[0].Stop(); err != nil {
+					t.Fatal(err)
+				}
+				path = acd.ForcedDeadOwner
+			}
+			res := forceEndOK(t, srv, conn)
+			if res.Path != path || res.Before != want || res.After != acd.StateAbandoned {
+				t.Errorf("result %+v, want %s → abandoned by path %s", res, want, path)
+			}
+			legs := []string{ix.CallerLeg}
+			if tc.ringing {
+				legs = append(legs, ix.AgentLeg)
+				if res.Agent != "a1" || res.AgentBefore != agents.Ringing || res.AgentAfter != agents.Available {
+					t.Errorf("agent in result: %+v", res)
+				}
+				if st := agentState(t, l.Lab, "a1"); st != agents.Available {
+					t.Errorf("a1 is %s, want available", st)
+				}
+			}
+			for _, leg := range legs {
+				waitFor(t, 10e9, "leg "+leg+" hung up", func() bool {
+					c, ok := l.Sim.Channel(leg)
+					return !ok || c.HungUp
+				})
+			}
+			got := interaction(t, l.Lab, conn)
+			if got.State != acd.StateAbandoned || got.EndedBy != "supervisor" {
+				t.Errorf("interaction %s by %q", got.State, got.EndedBy)
+			}
+			if n, err := l.RDB.ZCard(ctx, keyspace.New("tandem").Waiting("sales")).Result(); err != nil || n != 0 {
+				t.Errorf("%d calls still waiting (%v)", n, err)
+			}
+		})
+	}
+}
