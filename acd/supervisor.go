@@ -128,6 +128,26 @@ func (e *Engine) forceEndOnce(ctx context.Context, conn, who, reason string) (Fo
 		if err != nil {
 			return ForceEndResult{}, err
 		}
+		if alive && ix.Parent != "" {
+			// A consult waiting in a queue has no actor of its own: the
+			// customer's call runs it. While that call is live, ending the
+			// consult behind its back would leave the call's actor waiting
+			// for it; once that call is over, the consult is an orphan.
+			parent, err := e.store.Interaction(ctx, ix.Parent)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				alive = false
+			case err != nil:
+				return ForceEndResult{}, err
+			case !parent.Terminal():
+				return ForceEndResult{}, illegal("interaction %s is a consult of call %s, which is %s: end that call", conn, ix.Parent, parent.State)
+			default:
+				alive = false
+			}
+			if !alive {
+				path = ForcedOrphan
+			}
+		}
 		if alive {
 			res, err := e.forceEndByOwner(ctx, ix, who, reason)
 			switch {

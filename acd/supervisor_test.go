@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +215,31 @@ func TestForceEndRefusesUnknownAndFinished(t *testing.T) {
 	}
 	if n, err := s.rdb.XLen(ctx, s.keys.Audit()).Result(); err != nil || n != 0 {
 		t.Errorf("audit entries %d (%v)", n, err)
+	}
+}
+
+// TestForceEndRefusesConsultOfLiveCall: a consult waiting in a queue is
+// run by the customer's call; while that call is live (and its owner
+// alive) the consult is not ended behind its back: 409 naming the call.
+func TestForceEndRefusesConsultOfLiveCall(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, "n1")
+	arriveQueued(t, s, "c1", "sales", 0)
+	if err := s.ArriveConsult(ctx, "k1", "c1", "a9"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, "k1", "support", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, s.keys.ReplicaAlive("n1"), 1, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(Options{Store: NewStore(s.rdb, "t", "n2"), Logger: slog.New(slog.DiscardHandler)})
+	_, err := e.ForceEnd(ctx, "k1", "supervisor:0", "x")
+	if !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "c1") {
+		t.Fatalf("err %v, want a 409 naming c1", err)
+	}
+	if st := ixState(t, s, "k1"); st != StateQueued {
+		t.Errorf("consult %s, want still queued", st)
 	}
 }
