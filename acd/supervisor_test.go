@@ -138,11 +138,19 @@ func TestForceAgentStateFromEveryState(t *testing.T) {
 					t.Errorf("audit %v", au)
 				}
 				if st != target || target == agents.Idle {
-					hist, err := s.rdb.XRevRangeN(ctx, s.keys.Events(), "+", "-", 1).Result()
-					if err != nil || len(hist) != 1 {
+					// The agent's forced move, then (bound to a call) a
+					// record in that call's history.
+					hist, err := s.rdb.XRevRangeN(ctx, s.keys.Events(), "+", "-", 2).Result()
+					if err != nil || len(hist) != 2 {
 						t.Fatal(hist, err)
 					}
-					h := hist[0].Values
+					h, c := hist[1].Values, hist[0].Values
+					if conn == "" {
+						h = c
+					} else if c["kind"] != "control" || c["id"] != conn || c["action"] != "force_agent_state" ||
+						c["agent"] != "a1" || c["who"] != "supervisor:0" || c["after"] != string(target) {
+						t.Errorf("call's history %v", c)
+					}
 					if h["kind"] != "agent" || h["id"] != "a1" || h["from"] != string(st) || h["to"] != string(target) ||
 						h["forced"] != "1" || h["who"] != "supervisor:0" {
 						t.Errorf("history %v", h)

@@ -67,6 +67,12 @@ if conn ~= '' then
   extra[#extra + 1] = conn
 end
 history('agent', agent, cur, to, now, extra)
+-- The call the agent leaves (a dead replica's) gets the fact in its own
+-- history too.
+if conn ~= '' then
+  redis.call('XADD', k_events(), 'MAXLEN', '~', '1000000', '*', 'kind', 'control', 'id', conn,
+    'action', 'force_agent_state', 'agent', agent, 'before', cur, 'after', to, 'who', ARGV[6], 'reason', ARGV[7])
+end
 redis.call('PUBLISH', k_agent_chan(agent),
   cjson.encode({type = 'state', agent = agent, state = to, at_ms = now}))
 if to == 'logged_out' then redis.call('SREM', KEYS[2], agent) end
