@@ -122,8 +122,11 @@ func (f forceStateRequest) validate() error {
 	if f.IdleReason != "" && agents.State(f.State) != agents.Idle {
 		return badField("idle_reason", "applies to state idle only")
 	}
-	if err := (idleRequest{Reason: f.IdleReason}).validate(); err != nil {
-		return badField("idle_reason", err.(*requestError).msg)
+	var re *requestError
+	if err := (idleRequest{Reason: f.IdleReason}).validate(); errors.As(err, &re) {
+		return badField("idle_reason", re.msg)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

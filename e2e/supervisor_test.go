@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
@@ -90,12 +91,12 @@ func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.For
 	t.Helper()
 	ctx := context.Background()
 	for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
-		waitFor(t, 10e9, "leg "+leg+" hung up", func() bool {
+		waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
 			c, ok := l.Sim.Channel(leg)
 			return !ok || c.HungUp
 		})
 	}
-	waitFor(t, 10e9, "bridge destroyed", func() bool { _, ok := l.Sim.Bridge(ix.ConnectionID); return !ok })
+	waitFor(t, 10*time.Second, "bridge destroyed", func() bool { _, ok := l.Sim.Bridge(ix.ConnectionID); return !ok })
 	got := interaction(t, l.Lab, ix.ConnectionID)
 	if got.State != acd.StateEnded || got.EndedBy != "supervisor" {
 		t.Errorf("interaction %s ended_by %q, want ended by supervisor", got.State, got.EndedBy)
@@ -199,7 +200,7 @@ func TestForceEndCallOfRestartedReplica(t *testing.T) {
 		t.Fatalf("restart r1: %v", err)
 	}
 	keys := keyspace.New("tandem")
-	waitFor(t, 10e9, "r1 alive again", func() bool {
+	waitFor(t, 10*time.Second, "r1 alive again", func() bool {
 		n, err := l.RDB.Exists(context.Background(), keys.ReplicaAlive("r1")).Result()
 		return err == nil && n == 1
 	})
@@ -264,7 +265,7 @@ func TestForceAgentStateOnLiveCall(t *testing.T) {
 		t.Errorf("interaction %s by %q", got.State, got.EndedBy)
 	}
 	for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
-		waitFor(t, 10e9, "leg "+leg+" hung up", func() bool {
+		waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
 			c, ok := l.Sim.Channel(leg)
 			return !ok || c.HungUp
 		})
@@ -318,7 +319,7 @@ func TestForceEndBeforeAnswer(t *testing.T) {
 			ctx := context.Background()
 			// A long ring timeout: the ringing call is still ringing when the
 			// supervisor ends it.
-			l := startControlLab(t, controlOptions{replicas: 2, ring: 30e9})
+			l := startControlLab(t, controlOptions{replicas: 2, ring: 30 * time.Second})
 			srv := supervisorAPI(t, l, 1)
 			if tc.ringing {
 				l.agent(0, "a1", "PJSIP/1001", false, "sales")
@@ -356,7 +357,7 @@ func TestForceEndBeforeAnswer(t *testing.T) {
 				}
 			}
 			for _, leg := range legs {
-				waitFor(t, 10e9, "leg "+leg+" hung up", func() bool {
+				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
 					c, ok := l.Sim.Channel(leg)
 					return !ok || c.HungUp
 				})
