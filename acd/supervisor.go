@@ -261,11 +261,13 @@ func (e *Engine) forceEndHere(ctx context.Context, ix Interaction, path, who, re
 	return res, nil
 }
 
-// recordedLegs lists the legs an interaction hash names: the caller's,
-// the agent's and, for a ring-all offer, each rung agent's (leg:<agent>),
-// in a fixed order. A consult's leg is not recorded in Redis; a consulted
-// party is hung up by the PBX when the caller's leg goes only if bridged
-// with it, else it stays (the consulted agent is freed all the same).
+// recordedLegs lists the legs an interaction hash names, in a fixed
+// order: the caller's and the agent's first, then every other field that
+// names a leg — "<what>_leg" (a consult's leg, once recorded there) or
+// "leg:<agent>" (each agent rung by a ring-all offer). A leg not recorded
+// in Redis cannot be found here: today a consulted party's leg lives only
+// in its owner's memory, so the direct path frees the consulted agent (it
+// is named in the call's view) but cannot hang its phone up.
 func recordedLegs(h map[string]string) []string {
 	var legs []string
 	seen := map[string]bool{"": true}
@@ -277,14 +279,14 @@ func recordedLegs(h map[string]string) []string {
 	}
 	add(h["caller_leg"])
 	add(h["agent_leg"])
-	var ring []string
+	var more []string
 	for k, v := range h {
-		if strings.HasPrefix(k, "leg:") {
-			ring = append(ring, v)
+		if strings.HasPrefix(k, "leg:") || strings.HasSuffix(k, "_leg") {
+			more = append(more, v)
 		}
 	}
-	sort.Strings(ring)
-	for _, l := range ring {
+	sort.Strings(more)
+	for _, l := range more {
 		add(l)
 	}
 	return legs

@@ -251,3 +251,19 @@ func TestForceEndRefusesConsultOfLiveCall(t *testing.T) {
 		t.Errorf("consult %s, want still queued", st)
 	}
 }
+
+// TestRecordedLegs: the legs a direct forced end hangs up are every leg
+// field of the interaction, caller and agent first, each once.
+func TestRecordedLegs(t *testing.T) {
+	h := map[string]string{
+		"caller_leg": "c1", "agent_leg": "c1-a2", "leg:b": "c1-a2", "leg:a": "c1-a1",
+		"consult_leg": "c1-c3", "state": "connected", "agent": "a", "legs": "x",
+	}
+	got := strings.Join(recordedLegs(h), ",")
+	if want := "c1,c1-a2,c1-a1,c1-c3"; got != want {
+		t.Errorf("legs %s, want %s", got, want)
+	}
+	if got := recordedLegs(map[string]string{"caller_leg": ""}); len(got) != 0 {
+		t.Errorf("legs of an empty record: %v", got)
+	}
+}
