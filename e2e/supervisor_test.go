@@ -372,3 +372,57 @@ func TestForceEndBeforeAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestForceEndDuringConsult: a1 consults a2 when the supervisor ends the
+// call. Both agents are freed, whether the owner ends it (it also hangs
+// the consulted party's leg up) or, its owner stopped, r2 does (a2 is
+// named in the call's view).
+func TestForceEndDuringConsult(t *testing.T) {
+	for _, ownerStopped := range []bool{false, true} {
+		name := "owner alive"
+		if ownerStopped {
+			name = "owner stopped"
+		}
+		t.Run(name, func(t *testing.T) {
+			l := startControlLab(t, controlOptions{replicas: 2})
+			srv := supervisorAPI(t, l, 1)
+			l.agent(0, "a2", "PJSIP/1002", true, "support")
+			ix := connectedOnR1(t, l)
+			if _, err := l.Replicas[0].Engine.Consult(context.Background(), "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
+				t.Fatal(err)
+			}
+			l.view("a1", "consult connected", func(v acd.CallView) bool { return v.Consult != nil && v.Consult.State == "connected" })
+			waitAgent(t, l.Lab, "a2", agents.Connected)
+			path := acd.ForcedByOwner
+			if ownerStopped {
+				if err := l.Replicas[0].Stop(); err != nil {
+					t.Fatal(err)
+				}
+				path = acd.ForcedDeadOwner
+			}
+			res := forceEndOK(t, srv, ix.ConnectionID)
+			if res.Path != path || res.After != acd.StateEnded {
+				t.Errorf("result %+v, want ended by path %s", res, path)
+			}
+			for _, id := range []string{"a1", "a2"} {
+				a, err := l.Replicas[1].Store.Agent(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.State != agents.WrapUp && a.State != agents.Available {
+					t.Errorf("%s is %s after the end, want wrapup or available", id, a.State)
+				}
+			}
+			legs := []string{ix.CallerLeg, ix.AgentLeg}
+			if !ownerStopped {
+				legs = append(legs, ix.ConnectionID+"-c1")
+			}
+			for _, leg := range legs {
+				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+					c, ok := l.Sim.Channel(leg)
+					return !ok || c.HungUp
+				})
+			}
+		})
+	}
+}
