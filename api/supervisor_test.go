@@ -159,3 +159,14 @@ func TestForceEndAnswersWhatWasDone(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestSupervisorRoutesWithoutSupervisorCore: a core that cannot carry the
+// overrides out answers 501, after the token checks.
+func TestSupervisorRoutesWithoutSupervisorCore(t *testing.T) {
+	core := newFakeCore()
+	w := &world{core: core, h: New(struct{ Core }{core}, testAuth, nil), logs: &syncBuffer{}}
+	if rec := w.do("POST", forceEndPath, agentTok, `{"reason":"x"}`); rec.Code != http.StatusForbidden {
+		t.Errorf("agent token: %d", rec.Code)
+	}
+	wantRefusedBeforeCore(t, w, w.do("POST", forceEndPath, superTok, `{"reason":"x"}`), http.StatusNotImplemented, "")
+}
