@@ -23,6 +23,10 @@ import (
 
 const supTok, agentTokA1 = "tok-sup-0", "tok-a1"
 
+// The engine serves the overrides: api.New finds them on the core it is
+// given, so a core that lost them would answer 501 in production.
+var _ api.SupervisorCore = (*acd.Engine)(nil)
+
 // supervisorAPI serves replica r's engine to one supervisor token
 // (audited as supervisor:0) and a1's agent token.
 func supervisorAPI(t *testing.T, l *controlLab, r int) *httptest.Server {
