@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -204,6 +205,7 @@ func (e *Engine) forceEndByOwner(ctx context.Context, ix Interaction, who, reaso
 		"kind", "force_end", "connection_id", res.ConnectionID, "who", who, "reason", reason,
 		"path", res.Path, "owner", res.Owner, "before", res.Before, "after", res.After,
 		"agent", res.Agent, "agent_before", string(res.AgentBefore), "agent_after", string(res.AgentAfter),
+		"at", strconv.FormatInt(e.opts.Clock.Now().UnixMilli(), 10),
 	}})
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.store.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: []any{
 		"kind", "control", "id", res.ConnectionID, "action", "force_end", "who", who, "reason", reason, "path", res.Path,
