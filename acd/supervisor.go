@@ -324,12 +324,14 @@ const bySupervisor = "supervisor"
 
 // ForceAgentState puts agent in state (logged_out, available or idle with
 // idleReason) whatever state it is in, for a supervisor (who; reason is
-// their note). An agent bound to a live call whose owner replica is alive
-// is refused with *AgentOnCallError, unless forceEnd: then the call is
-// force-ended first (ForceEnd). A call whose owner is dead does not hold
-// the agent back; the interaction itself is left to ForceEnd (or to the
-// replica that takes the dead one's calls over), which no longer touches
-// the agent. Errors: ErrNotFound, ErrIllegalTransition for a logged-out
+// their note). With forceEnd, the call the agent is reserved for, ringing
+// or connected on is force-ended first (ForceEnd), whoever runs it, so
+// no phone keeps a call the agent was taken from. Without it, an agent
+// bound to a live call whose owner replica is alive is refused with
+// *AgentOnCallError (that call may well be running); a call whose owner
+// is dead does not hold the agent back: the agent leaves it, and the
+// interaction is left to ForceEnd (or to the replica that takes the dead
+// one's calls over), which no longer touches the agent. Errors: ErrNotFound, ErrIllegalTransition for a logged-out
 // agent (logging in is the agent's: it brings the endpoint and queues),
 // *errs.FieldError for a bad state or idle reason.
 func (e *Engine) ForceAgentState(ctx context.Context, agent string, state agents.State, idleReason, reason, who string, forceEnd bool) (ForceAgentResult, error) {
@@ -350,17 +352,30 @@ func (e *Engine) ForceAgentState(ctx context.Context, agent string, state agents
 		return ForceAgentResult{}, errors.New("force agent state: no supervisor identity to audit")
 	}
 	var ended *ForceEndResult
+	if forceEnd {
+		// Asked to end the agent's call: whoever runs it, or nobody.
+		a, err := e.store.Agent(ctx, agent)
+		if err != nil {
+			return ForceAgentResult{}, fmt.Errorf("force agent %s to %s: %w", agent, state, err)
+		}
+		if a.ConnectionID != "" && (a.State == agents.Reserved || a.State == agents.Ringing || a.State == agents.Connected) {
+			if ended, err = e.endCallFirst(ctx, a.ConnectionID, who, reason); err != nil {
+				return ForceAgentResult{}, fmt.Errorf("force agent %s to %s: %w", agent, state, err)
+			}
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		before, err := e.forceAgentOnce(ctx, agent, state, idleReason, reason, who)
 		var busy *AgentOnCallError
 		switch {
-		case errors.As(err, &busy) && forceEnd && ended == nil && attempt < forceAttempts:
-			r, ferr := e.ForceEnd(ctx, busy.ConnectionID, who, reason)
-			if ferr != nil && !errors.Is(ferr, ErrIllegalTransition) {
+		case errors.As(err, &busy) && forceEnd && attempt < forceAttempts:
+			// Bound to another call meanwhile: end that one too.
+			r, ferr := e.endCallFirst(ctx, busy.ConnectionID, who, reason)
+			if ferr != nil {
 				return ForceAgentResult{}, fmt.Errorf("force agent %s to %s: %w", agent, state, ferr)
 			}
-			if ferr == nil {
-				ended = &r
+			if r != nil {
+				ended = r
 			}
 			continue
 		case errors.Is(err, ErrStale) && attempt < forceAttempts:
@@ -375,6 +390,21 @@ func (e *Engine) ForceAgentState(ctx context.Context, agent string, state agents
 		e.log.Info("agent state forced", "agent_id", agent, "who", who, "reason", reason, "before", before, "after", state)
 		return ForceAgentResult{Agent: a, Before: before, Ended: ended}, nil
 	}
+}
+
+// endCallFirst force-ends conn for ForceAgentState's force_end; a call
+// already over is no error (nil result), any other refusal is.
+func (e *Engine) endCallFirst(ctx context.Context, conn, who, reason string) (*ForceEndResult, error) {
+	r, err := e.ForceEnd(ctx, conn, who, reason)
+	if err == nil {
+		return &r, nil
+	}
+	if errors.Is(err, ErrIllegalTransition) {
+		if ix, rerr := e.store.Interaction(ctx, conn); rerr == nil && ix.Terminal() {
+			return nil, nil
+		}
+	}
+	return nil, err
 }
 
 func (e *Engine) forceAgentOnce(ctx context.Context, agent string, state agents.State, idleReason, reason, who string) (agents.State, error) {

@@ -278,28 +278,72 @@ func TestForceAgentStateOnLiveCall(t *testing.T) {
 
 // TestForceAgentStateOfStoppedReplicasAgent: a1 is connected on a call of
 // r1, which stopped. Nothing runs that call, so a1 is not held back: a
-// supervisor makes a1 available without ending anything, and a1 is back
-// in line for calls.
+// supervisor makes a1 available, leaving the call (for a later forced end)
+// or, with force_end, ending it first; a1 is then back in line, and the
+// next call, on r2, reaches a1.
 func TestForceAgentStateOfStoppedReplicasAgent(t *testing.T) {
-	l := startControlLab(t, controlOptions{replicas: 2})
-	srv := supervisorAPI(t, l, 1)
-	connectedOnR1(t, l)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatalf("stop r1: %v", err)
-	}
-	code, data := postJSON(t, srv.URL+"/v1/supervisor/agents/a1/state", supTok, `{"state":"available","reason":"r1 is gone"}`)
-	if code != http.StatusOK {
-		t.Fatalf("force available: %d %s", code, data)
-	}
-	a, err := l.Replicas[1].Store.Agent(context.Background(), "a1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.State != agents.Available || a.ConnectionID != "" {
-		t.Errorf("a1 %s on %q, want available and free", a.State, a.ConnectionID)
-	}
-	if _, err := l.RDB.ZScore(context.Background(), keyspace.New("tandem").Available("sales"), "a1").Result(); err != nil {
-		t.Errorf("a1 not in sales' available set: %v", err)
+	for _, end := range []bool{false, true} {
+		name := "leave the call"
+		if end {
+			name = "end the call"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := startControlLab(t, controlOptions{replicas: 2})
+			srv := supervisorAPI(t, l, 1)
+			ix := connectedOnR1(t, l)
+			if err := l.Replicas[0].Stop(); err != nil {
+				t.Fatalf("stop r1: %v", err)
+			}
+			body := `{"state":"available","reason":"r1 is gone"}`
+			if end {
+				body = `{"state":"available","reason":"r1 is gone","force_end":true}`
+			}
+			code, data := postJSON(t, srv.URL+"/v1/supervisor/agents/a1/state", supTok, body)
+			if code != http.StatusOK {
+				t.Fatalf("force available: %d %s", code, data)
+			}
+			var res acd.ForceAgentResult
+			if err := json.Unmarshal(data, &res); err != nil {
+				t.Fatal(err)
+			}
+			a, err := l.Replicas[1].Store.Agent(ctx, "a1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.State != agents.Available || a.ConnectionID != "" {
+				t.Errorf("a1 %s on %q, want available and free", a.State, a.ConnectionID)
+			}
+			if _, err := l.RDB.ZScore(ctx, keyspace.New("tandem").Available("sales"), "a1").Result(); err != nil {
+				t.Errorf("a1 not in sales' available set: %v", err)
+			}
+			got := interaction(t, l.Lab, ix.ConnectionID)
+			if !end {
+				if res.Before != agents.Connected || res.Ended != nil || got.State != acd.StateConnected {
+					t.Errorf("result %+v, interaction %s: want a1 taken from the call, the call left as it was", res, got.State)
+				}
+				return
+			}
+			if res.Before != agents.WrapUp || res.Ended == nil || res.Ended.Path != acd.ForcedDeadOwner ||
+				got.State != acd.StateEnded || got.EndedBy != "supervisor" {
+				t.Errorf("result %+v (ended %+v), interaction %s by %q", res, res.Ended, got.State, got.EndedBy)
+			}
+			for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
+				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+					c, ok := l.Sim.Channel(leg)
+					return !ok || c.HungUp
+				})
+			}
+			// Back in line: r2's next call is a1's.
+			leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r2", ANI: "+12025550123", DNIS: "800"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := waitState(t, l.Lab, interactionOf(t, l.Lab, leg).ConnectionID, acd.StateConnected)
+			if next.Agent != "a1" || next.Owner != "r2" {
+				t.Errorf("next call %+v, want a1 on r2", next)
+			}
+		})
 	}
 }
 
