@@ -93,6 +93,8 @@ type Options struct {
 	// that owns the call waits for its answer while that replica is alive
 	// (see forward); 0 = DefaultForwardTimeout.
 	ForwardTimeout time.Duration
+	// Recovery tunes the recoverer (recover.go).
+	Recovery RecoverOptions
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -215,7 +217,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	routing := make(map[string]QueueRouting, len(e.opts.Queues))
 	callSkills := e.callSkills()
 	for name, q := range e.opts.Queues {
-		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, CallSkills: callSkills[name]}
+		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, CallSkills: callSkills[name], RingTimeout: q.RingTimeout}
 	}
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
@@ -234,6 +236,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.sweep(ctx) })
 	g.Go(func() error { return e.runCallbacks(ctx) })
 	g.Go(func() error { return e.runLiveness(ctx) })
+	g.Go(func() error { return e.runRecoverer(ctx) })
 	err := g.Wait()
 	e.wg.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -376,21 +379,38 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 }
 
-// readInbox takes offers other nodes made for this node's calls. A consumer
-// group with acknowledgement keeps an offer until it has been handed over.
+// inboxGroup is the consumer group every reader of a node's inbox is in;
+// the consumer is the node (a replica and whoever hosts its seat after it
+// read under the same name).
+const inboxGroup = "owner"
+
+// readInbox takes offers other nodes made for this node's calls, and
+// requests forwarded to it. A consumer group with acknowledgement keeps an
+// entry until it has been handled: at start, the entries this node's
+// consumer was given but never acknowledged (the previous holder of the
+// seat died between reading and acknowledging) are handled first; later
+// ones left pending by any consumer are claimed by the recoverer
+// (claimInbox).
 func (e *Engine) readInbox(ctx context.Context) error {
 	stream := e.store.keys.Inbox(e.store.node)
-	const group = "owner"
-	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
+	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, inboxGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create inbox group: %w", err)
 	}
+	// "0" and later IDs read this consumer's pending entries, a page at a
+	// time, until none is left; ">" then reads new ones.
+	pending := "0"
 	for ctx.Err() == nil {
+		from, block := ">", time.Second
+		if pending != "" {
+			from, block = pending, -1 // no BLOCK: pending entries are there or not
+		}
 		res, err := e.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group, Consumer: e.store.node, Streams: []string{stream, ">"},
-			Count: 100, Block: time.Second,
+			Group: inboxGroup, Consumer: e.store.node, Streams: []string{stream, from},
+			Count: 100, Block: block,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
+			pending = ""
 			continue
 		}
 		if err != nil {
@@ -407,21 +427,38 @@ func (e *Engine) readInbox(ctx context.Context) error {
 			}
 			continue
 		}
+		n := 0
 		for _, s := range res {
 			for _, m := range s.Messages {
-				if m.Values["type"] == "command" {
-					e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
-					e.store.rdb.XAck(ctx, stream, group, m.ID)
-					e.store.rdb.XDel(ctx, stream, m.ID)
-					continue
+				n++
+				if pending != "" {
+					pending = m.ID
+					e.opts.Metrics.Recovered.WithLabelValues(metrics.RecoveredInbox).Inc()
 				}
-				e.deliverOffer(ctx, OfferFromInbox(m.Values), time.Time{})
-				e.store.rdb.XAck(ctx, stream, group, m.ID)
-				e.store.rdb.XDel(ctx, stream, m.ID)
+				e.handleInbox(ctx, stream, m)
 			}
+		}
+		if pending != "" && n == 0 {
+			pending = ""
 		}
 	}
 	return nil
+}
+
+// handleInbox carries out one inbox entry, then acknowledges and deletes
+// it. An entry deleted while pending (no values) is only acknowledged.
+func (e *Engine) handleInbox(ctx context.Context, stream string, m redis.XMessage) {
+	switch {
+	case len(m.Values) == 0:
+	case m.Values["type"] == "command":
+		e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
+	default:
+		e.deliverOffer(ctx, OfferFromInbox(m.Values), time.Time{})
+	}
+	if err := e.store.rdb.XAck(ctx, stream, inboxGroup, m.ID).Err(); err != nil && ctx.Err() == nil {
+		e.log.Warn("acknowledge inbox entry", "id", m.ID, "err", err)
+	}
+	e.store.rdb.XDel(ctx, stream, m.ID)
 }
 
 // sweep is the safety net behind event-driven routing.
