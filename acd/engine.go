@@ -386,31 +386,32 @@ const inboxGroup = "owner"
 
 // readInbox takes offers other nodes made for this node's calls, and
 // requests forwarded to it. A consumer group with acknowledgement keeps an
-// entry until it has been handled: at start, the entries this node's
-// consumer was given but never acknowledged (the previous holder of the
-// seat died between reading and acknowledging) are handled first; later
-// ones left pending by any consumer are claimed by the recoverer
-// (claimInbox).
+// entry until it has been handled: at start, and then every recoverer
+// interval, entries delivered and never acknowledged are read again
+// (recoverInbox).
 func (e *Engine) readInbox(ctx context.Context) error {
 	stream := e.store.keys.Inbox(e.store.node)
 	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, inboxGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create inbox group: %w", err)
 	}
-	// "0" and later IDs read this consumer's pending entries, a page at a
-	// time, until none is left; ">" then reads new ones.
-	pending := "0"
+	o := e.opts.Recovery.withDefaults()
+	tick := e.opts.Clock.NewTicker(o.Interval)
+	defer tick.Stop()
+	// One reader of the inbox: the recovery runs between reads, so an
+	// entry is never handled by two goroutines of this engine at once.
+	e.recoverInbox(ctx, o, true)
 	for ctx.Err() == nil {
-		from, block := ">", time.Second
-		if pending != "" {
-			from, block = pending, -1 // no BLOCK: pending entries are there or not
+		select {
+		case <-tick.C():
+			e.recoverInbox(ctx, o, false)
+		default:
 		}
 		res, err := e.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: inboxGroup, Consumer: e.store.node, Streams: []string{stream, from},
-			Count: 100, Block: block,
+			Group: inboxGroup, Consumer: e.store.node, Streams: []string{stream, ">"},
+			Count: 100, Block: time.Second,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
-			pending = ""
 			continue
 		}
 		if err != nil {
@@ -427,19 +428,10 @@ func (e *Engine) readInbox(ctx context.Context) error {
 			}
 			continue
 		}
-		n := 0
 		for _, s := range res {
 			for _, m := range s.Messages {
-				n++
-				if pending != "" {
-					pending = m.ID
-					e.opts.Metrics.Recovered.WithLabelValues(metrics.RecoveredInbox).Inc()
-				}
 				e.handleInbox(ctx, stream, m)
 			}
-		}
-		if pending != "" && n == 0 {
-			pending = ""
 		}
 	}
 	return nil

@@ -15,10 +15,10 @@ import (
 // The recoverer puts back what an owner that died (or lost track) left
 // behind, in the way of a job queue's lease recovery: a periodic pass,
 // on every replica, of one bounded script on Redis time (recover.lua)
-// over the deadlines the offer and ring scripts record (offers-due), and
-// a claim of inbox entries delivered but never acknowledged. Every
-// replica runs it: the script is idempotent, and whichever runs first
-// does the work.
+// over the deadlines the offer and ring scripts record (offers-due);
+// whichever replica runs it first does the work. Beside it, the inbox
+// reader handles again the entries delivered but never acknowledged
+// (recoverInbox).
 //
 // Routing itself never makes an offer for a call whose owner is not alive
 // (lib.lua's owner_alive), so what the recoverer finds is what was already
@@ -42,9 +42,11 @@ type RecoverOptions struct {
 	// than handling an entry may take (a forwarded request waits for PBX
 	// commands). 0 = 30 s.
 	InboxIdle time.Duration
-	// Recovered, if set, is called after each pass with what it did:
-	// tests wait on it.
-	Recovered func(RecoverResult)
+	// Recovered, if set, is called after each pass over overdue offers
+	// with what it did, and InboxRecovered after each pass over the inbox
+	// with the entries handled again: tests wait on them.
+	Recovered      func(RecoverResult)
+	InboxRecovered func(n int)
 }
 
 // maxBatchesPerPass bounds one pass of the recoverer.
@@ -71,15 +73,12 @@ type RecoverResult struct {
 	// Calls put back in their queue, agents freed (available, idle or
 	// rona), overdue entries looked at.
 	Calls, Agents, Looked int
-	// Inbox entries claimed and handled again.
-	Inbox int
 }
 
 func (r *RecoverResult) add(o RecoverResult) {
 	r.Calls += o.Calls
 	r.Agents += o.Agents
 	r.Looked += o.Looked
-	r.Inbox += o.Inbox
 }
 
 var scriptRecover = script("recover")
@@ -113,34 +112,31 @@ func (s *Store) Recover(ctx context.Context, batch int, farPast, again time.Dura
 
 var errBadCounts = errors.New("want {calls, agents, looked}")
 
-// runRecoverer runs a recoverer pass every interval of the engine's clock
-// until ctx ends.
+// runRecoverer runs recoverOffers at start, then every interval of the
+// engine's clock, until ctx ends.
 func (e *Engine) runRecoverer(ctx context.Context) error {
 	o := e.opts.Recovery.withDefaults()
 	t := e.opts.Clock.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
+		r := e.recoverOffers(ctx, o)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if o.Recovered != nil {
+			o.Recovered(r)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
 		}
-		r := e.recoverPass(ctx, o)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if r.Calls+r.Agents+r.Inbox > 0 {
-			e.log.Warn("recovered what an owner left behind", "calls", r.Calls, "agents", r.Agents, "inbox_entries", r.Inbox)
-		}
-		if o.Recovered != nil {
-			o.Recovered(r)
-		}
 	}
 }
 
-// recoverPass is one pass: overdue offers, then unacknowledged inbox
-// entries. Errors are logged; the next pass tries again.
-func (e *Engine) recoverPass(ctx context.Context, o RecoverOptions) RecoverResult {
+// recoverOffers runs the script until a batch comes back short, at most
+// maxBatchesPerPass times. Errors are logged; the next pass tries again.
+func (e *Engine) recoverOffers(ctx context.Context, o RecoverOptions) RecoverResult {
 	var total RecoverResult
 	for range maxBatchesPerPass {
 		r, err := e.store.Recover(ctx, o.Batch, o.FarPast, o.Interval)
@@ -155,25 +151,85 @@ func (e *Engine) recoverPass(ctx context.Context, o RecoverOptions) RecoverResul
 			break
 		}
 	}
-	n, err := e.claimInbox(ctx, o.InboxIdle)
-	if err != nil && ctx.Err() == nil {
-		e.log.Error("claim inbox entries", "err", err)
+	if total.Calls+total.Agents > 0 {
+		e.log.Warn("put back offers an owner left behind", "calls", total.Calls, "agents", total.Agents)
 	}
-	total.Inbox = n
-	m := e.opts.Metrics.Recovered
-	m.WithLabelValues(metrics.RecoveredCall).Add(float64(total.Calls))
-	m.WithLabelValues(metrics.RecoveredAgent).Add(float64(total.Agents))
-	m.WithLabelValues(metrics.RecoveredInbox).Add(float64(total.Inbox))
+	e.opts.Metrics.Recovered.WithLabelValues(metrics.RecoveredCall).Add(float64(total.Calls))
+	e.opts.Metrics.Recovered.WithLabelValues(metrics.RecoveredAgent).Add(float64(total.Agents))
 	return total
 }
 
-// claimInbox takes over the entries of this node's inbox that a reader
-// (any consumer of the group: a previous holder of the seat under another
-// name, or this one stuck) was given more than idle ago and never
-// acknowledged, and handles them as readInbox does. At most
-// maxBatchesPerPass pages of 100.
-func (e *Engine) claimInbox(ctx context.Context, idle time.Duration) (int, error) {
+// recoverInbox handles again the entries of this node's inbox delivered
+// and never acknowledged: at start, those given to this node's consumer
+// (the seat's previous holder read them and died before acknowledging),
+// then, at start and on every call, those any consumer of the group was
+// given more than InboxIdle ago (XAUTOCLAIM: a holder of the seat under
+// another consumer name, or a reader stuck). An offer for a call this node
+// does not run is given back (deliverOffer). readInbox calls it between
+// its reads.
+func (e *Engine) recoverInbox(ctx context.Context, o RecoverOptions, start bool) {
 	stream := e.store.keys.Inbox(e.store.node)
+	n := 0
+	if start {
+		k, err := e.readPending(ctx, stream)
+		n += k
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("read unacknowledged inbox entries", "err", err)
+		}
+	}
+	k, err := e.claimInbox(ctx, stream, o.InboxIdle)
+	n += k
+	if err != nil && ctx.Err() == nil {
+		e.log.Error("claim idle inbox entries", "err", err)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if n > 0 {
+		e.log.Warn("handled inbox entries delivered but never acknowledged", "entries", n)
+	}
+	e.opts.Metrics.Recovered.WithLabelValues(metrics.RecoveredInbox).Add(float64(n))
+	if o.InboxRecovered != nil {
+		o.InboxRecovered(n)
+	}
+}
+
+// readPending handles this consumer's pending entries ("0", then after the
+// last one read, a page at a time), at most maxBatchesPerPass pages of 100
+// (the rest is claimed by later passes once idle).
+func (e *Engine) readPending(ctx context.Context, stream string) (int, error) {
+	from, n := "0", 0
+	for range maxBatchesPerPass {
+		res, err := e.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: inboxGroup, Consumer: e.store.node, Streams: []string{stream, from},
+			Count: 100, Block: -1, // history: no waiting
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("read pending entries of %s: %w", stream, err)
+		}
+		got := 0
+		for _, s := range res {
+			for _, m := range s.Messages {
+				e.handleInbox(ctx, stream, m)
+				from = m.ID
+				got++
+			}
+		}
+		n += got
+		if got < 100 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// claimInbox takes over the entries of stream that a consumer of the group
+// was given more than idle ago and never acknowledged, and handles them.
+// At most maxBatchesPerPass pages of 100.
+func (e *Engine) claimInbox(ctx context.Context, stream string, idle time.Duration) (int, error) {
 	start, n := "0-0", 0
 	for range maxBatchesPerPass {
 		msgs, next, err := e.store.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -181,9 +237,6 @@ func (e *Engine) claimInbox(ctx context.Context, idle time.Duration) (int, error
 			MinIdle: idle, Start: start, Count: 100,
 		}).Result()
 		if err != nil {
-			if isNoGroup(err) {
-				return n, nil // readInbox has not created it yet
-			}
 			return n, fmt.Errorf("claim entries of %s: %w", stream, err)
 		}
 		for _, m := range msgs {
@@ -196,9 +249,4 @@ func (e *Engine) claimInbox(ctx context.Context, idle time.Duration) (int, error
 		start = next
 	}
 	return n, nil
-}
-
-func isNoGroup(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && len(re.Error()) >= 7 && re.Error()[:7] == "NOGROUP"
 }
