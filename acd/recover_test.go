@@ -3,14 +3,18 @@ package acd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/metrics"
 )
 
 // markAlive gives node's seat a lease (its liveness key) for the test.
@@ -443,5 +447,138 @@ func TestRecoverWorkIsBounded(t *testing.T) {
 	}
 	if w := waitingIn(t, r2.Store, "sales"); len(w) != n || w[0] != "c000" {
 		t.Fatalf("%d waiting from %v", len(w), w[:min(3, len(w))])
+	}
+}
+
+// idlePBX is a PBX with no calls: its event stream stays open until the
+// engine stops. The engine tests below never reach its other methods.
+type idlePBX struct{ PBX }
+
+func (idlePBX) Run(ctx context.Context, _ func(Event)) error {
+	<-ctx.Done()
+	return nil
+}
+
+// runEngine runs an engine of node on a fake clock until the test ends.
+func runEngine(t *testing.T, rdb redis.UniversalClient, node string, fc *clock.Fake, rec RecoverOptions) *Engine {
+	t.Helper()
+	e := NewEngine(Options{
+		Store: NewStore(rdb, "t", node), PBX: idlePBX{}, Clock: fc,
+		Queues:        map[string]QueueSettings{"sales": {}},
+		SweepInterval: time.Hour, CallbackPoll: time.Hour, Recovery: rec,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("engine %s: %v", node, err)
+		}
+	})
+	return e
+}
+
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second): // a hang, not a timing assertion
+		t.Fatalf("no %s", what)
+		panic("unreachable")
+	}
+}
+
+// TestEngineRecoversOnItsClock: the recoverer runs in the engine, at start
+// and then every interval of the engine's clock: a fresh offer of a dead
+// owner is left alone, and once overdue it is put back — and counted.
+func TestEngineRecoversOnItsClock(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	r1 := newTStore(rdb, "t", "r1")
+	loginAvailable(t, r1, "a1", "sales")
+	mustOffer(t, arriveQueued(t, r1, "c1", "sales", 0), "c1", "a1") // r1 then dies
+
+	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	passes := make(chan RecoverResult, 10)
+	e := runEngine(t, rdb, "r2", fc, RecoverOptions{Interval: time.Second, Recovered: func(r RecoverResult) { passes <- r }})
+	if r := receive(t, passes, "first pass"); r != (RecoverResult{}) {
+		t.Fatalf("first pass %+v: the offer is not overdue yet", r)
+	}
+	if ix := readIx(t, e.store, "c1"); ix.State != "offered" {
+		t.Fatalf("c1 %+v", ix)
+	}
+	overdue(t, e.store, "a1", 1)
+	fc.Advance(time.Second)
+	if r := receive(t, passes, "second pass"); r != (RecoverResult{Calls: 1, Agents: 1, Looked: 1}) {
+		t.Fatalf("second pass %+v", r)
+	}
+	if ix := readIx(t, e.store, "c1"); ix.State != "queued" {
+		t.Fatalf("c1 %+v", ix)
+	}
+	if a, err := e.store.Agent(ctx, "a1"); err != nil || a.State != agents.Available {
+		t.Fatalf("a1 %+v %v", a, err)
+	}
+	m := e.Metrics().Recovered
+	if c, a := testutil.ToFloat64(m.WithLabelValues(metrics.RecoveredCall)), testutil.ToFloat64(m.WithLabelValues(metrics.RecoveredAgent)); c != 1 || a != 1 {
+		t.Fatalf("recovered_total call %v agent %v", c, a)
+	}
+}
+
+// TestEngineHandlesInboxEntriesNeverAcknowledged: r1's engine read two
+// offers from its inbox and died before acknowledging them — one under its
+// own consumer name, one under another (the consumer of an earlier holder
+// of the seat). The next engine of r1 handles both at start: the calls are
+// not run here, so the offers are given back (the calls failed, the agents
+// available again), acknowledged and deleted.
+func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	r1 := newTStore(rdb, "t", "r1")
+	r2 := newTStore(rdb, "t", "r2")
+	markAlive(t, r1.Store, "r1")
+	inbox := r1.keys.Inbox("r1")
+	if err := rdb.XGroupCreateMkStream(ctx, inbox, inboxGroup, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, consumer := range []string{"r1", "r1-earlier"} {
+		c, a := fmt.Sprintf("c%d", i+1), fmt.Sprintf("a%d", i+1)
+		arriveQueued(t, r1, c, "sales", 0)
+		if o := loginAvailable(t, r2, a, "sales"); o != nil {
+			t.Fatalf("r2 got r1's offer %+v", o)
+		}
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: inboxGroup, Consumer: consumer, Streams: []string{inbox, ">"}, Count: 1, Block: -1}).Result()
+		if err != nil || len(res) != 1 || len(res[0].Messages) != 1 || res[0].Messages[0].Values["conn"] != c {
+			t.Fatalf("read %v %v", res, err)
+		}
+	}
+	waitRedisTick(t, rdb) // the second entry is idle longer than InboxIdle
+
+	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	handled := make(chan int, 10)
+	e := runEngine(t, rdb, "r1", fc, RecoverOptions{Interval: time.Second, InboxIdle: time.Millisecond, InboxRecovered: func(n int) { handled <- n }})
+	if n := receive(t, handled, "inbox recovery"); n != 2 {
+		t.Fatalf("handled %d entries again, want 2", n)
+	}
+	for i := range 2 {
+		c, a := fmt.Sprintf("c%d", i+1), fmt.Sprintf("a%d", i+1)
+		if ix := readIx(t, e.store, c); ix.State != "failed" {
+			t.Fatalf("%s %+v, want failed (its offer given back)", c, ix)
+		}
+		if ag, err := e.store.Agent(ctx, a); err != nil || ag.State != agents.Available {
+			t.Fatalf("%s %+v %v", a, ag, err)
+		}
+	}
+	p, err := rdb.XPending(ctx, inbox, inboxGroup).Result()
+	if err != nil || p.Count != 0 {
+		t.Fatalf("pending %+v %v", p, err)
+	}
+	if n := inboxLen(t, e.store, "r1"); n != 0 {
+		t.Fatalf("%d entries left in the inbox", n)
+	}
+	if v := testutil.ToFloat64(e.Metrics().Recovered.WithLabelValues(metrics.RecoveredInbox)); v != 2 {
+		t.Fatalf("recovered_total inbox %v", v)
 	}
 }
