@@ -438,14 +438,17 @@ func (e *Engine) readInbox(ctx context.Context) error {
 }
 
 // handleInbox carries out one inbox entry, then acknowledges and deletes
-// it. An entry deleted while pending (no values) is only acknowledged.
+// it. An entry deleted while pending (no values) is only acknowledged, and
+// so is an offer that is no longer pending (staleOffer).
 func (e *Engine) handleInbox(ctx context.Context, stream string, m redis.XMessage) {
 	switch {
 	case len(m.Values) == 0:
 	case m.Values["type"] == "command":
 		e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
 	default:
-		e.deliverOffer(ctx, OfferFromInbox(m.Values), time.Time{})
+		if o := OfferFromInbox(m.Values); !e.staleOffer(ctx, o) {
+			e.deliverOffer(ctx, o, time.Time{})
+		}
 	}
 	if err := e.store.rdb.XAck(ctx, stream, inboxGroup, m.ID).Err(); err != nil && ctx.Err() == nil {
 		e.log.Warn("acknowledge inbox entry", "id", m.ID, "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -249,4 +250,30 @@ func (e *Engine) claimInbox(ctx context.Context, stream string, idle time.Durati
 		start = next
 	}
 	return n, nil
+}
+
+// staleOffer says whether an inbox offer for a call this node runs no
+// actor for was already resolved: the call is no longer offered with that
+// attempt (the recoverer put it back in its queue while the entry waited,
+// or it ended). Such an offer is dropped: giving it back (deliverOffer)
+// would fail a call that is waiting again for whoever runs it. An offer
+// for a call run here goes to its actor, which tells a stale one itself.
+func (e *Engine) staleOffer(ctx context.Context, o Offer) bool {
+	e.mu.Lock()
+	_, here := e.calls[o.ConnectionID]
+	e.mu.Unlock()
+	if here {
+		return false
+	}
+	h, err := e.store.rdb.HMGet(ctx, e.store.keys.Interaction(o.ConnectionID), "state", "offers").Result()
+	if err != nil {
+		// Not known: deliver it as before (its give-back meets the same
+		// Redis, and the recoverer frees the agent later if need be).
+		return false
+	}
+	if h[0] == StateOffered && h[1] == strconv.Itoa(o.Attempt) {
+		return false
+	}
+	e.log.Info("dropped an inbox offer no longer pending", "connection_id", o.ConnectionID, "agent_id", o.Agent, "state", h[0])
+	return true
 }

@@ -532,7 +532,9 @@ func TestEngineRecoversOnItsClock(t *testing.T) {
 // own consumer name, one under another (the consumer of an earlier holder
 // of the seat). The next engine of r1 handles both at start: the calls are
 // not run here, so the offers are given back (the calls failed, the agents
-// available again), acknowledged and deleted.
+// available again), acknowledged and deleted. A third entry is an offer
+// that was resolved while it waited (the recoverer put its call back in
+// the queue): it is dropped, and the call still waits.
 func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
 	ctx := context.Background()
 	rdb := redistest.Client(t)
@@ -554,13 +556,25 @@ func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
 			t.Fatalf("read %v %v", res, err)
 		}
 	}
+	// c3 was offered to a3 in an entry r1 read; the recoverer has put c3
+	// back since (it waits with no agent free).
+	arriveQueued(t, r1, "c3", "support", 0) // no agent there: nobody takes it meanwhile
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: inbox, Values: []any{"conn", "c3", "agent", "a3", "endpoint", "PJSIP/a3", "attempt", "1"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: inboxGroup, Consumer: "r1", Streams: []string{inbox, ">"}, Count: 1, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
 	waitRedisTick(t, rdb) // the second entry is idle longer than InboxIdle
 
 	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	handled := make(chan int, 10)
 	e := runEngine(t, rdb, "r1", fc, RecoverOptions{Interval: time.Second, InboxIdle: time.Millisecond, InboxRecovered: func(n int) { handled <- n }})
-	if n := receive(t, handled, "inbox recovery"); n != 2 {
-		t.Fatalf("handled %d entries again, want 2", n)
+	if n := receive(t, handled, "inbox recovery"); n != 3 {
+		t.Fatalf("handled %d entries again, want 3", n)
+	}
+	if ix := readIx(t, e.store, "c3"); ix.State != StateQueued {
+		t.Fatalf("c3 %+v, want still queued", ix)
 	}
 	for i := range 2 {
 		c, a := fmt.Sprintf("c%d", i+1), fmt.Sprintf("a%d", i+1)
@@ -578,7 +592,7 @@ func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
 	if n := inboxLen(t, e.store, "r1"); n != 0 {
 		t.Fatalf("%d entries left in the inbox", n)
 	}
-	if v := testutil.ToFloat64(e.Metrics().Recovered.WithLabelValues(metrics.RecoveredInbox)); v != 2 {
+	if v := testutil.ToFloat64(e.Metrics().Recovered.WithLabelValues(metrics.RecoveredInbox)); v != 3 {
 		t.Fatalf("recovered_total inbox %v", v)
 	}
 }
