@@ -22,10 +22,11 @@
 -- their owners' inboxes).
 local now = now_ms()
 local far, again = tonumber(ARGV[4]), tonumber(ARGV[5])
-local due = redis.call('ZRANGEBYSCORE', k_offers_due(), '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local due = redis.call('ZRANGEBYSCORE', k_offers_due(), '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local calls, freed = 0, 0
 local out = {{}}
-for _, agent in ipairs(due) do
+for i = 1, #due, 2 do
+  local agent = due[i]
   local a = k_agent(agent)
   local h = redis.call('HMGET', a, 'state', 'conn', 'offer_due')
   local st, conn = h[1], h[2]
@@ -35,7 +36,9 @@ for _, agent in ipairs(due) do
   else
     local ix = k_ix(conn)
     local f = redis.call('HMGET', ix, 'state', 'owner', 'queue', 'score')
-    local deadline = tonumber(h[3] or '') or now
+    -- The deadline mark_due recorded (the entry's score once it was
+    -- looked at and put off).
+    local deadline = tonumber(h[3] or '') or tonumber(due[i + 1])
     local alive = owner_alive(f[2])
     if alive and now < deadline + far then
       redis.call('ZADD', k_offers_due(), now + again, agent)
@@ -76,5 +79,5 @@ for _, agent in ipairs(due) do
     end
   end
 end
-out[1] = {calls, freed, #due}
+out[1] = {calls, freed, #due / 2}
 return out
