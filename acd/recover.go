@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/metrics"
 )
@@ -97,10 +98,16 @@ func (s *Store) Recover(ctx context.Context, batch int, farPast, again time.Dura
 	if err != nil {
 		return RecoverResult{}, fmt.Errorf("recover overdue offers: %w", err)
 	}
-	rows, _ := v.([]any) // checked by deliverEach
+	rows, _ := v.([]any) // a list: checked by deliverEach
+	if len(rows) == 0 {
+		return RecoverResult{}, fmt.Errorf("recover overdue offers: empty reply: %w", errs.ErrBadReply)
+	}
 	head, err := luascript.List(scriptRecover.name, rows[0])
-	if err != nil || len(head) != 3 {
-		return RecoverResult{}, fmt.Errorf("recover overdue offers: counts %v: %w", rows[0], errors.Join(err, errBadCounts))
+	if err != nil {
+		return RecoverResult{}, fmt.Errorf("recover overdue offers: %w", err)
+	}
+	if len(head) != 3 {
+		return RecoverResult{}, fmt.Errorf("recover overdue offers: counts %v, want calls, agents, looked: %w", head, errs.ErrBadReply)
 	}
 	var n [3]int64
 	for i := range n {
@@ -110,8 +117,6 @@ func (s *Store) Recover(ctx context.Context, batch int, farPast, again time.Dura
 	}
 	return RecoverResult{Calls: int(n[0]), Agents: int(n[1]), Looked: int(n[2])}, nil
 }
-
-var errBadCounts = errors.New("want {calls, agents, looked}")
 
 // runRecoverer runs recoverOffers at start, then every interval of the
 // engine's clock, until ctx ends.
