@@ -257,19 +257,18 @@ func (e *Engine) claimInbox(ctx context.Context, stream string, idle time.Durati
 	return n, nil
 }
 
-// staleOffer says whether an inbox offer for a call this node runs no
-// actor for was already resolved: the call is no longer offered with that
-// attempt (the recoverer put it back in its queue while the entry waited,
-// or it ended). Such an offer is dropped: giving it back (deliverOffer)
-// would fail a call that is waiting again for whoever runs it. An offer
-// for a call run here goes to its actor, which tells a stale one itself.
+// staleOffer says whether an inbox offer was resolved while its entry
+// waited: the call is no longer offered with that attempt (the recoverer
+// put it back in its queue because its owner was dead, or it was answered,
+// refused or ended). An entry can wait for long: in a dead seat's inbox
+// until the seat is held again, or delivered and pending until it is read
+// again. Such an offer is dropped. Delivered, it would make the call's
+// actor ring an agent who is no longer reserved for it (and may be on
+// another call by now), or, for a call not run here, be given back by
+// failing a call that waits again for whoever runs it. One HMGET per
+// inbox offer: offers only reach an inbox from another replica (or a reply
+// with no room for them), never on a replica's own hand-off path.
 func (e *Engine) staleOffer(ctx context.Context, o Offer) bool {
-	e.mu.Lock()
-	_, here := e.calls[o.ConnectionID]
-	e.mu.Unlock()
-	if here {
-		return false
-	}
 	h, err := e.store.rdb.HMGet(ctx, e.store.keys.Interaction(o.ConnectionID), "state", "offers").Result()
 	if err != nil {
 		// Not known: deliver it as before (its give-back meets the same
