@@ -596,3 +596,50 @@ func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
 		t.Fatalf("recovered_total inbox %v", v)
 	}
 }
+
+// TestConsultedAgentsHaveDeadlinesToo: an agent picked by name for a
+// consult is reserved, then rung, for the customer's call: it gets a
+// deadline like an offer's agent (a dead owner's consult would hold it
+// too), and loses it when it answers or does not.
+func TestConsultedAgentsHaveDeadlinesToo(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, "n1")
+	due := func(agent string) bool {
+		_, err := s.rdb.ZScore(ctx, s.keys.OffersDue(), agent).Result()
+		if err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	connectedCall(t, s, "c1", "a1", "sales")
+	for _, tc := range []struct{ name, end string }{{"answered", StepConnect}, {"not answered", StepNoAnswer}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.end == StepConnect {
+				loginAvailable(t, s, "a2", "support")
+			} // else a2 is available again after the first consult
+			if _, err := s.ReserveAgent(ctx, "a2", "c1", agents.Available, agents.Idle); err != nil {
+				t.Fatal(err)
+			}
+			if !due("a2") {
+				t.Fatal("a2 reserved with no deadline")
+			}
+			if _, err := s.AgentStep(ctx, "a2", "c1", StepRing); err != nil {
+				t.Fatal(err)
+			}
+			if !due("a2") {
+				t.Fatal("a2 ringing with no deadline")
+			}
+			if _, err := s.AgentStep(ctx, "a2", "c1", tc.end); err != nil {
+				t.Fatal(err)
+			}
+			if due("a2") {
+				t.Fatalf("a2 keeps its deadline after %s", tc.end)
+			}
+			if tc.end == StepConnect {
+				if _, err := s.AgentStep(ctx, "a2", "c1", StepDone); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
