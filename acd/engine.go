@@ -93,6 +93,8 @@ type Options struct {
 	// that owns the call waits for its answer while that replica is alive
 	// (see forward); 0 = DefaultForwardTimeout.
 	ForwardTimeout time.Duration
+	// Recovery tunes the recoverer (recover.go).
+	Recovery RecoverOptions
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -215,7 +217,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	routing := make(map[string]QueueRouting, len(e.opts.Queues))
 	callSkills := e.callSkills()
 	for name, q := range e.opts.Queues {
-		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, CallSkills: callSkills[name]}
+		routing[name] = QueueRouting{Strategy: q.Strategy, Weight: q.Weight, Skills: q.Skills, CallSkills: callSkills[name], RingTimeout: q.RingTimeout}
 	}
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
@@ -234,6 +236,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.sweep(ctx) })
 	g.Go(func() error { return e.runCallbacks(ctx) })
 	g.Go(func() error { return e.runLiveness(ctx) })
+	g.Go(func() error { return e.runRecoverer(ctx) })
 	err := g.Wait()
 	e.wg.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -376,18 +379,36 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 }
 
-// readInbox takes offers other nodes made for this node's calls. A consumer
-// group with acknowledgement keeps an offer until it has been handed over.
+// inboxGroup is the consumer group every reader of a node's inbox is in;
+// the consumer is the node (a replica and whoever hosts its seat after it
+// read under the same name).
+const inboxGroup = "owner"
+
+// readInbox takes offers other nodes made for this node's calls, and
+// requests forwarded to it. A consumer group with acknowledgement keeps an
+// entry until it has been handled: at start, and then every recoverer
+// interval, entries delivered and never acknowledged are read again
+// (recoverInbox).
 func (e *Engine) readInbox(ctx context.Context) error {
 	stream := e.store.keys.Inbox(e.store.node)
-	const group = "owner"
-	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
+	err := e.store.rdb.XGroupCreateMkStream(ctx, stream, inboxGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create inbox group: %w", err)
 	}
+	o := e.opts.Recovery.withDefaults()
+	tick := e.opts.Clock.NewTicker(o.Interval)
+	defer tick.Stop()
+	// One reader of the inbox: the recovery runs between reads, so an
+	// entry is never handled by two goroutines of this engine at once.
+	e.recoverInbox(ctx, o, true)
 	for ctx.Err() == nil {
+		select {
+		case <-tick.C():
+			e.recoverInbox(ctx, o, false)
+		default:
+		}
 		res, err := e.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group, Consumer: e.store.node, Streams: []string{stream, ">"},
+			Group: inboxGroup, Consumer: e.store.node, Streams: []string{stream, ">"},
 			Count: 100, Block: time.Second,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
@@ -409,19 +430,30 @@ func (e *Engine) readInbox(ctx context.Context) error {
 		}
 		for _, s := range res {
 			for _, m := range s.Messages {
-				if m.Values["type"] == "command" {
-					e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
-					e.store.rdb.XAck(ctx, stream, group, m.ID)
-					e.store.rdb.XDel(ctx, stream, m.ID)
-					continue
-				}
-				e.deliverOffer(ctx, OfferFromInbox(m.Values), time.Time{})
-				e.store.rdb.XAck(ctx, stream, group, m.ID)
-				e.store.rdb.XDel(ctx, stream, m.ID)
+				e.handleInbox(ctx, stream, m)
 			}
 		}
 	}
 	return nil
+}
+
+// handleInbox carries out one inbox entry, then acknowledges and deletes
+// it. An entry deleted while pending (no values) is only acknowledged, and
+// so is an offer that is no longer pending (staleOffer).
+func (e *Engine) handleInbox(ctx context.Context, stream string, m redis.XMessage) {
+	switch {
+	case len(m.Values) == 0:
+	case m.Values["type"] == "command":
+		e.runForwarded(ctx, fmt.Sprint(m.Values["conn"]), fmt.Sprint(m.Values["command"]))
+	default:
+		if o := OfferFromInbox(m.Values); !e.staleOffer(ctx, o) {
+			e.deliverOffer(ctx, o, time.Time{})
+		}
+	}
+	if err := e.store.rdb.XAck(ctx, stream, inboxGroup, m.ID).Err(); err != nil && ctx.Err() == nil {
+		e.log.Warn("acknowledge inbox entry", "id", m.ID, "err", err)
+	}
+	e.store.rdb.XDel(ctx, stream, m.ID)
 }
 
 // sweep is the safety net behind event-driven routing.

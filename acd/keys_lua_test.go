@@ -31,6 +31,8 @@ func TestLuaKeyBuildersMatchKeyspace(t *testing.T) {
 				{Lua: "k_inbox(ID)", Want: k.Inbox(id)},
 				{Lua: "k_agent_chan(ID)", Want: k.AgentChannel(id)},
 				{Lua: "k_wrapup_due()", Want: k.WrapUpDue()},
+				{Lua: "k_offers_due()", Want: k.OffersDue()},
+				{Lua: "k_alive(ID)", Want: k.ReplicaAlive(id)},
 				{Lua: "k_active()", Want: k.ActiveCalls()},
 				{Lua: "k_refused_full()", Want: k.RefusedFull()},
 				{Lua: "k_qconf(ID)", Want: k.QueueConfig(id)},

@@ -62,6 +62,10 @@ type QueueRouting struct {
 	// against the queue's 50 longest-idle agents (and by the agent side).
 	// Each listed skill costs one write per agent availability change.
 	CallSkills []string
+	// RingTimeout is how long an agent's phone rings for the queue's
+	// calls (0 = 30 s). The scripts add a margin to it to tell when an
+	// offer or a ring is overdue (recover.lua).
+	RingTimeout time.Duration
 }
 
 // Skill levels and names.
@@ -80,7 +84,7 @@ var skillName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 // the agents available now, in bounded chunks; meanwhile the sweep still
 // finds agents the index does not list yet.
 func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) error {
-	type row struct{ name, strategy, weight, skills, callSkills string }
+	type row struct{ name, strategy, weight, skills, callSkills, ringMS string }
 	rows := make([]row, 0, len(queues))
 	for name, q := range queues {
 		field := "queues." + name
@@ -106,7 +110,14 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 		}
 		slices.Sort(callSkills)
 		callSkills = slices.Compact(callSkills)
-		rows = append(rows, row{name, strategy, strconv.Itoa(q.Weight), enc, strings.Join(callSkills, ",")})
+		if q.RingTimeout < 0 {
+			return &errs.FieldError{Field: field + ".ring_timeout", Msg: "must not be negative"}
+		}
+		ringMS := ""
+		if q.RingTimeout > 0 {
+			ringMS = strconv.FormatInt(max(q.RingTimeout.Milliseconds(), 1), 10)
+		}
+		rows = append(rows, row{name, strategy, strconv.Itoa(q.Weight), enc, strings.Join(callSkills, ","), ringMS})
 	}
 	for _, r := range rows {
 		key := s.keys.QueueConfig(r.name)
@@ -119,7 +130,7 @@ func (s *Store) SetQueues(ctx context.Context, queues map[string]QueueRouting) e
 			oldGen = "0"
 		}
 		pipe := s.rdb.TxPipeline()
-		pipe.HSet(ctx, key, "strategy", r.strategy, "weight", r.weight, "skills", r.skills, "call_skills", r.callSkills)
+		pipe.HSet(ctx, key, "strategy", r.strategy, "weight", r.weight, "skills", r.skills, "call_skills", r.callSkills, "ring_ms", r.ringMS)
 		if old[0] == r.strategy && old[1] == r.skills && old[2] == r.callSkills {
 			if _, err := pipe.Exec(ctx); err != nil {
 				return fmt.Errorf("set queue %s: %w", r.name, err)
@@ -218,6 +229,9 @@ func (s *Store) QueueRouting(ctx context.Context, queue string) (QueueRouting, e
 		qr.Strategy = StrategyLongestIdle
 	}
 	qr.Weight, _ = strconv.Atoi(h["weight"])
+	if ms, err := strconv.ParseInt(h["ring_ms"], 10, 64); err == nil {
+		qr.RingTimeout = time.Duration(ms) * time.Millisecond
+	}
 	return qr, nil
 }
 

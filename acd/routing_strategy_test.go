@@ -356,7 +356,8 @@ func TestRingAllOfferForAnotherNodeGoesToItsInboxWithTheList(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		loginSkilled(t, n2, id, nil, "sales")
 	}
-	// n1 owns the call; n2 happens to queue it.
+	// n1 owns the call (and is alive); n2 happens to queue it.
+	markAlive(t, s.Store, "n1")
 	if _, err := s.Arrive(ctx, "c1", "leg", "1", "2", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -294,6 +294,7 @@ func TestOfferForAnotherNodesCallGoesToItsInbox(t *testing.T) {
 	n1 := newTStore(rdb, "t", "n1")
 	n2 := newTStore(rdb, "t", "n2")
 	arriveQueued(t, n1, "c1", "sales", 0)
+	markAlive(t, n1.Store, "n1")
 	// The agent becomes available through node n2: the call is n1's.
 	if o := loginAvailable(t, n2, "a1", "sales"); o != nil {
 		t.Fatalf("n2 got n1's offer: %+v", o)

@@ -68,7 +68,18 @@ type Metrics struct {
 	// Strays counts channels that entered the replica's application
 	// without being Tandem's to handle, by what became of them.
 	Strays *prometheus.CounterVec // outcome: continued, hung_up, gone, stuck
+	// Recovered counts what the recoverer put back after an owner died or
+	// lost track: calls back in their queue, agents freed, and inbox
+	// entries read again (delivered once, never acknowledged).
+	Recovered *prometheus.CounterVec // what: call, agent, inbox
 }
+
+// Values of Recovered's label.
+const (
+	RecoveredCall  = "call"
+	RecoveredAgent = "agent"
+	RecoveredInbox = "inbox"
+)
 
 // New returns a replica's instruments in a registry of their own, with
 // the Go runtime and process collectors beside them.
@@ -118,7 +129,11 @@ func New() *Metrics {
 		Namespace: Namespace, Name: "stray_channels_total",
 		Help: "Channels that entered the application without being Tandem's to handle (no \"inbound\" argument, not a leg Tandem created), by outcome: continued (back to the dialplan), hung_up (continue failed), gone (hung up meanwhile), stuck (both failed: still in the application).",
 	}, []string{"outcome"})
-	m.reg.MustRegister(m.PBXEvents, m.PBXCommand, m.PBXErrors, m.Script, m.RedisErrs, m.Strays)
+	m.Recovered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "recovered_total",
+		Help: "What the recoverer put back, by what: call (an offered call whose owner died, or lost it, back at the head of its queue), agent (an agent left reserved or ringing by such an owner, freed), inbox (an inbox entry delivered but never acknowledged, read again).",
+	}, []string{"what"})
+	m.reg.MustRegister(m.PBXEvents, m.PBXCommand, m.PBXErrors, m.Script, m.RedisErrs, m.Strays, m.Recovered)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -16,11 +16,14 @@ local now = now_ms()
 local step = ARGV[5]
 if step == 'ring' and cur == 'reserved' then
   set_agent_state(ARGV[3], cur, 'ringing', now, ARGV[4])
+  mark_due(ARGV[3], redis.call('HGET', k_ix(ARGV[4]), 'queue'), now)
 elseif step == 'connect' and (cur == 'reserved' or cur == 'ringing') then
   set_agent_state(ARGV[3], cur, 'connected', now, ARGV[4])
+  clear_due(ARGV[3])
 elseif step == 'no_answer' and (cur == 'reserved' or cur == 'ringing') then
   set_agent_state(ARGV[3], cur, 'rona', now, nil)
   redis.call('HDEL', KEYS[1], 'conn')
+  clear_due(ARGV[3])
 elseif step == 'done' then
   return after_call(ARGV[3], ARGV[4], now, ARGV[6]) or {}
 else

@@ -12,6 +12,7 @@ redis.call('HSET', KEYS[1], 'state', 'connected', 'talk_state', 'talking', 'answ
   'wait_ms', now - tonumber(redis.call('HGET', KEYS[1], 'queued')))
 history('interaction', ARGV[3], 'offered', 'connected', now, {'agent', ARGV[4]})
 set_agent_state(ARGV[4], redis.call('HGET', KEYS[2], 'state'), 'connected', now, ARGV[3])
+clear_due(ARGV[4])
 -- Calls answered today (fewest_calls ranks by it).
 count_day(ARGV[4], 'calls', 1, now)
 return now

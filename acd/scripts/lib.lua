@@ -234,12 +234,12 @@ end
 -- of each skill it still requires after waiting since 'queued' (its own
 -- requirements from the IVR if it has any, else its queue's, then also its
 -- step), the agent it excludes (a call transferred to a queue never goes
--- back to the agent who transferred it), and the first required skill
--- (best_skill ranks by it). One HMGET.
+-- back to the agent who transferred it), the first required skill
+-- (best_skill ranks by it) and the node that owns the call. One HMGET.
 local function call_needs(q, conn, now)
-  local h = redis.call('HMGET', k_ix(conn), 'skills', 'exclude', 'queued')
+  local h = redis.call('HMGET', k_ix(conn), 'skills', 'exclude', 'queued', 'owner')
   local wait = now - (tonumber(h[3] or '') or now)
-  local needs = {exclude = h[2] or nil}
+  local needs = {exclude = h[2] or nil, owner = h[4] or nil}
   if h[1] and h[1] ~= '' then
     local reqs = parse_reqs(h[1])
     needs.own = true
@@ -296,6 +296,74 @@ local function make_unavailable(id)
   end
 end
 
+-- ------------------------------------------------- owners and deadlines --
+--
+-- A call is served by the seat that owns it (the interaction's 'owner').
+-- The seat is alive iff node:<owner>:alive exists (its lease): routing
+-- never offers a call whose owner is not alive (the offer would wait in a
+-- dead inbox with its agent reserved), and the recoverer (recover.lua)
+-- frees what a dead owner left reserved. Keys:
+--   node:<node>:alive     STR   present while seat <node> is held
+--   offers-due            ZSET  agent id -> the Redis ms past which its
+--                               reservation or ring (for the call in its
+--                               'conn') is overdue; the same ms is in the
+--                               agent's 'offer_due' field (the score moves
+--                               when the recoverer looks again later)
+local function k_alive(node) return B .. 'node:' .. node .. ':alive' end
+local function k_offers_due() return B .. 'offers-due' end
+
+-- DEFAULT_RING_MS is the ring timeout of a queue whose configuration does
+-- not say (the config's default, routing.ring_timeout).
+local DEFAULT_RING_MS = 30000
+-- OFFER_MARGIN_MS is added to the ring timeout to give an offer's
+-- deadline: the owner delivers the offer to the call's actor, asks the PBX
+-- to ring (its ring timer starts then, the PBX's own originate timeout is
+-- the ring timeout + 2 s), and its timers run on its own clock, not on
+-- Redis's. Past the deadline the PBX has given the agent's leg up.
+local OFFER_MARGIN_MS = 10000
+
+local alive_cache = {}
+-- owner_alive says whether the seat owning a call is held. The node
+-- running the script holds its own seat (a stale holder is fenced before
+-- the script body runs); any other owner is alive iff its lease key
+-- exists, read once per script. No owner: nobody can serve the call.
+local function owner_alive(owner)
+  if not owner or owner == '' then return false end
+  if owner == SELF then return true end
+  local a = alive_cache[owner]
+  if a == nil then
+    a = redis.call('EXISTS', k_alive(owner)) == 1
+    alive_cache[owner] = a
+  end
+  return a
+end
+
+local ring_cache = {}
+-- offer_deadline is when an offer or ring of a call of queue q made now is
+-- overdue: now + the queue's ring timeout (written by SetQueues) + margin.
+local function offer_deadline(q, now)
+  local ms = q and ring_cache[q]
+  if q and not ms then
+    ms = tonumber(redis.call('HGET', k_qconf(q), 'ring_ms') or '') or DEFAULT_RING_MS
+    ring_cache[q] = ms
+  end
+  return now + (ms or DEFAULT_RING_MS) + OFFER_MARGIN_MS
+end
+
+-- mark_due records that agent, now reserved or ringing for a call of
+-- queue q, is overdue at the offer's deadline unless it moves on.
+local function mark_due(agent, q, now)
+  local due = offer_deadline(q, now)
+  redis.call('ZADD', k_offers_due(), due, agent)
+  redis.call('HSET', k_agent(agent), 'offer_due', due)
+end
+
+-- clear_due forgets an agent's deadline: it left reserved / ringing.
+local function clear_due(agent)
+  redis.call('ZREM', k_offers_due(), agent)
+  redis.call('HDEL', k_agent(agent), 'offer_due')
+end
+
 -- ----------------------------------------------------------------- offers --
 
 -- make_offer binds one waiting call to the chosen available agents (one,
@@ -318,6 +386,7 @@ local function make_offer(q, conn, chosen, now, cfg, to_inbox)
   for i, a in ipairs(chosen) do
     make_unavailable(a)
     set_agent_state(a, 'available', 'reserved', now, conn)
+    mark_due(a, q, now)
     eps[i] = redis.call('HGET', k_agent(a), 'endpoint') or ''
   end
   local attempt = redis.call('HINCRBY', ix, 'offers', 1)
@@ -386,6 +455,17 @@ end
 -- window. Relaxation is driven by time, not by an event: a call that waited
 -- long enough for more agents is paired by the next routing event of its
 -- queue or, at the latest, the sweep.
+--  * Dead owners. A call whose owner is not alive (owner_alive) is passed
+--    over where it stands: it keeps its place for whoever takes its seat
+--    over, and the next call of the window is served. Passing one over
+--    costs the HMGET the call is read with anyway, plus one EXISTS per
+--    distinct owner per script, so the windows above stay the look-ahead
+--    bound: a freed agent finds a live call behind up to
+--    AGENT_SIDE_WINDOW - 1 dead ones (a crashed replica's share of a
+--    queue's head: tens of calls), a call being queued is always looked at
+--    itself, and deeper calls are reached by the sweep's rotating window.
+--    A larger window would only cost every routing decision more while a
+--    replica is down; the rotating window already bounds the wait.
 local AGENT_WINDOW = 50
 local CALL_WINDOW = 10
 local SWEEP_WINDOW = 50
@@ -593,24 +673,28 @@ local function match_queue(q, now, extra, depth, plain, from)
   local windows, zcards = {}, {}
   for _, c in ipairs(conns) do
     local needs = call_needs(q, c, now)
-    local sets = plain and {k_avail(q)} or candidate_sets(q, cfg, needs, zcards)
-    local sig = table.concat(sets, '|')
-    local win = windows[sig]
-    local chosen
-    if not win and first_only then
-      local small = new_window(fetch_window(q, cfg, sets, plain, FIRST_WINDOW), cfg)
-      chosen = choose(cfg, needs, small, now)
-      if not chosen and #small.ids < FIRST_WINDOW then win = small end
-    end
-    if not chosen then
-      if not win then
-        win = new_window(fetch_window(q, cfg, sets, plain, AGENT_WINDOW), cfg)
-        windows[sig] = win
+    -- A call whose owner is not alive keeps its place (see
+    -- owner_alive); the next one is served.
+    if owner_alive(needs.owner) then
+      local sets = plain and {k_avail(q)} or candidate_sets(q, cfg, needs, zcards)
+      local sig = table.concat(sets, '|')
+      local win = windows[sig]
+      local chosen
+      if not win and first_only then
+        local small = new_window(fetch_window(q, cfg, sets, plain, FIRST_WINDOW), cfg)
+        chosen = choose(cfg, needs, small, now)
+        if not chosen and #small.ids < FIRST_WINDOW then win = small end
       end
-      if #win.ids > 0 then chosen = choose(cfg, needs, win, now) end
+      if not chosen then
+        if not win then
+          win = new_window(fetch_window(q, cfg, sets, plain, AGENT_WINDOW), cfg)
+          windows[sig] = win
+        end
+        if #win.ids > 0 then chosen = choose(cfg, needs, win, now) end
+      end
+      if chosen then return make_offer(q, c, chosen, now, cfg) end
+      windows[sig] = win
     end
-    if chosen then return make_offer(q, c, chosen, now, cfg) end
-    windows[sig] = win
   end
   return nil
 end
@@ -635,7 +719,8 @@ local function match_agent(id, now, to_inbox)
         local key = tonumber(r[i + 1]) - cfg.weight * WEIGHT_MS
         if best_key ~= nil and key >= best_key then done = true; break end -- nothing better here
         local needs = call_needs(q, r[i], now)
-        if needs.exclude ~= id and meets(levels, needs.mins) then
+        -- A dead owner's call is passed over (see owner_alive).
+        if needs.exclude ~= id and owner_alive(needs.owner) and meets(levels, needs.mins) then
           best_q, best_conn, best_key = q, r[i], key
           done = true
           break
@@ -680,6 +765,7 @@ local function after_call(agent, conn, now, wrapup_ms, to_inbox)
   end
   -- With no wrap-up time configured, an agent who talked is free at once.
   if st ~= 'reserved' and st ~= 'ringing' and st ~= 'connected' then return nil end
+  if st ~= 'connected' then clear_due(agent) end
   redis.call('HDEL', a, 'conn')
   local pending = redis.call('HGET', a, 'after_call')
   if pending == 'idle' then

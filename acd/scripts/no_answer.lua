@@ -26,6 +26,7 @@ for _, m in ipairs(gone) do
   if (st == 'reserved' or st == 'ringing') and redis.call('HGET', a, 'conn') == ARGV[3] then
     set_agent_state(m, st, 'rona', now, nil)
     redis.call('HDEL', a, 'conn')
+    clear_due(m)
   end
 end
 if #left > 0 then

@@ -19,4 +19,5 @@ if cur == 'idle' then
 end
 make_unavailable(ARGV[3])
 set_agent_state(ARGV[3], cur, 'reserved', now, ARGV[4])
+mark_due(ARGV[3], redis.call('HGET', k_ix(ARGV[4]), 'queue'), now)
 return redis.call('HGET', KEYS[1], 'endpoint')

@@ -17,4 +17,6 @@ else
   redis.call('HSET', KEYS[1], 'agent_leg', ARGV[5])
 end
 set_agent_state(ARGV[4], 'reserved', 'ringing', now, ARGV[3])
+-- The ring timer starts now: the deadline moves with it.
+mark_due(ARGV[4], redis.call('HGET', KEYS[1], 'queue'), now)
 return 1

@@ -16,6 +16,7 @@ credit_talk(KEYS[1], ARGV[5], now)
 after_call(ARGV[5], ARGV[3], now, ARGV[6])
 make_unavailable(ARGV[4])
 set_agent_state(ARGV[4], 'available', 'reserved', now, ARGV[3])
+mark_due(ARGV[4], redis.call('HGET', KEYS[1], 'queue'), now)
 local attempt = redis.call('HINCRBY', KEYS[1], 'offers', 1)
 redis.call('HSET', KEYS[1], 'state', 'offered', 'offered', now, 'agent', ARGV[4])
 -- Talk states (talk.lua) belong to a connected call.

@@ -18,6 +18,7 @@
 //	tandem:v1:agent-skills                HASH   agent id -> skills
 //	tandem:v1:agent-day:<d>:<what>        HASH   agent id -> calls / talk ms on day d
 //	tandem:v1:wrapup-due                  ZSET   agents in wrap-up by due time
+//	tandem:v1:offers-due                  ZSET   agents reserved or ringing by the deadline of their offer
 //	tandem:v1:active-calls                STR    calls held now (the concurrent-call cap)
 //	tandem:v1:refused-full                STR    calls refused at that cap
 //	tandem:v1:events                      STREAM every interaction and agent transition
@@ -88,6 +89,7 @@ func (k Keys) AgentDay(d int64, what string) string {
 	return k.base + "agent-day:" + strconv.FormatInt(d, 10) + ":" + what
 }
 func (k Keys) WrapUpDue() string        { return k.base + "wrapup-due" }
+func (k Keys) OffersDue() string        { return k.base + "offers-due" }
 func (k Keys) ActiveCalls() string      { return k.base + "active-calls" }
 func (k Keys) RefusedFull() string      { return k.base + "refused-full" }
 func (k Keys) Events() string           { return k.base + "events" }
