@@ -220,23 +220,55 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
 	}
-	// Alive before the first event: a request forwarded here from the
-	// start finds this replica running.
-	if err := e.beat(ctx); err != nil {
-		return err
+	// A seat's engine (its store carries a fencing token) is kept alive by
+	// the seat's lease, held outside it (SeatHost); it stops, as if it had
+	// crashed, once the token is refused. An engine without a seat (tests,
+	// tools) beats its own liveness key.
+	token, fenced := e.store.fence.watch()
+	seated := token > 0
+	if !seated {
+		// Alive before the first event: a request forwarded here from the
+		// start finds this replica running.
+		if err := e.beat(ctx); err != nil {
+			return err
+		}
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if seated {
+		go func() {
+			select {
+			case <-fenced:
+				stop(fmt.Errorf("seat %s token %d: %w", e.store.node, token, errs.ErrFenced))
+			case <-ctx.Done():
+			}
+		}()
 	}
 	e.mu.Lock()
 	e.ctx = ctx
+	// A seat's engine runs again after it was fenced and took its seat
+	// back: what it tracked then is the next holder's to rebuild.
+	clear(e.legs)
+	clear(e.calls)
 	e.mu.Unlock()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return e.pbx.Run(ctx, e.onEvent) })
-	g.Go(func() error { return e.readInbox(ctx) })
-	g.Go(func() error { return e.sweep(ctx) })
-	g.Go(func() error { return e.runCallbacks(ctx) })
-	g.Go(func() error { return e.runLiveness(ctx) })
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.pbx.Run(gctx, e.onEvent) })
+	g.Go(func() error { return e.readInbox(gctx) })
+	g.Go(func() error { return e.sweep(gctx) })
+	g.Go(func() error { return e.runCallbacks(gctx) })
+	if !seated {
+		g.Go(func() error { return e.runLiveness(gctx) })
+	}
 	err := g.Wait()
 	e.wg.Wait()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if cause := context.Cause(ctx); errors.Is(cause, errs.ErrFenced) {
+		e.log.Error("seat fenced: a newer holder has it; stopped acting for its calls", "err", cause)
+		return cause
+	}
+	if errors.Is(err, errs.ErrFenced) {
+		return err
+	}
+	if gctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

@@ -28,6 +28,7 @@ import (
 	"github.com/CyCoreSystems/ari/v5/client/native"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // Options configure a Driver.
@@ -66,7 +67,8 @@ type Options struct {
 
 // ErrReplaced: another connection registered the same application, and
 // Asterisk now sends its events there. This replica must stop acting for it.
-var ErrReplaced = errors.New("ari application replaced by another connection")
+// It wraps errs.ErrFenced: the seat's engine stops as if it had crashed.
+var ErrReplaced = fmt.Errorf("ari application replaced by another connection: %w", errs.ErrFenced)
 
 // ErrNotRunning: Takeover was called while Run was not running. A takeover
 // delivers its events through Run's handler, so there is nowhere to send
