@@ -108,7 +108,11 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 		} else if len(ids) > 0 {
 			e.log.Warn("reclaimed callbacks of a replica that stopped renewing its lease", "callbacks", len(ids))
 		}
-		claimed, err := e.callbacks.Claim(ctx, e.store.node, e.opts.CallbackLease, callbackClaimMax)
+		var claimed []callbacks.Callback
+		var err error
+		if !e.draining.Load() { // a draining seat takes no new work
+			claimed, err = e.callbacks.Claim(ctx, e.store.node, e.opts.CallbackLease, callbackClaimMax)
+		}
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim callbacks", "err", err)
 		}

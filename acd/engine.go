@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -110,6 +111,12 @@ type Engine struct {
 	stats     *Stats
 	callbacks *callbacks.Store
 	cbWake    chan struct{} // wakes the callback scheduler
+	// draining: the seat drains in place (lease_drain.go): new calls go
+	// back to the dialplan, no callback is claimed.
+	draining atomic.Bool
+	// callEnded is signalled (never blocks) whenever a call is forgotten,
+	// so a drain waits for the last one without polling.
+	callEnded chan struct{}
 
 	mu    sync.Mutex
 	legs  map[string]*call // every live leg of every call this node owns
@@ -181,7 +188,7 @@ func NewEngine(opts Options) *Engine {
 		opts: opts, pbx: meterPBX(opts.PBX, opts.Metrics),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
-		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1),
+		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1), callEnded: make(chan struct{}, 1),
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(opts.Metrics),
 		legs:  map[string]*call{}, calls: map[string]*call{},
@@ -279,6 +286,10 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) onEvent(ev Event) {
 	switch ev := ev.(type) {
 	case CallArrived:
+		if e.draining.Load() {
+			e.sendBack(StrayArrived{Leg: ev.Leg, Args: []string{"draining"}})
+			return
+		}
 		e.startCall(ev)
 	case StrayArrived:
 		e.sendBack(ev)
@@ -364,6 +375,7 @@ func (e *Engine) registerCall(id string, c *call) {
 }
 
 func (e *Engine) forgetCall(c *call) {
+	defer e.signalCallEnded()
 	e.mu.Lock()
 	for id, owner := range e.calls {
 		if owner == c {

@@ -219,7 +219,7 @@ func (l *Lease) Release(ctx context.Context) (bool, error) {
 	if tok == 0 {
 		return false, nil
 	}
-	n, err := l.run(ctx, scriptSeatRelease, []string{l.keys.ReplicaAlive(l.seat.Node), l.keys.SeatReleased()}, tok)
+	n, err := l.run(ctx, scriptSeatRelease, []string{l.keys.ReplicaAlive(l.seat.Node), l.keys.SeatReleased(), l.keys.CallbackTakeover(l.seat.App)}, tok)
 	if err != nil {
 		return false, err
 	}
