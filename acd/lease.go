@@ -279,3 +279,24 @@ func Seats(ctx context.Context, rdb redis.UniversalClient, prefix string) (map[s
 	}
 	return m, nil
 }
+
+// seatOfApp finds the seat whose Stasis application is app in the
+// registry, and whether somebody holds it now (found false: app is no
+// registered seat's).
+func (e *Engine) seatOfApp(ctx context.Context, app string) (node string, held, found bool, err error) {
+	seats, err := Seats(ctx, e.store.rdb, e.store.prefix)
+	if err != nil {
+		return "", false, false, err
+	}
+	for n, a := range seats {
+		if a != app {
+			continue
+		}
+		alive, err := e.replicaAlive(ctx, n)
+		if err != nil {
+			return n, false, true, err
+		}
+		return n, alive, true, nil
+	}
+	return "", false, false, nil
+}

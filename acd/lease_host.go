@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +259,7 @@ func (h *SeatHost) runHome(ctx context.Context) error {
 func (h *SeatHost) runSeat(ctx context.Context, lease *Lease, engine *Engine) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	h.lapseEarlierTerms(ctx, lease, engine)
 	held := make(chan struct{})
 	go func() {
 		defer close(held)
@@ -520,4 +522,47 @@ func (h *SeatHost) ReleaseHome(ctx context.Context) error {
 		return fmt.Errorf("release home seat %s: %w", h.opts.Home.Node, err)
 	}
 	return nil
+}
+
+// maxEarlierCallbacks bounds the callback leases looked at when a seat
+// term starts (the scheduler's Reclaim gets the rest as their leases run
+// out).
+const maxEarlierCallbacks = 1000
+
+// lapseEarlierTerms ends the callback leases an earlier holder of the seat
+// left (held as "<node>#<n>": a crashed or fenced process, whose actors are
+// gone), so the seat's scheduler reclaims and claims them now instead of
+// waiting for the callback heartbeat of the node, which the seat's new
+// engine keeps beating, to let them go. Then the lease is renewed at once:
+// a lapse drops the application's takeover lock, which the lease keeps.
+func (h *SeatHost) lapseEarlierTerms(ctx context.Context, lease *Lease, engine *Engine) {
+	node := lease.Seat().Node
+	ids, err := h.opts.RDB.ZRange(ctx, h.keys.CallbackLeases(), 0, maxEarlierCallbacks-1).Result()
+	if err != nil {
+		h.log.Warn("read callback leases", "err", err)
+		return
+	}
+	n := 0
+	for _, id := range ids {
+		holder, err := h.opts.RDB.HGet(ctx, h.keys.Callback(id), "node").Result()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if hn, _, _ := strings.Cut(holder, "#"); hn != node {
+			continue
+		}
+		if _, err := engine.callbacks.Lapse(ctx, id, holder, 11*engine.opts.CallbackLease); err != nil {
+			h.log.Warn("lapse a callback of an earlier holder of the seat", "callback_id", id, "err", err)
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	h.log.Info("callbacks of an earlier holder of the seat given back for reclaim", "node", node, "callbacks", n)
+	if _, err := lease.Renew(ctx); err != nil {
+		h.log.Warn("renew the seat after the lapse", "err", err)
+	}
+	engine.wakeCallbacks()
 }
