@@ -98,6 +98,36 @@ type Driver struct {
 	// connected: Run's own events socket is open and the application is
 	// this replica's (see Connected). Written only by Run's goroutine.
 	connected atomic.Bool
+	// connWait is closed the next time Run's socket connects, then
+	// replaced (under mu): Takeover of the driver's own application waits
+	// on it.
+	connWait chan struct{}
+}
+
+// markConnected records that Run's socket is up and wakes waitConnected.
+func (d *Driver) markConnected() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.connected.Store(true)
+	close(d.connWait)
+	d.connWait = make(chan struct{})
+}
+
+// waitConnected waits until Run's socket is up (or ctx ends).
+func (d *Driver) waitConnected(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		up, ch := d.connected.Load(), d.connWait
+		d.mu.Unlock()
+		if up {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Connected reports whether the driver holds its Stasis application now:
@@ -161,7 +191,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
 }
 
 func wsURLFrom(u string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -232,4 +233,62 @@ func TestDrainInPlaceWhenAlone(t *testing.T) {
 	if _, _, held, err := acd.SeatHolder(ctx, l.RDB, "tandem", "r1"); err != nil || held {
 		t.Fatalf("seat r1 still held after the drain (%v)", err)
 	}
+}
+
+// A replica crashes in the middle of dialling a callback's customer, with
+// seat hosting on: the survivor that claims the dead seat continues the
+// dial on the seat's own socket (the attempt is recorded by node r1, the
+// seat, not by the survivor's home engine through a takeover socket), and
+// the customer is dialled once.
+func TestCrashedSeatsCallbackDialContinuesThroughItsHost(t *testing.T) {
+	l := startCallbackLab(t, cbOptions{replicas: 2, lease: 600 * time.Millisecond, dialRing: 10 * time.Second, hostSeats: true})
+	ctx := context.Background()
+	const number = "+12025550199"
+	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
+	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
+	r1, r2 := l.Replicas[0], l.Replicas[1]
+	// Any replica's scheduler may claim the callback: the one that dials
+	// it is the one that crashes.
+	cb, _, err := r1.Engine.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	got := getCallback(t, l, cb.ID)
+	if got.State != callbacks.StateDialing || got.DialStarted != 1 {
+		t.Fatalf("before the crash: %+v", got)
+	}
+	dialer := l.Replicas[0]
+	if got.Node != "r1#1" {
+		dialer = l.Replicas[1]
+	}
+	survivor := r2
+	if dialer == r2 {
+		survivor = r1
+	}
+	if err := dialer.Crash(ctx, l.RDB, "tandem"); err != nil {
+		t.Fatal(err)
+	}
+	waitSeat(t, survivor, "the survivor claims the dead seat", seatEvent(acd.SeatClaimed, dialer.Node, true))
+	done := waitCallback(t, l, cb.ID, callbacks.StateDone)
+	if len(done.Attempts) != 1 || done.Attempts[0].Outcome != callbacks.OutcomeAnswered || done.Attempts[0].Node != dialer.Node {
+		t.Fatalf("attempts %+v, want one answered by seat %s", done.Attempts, dialer.Node)
+	}
+	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+	if ix.Owner != dialer.Node {
+		t.Fatalf("interaction owned by %s, want the seat %s", ix.Owner, dialer.Node)
+	}
+	waitBridged(t, l, ix.ConnectionID)
+	if n := originates(l, customer(number)); n != 1 {
+		t.Fatalf("customer dialled %d times", n)
+	}
+	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+		t.Fatalf("double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
+	}
+	if err := deleteChannel(l, l.Sim.LiveLegs(customer(number))[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, ix.ConnectionID, acd.StateEnded)
+	waitAgent(t, l, "a1", agents.Available)
+	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.Channels()) == 0 })
 }
