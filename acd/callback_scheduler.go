@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // How a callback is served. The scheduler (runCallbacks) claims due
@@ -86,6 +87,11 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 	t := e.opts.Clock.NewTicker(e.opts.CallbackPoll)
 	defer t.Stop()
 	defer func() {
+		if errors.Is(context.Cause(ctx), errs.ErrFenced) {
+			// A newer holder runs this seat (and beats for its node): a
+			// fenced engine stops like a crash, leaving the key to it.
+			return
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		if err := e.callbacks.Stopped(sctx, e.store.node); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -123,6 +125,9 @@ func TestSurvivorHostsACrashedSeatUntilItComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	fenced := waitSeat(t, r2, "r2's hosted seat r1 fenced", seatEvent(acd.SeatFenced, "r1", true))
+	if !errors.Is(fenced.Err, errs.ErrFenced) {
+		t.Fatalf("r2's hosted engine stopped with %v, want errs.ErrFenced", fenced.Err)
+	}
 	if fenced.Token != claimed.Token {
 		t.Fatalf("fenced token %d, want the claimed %d", fenced.Token, claimed.Token)
 	}
@@ -150,7 +155,9 @@ func TestFencedHomeTakesItsSeatBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSeat(t, r2, "r2 claims seat r1", seatEvent(acd.SeatClaimed, "r1", true))
-	waitSeat(t, r1, "r1 fenced", seatEvent(acd.SeatFenced, "r1", false))
+	if ev := waitSeat(t, r1, "r1 fenced", seatEvent(acd.SeatFenced, "r1", false)); !errors.Is(ev.Err, errs.ErrFenced) {
+		t.Fatalf("r1's engine stopped with %v, want errs.ErrFenced", ev.Err)
+	}
 	again := waitSeat(t, r1, "r1 takes its seat back", func(ev acd.SeatEvent) bool {
 		return ev.Kind == acd.SeatAcquired && !ev.Hosted && ev.Token > first.Token+1
 	})
