@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/keyspace"
@@ -211,5 +212,37 @@ func TestFencedOwnerCannotChangeAnInteraction(t *testing.T) {
 	}
 	if st := ixState(t, newer, "c1"); st != StateAbandoned {
 		t.Fatalf("interaction %s, want %s", st, StateAbandoned)
+	}
+}
+
+// TestHoldEndsFencedWhenTheSeatIsTaken: a holder renewing its lease learns
+// it lost the seat at its next renewal after another process acquired it
+// (Hold returns an error wrapping errs.ErrFenced); a holder whose context
+// ends stops renewing without an error.
+func TestHoldEndsFencedWhenTheSeatIsTaken(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	seat := Seat{Node: "r1", App: "tandem-r1"}
+	a := NewLease(rdb, "t", seat, "r2/a", 300*time.Millisecond)
+	if _, err := a.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	held := make(chan error, 1)
+	go func() { held <- a.Hold(hctx) }()
+	b := NewLease(rdb, "t", seat, "r1/b", 0)
+	if _, err := b.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-held; !errors.Is(err, errs.ErrFenced) {
+		t.Fatalf("hold: %v, want ErrFenced", err)
+	}
+	cancel()
+
+	hctx, cancel = context.WithCancel(ctx)
+	go func() { held <- b.Hold(hctx) }()
+	cancel()
+	if err := <-held; err != nil {
+		t.Fatalf("hold ended by its context: %v", err)
 	}
 }
