@@ -95,7 +95,7 @@ type RingMember struct {
 // when the store carries a fencing token (lib.lua then refuses it once a
 // newer holder took the seat), "<node>" otherwise. A store whose token was
 // refused once refuses every later script itself (errs.ErrFenced), so a
-// fenced seat changes nothing more, even in Redis's absence of a check.
+// fenced seat changes nothing more, without even asking Redis.
 func (s *Store) run(ctx context.Context, sc luaScript, keys []string, args ...any) (any, error) {
 	tok, tripped := s.fence.current()
 	if tripped {
