@@ -455,7 +455,6 @@ func (h *SeatHost) othersAlive(ctx context.Context) (bool, error) {
 // runDrain gives every seat up: at once to another replica if one is
 // alive, else after draining in place. The watch is stopped already.
 func (h *SeatHost) runDrain(ctx context.Context, stopHome context.CancelFunc, homeDone <-chan error) error {
-	h.draining.Store(true)
 	rctx := context.WithoutCancel(ctx)
 	handOver := func() error {
 		stopHome()
@@ -469,11 +468,11 @@ func (h *SeatHost) runDrain(ctx context.Context, stopHome context.CancelFunc, ho
 		h.log.Warn("drain: could not tell whether another replica is alive; draining in place", "err", err)
 	}
 	if others {
+		h.draining.Store(true)
 		h.log.Info("drain: handing the seats over to the other replicas")
 		return handOver()
 	}
 	h.log.Warn("drain: no other replica is alive; draining in place", "timeout", h.opts.DrainTimeout)
-	h.observe(SeatEvent{Kind: SeatDraining, Seat: h.opts.Home})
 	engines := []*Engine{h.opts.Engine}
 	h.mu.Lock()
 	for _, s := range h.hosted {
@@ -483,6 +482,9 @@ func (h *SeatHost) runDrain(ctx context.Context, stopHome context.CancelFunc, ho
 	for _, e := range engines {
 		e.StartDraining()
 	}
+	// Not ready from here: by then every new call goes back to the dialplan.
+	h.draining.Store(true)
+	h.observe(SeatEvent{Kind: SeatDraining, Seat: h.opts.Home})
 	timeout := time.NewTimer(h.opts.DrainTimeout)
 	defer timeout.Stop()
 	poll := time.NewTicker(h.opts.Poll)
