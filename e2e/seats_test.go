@@ -299,3 +299,32 @@ func TestCrashedSeatsCallbackDialContinuesThroughItsHost(t *testing.T) {
 	waitAgent(t, l, "a1", agents.Available)
 	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.Channels()) == 0 })
 }
+
+// Two processes of one node: the later one takes the seat, and the earlier
+// one, fenced, sees the seat held by a process of its own node and stops
+// (an error wrapping errs.ErrFenced) instead of taking it back: no
+// ping-pong between them.
+func TestEarlierProcessOfANodeYieldsToTheLaterOne(t *testing.T) {
+	l := startSeatLab(t, 1, time.Hour)
+	ctx := context.Background()
+	earlier := l.Replicas[0]
+	later, err := l.AddReplica(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSeat(t, earlier, "the earlier process fenced", seatEvent(acd.SeatFenced, "r1", false))
+	select {
+	case <-earlier.Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the earlier process did not stop by itself")
+	}
+	if err := earlier.Stop(); !errors.Is(err, errs.ErrFenced) {
+		t.Fatalf("the earlier process stopped with %v, want errs.ErrFenced", err)
+	}
+	if holder, _ := holderOf(t, l, "r1"); holder != later.Host.Instance() {
+		t.Fatalf("seat r1 held by %s, want the later process %s", holder, later.Host.Instance())
+	}
+	if n := len(earlier.SeatEvents()); earlier.SeatEvents()[n-1].Kind != acd.SeatFenced {
+		t.Fatalf("the earlier process went on after its fence: %+v", earlier.SeatEvents())
+	}
+}

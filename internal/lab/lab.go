@@ -93,8 +93,11 @@ type Replica struct {
 	// latest of each.
 	hostedDrivers map[string]*ari.Driver
 
-	cancel   context.CancelFunc
-	done     chan error
+	cancel context.CancelFunc
+	done   chan error
+	// exited is closed when the seat host's Run returned, by itself or
+	// stopped.
+	exited   chan struct{}
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -171,7 +174,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
-		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}}
+		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
 	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
@@ -202,7 +205,11 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	r.Host = acd.NewSeatHost(ho)
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go func() { r.done <- r.Host.Run(rctx) }()
+	go func() {
+		err := r.Host.Run(rctx)
+		close(r.exited)
+		r.done <- err
+	}()
 	l.Replicas = append(l.Replicas, r)
 	if err := r.waitHome(ctx); err != nil {
 		return nil, err
@@ -270,6 +277,10 @@ func (r *Replica) WaitSeat(ctx context.Context, what string, ok func(acd.SeatEve
 		}
 	}
 }
+
+// Exited is closed once the replica stopped running its seats, by itself
+// (a fatal condition) or stopped.
+func (r *Replica) Exited() <-chan struct{} { return r.exited }
 
 // HostedDriver is the driver of the seat node that r hosts (the latest
 // one), nil if it never hosted it.
