@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // How a callback is served. The scheduler (runCallbacks) claims due
@@ -86,6 +87,11 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 	t := e.opts.Clock.NewTicker(e.opts.CallbackPoll)
 	defer t.Stop()
 	defer func() {
+		if errors.Is(context.Cause(ctx), errs.ErrFenced) {
+			// A newer holder runs this seat (and beats for its node): a
+			// fenced engine stops like a crash, leaving the key to it.
+			return
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		if err := e.callbacks.Stopped(sctx, e.store.node); err != nil {
@@ -108,7 +114,11 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 		} else if len(ids) > 0 {
 			e.log.Warn("reclaimed callbacks of a replica that stopped renewing its lease", "callbacks", len(ids))
 		}
-		claimed, err := e.callbacks.Claim(ctx, e.store.node, e.opts.CallbackLease, callbackClaimMax)
+		var claimed []callbacks.Callback
+		var err error
+		if !e.draining.Load() { // a draining seat takes no new work
+			claimed, err = e.callbacks.Claim(ctx, e.store.node, e.opts.CallbackLease, callbackClaimMax)
+		}
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim callbacks", "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -112,6 +113,12 @@ type Engine struct {
 	stats     *Stats
 	callbacks *callbacks.Store
 	cbWake    chan struct{} // wakes the callback scheduler
+	// draining: the seat drains in place (lease_drain.go): new calls go
+	// back to the dialplan, no callback is claimed.
+	draining atomic.Bool
+	// callEnded is signalled (never blocks) whenever a call is forgotten,
+	// so a drain waits for the last one without polling.
+	callEnded chan struct{}
 
 	mu    sync.Mutex
 	legs  map[string]*call // every live leg of every call this node owns
@@ -183,7 +190,7 @@ func NewEngine(opts Options) *Engine {
 		opts: opts, pbx: meterPBX(opts.PBX, opts.Metrics),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
-		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1),
+		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1), callEnded: make(chan struct{}, 1),
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(opts.Metrics),
 		legs:  map[string]*call{}, calls: map[string]*call{},
@@ -222,24 +229,56 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.store.SetQueues(ctx, routing); err != nil {
 		return fmt.Errorf("write queue routing: %w", err)
 	}
-	// Alive before the first event: a request forwarded here from the
-	// start finds this replica running.
-	if err := e.beat(ctx); err != nil {
-		return err
+	// A seat's engine (its store carries a fencing token) is kept alive by
+	// the seat's lease, held outside it (SeatHost); it stops, as if it had
+	// crashed, once the token is refused. An engine without a seat (tests,
+	// tools) beats its own liveness key.
+	token, fenced := e.store.fence.watch()
+	seated := token > 0
+	if !seated {
+		// Alive before the first event: a request forwarded here from the
+		// start finds this replica running.
+		if err := e.beat(ctx); err != nil {
+			return err
+		}
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if seated {
+		go func() {
+			select {
+			case <-fenced:
+				stop(fmt.Errorf("seat %s token %d: %w", e.store.node, token, errs.ErrFenced))
+			case <-ctx.Done():
+			}
+		}()
 	}
 	e.mu.Lock()
 	e.ctx = ctx
+	// A seat's engine runs again after it was fenced and took its seat
+	// back: what it tracked then is the next holder's to rebuild.
+	clear(e.legs)
+	clear(e.calls)
 	e.mu.Unlock()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return e.pbx.Run(ctx, e.onEvent) })
-	g.Go(func() error { return e.readInbox(ctx) })
-	g.Go(func() error { return e.sweep(ctx) })
-	g.Go(func() error { return e.runCallbacks(ctx) })
-	g.Go(func() error { return e.runLiveness(ctx) })
-	g.Go(func() error { return e.runRecoverer(ctx) })
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.pbx.Run(gctx, e.onEvent) })
+	g.Go(func() error { return e.readInbox(gctx) })
+	g.Go(func() error { return e.sweep(gctx) })
+	g.Go(func() error { return e.runCallbacks(gctx) })
+	g.Go(func() error { return e.runRecoverer(gctx) })
+	if !seated {
+		g.Go(func() error { return e.runLiveness(gctx) })
+	}
 	err := g.Wait()
 	e.wg.Wait()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if cause := context.Cause(ctx); errors.Is(cause, errs.ErrFenced) {
+		e.log.Error("seat fenced: a newer holder has it; stopped acting for its calls", "err", cause)
+		return cause
+	}
+	if errors.Is(err, errs.ErrFenced) {
+		return err
+	}
+	if gctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
@@ -250,6 +289,10 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) onEvent(ev Event) {
 	switch ev := ev.(type) {
 	case CallArrived:
+		if e.draining.Load() {
+			e.sendBack(StrayArrived{Leg: ev.Leg, Args: []string{"draining"}})
+			return
+		}
 		e.startCall(ev)
 	case StrayArrived:
 		e.sendBack(ev)
@@ -335,6 +378,7 @@ func (e *Engine) registerCall(id string, c *call) {
 }
 
 func (e *Engine) forgetCall(c *call) {
+	defer e.signalCallEnded()
 	e.mu.Lock()
 	for id, owner := range e.calls {
 		if owner == c {

@@ -6,17 +6,23 @@ import (
 	"time"
 )
 
-// A replica's liveness: while its engine runs, a replica keeps the key
-// node:<node>:alive in Redis with a short TTL, renewed on real time (the
-// TTL runs out on Redis's real clock, so its renewal cannot follow a test's
-// fake clock) and removed when the engine stops cleanly. Other replicas read it
-// before they forward a request to the replica that owns a call (and
-// while they wait for its answer), so a request for a call of a replica
-// that stopped or crashed fails at once with errs.ErrOwnerUnavailable
-// instead of waiting out forwardTimeout. It is a replica-level key, apart
-// from the callback scheduler's {cb}:alive:<node>: that one lives three
-// callback leases (45 s by default) so that a slow Redis never gets a
-// started dial taken over, far too long to tell a caller "retry".
+// A replica's liveness is its seat's lease (lease.go): the key
+// node:<node>:alive exists iff some process holds seat <node>, and every
+// "is the owner of this call alive?" check reads it (replicaAlive). Other
+// replicas read it before they forward a request to the replica that owns
+// a call (and while they wait for its answer), so a request for a call of
+// a replica that stopped or crashed fails at once with
+// errs.ErrOwnerUnavailable instead of waiting out forwardTimeout. It is a
+// replica-level key, apart from the callback scheduler's
+// {cb}:alive:<node>: that one lives three callback leases (45 s by
+// default) so that a slow Redis never gets a started dial taken over, far
+// too long to tell a caller "retry".
+//
+// A seat's engine (its store carries a fencing token) never writes the key:
+// the SeatHost holding the seat renews the lease. An engine run without a
+// seat (unit tests, tools) keeps the key itself with the beat below, on
+// real time (the TTL runs out on Redis's real clock), and removes it when
+// it stops.
 
 // DefaultLivenessTTL is how long a replica counts as alive after its last
 // beat; it beats every third of it.

@@ -5,6 +5,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tandem-cc/tandem/errs"
+
 	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
@@ -49,6 +51,11 @@ var (
 	scriptCallbackCancel = script("callback_cancel")
 	scriptAdopt          = script("adopt")
 	scriptCountCall      = script("count_call")
+
+	scriptSeatAcquire = script("seat_acquire")
+	scriptSeatClaim   = script("seat_claim")
+	scriptSeatRenew   = script("seat_renew")
+	scriptSeatRelease = script("seat_release")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the
@@ -64,4 +71,5 @@ var replyCodes = map[string]error{
 	"FULL":     ErrFull,
 	"QFULL":    ErrQueueFull,
 	"NOTDUE":   ErrNotDue,
+	"FENCED":   errs.ErrFenced,
 }

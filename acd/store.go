@@ -33,6 +33,9 @@ type Store struct {
 	// historyFailed is told about a history append that failed (see
 	// Record); nil: logged with slog's default logger.
 	historyFailed func(conn, action string, err error)
+	// fence is the fencing token of the seat this store acts for, shared
+	// by every copy of the store (see lease.go); no token: unfenced.
+	fence *fence
 }
 
 // Policy are the contact-center rules the scripts apply.
@@ -61,7 +64,7 @@ func (s *Store) wrapupMS() int64 { return s.policy.WrapUp.Milliseconds() }
 // NewStore returns the store of node (the replica id every script records
 // as the owner of calls it creates).
 func NewStore(rdb redis.UniversalClient, prefix, node string) *Store {
-	return &Store{rdb: rdb, prefix: prefix, keys: keyspace.New(prefix), node: node, policy: DefaultPolicy}
+	return &Store{rdb: rdb, prefix: prefix, keys: keyspace.New(prefix), node: node, policy: DefaultPolicy, fence: newFence()}
 }
 
 // Keys exposes the key builder (tests and tools read state back with it).
@@ -88,10 +91,27 @@ type RingMember struct {
 	Endpoint string
 }
 
+// run runs a script as this store's seat: ARGV[2] is "<node>|<token>"
+// when the store carries a fencing token (lib.lua then refuses it once a
+// newer holder took the seat), "<node>" otherwise. A store whose token was
+// refused once refuses every later script itself (errs.ErrFenced), so a
+// fenced seat changes nothing more, without even asking Redis.
 func (s *Store) run(ctx context.Context, sc luaScript, keys []string, args ...any) (any, error) {
-	argv := append([]any{s.keys.Base(), s.node}, args...)
+	tok, tripped := s.fence.current()
+	if tripped {
+		return nil, fmt.Errorf("script %s: seat %s token %d: %w", sc.name, s.node, tok, errs.ErrFenced)
+	}
+	self := s.node
+	if tok > 0 {
+		self = s.node + "|" + strconv.FormatInt(tok, 10)
+	}
+	argv := append([]any{s.keys.Base(), self}, args...)
 	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
-	return v, scriptError(err)
+	err = scriptError(err)
+	if errors.Is(err, errs.ErrFenced) {
+		s.fence.trip(tok)
+	}
+	return v, err
 }
 
 // ---- offers: one delivery path -------------------------------------------

@@ -28,6 +28,7 @@ import (
 	"github.com/CyCoreSystems/ari/v5/client/native"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/errs"
 )
 
 // Options configure a Driver.
@@ -66,7 +67,8 @@ type Options struct {
 
 // ErrReplaced: another connection registered the same application, and
 // Asterisk now sends its events there. This replica must stop acting for it.
-var ErrReplaced = errors.New("ari application replaced by another connection")
+// It wraps errs.ErrFenced: the seat's engine stops as if it had crashed.
+var ErrReplaced = fmt.Errorf("ari application replaced by another connection: %w", errs.ErrFenced)
 
 // ErrNotRunning: Takeover was called while Run was not running. A takeover
 // delivers its events through Run's handler, so there is nowhere to send
@@ -96,6 +98,36 @@ type Driver struct {
 	// connected: Run's own events socket is open and the application is
 	// this replica's (see Connected). Written only by Run's goroutine.
 	connected atomic.Bool
+	// connWait is closed the next time Run's socket connects, then
+	// replaced (under mu): Takeover of the driver's own application waits
+	// on it.
+	connWait chan struct{}
+}
+
+// markConnected records that Run's socket is up and wakes waitConnected.
+func (d *Driver) markConnected() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.connected.Store(true)
+	close(d.connWait)
+	d.connWait = make(chan struct{})
+}
+
+// waitConnected waits until Run's socket is up (or ctx ends).
+func (d *Driver) waitConnected(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		up, ch := d.connected.Load(), d.connWait
+		d.mu.Unlock()
+		if up {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Connected reports whether the driver holds its Stasis application now:
@@ -159,7 +191,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
 }
 
 func wsURLFrom(u string) string {

@@ -80,7 +80,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 				d.log.Error("resync after reconnect", "err", err)
 			}
 		}
-		d.connected.Store(true)
+		d.markConnected()
 		err = d.read(ctx, ws, handle, bo.reset)
 		d.connected.Store(false)
 		_ = ws.CloseNow()

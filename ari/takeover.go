@@ -52,9 +52,14 @@ func (d *Driver) Takeover(ctx context.Context, owner string, legs []string) ([]a
 		return nil, errors.New("ari takeover: no application named")
 	}
 	if owner == d.opts.App {
-		// This replica restarted under the same application name: Run's
-		// socket already gets the legs' events (a second socket would
-		// replace it). Only the legs are entered and read.
+		// This replica restarted under the same application name, or hosts
+		// the seat whose dial it was: Run's socket gets the legs' events
+		// (a second socket would replace it). Only the legs are entered
+		// and read, once that socket is up: an engine's callback
+		// scheduler may claim the dial before its driver has connected.
+		if err := d.waitConnected(ctx); err != nil {
+			return nil, fmt.Errorf("ari takeover %s: wait for the events socket: %w", owner, err)
+		}
 		d.mu.Lock()
 		if d.run == nil {
 			d.mu.Unlock()

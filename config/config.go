@@ -29,7 +29,24 @@ type Config struct {
 	Recording Recording `mapstructure:"recording"`
 	// IVR holds the menus, keyed by entry point.
 	IVR IVR `mapstructure:"ivr"`
-	Log Log `mapstructure:"log"`
+	// Replicas: how replicas hold their seats and take over each other's.
+	Replicas Replicas `mapstructure:"replicas"`
+	Log      Log      `mapstructure:"log"`
+}
+
+// Replicas say how a replica holds its seat (its node_id and Stasis
+// application) and hosts the seats of replicas that are gone.
+type Replicas struct {
+	// Lease is how long a seat stays held after its holder's last renewal
+	// (renewed every third of it): a replica that dies is taken over
+	// after it.
+	Lease time.Duration `mapstructure:"lease"`
+	// HostSeats: this replica claims and runs the seats of replicas whose
+	// lease ran out, until they come back.
+	HostSeats bool `mapstructure:"host_seats"`
+	// DrainTimeout bounds a drain in place on SIGTERM (when no other
+	// replica is alive to take the seat over).
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
 }
 
 // Agents are the rules of an agent's working day.

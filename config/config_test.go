@@ -577,6 +577,8 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"routing.ring_timeout", func(c *Config) { c.Routing.RingTimeout = 0 }},
 		{"routing.sweep_interval", func(c *Config) { c.Routing.SweepInterval = -time.Second }},
 		{"routing.callback_lease", func(c *Config) { c.Routing.CallbackLease = 500 * time.Millisecond }},
+		{"replicas.lease", func(c *Config) { c.Replicas.Lease = 500 * time.Millisecond }},
+		{"replicas.drain_timeout", func(c *Config) { c.Replicas.DrainTimeout = 0 }},
 		{"routing.default_queue", func(c *Config) { c.Routing.DefaultQueue = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "nope" }},
 		{"routing.dnis.200", func(c *Config) { c.Routing.DNIS["200"] = "" }},

@@ -206,6 +206,10 @@ func (c Config) Validate() error {
 	if c.Routing.CallbackLease < time.Second {
 		bad("routing.callback_lease", "must be at least 1s (it is renewed every third of it)")
 	}
+	if c.Replicas.Lease < time.Second {
+		bad("replicas.lease", "must be at least 1s (it is renewed every third of it)")
+	}
+	positive(bad, "replicas.drain_timeout", c.Replicas.DrainTimeout)
 	if c.Routing.MaxConcurrentCalls < 0 {
 		bad("routing.max_concurrent_calls", "must not be negative (0 is no cap)")
 	}

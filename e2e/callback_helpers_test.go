@@ -35,6 +35,9 @@ type cbOptions struct {
 	playback time.Duration
 	// clock runs the engines' timers (nil: the system clock).
 	clock clock.Clock
+	// hostSeats: replicas host the seats of crashed replicas (looked for
+	// every 50ms).
+	hostSeats bool
 }
 
 const cbCallerID = "+18005550177"
@@ -76,6 +79,8 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        logger,
 		SimTiming:     pbxsim.Timing{Playback: cmp.Or(o.playback, 50*time.Millisecond)},
+		HostSeats:     o.hostSeats,
+		Poll:          50 * time.Millisecond,
 		Engine: acd.Options{
 			Now:           o.now,
 			Clock:         o.clock,

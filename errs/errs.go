@@ -28,6 +28,11 @@ var (
 	// ErrOwnerTimeout: the replica that owns the call is running but did
 	// not answer a forwarded request in time.
 	ErrOwnerTimeout = errors.New("owner replica did not answer in time")
+	// ErrFenced: the process no longer holds the seat it acts for (a newer
+	// holder took its lease, so its fencing token is stale, or Asterisk
+	// gave the seat's application to another socket). It must stop acting
+	// for the seat at once, as if it had crashed.
+	ErrFenced = errors.New("seat fenced: held by a newer owner")
 )
 
 // FieldError is bad input: it names the field and what is wrong with it.

@@ -1,16 +1,30 @@
 -- lib.lua: helpers shared by every script (prepended to each one when it is
 -- loaded, so a script is still one EVALSHA and one round trip).
 --
--- Every script takes ARGV[1] = key base ("tandem:v1:") and ARGV[2] = the id
--- of the node running it. Key names mirror internal/keyspace/keyspace.go
--- (acd's keys_lua_test.go runs these builders and compares).
+-- Every script takes ARGV[1] = key base ("tandem:v1:") and ARGV[2] = the
+-- seat running it: "<node>", or "<node>|<token>" for a seat's engine, whose
+-- fencing token it is. Scripts read the node as SELF (never ARGV[2]). With a
+-- token, the prelude below refuses the script ("FENCED <node> <token>",
+-- Go: errs.ErrFenced) unless node:<node>:fence still holds that token: a
+-- paused or partitioned old owner of the seat changes nothing once a newer
+-- holder acquired it (acd/lease.go). Key names mirror
+-- internal/keyspace/keyspace.go (acd's keys_lua_test.go runs these builders
+-- and compares).
 --
 -- Scripts build some key names at run time (the queues of an agent, the
 -- agent chosen from a queue), which Redis Cluster would not allow across
 -- slots; Tandem runs on a single Redis (or one shard) for now.
 
 local B = ARGV[1]
-local SELF = ARGV[2]
+local SELF, FENCE = ARGV[2], nil
+local function k_fence(node) return B .. 'node:' .. node .. ':fence' end
+do
+  local bar = string.find(SELF, '|', 1, true)
+  if bar then SELF, FENCE = string.sub(SELF, 1, bar - 1), string.sub(SELF, bar + 1) end
+end
+if FENCE and redis.call('GET', k_fence(SELF)) ~= FENCE then
+  return redis.error_reply('FENCED ' .. SELF .. ' ' .. FENCE)
+end
 
 -- RETENTION_MS is how long a finished interaction's record is kept.
 local RETENTION_MS = 7 * 24 * 3600 * 1000
@@ -25,6 +39,8 @@ local function k_agent_chan(id) return B .. 'agent-events:' .. id end
 local function k_wrapup_due() return B .. 'wrapup-due' end
 local function k_active() return B .. 'active-calls' end
 local function k_refused_full() return B .. 'refused-full' end
+local function k_alive(node) return B .. 'node:' .. node .. ':alive' end
+local function k_seats() return B .. 'seats' end
 -- Routing keys (acd/routing.go writes the config and reads the day stats):
 --   {q:<q>}:config        HASH  strategy, weight, skills (requirements,
 --                               encoded), call_skills (skills calls may

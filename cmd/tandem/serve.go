@@ -82,48 +82,84 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("redis %s: %w", strings.Join(cfg.Redis.Addresses(), ","), err)
 	}
 
-	pbx := ari.New(ari.Options{
-		URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
-		App: cfg.ARI.App, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
-		Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
-		ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
-		RecordingFormat: cfg.Recording.Format, Logger: log,
-	})
+	newDriver := func(app string) *ari.Driver {
+		return ari.New(ari.Options{
+			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
+			App: app, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
+			Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
+			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
+			RecordingFormat: cfg.Recording.Format, Logger: log,
+		})
+	}
+	// newEngine builds the engine of one seat: this replica's own, or the
+	// seat of a replica that is gone, hosted here until it comes back.
+	newEngine := func(seat acd.Seat, pbx acd.PBX, m *metrics.Metrics, log *slog.Logger) *acd.Engine {
+		return acd.NewEngine(acd.Options{
+			Store:         acd.NewStore(rdb, cfg.Redis.Prefix, seat.Node),
+			PBX:           pbx,
+			Queues:        cfg.EngineQueues(),
+			DNIS:          cfg.Routing.DNIS,
+			DefaultQueue:  cfg.Routing.DefaultQueue,
+			SweepInterval: cfg.Routing.SweepInterval,
+			Logger:        log,
+			Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls},
+			WrapUpCodes:   cfg.Agents.WrapUp.Codes, DefaultWrapUpCode: cfg.Agents.WrapUp.DefaultCode,
+			IdleReasons: cfg.Agents.IdleReasons,
+			Dial: acd.DialSettings{
+				Endpoint: cfg.Dial.Endpoint, DefaultRegion: cfg.Dial.DefaultRegion,
+				CallerID: cfg.Dial.CallerID, RingTimeout: cfg.Dial.RingTimeout,
+			},
+			PrivacyShield:         cfg.Recording.PrivacyShield,
+			BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
+			BusyMessage:           cfg.Routing.BusyMessage,
+			CallbackLease:         cfg.Routing.CallbackLease,
+			IVR:                   cfg.IVR.Engine(),
+			Metrics:               m,
+			CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
+		})
+	}
+	home := acd.Seat{Node: cfg.NodeID, App: cfg.ARI.App}
+	pbx := newDriver(home.App)
+	engine := newEngine(home, pbx, m, log)
+	ho := acd.HostOptions{
+		RDB: rdb, Prefix: cfg.Redis.Prefix, Home: home, Engine: engine,
+		Lease: cfg.Replicas.Lease, DrainTimeout: cfg.Replicas.DrainTimeout, Logger: log,
+	}
+	if cfg.Replicas.HostSeats {
+		ho.Host = func(seat acd.Seat) (*acd.Engine, error) {
+			hlog := log.With("hosted_seat", seat.Node)
+			// A registry of its own: the hosted seat's instruments are not
+			// this replica's (and would collide with them).
+			return newEngine(seat, newDriver(seat.App), metrics.New(), hlog), nil
+		}
+	}
+	host := acd.NewSeatHost(ho)
 
-	engine := acd.NewEngine(acd.Options{
-		Store:         acd.NewStore(rdb, cfg.Redis.Prefix, cfg.NodeID),
-		PBX:           pbx,
-		Queues:        cfg.EngineQueues(),
-		DNIS:          cfg.Routing.DNIS,
-		DefaultQueue:  cfg.Routing.DefaultQueue,
-		SweepInterval: cfg.Routing.SweepInterval,
-		Logger:        log,
-		Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls},
-		WrapUpCodes:   cfg.Agents.WrapUp.Codes, DefaultWrapUpCode: cfg.Agents.WrapUp.DefaultCode,
-		IdleReasons: cfg.Agents.IdleReasons,
-		Dial: acd.DialSettings{
-			Endpoint: cfg.Dial.Endpoint, DefaultRegion: cfg.Dial.DefaultRegion,
-			CallerID: cfg.Dial.CallerID, RingTimeout: cfg.Dial.RingTimeout,
-		},
-		PrivacyShield:         cfg.Recording.PrivacyShield,
-		BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
-		BusyMessage:           cfg.Routing.BusyMessage,
-		CallbackLease:         cfg.Routing.CallbackLease,
-		IVR:                   cfg.IVR.Engine(),
-		Metrics:               m,
-		CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
-	})
-
-	g, gctx := errgroup.WithContext(ctx)
+	// The seats and the API outlive ctx (SIGTERM): the seats drain first,
+	// and agents keep using the API while their calls are drained; then
+	// run ends and stops the API.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
-		err := engine.Run(gctx)
-		if err == nil && gctx.Err() == nil {
-			// The engine only returns early on a fatal condition (for
-			// example its application was taken over); stop the API too.
+		defer stopRun()
+		err := host.Run(gctx)
+		if err == nil && gctx.Err() == nil && ctx.Err() == nil {
+			// The seats only stop early on a fatal condition (for example a
+			// later process of this node took the seat); stop the API too.
 			err = errors.New("engine stopped")
 		}
 		if err != nil {
 			return fmt.Errorf("engine: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			log.Info("stop requested: draining the seats")
+			host.Drain()
+		case <-gctx.Done():
 		}
 		return nil
 	})
@@ -135,7 +171,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		srv := &http.Server{
 			Handler: api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler()),
-				api.WithReadiness(readiness(pbx, rdb, log))),
+				api.WithReadiness(readiness(pbx, host, rdb, log))),
 			ReadHeaderTimeout: 10 * time.Second,
 			// Agent WebSockets end with the replica: Shutdown neither waits
 			// for nor closes upgraded connections, their request context does.
@@ -165,12 +201,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
-// readiness is /readyz's check: "pbx" while the driver does not hold its
-// Stasis application (not yet connected, reconnecting, or replaced),
-// "redis" while Redis does not answer PING within readyRedisTimeout.
-func readiness(pbx interface{ Connected() bool }, rdb redis.UniversalClient, log *slog.Logger) func(context.Context) []string {
+// readiness is /readyz's check: "seat" while this replica does not hold
+// its home seat's lease or is draining, "pbx" while the driver does not
+// hold its Stasis application (not yet connected, reconnecting, or
+// replaced), "redis" while Redis does not answer PING within
+// readyRedisTimeout.
+func readiness(pbx interface{ Connected() bool }, seat interface{ Ready() bool }, rdb redis.UniversalClient, log *slog.Logger) func(context.Context) []string {
 	return func(ctx context.Context) []string {
 		var missing []string
+		if !seat.Ready() {
+			missing = append(missing, "seat")
+		}
 		if !pbx.Connected() {
 			missing = append(missing, "pbx")
 		}

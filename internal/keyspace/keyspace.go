@@ -24,7 +24,10 @@
 //	tandem:v1:events                      STREAM every interaction and agent transition
 //	tandem:v1:audit                       STREAM who revealed which secure value
 //	tandem:v1:node:<node>:inbox           STREAM offers and commands for calls a node owns
-//	tandem:v1:node:<node>:alive           STR    present (short TTL) while a node's engine runs
+//	tandem:v1:node:<node>:alive           STR    seat <node>'s lease: "<holder> <token>", PX TTL; present iff held
+//	tandem:v1:node:<node>:fence           STR    seat <node>'s fencing token (INCR on every acquisition)
+//	tandem:v1:seats                       HASH   seat registry: node -> its Stasis application
+//	tandem:v1:seat-released               PUBSUB a seat's node, published when its holder released it
 //	tandem:v1:cmd:<id>                    STR    a forwarded command id already run
 //	tandem:v1:reply:<id>                  LIST   the answer to a forwarded command
 //	tandem:v1:agent-events:<id>           PUBSUB live events for one agent's desktop
@@ -98,6 +101,19 @@ func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inb
 func (k Keys) ReplicaAlive(node string) string {
 	return k.base + "node:" + node + ":alive"
 }
+
+// NodeFence is seat node's fencing token: the lease's acquisitions count
+// it up, and a script run with an older token is refused (lib.lua).
+func (k Keys) NodeFence(node string) string { return k.base + "node:" + node + ":fence" }
+
+// Seats is the seat registry: node -> Stasis application, so a survivor
+// knows which application a dead seat's calls are in.
+func (k Keys) Seats() string { return k.base + "seats" }
+
+// SeatReleased is the channel a holder releasing a seat publishes its node
+// on, so a survivor claims it at once instead of at its next poll.
+func (k Keys) SeatReleased() string { return k.base + "seat-released" }
+
 func (k Keys) CommandDone(id string) string  { return k.base + "cmd:" + id }
 func (k Keys) CommandReply(id string) string { return k.base + "reply:" + id }
 func (k Keys) AgentChannel(id string) string { return k.base + "agent-events:" + id }

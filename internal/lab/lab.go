@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/ari"
+	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/redisserver"
 	"github.com/tandem-cc/tandem/metrics"
@@ -49,6 +50,15 @@ type Options struct {
 	// WrapPBX, if set, wraps each replica's PBX port (tests hold a command
 	// there to stage a race deterministically).
 	WrapPBX func(node string, pbx acd.PBX) acd.PBX
+	// HostSeats makes each replica host the seats of replicas that are
+	// gone (acd.SeatHost); off, a replica only ever holds its own seat.
+	HostSeats bool
+	// Lease is the seats' lease duration (default acd.DefaultLease), Poll
+	// how often a replica looks for lapsed seats (default Lease/2),
+	// DrainTimeout bounds a drain in place (default 30s).
+	Lease        time.Duration
+	Poll         time.Duration
+	DrainTimeout time.Duration
 }
 
 // Replica is one Tandem instance of the lab.
@@ -70,8 +80,24 @@ type Replica struct {
 	sweeps  int
 	swept   chan struct{}
 
-	cancel   context.CancelFunc
-	done     chan error
+	// Host runs the replica's seats: its own (Engine) and, with
+	// Options.HostSeats, those of replicas that are gone.
+	Host *acd.SeatHost
+
+	// seatEvents are the host's reports, in order; seatCh is closed and
+	// replaced at each (WaitSeat).
+	seatMu     sync.Mutex
+	seatEvents []acd.SeatEvent
+	seatCh     chan struct{}
+	// hostedDrivers are the drivers of the seats hosted (by node), the
+	// latest of each.
+	hostedDrivers map[string]*ari.Driver
+
+	cancel context.CancelFunc
+	done   chan error
+	// exited is closed when the seat host's Run returned, by itself or
+	// stopped.
+	exited   chan struct{}
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -147,39 +173,148 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // AddReplica starts one more Tandem replica with node id node and Stasis
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
-	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{})}
+	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
+		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
 	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
 	r.Store = acd.NewStore(r.rdb, l.opts.Prefix, node)
 	log := l.opts.Logger.With("replica", node)
-	r.Driver = ari.New(ari.Options{
-		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: r.App,
-		RequestTimeout: l.opts.RequestTimeout, Logger: log,
-	})
-	eo := l.opts.Engine
-	eo.Store, eo.PBX, eo.Queues, eo.DNIS = r.Store, r.Driver, l.opts.Queues, l.opts.DNIS
-	if l.opts.WrapPBX != nil {
-		eo.PBX = l.opts.WrapPBX(node, r.Driver)
+	var err error
+	if r.Engine, r.Driver, err = l.newSeatEngine(r, acd.Seat{Node: node, App: r.App}, r.Store, r.Metrics, log, true); err != nil {
+		return nil, err
 	}
-	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
-	eo.Metrics = r.Metrics
-	swept := eo.Swept
-	eo.Swept = func() {
-		r.sweepDone()
-		if swept != nil {
-			swept()
+	ho := acd.HostOptions{
+		RDB: r.rdb, Prefix: l.opts.Prefix, Home: acd.Seat{Node: node, App: r.App}, Engine: r.Engine,
+		Lease: l.opts.Lease, Poll: l.opts.Poll, DrainTimeout: l.opts.DrainTimeout, Logger: log,
+		Observe: r.seatEvent,
+	}
+	if l.opts.HostSeats {
+		ho.Host = func(seat acd.Seat) (*acd.Engine, error) {
+			hlog := log.With("hosted_seat", seat.Node)
+			e, d, err := l.newSeatEngine(r, seat, acd.NewStore(r.rdb, l.opts.Prefix, seat.Node), metrics.New(), hlog, false)
+			if err != nil {
+				return nil, err
+			}
+			r.seatMu.Lock()
+			r.hostedDrivers[seat.Node] = d
+			r.seatMu.Unlock()
+			return e, nil
 		}
 	}
-	r.Engine = acd.NewEngine(eo)
+	r.Host = acd.NewSeatHost(ho)
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go func() { r.done <- r.Engine.Run(rctx) }()
+	go func() {
+		err := r.Host.Run(rctx)
+		close(r.exited)
+		r.done <- err
+	}()
 	l.Replicas = append(l.Replicas, r)
-	if err := l.waitApp(ctx, r.App); err != nil {
+	if err := r.waitHome(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// newSeatEngine builds the engine and ARI driver of one seat run by r: its
+// home seat (home: sweeps counted for WaitSweeps) or one it hosts.
+func (l *Lab) newSeatEngine(r *Replica, seat acd.Seat, store *acd.Store, m *metrics.Metrics, log *slog.Logger, home bool) (*acd.Engine, *ari.Driver, error) {
+	d := ari.New(ari.Options{
+		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: seat.App,
+		RequestTimeout: l.opts.RequestTimeout, Logger: log,
+	})
+	eo := l.opts.Engine
+	eo.Store, eo.PBX, eo.Queues, eo.DNIS = store, d, l.opts.Queues, l.opts.DNIS
+	if l.opts.WrapPBX != nil {
+		eo.PBX = l.opts.WrapPBX(seat.Node, d)
+	}
+	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
+	eo.Metrics = m
+	if home {
+		swept := eo.Swept
+		eo.Swept = func() {
+			r.sweepDone()
+			if swept != nil {
+				swept()
+			}
+		}
+	}
+	return acd.NewEngine(eo), d, nil
+}
+
+func (r *Replica) seatEvent(ev acd.SeatEvent) {
+	r.seatMu.Lock()
+	defer r.seatMu.Unlock()
+	r.seatEvents = append(r.seatEvents, ev)
+	close(r.seatCh)
+	r.seatCh = make(chan struct{})
+}
+
+// SeatEvents returns what the replica's seat host reported so far.
+func (r *Replica) SeatEvents() []acd.SeatEvent {
+	r.seatMu.Lock()
+	defer r.seatMu.Unlock()
+	return append([]acd.SeatEvent(nil), r.seatEvents...)
+}
+
+// WaitSeat waits until the seat host reported an event matching ok (one
+// already reported counts) and returns it.
+func (r *Replica) WaitSeat(ctx context.Context, what string, ok func(acd.SeatEvent) bool) (acd.SeatEvent, error) {
+	for {
+		r.seatMu.Lock()
+		evs, ch := r.seatEvents, r.seatCh
+		r.seatMu.Unlock()
+		for _, ev := range evs {
+			if ok(ev) {
+				return ev, nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return acd.SeatEvent{}, fmt.Errorf("%s: wait for %s: %w (seen %+v)", r.Node, what, ctx.Err(), evs)
+		}
+	}
+}
+
+// Exited is closed once the replica stopped running its seats, by itself
+// (a fatal condition) or stopped.
+func (r *Replica) Exited() <-chan struct{} { return r.exited }
+
+// HostedDriver is the driver of the seat node that r hosts (the latest
+// one), nil if it never hosted it.
+func (r *Replica) HostedDriver(node string) *ari.Driver {
+	r.seatMu.Lock()
+	defer r.seatMu.Unlock()
+	return r.hostedDrivers[node]
+}
+
+// waitHome waits until the replica holds its home seat and its driver's
+// socket for its application is up.
+func (r *Replica) waitHome(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := r.WaitSeat(ctx, "home seat", func(ev acd.SeatEvent) bool { return ev.Kind == acd.SeatAcquired && !ev.Hosted }); err != nil {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			return fmt.Errorf("replica %s stopped: %w", r.Node, err)
+		default:
+		}
+		return err
+	}
+	for !r.Driver.Connected() {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			return fmt.Errorf("replica %s stopped: %w", r.Node, err)
+		case <-ctx.Done():
+			return errors.New("application " + r.App + " never connected")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func (r *Replica) sweepDone() {
@@ -214,34 +349,45 @@ func (r *Replica) WaitSweeps(ctx context.Context, n int) error {
 }
 
 // Stop stops one replica (as a crash would, from Asterisk's point of view:
-// its event socket goes away).
+// its event socket goes away), then gives its home seat up, as a replica
+// that stops cleanly but without draining: it is seen as gone at once.
 func (r *Replica) Stop() error {
 	r.stopOnce.Do(func() {
 		r.cancel()
 		r.stopErr = <-r.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.Host.ReleaseHome(ctx); err != nil && r.stopErr == nil {
+			r.stopErr = err
+		}
 	})
 	return r.stopErr
 }
 
-// waitApp polls ARI until the application is registered (its socket is up).
-func (l *Lab) waitApp(ctx context.Context, app string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.ARIURL+"/applications/"+app, nil)
-		req.SetBasicAuth(ariUser, ariPass)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		time.Sleep(10 * time.Millisecond)
+// Crash stops one replica like kill -9: its engines and drivers stop with
+// no clean-up and no seat released; then its home seat's lease is deleted,
+// as if its TTL had run out (no waiting on real time). Seats it hosted keep
+// their leases until they run out.
+func (r *Replica) Crash(ctx context.Context, rdb *redis.Client, prefix string) error {
+	r.stopOnce.Do(func() {
+		r.cancel()
+		r.stopErr = <-r.done
+	})
+	if err := rdb.Del(ctx, keyspace.New(prefix).ReplicaAlive(r.Node)).Err(); err != nil {
+		return fmt.Errorf("expire %s's lease: %w", r.Node, err)
 	}
-	return errors.New("application " + app + " never connected")
+	return nil
+}
+
+// Drain is what `tandem serve` does on SIGTERM: the replica drains its
+// seats (handed over at once if another replica is alive, else drained in
+// place) and stops; Drain returns when it has.
+func (r *Replica) Drain() error {
+	r.stopOnce.Do(func() {
+		r.Host.Drain()
+		r.stopErr = <-r.done
+	})
+	return r.stopErr
 }
 
 // Close stops every replica, the simulator and the private Redis.
