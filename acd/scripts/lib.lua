@@ -325,7 +325,7 @@ end
 --                               'conn') is overdue; the same ms is in the
 --                               agent's 'offer_due' field (the score moves
 --                               when the recoverer looks again later)
-local function k_alive(node) return B .. 'node:' .. node .. ':alive' end
+-- (k_alive is defined with the other key builders at the top.)
 local function k_offers_due() return B .. 'offers-due' end
 
 -- DEFAULT_RING_MS is the ring timeout of a queue whose configuration does
