@@ -30,9 +30,13 @@ type Options struct {
 	Replicas int // default 1
 	// RedisAddr uses an existing Redis; empty starts a private redis-server.
 	RedisAddr string
-	Prefix    string // key prefix; default "tandem"
-	Queues    map[string]acd.QueueSettings
-	DNIS      map[string]string
+	// Sentinel, when set, connects the lab and its replicas through Redis
+	// Sentinel instead of RedisAddr: go-redis's universal client with a
+	// master name, as `tandem serve` does with redis.master_name.
+	Sentinel *Sentinel
+	Prefix   string // key prefix; default "tandem"
+	Queues   map[string]acd.QueueSettings
+	DNIS     map[string]string
 	// DefaultQueue takes calls nothing else routes.
 	DefaultQueue string
 	// SimTiming tunes the simulator's scripted delays.
@@ -51,6 +55,12 @@ type Options struct {
 	WrapPBX func(node string, pbx acd.PBX) acd.PBX
 }
 
+// Sentinel names the Sentinels to ask for a master's primary.
+type Sentinel struct {
+	MasterName string
+	Addrs      []string // host:port of the Sentinels
+}
+
 // Replica is one Tandem instance of the lab.
 type Replica struct {
 	Node   string
@@ -62,7 +72,7 @@ type Replica struct {
 	Metrics *metrics.Metrics
 	// rdb is the replica's own Redis client, so that its Redis errors and
 	// script latencies are counted in its own registry.
-	rdb *redis.Client
+	rdb redis.UniversalClient
 
 	// sweeps counts the engine's finished sweep passes; swept is closed
 	// and replaced at each (WaitSweeps).
@@ -84,9 +94,10 @@ type Lab struct {
 	Replicas []*Replica
 	opts     Options
 
-	redis  *redisserver.Server
-	server *http.Server
-	wg     sync.WaitGroup
+	redis     *redisserver.Server
+	redisAddr string
+	server    *http.Server
+	wg        sync.WaitGroup
 }
 
 const ariUser, ariPass = "tandem", "tandem-secret"
@@ -112,13 +123,21 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		}
 	}()
 	addr := opts.RedisAddr
-	if addr == "" {
-		if l.redis, err = redisserver.Start(ctx); err != nil {
-			return nil, err
+	if s := opts.Sentinel; s != nil {
+		addr = fmt.Sprintf("master %s through Sentinels %v", s.MasterName, s.Addrs)
+		l.RDB = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: s.MasterName, SentinelAddrs: s.Addrs, PoolSize: 64, ContextTimeoutEnabled: true,
+		})
+	} else {
+		if addr == "" {
+			if l.redis, err = redisserver.Start(ctx); err != nil {
+				return nil, err
+			}
+			addr = l.redis.Addr
 		}
-		addr = l.redis.Addr
+		l.redisAddr = addr
+		l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	}
-	l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	if err := l.RDB.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", addr, err)
 	}
@@ -148,7 +167,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{})}
-	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
+	r.rdb = l.newRedisClient()
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
 	r.Store = acd.NewStore(r.rdb, l.opts.Prefix, node)
@@ -180,6 +199,17 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// newRedisClient is a replica's own client: go-redis's universal client,
+// built as `tandem serve` builds it (a plain client for one address, a
+// Sentinel-backed failover client with a master name).
+func (l *Lab) newRedisClient() redis.UniversalClient {
+	o := &redis.UniversalOptions{Addrs: []string{l.redisAddr}, PoolSize: 64, ContextTimeoutEnabled: true}
+	if s := l.opts.Sentinel; s != nil {
+		o.Addrs, o.MasterName = s.Addrs, s.MasterName
+	}
+	return redis.NewUniversalClient(o)
 }
 
 func (r *Replica) sweepDone() {
