@@ -30,13 +30,9 @@ type Options struct {
 	Replicas int // default 1
 	// RedisAddr uses an existing Redis; empty starts a private redis-server.
 	RedisAddr string
-	// Sentinel, when set, connects the lab and its replicas through Redis
-	// Sentinel instead of RedisAddr: go-redis's universal client with a
-	// master name, as `tandem serve` does with redis.master_name.
-	Sentinel *Sentinel
-	Prefix   string // key prefix; default "tandem"
-	Queues   map[string]acd.QueueSettings
-	DNIS     map[string]string
+	Prefix    string // key prefix; default "tandem"
+	Queues    map[string]acd.QueueSettings
+	DNIS      map[string]string
 	// DefaultQueue takes calls nothing else routes.
 	DefaultQueue string
 	// SimTiming tunes the simulator's scripted delays.
@@ -53,6 +49,11 @@ type Options struct {
 	// WrapPBX, if set, wraps each replica's PBX port (tests hold a command
 	// there to stage a race deterministically).
 	WrapPBX func(node string, pbx acd.PBX) acd.PBX
+
+	// Sentinel, when set, connects the lab and its replicas through Redis
+	// Sentinel instead of RedisAddr: go-redis's universal client with a
+	// master name, as `tandem serve` does with redis.master_name.
+	Sentinel *Sentinel
 }
 
 // Sentinel names the Sentinels to ask for a master's primary.
