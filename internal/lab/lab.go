@@ -95,10 +95,9 @@ type Lab struct {
 	Replicas []*Replica
 	opts     Options
 
-	redis     *redisserver.Server
-	redisAddr string
-	server    *http.Server
-	wg        sync.WaitGroup
+	redis  *redisserver.Server
+	server *http.Server
+	wg     sync.WaitGroup
 }
 
 const ariUser, ariPass = "tandem", "tandem-secret"
@@ -136,7 +135,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			}
 			addr = l.redis.Addr
 		}
-		l.redisAddr = addr
+		l.opts.RedisAddr = addr // the replicas' clients connect there
 		l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	}
 	if err := l.RDB.Ping(ctx).Err(); err != nil {
@@ -206,7 +205,7 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 // built as `tandem serve` builds it (a plain client for one address, a
 // Sentinel-backed failover client with a master name).
 func (l *Lab) newRedisClient() redis.UniversalClient {
-	o := &redis.UniversalOptions{Addrs: []string{l.redisAddr}, PoolSize: 64, ContextTimeoutEnabled: true}
+	o := &redis.UniversalOptions{Addrs: []string{l.opts.RedisAddr}, PoolSize: 64, ContextTimeoutEnabled: true}
 	if s := l.opts.Sentinel; s != nil {
 		o.Addrs, o.MasterName = s.Addrs, s.MasterName
 	}
