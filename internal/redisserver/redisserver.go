@@ -218,7 +218,8 @@ func (s *Server) run(ctx context.Context, port int) error {
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
-	go func() { s.done <- s.cmd.Wait() }()
+	cmd, done := s.cmd, s.done
+	go func() { done <- cmd.Wait() }()
 	if err := s.waitReady(ctx); err != nil {
 		s.kill()
 		return err
