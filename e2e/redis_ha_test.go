@@ -30,6 +30,13 @@ import (
 // the replicas.
 const haWait = 2 * time.Minute
 
+// haStep logs when a stage of a test is reached, so that a slow run shows
+// where its time went.
+func haStep(t *testing.T, what string) {
+	t.Helper()
+	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
+}
+
 func haLogger() *slog.Logger {
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -149,7 +156,9 @@ func waitAllEnded(t *testing.T, l *lab.Lab, want, agentsN int) {
 // off from the others can not promote a replica on its own. (One Sentinel
 // with quorum 1 would do for SENTINEL FAILOVER, which needs no agreement,
 // but would not test that the clients follow a failover another Sentinel
-// made.)
+// made.) The Sentinels keep their default down-after of 30 s: the
+// failover is the one the test asks for, never one a loaded machine's
+// stall would set off.
 //
 // The switch-over is the planned one of docs/REDIS.md: writes paused on
 // the primary (CLIENT PAUSE WRITE) until the replica has every write, then
@@ -169,7 +178,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 	replica := startRedis(t, redisserver.Config{ReplicaOf: primary.Addr})
 	pc, rc := redisClient(t, primary.Addr), redisClient(t, replica.Addr)
 	waitFor(t, haWait, "the replica in sync", func() bool { return infoField(rc, "replication", "master_link_status") == "up" })
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "the replica in sync")
+	haStep(t, "the replica in sync")
 	var sentinelAddrs []string
 	var sentinels []*redis.SentinelClient
 	for i := 0; i < 3; i++ {
@@ -201,7 +210,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "every Sentinel knows the replica and the other Sentinels")
+	haStep(t, "every Sentinel knows the replica and the other Sentinels")
 
 	l, err := lab.Start(ctx, lab.Options{
 		Replicas:      2,
@@ -245,7 +254,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 		}
 		return n >= agentsN
 	})
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "calls served before the failover")
+	haStep(t, "calls served before the failover")
 	during := make(chan error, 1)
 	go func() { during <- place(wave, wave) }()
 
@@ -258,7 +267,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 		r, _ := strconv.ParseInt(infoField(rc, "replication", "slave_repl_offset"), 10, 64)
 		return p > 0 && r >= p
 	})
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "the replica to have every write")
+	haStep(t, "the replica to have every write")
 	if err := sentinels[0].Failover(ctx, master).Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
@@ -271,7 +280,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "every Sentinel to name the replica as the primary")
+	haStep(t, "every Sentinel to name the replica as the primary")
 	// The Sentinels would turn the old primary into a replica of the new
 	// one only after the pause (their commands wait behind their own
 	// paused PUBLISH), and a client still on it could then write what
@@ -285,7 +294,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 	waitFor(t, haWait, "the old primary to become a replica", func() bool {
 		return infoField(pc, "replication", "role") == "slave"
 	})
-	t.Logf("%s: %s", time.Now().Format("15:04:05.000"), "the old primary to become a replica")
+	haStep(t, "the old primary to become a replica")
 	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
 		t.Fatalf("unpause: %v", err)
 	}
@@ -427,7 +436,13 @@ func TestRedisRestartWithAOFKeepsState(t *testing.T) {
 		}
 	}
 
-	// The replicas carry on by themselves: the agents take every call.
+	// The replicas carry on by themselves: a new call arrives, and the
+	// agents take every call, old and new.
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550099", DNIS: "800", Patience: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
 	for i, id := range []string{"agent00", "agent01"} {
 		if _, err := l.Replicas[i].Engine.SetAvailable(ctx, id); err != nil {
 			t.Fatalf("%s available after the restart: %v", id, err)

@@ -132,10 +132,12 @@ type SentinelConfig struct {
 	// (default 1).
 	Quorum int
 	// DownAfter is how long the primary may not answer before it is
-	// thought down (default 1s, a test's value: production keeps
-	// Sentinel's 30 s or a few seconds).
+	// thought down (default 30s, Sentinel's own default: on a loaded test
+	// machine a short one fails a healthy primary over; a test that
+	// wants an automatic failover sets it).
 	DownAfter time.Duration
-	// FailoverTimeout bounds one failover attempt (default 10s).
+	// FailoverTimeout bounds one failover attempt (default 10s, against
+	// Sentinel's 3 min: a test's failover that stalls fails soon).
 	FailoverTimeout time.Duration
 }
 
@@ -156,7 +158,7 @@ func StartSentinel(ctx context.Context, cfg SentinelConfig) (*Server, error) {
 		cfg.Quorum = 1
 	}
 	if cfg.DownAfter <= 0 {
-		cfg.DownAfter = time.Second
+		cfg.DownAfter = 30 * time.Second
 	}
 	if cfg.FailoverTimeout <= 0 {
 		cfg.FailoverTimeout = 10 * time.Second
