@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs Tandem's checks on a fresh Debian machine (or any machine with Go and
-# redis-server): installs what is missing, then go vet and the race-enabled
-# test suite. Tests start their own redis-server on free loopback ports, so
-# a Redis already running on 6379 is never touched.
+# Runs Tandem's checks on a fresh Debian machine (or any machine with Go,
+# redis-server and docker-compose): installs what is missing, then checks
+# the lab's docker-compose.yml, go vet and the race-enabled test suite.
+# Tests start their own redis-server (and Redis Sentinels) on free loopback
+# ports, so a Redis already running on 6379 is never touched.
 #
 # Usage: scripts/test.sh [extra go test flags, e.g. -run TestName -v]
 set -euo pipefail
@@ -20,31 +21,49 @@ if ! command -v go >/dev/null 2>&1; then
 	fi
 fi
 
-# What the tests need from the system: the redis-server binary (not a
-# running service), and a C compiler because -race needs cgo.
+# What the checks need from the system: the redis-server binary (not a
+# running service), a C compiler because -race needs cgo, and Debian's
+# docker-compose (1.29, stricter than Compose v2) to validate the lab's
+# docker-compose.yml (no Docker daemon needed for that).
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ]; }
+can_install() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
 missing=()
-if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+if ! have redis-server; then
 	missing+=(redis-server)
 fi
 if ! command -v "$(go env CC)" >/dev/null 2>&1; then
 	missing+=(gcc libc6-dev)
 fi
-if [ "${#missing[@]}" -gt 0 ]; then
-	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-		log "installing ${missing[*]} (Debian packages)"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update
-		apt-get install -y "${missing[@]}"
-	else
-		echo "missing: ${missing[*]}; install them (Debian: sudo apt-get install -y ${missing[*]}) and run again" >&2
-		exit 1
-	fi
+if ! have docker-compose; then
+	missing+=(docker-compose)
+fi
+# The Sentinel tests run redis-sentinel (Debian's redis-sentinel package);
+# it is the redis-server executable under another name, so without the
+# package they run `redis-server --sentinel` instead: install it where we
+# can, never fail for it.
+optional=()
+if ! have redis-sentinel && can_install; then
+	optional+=(redis-sentinel)
+fi
+if [ "${#missing[@]}" -gt 0 ] && ! can_install; then
+	echo "missing: ${missing[*]}; install them (Debian: sudo apt-get install -y ${missing[*]}) and run again" >&2
+	exit 1
+fi
+if [ "$((${#missing[@]} + ${#optional[@]}))" -gt 0 ]; then
+	log "installing ${missing[*]} ${optional[*]} (Debian packages)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	# docker-compose recommends docker.io (a daemon): not needed here.
+	apt-get install -y --no-install-recommends "${missing[@]}" "${optional[@]}"
 fi
 export CGO_ENABLED=1
 
 log "$(go version), $(redis-server --version | cut -d' ' -f1-3)"
 log "go mod download"
 go mod download
+
+log "docker-compose config -q ($(docker-compose version --short 2>/dev/null || echo '?'))"
+docker-compose -f docker-compose.yml config -q
 
 log "go vet ./..."
 go vet ./...

@@ -59,6 +59,17 @@ type Options struct {
 	Lease        time.Duration
 	Poll         time.Duration
 	DrainTimeout time.Duration
+
+	// Sentinel, when set, connects the lab and its replicas through Redis
+	// Sentinel instead of RedisAddr: go-redis's universal client with a
+	// master name, as `tandem serve` does with redis.master_name.
+	Sentinel *Sentinel
+}
+
+// Sentinel names the Sentinels to ask for a master's primary.
+type Sentinel struct {
+	MasterName string
+	Addrs      []string // host:port of the Sentinels
 }
 
 // Replica is one Tandem instance of the lab.
@@ -72,7 +83,7 @@ type Replica struct {
 	Metrics *metrics.Metrics
 	// rdb is the replica's own Redis client, so that its Redis errors and
 	// script latencies are counted in its own registry.
-	rdb *redis.Client
+	rdb redis.UniversalClient
 
 	// sweeps counts the engine's finished sweep passes; swept is closed
 	// and replaced at each (WaitSweeps).
@@ -138,13 +149,21 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		}
 	}()
 	addr := opts.RedisAddr
-	if addr == "" {
-		if l.redis, err = redisserver.Start(ctx); err != nil {
-			return nil, err
+	if s := opts.Sentinel; s != nil {
+		addr = fmt.Sprintf("master %s through Sentinels %v", s.MasterName, s.Addrs)
+		l.RDB = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: s.MasterName, SentinelAddrs: s.Addrs, PoolSize: 64, ContextTimeoutEnabled: true,
+		})
+	} else {
+		if addr == "" {
+			if l.redis, err = redisserver.Start(ctx); err != nil {
+				return nil, err
+			}
+			addr = l.redis.Addr
 		}
-		addr = l.redis.Addr
+		l.opts.RedisAddr = addr // the replicas' clients connect there
+		l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	}
-	l.RDB = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	if err := l.RDB.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", addr, err)
 	}
@@ -175,7 +194,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
 		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
-	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
+	r.rdb = l.newRedisClient()
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
 	r.Store = acd.NewStore(r.rdb, l.opts.Prefix, node)
@@ -315,6 +334,17 @@ func (r *Replica) waitHome(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// newRedisClient is a replica's own client: go-redis's universal client,
+// built as `tandem serve` builds it (a plain client for one address, a
+// Sentinel-backed failover client with a master name).
+func (l *Lab) newRedisClient() redis.UniversalClient {
+	o := &redis.UniversalOptions{Addrs: []string{l.opts.RedisAddr}, PoolSize: 64, ContextTimeoutEnabled: true}
+	if s := l.opts.Sentinel; s != nil {
+		o.Addrs, o.MasterName = s.Addrs, s.MasterName
+	}
+	return redis.NewUniversalClient(o)
 }
 
 func (r *Replica) sweepDone() {
