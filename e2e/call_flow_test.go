@@ -103,10 +103,10 @@ func TestAbandonInQueueRecordsWaitAndLeavesQueue(t *testing.T) {
 	}
 	ix := interactionOf(t, l, leg)
 	ix = waitState(t, l, ix.ConnectionID, "abandoned")
-	// The wait runs from the enqueue (Redis time) to the hang-up: positive,
-	// and shorter than the caller's patience, which started earlier. How
-	// much shorter depends on the machine's load, so no lower bound.
-	if ix.Wait <= 0 || ix.Wait > 300*time.Millisecond || ix.EndedBy != "caller" {
+	// The wait runs from the enqueue to the moment Tandem saw the hang-up
+	// (Redis time); both ends move with the machine's load, so only its
+	// presence is checked, not a bound.
+	if ix.Wait <= 0 || ix.EndedBy != "caller" {
 		t.Fatalf("abandoned %+v", ix)
 	}
 	q, err := l.Replicas[0].Engine.Queue(context.Background(), "sales")
