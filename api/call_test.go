@@ -251,6 +251,7 @@ func TestCallControlErrorsMapToStatus(t *testing.T) {
 		{"value breaks its type", fmt.Errorf("edit: %w", &cad.ValueError{Name: "BALANCE", Rule: cad.RuleNumber, Msg: "must be a number"}), 400, "value", "BALANCE: must be a number"},
 		{"read-only variable", fmt.Errorf("edit: %w", &cad.ValueError{Name: "CUSTOMER_ID", Rule: cad.RuleReadOnly, Msg: "is read-only"}), 400, "name", "CUSTOMER_ID: is read-only"},
 		{"owner replica gone", fmt.Errorf("forward hold to r1: replica is not running: %w", errs.ErrOwnerUnavailable), 503, "", "not running; retry"},
+		{"seat moving to another replica", fmt.Errorf("hold: %w", errs.ErrFenced), 503, "", "moving to another replica; retry"},
 		{"owner replica too slow", fmt.Errorf("forward hold to r1: no answer in 10s: %w", errs.ErrOwnerTimeout), 504, "", "did not answer in time"},
 		{"anything else", fmt.Errorf("hold: %w", secret), 500, "", "internal error"},
 	} {

@@ -125,6 +125,13 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.WarnContext(r.Context(), "owner replica unavailable", append(attrs(r), "error", err)...)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the replica that runs this call is not running; retry in a few seconds", "")
+	case errors.Is(err, errs.ErrFenced):
+		// This replica lost the seat that ran the call (its lease was taken
+		// while it was paused, or it is handing over): the new holder
+		// rebuilds the call, and a retry reaches it through forwarding.
+		s.log.WarnContext(r.Context(), "seat fenced while serving a request", append(attrs(r), "error", err)...)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "this call is moving to another replica; retry in a few seconds", "")
 	case errors.Is(err, errs.ErrOwnerTimeout):
 		s.log.WarnContext(r.Context(), "owner replica did not answer", append(attrs(r), "error", err)...)
 		writeError(w, http.StatusGatewayTimeout, "the replica that runs this call did not answer in time; read the call again before retrying", "")
