@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -199,8 +200,15 @@ func NewEngine(opts Options) *Engine {
 	// e.deliverOffer: the one delivery path (see offerSink).
 	e.store = store.withSink(e).withHistoryReport(e.historyWriteFailed)
 	if err := opts.Metrics.Register(newStateCollector(e)); err != nil {
-		// Metrics shared by two engines: the second one's gauges are left out.
-		e.log.Error("metrics: register the redis gauges", "err", err)
+		var dup prometheus.AlreadyRegisteredError
+		if errors.As(err, &dup) {
+			// A hosted seat's engine shares its process's registry: its
+			// counters add to the process's, and the gauges stay those of
+			// the engine that registered first (the home seat's).
+			e.log.Debug("metrics: the redis gauges are already registered", "err", err)
+		} else {
+			e.log.Error("metrics: register the redis gauges", "err", err)
+		}
 	}
 	return e
 }

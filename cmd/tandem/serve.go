@@ -128,9 +128,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Replicas.HostSeats {
 		ho.Host = func(seat acd.Seat) (*acd.Engine, error) {
 			hlog := log.With("hosted_seat", seat.Node)
-			// A registry of its own: the hosted seat's instruments are not
-			// this replica's (and would collide with them).
-			return newEngine(seat, newDriver(seat.App), metrics.New(), hlog), nil
+			// The process's registry: /metrics counts every call this
+			// process runs, its own seat's and the hosted ones'.
+			return newEngine(seat, newDriver(seat.App), m, hlog), nil
 		}
 	}
 	host := acd.NewSeatHost(ho)
