@@ -167,7 +167,7 @@ routing:
   dnis: {"%s": sales, "%s": support}
   ring_timeout: 4s
   sweep_interval: 500ms
-  callback_lease: 3s
+  callback_lease: 5s
   blind_transfer_no_answer: requeue
 queues:
   sales:
