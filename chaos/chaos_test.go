@@ -67,11 +67,11 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{name: "steady", calls: 120, rate: 8},
-	{name: "sigkill-restart", chaos: true, calls: 120, rate: 8, actions: []action{sigkill, sigkill}},
-	{name: "sigstop", chaos: true, calls: 120, rate: 8, actions: []action{sigstop}},
-	{name: "sigterm", chaos: true, calls: 120, rate: 8, actions: []action{sigterm, sigterm}},
-	{name: "all", chaos: true, calls: 160, rate: 8, actions: []action{sigkill, sigstop, sigterm}},
+	{name: "steady", calls: 100, rate: 9},
+	{name: "sigkill-restart", chaos: true, calls: 100, rate: 9, actions: []action{sigkill, sigkill}},
+	{name: "sigstop", chaos: true, calls: 100, rate: 9, actions: []action{sigstop}},
+	{name: "sigterm", chaos: true, calls: 100, rate: 9, actions: []action{sigterm, sigterm}},
+	{name: "all", chaos: true, calls: 150, rate: 9, actions: []action{sigkill, sigstop, sigterm}},
 }
 
 // Bounds. None is a timing assertion: each bounds a wait for an event so

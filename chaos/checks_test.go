@@ -100,20 +100,14 @@ func busy(s string) bool {
 	return false
 }
 
-// checkHistory replays the history stream: every transition legal and
-// chained to the previous one, no call held by two agents at once, no
-// agent holding two calls, and the last recorded state of every
-// interaction and agent equal to its hash.
-func checkHistory(t *testing.T, ctx context.Context, w *world) historyFigures {
-	t.Helper()
-	hist, err := readHistory(ctx, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f historyFigures
+// replay walks the history in order: every transition legal and chained
+// to the previous one of the same interaction or agent, no call held by
+// two agents at once, no agent holding two calls. It returns the figures
+// and the last recorded state of every interaction and agent.
+func replay(hist []entry) (f historyFigures, ixState, agState map[string]string) {
 	f.entries = len(hist)
-	ixState := map[string]string{}
-	agState := map[string]string{}
+	ixState = map[string]string{}
+	agState = map[string]string{}
 	agConn := map[string]string{}           // agent → call it holds
 	holders := map[string]map[string]bool{} // call → agents holding it
 	for _, e := range hist {
@@ -161,7 +155,10 @@ func checkHistory(t *testing.T, ctx context.Context, w *world) historyFigures {
 				delete(agConn, e.id)
 				continue
 			}
-			if held != "" && conn != held {
+			if conn == held {
+				continue // the same call, one step further (ringing, connected)
+			}
+			if held != "" {
 				f.agentTwoCalls = append(f.agentTwoCalls, fmt.Sprintf("agent %s took %s while holding %s (%s)", e.id, conn, held, e.streamID))
 				delete(holders[held], e.id)
 			}
@@ -178,6 +175,18 @@ func checkHistory(t *testing.T, ctx context.Context, w *world) historyFigures {
 		}
 	}
 	f.interactions, f.agents = len(ixState), len(agState)
+	return f, ixState, agState
+}
+
+// checkHistory replays the history stream (replay) and checks that the
+// last recorded state of every interaction and agent is its hash's.
+func checkHistory(t *testing.T, ctx context.Context, w *world) historyFigures {
+	t.Helper()
+	hist, err := readHistory(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ixState, agState := replay(hist)
 	for conn, last := range ixState {
 		ix, err := w.store.Interaction(ctx, conn)
 		if err != nil {
