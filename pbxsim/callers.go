@@ -61,6 +61,24 @@ func (s *Sim) Call(cl Caller) (string, error) {
 	if appName == "" {
 		appName = s.nextApp()
 	}
+	c, args := s.newCaller(cl)
+	// Priority 4 is Stasis() in [acd-inbound]: a continue with no location
+	// goes on to its Hangup() at 5, as in trace 13.
+	c.priority, c.appName, c.appData = 4, "Stasis", strings.Join(append([]string{appName}, args...), ",")
+	if appName == "" || !s.enterStasis(c, appName, args, viaDialplan) {
+		// Stasis() failed; the dialplan falls through to Hangup().
+		s.stats.CallsFailed++
+		c.script = nil
+		s.hangup(c, 16, byDialplan)
+		return "", fmt.Errorf("call %s→%s app %q: %w", cl.ANI, cl.DNIS, appName, ErrNoApp)
+	}
+	return c.id, nil
+}
+
+// newCaller creates the trunk channel of an inbound call in state Ring,
+// with its script, and returns it with its Stasis arguments. Callers hold
+// s.mu.
+func (s *Sim) newCaller(cl Caller) (*channel, []string) {
 	c := s.newChannel("", "PJSIP/pstn-"+s.newLocalSuffix(), "PJSIP")
 	c.state = "Ring"
 	c.callerNum, c.callerName = cl.ANI, ""
@@ -77,17 +95,7 @@ func (s *Sim) Call(cl Caller) (string, error) {
 	if cl.Args != nil {
 		args = slices.Clone(cl.Args)
 	}
-	// Priority 4 is Stasis() in [acd-inbound]: a continue with no location
-	// goes on to its Hangup() at 5, as in trace 13.
-	c.priority, c.appName, c.appData = 4, "Stasis", strings.Join(append([]string{appName}, args...), ",")
-	if appName == "" || !s.enterStasis(c, appName, args, viaDialplan) {
-		// Stasis() failed; the dialplan falls through to Hangup().
-		s.stats.CallsFailed++
-		c.script = nil
-		s.hangup(c, 16, byDialplan)
-		return "", fmt.Errorf("call %s→%s app %q: %w", cl.ANI, cl.DNIS, appName, ErrNoApp)
-	}
-	return c.id, nil
+	return c, args
 }
 
 // nextApp picks the next app with a live WebSocket, round-robin by name.

@@ -1,0 +1,455 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// The world's fixed names: one key prefix, the ARI user, the supervisor
+// token every API call carries (a supervisor acts for any agent), and the
+// numbers the callers dial.
+const (
+	prefix          = "tandem"
+	ariUser         = "tandem"
+	ariPass         = "chaos-ari-secret"
+	supervisorToken = "chaos-supervisor-token"
+	salesDNIS       = "5551000"
+	supportDNIS     = "5552000"
+	callerID        = "+18005550100"
+	replicaCount    = 3
+)
+
+// buildTandem builds ./cmd/tandem once into dir: the replicas run the
+// same binary a deployment does. TANDEM_CHAOS_RACE=1 builds it with -race.
+func buildTandem(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "tandem")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("TANDEM_CHAOS_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/tandem-cc/tandem/cmd/tandem")
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/tandem: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// world is one Redis, the ARI simulator served over HTTP by the test
+// process, and three `tandem serve` processes r1..r3.
+type world struct {
+	t      *testing.T
+	bin    string
+	dir    string
+	rdb    *redis.Client
+	keys   keyspace.Keys
+	store  *acd.Store // read-only: the test reads interactions and agents through it
+	cbs    *callbacks.Store
+	sim    *pbxsim.Sim
+	ariURL string
+	http   *http.Client
+	reps   []*replica
+}
+
+// newWorld starts Redis, the simulator and the three replicas, and waits
+// until each replica is ready (holds its application, reaches Redis).
+func newWorld(t *testing.T, bin string) *world {
+	t.Helper()
+	w := &world{t: t, bin: bin, dir: t.TempDir(), keys: keyspace.New(prefix),
+		// Every request is bounded: a paused replica never answers.
+		http: &http.Client{Timeout: 5 * time.Second}}
+	addr := redistest.Start(t)
+	w.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = w.rdb.Close() })
+	w.store = acd.NewStore(w.rdb, prefix, "chaos-observer")
+	w.cbs = callbacks.NewStore(w.rdb, prefix)
+
+	w.sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: slog.New(slog.DiscardHandler)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ariURL = "http://" + ln.Addr().String() + "/ari"
+	srv := &http.Server{Handler: w.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		// The replicas are gone by now (their cleanup ran first).
+		w.sim.Close()
+		_ = srv.Close()
+		<-served
+	})
+
+	for i := 1; i <= replicaCount; i++ {
+		r := &replica{w: w, node: fmt.Sprintf("r%d", i), app: fmt.Sprintf("tandem-r%d", i)}
+		r.api = "http://" + freeAddr(t)
+		r.cfg = filepath.Join(w.dir, r.node+".yaml")
+		r.log = filepath.Join(w.dir, r.node+".log")
+		if err := os.WriteFile(r.cfg, []byte(r.config(addr)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.reps = append(w.reps, r)
+	}
+	t.Cleanup(w.killAll)
+	for _, r := range w.reps {
+		if err := r.start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range w.reps {
+		if err := r.waitReady(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// replica is one seat's home process, restarted as the chaos says.
+type replica struct {
+	w         *world
+	node, app string
+	api       string // http://127.0.0.1:port, the same across restarts
+	cfg, log  string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the current process has exited
+	paused  bool          // SIGSTOPped and not yet continued
+	starts  int
+	exitErr error
+}
+
+// config is the replica's YAML: its own node, application and API port,
+// the same Redis, queues and dial plan as the others.
+func (r *replica) config(redisAddr string) string {
+	return fmt.Sprintf(`node_id: %s
+redis: {addr: %q, prefix: %s}
+ari:
+  url: %q
+  username: %s
+  password: %s
+  app: %s
+  request_timeout: 3s
+  ping_interval: 2s
+  pong_timeout: 5s
+  reconnect_backoff: 50ms
+  reconnect_backoff_max: 500ms
+http: {listen: %q}
+auth:
+  supervisors: [%s]
+routing:
+  default_queue: sales
+  dnis: {"%s": sales, "%s": support}
+  ring_timeout: 4s
+  sweep_interval: 500ms
+  callback_lease: 5s
+  blind_transfer_no_answer: requeue
+queues:
+  sales:
+    moh_class: default
+    callback: &cb
+      digit: "1"
+      prompt: sound:callback-enter-number
+      confirm: sound:callback-registered
+      caller_id: %q
+      max_attempts: 2
+      retry_delay: 1s
+  support:
+    moh_class: default
+    callback: *cb
+agents:
+  wrapup: {timeout: 500ms}
+dial:
+  endpoint: PJSIP/{number}
+  default_region: US
+  caller_id: %q
+  ring_timeout: 5s
+log: {level: warn, format: text}
+`, r.node, redisAddr, prefix, r.w.ariURL, ariUser, ariPass, r.app,
+		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID)
+}
+
+// start runs a new process for the replica; its output goes to its log
+// file, appended across restarts.
+func (r *replica) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		select {
+		case <-r.exited:
+		default:
+			return fmt.Errorf("start %s: already running", r.node)
+		}
+	}
+	lf, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", r.node, err)
+	}
+	r.starts++
+	_, _ = fmt.Fprintf(lf, "---- chaos: start #%d of %s at %s\n", r.starts, r.node, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(r.w.bin, "serve", "--config", r.cfg)
+	cmd.Env = childEnv()
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		_ = lf.Close()
+		return fmt.Errorf("start %s: %w", r.node, err)
+	}
+	exited := make(chan struct{})
+	r.cmd, r.exited, r.paused = cmd, exited, false
+	// The waiter is the process's owner: it ends when the process does,
+	// which killAll guarantees at cleanup.
+	go func() {
+		err := cmd.Wait()
+		_ = lf.Close()
+		r.mu.Lock()
+		r.exitErr = err
+		r.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+// childEnv is the test's environment without TANDEM_* variables: the
+// replica's configuration is its file, nothing else.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TANDEM_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// signal sends sig to the running process.
+func (r *replica) signal(sig syscall.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		return fmt.Errorf("signal %s: not started", r.node)
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %v to %s: %w", sig, r.node, err)
+	}
+	switch sig {
+	case syscall.SIGSTOP:
+		r.paused = true
+	case syscall.SIGCONT:
+		r.paused = false
+	}
+	return nil
+}
+
+// waitExit waits for the current process to end, at most bound.
+func (r *replica) waitExit(bound time.Duration) error {
+	r.mu.Lock()
+	exited := r.exited
+	r.mu.Unlock()
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(bound):
+		return fmt.Errorf("%s did not exit within %v", r.node, bound)
+	}
+}
+
+// serving says whether the process runs and is not paused: a replica the
+// test may send API requests to.
+func (r *replica) serving() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.paused {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitReady polls /readyz until it answers 200 (the replica holds its
+// application and reaches Redis), at most bound.
+func (r *replica) waitReady(bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		resp, err := r.w.http.Get(r.api + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if !r.serving() {
+			return fmt.Errorf("%s exited before it was ready (%v); log:\n%s", r.node, r.exitError(), r.tail(30))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %v; log:\n%s", r.node, bound, r.tail(30))
+}
+
+func (r *replica) exitError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exitErr
+}
+
+// tail returns the last n lines of the replica's log.
+func (r *replica) tail(n int) string {
+	f, err := os.Open(r.log)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = f.Close() }()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stopAll ends every replica with SIGTERM (continuing a paused one
+// first), as a deployment would, and reports those that had to be killed.
+func (w *world) stopAll(bound time.Duration) []string {
+	var slow []string
+	for _, r := range w.reps {
+		if !r.running() {
+			continue
+		}
+		_ = r.signal(syscall.SIGCONT)
+		_ = r.signal(syscall.SIGTERM)
+	}
+	for _, r := range w.reps {
+		if err := r.waitExit(bound); err != nil {
+			slow = append(slow, r.node)
+			_ = r.signal(syscall.SIGKILL)
+			_ = r.waitExit(10 * time.Second)
+		}
+	}
+	return slow
+}
+
+// running says whether a process was started and has not exited.
+func (r *replica) running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// killAll is the cleanup: no process outlives the test.
+func (w *world) killAll() {
+	for _, r := range w.reps {
+		if r.running() {
+			_ = r.signal(syscall.SIGCONT)
+			_ = r.signal(syscall.SIGKILL)
+			_ = r.waitExit(10 * time.Second)
+		}
+	}
+}
+
+// serving lists the replicas the test may talk to now.
+func (w *world) serving() []*replica {
+	var out []*replica
+	for _, r := range w.reps {
+		if r.serving() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// apiCall sends one API request with the supervisor token and returns the
+// status; body may be "".
+func (w *world) apiCall(ctx context.Context, r *replica, method, path, body string) (int, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.api+path, rd)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+supervisorToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s on %s: %w", method, path, r.node, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// ariGet reads a list from the simulator over ARI, as an operator would
+// ask Asterisk (GET /ari/channels, /ari/bridges).
+func (w *world) ariGet(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.ariURL+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ari %s: %w", path, err)
+	}
+	req.SetBasicAuth(ariUser, ariPass)
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ari %s: %w", path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ari %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("ari %s: %s", path, resp.Status)
+	}
+	return b, nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
