@@ -725,6 +725,11 @@ func (c *call) finish(ctx context.Context, by string) {
 	freedAt := time.Now()
 	agent := c.agent
 	c.stopQueueTimers()
+	// Every end takes the call's bridge with it, not only the end of a
+	// connected call: after a blind transfer to a queue, or a callback's
+	// end, the bridge would otherwise stay on the PBX, empty (Asterisk
+	// keeps an ARI bridge until it is destroyed).
+	c.destroyBridge(ctx)
 	how := "hangup"
 	if c.outcome.served() {
 		how = "completed"
