@@ -49,6 +49,7 @@ var (
 	scriptCallbackCancel = script("callback_cancel")
 	scriptAdopt          = script("adopt")
 	scriptCountCall      = script("count_call")
+	scriptGiveBack       = script("give_back")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the

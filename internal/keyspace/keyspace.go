@@ -24,6 +24,7 @@
 //	tandem:v1:audit                       STREAM who revealed which secure value
 //	tandem:v1:node:<node>:inbox           STREAM offers and commands for calls a node owns
 //	tandem:v1:node:<node>:alive           STR    present (short TTL) while a node's engine runs
+//	tandem:v1:node:<node>:calls           SET    the seat's non-terminal interactions (its owner = node)
 //	tandem:v1:cmd:<id>                    STR    a forwarded command id already run
 //	tandem:v1:reply:<id>                  LIST   the answer to a forwarded command
 //	tandem:v1:agent-events:<id>           PUBSUB live events for one agent's desktop
@@ -96,7 +97,11 @@ func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inb
 func (k Keys) ReplicaAlive(node string) string {
 	return k.base + "node:" + node + ":alive"
 }
-func (k Keys) CommandDone(id string) string  { return k.base + "cmd:" + id }
+// SeatCalls is the set of the interactions owned by node that are not over
+// yet: what the next holder of the seat rebuilds (acd/reconcile.go). The
+// scripts that set an interaction's owner add it, finish removes it.
+func (k Keys) SeatCalls(node string) string { return k.base + "node:" + node + ":calls" }
+func (k Keys) CommandDone(id string) string { return k.base + "cmd:" + id }
 func (k Keys) CommandReply(id string) string { return k.base + "reply:" + id }
 func (k Keys) AgentChannel(id string) string { return k.base + "agent-events:" + id }
 func (k Keys) Callback(id string) string     { return k.base + "{cb}:cb:" + id }
