@@ -93,10 +93,12 @@ func (r *replica) record(ev acd.Event) {
 	r.mu.Unlock()
 }
 
+// got lists the events the replica received, but the first read of its
+// application (Resynced.Initial), which every Run starts with.
 func (r *replica) got() []acd.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.events)
+	return slices.DeleteFunc(slices.Clone(r.events), func(e acd.Event) bool { s, ok := e.(acd.Resynced); return ok && s.Initial })
 }
 
 func (r *replica) has(ev acd.Event) bool { return slices.Contains(r.got(), ev) }
