@@ -147,6 +147,33 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // AddReplica starts one more Tandem replica with node id node and Stasis
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
+	r := l.startReplica(node)
+	l.Replicas = append(l.Replicas, r)
+	if err := l.waitApp(ctx, r.App); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RestartEngine stops replica i the way a crash would (its engine and
+// driver end: the event socket goes, nothing is hung up or released; see
+// Replica.Stop), then starts a new engine and driver for the same node and
+// Stasis application in its place, as a restarted process would. The new
+// engine rebuilds the node's calls (acd/reconcile.go); Engine.Reconciled,
+// if set in the lab's options, says when that is done. Stopped already
+// (Stop), the replica is only started again: a test acts on the PBX in
+// between to stage what happens while no replica runs.
+func (l *Lab) RestartEngine(i int) *Replica {
+	old := l.Replicas[i]
+	_ = old.Stop()
+	_ = old.rdb.Close()
+	r := l.startReplica(old.Node)
+	l.Replicas[i] = r
+	return r
+}
+
+// startReplica builds and starts one replica's engine and driver.
+func (l *Lab) startReplica(node string) *Replica {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{})}
 	r.rdb = redis.NewClient(&redis.Options{Addr: l.RDB.Options().Addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	r.rdb.AddHook(r.Metrics.RedisHook())
@@ -175,11 +202,7 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.Engine.Run(rctx) }()
-	l.Replicas = append(l.Replicas, r)
-	if err := l.waitApp(ctx, r.App); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return r
 }
 
 func (r *Replica) sweepDone() {
