@@ -97,11 +97,12 @@ func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inb
 func (k Keys) ReplicaAlive(node string) string {
 	return k.base + "node:" + node + ":alive"
 }
+
 // SeatCalls is the set of the interactions owned by node that are not over
 // yet: what the next holder of the seat rebuilds (acd/reconcile.go). The
 // scripts that set an interaction's owner add it, finish removes it.
-func (k Keys) SeatCalls(node string) string { return k.base + "node:" + node + ":calls" }
-func (k Keys) CommandDone(id string) string { return k.base + "cmd:" + id }
+func (k Keys) SeatCalls(node string) string  { return k.base + "node:" + node + ":calls" }
+func (k Keys) CommandDone(id string) string  { return k.base + "cmd:" + id }
 func (k Keys) CommandReply(id string) string { return k.base + "reply:" + id }
 func (k Keys) AgentChannel(id string) string { return k.base + "agent-events:" + id }
 func (k Keys) Callback(id string) string     { return k.base + "{cb}:cb:" + id }
