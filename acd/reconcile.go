@@ -226,32 +226,41 @@ func (sc seatCall) legs() []string {
 
 // reconcile waits for the PBX socket, then rebuilds the shells' calls and
 // clears the leftovers (steps 2 and 3). A failed read of the legs is tried
-// again at the next Resynced (a reconnect).
+// again one sweep interval later (or at a reconnect, if sooner): the
+// shells keep their mailboxes meanwhile.
 func (e *Engine) reconcile(ctx context.Context) error {
 	var ev Resynced
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev = <-e.recon.up:
-		}
-		if err := e.rebuild(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			e.log.Error("reconcile: read the legs of the seat's calls; trying again at the next reconnect", "err", err)
-			continue
-		}
-		break
-	}
-	// Step 3, one sweep interval later.
-	wait := make(chan struct{})
-	t := e.opts.Clock.AfterFunc(e.opts.SweepInterval, func() { close(wait) })
-	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-wait:
+	case ev = <-e.recon.up:
+	}
+	for {
+		err := e.rebuild(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.log.Error("reconcile: read the legs of the seat's calls; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.after(e.opts.SweepInterval):
+		case ev = <-e.recon.up:
+		}
+	}
+	// Step 3, one sweep interval later.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-e.after(e.opts.SweepInterval):
+	}
+	// A reconnect meanwhile read the application again: the newer list.
+	select {
+	case ev = <-e.recon.up:
+	default:
 	}
 	e.clearLeftovers(ctx, ev)
 	if e.opts.Reconciled != nil {
@@ -586,6 +595,13 @@ func (c *call) destroyBridgeByID(ctx context.Context) {
 		c.log.Warn("destroy bridge", "err", err)
 	}
 	c.bridgeTo(brDestroy)
+}
+
+// after is a channel closed once d has passed on the engine's clock.
+func (e *Engine) after(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	e.opts.Clock.AfterFunc(d, func() { close(ch) })
+	return ch
 }
 
 // stopped: Run's context has ended: the engine no longer acts for the
