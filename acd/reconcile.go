@@ -483,6 +483,11 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 	case rcTalk:
 		c.restoreConnected(sc)
 		c.restoreTalk(ctx, sc.Talk)
+		if sc.ConsultAgent != "" && (sc.Talk == TalkConsulting || sc.Talk == TalkConferenced) {
+			// The consulted agent's part is over: wrap-up if they
+			// talked, else available.
+			c.agentStep(ctx, sc.ConsultAgent, StepDone)
+		}
 		c.saveView(ctx)
 	default:
 		c.fail(ctx, "reconcile: state "+sc.State)

@@ -30,6 +30,9 @@ type seatCall struct {
 	RingLegs []string
 	Offers   int
 	Queued   time.Time
+	// ConsultAgent is the agent a consult in progress involves (from the
+	// call's saved view), "" if none.
+	ConsultAgent string
 }
 
 // SeatCalls lists the interactions of seat node that are not over (the
@@ -62,6 +65,10 @@ func (s *Store) SeatCalls(ctx context.Context, node string) ([]seatCall, error) 
 			sc.Attached = map[string]string{}
 		}
 		sc.Offers, _ = strconv.Atoi(h["offers"])
+		var v CallView
+		if json.Unmarshal([]byte(h["view"]), &v) == nil && v.Consult != nil {
+			sc.ConsultAgent = v.Consult.Agent
+		}
 		if r := h["ring"]; r != "" {
 			sc.Ring = strings.Split(r, ",")
 			for _, a := range sc.Ring {

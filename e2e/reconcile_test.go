@@ -287,3 +287,64 @@ func waitingScore(t *testing.T, l *lab.Lab, conn string) float64 {
 	}
 	return s
 }
+
+// TestRestartEndsAConsultInProgress: a1 consults a2, who answers; the
+// replica stops and restarts. The consult is not rebuilt: the consulted
+// leg is hung up, a2's part is over (wrap-up, having talked), the customer
+// waits on hold with a1, who resumes and talks on until the customer hangs
+// up; nothing is left on the PBX.
+func TestRestartEndsAConsultInProgress(t *testing.T) {
+	l, reconciled := startReconcileLab(t, nil)
+	ctx := context.Background()
+	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	waitState(t, l, c1, acd.StateConnected)
+	login(t, l, 0, "a2", "PJSIP/1002", answer, "sales")
+	if _, err := l.Replicas[0].Engine.SetIdle(ctx, "a2", "break"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Replicas[0].Engine.Consult(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, l, "a2", agents.Connected)
+	talk := func() string {
+		v, err := l.RDB.HGet(ctx, l.Replicas[0].Store.Keys().Interaction(c1), "talk_state").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := talk(); got != acd.TalkConsulting {
+		t.Fatalf("talk state %s before the stop, want consulting", got)
+	}
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.RestartEngine(0)
+	<-reconciled
+	if got := talk(); got != acd.TalkHeld {
+		t.Fatalf("talk state %s after the restart, want held", got)
+	}
+	waitAgent(t, l, "a2", agents.WrapUp)
+	if legs := l.Sim.LiveLegs("PJSIP/1002"); len(legs) != 0 {
+		t.Fatalf("the consulted leg is still up: %v", legs)
+	}
+	v, err := l.Replicas[0].Engine.Resume(ctx, "a1")
+	if err != nil || v.CustomerHeld {
+		t.Fatalf("resume after the restart: %+v, %v", v, err)
+	}
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
+	waitAgent(t, l, "a1", agents.WrapUp)
+	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
+		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	})
+	checkHistory(t, l)
+}
