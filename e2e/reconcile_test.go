@@ -348,3 +348,57 @@ func TestRestartEndsAConsultInProgress(t *testing.T) {
 	})
 	checkHistory(t, l)
 }
+
+// TestRestartWhileAgentRingsThenAnswers: the replica stops while an
+// agent's phone rings for a call, and the phone answers three seconds later.
+// After the restart (usually quicker than that) the rebuilt call keeps the
+// leg ringing and its answer connects the call. Should the answer come
+// during the gap instead, Asterisk cannot hand the answered leg to an
+// application without a socket and hangs it up: the rebuild then finds it
+// gone and the call goes back to the head of its queue, the agent to RONA
+// — the test accepts that too, puts the agent back, and the call is
+// connected on the next offer. Either way it then ends normally.
+func TestRestartWhileAgentRingsThenAnswers(t *testing.T) {
+	l, reconciled := startReconcileLab(t, nil)
+	ctx := context.Background()
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	waitAgent(t, l, "a1", agents.Ringing)
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.RestartEngine(0)
+	<-reconciled
+	waitFor(t, 10*time.Second, "the ringing leg resolved", func() bool {
+		st := agentState(t, l, "a1")
+		return st == agents.Connected || st == agents.RONA
+	})
+	if agentState(t, l, "a1") == agents.RONA {
+		t.Log("the phone answered during the gap: RONA, then a new offer")
+		if ix := interaction(t, l, c1); ix.State != acd.StateQueued && ix.State != acd.StateOffered {
+			t.Fatalf("after the RONA the call is %s", ix.State)
+		}
+		if _, err := l.Replicas[0].Engine.SetAvailable(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix := waitState(t, l, c1, acd.StateConnected)
+	waitAgent(t, l, "a1", agents.Connected)
+	waitFor(t, 10*time.Second, "caller and agent bridged", func() bool {
+		b, ok := l.Sim.Bridge(c1)
+		return ok && len(b.Channels) == 2
+	})
+	if err := deleteChannel(l, ix.AgentLeg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
+	waitAgent(t, l, "a1", agents.WrapUp)
+	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
+		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	})
+	checkHistory(t, l)
+}
