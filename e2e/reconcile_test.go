@@ -12,18 +12,23 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // startReconcileLab is a one-replica lab whose engines report each finished
 // reconciliation on the returned channel.
-func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX) (*lab.Lab, <-chan struct{}) {
+func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX, ivr ...acd.IVRMenus) (*lab.Lab, <-chan struct{}) {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	reconciled := make(chan struct{}, 8)
+	var menus acd.IVRMenus
+	if len(ivr) > 0 {
+		menus = ivr[0]
+	}
 	l, err := lab.Start(context.Background(), lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
@@ -39,6 +44,7 @@ func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX
 		Engine: acd.Options{
 			Policy:     acd.Policy{WrapUp: time.Hour},
 			Reconciled: func() { reconciled <- struct{}{} },
+			IVR:        menus,
 		},
 	})
 	if err != nil {
@@ -397,6 +403,65 @@ func TestRestartWhileAgentRingsThenAnswers(t *testing.T) {
 	}
 	waitState(t, l, c1, acd.StateEnded)
 	waitAgent(t, l, "a1", agents.WrapUp)
+	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
+		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	})
+	checkHistory(t, l)
+}
+
+// TestRestartRunsTheIVRAgain: a caller in the IVR when the replica stops
+// hears the entry menu again from the restarted one (the menu is started
+// from its entry; what was collected is not kept), and their choice takes
+// them to the queue and an agent.
+func TestRestartRunsTheIVRAgain(t *testing.T) {
+	menus := acd.IVRMenus{
+		EntryPoints: map[string]string{"901": "menu"},
+		Nodes: map[string]acd.IVRNode{
+			"menu": {
+				Prompt:    media.SoundOf("long-menu"),
+				Collect:   acd.IVRCollect{MaxDigits: 1, Timeout: time.Minute},
+				Branches:  map[string]acd.IVRBranch{"1": {Queue: "sales"}},
+				OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
+			},
+		},
+	}
+	l, reconciled := startReconcileLab(t, nil, menus)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "901"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	menuPlays := func() int {
+		n := 0
+		for _, m := range l.Sim.MediaLog(leg) {
+			if m.Kind == "playback_start" && m.MediaURI == "sound:long-menu" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "the menu playing", func() bool { return menuPlays() == 1 })
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.RestartEngine(0)
+	<-reconciled
+	waitFor(t, 10*time.Second, "the menu playing again", func() bool { return menuPlays() == 2 })
+	if ix := interaction(t, l, c1); ix.State != acd.StateArrived {
+		t.Fatalf("in the IVR again, the call is %s", ix.State)
+	}
+	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, c1, acd.StateConnected)
+	if ix.Queue != "sales" || ix.Agent != "a1" {
+		t.Fatalf("connected in %s to %s", ix.Queue, ix.Agent)
+	}
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
 	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
 		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
 	})
