@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // seatCall is what Redis holds of one of a seat's live interactions, as
@@ -45,12 +47,19 @@ func (s *Store) SeatCalls(ctx context.Context, node string) ([]seatCall, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read seat %s calls: %w", node, err)
 	}
-	out := make([]seatCall, 0, len(ids))
-	for _, id := range ids {
-		h, err := s.rdb.HGetAll(ctx, s.keys.Interaction(id)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("read interaction %s: %w", id, err)
+	// One round trip for all of them.
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.keys.Interaction(id))
 		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read seat %s interactions: %w", node, err)
+	}
+	out := make([]seatCall, 0, len(ids))
+	for i, id := range ids {
+		h := cmds[i].Val()
 		st := h["state"]
 		if st == "" || st == StateEnded || st == StateAbandoned || st == StateFailed || h["owner"] != node {
 			s.rdb.SRem(ctx, key, id)
