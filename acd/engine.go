@@ -262,7 +262,12 @@ func (e *Engine) onEvent(ev Event) {
 	case StrayArrived:
 		e.sendBack(ev)
 	case Resynced:
-		e.resync(ev)
+		if !ev.Initial {
+			// The first read finds nothing lost: the legs of the seat's
+			// calls are read by the reconciliation (reconcile.go), and a
+			// leg rung as Run starts may be newer than the read.
+			e.resync(ev)
+		}
 		e.noteResynced(ev)
 	default:
 		e.mu.Lock()

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/ewt"
 )
@@ -367,6 +370,11 @@ func (e *Engine) clearLeftovers(ctx context.Context, ev Resynced) {
 		}
 	}
 	e.mu.Unlock()
+	// A leg or bridge named after a connection this engine does not run
+	// but Redis has live (a callback, carried by the callback scheduler's
+	// own takeover) is not a leftover.
+	strays = slices.DeleteFunc(strays, func(l string) bool { return tandemLeg(l) && e.liveElsewhere(ctx, l[:36]) })
+	bridges = slices.DeleteFunc(bridges, func(b string) bool { return e.liveElsewhere(ctx, strings.TrimSuffix(b, "-msg")) })
 	for _, l := range strays {
 		lctx, cancel := context.WithTimeout(ctx, strayTimeout)
 		if tandemLeg(l) {
@@ -406,6 +414,27 @@ func (e *Engine) usesBridgeLocked(b string) bool {
 	return false
 }
 
+// liveElsewhere: conn is an interaction Redis has live that this engine
+// does not run. A Redis error counts as live: nothing is cleared on a
+// doubt.
+func (e *Engine) liveElsewhere(ctx context.Context, conn string) bool {
+	e.mu.Lock()
+	mine := e.calls[conn] != nil
+	e.mu.Unlock()
+	if mine {
+		return false
+	}
+	st, err := e.store.rdb.HGet(ctx, e.store.keys.Interaction(conn), "state").Result()
+	if errors.Is(err, redis.Nil) {
+		return false
+	}
+	if err != nil {
+		e.log.Warn("reconcile: read an interaction a leftover is named after", "connection_id", conn, "err", err)
+		return true
+	}
+	return st != StateEnded && st != StateAbandoned && st != StateFailed
+}
+
 // tandemLeg: the id is one Tandem chose for a leg it rang (a connection
 // id, a dash, a suffix), not an inbound channel's.
 func tandemLeg(id string) bool {
@@ -423,6 +452,11 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 	}
 	if !sc.Queued.IsZero() {
 		c.queuedAt = sc.Queued
+	}
+	// No rebuilt call keeps a callback dialog's message bridge (the
+	// dialog is cancelled, or the call is over); an unknown one is fine.
+	if err := c.e.pbx.DestroyBridge(ctx, c.conn+"-msg"); err != nil {
+		c.log.Warn("reconcile: destroy the message bridge", "err", err)
 	}
 	switch m.act {
 	case rcAbandon:
@@ -448,7 +482,9 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 		c.resumeWaiting(ctx)
 	case rcCancelDialog:
 		if err := c.e.store.CallbackCancel(ctx, c.conn, sc.Queue); err != nil {
-			c.log.Warn("reconcile: cancel the callback dialog", "err", err)
+			c.log.Error("reconcile: cancel the callback dialog", "err", err)
+			c.fail(ctx, "reconcile: callback dialog")
+			return
 		}
 		c.resumeWaiting(ctx)
 	case rcRing, rcConnect:

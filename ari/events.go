@@ -434,6 +434,13 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 	var answered, gone []string
 	for id, l := range d.legs {
 		switch {
+		case initial:
+			// No event could be lost before the first socket: a leg
+			// entered meanwhile (a Ring or a Takeover made as Run starts)
+			// may be newer than the read, and reports itself. It is live.
+			if !live[id] {
+				all = append(all, id)
+			}
 		case l.app != d.opts.App:
 			if !live[id] {
 				all = append(all, id)
