@@ -163,8 +163,8 @@ type reconcileShell struct {
 	sc seatCall
 }
 
-// resynced hands the driver's report to the reconciliation (never blocks:
-// onEvent calls it).
+// noteResynced hands the driver's report to the reconciliation (never
+// blocks: onEvent calls it).
 func (e *Engine) noteResynced(ev Resynced) {
 	for {
 		select {
@@ -188,14 +188,13 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var consults []string
 	for _, sc := range calls {
 		switch sc.Kind {
 		case "callback":
 			continue
 		case "consult":
-			if _, err := e.store.Finish(ctx, sc.Conn, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
-				e.log.Warn("reconcile: end a consult of the previous holder", "connection_id", sc.Conn, "err", err)
-			}
+			consults = append(consults, sc.Conn)
 			continue
 		}
 		c := &call{e: e, conn: sc.Conn, callerLeg: sc.CallerLeg, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced,
@@ -208,10 +207,19 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 			e.legs[l] = c
 		}
 		e.mu.Unlock()
+		e.recon.mu.Lock()
 		e.recon.shells = append(e.recon.shells, &reconcileShell{c: c, sc: sc})
+		e.recon.mu.Unlock()
 	}
 	if len(calls) > 0 {
-		e.log.Info("reconcile: calls of the seat to rebuild", "calls", len(e.recon.shells))
+		e.log.Info("reconcile: calls of the seat to rebuild", "calls", len(calls)-len(consults), "consults_ended", len(consults))
+	}
+	// Once every shell is registered: the agent a consult frees may be
+	// offered one of the seat's calls, which must reach its shell.
+	for _, conn := range consults {
+		if _, err := e.store.Finish(ctx, conn, "failed", "system"); err != nil && !errors.Is(err, ErrIllegalTransition) {
+			e.log.Warn("reconcile: end a consult of the previous holder", "connection_id", conn, "err", err)
+		}
 	}
 	return nil
 }
