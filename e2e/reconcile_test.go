@@ -237,11 +237,20 @@ func TestRestartClearsLeftovers(t *testing.T) {
 
 // holdingPBX holds, while armed, every hang-up and bridge destruction until
 // the engine stops (their ctx ends): a replica that stops between the end
-// of a call in Redis and its clean-up on the PBX.
+// of a call in Redis and its clean-up on the PBX. ringArmed holds rings the
+// same way: a replica that stops between an offer and its ring.
 type holdingPBX struct {
 	acd.PBX
-	armed *atomic.Bool
-	held  chan string
+	armed     *atomic.Bool
+	ringArmed *atomic.Bool
+	held      chan string
+}
+
+func (p holdingPBX) Ring(ctx context.Context, req acd.RingRequest) error {
+	if p.ringArmed != nil && p.ringArmed.Load() {
+		return p.hold(ctx, req.Leg)
+	}
+	return p.PBX.Ring(ctx, req)
 }
 
 func (p holdingPBX) hold(ctx context.Context, what string) error {
@@ -457,6 +466,49 @@ func TestRestartRunsTheIVRAgain(t *testing.T) {
 	ix := waitState(t, l, c1, acd.StateConnected)
 	if ix.Queue != "sales" || ix.Agent != "a1" {
 		t.Fatalf("connected in %s to %s", ix.Queue, ix.Agent)
+	}
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
+	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
+		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	})
+	checkHistory(t, l)
+}
+
+// TestRestartGivesBackAnOfferNeverRung: the replica stops between an offer
+// and its ring (staged: its PBX port holds the ring until the engine
+// stops). The restarted engine finds the call offered with no agent leg:
+// the offer goes back — the call to the head of its queue, the agent
+// available, not in RONA, since their phone never rang — and the agent is
+// offered the call again and answers.
+func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
+	var armed, ringArmed atomic.Bool
+	held := make(chan string, 8)
+	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
+		return holdingPBX{PBX: pbx, armed: &armed, ringArmed: &ringArmed, held: held}
+	})
+	ringArmed.Store(true)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	<-held
+	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.AgentLeg != "" {
+		t.Fatalf("before the stop: %s, agent leg %q", ix.State, ix.AgentLeg)
+	}
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ringArmed.Store(false)
+	l.RestartEngine(0)
+	<-reconciled
+	ix := waitState(t, l, c1, acd.StateConnected)
+	if ix.Agent != "a1" || ix.RONAs != 0 {
+		t.Fatalf("connected to %s after %d RONAs", ix.Agent, ix.RONAs)
 	}
 	if err := deleteChannel(l, leg); err != nil {
 		t.Fatal(err)
