@@ -379,7 +379,7 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 		c.post(offerMsg{offer: o, freedAt: freedAt})
 		return
 	}
-	if e.stopped() {
+	if e.seatStopped() {
 		// Stopping is a crash for the seat's calls: the offer stays in
 		// Redis for the next holder, which gives it back (reconcile.go).
 		return

@@ -258,7 +258,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.after(e.opts.SweepInterval):
+		case <-e.reconcileAfter(e.opts.SweepInterval):
 		case ev = <-e.recon.up:
 		}
 	}
@@ -266,7 +266,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-e.after(e.opts.SweepInterval):
+	case <-e.reconcileAfter(e.opts.SweepInterval):
 	}
 	// A reconnect meanwhile read the application again: the newer list.
 	select {
@@ -314,7 +314,7 @@ func (e *Engine) rebuild(ctx context.Context) error {
 	runCtx := e.ctx
 	e.mu.Unlock()
 	for _, s := range shells {
-		f := reconcileFacts{State: s.sc.State, Caller: fact(facts, s.sc.CallerLeg), Agent: fact(facts, s.sc.AgentLeg), Rang: s.sc.AgentLeg != ""}
+		f := reconcileFacts{State: s.sc.State, Caller: legFactOf(facts, s.sc.CallerLeg), Agent: legFactOf(facts, s.sc.AgentLeg), Rang: s.sc.AgentLeg != ""}
 		if len(s.sc.Ring) > 0 {
 			// A ring-all offer: its legs are given up (hung up) and the
 			// offer goes back, a no-answer if any of them rang.
@@ -326,12 +326,12 @@ func (e *Engine) rebuild(ctx context.Context) error {
 		s.c.mu.Lock()
 		s.c.queue = append([]any{m}, s.c.queue...)
 		s.c.mu.Unlock()
-		e.startActor(runCtx, s.c)
+		e.startRebuilt(runCtx, s.c)
 	}
 	return nil
 }
 
-func fact(facts map[string]legFact, leg string) legFact {
+func legFactOf(facts map[string]legFact, leg string) legFact {
 	if leg == "" {
 		return legNone
 	}
@@ -341,9 +341,9 @@ func fact(facts map[string]legFact, leg string) legFact {
 	return legGone
 }
 
-// startActor runs a rebuilt call's actor, owned like every actor by the
+// startRebuilt runs a rebuilt call's actor, owned like every actor by the
 // engine's wait group.
-func (e *Engine) startActor(ctx context.Context, c *call) {
+func (e *Engine) startRebuilt(ctx context.Context, c *call) {
 	e.mu.Lock()
 	if ctx == nil || ctx.Err() != nil {
 		e.mu.Unlock()
@@ -646,16 +646,16 @@ func (c *call) destroyBridgeByID(ctx context.Context) {
 	c.bridgeTo(brDestroy)
 }
 
-// after is a channel closed once d has passed on the engine's clock.
-func (e *Engine) after(d time.Duration) <-chan struct{} {
+// reconcileAfter is a channel closed once d has passed on the engine's clock.
+func (e *Engine) reconcileAfter(d time.Duration) <-chan struct{} {
 	ch := make(chan struct{})
 	e.opts.Clock.AfterFunc(d, func() { close(ch) })
 	return ch
 }
 
-// stopped: Run's context has ended: the engine no longer acts for the
+// seatStopped: Run's context has ended: the engine no longer acts for the
 // seat's calls.
-func (e *Engine) stopped() bool {
+func (e *Engine) seatStopped() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ctx != nil && e.ctx.Err() != nil
