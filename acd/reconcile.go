@@ -467,6 +467,18 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 		c.log.Warn("reconcile: destroy the message bridge", "err", err)
 	}
 	switch m.act {
+	case rcTalk, rcEndByCaller, rcEndByAgent, rcAbandon:
+	default:
+		// A call that waits for an agent again has no bridge: one the
+		// previous holder made (before a blind transfer, or as the agent
+		// answered) would make the next answer's bridge creation fail
+		// (the PBX refuses an id in use). The customer, if in it, goes
+		// back to music below.
+		if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
+			c.log.Warn("reconcile: destroy the bridge of a call without an agent", "err", err)
+		}
+	}
+	switch m.act {
 	case rcAbandon:
 		c.agent = sc.Agent
 		for _, l := range append([]string{sc.AgentLeg}, sc.RingLegs...) {
@@ -497,6 +509,9 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 		c.resumeWaiting(ctx)
 	case rcRing, rcConnect:
 		c.routeTo(rtEnqueue)
+		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, c.settings.MOHClass); err != nil {
+			c.log.Warn("reconcile: restart music", "err", err)
+		}
 		c.resumeRinging(sc)
 		if m.act == rcConnect {
 			c.onAnswered(ctx, sc.AgentLeg)

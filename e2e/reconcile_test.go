@@ -519,3 +519,49 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 	})
 	checkHistory(t, l)
 }
+
+// TestRestartKeepsABlindTransferWaiting: a1 transfers a connected call
+// blind to the queue, where it waits (nobody free); the replica restarts.
+// The call waits on, and when a2 becomes available it is offered, answered
+// and bridged (the call's old bridge does not stand in the way).
+func TestRestartKeepsABlindTransferWaiting(t *testing.T) {
+	l, reconciled := startReconcileLab(t, nil)
+	ctx := context.Background()
+	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	waitState(t, l, c1, acd.StateConnected)
+	if _, err := l.Replicas[0].Engine.Transfer(ctx, "a1", acd.Target{Kind: acd.TargetQueue, Value: "sales"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateQueued)
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.RestartEngine(0)
+	<-reconciled
+	if ix := interaction(t, l, c1); ix.State != acd.StateQueued {
+		t.Fatalf("after the restart the call is %s", ix.State)
+	}
+	login(t, l, 0, "a2", "PJSIP/1002", answer, "sales")
+	ix := waitState(t, l, c1, acd.StateConnected)
+	if ix.Agent != "a2" {
+		t.Fatalf("connected to %s", ix.Agent)
+	}
+	waitFor(t, 10*time.Second, "caller and a2 bridged", func() bool {
+		b, ok := l.Sim.Bridge(c1)
+		return ok && len(b.Channels) == 2
+	})
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
+	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
+		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	})
+	checkHistory(t, l)
+}
