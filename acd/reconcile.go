@@ -156,6 +156,10 @@ type reconcileState struct {
 	// up receives the driver's Resynced reports (the latest wins): the
 	// first one starts the reconciliation.
 	up chan Resynced
+	// rebuilt names the legs and connection ids (bridges) of the calls
+	// rebuilt: their actors deal with them, even once they have ended,
+	// so they are no leftovers.
+	rebuilt map[string]bool
 }
 
 type reconcileShell struct {
@@ -309,6 +313,13 @@ func (e *Engine) rebuild(ctx context.Context) error {
 	}
 	e.recon.mu.Lock()
 	e.recon.shells = nil
+	e.recon.rebuilt = map[string]bool{}
+	for _, s := range shells {
+		e.recon.rebuilt[s.sc.Conn] = true
+		for _, l := range s.sc.legs() {
+			e.recon.rebuilt[l] = true
+		}
+	}
 	e.recon.mu.Unlock()
 	e.mu.Lock()
 	runCtx := e.ctx
@@ -365,15 +376,18 @@ func (e *Engine) startRebuilt(ctx context.Context, c *call) {
 // call of the seat uses: legs in the application (back to the dialplan, or
 // hung up if Tandem created them) and bridges (destroyed).
 func (e *Engine) clearLeftovers(ctx context.Context, ev Resynced) {
+	e.recon.mu.Lock()
+	rebuilt := e.recon.rebuilt
+	e.recon.mu.Unlock()
 	e.mu.Lock()
 	var strays, bridges []string
 	for _, l := range ev.Live {
-		if e.legs[l] == nil {
+		if e.legs[l] == nil && !rebuilt[l] {
 			strays = append(strays, l)
 		}
 	}
 	for _, b := range ev.Bridges {
-		if !e.usesBridgeLocked(b) {
+		if !e.usesBridgeLocked(b) && !rebuilt[b] {
 			bridges = append(bridges, b)
 		}
 	}
