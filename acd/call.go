@@ -125,7 +125,9 @@ func (c *call) run(ctx context.Context) {
 		if c.takeoverCancel != nil {
 			c.takeoverCancel()
 		}
-		if c.cb != nil && c.cb.stopMessage != nil {
+		// An engine stopping acts like a crash: no PBX command for the
+		// call (the next holder of the seat rebuilds it, reconcile.go).
+		if c.cb != nil && c.cb.stopMessage != nil && ctx.Err() == nil {
 			c.cb.stopMessage()
 		}
 	}()
@@ -168,6 +170,8 @@ func (c *call) handle(ctx context.Context, m any) {
 		c.onCallbackOffer(ctx, m)
 	case CallArrived:
 		c.onArrived(ctx, m)
+	case rebuildMsg:
+		c.onRebuilt(ctx, m)
 	case offerMsg:
 		c.onOffer(ctx, m)
 	case LegAnswered:

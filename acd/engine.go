@@ -49,8 +49,11 @@ type Options struct {
 	SweepInterval time.Duration
 	// Swept, if set, is called after each pass of the sweep: tests wait on
 	// it to know the safety net ran (and then that it changed nothing).
-	Swept  func()
-	Logger *slog.Logger
+	Swept func()
+	// Reconciled, if set, is called once Run has rebuilt the seat's calls
+	// and cleared the PBX's leftovers (reconcile.go): tests wait on it.
+	Reconciled func()
+	Logger     *slog.Logger
 
 	// Policy: wrap-up time and the cap on concurrent calls (applied by the
 	// store's scripts).
@@ -126,6 +129,7 @@ type Engine struct {
 	calls map[string]*call // by connection id
 	ctx   context.Context  // set by Run; actors stop when it ends
 	wg    sync.WaitGroup   // actors
+	recon reconcileState   // rebuilding the seat's calls at start (reconcile.go)
 }
 
 // NewEngine builds an engine; Run starts it.
@@ -195,6 +199,7 @@ func NewEngine(opts Options) *Engine {
 		log:   opts.Logger.With("node", opts.Store.Node()),
 		stats: newStats(opts.Metrics),
 		legs:  map[string]*call{}, calls: map[string]*call{},
+		recon: reconcileState{up: make(chan Resynced, 1)},
 	}
 	// Every offer the engine's store makes comes back through
 	// e.deliverOffer: the one delivery path (see offerSink).
@@ -268,7 +273,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	clear(e.legs)
 	clear(e.calls)
 	e.mu.Unlock()
+	// The seat's calls are this engine's before any event or offer can
+	// come for them; reconcile rebuilds them once the PBX is up.
+	if err := e.loadSeat(ctx); err != nil {
+		return fmt.Errorf("load the seat's calls: %w", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.reconcile(gctx) })
 	g.Go(func() error { return e.pbx.Run(gctx, e.onEvent) })
 	g.Go(func() error { return e.readInbox(gctx) })
 	g.Go(func() error { return e.sweep(gctx) })
@@ -305,7 +316,13 @@ func (e *Engine) onEvent(ev Event) {
 	case StrayArrived:
 		e.sendBack(ev)
 	case Resynced:
-		e.resync(ev)
+		if !ev.Initial {
+			// The first read finds nothing lost: the legs of the seat's
+			// calls are read by the reconciliation (reconcile.go), and a
+			// leg rung as Run starts may be newer than the read.
+			e.resync(ev)
+		}
+		e.noteResynced(ev)
 	default:
 		e.mu.Lock()
 		c := e.legs[ev.eventLeg()]
@@ -415,6 +432,11 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 	e.mu.Unlock()
 	if c != nil {
 		c.post(offerMsg{offer: o, freedAt: freedAt})
+		return
+	}
+	if e.seatStopped() {
+		// Stopping is a crash for the seat's calls: the offer stays in
+		// Redis for the next holder, which gives it back (reconcile.go).
 		return
 	}
 	// Finish delivers the offer the released agent gets next, if any.

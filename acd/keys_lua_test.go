@@ -29,6 +29,7 @@ func TestLuaKeyBuildersMatchKeyspace(t *testing.T) {
 				{Lua: "k_agent(ID)", Want: k.Agent(id)},
 				{Lua: "k_events()", Want: k.Events()},
 				{Lua: "k_inbox(ID)", Want: k.Inbox(id)},
+				{Lua: "k_seat_calls(ID)", Want: k.SeatCalls(id)},
 				{Lua: "k_agent_chan(ID)", Want: k.AgentChannel(id)},
 				{Lua: "k_wrapup_due()", Want: k.WrapUpDue()},
 				{Lua: "k_offers_due()", Want: k.OffersDue()},

@@ -191,10 +191,19 @@ const (
 	PlaybackStopped PlaybackOutcome = "stopped"
 )
 
-// Resynced: the driver lost events (a reconnect) and has re-read the PBX.
-// Live lists every leg the PBX still has in Tandem's application; any leg the
-// ACD tracks that is not in it ended while nobody listened.
-type Resynced struct{ Live []string }
+// Resynced: the driver has (re-)read the PBX: once its first connection
+// is up (Initial), and after every reconnect, when events were lost. Live
+// lists every leg the PBX still has in Tandem's application; any leg the
+// ACD tracks that is not in it ended while nobody listened. Bridges lists
+// the bridges the application is subscribed to (in Asterisk, GET
+// /applications/{name}'s bridge_ids: every bridge one of its legs joined,
+// until it is destroyed), empty or not. At Initial the ACD rebuilds the
+// calls an earlier holder of the application left (acd/reconcile.go).
+type Resynced struct {
+	Live    []string
+	Bridges []string
+	Initial bool
+}
 
 func (e CallArrived) eventLeg() string      { return e.Leg }
 func (e StrayArrived) eventLeg() string     { return e.Leg }

@@ -56,6 +56,7 @@ var (
 	scriptSeatClaim   = script("seat_claim")
 	scriptSeatRenew   = script("seat_renew")
 	scriptSeatRelease = script("seat_release")
+	scriptGiveBack    = script("give_back")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the

@@ -68,6 +68,17 @@ func TestEveryOfferingMethodDeliversItsOffer(t *testing.T) {
 			wantConn: "c1", wantAgent: "a2",
 		},
 		{
+			// The offer never rang: the agent is available again and, the
+			// call being back at the head of the queue, gets it again.
+			name: "GiveBack",
+			setup: func(t *testing.T, s *tStore) {
+				loginAvailable(t, s, "a1", "sales")
+				mustOffer(t, arriveQueued(t, s, "c1", "sales", 0), "c1", "a1")
+			},
+			call:     func(s *Store) error { return s.GiveBack(ctx, "c1", "takeover") },
+			wantConn: "c1", wantAgent: "a1",
+		},
+		{
 			name: "RingAllNoAnswer",
 			setup: func(t *testing.T, s *tStore) {
 				setRouting(t, s, "sales", QueueRouting{Strategy: StrategyRingAll})
@@ -287,7 +298,7 @@ func TestEveryOfferingMethodDeliversItsOffer(t *testing.T) {
 func offeringMethods(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, f := range []string{"store.go", "store_queue.go", "store_callback.go", "routing.go"} {
+	for _, f := range []string{"store.go", "store_queue.go", "store_callback.go", "routing.go", "reconcile_store.go"} {
 		src := readSource(t, f)
 		for _, fn := range strings.Split(src, "\nfunc (s *Store) ")[1:] {
 			name := fn[:strings.IndexAny(fn, "(")]

@@ -269,7 +269,14 @@ func (d *Driver) Owner() string { return d.opts.App }
 
 // Answer answers an inbound channel.
 func (d *Driver) Answer(ctx context.Context, id string) error {
-	return d.call(ctx, "answer "+id, func() error { return d.client.Channel().Answer(key(ariv5.ChannelKey, id)) })
+	err := d.call(ctx, "answer "+id, func() error { return d.client.Channel().Answer(key(ariv5.ChannelKey, id)) })
+	if err == nil {
+		// A caller's leg taken back by Takeover before it was answered
+		// (its replica stopped between arrival and answer) was entered as
+		// a leg not yet up: up now, its end is a hang-up.
+		d.markAnswered(id)
+	}
+	return err
 }
 
 // StartMusic starts music on hold on a channel.

@@ -217,7 +217,7 @@ func TestReconnectIsNoticedAndChannelsReRead(t *testing.T) {
 	var live []string
 	w.waitFor(t, "resync after reconnect", func() bool {
 		return w.count(func(e acd.Event) bool {
-			if r, ok := e.(acd.Resynced); ok {
+			if r, ok := e.(acd.Resynced); ok && !r.Initial {
 				live = r.Live
 				return true
 			}

@@ -24,9 +24,10 @@ import (
 var errHalfOpen = errors.New("ari events socket half-open: no pong and no frame")
 
 // Run reads the application's events until ctx ends, reconnecting when
-// the socket drops. After every reconnect it re-reads the application's
-// live channels and reports them (acd.Resynced), because Asterisk never
-// replays events that happened while no socket was connected.
+// the socket drops. Once the first socket is up, and after every
+// reconnect, it re-reads the application's live channels and bridges and
+// reports them (acd.Resynced; Initial on the first), because Asterisk
+// never replays events that happened while no socket was connected.
 //
 // Run also owns the sockets Takeover opens: they deliver to the same
 // handler (never concurrently with Run's own socket), and they end, and are
@@ -73,12 +74,15 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 			continue
 		}
 		if first {
+			// The first socket is read too: the channels and bridges a
+			// previous holder of the application left are what the ACD
+			// rebuilds its calls from (acd/reconcile.go).
 			d.log.Info("event socket connected")
 		} else {
 			d.log.Warn("event socket reconnected; events may have been lost, re-reading channels")
-			if err := d.resync(ctx, handle); err != nil {
-				d.log.Error("resync after reconnect", "err", err)
-			}
+		}
+		if err := d.resync(ctx, handle, first); err != nil {
+			d.log.Error("re-read the application", "first", first, "err", err)
 		}
 		d.markConnected()
 		err = d.read(ctx, ws, handle, bo.reset)
@@ -408,7 +412,10 @@ func (d *Driver) attached(vars map[string]string) map[string]string {
 // meanwhile is reported through acd.Resynced. Legs of a taken-over
 // application were not affected (their socket did not drop): they stay, and
 // are listed as live, since the ACD reads Live as every leg that exists.
-func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
+//
+// initial: the first socket of this Run; the ACD rebuilds then what an
+// earlier holder of the application left (the report has Initial set).
+func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial bool) error {
 	var data *ariv5.ApplicationData
 	err := d.call(ctx, "read application", func() error {
 		var err error
@@ -427,6 +434,13 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 	var answered, gone []string
 	for id, l := range d.legs {
 		switch {
+		case initial:
+			// No event could be lost before the first socket: a leg
+			// entered meanwhile (a Ring or a Takeover made as Run starts)
+			// may be newer than the read, and reports itself. It is live.
+			if !live[id] {
+				all = append(all, id)
+			}
 		case l.app != d.opts.App:
 			if !live[id] {
 				all = append(all, id)
@@ -444,7 +458,7 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event)) error {
 			handle(acd.LegAnswered{Leg: id})
 		}
 	}
-	handle(acd.Resynced{Live: all})
+	handle(acd.Resynced{Live: all, Bridges: slices.Clone(data.BridgeIDs), Initial: initial})
 	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "answered_in_gap", len(answered))
 	return nil
 }

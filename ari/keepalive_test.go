@@ -33,7 +33,7 @@ func TestHalfOpenEventSocketIsNoticedAndReconnected(t *testing.T) {
 	var live []string
 	w.waitFor(t, "resync after the half-open socket was replaced", func() bool {
 		return w.count(func(e acd.Event) bool {
-			if r, ok := e.(acd.Resynced); ok {
+			if r, ok := e.(acd.Resynced); ok && !r.Initial {
 				live = r.Live
 				return true
 			}

@@ -93,10 +93,12 @@ func (r *replica) record(ev acd.Event) {
 	r.mu.Unlock()
 }
 
+// got lists the events the replica received, but the first read of its
+// application (Resynced.Initial), which every Run starts with.
 func (r *replica) got() []acd.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.events)
+	return slices.DeleteFunc(slices.Clone(r.events), func(e acd.Event) bool { s, ok := e.(acd.Resynced); return ok && s.Initial })
 }
 
 func (r *replica) has(ev acd.Event) bool { return slices.Contains(r.got(), ev) }
@@ -371,4 +373,63 @@ func TestTakeoverServesACallArrivingOnTheDeadApplication(t *testing.T) {
 		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { v, ok := e.(acd.LegHungUp); return ok && v.Leg == leg })
 	})
 	eventually(t, "takeover socket closed once the call ended", func() bool { return !c.appActive("tandem-a") })
+}
+
+// TestRestartReadsWhatTheApplicationHolds: a driver restarted under the same
+// application (after a crash) first reports what the application holds —
+// Resynced with Initial set, its channels and its bridges — so that the
+// ACD can rebuild its calls; the legs it then takes over (Takeover with its
+// own application) report their states and their later hang-ups.
+func TestRestartReadsWhatTheApplicationHolds(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	c.sim.SetPhone("PJSIP/ok", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Millisecond})
+	a := c.start(t, "tandem-a")
+	caller, err := c.sim.Call(pbxsim.Caller{App: "tandem-a", ANI: "1", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "call", func() bool {
+		return slices.ContainsFunc(a.got(), func(e acd.Event) bool { ev, ok := e.(acd.CallArrived); return ok && ev.Leg == caller })
+	})
+	if err := a.driver.Answer(ctx, caller); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.driver.Ring(ctx, acd.RingRequest{Leg: "agent-1", Endpoint: "PJSIP/ok", Originator: caller, Timeout: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "agent answered", func() bool { return a.has(acd.LegAnswered{Leg: "agent-1"}) })
+	if err := a.driver.Bridge(ctx, "b-1", caller, "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	c.crash(t, a)
+
+	b := c.start(t, "tandem-a")
+	var first acd.Resynced
+	eventually(t, "the first read", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.events) == 0 {
+			return false
+		}
+		first, _ = b.events[0].(acd.Resynced)
+		return true
+	})
+	if !first.Initial || !slices.Contains(first.Live, caller) || !slices.Contains(first.Live, "agent-1") || !slices.Equal(first.Bridges, []string{"b-1"}) {
+		t.Fatalf("first event %+v, want Initial with %s and agent-1 live and bridge b-1", first, caller)
+	}
+	states, err := b.driver.Takeover(ctx, "tandem-a", []string{caller, "agent-1", "gone-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []acd.LegState{{Leg: caller, Up: true}, {Leg: "agent-1", Up: true}, {Leg: "gone-1", Gone: true}}
+	if !slices.Equal(states, want) {
+		t.Fatalf("states %+v, want %+v", states, want)
+	}
+	if err := b.driver.Hangup(ctx, caller, acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the caller's hang-up reported", func() bool {
+		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { h, ok := e.(acd.LegHungUp); return ok && h.Leg == caller })
+	})
 }

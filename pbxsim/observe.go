@@ -132,6 +132,25 @@ func (s *Sim) Bridge(id string) (BridgeView, bool) {
 	return v, true
 }
 
+// Bridges returns a snapshot of every bridge, by id: what GET /bridges
+// lists (tests check that nothing is left behind).
+func (s *Sim) Bridges() []BridgeView {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.bridges))
+	for id := range s.bridges {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	slices.Sort(ids)
+	out := make([]BridgeView, 0, len(ids))
+	for _, id := range ids {
+		if v, ok := s.Bridge(id); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // AppView is a snapshot of a Stasis application for tests.
 type AppView struct {
 	Name string

@@ -4,6 +4,7 @@
 -- ARGV[6] = DNIS, ARGV[7] = attached data (JSON object),
 -- ARGV[8] = the contact center's maximum concurrent calls (0 = no cap),
 -- ARGV[9] = '1' if the interaction counts towards that cap
+-- The interaction joins its seat's index (k_seat_calls).
 -- Returns the arrival time (Redis ms). Errors: EXISTS if the id is taken,
 -- FULL if the cap is reached (the refusal is counted and recorded).
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -22,5 +23,6 @@ if ARGV[9] == '1' then redis.call('INCR', k_active()) end
 redis.call('HSET', KEYS[1], 'state', 'arrived', 'owner', SELF, 'caller_leg', ARGV[4],
   'ani', ARGV[5], 'dnis', ARGV[6], 'attached', ARGV[7], 'arrived', now, 'offers', 0,
   'counted', ARGV[9])
+redis.call('SADD', k_seat_calls(SELF), ARGV[3])
 history('interaction', ARGV[3], '', 'arrived', now, {'node', SELF})
 return now

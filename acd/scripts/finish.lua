@@ -33,6 +33,10 @@ end
 local q = redis.call('HGET', KEYS[1], 'queue')
 if q then redis.call('ZREM', k_waiting(q), ARGV[3]) end
 redis.call('HSET', KEYS[1], 'state', to, 'ended', now, 'ended_by', ARGV[5])
+-- Over: it leaves its seat's index (k_seat_calls), the one place an
+-- interaction becomes terminal.
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then redis.call('SREM', k_seat_calls(owner), ARGV[3]) end
 -- Talk states (talk.lua) belong to a connected call.
 redis.call('HDEL', KEYS[1], 'talk_state')
 if to ~= 'ended' then

@@ -35,6 +35,9 @@ local function k_avail(q) return B .. '{q:' .. q .. '}:avail' end
 local function k_agent(id) return B .. 'agent:' .. id end
 local function k_events() return B .. 'events' end
 local function k_inbox(node) return B .. 'node:' .. node .. ':inbox' end
+-- k_seat_calls: the SET of a seat's non-terminal interactions (owner =
+-- node); arrive and adopt add, finish removes (acd/reconcile.go reads it).
+local function k_seat_calls(node) return B .. 'node:' .. node .. ':calls' end
 local function k_agent_chan(id) return B .. 'agent-events:' .. id end
 local function k_wrapup_due() return B .. 'wrapup-due' end
 local function k_active() return B .. 'active-calls' end

@@ -28,6 +28,7 @@
 //	tandem:v1:node:<node>:fence           STR    seat <node>'s fencing token (INCR on every acquisition)
 //	tandem:v1:seats                       HASH   seat registry: node -> its Stasis application
 //	tandem:v1:seat-released               PUBSUB a seat's node, published when its holder released it
+//	tandem:v1:node:<node>:calls           SET    the seat's non-terminal interactions (its owner = node)
 //	tandem:v1:cmd:<id>                    STR    a forwarded command id already run
 //	tandem:v1:reply:<id>                  LIST   the answer to a forwarded command
 //	tandem:v1:agent-events:<id>           PUBSUB live events for one agent's desktop
@@ -114,6 +115,10 @@ func (k Keys) Seats() string { return k.base + "seats" }
 // on, so a survivor claims it at once instead of at its next poll.
 func (k Keys) SeatReleased() string { return k.base + "seat-released" }
 
+// SeatCalls is the set of the interactions owned by node that are not over
+// yet: what the next holder of the seat rebuilds (acd/reconcile.go). The
+// scripts that set an interaction's owner add it, finish removes it.
+func (k Keys) SeatCalls(node string) string  { return k.base + "node:" + node + ":calls" }
 func (k Keys) CommandDone(id string) string  { return k.base + "cmd:" + id }
 func (k Keys) CommandReply(id string) string { return k.base + "reply:" + id }
 func (k Keys) AgentChannel(id string) string { return k.base + "agent-events:" + id }

@@ -192,6 +192,43 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 // AddReplica starts one more Tandem replica with node id node and Stasis
 // application tandem-<node>, and waits until its event socket is up.
 func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
+	r, err := l.startReplica(node)
+	if err != nil {
+		return nil, err
+	}
+	l.Replicas = append(l.Replicas, r)
+	if err := r.waitHome(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RestartEngine stops replica i the way a crash would (its engine and
+// driver end: the event socket goes, nothing is hung up; see
+// Replica.Stop, which also releases its seat), then starts a new engine and
+// driver for the same node and Stasis application in its place, as a
+// restarted process would. The new engine takes its seat and rebuilds the
+// node's calls (acd/reconcile.go); Engine.Reconciled, if set in the lab's
+// options, says when that is done. Stopped already (Stop), the replica is
+// only started again: a test acts on the PBX in between to stage what
+// happens while no replica runs. It does not wait for the new socket.
+func (l *Lab) RestartEngine(i int) *Replica {
+	old := l.Replicas[i]
+	_ = old.Stop()
+	_ = old.rdb.Close()
+	r, err := l.startReplica(old.Node)
+	if err != nil {
+		// newSeatEngine does not fail today; a replica that cannot be built
+		// is a bug of the lab.
+		panic(fmt.Sprintf("lab: restart %s: %v", old.Node, err))
+	}
+	l.Replicas[i] = r
+	return r
+}
+
+// startReplica builds one replica (its seat host, with its home engine and
+// driver) and starts it.
+func (l *Lab) startReplica(node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
 		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
 	r.rdb = l.newRedisClient()
@@ -229,10 +266,6 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 		close(r.exited)
 		r.done <- err
 	}()
-	l.Replicas = append(l.Replicas, r)
-	if err := r.waitHome(ctx); err != nil {
-		return nil, err
-	}
 	return r, nil
 }
 
