@@ -566,6 +566,12 @@ func TestEngineHandlesInboxEntriesNeverAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRedisTick(t, rdb) // the second entry is idle longer than InboxIdle
+	// c1 and c2 are not the seat's to run any more (out of its index, as
+	// after an adoption by another node): the next engine of r1 does not
+	// rebuild them (reconcile.go), so their offers have no actor here.
+	if err := rdb.SRem(ctx, r1.keys.SeatCalls("r1"), "c1", "c2").Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	handled := make(chan int, 10)
