@@ -151,6 +151,14 @@ func (c *call) run(ctx context.Context) {
 			c.handle(ctx, m)
 		}
 	}
+	if ctx.Err() == nil {
+		// Every end takes the call's bridge with it, not only the end of
+		// a connected call (endConnected destroys it after the hang-ups):
+		// after a blind transfer to a queue, or a callback's end, it would
+		// otherwise stay on the PBX, empty, since Asterisk keeps an ARI
+		// bridge until it is destroyed.
+		c.destroyBridge(ctx)
+	}
 }
 
 func (c *call) handle(ctx context.Context, m any) {
@@ -729,11 +737,6 @@ func (c *call) finish(ctx context.Context, by string) {
 	freedAt := time.Now()
 	agent := c.agent
 	c.stopQueueTimers()
-	// Every end takes the call's bridge with it, not only the end of a
-	// connected call: after a blind transfer to a queue, or a callback's
-	// end, the bridge would otherwise stay on the PBX, empty (Asterisk
-	// keeps an ARI bridge until it is destroyed).
-	c.destroyBridge(ctx)
 	how := "hangup"
 	if c.outcome.served() {
 		how = "completed"
