@@ -209,7 +209,11 @@ func (h *SeatHost) Run(ctx context.Context) error {
 		stopWatch()
 		<-watchDone
 		stopHome()
-		<-homeDone
+		// The home engine ends with ctx; an error other than that is the
+		// run's own failure, still worth returning.
+		if herr := <-homeDone; herr != nil && !errors.Is(herr, context.Canceled) {
+			err = herr
+		}
 		h.stopHosted(context.WithoutCancel(ctx), false)
 	case <-h.drain:
 		stopWatch()

@@ -73,7 +73,7 @@ func TestSeatIndexFollowsTheInteractions(t *testing.T) {
 	// Given back, c1 waits again in its place and a1 is not in rona.
 	score := rdb.HGet(ctx, s1.keys.Interaction("c1"), "score").Val()
 	s1.got.take()
-	if err := s1.Store.GiveBack(ctx, "c1", "takeover"); err != nil {
+	if err := s1.GiveBack(ctx, "c1", "takeover"); err != nil {
 		t.Fatal(err)
 	}
 	if o := s1.one(); o == nil || o.ConnectionID != "c1" || o.Agent != "a1" {

@@ -202,12 +202,12 @@ func TestRecoverPutsBackADeadOwnersOverdueOffer(t *testing.T) {
 	arriveQueued(t, r1, "c2", "sales", 0)
 
 	// Not due yet: nothing happens.
-	if r, err := r2.Store.Recover(ctx, 100, time.Minute, time.Second); err != nil || r != (RecoverResult{}) {
+	if r, err := r2.Recover(ctx, 100, time.Minute, time.Second); err != nil || r != (RecoverResult{}) {
 		t.Fatalf("recover before the deadline: %+v %v", r, err)
 	}
 	markDead(t, r1.Store, "r1")
 	overdue(t, r2.Store, "a1", 1)
-	r, err := r2.Store.Recover(ctx, 100, time.Minute, time.Second)
+	r, err := r2.Recover(ctx, 100, time.Minute, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestRecoverFreesARingingAgentOfADeadOwner(t *testing.T) {
 	}
 
 	overdue(t, r2.Store, "a1", 1)
-	if r, err := r2.Store.Recover(ctx, 100, time.Minute, time.Second); err != nil || r != (RecoverResult{Agents: 1, Looked: 1}) {
+	if r, err := r2.Recover(ctx, 100, time.Minute, time.Second); err != nil || r != (RecoverResult{Agents: 1, Looked: 1}) {
 		t.Fatalf("recovered %+v %v", r, err)
 	}
 	ix := readIx(t, r2.Store, "c1")
@@ -285,7 +285,7 @@ func TestRecoverFreesARingingAgentOfADeadOwner(t *testing.T) {
 		t.Fatalf("a1 is %s", st)
 	}
 	overdue(t, r2.Store, "a2", 1)
-	if r, err := r2.Store.Recover(ctx, 100, time.Minute, time.Second); err != nil || r.Calls != 1 || r.Agents != 1 {
+	if r, err := r2.Recover(ctx, 100, time.Minute, time.Second); err != nil || r.Calls != 1 || r.Agents != 1 {
 		t.Fatalf("recovered %+v %v", r, err)
 	}
 	if ix := readIx(t, r2.Store, "c1"); ix.State != "queued" {
@@ -316,7 +316,7 @@ func TestRecoverLeavesALiveOwnersOfferToItsRingTimer(t *testing.T) {
 	mustOffer(t, arriveQueued(t, r1, "c1", "sales", 0), "c1", "a1")
 
 	overdue(t, r2.Store, "a1", 1000)
-	r, err := r2.Store.Recover(ctx, 100, time.Minute, 5*time.Second)
+	r, err := r2.Recover(ctx, 100, time.Minute, 5*time.Second)
 	if err != nil || r != (RecoverResult{Looked: 1}) {
 		t.Fatalf("recovered %+v %v, want only a look", r, err)
 	}
@@ -332,13 +332,13 @@ func TestRecoverLeavesALiveOwnersOfferToItsRingTimer(t *testing.T) {
 	}
 	// The one recovering its own call (r1) counts as alive too.
 	overdue(t, r1.Store, "a1", 1000)
-	if r, err := r1.Store.Recover(ctx, 100, time.Minute, 5*time.Second); err != nil || r != (RecoverResult{Looked: 1}) {
+	if r, err := r1.Recover(ctx, 100, time.Minute, 5*time.Second); err != nil || r != (RecoverResult{Looked: 1}) {
 		t.Fatalf("r1 recovered %+v %v", r, err)
 	}
 
 	// Far past: a minute after the deadline.
 	overdue(t, r2.Store, "a1", time.Minute.Milliseconds()+1)
-	if r, err := r2.Store.Recover(ctx, 100, time.Minute, 5*time.Second); err != nil || r != (RecoverResult{Calls: 1, Agents: 1, Looked: 1}) {
+	if r, err := r2.Recover(ctx, 100, time.Minute, 5*time.Second); err != nil || r != (RecoverResult{Calls: 1, Agents: 1, Looked: 1}) {
 		t.Fatalf("recovered %+v %v", r, err)
 	}
 	if ix := readIx(t, r2.Store, "c1"); ix.State != "queued" || ix.RONAs != 1 {
@@ -429,7 +429,7 @@ func TestRecoverWorkIsBounded(t *testing.T) {
 	var looked []int
 	total := RecoverResult{}
 	for range 5 {
-		r, err := r2.Store.Recover(ctx, 100, time.Minute, time.Second)
+		r, err := r2.Recover(ctx, 100, time.Minute, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
