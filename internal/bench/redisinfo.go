@@ -12,13 +12,15 @@ import (
 // redisSample is what INFO says at one moment.
 type redisSample struct {
 	UsedMemory int64            // bytes (INFO memory used_memory)
+	Dataset    int64            // bytes (used_memory_dataset: without buffers, script caches, key tables)
+	Keys       int64            // keys in db0
 	CPU        float64          // seconds, used_cpu_user + used_cpu_sys
 	Commands   map[string]int64 // INFO commandstats calls, by command
 }
 
 // sampleRedis reads INFO memory, cpu and commandstats in one command.
 func sampleRedis(ctx context.Context, rdb *redis.Client) (redisSample, error) {
-	txt, err := rdb.Info(ctx, "memory", "cpu", "commandstats").Result()
+	txt, err := rdb.Info(ctx, "memory", "cpu", "commandstats", "keyspace").Result()
 	if err != nil {
 		return redisSample{}, fmt.Errorf("redis INFO: %w", err)
 	}
@@ -31,6 +33,14 @@ func sampleRedis(ctx context.Context, rdb *redis.Client) (redisSample, error) {
 		switch {
 		case k == "used_memory":
 			s.UsedMemory, _ = strconv.ParseInt(v, 10, 64)
+		case k == "used_memory_dataset":
+			s.Dataset, _ = strconv.ParseInt(v, 10, 64)
+		case k == "db0":
+			// keys=12,expires=3,avg_ttl=0
+			if n, ok := strings.CutPrefix(v, "keys="); ok {
+				n, _, _ = strings.Cut(n, ",")
+				s.Keys, _ = strconv.ParseInt(n, 10, 64)
+			}
 		case k == "used_cpu_user" || k == "used_cpu_sys":
 			f, _ := strconv.ParseFloat(v, 64)
 			s.CPU += f

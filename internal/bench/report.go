@@ -25,7 +25,13 @@ type Report struct {
 	// MemoryPerWaitingCall is Redis used_memory growth per waiting call
 	// (bytes).
 	MemoryPerWaitingCall float64 `json:"memory_per_waiting_call_bytes"`
+	// DatasetPerWaitingCall is the same for used_memory_dataset (the
+	// data alone), KeysPerWaitingCall the keys a waiting call adds.
+	DatasetPerWaitingCall float64 `json:"dataset_per_waiting_call_bytes"`
+	KeysPerWaitingCall    float64 `json:"keys_per_waiting_call"`
 
+	// Placed is every caller the run placed.
+	Placed int `json:"placed"`
 	// Routed is the calls bridged during the routing phase, in Seconds.
 	Routed         int     `json:"routed"`
 	Seconds        float64 `json:"seconds"`
@@ -163,7 +169,7 @@ func (r Report) Write(w io.Writer) {
 	p("")
 	p("Waiting phase")
 	p("  queued %d callers in %.1fs", r.Waiting, r.ArrivalSeconds)
-	p("  Redis memory per waiting call   %.0f bytes", r.MemoryPerWaitingCall)
+	p("  Redis memory per waiting call   %.0f bytes (used_memory; dataset alone %.0f bytes; %.1f keys)", r.MemoryPerWaitingCall, r.DatasetPerWaitingCall, r.KeysPerWaitingCall)
 	p("")
 	p("Routing phase")
 	p("  routed calls                    %d in %.2fs (answered by Tandem: %d)", r.Routed, r.Seconds, r.Answered)

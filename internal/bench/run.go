@@ -130,7 +130,7 @@ func (w *world) run(ctx context.Context) (Report, error) {
 			return rep, err
 		}
 	}
-	low, err := sampleRedis(ctx, w.rdb)
+	low, err := w.settledSample(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -138,14 +138,17 @@ func (w *world) run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	rep.ArrivalSeconds = time.Since(began).Seconds()
-	filled, err := sampleRedis(ctx, w.rdb)
+	filled, err := w.settledSample(ctx)
 	if err != nil {
 		return rep, err
 	}
 	grew := filled.UsedMemory - low.UsedMemory
-	rep.MemoryPerWaitingCall = float64(grew) / float64(o.Waiting-first)
-	w.logf("%d callers waiting after %.1fs; Redis used_memory +%d bytes from %d to %d waiting (%.0f per waiting call)",
-		o.Waiting, rep.ArrivalSeconds, grew, first, o.Waiting, rep.MemoryPerWaitingCall)
+	n := float64(o.Waiting - first)
+	rep.MemoryPerWaitingCall = float64(grew) / n
+	rep.DatasetPerWaitingCall = float64(filled.Dataset-low.Dataset) / n
+	rep.KeysPerWaitingCall = float64(filled.Keys-low.Keys) / n
+	w.logf("%d callers waiting after %.1fs; Redis used_memory +%d bytes from %d to %d waiting (%.0f per waiting call; dataset %.0f; keys %.1f)",
+		o.Waiting, rep.ArrivalSeconds, grew, first, o.Waiting, rep.MemoryPerWaitingCall, rep.DatasetPerWaitingCall, rep.KeysPerWaitingCall)
 
 	// Phase 2: routing.
 	s0, err := w.snapshot(ctx)
@@ -172,6 +175,7 @@ func (w *world) run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	rep.fill(s0, s1, elapsed)
+	rep.Placed = w.placed
 	rep.Checks = w.checks(s1)
 	return rep, nil
 }
@@ -344,6 +348,20 @@ func (w *world) do(req *http.Request) error {
 		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)))
 	}
 	return nil
+}
+
+// settle is how long the waiting phase lets the replicas finish what an
+// arrival does after queueing the call (music on hold, events) before
+// Redis memory is read.
+const settle = time.Second
+
+func (w *world) settledSample(ctx context.Context) (redisSample, error) {
+	select {
+	case <-ctx.Done():
+		return redisSample{}, fmt.Errorf("bench: %w", ctx.Err())
+	case <-time.After(settle):
+	}
+	return sampleRedis(ctx, w.rdb)
 }
 
 // fillQueue places callers who wait forever until target of them wait in
