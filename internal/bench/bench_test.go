@@ -43,16 +43,19 @@ func TestRunProducesEveryFigure(t *testing.T) {
 	var progress bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const calls, agents = 20, 5
+	const calls, agents, audited = 20, 5, 4
 	r, err := Run(ctx, Options{
-		Binary: bin, Replicas: 1, Agents: agents, Waiting: calls,
+		Binary: bin, Replicas: 1, Agents: agents, Waiting: calls, Audit: audited,
 		ProfileDir: profiles, ProfileSeconds: 1, Dir: t.TempDir(), Progress: &progress,
 	})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if r.Placed != calls || r.Routed != calls {
-		t.Errorf("placed %d, routed %d: want %d of each", r.Placed, r.Routed, calls)
+	if r.Placed != calls+audited || r.Routed != calls || r.Audit.Calls != audited {
+		t.Errorf("placed %d, routed %d then %d audited: want %d routed, then %d audited", r.Placed, r.Routed, r.Audit.Calls, calls, audited)
+	}
+	if r.Audit.ClientCommands < 1 || r.Audit.ScriptCommands <= 0 || r.Audit.ByCommand["evalsha"] <= 0 {
+		t.Errorf("audit: %+v", r.Audit)
 	}
 	if r.Answered < 1 || r.Answered > calls {
 		t.Errorf("answered %d: want 1..%d", r.Answered, calls)
@@ -65,7 +68,7 @@ func TestRunProducesEveryFigure(t *testing.T) {
 	}
 	// Every agent's first call comes from making it available; the others
 	// are hand-offs from the call it just finished.
-	if r.HandoffCount < 1 || r.HandoffCount > calls-agents || r.HandoffP50 <= 0 || r.HandoffP99 < r.HandoffP50 || r.HandoffMax <= 0 {
+	if r.HandoffCount < 1 || r.HandoffCount > calls || r.HandoffP50 <= 0 || r.HandoffP99 < r.HandoffP50 || r.HandoffMax <= 0 {
 		t.Errorf("hand-off: %d samples, p50 %v p99 %v max %v", r.HandoffCount, r.HandoffP50, r.HandoffP99, r.HandoffMax)
 	}
 	if r.RedisScripts < 1 || r.RedisCommands <= r.RedisScripts || r.Scripts["finish"].PerCall <= 0 || r.Scripts["finish"].MeanUS <= 0 {
@@ -84,7 +87,7 @@ func TestRunProducesEveryFigure(t *testing.T) {
 	}
 	var text bytes.Buffer
 	r.Write(&text)
-	for _, want := range []string{"routed calls per second", "hand-off latency", "Redis commands per call", "CPU seconds per 1,000 calls", "Redis memory per waiting call", "finish"} {
+	for _, want := range []string{"routed calls per second", "hand-off latency", "Redis commands per call", "CPU seconds per 1,000 calls", "Redis memory per waiting call", "finish", "Round trips"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())
 		}

@@ -40,6 +40,10 @@ type Options struct {
 	// Route is how many calls the routing phase bridges before it is
 	// measured (at most Waiting; 0 means Waiting).
 	Route int
+	// Audit is how many more calls are placed, once every waiting call
+	// has been routed, and watched under MONITOR to count round trips
+	// (0: none).
+	Audit int
 	// Talk is how long a caller talks once bridged before hanging up.
 	Talk time.Duration
 	// Window bounds the callers arriving at once (placed, not yet
@@ -102,8 +106,8 @@ func (o Options) validate() error {
 	if o.Replicas < 1 || o.Replicas > 3 {
 		errs = append(errs, fmt.Errorf("bench: replicas %d: must be 1, 2 or 3", o.Replicas))
 	}
-	if o.Agents < 1 || o.Waiting < 1 || o.Route < 1 || o.Window < 1 {
-		errs = append(errs, errors.New("bench: agents, waiting, route and window must be positive"))
+	if o.Agents < 1 || o.Waiting < 1 || o.Route < 1 || o.Window < 1 || o.Audit < 0 {
+		errs = append(errs, errors.New("bench: agents, waiting, route and window must be positive, audit not negative"))
 	}
 	if o.Talk < 0 || o.Timeout < 0 || o.ProfileSeconds < 0 {
 		errs = append(errs, errors.New("bench: talk, timeout and profile seconds must not be negative"))

@@ -65,6 +65,9 @@ type Report struct {
 	// find no wrap-up (see the replicas' configuration) answer ILLEGAL.
 	ReplyErrors int `json:"redis_reply_errors"`
 
+	// Audit counts round trips under MONITOR (zero without Options.Audit).
+	Audit Audit `json:"audit"`
+
 	Checks Checks `json:"checks"`
 }
 
@@ -149,14 +152,18 @@ func (r *Report) fill(a, b snap, elapsed time.Duration) {
 
 // TableHeader and Row print the report as a Markdown table row, the
 // format of BENCHMARKS.md.
-const TableHeader = `| replicas | agents | waiting | routed | calls/s | hand-off p50 | hand-off p99 | Redis cmds/call | scripts/call | Tandem CPU s/1k | Redis CPU s/1k | sim CPU s/1k | Redis bytes/waiting call |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`
+const TableHeader = `| replicas | agents | waiting | routed | calls/s | hand-off p50 | hand-off p99 | Redis cmds/call | scripts/call | round trips/call | Tandem CPU s/1k | Redis CPU s/1k | sim CPU s/1k | Redis bytes/waiting call |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`
 
 // Row is the report's line of the table.
 func (r Report) Row() string {
-	return fmt.Sprintf("| %d | %d | %d | %d | %.0f | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f |",
+	rt := "-"
+	if r.Audit.Calls > 0 {
+		rt = fmt.Sprintf("%.1f", r.Audit.ClientCommands)
+	}
+	return fmt.Sprintf("| %d | %d | %d | %d | %.0f | %s | %s | %.1f | %.1f | %s | %.2f | %.2f | %.2f | %.0f |",
 		r.Replicas, r.Agents, r.Waiting, r.Routed, r.RoutedPerSec, ms(r.HandoffP50), ms(r.HandoffP99),
-		r.RedisCommands, r.RedisScripts, r.CPUTandem, r.CPURedis, r.CPUSim, r.MemoryPerWaitingCall)
+		r.RedisCommands, r.RedisScripts, rt, r.CPUTandem, r.CPURedis, r.CPUSim, r.MemoryPerWaitingCall)
 }
 
 func ms(s float64) string { return fmt.Sprintf("%.2f ms", s*1000) }
@@ -194,6 +201,18 @@ func (r Report) Write(w io.Writer) {
 		p("  %-22s %6.2f", name, r.CommandsByName[name])
 	}
 	p("")
+	if r.Audit.Calls > 0 {
+		p("Round trips (MONITOR over %d more calls; a pipeline of k commands counts k)", r.Audit.Calls)
+		p("  commands sent by the replicas per call   %.1f", r.Audit.ClientCommands)
+		p("  commands run inside Lua scripts per call %.1f", r.Audit.ScriptCommands)
+		names := slices.SortedFunc(maps.Keys(r.Audit.ByCommand), func(x, y string) int {
+			return cmp.Or(cmp.Compare(r.Audit.ByCommand[y], r.Audit.ByCommand[x]), cmp.Compare(x, y))
+		})
+		for _, name := range names {
+			p("  %-22s %6.2f", name, r.Audit.ByCommand[name])
+		}
+		p("")
+	}
 	if v := r.Checks.Violations(); len(v) > 0 {
 		p("Checks NOT zero: %s", strings.Join(v, ", "))
 	} else {

@@ -174,6 +174,11 @@ func (w *world) run(ctx context.Context) (Report, error) {
 	if err := profiles(); err != nil {
 		return rep, err
 	}
+	if o.Audit > 0 {
+		if rep.Audit, err = w.audit(ctx, s0.sim.CallsBridged+o.Waiting, o.Audit); err != nil {
+			return rep, err
+		}
+	}
 	rep.fill(s0, s1, elapsed)
 	rep.Placed = w.placed
 	rep.Checks = w.checks(s1)
