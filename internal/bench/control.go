@@ -21,7 +21,9 @@ import (
 //	POST /calls  {"n": 100, "dnis": "5551000", "patience": "0s", "talk_for": "10ms"}
 //	             places n inbound callers at once (round-robin over the
 //	             connected Stasis applications); answers CallsResult
-//	GET  /stats  the simulator's counters (SimStats)
+//	GET  /stats  the simulator's counters (SimStats); ?live=1 also counts
+//	             the live channels (costly with many: the load tool asks
+//	             only between phases)
 
 // CallsRequest asks the simulator for N callers dialling DNIS. Patience 0
 // waits forever; TalkFor is how long a caller talks once bridged.
@@ -49,6 +51,8 @@ type SimStats struct {
 	DoubleOffers       int `json:"double_offers"`
 	AgentsWithTwoCalls int `json:"agents_with_two_calls"`
 	Hangups            int `json:"hangups"`
+	// LiveChannels is -1 unless asked for.
+	LiveChannels int `json:"live_channels"`
 }
 
 // Duration is a time.Duration written as "10ms" in JSON.
@@ -122,12 +126,16 @@ func (c *control) calls(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, res)
 }
 
-func (c *control) stats(w http.ResponseWriter, _ *http.Request) {
+func (c *control) stats(w http.ResponseWriter, r *http.Request) {
 	st := c.sim.Stats()
+	live := -1
+	if r.URL.Query().Get("live") == "1" {
+		live = len(c.sim.Channels())
+	}
 	writeJSON(w, SimStats{
 		CallsPlaced: st.CallsPlaced, CallsFailed: st.CallsFailed, CallsAbandoned: st.CallsAbandoned,
 		CallsBridged: st.CallsBridged, Originates: st.Originates, DoubleOffers: st.DoubleOffers,
-		AgentsWithTwoCalls: st.AgentsWithTwoCalls, Hangups: st.Hangups,
+		AgentsWithTwoCalls: st.AgentsWithTwoCalls, Hangups: st.Hangups, LiveChannels: live,
 	})
 }
 
@@ -156,6 +164,13 @@ func (s simClient) stats(ctx context.Context) (SimStats, error) {
 	var st SimStats
 	err := s.do(ctx, http.MethodGet, "/stats", nil, &st)
 	return st, err
+}
+
+// live counts the simulator's live channels.
+func (s simClient) live(ctx context.Context) (int, error) {
+	var st SimStats
+	err := s.do(ctx, http.MethodGet, "/stats?live=1", nil, &st)
+	return st.LiveChannels, err
 }
 
 func (s simClient) do(ctx context.Context, method, path string, body []byte, out any) error {

@@ -94,11 +94,37 @@ func (m *monitor) stop() (client map[string]int, lua int) {
 	return m.client, m.lua
 }
 
+// quietAfter is how long after the last channel is gone the replicas may
+// still talk to Redis for the calls (the wrap-up timer fires 10 ms after
+// a call ends).
+const quietAfter = 300 * time.Millisecond
+
+// waitQuiet waits until the simulator has no live channel, then
+// quietAfter.
+func (w *world) waitQuiet(ctx context.Context) error {
+	if err := w.waitFor(ctx, "every call to end", w.sim, func() bool {
+		n, err := w.simCtl.live(ctx)
+		return err == nil && n == 0
+	}); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("bench: %w", ctx.Err())
+	case <-time.After(quietAfter):
+		return nil
+	}
+}
+
 // audit waits until every waiting call has been bridged (total, counted
-// by the simulator), then places n more callers under MONITOR: the
-// agents are free, so each is routed as it arrives.
+// by the simulator) and has ended, then places n more callers under
+// MONITOR and watches them until they have ended too. The agents are
+// free, so each call is routed as it arrives.
 func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
 	if err := w.waitBridged(ctx, total, time.Now()); err != nil {
+		return Audit{}, err
+	}
+	if err := w.waitQuiet(ctx); err != nil {
 		return Audit{}, err
 	}
 	m, err := startMonitor(ctx, w.redis.Addr)
@@ -122,6 +148,9 @@ func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
 	}
 	if err == nil {
 		err = w.waitBridged(ctx, st0.CallsBridged+n, time.Now())
+	}
+	if err == nil {
+		err = w.waitQuiet(ctx)
 	}
 	st1, serr := w.simCtl.stats(ctx)
 	client, lua := m.stop()

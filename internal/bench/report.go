@@ -213,6 +213,9 @@ func (r Report) Write(w io.Writer) {
 		}
 		p("")
 	}
+	p("BENCHMARKS.md row:")
+	p("%s", r.Row())
+	p("")
 	if v := r.Checks.Violations(); len(v) > 0 {
 		p("Checks NOT zero: %s", strings.Join(v, ", "))
 	} else {
