@@ -19,7 +19,10 @@ import (
 
 // Audit is what MONITOR showed over the audited calls.
 type Audit struct {
-	Calls int `json:"calls"`
+	// Mode is "stream" (a window of the routing phase's calls) or "fresh"
+	// (calls placed once the queue was empty, each seen whole).
+	Mode  string `json:"mode"`
+	Calls int    `json:"calls"`
 	// ClientCommands are commands the replicas sent, per call: round
 	// trips, except that a pipeline of k commands counts k.
 	ClientCommands float64 `json:"client_commands_per_call"`
@@ -116,16 +119,27 @@ func (w *world) waitQuiet(ctx context.Context) error {
 	}
 }
 
-// audit waits until every waiting call has been bridged (total, counted
-// by the simulator) and has ended, then places n more callers under
-// MONITOR and watches them until they have ended too. The agents are
-// free, so each call is routed as it arrives.
+// audit counts round trips over n calls. While at least 2n waiting calls
+// are still to be routed (total is where the simulator's bridged count
+// will end), it watches the next n calls bridged in the running stream:
+// calls straddle the window's edges, so the figures are averages over a
+// steady state. Otherwise it waits until every waiting call has been
+// bridged and has ended, then places n more callers under MONITOR and
+// watches them until they have ended too (the agents are free, so each is
+// routed as it arrives).
 func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
-	if err := w.waitBridged(ctx, total, time.Now()); err != nil {
-		return Audit{}, err
+	st, err := w.simCtl.stats(ctx)
+	if err != nil {
+		return Audit{}, fmt.Errorf("bench: %w", err)
 	}
-	if err := w.waitQuiet(ctx); err != nil {
-		return Audit{}, err
+	stream := total-st.CallsBridged >= 2*n
+	if !stream {
+		if err := w.waitBridged(ctx, total, time.Now()); err != nil {
+			return Audit{}, err
+		}
+		if err := w.waitQuiet(ctx); err != nil {
+			return Audit{}, err
+		}
 	}
 	m, err := startMonitor(ctx, w.redis.Addr)
 	if err != nil {
@@ -135,6 +149,11 @@ func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
 	if err != nil {
 		m.stop()
 		return Audit{}, fmt.Errorf("bench: %w", err)
+	}
+	if stream {
+		w.logf("auditing the next %d calls routed under MONITOR", n)
+		err = w.waitBridged(ctx, st0.CallsBridged+n, time.Now())
+		return w.auditResult(ctx, m, st0, err, "stream")
 	}
 	w.logf("auditing %d more calls under MONITOR", n)
 	for left := n; left > 0 && err == nil; {
@@ -152,6 +171,12 @@ func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
 	if err == nil {
 		err = w.waitQuiet(ctx)
 	}
+	return w.auditResult(ctx, m, st0, err, "fresh")
+}
+
+// auditResult stops the monitor and turns its counts into figures per
+// call bridged since st0.
+func (w *world) auditResult(ctx context.Context, m *monitor, st0 SimStats, err error, mode string) (Audit, error) {
 	st1, serr := w.simCtl.stats(ctx)
 	client, lua := m.stop()
 	if err != nil {
@@ -160,7 +185,7 @@ func (w *world) audit(ctx context.Context, total, n int) (Audit, error) {
 	if serr != nil {
 		return Audit{}, fmt.Errorf("bench: %w", serr)
 	}
-	a := Audit{Calls: st1.CallsBridged - st0.CallsBridged, ByCommand: map[string]float64{}}
+	a := Audit{Mode: mode, Calls: st1.CallsBridged - st0.CallsBridged, ByCommand: map[string]float64{}}
 	calls := float64(max(a.Calls, 1))
 	sent := 0
 	for k, v := range client {

@@ -40,9 +40,10 @@ type Options struct {
 	// Route is how many calls the routing phase bridges before it is
 	// measured (at most Waiting; 0 means Waiting).
 	Route int
-	// Audit is how many more calls are placed, once every waiting call
-	// has been routed, and watched under MONITOR to count round trips
-	// (0: none).
+	// Audit is how many calls are watched under MONITOR after the
+	// measured phase to count round trips (0: none): the next ones routed
+	// when enough are still waiting, else as many more placed once the
+	// queue is empty.
 	Audit int
 	// Talk is how long a caller talks once bridged before hanging up.
 	Talk time.Duration

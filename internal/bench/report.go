@@ -202,7 +202,11 @@ func (r Report) Write(w io.Writer) {
 	}
 	p("")
 	if r.Audit.Calls > 0 {
-		p("Round trips (MONITOR over %d more calls; a pipeline of k commands counts k)", r.Audit.Calls)
+		how := "calls placed once the queue was empty, each seen whole"
+		if r.Audit.Mode == "stream" {
+			how = "a window of the routing phase's stream"
+		}
+		p("Round trips (MONITOR over %d calls: %s; a pipeline of k commands counts k)", r.Audit.Calls, how)
 		p("  commands sent by the replicas per call   %.1f", r.Audit.ClientCommands)
 		p("  commands run inside Lua scripts per call %.1f", r.Audit.ScriptCommands)
 		names := slices.SortedFunc(maps.Keys(r.Audit.ByCommand), func(x, y string) int {
