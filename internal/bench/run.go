@@ -419,10 +419,15 @@ func (w *world) waitBridged(ctx context.Context, target int, began time.Time) er
 	lastLine := time.Now()
 	for {
 		st, err := w.simCtl.stats(ctx)
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() == nil && time.Now().Before(deadline):
+			// A simulator busy with thousands of channels can be slower
+			// than the client's timeout; it is not broken for that.
+			w.logf("  simulator slow to answer: %v", err)
+			continue
+		case err != nil:
 			return fmt.Errorf("bench: %w", err)
-		}
-		if st.CallsBridged >= target {
+		case st.CallsBridged >= target:
 			return nil
 		}
 		if time.Since(lastLine) >= time.Second {
