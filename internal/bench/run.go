@@ -424,13 +424,12 @@ func (w *world) waitBridged(ctx context.Context, target int, began time.Time) er
 			// A simulator busy with thousands of channels can be slower
 			// than the client's timeout; it is not broken for that.
 			w.logf("  simulator slow to answer: %v", err)
-			continue
 		case err != nil:
 			return fmt.Errorf("bench: %w", err)
 		case st.CallsBridged >= target:
 			return nil
 		}
-		if time.Since(lastLine) >= time.Second {
+		if err == nil && time.Since(lastLine) >= time.Second {
 			lastLine = time.Now()
 			w.logf("  %5.1fs bridged %d (target %d), abandoned %d", time.Since(began).Seconds(), st.CallsBridged, target, st.CallsAbandoned)
 		}
