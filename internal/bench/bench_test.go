@@ -40,11 +40,11 @@ func TestRunProducesEveryFigure(t *testing.T) {
 	}
 	bin := buildTandem(t)
 	// Every call routed, then 4 more audited (and profiles taken); or 10
-	// of 40 routed and the audit watching the next ones: with 5 agents
+	// of 60 routed and the audit watching the next ones (at least 3 per agent): with 5 agents
 	// and callers talking 1s, at most 5 calls a second can be routed, so
 	// plenty are still waiting when the audit starts.
 	t.Run("fresh", func(t *testing.T) { runTiny(t, bin, 20, 20, 4, 0, "fresh") })
-	t.Run("stream", func(t *testing.T) { runTiny(t, bin, 40, 10, 5, time.Second, "stream") })
+	t.Run("stream", func(t *testing.T) { runTiny(t, bin, 60, 10, 5, time.Second, "stream") })
 }
 
 func runTiny(t *testing.T, bin string, waiting, route, audited int, talk time.Duration, mode string) {
