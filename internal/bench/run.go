@@ -151,7 +151,7 @@ func (w *world) run(ctx context.Context) (Report, error) {
 		o.Waiting, rep.ArrivalSeconds, grew, first, o.Waiting, rep.MemoryPerWaitingCall, rep.DatasetPerWaitingCall, rep.KeysPerWaitingCall)
 
 	// Phase 2: routing.
-	s0, err := w.snapshot(ctx)
+	s0, err := w.snapshot(ctx, true)
 	if err != nil {
 		return rep, err
 	}
@@ -167,7 +167,7 @@ func (w *world) run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	elapsed := time.Since(began)
-	s1, err := w.snapshot(ctx)
+	s1, err := w.snapshot(ctx, false)
 	if err != nil {
 		return rep, err
 	}
@@ -472,8 +472,26 @@ type snap struct {
 	sim      SimStats
 }
 
-func (w *world) snapshot(ctx context.Context) (snap, error) {
-	s := snap{at: time.Now(), metrics: families{}}
+// snapshot reads every figure. A /metrics scrape makes the replica read
+// Redis (one HGET per call it holds and per agent: the state gauges), so
+// the scrape is kept out of the measured window: before the counters at
+// its start (scrapeFirst), after them at its end.
+func (w *world) snapshot(ctx context.Context, scrapeFirst bool) (snap, error) {
+	s := snap{metrics: families{}}
+	scrapeAll := func() error {
+		for _, r := range w.replicas {
+			if err := scrape(ctx, w.hc, r.api+"/metrics", s.metrics); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+		}
+		return nil
+	}
+	if scrapeFirst {
+		if err := scrapeAll(); err != nil {
+			return s, err
+		}
+	}
+	s.at = time.Now()
 	var err error
 	if s.cpuSim, err = cpuSeconds(w.sim.pid()); err != nil {
 		return s, err
@@ -494,9 +512,9 @@ func (w *world) snapshot(ctx context.Context) (snap, error) {
 	if s.sim, err = w.simCtl.stats(ctx); err != nil {
 		return s, fmt.Errorf("bench: %w", err)
 	}
-	for _, r := range w.replicas {
-		if err := scrape(ctx, w.hc, r.api+"/metrics", s.metrics); err != nil {
-			return s, fmt.Errorf("bench: %w", err)
+	if !scrapeFirst {
+		if err := scrapeAll(); err != nil {
+			return s, err
 		}
 	}
 	return s, nil
