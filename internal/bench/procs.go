@@ -53,20 +53,20 @@ func startChild(dir, name, bin string, args ...string) (*child, error) {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// exited reports the child's exit if it already happened.
-func (c *child) exited() (error, bool) {
+// exited reports whether the child already exited, and how.
+func (c *child) exited() (bool, error) {
 	select {
 	case err := <-c.done:
 		c.done <- err
-		return err, true
+		return true, err
 	default:
-		return nil, false
+		return false, nil
 	}
 }
 
 // stop sends SIGTERM, then SIGKILL after grace, and waits for the exit.
 func (c *child) stop(grace time.Duration) {
-	if _, gone := c.exited(); gone {
+	if gone, _ := c.exited(); gone {
 		return
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)

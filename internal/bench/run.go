@@ -289,7 +289,7 @@ const ReplicaCommand = "bench-replica"
 func (w *world) waitFor(ctx context.Context, what string, c *child, ok func() bool) error {
 	deadline := time.Now().Add(min(w.opts.Timeout, time.Minute))
 	for !ok() {
-		if err, gone := c.exited(); gone {
+		if gone, err := c.exited(); gone {
 			return fmt.Errorf("bench: %s exited (%v) waiting for %s:\n%s", c.name, err, what, c.tail())
 		}
 		if time.Now().After(deadline) {
@@ -454,7 +454,7 @@ func (w *world) alive() error {
 		cs = append(cs, r.child)
 	}
 	for _, c := range cs {
-		if err, gone := c.exited(); gone {
+		if gone, err := c.exited(); gone {
 			return fmt.Errorf("bench: %s exited (%v):\n%s", c.name, err, c.tail())
 		}
 	}
