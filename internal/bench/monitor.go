@@ -91,7 +91,7 @@ func (m *monitor) read(rd *bufio.Reader) error {
 // stop closes the connection and returns the counts.
 func (m *monitor) stop() (client map[string]int, lua int) {
 	_ = m.conn.Close()
-	<-m.done // the read error of a closed connection
+	<-m.done //nolint:errcheck // the read error of a connection we closed
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.client, m.lua
