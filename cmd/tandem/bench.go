@@ -23,6 +23,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Waiting, "waiting", 1000, "callers waiting in the queue before routing starts")
 	fs.IntVar(&o.Route, "route", 0, "calls to route in the measured phase (0: all the waiting ones)")
 	fs.IntVar(&o.Audit, "audit", 100, "calls then watched under Redis MONITOR to count round trips: the next ones routed, or new ones once the queue is empty (0: none)")
+	fs.Float64Var(&o.AvailableRate, "available-rate", 0, "agents made available per second when routing starts (0: all at once)")
 	fs.DurationVar(&o.Talk, "talk", 0, "how long a caller talks once bridged (default 10ms)")
 	fs.IntVar(&o.Window, "window", 0, "callers arriving at once while the queue fills (default 200)")
 	fs.StringVar(&o.ProfileDir, "cpuprofile-dir", "", "write CPU profiles of replica r1 and the simulator over the routing phase here (r1.pprof, sim.pprof)")

@@ -45,6 +45,10 @@ type Options struct {
 	// when enough are still waiting, else as many more placed once the
 	// queue is empty.
 	Audit int
+	// AvailableRate paces the routing phase's start: at most this many
+	// agents made available per second (0: all at once, 16 requests in
+	// flight).
+	AvailableRate float64
 	// Talk is how long a caller talks once bridged before hanging up.
 	Talk time.Duration
 	// Window bounds the callers arriving at once (placed, not yet
@@ -110,8 +114,8 @@ func (o Options) validate() error {
 	if o.Agents < 1 || o.Waiting < 1 || o.Route < 1 || o.Window < 1 || o.Audit < 0 {
 		errs = append(errs, errors.New("bench: agents, waiting, route and window must be positive, audit not negative"))
 	}
-	if o.Talk < 0 || o.Timeout < 0 || o.ProfileSeconds < 0 {
-		errs = append(errs, errors.New("bench: talk, timeout and profile seconds must not be negative"))
+	if o.Talk < 0 || o.Timeout < 0 || o.ProfileSeconds < 0 || o.AvailableRate < 0 {
+		errs = append(errs, errors.New("bench: talk, timeout, profile seconds and available rate must not be negative"))
 	}
 	return errors.Join(errs...)
 }

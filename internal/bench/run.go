@@ -158,7 +158,7 @@ func (w *world) run(ctx context.Context) (Report, error) {
 	profiles := w.startProfiles(ctx)
 	began = time.Now()
 	w.logf("making %d agents available; routing %d calls", o.Agents, o.Route)
-	if err := w.forAgents(ctx, func(i int, r *replica) error {
+	if err := w.forAgentsPaced(ctx, o.AvailableRate, func(i int, r *replica) error {
 		return w.post(ctx, r, fmt.Sprintf("/v1/agents/bench-%d/available", i), "")
 	}); err != nil {
 		return rep, err
@@ -307,9 +307,23 @@ func (w *world) waitFor(ctx context.Context, what string, c *child, ok func() bo
 // forAgents runs f for agents 1..Agents, agent i on replica i mod R, a
 // few at a time.
 func (w *world) forAgents(ctx context.Context, f func(i int, r *replica) error) error {
+	return w.forAgentsPaced(ctx, 0, f)
+}
+
+// forAgentsPaced is forAgents starting at most rate calls of f a second
+// (0: as fast as the workers go).
+func (w *world) forAgentsPaced(ctx context.Context, rate float64, f func(i int, r *replica) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
+	start := time.Now()
 	for i := 1; i <= w.opts.Agents; i++ {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(i-1) / rate * float64(time.Second)))
+			select {
+			case <-gctx.Done():
+			case <-time.After(time.Until(due)):
+			}
+		}
 		if gctx.Err() != nil {
 			break
 		}
