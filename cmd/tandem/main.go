@@ -3,6 +3,7 @@
 //	tandem serve   run a replica against a real Asterisk and Redis
 //	tandem demo    run a whole contact center in one process and report
 //	tandem sim     run the Asterisk (ARI) simulator on its own
+//	tandem bench   measure throughput and cost under load (BENCHMARKS.md)
 //
 // This file and its siblings only wire packages together; the logic lives
 // in acd, ari, api, config, pbxsim and internal/demo.
@@ -19,6 +20,8 @@ import (
 	_ "time/tzdata" // queue hours need zones even where the OS has no database
 
 	"github.com/spf13/pflag"
+
+	"github.com/tandem-cc/tandem/internal/bench"
 )
 
 const usage = `Tandem: an ACD control plane for Asterisk.
@@ -28,6 +31,8 @@ Usage:
   tandem demo  [flags]   start a private Redis, the ARI simulator and replicas,
                          run synthetic agents and callers, and print a report
   tandem sim   [flags]   serve the ARI simulator alone, to point a replica at
+  tandem bench [flags]   start a private Redis, the simulator and replicas as
+                         processes, route calls and report throughput and cost
 
 Run "tandem <command> --help" for a command's flags.
 `
@@ -62,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = demoCmd(ctx, rest, stdout, stderr)
 	case "sim":
 		err = simCmd(ctx, rest, stderr)
+	case "bench":
+		err = benchCmd(ctx, rest, stdout, stderr)
+	case bench.ReplicaCommand: // hidden: run by `tandem bench` only
+		err = benchReplica(ctx, rest, stderr)
 	case "help", "-h", "--help":
 		_, _ = fmt.Fprint(stdout, usage)
 		return exitOK

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tandem-cc/tandem/internal/bench"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -29,6 +30,13 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	patience := fs.Duration("patience", 30*time.Second, "how long a caller waits for an agent before hanging up")
 	talk := fs.Duration("talk-for", 5*time.Second, "how long a caller talks once bridged to an agent")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	// For `tandem bench`: many phones, quick answers, a control API and a
+	// profile, none of which changes what the ARI side does.
+	phoneFormat := fs.String("phone-format", "", "with --phone-count: a printf pattern of answering endpoints, e.g. PJSIP/bench-%d (numbered from 1)")
+	phoneCount := fs.Int("phone-count", 0, "how many --phone-format endpoints answer")
+	settle := fs.Duration("answer-settle", 0, "shortest time a phone takes to answer (0: the simulator's default, 20ms)")
+	controlAddr := fs.String("control", "", "serve the load tool's control API (POST /calls, GET /stats) on this host:port; empty: none")
+	pprofAddr := fs.String("pprof-listen", "", "serve Go profiles (/debug/pprof/) on this host:port; empty: none")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintf(stderr, "Usage: tandem sim --user U --password P [flags]\n\nServes the Asterisk ARI simulator (REST and the /ari/events WebSocket).\n\n%s", fs.FlagUsages())
 	}
@@ -43,9 +51,36 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{err}
 	}
 
-	sim := pbxsim.New(pbxsim.Options{Username: *user, Password: *password, Logger: log})
+	if *phoneCount < 0 || (*phoneCount > 0) != (*phoneFormat != "") {
+		return usageError{errors.New("--phone-format and --phone-count go together (count ≥ 1)")}
+	}
+
+	sim := pbxsim.New(pbxsim.Options{Username: *user, Password: *password, Logger: log,
+		Timing: pbxsim.Timing{AnswerSettle: *settle}})
 	for _, ep := range *phones {
 		sim.SetPhone(ep, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: *ringFor})
+	}
+	for i := 1; i <= *phoneCount; i++ {
+		sim.SetPhone(fmt.Sprintf(*phoneFormat, i), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: *ringFor})
+	}
+	for _, side := range []struct {
+		addr string
+		h    func() http.Handler
+		what string
+	}{
+		{*controlAddr, func() http.Handler { return bench.ControlHandler(sim) }, "control API"},
+		{*pprofAddr, bench.PprofHandler, "profiles"},
+	} {
+		if side.addr == "" {
+			continue
+		}
+		s, err := bench.Listen(side.addr, side.h())
+		if err != nil {
+			sim.Close()
+			return fmt.Errorf("%s: %w", side.what, err)
+		}
+		defer func() { _ = s.Close() }()
+		log.Info("listening", "what", side.what, "addr", s.Addr)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
