@@ -157,12 +157,7 @@ func (s *server) editVariable(w http.ResponseWriter, r *http.Request, id string)
 		return
 	}
 	var req editRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	if !s.readRequest(w, r, &req) {
 		return
 	}
 	v, err := s.core.EditVariable(r.Context(), id, name, *req.Value, req.Version)

@@ -179,6 +179,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// readRequest decodes a required JSON body into req and validates it,
+// answering the client itself when either fails (false: the handler is
+// done).
+func (s *server) readRequest(w http.ResponseWriter, r *http.Request, req interface{ validate() error }) bool {
+	if err := decodeBody(w, r, req, true); err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	if err := req.validate(); err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
 // decodeBody reads one JSON object into dst, refusing unknown fields,
 // trailing data and bodies over maxBody. With required false an empty
 // body is accepted and leaves dst as it is.

@@ -112,12 +112,7 @@ func (l loginRequest) validate() error {
 
 func (s *server) login(w http.ResponseWriter, r *http.Request, id string) {
 	var req loginRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	if !s.readRequest(w, r, &req) {
 		return
 	}
 	a, err := s.core.Login(r.Context(), id, req.Endpoint, req.Queues, req.Skills)

@@ -80,12 +80,7 @@ func (s *server) forceEnd(w http.ResponseWriter, r *http.Request, sc SupervisorC
 		return
 	}
 	var req forceEndRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	if !s.readRequest(w, r, &req) {
 		return
 	}
 	res, err := sc.ForceEnd(r.Context(), conn, who, req.Reason)
@@ -147,12 +142,7 @@ func (s *server) forceAgentState(w http.ResponseWriter, r *http.Request, sc Supe
 		return
 	}
 	var req forceStateRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	if !s.readRequest(w, r, &req) {
 		return
 	}
 	res, err := sc.ForceAgentState(r.Context(), id, agents.State(req.State), req.IdleReason, req.Reason, who, req.ForceEnd)
