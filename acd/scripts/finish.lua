@@ -30,39 +30,8 @@ elseif ARGV[4] == 'completed' then
 else
   to = 'abandoned'
 end
-local q = redis.call('HGET', KEYS[1], 'queue')
-if q then redis.call('ZREM', k_waiting(q), ARGV[3]) end
-redis.call('HSET', KEYS[1], 'state', to, 'ended', now, 'ended_by', ARGV[5])
--- Over: it leaves its seat's index (k_seat_calls), the one place an
--- interaction becomes terminal.
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner then redis.call('SREM', k_seat_calls(owner), ARGV[3]) end
--- Talk states (talk.lua) belong to a connected call.
-redis.call('HDEL', KEYS[1], 'talk_state')
-if to ~= 'ended' then
-  local queued = redis.call('HGET', KEYS[1], 'queued')
-  if queued then redis.call('HSET', KEYS[1], 'wait_ms', now - tonumber(queued)) end
-end
+close_interaction(KEYS[1], ARGV[3], st, to, now, ARGV[5])
 history('interaction', ARGV[3], st, to, now, {'by', ARGV[5]})
--- The agent's view of the call (written by its actor, JSON) follows the
--- interaction: whoever reads it after the end sees the end, with nobody
--- held, consulted or recorded any more.
-local view = redis.call('HGET', KEYS[1], 'view')
-if view then
-  local v = cjson.decode(view)
-  v.state, v.customer_held = to, false
-  v.held_since, v.consult, v.recording = nil, nil, nil
-  redis.call('HSET', KEYS[1], 'view', cjson.encode(v))
-end
--- A finished interaction stays readable for a week (reports read the
--- event stream; the record and its call-associated data are for recent
--- look-ups), so Redis does not grow with every call ever taken.
-redis.call('PEXPIRE', KEYS[1], RETENTION_MS)
-redis.call('PEXPIRE', KEYS[1] .. ':cad', RETENTION_MS)
-if redis.call('HGET', KEYS[1], 'counted') == '1' then
-  redis.call('DECR', k_active())
-  redis.call('HSET', KEYS[1], 'counted', '0')
-end
 if st == 'connected' then
   credit_talk(KEYS[1], redis.call('HGET', KEYS[1], 'agent'), now)
 end

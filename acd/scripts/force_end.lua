@@ -39,32 +39,16 @@ end
 local now = now_ms()
 local to = 'abandoned'
 if st == 'connected' or redis.call('HEXISTS', KEYS[1], 'answered') == 1 then to = 'ended' end
-local q = redis.call('HGET', KEYS[1], 'queue')
-if q then redis.call('ZREM', k_waiting(q), ARGV[3]) end
-redis.call('HSET', KEYS[1], 'state', to, 'ended', now, 'ended_by', 'supervisor')
-redis.call('HDEL', KEYS[1], 'talk_state')
-if to ~= 'ended' then
-  local queued = redis.call('HGET', KEYS[1], 'queued')
-  if queued then redis.call('HSET', KEYS[1], 'wait_ms', now - tonumber(queued)) end
-end
-history('interaction', ARGV[3], st, to, now, {'by', 'supervisor', 'who', ARGV[6], 'reason', ARGV[7], 'forced', '1'})
--- The desktops' view follows, as finish.lua does it; the consulted agent
--- named in it is freed too.
+-- The consulted agent named in the desktops' view is freed too (read
+-- before close_interaction clears the view's consult).
 local consulted
 local view = redis.call('HGET', KEYS[1], 'view')
 if view then
   local v = cjson.decode(view)
   if type(v.consult) == 'table' and type(v.consult.agent) == 'string' then consulted = v.consult.agent end
-  v.state, v.customer_held = to, false
-  v.held_since, v.consult, v.recording = nil, nil, nil
-  redis.call('HSET', KEYS[1], 'view', cjson.encode(v))
 end
-redis.call('PEXPIRE', KEYS[1], RETENTION_MS)
-redis.call('PEXPIRE', KEYS[1] .. ':cad', RETENTION_MS)
-if redis.call('HGET', KEYS[1], 'counted') == '1' then
-  redis.call('DECR', k_active())
-  redis.call('HSET', KEYS[1], 'counted', '0')
-end
+close_interaction(KEYS[1], ARGV[3], st, to, now, 'supervisor')
+history('interaction', ARGV[3], st, to, now, {'by', 'supervisor', 'who', ARGV[6], 'reason', ARGV[7], 'forced', '1'})
 local agent = redis.call('HGET', KEYS[1], 'agent') or ''
 local agent_before = agent ~= '' and (redis.call('HGET', k_agent(agent), 'state') or '') or ''
 if st == 'connected' then credit_talk(KEYS[1], agent, now) end

@@ -834,3 +834,39 @@ local function transition_to(cur, first)
 end
 
 -- ---------------------------------------------------------------- script --
+
+-- close_interaction writes what every end of an interaction writes
+-- (finish.lua, and force_end.lua for a supervisor's end): state `to` with
+-- its time and who ended it; out of its queue's waiting list and out of
+-- its seat's index (k_seat_calls: the next holder of the seat does not
+-- rebuild it); no talk state; the wait of a call that never connected;
+-- the agents' view of the call closed (nobody held, consulted or recorded
+-- any more); kept a week (reports read the event stream, the record and
+-- its call-associated data are for recent look-ups, so Redis does not
+-- grow with every call); no longer counted against the concurrent-call
+-- cap. The caller appends the history entry and frees the agents.
+local function close_interaction(ix, conn, st, to, now, by)
+  local q = redis.call('HGET', ix, 'queue')
+  if q then redis.call('ZREM', k_waiting(q), conn) end
+  redis.call('HSET', ix, 'state', to, 'ended', now, 'ended_by', by)
+  local owner = redis.call('HGET', ix, 'owner')
+  if owner then redis.call('SREM', k_seat_calls(owner), conn) end
+  redis.call('HDEL', ix, 'talk_state')
+  if to ~= 'ended' then
+    local queued = redis.call('HGET', ix, 'queued')
+    if queued then redis.call('HSET', ix, 'wait_ms', now - tonumber(queued)) end
+  end
+  local view = redis.call('HGET', ix, 'view')
+  if view then
+    local v = cjson.decode(view)
+    v.state, v.customer_held = to, false
+    v.held_since, v.consult, v.recording = nil, nil, nil
+    redis.call('HSET', ix, 'view', cjson.encode(v))
+  end
+  redis.call('PEXPIRE', ix, RETENTION_MS)
+  redis.call('PEXPIRE', ix .. ':cad', RETENTION_MS)
+  if redis.call('HGET', ix, 'counted') == '1' then
+    redis.call('DECR', k_active())
+    redis.call('HSET', ix, 'counted', '0')
+  end
+end
