@@ -394,8 +394,13 @@ func (e *Engine) clearLeftovers(ctx context.Context, ev Resynced) {
 	e.mu.Unlock()
 	// A leg or bridge named after a connection this engine does not run
 	// but Redis has live (a callback, carried by the callback scheduler's
-	// own takeover) is not a leftover.
-	strays = slices.DeleteFunc(strays, func(l string) bool { return tandemLeg(l) && e.liveElsewhere(ctx, l[:36]) })
+	// own takeover) is not a leftover. Nor is a leg of a call this engine
+	// took on after the rebuild (a callback dial its scheduler continues:
+	// the actor registers the leg once its takeover has read it, which
+	// may be after this read of the application).
+	strays = slices.DeleteFunc(strays, func(l string) bool {
+		return tandemLeg(l) && (e.runsSinceRebuild(l[:36], rebuilt) || e.liveElsewhere(ctx, l[:36]))
+	})
 	bridges = slices.DeleteFunc(bridges, func(b string) bool { return e.liveElsewhere(ctx, strings.TrimSuffix(b, "-msg")) })
 	for _, l := range strays {
 		lctx, cancel := context.WithTimeout(ctx, strayTimeout)
@@ -420,6 +425,14 @@ func (e *Engine) clearLeftovers(ctx context.Context, ev Resynced) {
 		}
 		e.log.Warn("reconcile: destroyed a bridge no call of the seat has", "bridge", b)
 	}
+}
+
+// runsSinceRebuild: this engine runs conn, and not as one of the calls it
+// rebuilt (whose unknown legs are leftovers, like an ended consult's).
+func (e *Engine) runsSinceRebuild(conn string, rebuilt map[string]bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[conn] != nil && !rebuilt[conn]
 }
 
 // usesBridgeLocked: bridge b is a live call's (its id is the connection id,
