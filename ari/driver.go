@@ -212,6 +212,14 @@ func wsURLFrom(u string) string {
 // ari/v5 client cannot be cancelled, so on timeout its goroutine finishes
 // in the background; the caller is free at once.
 func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
+	// ari/v5 takes no context: a request, once started, goes out whatever
+	// becomes of ctx. One whose ctx is already over is not started at all:
+	// an engine that stops (a crash, a fenced seat) must send the PBX
+	// nothing more, or its clean-up would hang up calls the next holder of
+	// the seat is about to take over.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ari %s not sent: %w", what, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,5 +325,37 @@ func TestBridgeMovesRecording(t *testing.T) {
 	}
 	if b, _ := w.sim.Bridge("b1"); len(b.Channels) != 1 {
 		t.Fatalf("bridge after remove %+v", b)
+	}
+}
+
+// TestCommandWithAnEndedContextIsNotSent: a command whose context is over
+// (the engine that sent it stopped: a crash, a fenced seat) never reaches
+// the PBX, even though ari/v5 itself takes no context. Here a hang-up
+// with a cancelled context leaves the caller's channel up.
+func TestCommandWithAnEndedContextIsNotSent(t *testing.T) {
+	var requests atomic.Int32
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete {
+				requests.Add(1)
+			}
+			h.ServeHTTP(rw, r)
+		})
+	}
+	w := newWorld(t, count, 2*time.Second)
+	leg, err := w.sim.Call(pbxsim.Caller{ANI: "1", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.driver.Hangup(ctx, leg, acd.CauseNormal); !errors.Is(err, context.Canceled) {
+		t.Fatalf("hang-up with a cancelled context: %v, want context.Canceled", err)
+	}
+	if ch, ok := w.sim.Channel(leg); !ok || ch.HungUp {
+		t.Fatalf("the caller's channel was hung up: %+v", ch)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d DELETE requests reached the PBX", n)
 	}
 }
