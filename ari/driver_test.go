@@ -352,10 +352,20 @@ func TestCommandWithAnEndedContextIsNotSent(t *testing.T) {
 	if err := w.driver.Hangup(ctx, leg, acd.CauseNormal); !errors.Is(err, context.Canceled) {
 		t.Fatalf("hang-up with a cancelled context: %v, want context.Canceled", err)
 	}
+	// A hang-up with a live context, of a second caller, goes after it:
+	// once it has reached the PBX, a request the first one started would
+	// have reached it too (ari/v5 would have sent it first).
+	other, err := w.sim.Call(pbxsim.Caller{ANI: "2", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.Hangup(context.Background(), other, acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
 	if ch, ok := w.sim.Channel(leg); !ok || ch.HungUp {
 		t.Fatalf("the caller's channel was hung up: %+v", ch)
 	}
-	if n := requests.Load(); n != 0 {
-		t.Fatalf("%d DELETE requests reached the PBX", n)
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d DELETE requests reached the PBX, want only the live one", n)
 	}
 }
