@@ -157,6 +157,9 @@ func (c Config) Validate() error {
 	positive(bad, "ari.ping_interval", c.ARI.PingInterval)
 	positive(bad, "ari.pong_timeout", c.ARI.PongTimeout)
 	positive(bad, "ari.reconnect_backoff", c.ARI.ReconnectBackoff)
+	if c.ARI.IdleConns < 1 {
+		bad("ari.idle_conns", "must be at least 1")
+	}
 	if c.ARI.ReconnectBackoffMax < c.ARI.ReconnectBackoff {
 		bad("ari.reconnect_backoff_max", "must be at least ari.reconnect_backoff")
 	}
