@@ -755,7 +755,7 @@ func (e *Engine) hangupLater(leg string) {
 // ExpireWrapUps does it. A timer that finds the agent no longer in that
 // wrap-up changes nothing (the script checks the due time in Redis).
 func (e *Engine) scheduleWrapUp(agent string) {
-	if e.opts.Policy.WrapUp <= 0 {
+	if !e.opts.Policy.hasWrapUp() {
 		return
 	}
 	e.mu.Lock()

@@ -256,7 +256,12 @@ func (c Config) Validate() error {
 
 	// Agents.
 	codeList(bad, "agents.idle_reasons", c.Agents.IdleReasons)
-	positive(bad, "agents.wrapup.timeout", c.Agents.WrapUp.Timeout)
+	// 0 = no after-call work: an agent is free (and handed the next call)
+	// the moment its call ends. The scripts count in milliseconds, so a
+	// positive value below 1ms would silently mean 0 too: refused.
+	if t := c.Agents.WrapUp.Timeout; t < 0 || (t > 0 && t < time.Millisecond) {
+		bad("agents.wrapup.timeout", "must be 0 (no after-call work) or at least 1ms")
+	}
 	codeList(bad, "agents.wrapup.codes", c.Agents.WrapUp.Codes)
 	if !slices.Contains(c.Agents.WrapUp.Codes, c.Agents.WrapUp.DefaultCode) {
 		bad("agents.wrapup.default_code", "must be one of agents.wrapup.codes")
