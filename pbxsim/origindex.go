@@ -15,7 +15,8 @@ type originIndex struct {
 	byConn     map[string]map[*channel]struct{}
 }
 
-func (x *originIndex) add(m *map[string]map[*channel]struct{}, key string, c *channel) {
+// indexAdd puts c in (*m)[key], making the maps as needed.
+func indexAdd(m *map[string]map[*channel]struct{}, key string, c *channel) {
 	if *m == nil {
 		*m = map[string]map[*channel]struct{}{}
 	}
@@ -32,7 +33,7 @@ func (s *Sim) indexEndpoint(c *channel, endpoint string) {
 	if endpoint == "" {
 		return
 	}
-	s.origins.add(&s.origins.byEndpoint, endpoint, c)
+	indexAdd(&s.origins.byEndpoint, endpoint, c)
 	c.indexedEndpoints = append(c.indexedEndpoints, endpoint)
 }
 
@@ -41,7 +42,7 @@ func (s *Sim) indexConn(c *channel, conn string) {
 	if conn == "" {
 		return
 	}
-	s.origins.add(&s.origins.byConn, conn, c)
+	indexAdd(&s.origins.byConn, conn, c)
 	c.indexedConns = append(c.indexedConns, conn)
 }
 
