@@ -34,6 +34,11 @@ type call struct {
 	queue []any
 	wake  chan struct{}
 
+	// regLegs and regIDs: the keys this call put in the engine's registry
+	// (registry.go); guarded by e.mu, not by the actor.
+	regLegs []string
+	regIDs  []string
+
 	// Owned by the actor goroutine only.
 	// route: where the call is on its way (route_fsm.go); moved only by routeTo.
 	route      routeState

@@ -153,7 +153,7 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		e.mu.Unlock()
 		return // the lease runs out and another replica takes it
 	}
-	e.calls[conn] = c
+	e.bindCallLocked(conn, c)
 	ctx := e.ctx
 	e.wg.Add(1)
 	e.mu.Unlock()

@@ -344,8 +344,8 @@ func (e *Engine) startCall(ev CallArrived) {
 		e.mu.Unlock()
 		return
 	}
-	e.legs[ev.Leg] = c
-	e.calls[c.conn] = c
+	e.bindLegLocked(ev.Leg, c)
+	e.bindCallLocked(c.conn, c)
 	ctx := e.ctx
 	e.wg.Add(1)
 	e.mu.Unlock()
@@ -385,36 +385,27 @@ func (e *Engine) resync(ev Resynced) {
 
 func (e *Engine) registerLeg(leg string, c *call) {
 	e.mu.Lock()
-	e.legs[leg] = c
+	e.bindLegLocked(leg, c)
 	e.mu.Unlock()
 }
 
 func (e *Engine) forgetLeg(leg string) {
 	e.mu.Lock()
-	delete(e.legs, leg)
+	e.unbindLegLocked(leg)
 	e.mu.Unlock()
 }
 
 // registerCall routes offers for id (a consult waiting in a queue) to c.
 func (e *Engine) registerCall(id string, c *call) {
 	e.mu.Lock()
-	e.calls[id] = c
+	e.bindCallLocked(id, c)
 	e.mu.Unlock()
 }
 
 func (e *Engine) forgetCall(c *call) {
 	defer e.signalCallEnded()
 	e.mu.Lock()
-	for id, owner := range e.calls {
-		if owner == c {
-			delete(e.calls, id)
-		}
-	}
-	for leg, owner := range e.legs {
-		if owner == c {
-			delete(e.legs, leg)
-		}
-	}
+	e.forgetCallLocked(c)
 	e.mu.Unlock()
 }
 
@@ -764,7 +755,7 @@ func (e *Engine) hangupLater(leg string) {
 // ExpireWrapUps does it. A timer that finds the agent no longer in that
 // wrap-up changes nothing (the script checks the due time in Redis).
 func (e *Engine) scheduleWrapUp(agent string) {
-	if e.opts.Policy.WrapUp <= 0 {
+	if !e.opts.Policy.hasWrapUp() {
 		return
 	}
 	e.mu.Lock()

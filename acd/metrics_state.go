@@ -29,13 +29,14 @@ const maxPriority = 9
 // scraped, rather than keeping copies in memory up to date from events:
 // Redis is the single authority, a copy maintained from this replica's
 // events would miss what the other replicas do, and a scrape every 15 s
-// costs two round trips:
+// costs two round trips, however many agents and calls there are:
 //
 //  1. one pipeline: TIME; per queue ZCARD and the head of each priority
 //     band (the oldest call of the band: longest wait is the oldest of
-//     the heads); SMEMBERS of the logged-in agents; the state of each
-//     interaction this replica owns;
-//  2. one pipeline: the state of each logged-in agent.
+//     the heads);
+//  2. state_counts.lua: the logged-in agents and the interactions this
+//     replica owns, counted by state inside Redis (the reply is a few
+//     counts, not one per agent and call).
 //
 // Queue and agent gauges describe the whole contact center (every replica
 // reports the same value: aggregate them with max, not sum); calls by
@@ -105,13 +106,12 @@ func (c *stateCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 			}))
 		}
 	}
-	members := pipe.SMembers(ctx, k.Agents())
-	callStates := make([]*redis.StringCmd, len(conns))
-	for i, conn := range conns {
-		callStates[i] = pipe.HGet(ctx, k.Interaction(conn), "state")
-	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("scrape: %w", err)
+	}
+	agentsBy, callsBy, err := c.stateCounts(ctx, conns)
+	if err != nil {
+		return err
 	}
 
 	nowMS := float64(now.Val().UnixMilli())
@@ -130,36 +130,54 @@ func (c *stateCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 		ch <- prometheus.MustNewConstMetric(c.longest, prometheus.GaugeValue, wait, q)
 	}
 
-	calls := map[string]int{}
-	for _, st := range callStates {
-		if v := st.Val(); v != "" { // "" = ended and gone between the reads
-			calls[v]++
-		}
-	}
-	for state, n := range calls {
+	for state, n := range callsBy {
 		ch <- prometheus.MustNewConstMetric(c.calls, prometheus.GaugeValue, float64(n), state)
 	}
-
-	ids := members.Val()
-	if len(ids) == 0 {
-		return nil
-	}
-	pipe = s.rdb.Pipeline()
-	agentStates := make([]*redis.StringCmd, len(ids))
-	for i, id := range ids {
-		agentStates[i] = pipe.HGet(ctx, k.Agent(id), "state")
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("scrape agents: %w", err)
-	}
-	byState := map[string]int{}
-	for _, st := range agentStates {
-		if v := st.Val(); v != "" {
-			byState[v]++
-		}
-	}
-	for state, n := range byState {
+	for state, n := range agentsBy {
 		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(n), state)
 	}
 	return nil
+}
+
+// stateCounts runs state_counts.lua: the logged-in agents and the
+// interactions conns by state, in one round trip.
+func (c *stateCollector) stateCounts(ctx context.Context, conns []string) (agentsBy, callsBy map[string]int64, err error) {
+	s := c.e.store
+	args := make([]any, len(conns))
+	for i, conn := range conns {
+		args[i] = conn
+	}
+	v, err := s.run(ctx, scriptStateCounts, []string{s.Keys().Agents()}, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scrape agent and call states: %w", err)
+	}
+	parts, ok := v.([]any)
+	if !ok || len(parts) != 2 {
+		return nil, nil, fmt.Errorf("scrape agent and call states: reply %v", v)
+	}
+	if agentsBy, err = stateCountPairs(parts[0]); err == nil {
+		callsBy, err = stateCountPairs(parts[1])
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("scrape agent and call states: %w", err)
+	}
+	return agentsBy, callsBy, nil
+}
+
+// stateCountPairs reads a flat {state, n, ...} list.
+func stateCountPairs(v any) (map[string]int64, error) {
+	l, ok := v.([]any)
+	if !ok || len(l)%2 != 0 {
+		return nil, fmt.Errorf("state counts %v", v)
+	}
+	out := make(map[string]int64, len(l)/2)
+	for i := 0; i < len(l); i += 2 {
+		st, ok1 := l[i].(string)
+		n, ok2 := l[i+1].(int64)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("state counts %v", v)
+		}
+		out[st] = n
+	}
+	return out, nil
 }

@@ -206,9 +206,9 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 			arrived: CallArrived{Leg: sc.CallerLeg, ANI: sc.ANI, DNIS: sc.DNIS, Vars: sc.Attached}}
 		c.log = e.log.With("connection_id", c.conn)
 		e.mu.Lock()
-		e.calls[c.conn] = c
+		e.bindCallLocked(c.conn, c)
 		for _, l := range sc.legs() {
-			e.legs[l] = c
+			e.bindLegLocked(l, c)
 		}
 		e.mu.Unlock()
 		e.recon.mu.Lock()

@@ -57,6 +57,8 @@ var (
 	scriptSeatRenew   = script("seat_renew")
 	scriptSeatRelease = script("seat_release")
 	scriptGiveBack    = script("give_back")
+
+	scriptStateCounts = script("state_counts")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL idle") into the

@@ -61,6 +61,12 @@ func (s *Store) WithPolicy(p Policy) *Store {
 
 func (s *Store) wrapupMS() int64 { return s.policy.WrapUp.Milliseconds() }
 
+// hasWrapUp: the policy has after-call work. The scripts count whole
+// milliseconds (wrapupMS), so below 1ms there is none, and the engine
+// arms no wrap-up timer (it would run wrapup.lua for nothing, an error
+// reply per call).
+func (p Policy) hasWrapUp() bool { return p.WrapUp.Milliseconds() > 0 }
+
 // NewStore returns the store of node (the replica id every script records
 // as the owner of calls it creates).
 func NewStore(rdb redis.UniversalClient, prefix, node string) *Store {

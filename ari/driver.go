@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,6 +41,12 @@ type Options struct {
 	App      string // Stasis application; one per replica
 	// RequestTimeout bounds each REST call.
 	RequestTimeout time.Duration
+	// IdleConns is how many idle keep-alive connections to Asterisk the
+	// driver's HTTP client keeps for REST calls (transport.go); default
+	// DefaultIdleConns. HTTPClient, when set, is used instead (and
+	// IdleConns ignored): one client shared by the process's drivers.
+	IdleConns  int
+	HTTPClient *http.Client
 	// AttachedVars, when set, limits the channel variables kept as a call's
 	// attached data to these names.
 	AttachedVars []string
@@ -79,6 +86,7 @@ var ErrNotRunning = errors.New("ari driver not running")
 type Driver struct {
 	opts   Options
 	client *native.Client
+	http   *http.Client // REST calls: the native client's and the driver's own
 	log    *slog.Logger
 
 	mu        sync.Mutex
@@ -191,7 +199,15 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = NewHTTPClient(opts.IdleConns)
+	}
+	log := opts.Logger.With("driver", "ari", "app", opts.App)
+	if err := useHTTPClient(c, hc); err != nil {
+		log.Warn("ari/v5 REST calls use Go's default transport (2 idle connections)", "err", err)
+	}
+	return &Driver{opts: opts, client: c, http: hc, log: log, legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
 }
 
 func wsURLFrom(u string) string {

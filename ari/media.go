@@ -95,7 +95,7 @@ func (d *Driver) playList(ctx context.Context, leg, playback string, uris []stri
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(d.opts.Username, d.opts.Password)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.http.Do(req)
 	if err != nil {
 		return err
 	}

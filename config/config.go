@@ -147,6 +147,10 @@ type ARI struct {
 	// doubling wait between two attempts to reopen the events socket.
 	ReconnectBackoff    time.Duration `mapstructure:"reconnect_backoff"`
 	ReconnectBackoffMax time.Duration `mapstructure:"reconnect_backoff_max"`
+	// IdleConns is how many idle keep-alive connections to Asterisk the
+	// process keeps for REST calls (Go's default is 2, so busier replicas
+	// dialled a TCP connection per request).
+	IdleConns int `mapstructure:"idle_conns"`
 }
 
 // HTTP is the agent and supervisor API.

@@ -38,6 +38,7 @@ var defaults = map[string]any{
 	"ari.pong_timeout":          3 * time.Second,
 	"ari.reconnect_backoff":     50 * time.Millisecond,
 	"ari.reconnect_backoff_max": 2 * time.Second,
+	"ari.idle_conns":            64,
 	"http.listen":               "127.0.0.1:8080",
 	"routing.ring_timeout":      15 * time.Second,
 	"routing.sweep_interval":    time.Second,

@@ -157,6 +157,9 @@ func (c Config) Validate() error {
 	positive(bad, "ari.ping_interval", c.ARI.PingInterval)
 	positive(bad, "ari.pong_timeout", c.ARI.PongTimeout)
 	positive(bad, "ari.reconnect_backoff", c.ARI.ReconnectBackoff)
+	if c.ARI.IdleConns < 1 {
+		bad("ari.idle_conns", "must be at least 1")
+	}
 	if c.ARI.ReconnectBackoffMax < c.ARI.ReconnectBackoff {
 		bad("ari.reconnect_backoff_max", "must be at least ari.reconnect_backoff")
 	}
@@ -253,7 +256,12 @@ func (c Config) Validate() error {
 
 	// Agents.
 	codeList(bad, "agents.idle_reasons", c.Agents.IdleReasons)
-	positive(bad, "agents.wrapup.timeout", c.Agents.WrapUp.Timeout)
+	// 0 = no after-call work: an agent is free (and handed the next call)
+	// the moment its call ends. The scripts count in milliseconds, so a
+	// positive value below 1ms would silently mean 0 too: refused.
+	if t := c.Agents.WrapUp.Timeout; t < 0 || (t > 0 && t < time.Millisecond) {
+		bad("agents.wrapup.timeout", "must be 0 (no after-call work) or at least 1ms")
+	}
 	codeList(bad, "agents.wrapup.codes", c.Agents.WrapUp.Codes)
 	if !slices.Contains(c.Agents.WrapUp.Codes, c.Agents.WrapUp.DefaultCode) {
 		bad("agents.wrapup.default_code", "must be one of agents.wrapup.codes")

@@ -73,6 +73,9 @@ func (s *Sim) setVar(c *channel, name, value string) {
 		c.vars = map[string]string{}
 	}
 	c.vars[name] = value
+	if name == connVar {
+		s.indexConn(c, value)
+	}
 	s.evVarset(c, name, value)
 }
 

@@ -169,6 +169,7 @@ func (s *Sim) destroy(c *channel, cause int) {
 		s.cancel(c.dial.timeout)
 	}
 	delete(s.channels, c.id)
+	s.unindex(c)
 	s.gone[c.id] = c
 	s.stats.Hangups++
 	if c.peer != nil {

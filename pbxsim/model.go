@@ -57,6 +57,9 @@ type channel struct {
 	peer     *channel // the other half of a Local pair
 	pendingB *channel // ;2 half of a created Local channel, born on /dial
 	half     int      // 1 or 2 for Local channels, 0 otherwise
+	// indexedEndpoints and indexedConns: its keys in s.origins.
+	indexedEndpoints []string
+	indexedConns     []string
 
 	// pbxApp is the dialplan application the channel is blocked in outside
 	// Stasis ("Playback", "Wait", "Echo", ...); "" if none. runsPBX says the

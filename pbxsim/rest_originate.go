@@ -128,11 +128,13 @@ func (s *Sim) allocLeg(endpoint, id, other string, p params) (*channel, *channel
 		a.context, a.exten, a.appName, a.appData = "default", "s", "AppDial2", "(Outgoing Line)"
 	}
 	a.endpoint = endpoint
+	s.indexEndpoint(a, endpoint)
 	a.callerName, a.callerNum = name, num
 	a.connName, a.connNum = name, num
 	for k, v := range p.vars {
 		a.vars[k] = v
 	}
+	s.indexConn(a, a.vars[connVar])
 	if ph, ok := s.phones[endpoint]; ok {
 		a.phone = &ph
 	}
@@ -180,19 +182,8 @@ func (s *Sim) startDial(a, b *channel, endpoint string) {
 func (s *Sim) countOriginate(endpoint string, vars map[string]string) {
 	s.stats.Originates++
 	s.stats.OriginatesByEndpoint[endpoint]++
-	conn := vars["TANDEM_CONNECTION_ID"]
-	two, double := false, false
-	for _, c := range s.channels {
-		if c.hangingUp || c.endpoint == "" || c.half == 2 {
-			continue
-		}
-		if c.endpoint == endpoint {
-			two = true
-		}
-		if conn != "" && c.vars["TANDEM_CONNECTION_ID"] == conn && c.dial != nil {
-			double = true
-		}
-	}
+	conn := vars[connVar]
+	two, double := s.originateConflicts(endpoint, conn)
 	if two {
 		s.stats.AgentsWithTwoCalls++
 		s.log.Warn("agent endpoint dialled while it has a live leg", "endpoint", endpoint)

@@ -110,6 +110,7 @@ type Sim struct {
 	uniqSeq   int // the ".1714" part of channel ids
 	localSeq  int // the "-00000354" part of channel names
 	channels  map[string]*channel
+	origins   originIndex         // who countOriginate checks (origindex.go)
 	gone      map[string]*channel // hung-up channels, kept for Channel() views
 	bridges   map[string]*bridge
 	playbacks map[string]*playback

@@ -82,9 +82,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("redis %s: %w", strings.Join(cfg.Redis.Addresses(), ","), err)
 	}
 
+	ariHTTP := ari.NewHTTPClient(cfg.ARI.IdleConns) // shared by every seat's driver
 	newDriver := func(app string) *ari.Driver {
 		return ari.New(ari.Options{
-			URL: cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
+			HTTPClient: ariHTTP,
+			URL:        cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
 			App: app, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
 			Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
 			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,

@@ -98,8 +98,7 @@ func (m *monitor) stop() (client map[string]int, lua int) {
 }
 
 // quietAfter is how long after the last channel is gone the replicas may
-// still talk to Redis for the calls (the wrap-up timer fires 10 ms after
-// a call ends).
+// still talk to Redis for the calls (late hang-ups, queue figures).
 const quietAfter = 300 * time.Millisecond
 
 // waitQuiet waits until the simulator has no live channel, then

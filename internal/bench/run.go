@@ -247,11 +247,8 @@ func (w *world) startReplica(i int, ariURL string) (*replica, error) {
 		return nil, err
 	}
 	r := &replica{node: fmt.Sprintf("r%d", i), api: "http://" + listen}
-	// Wrap-up: `tandem serve` requires a positive timeout; 1ns is stored
-	// as 0 ms, which the scripts take as "no wrap-up": an agent is free,
-	// and handed the next call, the moment its call ends. (The engine's
-	// per-call wrap-up timer still fires and finds nothing to do: one
-	// EVALSHA per call, counted in the figures.)
+	// Wrap-up 0: no after-call work, an agent is free, and handed the
+	// next call, the moment its call ends (no wrap-up timer either).
 	cfg := fmt.Sprintf(`node_id: %s
 redis: {addr: %q, prefix: %s}
 ari: {url: %q, username: %s, password: %s, app: tandem-%s}
@@ -259,7 +256,7 @@ http: {listen: %q}
 auth: {supervisors: [%s]}
 routing: {default_queue: %s, dnis: {%q: %s}, ring_timeout: 15s}
 queues: {%s: {moh_class: default}}
-agents: {wrapup: {timeout: 1ns}}
+agents: {wrapup: {timeout: 0s}}
 log: {level: warn, format: text}
 `, r.node, w.redis.Addr, keyPrefix, ariURL, ariUser, ariPassword, r.node, listen, supervisorToken,
 		queueName, dnis, queueName, queueName)
