@@ -87,6 +87,9 @@ type Driver struct {
 	stopping  map[string]time.Time // playbacks StopMedia stopped (when): their end is "stopped"
 	run       *running             // set while Run runs
 	takeovers map[string]*takeover // taken-over application → its socket
+	// abandoned are agent legs whose originate timed out (see Ring): the
+	// PBX may create them at any moment, and each is hung up on sight.
+	abandoned map[string]*abandonedLeg
 
 	// deliver serialises calls of Run's handler: Run's socket and every
 	// takeover socket have their own reader, but the port promises the
@@ -191,7 +194,7 @@ func New(opts Options) *Driver {
 		Application: opts.App, URL: opts.URL, WebsocketURL: opts.WSURL,
 		Username: opts.Username, Password: opts.Password,
 	})
-	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
+	return &Driver{opts: opts, client: c, log: opts.Logger.With("driver", "ari", "app", opts.App), legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, abandoned: map[string]*abandonedLeg{}, connWait: make(chan struct{})}
 }
 
 func wsURLFrom(u string) string {
@@ -323,6 +326,14 @@ func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 		d.log.Debug("originator refused; ringing with formats", "leg", req.Leg, "originator", or.Originator, "err", err)
 		or.Originator, or.Formats = "", d.opts.Formats
 		err = d.originate(ctx, req.Leg, or)
+	}
+	if err != nil && statusOf(err) == 0 {
+		// No answer from Asterisk (a timeout, a broken connection): the
+		// request may have reached it and the leg may appear at any moment,
+		// seconds later on a starved PBX (ARCHITECTURE §9). It must never
+		// ring unseen, so the driver keeps it and hangs it up.
+		d.abandon(ctx, req.Leg)
+		return fmt.Errorf("%w: %w", acd.ErrRingUnknown, err)
 	}
 	if err != nil {
 		d.forget(req.Leg)

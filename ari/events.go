@@ -263,6 +263,9 @@ func (d *Driver) keepalive(ctx context.Context, ws *websocket.Conn, p *progress,
 
 // translate turns one Asterisk event into the port's events.
 func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
+	if d.sightAbandoned(ev) {
+		return
+	}
 	switch e := ev.(type) {
 	case *ariv5.StasisStart:
 		id := e.Channel.ID
@@ -346,6 +349,7 @@ func (d *Driver) ended(id string, cause int, destroyed bool, handle func(acd.Eve
 		return // StasisEnd of an unanswered leg cannot happen; wait for destroy
 	}
 	delete(d.legs, id)
+	delete(d.abandoned, id)
 	if cause == 0 {
 		cause = l.cause
 	}
@@ -432,8 +436,17 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 	all := slices.Clone(data.ChannelIDs)
 	d.mu.Lock()
 	var answered, gone []string
+	var kill []string
 	for id, l := range d.legs {
 		switch {
+		case d.abandoned[id] != nil:
+			// May still be created (its originate got no answer): watched
+			// for, and reported live so that the ACD waits for its end.
+			if live[id] {
+				kill = append(kill, id)
+			} else {
+				all = append(all, id)
+			}
 		case initial:
 			// No event could be lost before the first socket: a leg
 			// entered meanwhile (a Ring or a Takeover made as Run starts)
@@ -453,6 +466,9 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 		}
 	}
 	d.mu.Unlock()
+	for _, id := range kill {
+		d.hangupAsync(id)
+	}
 	for _, id := range answered {
 		if st, err := d.channelState(ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
 			handle(acd.LegAnswered{Leg: id})
@@ -487,8 +503,8 @@ func (d *Driver) markAnswered(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l := d.legs[id]
-	if l == nil || !l.agent || l.up {
-		return false
+	if l == nil || !l.agent || l.up || d.abandoned[id] != nil {
+		return false // an abandoned leg's answer is never reported
 	}
 	l.up = true
 	return true
