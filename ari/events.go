@@ -501,29 +501,39 @@ func (d *Driver) checkAnswered(legs []string, handle func(acd.Event)) {
 	d.mu.Unlock()
 	go func() {
 		defer d.readers.Done()
-		ids := make(chan string)
-		var wg sync.WaitGroup
-		for range min(answerChecks, len(legs)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for id := range ids {
-					if st, err := d.channelState(r.ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
-						handle(acd.LegAnswered{Leg: id})
-					}
-				}
-			}()
-		}
-		defer wg.Wait()
-		defer close(ids)
-		for _, id := range legs {
-			select {
-			case ids <- id:
-			case <-r.ctx.Done():
-				return
+		d.forEachLeg(r.ctx, legs, func(id string) {
+			if st, err := d.channelState(r.ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
+				handle(acd.LegAnswered{Leg: id})
 			}
-		}
+		})
 	}()
+}
+
+// forEachLeg calls fn for every id, answerChecks at a time, and returns
+// when all calls have returned (or, for the ids not started yet, ctx has
+// ended). One read per leg is all ARI offers (ari/v5's channel list has no
+// states); in parallel, thousands of them take seconds, not minutes.
+func (d *Driver) forEachLeg(ctx context.Context, legs []string, fn func(id string)) {
+	ids := make(chan string)
+	var wg sync.WaitGroup
+	for range min(answerChecks, len(legs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				fn(id)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(ids)
+	for _, id := range legs {
+		select {
+		case ids <- id:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // channelState reads one channel's state ("Up", "Ring", ...), bounded like
