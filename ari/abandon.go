@@ -60,11 +60,16 @@ func (d *Driver) abandon(ctx context.Context, id string) {
 	}
 }
 
-// isAbandoned reports whether id is an abandoned leg.
-func (d *Driver) isAbandoned(id string) bool {
+// existed reports whether an event showed that the PBX created the agent
+// leg id (it rang, was answered, or has already ended and been reported):
+// events often arrive before the HTTP response of the request that caused
+// them (ARCHITECTURE §9), so an originate whose answer came too late may
+// have a known outcome after all.
+func (d *Driver) existed(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.abandoned[id] != nil
+	l := d.legs[id]
+	return l == nil || l.up || l.seen
 }
 
 // sightAbandoned handles an event that shows an abandoned leg exists
@@ -90,6 +95,9 @@ func (d *Driver) sightAbandoned(ev ariv5.Event) bool {
 	d.mu.Lock()
 	a := d.abandoned[id]
 	if a == nil {
+		if l := d.legs[id]; l != nil {
+			l.seen = true
+		}
 		d.mu.Unlock()
 		return false
 	}

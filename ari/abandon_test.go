@@ -181,3 +181,52 @@ func TestAbandonedLegAnsweredIsHungUpNotReported(t *testing.T) {
 	ringLate(t, w, "quick-leg", "PJSIP/quick")
 	requireAbandonedLegEnded(t, w, "quick-leg")
 }
+
+// lateReply lets the first originate through at once but holds its reply
+// until the test ends: Asterisk created and rang the leg, and its events
+// came, but the HTTP answer did not (ARCHITECTURE §9: events often arrive
+// before the response of the request that caused them).
+type lateReply struct {
+	stop chan struct{}
+	mu   sync.Mutex
+	leg  string
+}
+
+func (s *lateReply) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leg := originateLeg(r)
+		s.mu.Lock()
+		first := leg != "" && s.leg == ""
+		if first {
+			s.leg = leg
+		}
+		s.mu.Unlock()
+		next.ServeHTTP(w, r)
+		if first {
+			<-s.stop
+		}
+	})
+}
+
+// An originate whose reply times out after the leg's events showed it
+// exists is a ring under way, not an unknown one: the answer is reported
+// and the leg is not hung up.
+func TestRingWhoseLegWasSeenBeforeTheTimeoutIsUnderWay(t *testing.T) {
+	late := &lateReply{stop: make(chan struct{})}
+	w := newWorld(t, late.wrap, time.Second)
+	t.Cleanup(func() { close(late.stop) })
+	w.sim.SetPhone("PJSIP/seen", pbxsim.Phone{Mode: pbxsim.Answer})
+	err := w.driver.Ring(context.Background(), acd.RingRequest{Leg: "seen-leg", Endpoint: "PJSIP/seen", Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("ring whose leg was seen: %v, want nil", err)
+	}
+	w.waitFor(t, "answer of seen-leg", func() bool {
+		return w.count(func(e acd.Event) bool { a, ok := e.(acd.LegAnswered); return ok && a.Leg == "seen-leg" }) == 1
+	})
+	if ch, ok := w.sim.Channel("seen-leg"); !ok || ch.HungUp || !ch.InStasis {
+		t.Fatalf("seen leg on the PBX: %+v, want up in Stasis", ch)
+	}
+	if n := w.driver.Abandoned(); n != 0 {
+		t.Fatalf("driver watches %d abandoned legs, want none", n)
+	}
+}

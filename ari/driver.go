@@ -154,6 +154,7 @@ type leg struct {
 	app   string // the application whose socket reports it (own or taken over)
 	agent bool   // rung by Tandem (else inbound)
 	up    bool   // StasisStart seen (an agent leg answered)
+	seen  bool   // an event showed the PBX created it (an agent leg)
 	cause int    // last hangup cause seen
 	// dialed is the ring's outcome as the last final Dial event named it
 	// ("busy", "no_answer"...), "" if none did.
@@ -326,6 +327,12 @@ func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 		d.log.Debug("originator refused; ringing with formats", "leg", req.Leg, "originator", or.Originator, "err", err)
 		or.Originator, or.Formats = "", d.opts.Formats
 		err = d.originate(ctx, req.Leg, or)
+	}
+	if err != nil && statusOf(err) == 0 && d.existed(req.Leg) {
+		// The request's answer came too late, but the leg's events did
+		// not: the ring is under way (or over, and reported) as usual.
+		d.log.Warn("originate got no answer in time, but the leg exists; ringing as usual", "leg", req.Leg, "err", err)
+		return nil
 	}
 	if err != nil && statusOf(err) == 0 {
 		// No answer from Asterisk (a timeout, a broken connection): the
