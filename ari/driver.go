@@ -334,11 +334,14 @@ func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 		d.log.Warn("originate got no answer in time, but the leg exists; ringing as usual", "leg", req.Leg, "err", err)
 		return nil
 	}
-	if err != nil && statusOf(err) == 0 {
+	if err != nil && statusOf(err) == 0 && ctx.Err() == nil {
 		// No answer from Asterisk (a timeout, a broken connection): the
 		// request may have reached it and the leg may appear at any moment,
 		// seconds later on a starved PBX (ARCHITECTURE §9). It must never
 		// ring unseen, so the driver keeps it and hangs it up.
+		// (Not when ctx ended: the engine is stopping, which must look
+		// like a crash, with no PBX command; the seat's next holder
+		// resolves the leg.)
 		d.abandon(ctx, req.Leg)
 		return fmt.Errorf("%w: %w", acd.ErrRingUnknown, err)
 	}
