@@ -198,3 +198,61 @@ func TestRingTimeoutNeverRingsASecondAgentWhileTheFirstLegExists(t *testing.T) {
 		t.Fatalf("driver still watches %d abandoned legs", n)
 	}
 }
+
+// failFirstAgentHangup is a PBX whose first hang-up of each agent leg
+// fails as a timed-out request would, without reaching the PBX.
+type failFirstAgentHangup struct {
+	acd.PBX
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+func (p *failFirstAgentHangup) Hangup(ctx context.Context, leg string, cause acd.HangupCause) error {
+	p.mu.Lock()
+	fail := strings.Contains(leg, "-a") && !p.failed[leg]
+	p.failed[leg] = true
+	p.mu.Unlock()
+	if fail {
+		return context.DeadlineExceeded
+	}
+	return p.PBX.Hangup(ctx, leg, cause)
+}
+
+// The caller gives up while the agent's phone rings and the hang-up of the
+// agent's leg does not take; the agent then answers a leg no call wants.
+// The answer is not ignored: the leg is hung up, not left up in Stasis.
+func TestAnswerForAnEndedCallIsHungUp(t *testing.T) {
+	l, err := lab.Start(context.Background(), lab.Options{
+		Replicas:  1,
+		RedisAddr: redistest.Start(t),
+		Queues:    map[string]acd.QueueSettings{"sales": {RingTimeout: 10 * time.Second}},
+		DNIS:      map[string]string{"800": "sales"},
+		Logger:    slog.New(slog.DiscardHandler),
+		WrapPBX: func(_ string, p acd.PBX) acd.PBX {
+			return &failFirstAgentHangup{PBX: p, failed: map[string]bool{}}
+		},
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(l.Close)
+	login(t, l, 0, "a1", "PJSIP/a1", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 1500 * time.Millisecond}, "sales")
+	caller, err := l.Sim.Call(pbxsim.Caller{App: l.Replicas[0].App, ANI: "5557200", DNIS: "800", Patience: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := waitState(t, l, interactionOf(t, l, caller).ConnectionID, "abandoned")
+	agentLeg := ix.ConnectionID + "-a1"
+	if ch, ok := l.Sim.Channel(agentLeg); !ok || ch.HungUp || ch.State == "Up" {
+		t.Fatalf("agent leg %s after the caller gave up: %+v (known %v), want still ringing", agentLeg, ch, ok)
+	}
+	waitFor(t, 10*time.Second, "answered agent leg hung up", func() bool {
+		ch, ok := l.Sim.Channel(agentLeg)
+		return ok && ch.HungUp
+	})
+	for _, ch := range l.Sim.Channels() {
+		if ch.InStasis && !ch.HungUp {
+			t.Fatalf("left in Stasis: %+v", ch)
+		}
+	}
+}
