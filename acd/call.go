@@ -337,7 +337,8 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		Vars:    map[string]string{"TANDEM_CONNECTION_ID": c.conn, "TANDEM_AGENT": o.Agent},
 	})
 	c.e.stats.offers.Add(1)
-	if err != nil {
+	unknown := errors.Is(err, ErrRingUnknown)
+	if err != nil && !unknown {
 		c.log.Warn("ring agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "err", err)
 		c.e.hangupLater(leg)
 		c.endQueueMedia(ctx, interrupted, ended)
@@ -348,9 +349,28 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
 		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
 	}
-	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
 	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: leg})
+	if unknown {
+		c.ringUnknown(o, leg, err)
+		return
+	}
+	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
 	c.e.publish(ctx, c.screenPop(o.Agent))
+}
+
+// ringUnknown: the PBX did not answer the ring request, so the agent's leg
+// may exist or appear later. Offering the call to another agent now could
+// ring two agents at once (seen under load: the first leg created seconds
+// after the request timed out). The call stays ringing for this leg
+// instead: the driver hangs the leg up whenever it appears and never
+// reports its answer (ErrRingUnknown), and the call goes back to its queue
+// (RONA) on the leg's end (RingFailed) — so only once the first leg is
+// gone — or, if the PBX never creates it, on the ring timer, after which
+// the driver still hangs it up on sight. No screen pop: the phone is not
+// meant to ring.
+func (c *call) ringUnknown(o Offer, leg string, err error) {
+	c.log.Warn("ring agent: the PBX did not answer; waiting for the leg to be hung up before offering the call again",
+		"agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "err", err)
 }
 
 // screenPop is the "offered" event an agent's desktop shows while their

@@ -328,6 +328,10 @@ func (e *Engine) onEvent(ev Event) {
 		c := e.legs[ev.eventLeg()]
 		e.mu.Unlock()
 		if c == nil {
+			if a, ok := ev.(LegAnswered); ok {
+				e.hangupUnwanted(a.Leg)
+				return
+			}
 			e.log.Debug("event for a leg this node does not track", "leg", ev.eventLeg(), "event", fmt.Sprintf("%T", ev))
 			return
 		}

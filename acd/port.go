@@ -26,7 +26,8 @@ type PBX interface {
 	StopMusic(ctx context.Context, leg string) error
 	// Ring starts a new outbound leg towards an endpoint. It returns once the
 	// PBX has accepted the request; the outcome arrives as LegAnswered or
-	// RingFailed.
+	// RingFailed. An error wrapping ErrRingUnknown means the PBX may or
+	// may not have the leg: see there.
 	Ring(ctx context.Context, req RingRequest) error
 	// Bridge creates a mixing bridge with the given id and joins the legs.
 	Bridge(ctx context.Context, bridge string, legs ...string) error
@@ -97,6 +98,13 @@ type LegState struct {
 // ErrLegGone is returned (wrapped) by a PBX command on a leg that no
 // longer exists, e.g. a caller who hung up a moment ago.
 var ErrLegGone = errors.New("leg gone")
+
+// ErrRingUnknown is returned (wrapped) by Ring when the PBX did not answer
+// the request (a timeout): it may have received it and create the leg
+// later. The driver then owns the leg: it hangs it up whenever it appears,
+// never reports it answered, and reports its end as RingFailed if it ever
+// existed (if it never does, nothing is reported).
+var ErrRingUnknown = errors.New("ring outcome unknown: the PBX did not answer the request")
 
 // RingRequest asks the PBX to ring an agent's endpoint.
 type RingRequest struct {

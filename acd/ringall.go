@@ -2,6 +2,7 @@ package acd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,13 +32,21 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 			Vars: map[string]string{"TANDEM_RING_ALL": c.conn, "TANDEM_AGENT": m.Agent},
 		})
 		c.e.stats.offers.Add(1)
-		if err != nil {
+		unknown := errors.Is(err, ErrRingUnknown)
+		if err != nil && !unknown {
 			c.log.Warn("ring agent", "agent_id", m.Agent, "err", err)
 			c.ringAllFailed(ctx, leg, "failed", false)
 			continue
 		}
 		if err := c.e.store.Ringing(ctx, Offer{ConnectionID: c.conn, Agent: m.Agent, Endpoint: m.Endpoint, Attempt: o.Attempt}, leg); err != nil {
 			c.log.Warn("mark ringing", "agent_id", m.Agent, "err", err)
+		}
+		if unknown {
+			// As for one agent (ringUnknown): the member stays held until
+			// its leg's end, so it is not offered another call while this
+			// leg may still ring; the driver hangs the leg up on sight.
+			c.ringUnknown(Offer{ConnectionID: c.conn, Agent: m.Agent, Endpoint: m.Endpoint, Attempt: o.Attempt}, leg, err)
+			continue
 		}
 		c.e.publish(ctx, c.screenPop(m.Agent))
 	}

@@ -57,3 +57,31 @@ func (e *Engine) returnStray(ctx context.Context, ev StrayArrived) string {
 	log.Error("channel entered the application without being a call for Tandem; neither continue nor hang-up worked, it stays in the application", "continue_err", err, "hangup_err", herr)
 	return "stuck"
 }
+
+// hangupUnwanted hangs up an agent leg answered after no call wanted it
+// any more: its call ended, or gave the ring up, and a hang-up sent then
+// did not take (it timed out, or the leg was not created yet). Ignored,
+// the agent would sit on an answered leg in Stasis with nobody on the
+// other end, and the leg would stay there. Tandem chose the leg's id and
+// the driver reports answers only for legs Tandem rang, so it is ours to
+// end. Like sendBack, it runs on a goroutine the engine owns.
+func (e *Engine) hangupUnwanted(leg string) {
+	e.mu.Lock()
+	ctx := e.ctx
+	if ctx == nil || ctx.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, strayTimeout)
+		defer cancel()
+		if err := e.pbx.Hangup(ctx, leg, CauseNormal); err != nil {
+			e.log.Error("hang up an agent leg answered for no call", "leg", leg, "err", err)
+			return
+		}
+		e.log.Warn("agent leg answered for no call (its call had ended or given the ring up); hung up", "leg", leg)
+	}()
+}

@@ -95,6 +95,9 @@ type Driver struct {
 	stopping  map[string]time.Time // playbacks StopMedia stopped (when): their end is "stopped"
 	run       *running             // set while Run runs
 	takeovers map[string]*takeover // taken-over application → its socket
+	// abandoned are agent legs whose originate timed out (see Ring): the
+	// PBX may create them at any moment, and each is hung up on sight.
+	abandoned map[string]*abandonedLeg
 
 	// deliver serialises calls of Run's handler: Run's socket and every
 	// takeover socket have their own reader, but the port promises the
@@ -159,6 +162,7 @@ type leg struct {
 	app   string // the application whose socket reports it (own or taken over)
 	agent bool   // rung by Tandem (else inbound)
 	up    bool   // StasisStart seen (an agent leg answered)
+	seen  bool   // an event showed the PBX created it (an agent leg)
 	cause int    // last hangup cause seen
 	// dialed is the ring's outcome as the last final Dial event named it
 	// ("busy", "no_answer"...), "" if none did.
@@ -207,7 +211,7 @@ func New(opts Options) *Driver {
 	if err := useHTTPClient(c, hc); err != nil {
 		log.Warn("ari/v5 REST calls use Go's default transport (2 idle connections)", "err", err)
 	}
-	return &Driver{opts: opts, client: c, http: hc, log: log, legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, connWait: make(chan struct{})}
+	return &Driver{opts: opts, client: c, http: hc, log: log, legs: map[string]*leg{}, received: map[string]int64{}, stopping: map[string]time.Time{}, takeovers: map[string]*takeover{}, abandoned: map[string]*abandonedLeg{}, connWait: make(chan struct{})}
 }
 
 func wsURLFrom(u string) string {
@@ -347,6 +351,23 @@ func (d *Driver) Ring(ctx context.Context, req acd.RingRequest) error {
 		d.log.Debug("originator refused; ringing with formats", "leg", req.Leg, "originator", or.Originator, "err", err)
 		or.Originator, or.Formats = "", d.opts.Formats
 		err = d.originate(ctx, req.Leg, or)
+	}
+	if err != nil && statusOf(err) == 0 && d.existed(req.Leg) {
+		// The request's answer came too late, but the leg's events did
+		// not: the ring is under way (or over, and reported) as usual.
+		d.log.Warn("originate got no answer in time, but the leg exists; ringing as usual", "leg", req.Leg, "err", err)
+		return nil
+	}
+	if err != nil && statusOf(err) == 0 && ctx.Err() == nil {
+		// No answer from Asterisk (a timeout, a broken connection): the
+		// request may have reached it and the leg may appear at any moment,
+		// seconds later on a starved PBX (ARCHITECTURE §9). It must never
+		// ring unseen, so the driver keeps it and hangs it up.
+		// (Not when ctx ended: the engine is stopping, which must look
+		// like a crash, with no PBX command; the seat's next holder
+		// resolves the leg.)
+		d.abandon(ctx, req.Leg)
+		return fmt.Errorf("%w: %w", acd.ErrRingUnknown, err)
 	}
 	if err != nil {
 		d.forget(req.Leg)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -263,6 +264,9 @@ func (d *Driver) keepalive(ctx context.Context, ws *websocket.Conn, p *progress,
 
 // translate turns one Asterisk event into the port's events.
 func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
+	if d.sightAbandoned(ev) {
+		return
+	}
 	switch e := ev.(type) {
 	case *ariv5.StasisStart:
 		id := e.Channel.ID
@@ -346,6 +350,7 @@ func (d *Driver) ended(id string, cause int, destroyed bool, handle func(acd.Eve
 		return // StasisEnd of an unanswered leg cannot happen; wait for destroy
 	}
 	delete(d.legs, id)
+	delete(d.abandoned, id)
 	if cause == 0 {
 		cause = l.cause
 	}
@@ -432,8 +437,17 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 	all := slices.Clone(data.ChannelIDs)
 	d.mu.Lock()
 	var answered, gone []string
+	var kill []string
 	for id, l := range d.legs {
 		switch {
+		case d.abandoned[id] != nil:
+			// May still be created (its originate got no answer): watched
+			// for, and reported live so that the ACD waits for its end.
+			if live[id] {
+				kill = append(kill, id)
+			} else {
+				all = append(all, id)
+			}
 		case initial:
 			// No event could be lost before the first socket: a leg
 			// entered meanwhile (a Ring or a Takeover made as Run starts)
@@ -453,14 +467,73 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 		}
 	}
 	d.mu.Unlock()
-	for _, id := range answered {
-		if st, err := d.channelState(ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
-			handle(acd.LegAnswered{Leg: id})
-		}
+	for _, id := range kill {
+		d.hangupAsync(id)
 	}
 	handle(acd.Resynced{Live: all, Bridges: slices.Clone(data.BridgeIDs), Initial: initial})
-	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "answered_in_gap", len(answered))
+	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "ringing_to_check", len(answered))
+	d.checkAnswered(answered, handle)
 	return nil
+}
+
+// answerChecks bounds the channel reads checkAnswered runs at once.
+const answerChecks = 8
+
+// checkAnswered reads the state of each agent leg that was ringing when
+// events were lost, and reports those found answered. It runs beside event
+// delivery, not before it: with thousands of agents ringing (the
+// 10,000-agent load run), one read per leg, one after the other, on the
+// reading goroutine held every event back for minutes, and the replica
+// routed nothing. An answer seen both here and in an event is reported once
+// (markAnswered); a leg whose end is delivered first is not reported. The
+// goroutine belongs to Run: it ends with Run's context, and Run waits for it.
+func (d *Driver) checkAnswered(legs []string, handle func(acd.Event)) {
+	if len(legs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	r := d.run
+	if r == nil || r.ctx.Err() != nil {
+		d.mu.Unlock()
+		return
+	}
+	d.readers.Add(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.readers.Done()
+		d.forEachLeg(r.ctx, legs, func(id string) {
+			if st, err := d.channelState(r.ctx, id); err == nil && st == "Up" && d.markAnswered(id) {
+				handle(acd.LegAnswered{Leg: id})
+			}
+		})
+	}()
+}
+
+// forEachLeg calls fn for every id, answerChecks at a time, and returns
+// when all calls have returned (or, for the ids not started yet, ctx has
+// ended). One read per leg is all ARI offers (ari/v5's channel list has no
+// states); in parallel, thousands of them take seconds, not minutes.
+func (d *Driver) forEachLeg(ctx context.Context, legs []string, fn func(id string)) {
+	ids := make(chan string)
+	var wg sync.WaitGroup
+	for range min(answerChecks, len(legs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				fn(id)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(ids)
+	for _, id := range legs {
+		select {
+		case ids <- id:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // channelState reads one channel's state ("Up", "Ring", ...), bounded like
@@ -487,8 +560,8 @@ func (d *Driver) markAnswered(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l := d.legs[id]
-	if l == nil || !l.agent || l.up {
-		return false
+	if l == nil || !l.agent || l.up || d.abandoned[id] != nil {
+		return false // an abandoned leg's answer is never reported
 	}
 	l.up = true
 	return true

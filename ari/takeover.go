@@ -245,7 +245,9 @@ func (d *Driver) resyncTakeover(ctx context.Context, owner string, handle func(a
 		}
 	}
 	d.mu.Unlock()
-	for _, id := range ids {
+	// In parallel: a dead replica's seat may hold thousands of waiting
+	// callers, and this socket's events wait for the re-read.
+	d.forEachLeg(ctx, ids, func(id string) {
 		state, err := d.channelState(ctx, id)
 		switch {
 		case errors.Is(err, acd.ErrLegGone):
@@ -255,7 +257,7 @@ func (d *Driver) resyncTakeover(ctx context.Context, owner string, handle func(a
 		case state == "Up" && d.markAnswered(id):
 			handle(acd.LegAnswered{Leg: id})
 		}
-	}
+	})
 }
 
 // endTakeover releases owner once its socket is closed. Its legs are
@@ -284,10 +286,17 @@ func (d *Driver) endTakeover(t *takeover) {
 
 // legStates reads each leg once, after the socket is up (so a change after
 // the read is reported as an event). One request per leg: ari/v5's channel
-// list has no states.
+// list has no states. The reads run in parallel (forEachLeg): a seat taken
+// over may hold thousands of calls, none rebuilt before all are read.
 func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]acd.LegState, error) {
-	states := make([]acd.LegState, 0, len(legs))
-	for _, id := range legs {
+	states := make([]acd.LegState, len(legs))
+	errs := make([]error, len(legs))
+	at := make(map[string]int, len(legs))
+	for i, id := range legs {
+		at[id] = i
+	}
+	d.forEachLeg(ctx, legs, func(id string) {
+		i := at[id]
 		state, err := d.channelState(ctx, id)
 		st := acd.LegState{Leg: id}
 		switch {
@@ -299,12 +308,23 @@ func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]
 			}
 			d.mu.Unlock()
 		case err != nil:
-			return nil, err
+			errs[i] = err
 		case state == "Up":
 			st.Up = true
 			d.markAnswered(id) // reported by the caller, through st.Up
 		}
-		states = append(states, st)
+		states[i] = st
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, id := range legs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if states[i].Leg == "" { // id listed twice: read once, at its last place
+			states[i] = states[at[id]]
+		}
 	}
 	return states, nil
 }

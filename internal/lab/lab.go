@@ -50,6 +50,10 @@ type Options struct {
 	// WrapPBX, if set, wraps each replica's PBX port (tests hold a command
 	// there to stage a race deterministically).
 	WrapPBX func(node string, pbx acd.PBX) acd.PBX
+	// WrapSim, if set, wraps the simulator's HTTP handler (tests hold an
+	// ARI request there, as a starved Asterisk does, past the drivers'
+	// request timeout and then let it through).
+	WrapSim func(http.Handler) http.Handler
 	// HostSeats makes each replica host the seats of replicas that are
 	// gone (acd.SeatHost); off, a replica only ever holds its own seat.
 	HostSeats bool
@@ -174,7 +178,11 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, fmt.Errorf("listen for the simulator: %w", err)
 	}
 	l.ARIURL = "http://" + ln.Addr().String() + "/ari"
-	l.server = &http.Server{Handler: l.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	handler := l.Sim.Handler()
+	if opts.WrapSim != nil {
+		handler = opts.WrapSim(handler)
+	}
+	l.server = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
