@@ -214,6 +214,12 @@ func wsURLFrom(u string) string {
 func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		// Not sent at all: a caller whose context ended (an engine that
+		// stopped, or was fenced) must not act on the PBX any more, and
+		// the request would run to its end in the background anyway.
+		return fmt.Errorf("ari %s: not sent: %w", what, err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	select {
