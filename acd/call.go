@@ -298,6 +298,10 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Info("offer dropped", "agent_id", o.Agent, "route", c.route)
 		return
 	}
+	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
+	if len(o.RingAll) == 0 && !c.recordRing(ctx, o, leg) {
+		return
+	}
 	// An announcement in progress is stopped once the agent's phone is
 	// ringing (endQueueMedia, below): the ring request goes first, so the
 	// hand-off never waits for the PBX to stop media.
@@ -308,7 +312,6 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.endQueueMedia(ctx, interrupted, ended)
 		return
 	}
-	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg = &o, o.Agent, leg
 	c.routeTo(rtRing)
 	c.counterpartTo(cpAgent)
@@ -340,9 +343,6 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		return
 	}
 	c.endQueueMedia(ctx, interrupted, ended)
-	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
-		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
-	}
 	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
 	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: leg})
 	c.e.publish(ctx, c.screenPop(o.Agent))
