@@ -19,7 +19,9 @@
 // TANDEM_CHAOS_SEED replays a run (its seed is printed first);
 // TANDEM_CHAOS_RACE=1 also builds the replicas with -race;
 // TANDEM_CHAOS_LOGS=1 prints the end of each replica's log after every
-// scenario (they are also printed when a scenario fails).
+// scenario (they are also printed when a scenario fails);
+// TANDEM_CHAOS_LOGDIR=dir keeps the whole logs there (appended to across
+// runs: empty it first).
 //
 // The chaos scenarios are gated behind TANDEM_CHAOS=1 because they fail on
 // the main branch as of issue 10 (a replica killed or stopped with SIGTERM
@@ -56,6 +58,11 @@ const (
 	sigkill action = "SIGKILL+restart"
 	sigstop action = "SIGSTOP+SIGCONT"
 	sigterm action = "SIGTERM+restart"
+	// rolling is a rolling restart: every replica in turn, starting at a
+	// random one, is stopped with SIGTERM (it hands its seat over at once
+	// to a survivor) and restarted, and the next one only once it is back
+	// and holds its seat again (ready), as a deploy does it.
+	rolling action = "rolling restart"
 )
 
 // scenario is one row of the table: the traffic and the chaos.
@@ -72,6 +79,7 @@ var scenarios = []scenario{
 	{name: "sigkill-restart", chaos: true, calls: 100, rate: 9, actions: []action{sigkill, sigkill}},
 	{name: "sigstop", chaos: true, calls: 100, rate: 9, actions: []action{sigstop}},
 	{name: "sigterm", chaos: true, calls: 100, rate: 9, actions: []action{sigterm, sigterm}},
+	{name: "rolling", chaos: true, calls: 100, rate: 9, actions: []action{rolling}},
 	{name: "all", chaos: true, calls: 150, rate: 9, actions: []action{sigkill, sigstop, sigterm}},
 }
 
@@ -280,7 +288,30 @@ func (c *chaos) run(ctx context.Context, sc scenario, rng *rand.Rand) {
 		if len(reps) == 0 {
 			return
 		}
+		if a == rolling {
+			c.roll(ctx, rng)
+			continue
+		}
 		c.do(ctx, a, reps[rng.IntN(len(reps))], rng)
+	}
+}
+
+// roll restarts every replica in turn with SIGTERM (do waits until each
+// is ready again before returning), starting at a random one.
+func (c *chaos) roll(ctx context.Context, rng *rand.Rand) {
+	first := rng.IntN(len(c.w.reps))
+	for i := range c.w.reps {
+		if ctx.Err() != nil {
+			return
+		}
+		victim := c.w.reps[(first+i)%len(c.w.reps)]
+		if !victim.serving() {
+			c.note(func(f *chaosFigures) {
+				f.errors = append(f.errors, fmt.Sprintf("rolling restart: %s not serving at its turn", victim.node))
+			})
+			return
+		}
+		c.do(ctx, sigterm, victim, rng)
 	}
 }
 
