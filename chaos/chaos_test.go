@@ -21,7 +21,7 @@
 // TANDEM_CHAOS_LOGS=1 prints the end of each replica's log after every
 // scenario (they are also printed when a scenario fails);
 // TANDEM_CHAOS_LOGDIR=dir keeps the whole logs there (appended to across
-// runs: empty it first).
+// runs: empty it first); TANDEM_CHAOS_LOGLEVEL=info logs more than warn.
 //
 // The chaos scenarios are gated behind TANDEM_CHAOS=1 because they fail on
 // the main branch as of issue 10 (a replica killed or stopped with SIGTERM

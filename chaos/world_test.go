@@ -197,9 +197,17 @@ dial:
   default_region: US
   caller_id: %q
   ring_timeout: 5s
-log: {level: warn, format: text}
+log: {level: %s, format: text}
 `, r.node, redisAddr, prefix, r.w.ariURL, ariUser, ariPass, r.app,
-		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID)
+		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID, logLevel())
+}
+
+// logLevel is the replicas' log level: warn, or TANDEM_CHAOS_LOGLEVEL.
+func logLevel() string {
+	if l := os.Getenv("TANDEM_CHAOS_LOGLEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }
 
 // start runs a new process for the replica; its output goes to its log
