@@ -196,7 +196,11 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 	for _, sc := range calls {
 		switch sc.Kind {
 		case "callback":
-			continue
+			rebuilt, ok := e.connectedCallback(ctx, sc)
+			if !ok {
+				continue
+			}
+			sc = rebuilt
 		case "consult":
 			consults = append(consults, sc.Conn)
 			continue
