@@ -460,6 +460,7 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 		e.log.Error("give back orphan offer", "connection_id", o.ConnectionID, "err", err)
 		return
 	}
+	e.destroyOrphanBridge(ctx, o.ConnectionID)
 	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 }
 
