@@ -44,16 +44,20 @@ func (p mediaHoldPBX) StartMedia(ctx context.Context, leg, playback string, item
 	}
 }
 
+// announceEvery is the announcement interval of startAnnounceLab's queue
+// (not a multiple of the sweep interval: its timer is told apart).
+const announceEvery = 1500 * time.Millisecond
+
 // startAnnounceLab is a one-replica lab whose queue announces the caller's
-// position every second on a fake clock, with the announcement held as
-// mediaHoldPBX says.
+// position every announceEvery on a fake clock, with the announcement held
+// as mediaHoldPBX says.
 func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX) *lab.Lab {
 	t.Helper()
 	l, err := lab.Start(context.Background(), lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
-			"sales": {MOHClass: "default", RingTimeout: time.Minute, Announce: acd.Announcements{Interval: time.Second, Position: true}},
+			"sales": {MOHClass: "default", RingTimeout: time.Minute, Announce: acd.Announcements{Interval: announceEvery, Position: true}},
 		},
 		DNIS:    map[string]string{"800": "sales"},
 		Logger:  slog.New(slog.DiscardHandler),
@@ -89,7 +93,7 @@ func TestFencedOfferRingsNobody(t *testing.T) {
 	c1 := interactionOfWait(t, l, leg)
 	waitState(t, l, c1, acd.StateQueued)
 	armed.Store(true)
-	fc.Advance(time.Second)
+	playAnnouncement(fc)
 	<-held // the actor plays the announcement
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
 	waitState(t, l, c1, acd.StateOffered)
@@ -141,7 +145,7 @@ func TestReplacedApplicationStopsTheCalls(t *testing.T) {
 	c1 := interactionOfWait(t, l, leg)
 	waitState(t, l, c1, acd.StateQueued)
 	armed.Store(true)
-	fc.Advance(time.Second)
+	playAnnouncement(fc)
 	<-held
 	// Another connection registers the application: r1's socket is
 	// replaced (its lease is untouched: only the PBX says so).
@@ -183,7 +187,7 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 	c1 := interactionOfWait(t, l, leg)
 	waitState(t, l, c1, acd.StateQueued)
 	armed.Store(true)
-	fc.Advance(time.Second)
+	playAnnouncement(fc)
 	<-held
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
 	if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" {
@@ -206,4 +210,11 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
 	})
 	checkHistory(t, l)
+}
+
+// playAnnouncement fires the waiting call's first announcement, once its
+// timer is armed (queued in Redis comes a step before the timer).
+func playAnnouncement(fc *clock.Fake) {
+	fc.WaitTimers(fc.Now().Add(announceEvery), 1)
+	fc.Advance(announceEvery)
 }
