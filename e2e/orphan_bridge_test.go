@@ -51,7 +51,8 @@ func TestOrphanOfferTakesItsBridge(t *testing.T) {
 	if st := agentState(t, l, "a1"); st != agents.Available {
 		t.Fatalf("a1 %s", st)
 	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
+	// The caller's leg is no call of the seat for the restarted engine: its
+	// leftovers step sent it back to the dialplan (which hangs it up), so
+	// it may be gone already.
+	_ = deleteChannel(l, leg)
 }
