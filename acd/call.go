@@ -303,6 +303,10 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.log.Info("offer dropped", "agent_id", o.Agent, "route", c.route)
 		return
 	}
+	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
+	if len(o.RingAll) == 0 && !c.recordRing(ctx, o, leg) {
+		return
+	}
 	// An announcement in progress is stopped once the agent's phone is
 	// ringing (endQueueMedia, below): the ring request goes first, so the
 	// hand-off never waits for the PBX to stop media.
@@ -313,7 +317,6 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		c.endQueueMedia(ctx, interrupted, ended)
 		return
 	}
-	leg := fmt.Sprintf("%s-a%d", c.conn, o.Attempt)
 	c.offer, c.agent, c.agentLeg = &o, o.Agent, leg
 	c.routeTo(rtRing)
 	c.counterpartTo(cpAgent)
@@ -346,9 +349,6 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		return
 	}
 	c.endQueueMedia(ctx, interrupted, ended)
-	if err := c.e.store.Ringing(ctx, o, leg); err != nil {
-		c.log.Warn("mark ringing", "agent_id", o.Agent, "err", err)
-	}
 	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: leg})
 	if unknown {
 		c.ringUnknown(o, leg, err)

@@ -262,6 +262,7 @@ func (c *call) cleanUpAfterDeadHolder(ctx context.Context, cb callbacks.Callback
 	if err != nil && !errors.Is(err, ErrIllegalTransition) && !errors.Is(err, ErrNotFound) {
 		c.log.Warn("end the interaction a dead replica left", "old_connection_id", cb.Conn, "err", err)
 	}
+	c.e.destroyOrphanBridge(ctx, cb.Conn)
 	c.log.Warn("callback taken over before its dial; starting over in its place", "old_connection_id", cb.Conn, "from", cb.Node)
 }
 

@@ -279,6 +279,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("load the seat's calls: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	// The first part to fail stops the calls' actors too (they run on ctx,
+	// not gctx): above all the PBX socket replaced by another connection
+	// for the application (ErrReplaced: a newer holder of the seat is up),
+	// after which an actor that went on would ring agents and hang legs up
+	// for calls the newer holder rebuilds, until its next script came back
+	// FENCED. Ends at the latest when Run returns (stop below).
+	go func() {
+		<-gctx.Done()
+		stop(context.Cause(gctx))
+	}()
 	g.Go(func() error { return e.reconcile(gctx) })
 	g.Go(func() error { return e.pbx.Run(gctx, e.onEvent) })
 	g.Go(func() error { return e.readInbox(gctx) })
@@ -445,6 +455,7 @@ func (e *Engine) deliverOffer(ctx context.Context, o Offer, freedAt time.Time) {
 		e.log.Error("give back orphan offer", "connection_id", o.ConnectionID, "err", err)
 		return
 	}
+	e.destroyOrphanBridge(ctx, o.ConnectionID)
 	e.log.Warn("offer for a call this node does not run; failed it and released the agent", "connection_id", o.ConnectionID, "agent_id", o.Agent)
 }
 

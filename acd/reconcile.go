@@ -90,6 +90,10 @@ const (
 	// rcCancelDialog: the caller was giving a callback number: the dialog
 	// is cancelled and the caller waits in the place they had.
 	rcCancelDialog reconcileAction = "cancel_dialog"
+	// rcEndOrphan: a connected call nobody may continue (a callback call
+	// whose callback serves another interaction, callbackToRebuild): ended
+	// by the system; the legs are hung up, the agent goes to wrap-up.
+	rcEndOrphan reconcileAction = "end_orphan"
 	// rcFail: nothing the table knows (a state the seat cannot rebuild):
 	// failed, every leg hung up.
 	rcFail reconcileAction = "fail"
@@ -196,24 +200,16 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 	for _, sc := range calls {
 		switch sc.Kind {
 		case "callback":
-			continue
+			rebuilt, ok := e.callbackToRebuild(ctx, sc)
+			if !ok {
+				continue
+			}
+			sc = rebuilt
 		case "consult":
 			consults = append(consults, sc.Conn)
 			continue
 		}
-		c := &call{e: e, conn: sc.Conn, callerLeg: sc.CallerLeg, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced,
-			route: routeArriving, talk: talkIdle, recState: recOff, bridge: bridgeNone, counterpart: counterpartNone, outcome: outcomeOpen,
-			arrived: CallArrived{Leg: sc.CallerLeg, ANI: sc.ANI, DNIS: sc.DNIS, Vars: sc.Attached}}
-		c.log = e.log.With("connection_id", c.conn)
-		e.mu.Lock()
-		e.bindCallLocked(c.conn, c)
-		for _, l := range sc.legs() {
-			e.bindLegLocked(l, c)
-		}
-		e.mu.Unlock()
-		e.recon.mu.Lock()
-		e.recon.shells = append(e.recon.shells, &reconcileShell{c: c, sc: sc})
-		e.recon.mu.Unlock()
+		e.addShell(sc)
 	}
 	if len(calls) > 0 {
 		e.log.Info("reconcile: calls of the seat to rebuild", "calls", len(calls)-len(consults), "consults_ended", len(consults))
@@ -226,6 +222,24 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// addShell registers a not yet running actor for sc under its connection
+// id and legs, and queues it for rebuild.
+func (e *Engine) addShell(sc seatCall) {
+	c := &call{e: e, conn: sc.Conn, callerLeg: sc.CallerLeg, wake: make(chan struct{}, 1), lastEWT: ewt.NotAnnounced,
+		route: routeArriving, talk: talkIdle, recState: recOff, bridge: bridgeNone, counterpart: counterpartNone, outcome: outcomeOpen,
+		arrived: CallArrived{Leg: sc.CallerLeg, ANI: sc.ANI, DNIS: sc.DNIS, Vars: sc.Attached}}
+	c.log = e.log.With("connection_id", c.conn)
+	e.mu.Lock()
+	e.bindCallLocked(c.conn, c)
+	for _, l := range sc.legs() {
+		e.bindLegLocked(l, c)
+	}
+	e.mu.Unlock()
+	e.recon.mu.Lock()
+	e.recon.shells = append(e.recon.shells, &reconcileShell{c: c, sc: sc})
+	e.recon.mu.Unlock()
 }
 
 // legs lists every leg of the call Redis knows.
@@ -278,6 +292,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	default:
 	}
 	e.clearLeftovers(ctx, ev)
+	e.rebuildLateCallbacks(ctx)
 	if e.opts.Reconciled != nil {
 		e.opts.Reconciled()
 	}
@@ -332,6 +347,13 @@ func (e *Engine) rebuild(ctx context.Context) error {
 			f.Agent, f.Rang = legNone, len(s.sc.RingLegs) > 0
 		}
 		act := decideReconcile(f)
+		if s.sc.orphan {
+			// See callbackToRebuild: ended, never continued.
+			act = rcFail
+			if s.sc.State == StateConnected {
+				act = rcEndOrphan
+			}
+		}
 		s.c.log.Info("reconcile: rebuilding call", "state", s.sc.State, "talk", s.sc.Talk, "caller", f.Caller, "agent", f.Agent, "action", act)
 		m := rebuildMsg{act: act, sc: s.sc}
 		s.c.mu.Lock()
@@ -494,7 +516,7 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 		c.log.Warn("reconcile: destroy the message bridge", "err", err)
 	}
 	switch m.act {
-	case rcTalk, rcEndByCaller, rcEndByAgent, rcAbandon:
+	case rcTalk, rcEndByCaller, rcEndByAgent, rcEndOrphan, rcAbandon:
 	default:
 		// A call that waits for an agent again has no bridge: one the
 		// previous holder made (before a blind transfer, or as the agent
@@ -516,6 +538,9 @@ func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 		}
 		c.finish(ctx, "caller")
 		c.destroyBridgeByID(ctx)
+	case rcEndOrphan:
+		c.restoreConnected(sc)
+		c.endConnected(ctx, "system")
 	case rcEndByCaller, rcEndByAgent:
 		c.restoreConnected(sc)
 		if m.act == rcEndByCaller {

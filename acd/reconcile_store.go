@@ -35,6 +35,9 @@ type seatCall struct {
 	// ConsultAgent is the agent a consult in progress involves (from the
 	// call's saved view), "" if none.
 	ConsultAgent string
+	// orphan: a callback interaction nobody continues (callbackToRebuild):
+	// it is failed.
+	orphan bool
 }
 
 // SeatCalls lists the interactions of seat node that are not over (the

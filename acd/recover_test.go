@@ -459,6 +459,10 @@ func (idlePBX) Run(ctx context.Context, _ func(Event)) error {
 	return nil
 }
 
+// DestroyBridge: an idle PBX has no bridge (an orphan offer's is looked
+// for, destroyOrphanBridge).
+func (idlePBX) DestroyBridge(context.Context, string) error { return nil }
+
 // runEngine runs an engine of node on a fake clock until the test ends.
 func runEngine(t *testing.T, rdb redis.UniversalClient, node string, fc *clock.Fake, rec RecoverOptions) *Engine {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,47 +324,5 @@ func TestBridgeMovesRecording(t *testing.T) {
 	}
 	if b, _ := w.sim.Bridge("b1"); len(b.Channels) != 1 {
 		t.Fatalf("bridge after remove %+v", b)
-	}
-}
-
-// TestCommandWithAnEndedContextIsNotSent: a command whose context is over
-// (the engine that sent it stopped: a crash, a fenced seat) never reaches
-// the PBX, even though ari/v5 itself takes no context. Here a hang-up
-// with a cancelled context leaves the caller's channel up.
-func TestCommandWithAnEndedContextIsNotSent(t *testing.T) {
-	var requests atomic.Int32
-	count := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodDelete {
-				requests.Add(1)
-			}
-			h.ServeHTTP(rw, r)
-		})
-	}
-	w := newWorld(t, count, 2*time.Second)
-	leg, err := w.sim.Call(pbxsim.Caller{ANI: "1", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := w.driver.Hangup(ctx, leg, acd.CauseNormal); !errors.Is(err, context.Canceled) {
-		t.Fatalf("hang-up with a cancelled context: %v, want context.Canceled", err)
-	}
-	// A hang-up with a live context, of a second caller, goes after it:
-	// once it has reached the PBX, a request the first one started would
-	// have reached it too (ari/v5 would have sent it first).
-	other, err := w.sim.Call(pbxsim.Caller{ANI: "2", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.driver.Hangup(context.Background(), other, acd.CauseNormal); err != nil {
-		t.Fatal(err)
-	}
-	if ch, ok := w.sim.Channel(leg); !ok || ch.HungUp {
-		t.Fatalf("the caller's channel was hung up: %+v", ch)
-	}
-	if n := requests.Load(); n != 1 {
-		t.Fatalf("%d DELETE requests reached the PBX, want only the live one", n)
 	}
 }

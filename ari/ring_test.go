@@ -2,6 +2,8 @@ package ari_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +94,34 @@ func TestBusyLocalAgentIsBusyNotFailed(t *testing.T) {
 		if f.Reason != "busy" || f.Cause != 0 {
 			t.Errorf("%s: reason %q cause %d, want busy with the cause Asterisk gave (0)", ep, f.Reason, f.Cause)
 		}
+	}
+}
+
+// A request whose context has ended is not sent: an engine that stopped
+// acting for its seat (fenced, or its socket replaced by a newer holder's)
+// must not ring an agent the newer holder may offer another call. Before,
+// the request was sent anyway and only its answer was given up.
+func TestRequestWithEndedContextIsNotSent(t *testing.T) {
+	w := newWorld(t, nil, 2*time.Second)
+	w.sim.SetPhone("PJSIP/a", pbxsim.Phone{Mode: pbxsim.NoAnswer})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := w.driver.Ring(ctx, acd.RingRequest{Leg: "late", Endpoint: "PJSIP/a", Timeout: 5 * time.Second})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "not sent") {
+		t.Fatalf("ring with an ended context: %v, want it not sent (context.Canceled)", err)
+	}
+	// A request sent afterwards is answered, so every earlier one reached
+	// the simulator (one HTTP connection pool, requests in order) — had
+	// the ring been sent, it would be counted now.
+	if err := w.driver.Ring(context.Background(), acd.RingRequest{Leg: "next", Endpoint: "PJSIP/a", Timeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range w.sim.Originates() {
+		if o.Channel == "late" {
+			t.Fatalf("the ring with an ended context reached the PBX: %+v", o)
+		}
+	}
+	if n := len(w.sim.Originates()); n != 1 {
+		t.Fatalf("%d originates, want 1 (the second ring)", n)
 	}
 }

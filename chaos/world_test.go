@@ -77,7 +77,15 @@ type world struct {
 // until each replica is ready (holds its application, reaches Redis).
 func newWorld(t *testing.T, bin string) *world {
 	t.Helper()
-	w := &world{t: t, bin: bin, dir: t.TempDir(), keys: keyspace.New(prefix),
+	dir := t.TempDir()
+	if keep := os.Getenv("TANDEM_CHAOS_LOGDIR"); keep != "" {
+		// The replicas' whole logs (and configs) kept after the test.
+		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &world{t: t, bin: bin, dir: dir, keys: keyspace.New(prefix),
 		// Every request is bounded: a paused replica never answers.
 		http: &http.Client{Timeout: 5 * time.Second}}
 	addr := redistest.Start(t)
@@ -189,9 +197,17 @@ dial:
   default_region: US
   caller_id: %q
   ring_timeout: 5s
-log: {level: warn, format: text}
+log: {level: %s, format: text}
 `, r.node, redisAddr, prefix, r.w.ariURL, ariUser, ariPass, r.app,
-		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID)
+		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID, logLevel())
+}
+
+// logLevel is the replicas' log level: warn, or TANDEM_CHAOS_LOGLEVEL.
+func logLevel() string {
+	if l := os.Getenv("TANDEM_CHAOS_LOGLEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }
 
 // start runs a new process for the replica; its output goes to its log

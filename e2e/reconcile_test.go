@@ -477,13 +477,14 @@ func TestRestartRunsTheIVRAgain(t *testing.T) {
 	checkHistory(t, l)
 }
 
-// TestRestartGivesBackAnOfferNeverRung: the replica stops between an offer
-// and its ring (staged: its PBX port holds the ring until the engine
-// stops). The restarted engine finds the call offered with no agent leg:
-// the offer goes back — the call to the head of its queue, the agent
-// available, not in RONA, since their phone never rang — and the agent is
-// offered the call again and answers.
-func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
+// TestRestartAfterARingRecordedNotRung: the replica stops between recording
+// an offer's ring (ringing.lua, which fences the ring) and ringing the phone
+// (staged: its PBX port holds the ring until the engine stops). The
+// restarted engine finds the agent's leg recorded and gone, which the PBX
+// can not tell from a phone that rang and gave up: a no-answer (the call
+// back to the head of its queue, the agent to RONA). An offer the replica
+// stopped before recording is given back instead (TestRestartGivesBackAnOfferNeverRung).
+func TestRestartAfterARingRecordedNotRung(t *testing.T) {
 	var armed, ringArmed atomic.Bool
 	held := make(chan string, 8)
 	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
@@ -497,7 +498,7 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 	}
 	c1 := interactionOfWait(t, l, leg)
 	<-held
-	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.AgentLeg != "" {
+	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.AgentLeg == "" {
 		t.Fatalf("before the stop: %s, agent leg %q", ix.State, ix.AgentLeg)
 	}
 	if err := l.Replicas[0].Stop(); err != nil {
@@ -506,14 +507,18 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 	ringArmed.Store(false)
 	l.RestartEngine(0)
 	<-reconciled
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Agent != "a1" || ix.RONAs != 0 {
-		t.Fatalf("connected to %s after %d RONAs", ix.Agent, ix.RONAs)
+	ix := waitState(t, l, c1, acd.StateQueued)
+	if ix.RONAs != 1 {
+		t.Fatalf("queued again after %d RONAs", ix.RONAs)
+	}
+	waitFor(t, 10*time.Second, "a1 in RONA", func() bool { return agentState(t, l, "a1") == agents.RONA })
+	if n := len(l.Sim.Originates()); n != 0 {
+		t.Fatalf("%d agent legs rung", n)
 	}
 	if err := deleteChannel(l, leg); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, l, c1, acd.StateEnded)
+	waitState(t, l, c1, acd.StateAbandoned)
 	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
 		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
 	})
