@@ -308,6 +308,12 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) onEvent(ev Event) {
 	switch ev := ev.(type) {
 	case CallArrived:
+		if e.tracksLeg(ev.Leg) {
+			// A driver reporting, after a takeover, a leg whose
+			// StasisStart it never saw: a call this engine rebuilt from
+			// Redis, not a new one.
+			return
+		}
 		if e.draining.Load() {
 			e.sendBack(StrayArrived{Leg: ev.Leg, Args: []string{"draining"}})
 			return
@@ -343,6 +349,10 @@ func (e *Engine) startCall(ev CallArrived) {
 	if e.ctx == nil || e.ctx.Err() != nil {
 		e.mu.Unlock()
 		return
+	}
+	if e.legs[ev.Leg] != nil {
+		e.mu.Unlock()
+		return // see onEvent: a call this engine rebuilt
 	}
 	e.legs[ev.Leg] = c
 	e.calls[c.conn] = c
@@ -381,6 +391,13 @@ func (e *Engine) resync(ev Resynced) {
 		e.log.Warn("leg ended while events were lost", "leg", g.leg, "connection_id", g.c.conn)
 		g.c.post(legLost{leg: g.leg})
 	}
+}
+
+// tracksLeg: some call of this engine has leg.
+func (e *Engine) tracksLeg(leg string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.legs[leg] != nil
 }
 
 func (e *Engine) registerLeg(leg string, c *call) {

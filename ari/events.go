@@ -459,6 +459,9 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 		}
 	}
 	handle(acd.Resynced{Live: all, Bridges: slices.Clone(data.BridgeIDs), Initial: initial})
+	// After the report: the ACD has taken the read (an initial one starts
+	// its reconciliation) before it hears of calls it never saw arrive.
+	d.reportUnseen(ctx, handle, data.ChannelIDs)
 	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "answered_in_gap", len(answered))
 	return nil
 }

@@ -1,0 +1,125 @@
+package ari
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tandem-cc/tandem/acd"
+)
+
+// Calls whose StasisStart was lost.
+//
+// Asterisk sends an application's events to its current socket only, and
+// never replays them (trace 14). A socket that is open but not read (its
+// process paused, or cut off by the network) still takes the StasisStart
+// of every new call the dialplan sends to the application; when another
+// socket then registers the application (a survivor hosting the seat, the
+// same replica reconnecting) those events are gone, and the callers wait
+// in Stasis with nobody knowing them. resync therefore reads every channel
+// of the application this driver has not reported, and reports an inbound
+// customer leg (Stasis(<app>,inbound[,dnis])) as the StasisStart would
+// have: a CallArrived. The ACD ignores it for a leg it already tracks (a
+// call rebuilt from Redis); anything else stays for the reconciliation,
+// which sends it back to the dialplan as a stray.
+
+// unseenChannel is the part of an ARI Channel that an arrival is made of.
+// ari/v5's DialplanCEP has no app_name/app_data, hence the raw read.
+type unseenChannel struct {
+	ID     string `json:"id"`
+	Caller struct {
+		Number string `json:"number"`
+	} `json:"caller"`
+	Dialplan struct {
+		Exten   string `json:"exten"`
+		AppName string `json:"app_name"`
+		AppData string `json:"app_data"`
+	} `json:"dialplan"`
+	ChannelVars map[string]string `json:"channelvars"`
+}
+
+// stasisArgs returns the arguments of Stasis(app,args...) when the channel
+// sits in that application's Stasis(), else ok false.
+func (c unseenChannel) stasisArgs(app string) (args []string, ok bool) {
+	if !strings.EqualFold(c.Dialplan.AppName, "Stasis") {
+		return nil, false
+	}
+	parts := strings.Split(c.Dialplan.AppData, ",")
+	if len(parts) == 0 || parts[0] != app {
+		return nil, false
+	}
+	return parts[1:], true
+}
+
+// reportUnseen reports as CallArrived every inbound leg among ids (the
+// application's channels) that this driver never reported. It runs in
+// resync, before the socket's events are read, so a StasisStart that does
+// arrive later finds the leg reported and is dropped (translate).
+func (d *Driver) reportUnseen(ctx context.Context, handle func(acd.Event), ids []string) {
+	for _, id := range ids {
+		d.mu.Lock()
+		known := d.legs[id] != nil
+		d.mu.Unlock()
+		if known || ctx.Err() != nil {
+			continue
+		}
+		ch, err := d.readChannel(ctx, id)
+		if err != nil {
+			// Gone meanwhile, or unreadable: the reconciliation's sweep
+			// looks at whatever is left.
+			d.log.Debug("read a channel of the application", "leg", id, "err", err)
+			continue
+		}
+		args, ok := ch.stasisArgs(d.opts.App)
+		if !ok || len(args) == 0 || args[0] != "inbound" {
+			continue
+		}
+		d.mu.Lock()
+		if d.legs[id] != nil {
+			d.mu.Unlock()
+			continue
+		}
+		d.legs[id] = &leg{app: d.opts.App}
+		d.mu.Unlock()
+		dnis := ch.Dialplan.Exten
+		if len(args) > 1 && args[1] != "" {
+			dnis = args[1]
+		}
+		d.log.Warn("a call entered the application while its events went elsewhere; taking it now", "leg", id)
+		handle(acd.CallArrived{Leg: id, ANI: ch.Caller.Number, DNIS: dnis, Args: args, Vars: d.attached(ch.ChannelVars)})
+	}
+}
+
+// readChannel is GET /channels/{id}, bounded by the request timeout; a
+// channel that is gone is acd.ErrLegGone.
+func (d *Driver) readChannel(ctx context.Context, id string) (unseenChannel, error) {
+	var ch unseenChannel
+	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
+	defer cancel()
+	u := strings.TrimSuffix(d.opts.URL, "/") + "/channels/" + url.PathEscape(id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return ch, fmt.Errorf("ari read channel %s: %w", id, err)
+	}
+	req.SetBasicAuth(d.opts.Username, d.opts.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ch, fmt.Errorf("ari read channel %s: %w", id, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return ch, fmt.Errorf("ari read channel %s: %w", id, acd.ErrLegGone)
+	case resp.StatusCode/100 != 2:
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return ch, fmt.Errorf("ari read channel %s: %s: %s", id, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ch); err != nil {
+		return ch, fmt.Errorf("ari read channel %s: %w", id, err)
+	}
+	return ch, nil
+}
