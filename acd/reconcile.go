@@ -196,7 +196,9 @@ func (e *Engine) loadSeat(ctx context.Context) error {
 	for _, sc := range calls {
 		switch sc.Kind {
 		case "callback":
-			continue
+			if !e.connectedCallback(ctx, &sc) {
+				continue
+			}
 		case "consult":
 			consults = append(consults, sc.Conn)
 			continue
