@@ -22,15 +22,19 @@ import (
 // same replica reconnecting) those events are gone, and the callers wait
 // in Stasis with nobody knowing them. resync therefore reads every channel
 // of the application this driver has not reported, and reports an inbound
-// customer leg (Stasis(<app>,inbound[,dnis])) as the StasisStart would
-// have: a CallArrived. The ACD ignores it for a leg it already tracks (a
-// call rebuilt from Redis); anything else stays for the reconciliation,
-// which sends it back to the dialplan as a stray.
+// customer leg (Stasis(<app>,inbound[,dnis])) that is not answered yet as
+// the StasisStart would have: a CallArrived. Not answered: the ACD answers
+// a caller right after it recorded the arrival, so an answered caller was
+// seen (its call may be over, with the hang-up lost in a crash: a leftover
+// the reconciliation clears, not a new call). The ACD ignores an arrival
+// for a leg it already tracks (a call rebuilt from Redis); anything else
+// stays for the reconciliation, which sends it back to the dialplan.
 
 // unseenChannel is the part of an ARI Channel that an arrival is made of.
 // ari/v5's DialplanCEP has no app_name/app_data, hence the raw read.
 type unseenChannel struct {
 	ID     string `json:"id"`
+	State  string `json:"state"`
 	Caller struct {
 		Number string `json:"number"`
 	} `json:"caller"`
@@ -75,7 +79,7 @@ func (d *Driver) reportUnseen(ctx context.Context, handle func(acd.Event), ids [
 			continue
 		}
 		args, ok := ch.stasisArgs(d.opts.App)
-		if !ok || len(args) == 0 || args[0] != "inbound" {
+		if !ok || len(args) == 0 || args[0] != "inbound" || ch.State == "Up" {
 			continue
 		}
 		d.mu.Lock()

@@ -19,8 +19,9 @@ import (
 // application (a survivor hosting the seat) replaces it, and Asterisk never
 // replays the event (trace 14). The new driver's first read reports the
 // caller as a CallArrived with its ANI, DNIS and arguments, once, while a
-// leg in the application without "inbound" stays a stray for the ACD's
-// sweep (not reported as a call).
+// leg in the application without "inbound", and an answered caller (a
+// leftover of a call some Tandem handled), stay for the ACD's sweep (not
+// reported as calls).
 func TestArrivalOnAPausedSocketIsReportedByTheNextOne(t *testing.T) {
 	c := newCluster(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -39,6 +40,22 @@ func TestArrivalOnAPausedSocketIsReportedByTheNextOne(t *testing.T) {
 	stray, err := c.sim.Call(pbxsim.Caller{App: "tandem-a", ANI: "5550102", DNIS: "800", Args: []string{"agent"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// An answered caller was seen by a Tandem (it answers right after it
+	// records the arrival): a leftover whose call may be over, not news.
+	answered, err := c.sim.Call(pbxsim.Caller{App: "tandem-a", ANI: "5550103", DNIS: "800", Queue: "sales"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/ari/channels/"+answered+"/answer", nil)
+	req.SetBasicAuth("u", "p")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("answer %s: %s", answered, resp.Status)
 	}
 
 	b := c.start(t, "tandem-a")
