@@ -14,13 +14,15 @@ import (
 // dial the previous holder left in progress: the callback is leased then.
 // Once the customer answered, the attempt is complete (the callback is
 // done, its lease and dial leg forgotten) and the interaction is a
-// connected call like any other: customer and agent in the call's bridge.
-// Nothing else rebuilds it, so without this a crash left the call
+// connected call like any other: customer and agent in the call's bridge,
+// or, after a blind transfer to a queue, the customer waiting (offered)
+// there. Nothing else rebuilds it, so without this a crash left the call
 // connected forever (the agent stuck, the surviving leg alone in the
-// bridge). The customer's leg is the one the last attempt dialled
-// (callback_dial.go names it <conn>-c<attempt>).
+// bridge), or a transferred one failed at its next offer. The customer's
+// leg is the one the last attempt dialled (callback_dial.go names it
+// <conn>-c<attempt>).
 func (e *Engine) connectedCallback(ctx context.Context, sc *seatCall) bool {
-	if sc.State != StateConnected || sc.Attached["callback_id"] == "" {
+	if sc.Attached["callback_id"] == "" {
 		return false
 	}
 	cb, err := e.callbacks.Get(ctx, sc.Attached["callback_id"])
