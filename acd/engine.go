@@ -192,7 +192,7 @@ func NewEngine(opts Options) *Engine {
 		opts.Metrics = metrics.New()
 	}
 	e := &Engine{
-		opts: opts, pbx: meterPBX(opts.PBX, opts.Metrics),
+		opts: opts, pbx: guardPBX(meterPBX(opts.PBX, opts.Metrics), store.fence),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
 		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1), callEnded: make(chan struct{}, 1),
