@@ -43,6 +43,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 	}
 	d.run = &running{ctx: ctx, handle: handle}
 	d.mu.Unlock()
+	d.forgetEarlierArrivals()
 	defer func() {
 		d.mu.Lock()
 		d.run = nil

@@ -127,3 +127,20 @@ func (d *Driver) readChannel(ctx context.Context, id string) (unseenChannel, err
 	}
 	return ch, nil
 }
+
+// forgetEarlierArrivals forgets the callers an earlier Run of this driver
+// reported. Run starts anew when its engine's term ended (fenced: another
+// process held the seat meanwhile) and the next term's engine knows only
+// what Redis has: a caller the earlier term heard arrive but could not
+// record (its scripts were refused) must be reported again by the first
+// read, as to a new process. Legs Tandem rang stay: their events are
+// needed whoever rebuilds the call.
+func (d *Driver) forgetEarlierArrivals() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, l := range d.legs {
+		if !l.agent && l.app == d.opts.App {
+			delete(d.legs, id)
+		}
+	}
+}

@@ -85,3 +85,33 @@ func TestArrivalOnAPausedSocketIsReportedByTheNextOne(t *testing.T) {
 		return slices.ContainsFunc(b.got(), func(e acd.Event) bool { h, ok := e.(acd.LegHungUp); return ok && h.Leg == caller })
 	})
 }
+
+// TestRunAgainReportsACallerItCouldNotRecord: a driver's Run ends (its
+// engine was fenced after hearing a caller arrive, before recording it)
+// and runs again for the next term: the first read reports the caller,
+// still waiting unanswered, again.
+func TestRunAgainReportsACallerItCouldNotRecord(t *testing.T) {
+	c := newCluster(t)
+	a := c.start(t, "tandem-a")
+	caller, err := c.sim.Call(pbxsim.Caller{App: "tandem-a", ANI: "5550111", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the arrival", func() bool {
+		return slices.ContainsFunc(a.got(), func(e acd.Event) bool { ev, ok := e.(acd.CallArrived); return ok && ev.Leg == caller })
+	})
+	a.cancel()
+	if err := a.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	again := &replica{app: "tandem-a", driver: a.driver, finished: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-again.finished }()
+	go func() {
+		defer close(again.finished)
+		again.runErr = again.driver.Run(ctx, again.record)
+	}()
+	eventually(t, "the arrival reported again", func() bool {
+		return slices.ContainsFunc(again.got(), func(e acd.Event) bool { ev, ok := e.(acd.CallArrived); return ok && ev.Leg == caller })
+	})
+}
