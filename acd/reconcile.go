@@ -186,7 +186,8 @@ func (e *Engine) noteResynced(ev Resynced) {
 // loadSeat reads the seat's live interactions and registers a shell for
 // each customer call (step 1 above). Consults waiting for an agent are
 // over (their call is rebuilt without them) and callbacks are left to the
-// callback scheduler, which has its own takeover (callback_takeover.go).
+// callback scheduler, which has its own takeover (callback_takeover.go),
+// but those whose customer answered (connectedCallback).
 func (e *Engine) loadSeat(ctx context.Context) error {
 	calls, err := e.store.SeatCalls(ctx, e.store.node)
 	if err != nil {
