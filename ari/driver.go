@@ -212,6 +212,11 @@ func wsURLFrom(u string) string {
 // ari/v5 client cannot be cancelled, so on timeout its goroutine finishes
 // in the background; the caller is free at once.
 func (d *Driver) call(ctx context.Context, what string, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		// fn cannot be cancelled once started (ari/v5 takes no context):
+		// an engine that stopped (a crash, fenced) must send nothing.
+		return fmt.Errorf("ari %s: %w", what, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
 	done := make(chan error, 1)
