@@ -56,6 +56,9 @@ type call struct {
 	counterpart counterpart
 	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
 	offeredAt time.Time
+	// resolvedOffers: offers up to this attempt were settled before this
+	// actor ran the call (a rebuilt call: see staleRebuiltOffer).
+	resolvedOffers int
 	// outcome: how the call ends and whether finish ran (outcome_fsm.go),
 	// moved only by outcomeTo.
 	outcome outcomeState
@@ -295,6 +298,9 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 	o := m.offer
 	if o.ConnectionID != c.conn {
 		c.onConsultOffer(ctx, o) // routing found an agent for our consult to a queue
+		return
+	}
+	if c.staleRebuiltOffer(o) {
 		return
 	}
 	if c.route != routeQueued {

@@ -192,7 +192,7 @@ func NewEngine(opts Options) *Engine {
 		opts.Metrics = metrics.New()
 	}
 	e := &Engine{
-		opts: opts, pbx: meterPBX(opts.PBX, opts.Metrics),
+		opts: opts, pbx: guardPBX(meterPBX(opts.PBX, opts.Metrics), store.fence),
 		cad: cad.NewStore(store.rdb, store.prefix, opts.Logger),
 		ewt: newEWTBook(), schedules: schedules,
 		callbacks: callbacks.NewStore(store.rdb, store.prefix), cbWake: make(chan struct{}, 1), callEnded: make(chan struct{}, 1),
@@ -318,6 +318,12 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) onEvent(ev Event) {
 	switch ev := ev.(type) {
 	case CallArrived:
+		if e.tracksLeg(ev.Leg) {
+			// A driver reporting, after a takeover, a leg whose
+			// StasisStart it never saw: a call this engine rebuilt from
+			// Redis, not a new one.
+			return
+		}
 		if e.draining.Load() {
 			e.sendBack(StrayArrived{Leg: ev.Leg, Args: []string{"draining"}})
 			return
@@ -358,6 +364,10 @@ func (e *Engine) startCall(ev CallArrived) {
 		e.mu.Unlock()
 		return
 	}
+	if e.legs[ev.Leg] != nil {
+		e.mu.Unlock()
+		return // see onEvent: a call this engine rebuilt
+	}
 	e.bindLegLocked(ev.Leg, c)
 	e.bindCallLocked(c.conn, c)
 	ctx := e.ctx
@@ -395,6 +405,13 @@ func (e *Engine) resync(ev Resynced) {
 		e.log.Warn("leg ended while events were lost", "leg", g.leg, "connection_id", g.c.conn)
 		g.c.post(legLost{leg: g.leg})
 	}
+}
+
+// tracksLeg: some call of this engine has leg.
+func (e *Engine) tracksLeg(leg string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.legs[leg] != nil
 }
 
 func (e *Engine) registerLeg(leg string, c *call) {

@@ -56,6 +56,7 @@ type fence struct {
 	token   int64
 	tripped bool
 	lost    chan struct{}
+	lease   *Lease // the hold the token comes from, if any (lease_fresh.go)
 }
 
 func newFence() *fence { return &fence{lost: make(chan struct{})} }
@@ -132,6 +133,8 @@ type Lease struct {
 
 	mu    sync.Mutex
 	token int64 // 0: not held (or never acquired)
+	// validUntil: the hold cannot have lapsed before (lease_fresh.go).
+	validUntil time.Time
 }
 
 // NewLease returns the lease of seat for the holder instance (see
@@ -178,22 +181,26 @@ func (l *Lease) takeKeys() []string {
 // Acquire takes the seat even from another holder (a replica starting as
 // its own node takes its home seat back) and returns the new token.
 func (l *Lease) Acquire(ctx context.Context) (int64, error) {
+	sent := time.Now()
 	tok, err := l.run(ctx, scriptSeatAcquire, l.takeKeys(), l.ttl.Milliseconds(), l.seat.App)
 	if err != nil {
 		return 0, err
 	}
 	l.setToken(tok)
+	l.heldFrom(sent)
 	return tok, nil
 }
 
 // Claim takes the seat only if nobody holds it; ok is false if somebody
 // does (another survivor was first).
 func (l *Lease) Claim(ctx context.Context) (token int64, ok bool, err error) {
+	sent := time.Now()
 	tok, err := l.run(ctx, scriptSeatClaim, l.takeKeys(), l.ttl.Milliseconds(), l.seat.App)
 	if err != nil || tok == 0 {
 		return 0, false, err
 	}
 	l.setToken(tok)
+	l.heldFrom(sent)
 	return tok, true, nil
 }
 
@@ -205,9 +212,13 @@ func (l *Lease) Renew(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	keys := []string{l.keys.ReplicaAlive(l.seat.Node), l.keys.NodeFence(l.seat.Node), l.keys.CallbackTakeover(l.seat.App)}
+	sent := time.Now()
 	n, err := l.run(ctx, scriptSeatRenew, keys, l.ttl.Milliseconds(), tok)
 	if err != nil {
 		return false, err
+	}
+	if n == 1 {
+		l.heldFrom(sent)
 	}
 	return n == 1, nil
 }

@@ -263,6 +263,7 @@ func (h *SeatHost) runHome(ctx context.Context) error {
 func (h *SeatHost) runSeat(ctx context.Context, lease *Lease, engine *Engine) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	engine.store.fence.bind(lease)
 	h.lapseEarlierTerms(ctx, lease, engine)
 	held := make(chan struct{})
 	go func() {

@@ -190,7 +190,8 @@ func (e *Engine) noteResynced(ev Resynced) {
 // loadSeat reads the seat's live interactions and registers a shell for
 // each customer call (step 1 above). Consults waiting for an agent are
 // over (their call is rebuilt without them) and callbacks are left to the
-// callback scheduler, which has its own takeover (callback_takeover.go).
+// callback scheduler, which has its own takeover (callback_takeover.go),
+// but those whose customer answered (connectedCallback).
 func (e *Engine) loadSeat(ctx context.Context) error {
 	calls, err := e.store.SeatCalls(ctx, e.store.node)
 	if err != nil {
@@ -504,6 +505,7 @@ func tandemLeg(id string) bool {
 // decision.
 func (c *call) onRebuilt(ctx context.Context, m rebuildMsg) {
 	sc := m.sc
+	c.resolvedOffers = sc.Offers
 	if sc.Queue != "" {
 		c.queueName, c.settings = sc.Queue, c.e.opts.Queues[sc.Queue]
 	}
@@ -726,4 +728,21 @@ func (e *Engine) seatStopped() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ctx != nil && e.ctx.Err() != nil
+}
+
+// staleRebuiltOffer: an offer made before the call was rebuilt, whose
+// attempt the rebuild settled (given back, no-answer, rung on, connected).
+// Such an offer can reach the actor after its rebuild: an inbox entry the
+// previous holder was delivered and never acknowledged is read again at
+// start (staleOffer finds it still pending then) and waits in the shell's
+// mailbox behind the rebuild. Carried out after a give-back, it would ring
+// an agent the give-back freed and routing may have reserved for another
+// call meanwhile. The rebuild already released that attempt's agent, so
+// the offer is only dropped. Every later offer has a higher attempt.
+func (c *call) staleRebuiltOffer(o Offer) bool {
+	if c.resolvedOffers == 0 || o.Attempt > c.resolvedOffers {
+		return false
+	}
+	c.log.Info("offer settled by the rebuild dropped", "agent_id", o.Agent, "attempt", o.Attempt, "settled_up_to", c.resolvedOffers)
+	return true
 }

@@ -16,11 +16,11 @@ import (
 // moved (the chaos test's sigterm and rolling scenarios: an agent left
 // connected with a leg up in its bridge, or ringing for ever):
 //
-//   - connected, its callback done by this very attempt (the customer
-//     answered): a conversation like any other, rebuilt as an ordinary
-//     connected call whose customer's leg is the attempt's dial leg (the
-//     interaction hash has no caller leg for a callback, and the record
-//     forgets it once the attempt is completed);
+//   - its callback done by this very attempt (the customer answered): a
+//     call like any other, connected or waiting in a queue after a blind
+//     transfer, rebuilt as an ordinary call whose customer's leg is the
+//     attempt's dial leg (the interaction hash has no caller leg for a
+//     callback, and the record forgets it once the attempt is completed);
 //   - any other state while its callback is over or serves another
 //     interaction (an earlier holder completed or re-claimed it as it
 //     stopped): orphan, failed (every leg hung up, the agent released).
@@ -45,10 +45,15 @@ func (e *Engine) callbackToRebuild(ctx context.Context, sc seatCall) (seatCall, 
 		return sc, false // the scheduler's (callback_takeover.go)
 	}
 	n := len(cb.Attempts)
-	if sc.State == StateConnected && cb.Conn == sc.Conn && cb.State == callbacks.StateDone && n > 0 && cb.Attempts[n-1].Outcome == callbacks.OutcomeAnswered {
-		// The completed attempt's leg: dialCustomer names it after the
-		// attempt's number.
+	if cb.Conn == sc.Conn && cb.State == callbacks.StateDone && n > 0 && cb.Attempts[n-1].Outcome == callbacks.OutcomeAnswered {
+		// The customer answered: a call like any other, in whatever live
+		// state it is (connected, or waiting in a queue after a blind
+		// transfer). Its customer leg is the completed attempt's:
+		// dialCustomer names it after the attempt's number.
 		sc.CallerLeg = fmt.Sprintf("%s-c%d", sc.Conn, n)
+		if sc.ANI == "" {
+			sc.ANI = cb.Number
+		}
 		return sc, true
 	}
 	sc.orphan = true

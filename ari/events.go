@@ -44,6 +44,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 	}
 	d.run = &running{ctx: ctx, handle: handle}
 	d.mu.Unlock()
+	d.forgetEarlierArrivals()
 	defer func() {
 		d.mu.Lock()
 		d.run = nil
@@ -471,6 +472,9 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 		d.hangupAsync(id)
 	}
 	handle(acd.Resynced{Live: all, Bridges: slices.Clone(data.BridgeIDs), Initial: initial})
+	// After the report: the ACD has taken the read (an initial one starts
+	// its reconciliation) before it hears of calls it never saw arrive.
+	d.reportUnseen(ctx, handle, data.ChannelIDs)
 	d.log.Info("resynced", "live", len(data.ChannelIDs), "gone", len(gone), "ringing_to_check", len(answered))
 	d.checkAnswered(answered, handle)
 	return nil

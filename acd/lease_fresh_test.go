@@ -1,0 +1,86 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-cc/tandem/errs"
+	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/internal/redistest"
+)
+
+// sentPBX records the ring requests that reach the PBX behind the guard
+// (only Ring is used here; any other command would panic on the nil PBX).
+type sentPBX struct {
+	PBX
+	mu    sync.Mutex
+	rings []string
+}
+
+func (p *sentPBX) Ring(_ context.Context, req RingRequest) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rings = append(p.rings, req.Leg)
+	return nil
+}
+
+func (p *sentPBX) sent() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.rings...)
+}
+
+// TestLapsedHoldSendsNoPBXCommand: a holder that stops renewing (a paused
+// process) sends no PBX command once its lease may have lapsed — here once
+// Redis has expired it and a survivor holds the seat — although its token
+// is not refused yet (no script has run). Chaos sigstop: a replica resumed
+// in the middle of ringing an agent and rang them while the survivor
+// hosting its seat had them on the same call (an agent rung twice, the
+// call offered twice). Held again, the same holder's commands go through.
+func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	k := keyspace.New("t")
+	seat := Seat{Node: "r1", App: "tandem-r1"}
+	store := NewStore(rdb, "t", "r1")
+	lease := NewLease(rdb, "t", seat, "r1/paused", 300*time.Millisecond)
+	tok, err := lease.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetFence(tok)
+	store.fence.bind(lease)
+	inner := &sentPBX{}
+	pbx := guardPBX(inner, store.fence)
+	if err := pbx.Ring(ctx, RingRequest{Leg: "held-a1"}); err != nil {
+		t.Fatalf("ring while held: %v", err)
+	}
+
+	// No renewal: Redis lets the lease go, and a survivor claims the seat.
+	for rdb.Exists(ctx, k.ReplicaAlive("r1")).Val() == 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ok, err := NewLease(rdb, "t", seat, "r2/survivor", time.Minute).Claim(ctx); err != nil || !ok {
+		t.Fatalf("survivor claim: %v %v", ok, err)
+	}
+	err = pbx.Ring(ctx, RingRequest{Leg: "lapsed-a1"})
+	if !errors.Is(err, errs.ErrFenced) {
+		t.Fatalf("ring after the lapse: %v, want ErrFenced", err)
+	}
+	if got := inner.sent(); len(got) != 1 || got[0] != "held-a1" {
+		t.Fatalf("rings that reached the PBX %v, want only held-a1", got)
+	}
+
+	// The home replica takes its seat back (a new term): commands go out.
+	tok, err = lease.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetFence(tok)
+	if err := pbx.Ring(ctx, RingRequest{Leg: "again-a1"}); err != nil {
+		t.Fatalf("ring after taking the seat back: %v", err)
+	}
+}

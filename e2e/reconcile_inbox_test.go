@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// inboxFirstPBX holds, while armed, the reconciliation's read of the legs
+// (Takeover) until the seat's inbox is empty: the inbox entries the engine
+// reads at start are handled before the rebuild, as they were in the chaos
+// run that found the bug (an inbox read is one round trip, the rebuild
+// waits for the PBX socket).
+type inboxFirstPBX struct {
+	acd.PBX
+	armed *atomic.Bool
+	rdb   *redis.Client
+	inbox string
+}
+
+func (p inboxFirstPBX) Takeover(ctx context.Context, owner string, legs []string) ([]acd.LegState, error) {
+	for p.armed.Load() {
+		if n, err := p.rdb.XLen(ctx, p.inbox).Result(); err == nil && n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return p.PBX.Takeover(ctx, owner, legs)
+}
+
+// TestRestartDropsAnInboxOfferItsRebuildGaveBack: the replica stops between
+// an offer and its ring, with the offer also in its inbox, delivered and
+// never acknowledged (as when the offer came from another replica). The
+// restarted engine reads the entry again before it rebuilds the call (the
+// call is still offered then, so the entry is not stale yet); the rebuild
+// gives the offer back and routing offers the call again (attempt 2). The
+// entry's offer (attempt 1) must then be dropped: carried out, it rang the
+// agent for attempt 1 while attempt 2 reserved them (chaos sigstop: an
+// agent rung while on another leg), and the call never connected.
+func TestRestartDropsAnInboxOfferItsRebuildGaveBack(t *testing.T) {
+	var ringArmed, inboxFirst atomic.Bool
+	held := make(chan string, 8)
+	keys := keyspace.New("tandem")
+	var rdb *redis.Client
+	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
+		hp := holdingPBX{PBX: pbx, armed: new(atomic.Bool), ringArmed: &ringArmed, held: held}
+		return inboxFirstPBX{PBX: hp, armed: &inboxFirst, rdb: rdb, inbox: keys.Inbox("r1")}
+	})
+	ctx := context.Background()
+	rdb = l.RDB
+	ringArmed.Store(true)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := interactionOfWait(t, l, leg)
+	<-held
+	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.Offers != 1 {
+		t.Fatalf("before the stop: %s after %d offers", ix.State, ix.Offers)
+	}
+	if err := l.Replicas[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The same offer, delivered to the seat's consumer and never
+	// acknowledged.
+	inbox := keys.Inbox("r1")
+	if err := l.RDB.XAdd(ctx, &redis.XAddArgs{Stream: inbox, Values: map[string]any{"conn": c1, "agent": "a1", "endpoint": "PJSIP/1001", "attempt": 1}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "owner", Consumer: "r1", Streams: []string{inbox, ">"}, Count: 10, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ringArmed.Store(false)
+	inboxFirst.Store(true)
+	l.RestartEngine(0)
+	<-reconciled
+	ix := waitState(t, l, c1, acd.StateConnected)
+	if ix.Agent != "a1" || ix.AgentLeg != c1+"-a2" {
+		t.Fatalf("connected to %s on %s, want a1 on the second offer's leg", ix.Agent, ix.AgentLeg)
+	}
+	if st := l.Sim.Stats(); st.AgentsWithTwoCalls != 0 || st.DoubleOffers != 0 {
+		t.Fatalf("agent rung while on another leg %d times, call offered twice %d times", st.AgentsWithTwoCalls, st.DoubleOffers)
+	}
+	for _, o := range l.Sim.Originates() {
+		if o.Channel == c1+"-a1" {
+			t.Fatalf("the given-back offer's leg %s was rung", o.Channel)
+		}
+	}
+	if err := deleteChannel(l, leg); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, c1, acd.StateEnded)
+	checkHistory(t, l)
+}
