@@ -104,7 +104,9 @@ func TestFencedOfferRingsNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	<-ended
+	if err := <-ended; err != nil {
+		t.Fatalf("the held announcement ended with the engine (%v), not by its release", err)
+	}
 	// r1 finds itself fenced, takes its seat back and rebuilds the call.
 	ix := waitState(t, l, c1, acd.StateConnected)
 	if ix.Agent != "a1" {
@@ -155,7 +157,9 @@ func TestReplacedApplicationStopsTheCalls(t *testing.T) {
 	go func() { done <- other.Run(octx, func(acd.Event) {}) }()
 	defer func() {
 		stop()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("the other connection's Run: %v", err)
+		}
 	}()
 	select {
 	case err := <-ended:
@@ -196,7 +200,9 @@ func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
 	if err := l.Replicas[0].Stop(); err != nil {
 		t.Fatal(err)
 	}
-	<-ended
+	if err := <-ended; err == nil {
+		t.Fatal("the held announcement was released; the engine's stop should have ended it")
+	}
 	l.RestartEngine(0)
 	ix := waitState(t, l, c1, acd.StateConnected)
 	if ix.Agent != "a1" || ix.RONAs != 0 {
