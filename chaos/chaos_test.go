@@ -12,9 +12,8 @@
 //
 // Run it from the repository root:
 //
-//	go test -race -count=1 -v ./chaos/                         # every scenario but the gated ones
-//	TANDEM_CHAOS=1 go test -race -count=1 -v ./chaos/          # and the gated ones
-//	TANDEM_CHAOS=1 TANDEM_CHAOS_SEED=42 go test -count=1 -v -run 'TestChaos/sigstop' ./chaos/
+//	go test -race -count=1 -v ./chaos/                         # every scenario
+//	TANDEM_CHAOS_SEED=42 go test -count=1 -v -run 'TestChaos/sigstop' ./chaos/
 //
 // TANDEM_CHAOS_SEED replays a run (its seed is printed first);
 // TANDEM_CHAOS_RACE=1 also builds the replicas with -race;
@@ -22,11 +21,6 @@
 // scenario (they are also printed when a scenario fails);
 // TANDEM_CHAOS_LOGDIR=dir keeps the whole logs there (appended to across
 // runs: empty it first); TANDEM_CHAOS_LOGLEVEL=info logs more than warn.
-//
-// Scenarios marked chaos are gated behind TANDEM_CHAOS=1 because they
-// still fail: all (see its row). steady, sigkill-restart, sigstop,
-// sigterm and rolling always run; remove a scenario's gate once it passes
-// reliably.
 package chaos
 
 import (
@@ -47,10 +41,6 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 )
 
-// chaosEnabled gates the scenarios that still fail (see the package
-// comment).
-func chaosEnabled() bool { return os.Getenv("TANDEM_CHAOS") == "1" }
-
 // action is one kind of chaos.
 type action string
 
@@ -68,7 +58,6 @@ const (
 // scenario is one row of the table: the traffic and the chaos.
 type scenario struct {
 	name    string
-	chaos   bool // gated by TANDEM_CHAOS=1 (still fails; see the package comment)
 	calls   int
 	rate    float64 // calls per second
 	actions []action
@@ -80,7 +69,7 @@ var scenarios = []scenario{
 	{name: "sigstop", calls: 100, rate: 9, actions: []action{sigstop}},
 	{name: "sigterm", calls: 100, rate: 9, actions: []action{sigterm, sigterm}},
 	{name: "rolling", calls: 100, rate: 9, actions: []action{rolling}},
-	{name: "all", chaos: true, calls: 150, rate: 9, actions: []action{sigkill, sigstop, sigterm}},
+	{name: "all", calls: 150, rate: 9, actions: []action{sigkill, sigstop, sigterm}},
 }
 
 // Bounds. None is a timing assertion: each bounds a wait for an event so
@@ -92,11 +81,15 @@ const (
 	readyBound = 30 * time.Second
 	// termBound bounds a SIGTERMed replica's drain and exit.
 	termBound = 30 * time.Second
-	// recoverBound bounds the wait for a seat to be served again.
-	recoverBound = 25 * time.Second
+	// recoverBound bounds the wait for a seat to be served again. Like
+	// drainBound it detects a hang, not slowness: a busy 2-core CI machine
+	// runs this beside the rest of the suite, so both are about twice the
+	// slowest time seen there (19.5 s to recover, 34 s to rest after the
+	// last call).
+	recoverBound = 45 * time.Second
 	// drainBound bounds the wait, once every call is placed, for the world
 	// to come to rest (every caller has patience and a talk time).
-	drainBound = 40 * time.Second
+	drainBound = 75 * time.Second
 )
 
 func TestChaos(t *testing.T) {
@@ -108,14 +101,10 @@ func TestChaos(t *testing.T) {
 		}
 		seed = v
 	}
-	t.Logf("seed %d (TANDEM_CHAOS_SEED=%d replays it); chaos scenarios enabled: %v", seed, seed, chaosEnabled())
+	t.Logf("seed %d (TANDEM_CHAOS_SEED=%d replays it)", seed, seed)
 	bin := buildTandem(t, t.TempDir())
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			if sc.chaos && !chaosEnabled() {
-				t.Logf("not run: %s still fails (see the package comment); set TANDEM_CHAOS=1", sc.name)
-				return
-			}
 			runScenario(t, bin, sc, seed, uint64(i))
 		})
 	}
