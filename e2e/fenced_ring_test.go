@@ -51,7 +51,9 @@ const announceEvery = 1500 * time.Millisecond
 // startAnnounceLab is a one-replica lab whose queue announces the caller's
 // position every announceEvery on a fake clock, with the announcement held
 // as mediaHoldPBX says.
-func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX) *lab.Lab {
+// wraps, if any, go between the driver and the hold (the first one
+// innermost).
+func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX, wraps ...func(acd.PBX) acd.PBX) *lab.Lab {
 	t.Helper()
 	l, err := lab.Start(context.Background(), lab.Options{
 		Replicas:  1,
@@ -59,10 +61,17 @@ func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX) *lab.Lab {
 		Queues: map[string]acd.QueueSettings{
 			"sales": {MOHClass: "default", RingTimeout: time.Minute, Announce: acd.Announcements{Interval: announceEvery, Position: true}},
 		},
-		DNIS:    map[string]string{"800": "sales"},
-		Logger:  slog.New(slog.DiscardHandler),
-		WrapPBX: func(_ string, pbx acd.PBX) acd.PBX { q := *p; q.PBX = pbx; return q },
-		Engine:  acd.Options{Clock: fc, Policy: acd.Policy{WrapUp: time.Hour}},
+		DNIS:   map[string]string{"800": "sales"},
+		Logger: slog.New(slog.DiscardHandler),
+		WrapPBX: func(_ string, pbx acd.PBX) acd.PBX {
+			for _, w := range wraps {
+				pbx = w(pbx)
+			}
+			q := *p
+			q.PBX = pbx
+			return q
+		},
+		Engine: acd.Options{Clock: fc, Policy: acd.Policy{WrapUp: time.Hour}},
 	})
 	if err != nil {
 		t.Fatalf("lab: %v", err)

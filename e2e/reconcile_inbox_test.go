@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -40,38 +41,46 @@ func (p inboxFirstPBX) Takeover(ctx context.Context, owner string, legs []string
 }
 
 // TestRestartDropsAnInboxOfferItsRebuildGaveBack: the replica stops between
-// an offer and its ring, with the offer also in its inbox, delivered and
-// never acknowledged (as when the offer came from another replica). The
-// restarted engine reads the entry again before it rebuilds the call (the
-// call is still offered then, so the entry is not stale yet); the rebuild
-// gives the offer back and routing offers the call again (attempt 2). The
-// entry's offer (attempt 1) must then be dropped: carried out, it rang the
-// agent for attempt 1 while attempt 2 reserved them (chaos sigstop: an
-// agent rung while on another leg), and the call never connected.
+// an offer and its ring (the call's actor is busy with an announcement
+// while the offer waits in its mailbox), with the offer also in its inbox,
+// delivered and never acknowledged (as when the offer came from another
+// replica). The restarted engine reads the entry again before it rebuilds
+// the call (the call is still offered then, so the entry is not stale
+// yet); the rebuild gives the offer back and routing offers the call again
+// (attempt 2). The entry's offer (attempt 1) must then be dropped: carried
+// out, it rang the agent for attempt 1 while attempt 2 reserved them
+// (chaos sigstop: an agent rung while on another leg), and the call never
+// connected.
 func TestRestartDropsAnInboxOfferItsRebuildGaveBack(t *testing.T) {
-	var ringArmed, inboxFirst atomic.Bool
-	held := make(chan string, 8)
+	fc := clock.NewFake(time.Now())
+	var armed, inboxFirst atomic.Bool
+	held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+	defer close(release)
 	keys := keyspace.New("tandem")
 	var rdb *redis.Client
-	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
-		hp := holdingPBX{PBX: pbx, armed: new(atomic.Bool), ringArmed: &ringArmed, held: held}
-		return inboxFirstPBX{PBX: hp, armed: &inboxFirst, rdb: rdb, inbox: keys.Inbox("r1")}
+	l := startAnnounceLab(t, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended}, func(pbx acd.PBX) acd.PBX {
+		return inboxFirstPBX{PBX: pbx, armed: &inboxFirst, rdb: rdb, inbox: keys.Inbox("r1")}
 	})
 	ctx := context.Background()
 	rdb = l.RDB
-	ringArmed.Store(true)
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c1 := interactionOfWait(t, l, leg)
+	waitState(t, l, c1, acd.StateQueued)
+	armed.Store(true)
+	playAnnouncement(fc)
 	<-held
-	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.Offers != 1 {
-		t.Fatalf("before the stop: %s after %d offers", ix.State, ix.Offers)
+	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+	if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" || ix.Offers != 1 {
+		t.Fatalf("before the stop: agent leg %q after %d offers", ix.AgentLeg, ix.Offers)
 	}
 	if err := l.Replicas[0].Stop(); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-ended; err == nil {
+		t.Fatal("the held announcement was released; the engine's stop should have ended it")
 	}
 	// The same offer, delivered to the seat's consumer and never
 	// acknowledged.
@@ -82,10 +91,8 @@ func TestRestartDropsAnInboxOfferItsRebuildGaveBack(t *testing.T) {
 	if err := l.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "owner", Consumer: "r1", Streams: []string{inbox, ">"}, Count: 10, Block: -1}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	ringArmed.Store(false)
 	inboxFirst.Store(true)
 	l.RestartEngine(0)
-	<-reconciled
 	ix := waitState(t, l, c1, acd.StateConnected)
 	if ix.Agent != "a1" || ix.AgentLeg != c1+"-a2" {
 		t.Fatalf("connected to %s on %s, want a1 on the second offer's leg", ix.Agent, ix.AgentLeg)
