@@ -19,6 +19,16 @@ const strayTimeout = 10 * time.Second
 // It runs on its own goroutine, owned by the engine's actor group (Run
 // waits for it), because onEvent must not block on the PBX.
 func (e *Engine) sendBack(ev StrayArrived) {
+	e.goBounded(func(ctx context.Context) {
+		outcome := e.returnStray(ctx, ev)
+		e.opts.Metrics.Strays.WithLabelValues(outcome).Inc()
+	})
+}
+
+// goBounded runs fn on a goroutine the engine's actor group owns (Run
+// waits for it), with a context bounded by strayTimeout; once the engine
+// has stopped, fn does not run at all (a stop is a crash for the PBX).
+func (e *Engine) goBounded(fn func(ctx context.Context)) {
 	e.mu.Lock()
 	ctx := e.ctx
 	if ctx == nil || ctx.Err() != nil {
@@ -31,8 +41,7 @@ func (e *Engine) sendBack(ev StrayArrived) {
 		defer e.wg.Done()
 		ctx, cancel := context.WithTimeout(ctx, strayTimeout)
 		defer cancel()
-		outcome := e.returnStray(ctx, ev)
-		e.opts.Metrics.Strays.WithLabelValues(outcome).Inc()
+		fn(ctx)
 	}()
 }
 
@@ -66,22 +75,11 @@ func (e *Engine) returnStray(ctx context.Context, ev StrayArrived) string {
 // the driver reports answers only for legs Tandem rang, so it is ours to
 // end. Like sendBack, it runs on a goroutine the engine owns.
 func (e *Engine) hangupUnwanted(leg string) {
-	e.mu.Lock()
-	ctx := e.ctx
-	if ctx == nil || ctx.Err() != nil {
-		e.mu.Unlock()
-		return
-	}
-	e.wg.Add(1)
-	e.mu.Unlock()
-	go func() {
-		defer e.wg.Done()
-		ctx, cancel := context.WithTimeout(ctx, strayTimeout)
-		defer cancel()
+	e.goBounded(func(ctx context.Context) {
 		if err := e.pbx.Hangup(ctx, leg, CauseNormal); err != nil {
 			e.log.Error("hang up an agent leg answered for no call", "leg", leg, "err", err)
 			return
 		}
 		e.log.Warn("agent leg answered for no call (its call had ended or given the ring up); hung up", "leg", leg)
-	}()
+	})
 }
