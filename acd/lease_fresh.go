@@ -1,12 +1,10 @@
 package acd
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/tandem-cc/tandem/errs"
-	"github.com/tandem-cc/tandem/media"
 )
 
 // PBX commands of a holder whose lease may have lapsed.
@@ -69,130 +67,17 @@ func (f *fence) lapsed(now time.Time) error {
 	return nil
 }
 
-// fencedPBX refuses every command while the fence's hold may have lapsed;
-// Run, Owner and Takeover (which only reads and subscribes) pass.
-type fencedPBX struct {
-	PBX
-	f *fence
-}
-
+// guardPBX refuses every command (commandPBX) while the fence's hold may
+// have lapsed; Run, Owner and Takeover (which only reads and subscribes)
+// pass.
 func guardPBX(p PBX, f *fence) PBX {
 	if p == nil || f == nil {
 		return p
 	}
-	return fencedPBX{PBX: p, f: f}
-}
-
-func (p fencedPBX) ok() error { return p.f.lapsed(time.Now()) }
-
-func (p fencedPBX) Answer(ctx context.Context, leg string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.Answer(ctx, leg)
-}
-
-func (p fencedPBX) StartMusic(ctx context.Context, leg, class string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StartMusic(ctx, leg, class)
-}
-
-func (p fencedPBX) StopMusic(ctx context.Context, leg string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StopMusic(ctx, leg)
-}
-
-func (p fencedPBX) Ring(ctx context.Context, req RingRequest) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.Ring(ctx, req)
-}
-
-func (p fencedPBX) Bridge(ctx context.Context, bridge string, legs ...string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.Bridge(ctx, bridge, legs...)
-}
-
-func (p fencedPBX) DestroyBridge(ctx context.Context, bridge string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.DestroyBridge(ctx, bridge)
-}
-
-func (p fencedPBX) Hangup(ctx context.Context, leg string, cause HangupCause) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.Hangup(ctx, leg, cause)
-}
-
-func (p fencedPBX) ContinueInDialplan(ctx context.Context, leg string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.ContinueInDialplan(ctx, leg)
-}
-
-func (p fencedPBX) AddToBridge(ctx context.Context, bridge, leg string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.AddToBridge(ctx, bridge, leg)
-}
-
-func (p fencedPBX) RemoveFromBridge(ctx context.Context, bridge, leg string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.RemoveFromBridge(ctx, bridge, leg)
-}
-
-func (p fencedPBX) StartMedia(ctx context.Context, leg, playback string, items ...media.Media) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StartMedia(ctx, leg, playback, items...)
-}
-
-func (p fencedPBX) StopMedia(ctx context.Context, playback string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StopMedia(ctx, playback)
-}
-
-func (p fencedPBX) StartRecording(ctx context.Context, bridge, name string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StartRecording(ctx, bridge, name)
-}
-
-func (p fencedPBX) PauseRecording(ctx context.Context, name string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.PauseRecording(ctx, name)
-}
-
-func (p fencedPBX) ResumeRecording(ctx context.Context, name string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.ResumeRecording(ctx, name)
-}
-
-func (p fencedPBX) StopRecording(ctx context.Context, name string) error {
-	if err := p.ok(); err != nil {
-		return err
-	}
-	return p.PBX.StopRecording(ctx, name)
+	return commandPBX{PBX: p, around: func(_ string, cmd func() error) error {
+		if err := f.lapsed(time.Now()); err != nil {
+			return err
+		}
+		return cmd()
+	}}
 }

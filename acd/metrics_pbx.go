@@ -10,10 +10,10 @@ import (
 )
 
 // meteredPBX times the PBX commands and counts the PBX's events by kind,
-// around any driver: the drivers stay free of metrics. Methods it does not
-// override (media playback, whose duration is the prompt's length rather
-// than a command's latency, and anything added to the port later) go
-// straight to the driver through the embedded interface.
+// around any driver: the drivers stay free of metrics. The commands are
+// timed through commandPBX (StartMedia and StopMedia too: they return once
+// the PBX has accepted the request, so their time is a command's latency,
+// not the prompt's length).
 type meteredPBX struct {
 	PBX
 	m *metrics.Metrics
@@ -23,88 +23,20 @@ func meterPBX(p PBX, m *metrics.Metrics) PBX {
 	if p == nil {
 		return nil
 	}
-	return meteredPBX{PBX: p, m: m}
-}
-
-func (p meteredPBX) time(kind string, start time.Time, err error) error {
-	p.m.ObservePBXCommand(kind, time.Since(start), err)
-	return err
-}
-
-func (p meteredPBX) Answer(ctx context.Context, leg string) error {
-	start := time.Now()
-	return p.time("answer", start, p.PBX.Answer(ctx, leg))
-}
-
-func (p meteredPBX) StartMusic(ctx context.Context, leg, class string) error {
-	start := time.Now()
-	return p.time("start_music", start, p.PBX.StartMusic(ctx, leg, class))
-}
-
-func (p meteredPBX) StopMusic(ctx context.Context, leg string) error {
-	start := time.Now()
-	return p.time("stop_music", start, p.PBX.StopMusic(ctx, leg))
-}
-
-func (p meteredPBX) Ring(ctx context.Context, req RingRequest) error {
-	start := time.Now()
-	return p.time("ring", start, p.PBX.Ring(ctx, req))
-}
-
-func (p meteredPBX) Bridge(ctx context.Context, bridge string, legs ...string) error {
-	start := time.Now()
-	return p.time("bridge", start, p.PBX.Bridge(ctx, bridge, legs...))
-}
-
-func (p meteredPBX) DestroyBridge(ctx context.Context, bridge string) error {
-	start := time.Now()
-	return p.time("destroy_bridge", start, p.PBX.DestroyBridge(ctx, bridge))
-}
-
-func (p meteredPBX) Hangup(ctx context.Context, leg string, cause HangupCause) error {
-	start := time.Now()
-	return p.time("hangup", start, p.PBX.Hangup(ctx, leg, cause))
-}
-
-func (p meteredPBX) ContinueInDialplan(ctx context.Context, leg string) error {
-	start := time.Now()
-	return p.time("continue", start, p.PBX.ContinueInDialplan(ctx, leg))
-}
-
-func (p meteredPBX) AddToBridge(ctx context.Context, bridge, leg string) error {
-	start := time.Now()
-	return p.time("add_to_bridge", start, p.PBX.AddToBridge(ctx, bridge, leg))
-}
-
-func (p meteredPBX) RemoveFromBridge(ctx context.Context, bridge, leg string) error {
-	start := time.Now()
-	return p.time("remove_from_bridge", start, p.PBX.RemoveFromBridge(ctx, bridge, leg))
-}
-
-func (p meteredPBX) StartRecording(ctx context.Context, bridge, name string) error {
-	start := time.Now()
-	return p.time("start_recording", start, p.PBX.StartRecording(ctx, bridge, name))
-}
-
-func (p meteredPBX) PauseRecording(ctx context.Context, name string) error {
-	start := time.Now()
-	return p.time("pause_recording", start, p.PBX.PauseRecording(ctx, name))
-}
-
-func (p meteredPBX) ResumeRecording(ctx context.Context, name string) error {
-	start := time.Now()
-	return p.time("resume_recording", start, p.PBX.ResumeRecording(ctx, name))
-}
-
-func (p meteredPBX) StopRecording(ctx context.Context, name string) error {
-	start := time.Now()
-	return p.time("stop_recording", start, p.PBX.StopRecording(ctx, name))
+	timed := commandPBX{PBX: p, around: func(kind string, cmd func() error) error {
+		start := time.Now()
+		err := cmd()
+		m.ObservePBXCommand(kind, time.Since(start), err)
+		return err
+	}}
+	return meteredPBX{PBX: timed, m: m}
 }
 
 func (p meteredPBX) Takeover(ctx context.Context, owner string, legs []string) ([]LegState, error) {
 	start := time.Now()
 	states, err := p.PBX.Takeover(ctx, owner, legs)
-	return states, p.time("takeover", start, err)
+	p.m.ObservePBXCommand("takeover", time.Since(start), err)
+	return states, err
 }
 
 // Run counts each event by kind before the engine handles it.
