@@ -75,14 +75,19 @@ func (e *Engine) EditVariable(ctx context.Context, agent, name, value string, ve
 	return v, nil
 }
 
-// RevealVariable shows a secure value to an agent on the call; the reveal
-// is audited.
-func (e *Engine) RevealVariable(ctx context.Context, agent, name string) (string, error) {
+// RevealVariable shows a secure value of agent's call to actor: the agent
+// itself ("agent:<id>") or a supervisor ("supervisor:<name>") acting for
+// it. The audit entry names both, so a supervisor's reveal is never
+// recorded as the agent's.
+func (e *Engine) RevealVariable(ctx context.Context, actor, agent, name string) (string, error) {
+	if actor == "" {
+		return "", fmt.Errorf("reveal %s for %s: no actor to audit", name, agent)
+	}
 	conn, q, err := e.variablesOf(ctx, agent)
 	if err != nil {
 		return "", err
 	}
-	return e.cad.Reveal(ctx, conn, q.Variables, name, agent)
+	return e.cad.Reveal(ctx, conn, q.Variables, name, actor, agent)
 }
 
 // partiesOf lists the agents on a call as its view says.

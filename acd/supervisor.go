@@ -89,7 +89,7 @@ func (e *AgentOnCallError) Unwrap() error { return ErrIllegalTransition }
 const forceAttempts = 3
 
 // ForceEnd ends interaction conn for a supervisor (who, e.g.
-// "supervisor:0"; reason is their note). If the call's owner replica is
+// "supervisor:alice"; reason is their note). If the call's owner replica is
 // alive the request goes to it, and its actor ends the call as for any
 // end; if the owner is dead, or alive but not running the call, this
 // replica ends it: it hangs up the legs recorded on the interaction and
@@ -202,7 +202,7 @@ func (e *Engine) forceEndByOwner(ctx context.Context, ix Interaction, who, reaso
 	// written here, where the supervisor's identity is known.
 	pipe := e.store.rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.store.keys.Audit(), Values: []any{
-		"kind", "force_end", "connection_id", res.ConnectionID, "who", who, "reason", reason,
+		"kind", "force_end", "connection_id", res.ConnectionID, "actor", who, "who", who, "reason", reason,
 		"path", res.Path, "owner", res.Owner, "before", res.Before, "after", res.After,
 		"agent", res.Agent, "agent_before", string(res.AgentBefore), "agent_after", string(res.AgentAfter),
 		"at", strconv.FormatInt(e.opts.Clock.Now().UnixMilli(), 10),

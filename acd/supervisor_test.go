@@ -132,7 +132,7 @@ func TestForceAgentStateFromEveryState(t *testing.T) {
 					t.Errorf("%d wrap-ups still due", n)
 				}
 				au := lastAudit(t, s)
-				if au["kind"] != "force_agent_state" || au["agent"] != "a1" || au["who"] != "supervisor:0" ||
+				if au["kind"] != "force_agent_state" || au["agent"] != "a1" || au["actor"] != "supervisor:0" || au["who"] != "supervisor:0" ||
 					au["reason"] != "stuck since the crash" || au["before"] != string(st) || au["after"] != string(target) ||
 					au["connection_id"] != conn {
 					t.Errorf("audit %v", au)

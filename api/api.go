@@ -69,8 +69,9 @@ type Core interface {
 	// EditVariable sets one variable if the call's variables are still at
 	// version; otherwise it returns a *cad.ConflictError.
 	EditVariable(ctx context.Context, agentID, name, value string, version int64) (cad.View, error)
-	// RevealVariable returns a secure value in clear (the core audits it).
-	RevealVariable(ctx context.Context, agentID, name string) (string, error)
+	// RevealVariable returns a secure value of agentID's call in clear to
+	// actor ("agent:<id>" or "supervisor:<name>"); the core audits both.
+	RevealVariable(ctx context.Context, actor, agentID, name string) (string, error)
 	// SubscribeSupervisor streams every agent's events until ctx ends
 	// (then the channel is closed).
 	SubscribeSupervisor(ctx context.Context) (<-chan acd.AgentEvent, error)

@@ -27,7 +27,7 @@ const (
 
 var testAuth = config.Auth{
 	Agents:      []config.AgentToken{{Agent: agentID, Token: agentTok}, {Agent: otherID, Token: otherTok}},
-	Supervisors: []string{superTok},
+	Supervisors: []config.SupervisorToken{{Token: superTok}},
 }
 
 // world is one API instance over a fake core, with its log captured.

@@ -1,10 +1,10 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/tandem-cc/tandem/config"
@@ -15,9 +15,32 @@ type principal struct {
 	supervisor bool
 	agent      string // the agent an agent token acts for
 	// name is who the token is in the audit: "agent:<id>", or
-	// "supervisor:<n>" with n the token's index in auth.supervisors
-	// (supervisor tokens carry no name in the configuration).
+	// "supervisor:<name>" with the name auth.supervisors gives it.
 	name string
+}
+
+// Actor names are the audit's "actor" field, and what the core's audited
+// methods take: the principal that acted, as opposed to the agent it
+// acted for.
+const (
+	agentActorPrefix      = "agent:"
+	supervisorActorPrefix = "supervisor:"
+)
+
+// principalKey carries the authenticated principal in a request's
+// context, for handlers whose wrapper passes on only the agent id.
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, p principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// actorOf is the audit identity of whoever made the request: set by
+// guard for every authenticated route, "" on a route that has none (the
+// core then refuses to act: nothing audited goes without an actor).
+func actorOf(ctx context.Context) string {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p.name
 }
 
 // mayActFor reports whether p may act for (and read) agent id.
@@ -37,16 +60,19 @@ type tokenEntry struct {
 	who    principal
 }
 
+// newAuthenticator keeps the digest of each configured token: computed
+// from a clear token, or taken from token_sha256. An entry with neither
+// (Validate refuses it) authenticates nobody.
 func newAuthenticator(a config.Auth) *authenticator {
 	var au authenticator
 	for _, at := range a.Agents {
-		if at.Token != "" {
-			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(at.Token)), principal{agent: at.Agent, name: "agent:" + at.Agent}})
+		if d, ok := at.Digest(); ok {
+			au.tokens = append(au.tokens, tokenEntry{d, principal{agent: at.Agent, name: agentActorPrefix + at.Agent}})
 		}
 	}
-	for i, tok := range a.Supervisors {
-		if tok != "" {
-			au.tokens = append(au.tokens, tokenEntry{sha256.Sum256([]byte(tok)), principal{supervisor: true, name: "supervisor:" + strconv.Itoa(i)}})
+	for i, st := range a.Supervisors {
+		if d, ok := st.Digest(); ok {
+			au.tokens = append(au.tokens, tokenEntry{d, principal{supervisor: true, name: supervisorActorPrefix + a.SupervisorName(i)}})
 		}
 	}
 	return &au

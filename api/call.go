@@ -185,7 +185,7 @@ func (s *server) revealVariable(w http.ResponseWriter, r *http.Request, id strin
 		s.fail(w, r, err)
 		return
 	}
-	v, err := s.core.RevealVariable(r.Context(), id, name)
+	v, err := s.core.RevealVariable(r.Context(), actorOf(r.Context()), id, name)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -52,7 +52,7 @@ var callRoutes = []callRoute{
 		"EditVariable(1001,BALANCE,12.50,3)", `"version":4`},
 	{"clear variable", "PUT", "/v1/agents/1001/call/variables/BALANCE", `{"value":"","version":3}`,
 		"EditVariable(1001,BALANCE,,3)", `"version":4`},
-	{"reveal variable", "POST", "/v1/agents/1001/call/variables/CARD/reveal", "", "RevealVariable(1001,CARD)",
+	{"reveal variable", "POST", "/v1/agents/1001/call/variables/CARD/reveal", "", "RevealVariable(agent:1001,1001,CARD)",
 		`{"name":"CARD","value":"4111111111111111"}`},
 }
 
@@ -96,7 +96,10 @@ func TestCallControlAuth(t *testing.T) {
 			if rec.Code != http.StatusOK {
 				t.Fatalf("supervisor: status %d: %s", rec.Code, rec.Body)
 			}
-			want := strings.Replace(tc.call, "(1001", "(1002", 1)
+			// The core learns who acted where it audits it: the
+			// supervisor, not the agent it acted for.
+			want := strings.Replace(tc.call, "(agent:1001,1001", "(supervisor:supervisor-1,1002", 1)
+			want = strings.Replace(want, "(1001", "(1002", 1)
 			if calls := w.core.Calls(); len(calls) != 1 || calls[0] != want {
 				t.Errorf("core calls %v, want [%s]", calls, want)
 			}

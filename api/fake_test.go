@@ -210,8 +210,8 @@ func (f *fakeCore) EditVariable(_ context.Context, id, name, value string, versi
 	return fakeView(version+1, value), nil
 }
 
-func (f *fakeCore) RevealVariable(_ context.Context, id, name string) (string, error) {
-	if err := f.record("RevealVariable(%s,%s)", id, name); err != nil {
+func (f *fakeCore) RevealVariable(_ context.Context, actor, id, name string) (string, error) {
+	if err := f.record("RevealVariable(%s,%s,%s)", actor, id, name); err != nil {
 		return "", err
 	}
 	return "4111111111111111", nil

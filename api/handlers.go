@@ -27,7 +27,7 @@ func (s *server) guard(queryToken bool, h func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
 			return
 		}
-		h(w, r, who)
+		h(w, r.WithContext(withPrincipal(r.Context(), who)), who)
 	})
 }
 

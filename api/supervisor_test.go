@@ -59,11 +59,12 @@ func TestSupervisorRoutesAuth(t *testing.T) {
 	}
 }
 
-// TestSupervisorIdentityIsTheTokenIndex: supervisor tokens have no names
-// in the configuration; the audit gets "supervisor:<index>".
-func TestSupervisorIdentityIsTheTokenIndex(t *testing.T) {
+// TestSupervisorIdentityIsTheConfiguredName: the core is told who acted
+// as "supervisor:<name>", the name auth.supervisors gives the token, or
+// the generated "supervisor-<n>" of an unnamed (plain-string) entry.
+func TestSupervisorIdentityIsTheConfiguredName(t *testing.T) {
 	core := newFakeCore()
-	h := New(core, config.Auth{Supervisors: []string{"tok-s0", "tok-s1"}}, nil)
+	h := New(core, config.Auth{Supervisors: []config.SupervisorToken{{Token: "tok-s0"}, {Name: "bob", Token: "tok-s1"}}}, nil)
 	w := &world{core: core, h: h, logs: &syncBuffer{}}
 	if rec := w.do("POST", forceEndPath, "tok-s1", `{"reason":"caller gone, agent stuck"}`); rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -72,8 +73,8 @@ func TestSupervisorIdentityIsTheTokenIndex(t *testing.T) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	want := []string{
-		"ForceEnd(c-1,supervisor:1,caller gone, agent stuck)",
-		"ForceAgentState(1001,idle,meeting,r,supervisor:0,true)",
+		"ForceEnd(c-1,supervisor:bob,caller gone, agent stuck)",
+		"ForceAgentState(1001,idle,meeting,r,supervisor:supervisor-1,true)",
 	}
 	if got := w.core.Calls(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("calls %q, want %q", got, want)

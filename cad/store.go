@@ -125,18 +125,20 @@ func (s *Store) Edit(ctx context.Context, conn string, defs []Variable, name, va
 }
 
 // Reveal returns variable name of conn in clear and records who asked in
-// the audit stream, in one script. It is meant for secure variables; a
-// non-secure one is returned (and audited) too, so a desktop need not know
-// which is which. The value is never logged.
-func (s *Store) Reveal(ctx context.Context, conn string, defs []Variable, name, who string) (string, error) {
+// the audit stream, in one script: actor is who asked ("agent:1002",
+// "supervisor:alice"), agent the agent on whose call, and on whose
+// behalf, it was shown ("" when none). It is meant for secure variables;
+// a non-secure one is returned (and audited) too, so a desktop need not
+// know which is which. The value is never logged.
+func (s *Store) Reveal(ctx context.Context, conn string, defs []Variable, name, actor, agent string) (string, error) {
 	if _, ok := lookup(defs, name); !ok {
 		return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrUnknownVariable)
 	}
-	if strings.TrimSpace(who) == "" {
+	if strings.TrimSpace(actor) == "" {
 		return "", fmt.Errorf("reveal %s of %s: no user to audit", name, conn)
 	}
 	reply, err := scriptReveal.Run(ctx, s.rdb, []string{s.keys.cad(conn), s.keys.audit()},
-		valueField(name), conn, name, who).Result()
+		valueField(name), conn, name, actor, agent).Result()
 	if err != nil {
 		if isNotFound(err) {
 			return "", fmt.Errorf("reveal %s of %s: %w", name, conn, ErrNotFound)
@@ -149,7 +151,7 @@ func (s *Store) Reveal(ctx context.Context, conn string, defs []Variable, name, 
 	}
 	secret := Secret(v)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "variable revealed",
-		slog.String("connection_id", conn), slog.String("name", name), slog.String("who", who))
+		slog.String("connection_id", conn), slog.String("name", name), slog.String("actor", actor), slog.String("agent_id", agent))
 	return secret.Plain(), nil
 }
 

@@ -117,7 +117,7 @@ func TestViewOfUnknownInteractionIsNotFound(t *testing.T) {
 	if _, err := s.Edit(ctx, "nope", testDefs, "notes", "x", 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("edit: %v", err)
 	}
-	if _, err := s.Reveal(ctx, "nope", testDefs, "card", "sup1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Reveal(ctx, "nope", testDefs, "card", "supervisor:sup1", "1002"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reveal: %v", err)
 	}
 }
@@ -253,7 +253,7 @@ func TestRevealReturnsClearValueAndAudits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := s.Reveal(ctx, "c1", testDefs, "card", "sup1")
+	got, err := s.Reveal(ctx, "c1", testDefs, "card", "supervisor:sup1", "1002")
 	if err != nil || got != "5500000000000004" {
 		t.Fatalf("reveal = %q, %v", got, err)
 	}
@@ -262,7 +262,9 @@ func TestRevealReturnsClearValueAndAudits(t *testing.T) {
 		t.Fatalf("audit entries %v %v", entries, err)
 	}
 	e := entries[0].Values
-	if e["kind"] != "reveal" || e["who"] != "sup1" || e["connection_id"] != "c1" || e["name"] != "card" || e["at"] == "" {
+	// Who acted and on whose behalf: a supervisor's reveal is not the agent's.
+	if e["kind"] != "reveal" || e["actor"] != "supervisor:sup1" || e["agent"] != "1002" || e["who"] != "supervisor:sup1" ||
+		e["connection_id"] != "c1" || e["name"] != "card" || e["at"] == "" {
 		t.Fatalf("audit entry %v", e)
 	}
 	for k, v := range e {
@@ -277,10 +279,10 @@ func TestRevealReturnsClearValueAndAudits(t *testing.T) {
 		t.Fatalf("reveal not logged: %s", logs.String())
 	}
 
-	if _, err := s.Reveal(ctx, "c1", testDefs, "pin", "sup1"); !errors.Is(err, ErrUnknownVariable) {
+	if _, err := s.Reveal(ctx, "c1", testDefs, "pin", "supervisor:sup1", "1002"); !errors.Is(err, ErrUnknownVariable) {
 		t.Fatalf("unknown: %v", err)
 	}
-	if _, err := s.Reveal(ctx, "c1", testDefs, "card", " "); err == nil {
+	if _, err := s.Reveal(ctx, "c1", testDefs, "card", " ", "1002"); err == nil {
 		t.Fatal("reveal without a user was allowed")
 	}
 	if n, _ := rdb.XLen(ctx, s.AuditStream()).Result(); n != 1 {

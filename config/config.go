@@ -158,20 +158,6 @@ type HTTP struct {
 	Listen string `mapstructure:"listen"` // host:port; empty disables the API
 }
 
-// Auth lists the bearer tokens the API accepts. Tokens are kept in a list,
-// not a map, because viper lower-cases map keys and tokens are
-// case-sensitive.
-type Auth struct {
-	Agents      []AgentToken `mapstructure:"agents"`
-	Supervisors []string     `mapstructure:"supervisors"`
-}
-
-// AgentToken lets one agent act for itself.
-type AgentToken struct {
-	Agent string `mapstructure:"agent"`
-	Token string `mapstructure:"token"`
-}
-
 // Routing holds the routing defaults.
 type Routing struct {
 	// DefaultQueue takes calls whose queue is named neither by the dialplan

@@ -205,7 +205,7 @@ func TestEnvOverridesNestedKeys(t *testing.T) {
 	if c.Log.Format != "text" {
 		t.Errorf("log.format = %q", c.Log.Format)
 	}
-	if strings.Join(c.ARI.AttachedVars, "|") != "A|B" || strings.Join(c.Auth.Supervisors, "|") != "s1|s2" {
+	if strings.Join(c.ARI.AttachedVars, "|") != "A|B" || !reflect.DeepEqual(c.Auth.Supervisors, []SupervisorToken{{Name: "supervisor-1", Token: "s1"}, {Name: "supervisor-2", Token: "s2"}}) {
 		t.Errorf("lists: %v %v", c.ARI.AttachedVars, c.Auth.Supervisors)
 	}
 	if q := c.Queues["support"]; q.RingTimeout != 45*time.Second {
@@ -454,7 +454,7 @@ func valid() Config {
 	c.Routing.DNIS = map[string]string{"100": "sales"}
 	c.Auth = Auth{
 		Agents:      []AgentToken{{Agent: "1001", Token: "a1"}, {Agent: "1002", Token: "a2"}},
-		Supervisors: []string{"s1"},
+		Supervisors: []SupervisorToken{{Name: "s", Token: "s1"}},
 	}
 	return c
 }
@@ -572,8 +572,8 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"auth.agents[1].token", func(c *Config) { c.Auth.Agents[1].Token = "a1" }},
 		{"auth.agents[0].agent", func(c *Config) { c.Auth.Agents[0].Agent = "" }},
 		{"auth.agents[0].agent", func(c *Config) { c.Auth.Agents[0].Agent = "has space" }},
-		{"auth.supervisors[0]", func(c *Config) { c.Auth.Supervisors[0] = "" }},
-		{"auth.supervisors[0]", func(c *Config) { c.Auth.Supervisors[0] = "a2" }},
+		{"auth.supervisors[0].token", func(c *Config) { c.Auth.Supervisors[0].Token = "" }},
+		{"auth.supervisors[0].token", func(c *Config) { c.Auth.Supervisors[0].Token = "a2" }},
 		{"routing.ring_timeout", func(c *Config) { c.Routing.RingTimeout = 0 }},
 		{"routing.sweep_interval", func(c *Config) { c.Routing.SweepInterval = -time.Second }},
 		{"routing.callback_lease", func(c *Config) { c.Routing.CallbackLease = 500 * time.Millisecond }},
@@ -669,7 +669,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestValidateNeverPrintsTokens(t *testing.T) {
 	c := valid()
-	c.Auth.Supervisors = append(c.Auth.Supervisors, "a1")
+	c.Auth.Supervisors = append(c.Auth.Supervisors, SupervisorToken{Token: "a1"})
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "a1\"") || strings.Contains(err.Error(), ": a1") {
 		t.Fatalf("err = %v", err)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"os"
@@ -145,6 +146,7 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		c.NodeID = host
 	}
 	c.normalizeRefs()
+	c.Auth.nameSupervisors()
 	if err := restoreSetCase(raw, &c); err != nil {
 		return Config{}, fmt.Errorf("config: read %s: %w", file, err)
 	}
@@ -186,7 +188,9 @@ func envSettable(t reflect.Type) bool {
 	case reflect.Map:
 		return false
 	case reflect.Slice:
-		return t.Elem().Kind() != reflect.Struct
+		// A list of records cannot, unless a record also reads from a
+		// plain string (auth.supervisors: "t1,t2").
+		return t.Elem().Kind() != reflect.Struct || reflect.PointerTo(t.Elem()).Implements(textUnmarshaler)
 	}
 	return true
 }
@@ -366,6 +370,8 @@ func EnvKeys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+var textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 
 type leaf struct {
 	key string

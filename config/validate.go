@@ -176,32 +176,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	// Auth. A token may belong to one principal only: otherwise who the
-	// caller is would depend on the order of the list.
-	seen := map[string]string{} // token → key that declared it
-	token := func(key, tok string) {
-		switch {
-		case tok == "":
-			bad(key, "must not be empty")
-		case strings.IndexFunc(tok, unicode.IsSpace) >= 0:
-			bad(key, "must not contain spaces")
-		case seen[tok] != "":
-			// Never print the token itself.
-			bad(key, "duplicates %s", seen[tok])
-		default:
-			seen[tok] = key
-		}
-	}
-	for i, a := range c.Auth.Agents {
-		key := fmt.Sprintf("auth.agents[%d]", i)
-		if !agentID.MatchString(a.Agent) {
-			bad(key+".agent", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
-		}
-		token(key+".token", a.Token)
-	}
-	for i, tok := range c.Auth.Supervisors {
-		token(fmt.Sprintf("auth.supervisors[%d]", i), tok)
-	}
+	c.Auth.validate(bad) // auth.go
 
 	// Routing and queues.
 	positive(bad, "routing.ring_timeout", c.Routing.RingTimeout)

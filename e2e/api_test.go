@@ -42,7 +42,7 @@ func TestAgentDesktopThroughAPI(t *testing.T) {
 	l := startLab(t, 1, 5*time.Second)
 	auth := config.Auth{
 		Agents:      []config.AgentToken{{Agent: "a1", Token: "tok-a1"}, {Agent: "a2", Token: "tok-a2"}},
-		Supervisors: []string{"tok-sup"},
+		Supervisors: []config.SupervisorToken{{Token: "tok-sup"}},
 	}
 	srv := httptest.NewServer(api.New(l.Replicas[0].Engine, auth, nil))
 	defer srv.Close()

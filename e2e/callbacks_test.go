@@ -767,7 +767,7 @@ func TestWebCallbackCancelUntilItIsDialled(t *testing.T) {
 // then register with a number), as an external flow engine would.
 func TestCallbacksThroughHTTP(t *testing.T) {
 	l := startCallbackLab(t, cbOptions{})
-	srv := httptest.NewServer(api.New(l.Replicas[0].Engine, config.Auth{Supervisors: []string{"tok-sup"}}, nil))
+	srv := httptest.NewServer(api.New(l.Replicas[0].Engine, config.Auth{Supervisors: []config.SupervisorToken{{Token: "tok-sup"}}}, nil))
 	defer srv.Close()
 
 	st, body := call(t, srv, "POST", "/v1/callbacks", "tok-sup", `{"queue":"sales","number":"12"}`)

@@ -227,7 +227,7 @@ func valueOfView(t *testing.T, v cad.View, name string) string {
 // ("tok-<id>") and a supervisor token "tok-sup".
 func (l *controlLab) controlAPI(logger *slog.Logger, ids ...string) *httptest.Server {
 	l.t.Helper()
-	auth := config.Auth{Supervisors: []string{"tok-sup"}}
+	auth := config.Auth{Supervisors: []config.SupervisorToken{{Token: "tok-sup"}}}
 	for _, id := range ids {
 		auth.Agents = append(auth.Agents, config.AgentToken{Agent: id, Token: "tok-" + id})
 	}
@@ -837,7 +837,7 @@ func TestSecureVariablesNeverInLogsOrEvents(t *testing.T) {
 	l.view("a1", "consult connected", func(v acd.CallView) bool { return v.Consult != nil && v.Consult.State == "connected" })
 
 	// An explicit reveal gives it in clear, and is audited without it.
-	got, err := e.RevealVariable(ctx, "a1", "CARD")
+	got, err := e.RevealVariable(ctx, "agent:a1", "a1", "CARD")
 	if err != nil || got != card {
 		t.Fatalf("reveal: %q %v", got, err)
 	}
@@ -851,7 +851,8 @@ func TestSecureVariablesNeverInLogsOrEvents(t *testing.T) {
 	}
 	for i, who := range []string{"a1", "a2"} {
 		a := audit[i].Values
-		if a["kind"] != "reveal" || a["who"] != who || a["name"] != "CARD" || a["connection_id"] != conn || a["at"] == "" {
+		if a["kind"] != "reveal" || a["actor"] != "agent:"+who || a["agent"] != who || a["who"] != "agent:"+who ||
+			a["name"] != "CARD" || a["connection_id"] != conn || a["at"] == "" {
 			t.Fatalf("audit entry %d: %v", i, a)
 		}
 		if strings.Contains(fmt.Sprint(a), card) {

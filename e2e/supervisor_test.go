@@ -28,11 +28,11 @@ const supTok, agentTokA1 = "tok-sup-0", "tok-a1"
 var _ api.SupervisorCore = (*acd.Engine)(nil)
 
 // supervisorAPI serves replica r's engine to one supervisor token
-// (audited as supervisor:0) and a1's agent token.
+// (audited as supervisor:alice) and a1's agent token.
 func supervisorAPI(t *testing.T, l *controlLab, r int) *httptest.Server {
 	t.Helper()
 	auth := config.Auth{
-		Supervisors: []string{supTok},
+		Supervisors: []config.SupervisorToken{{Name: "alice", Token: supTok}},
 		Agents:      []config.AgentToken{{Agent: "a1", Token: agentTokA1}},
 	}
 	srv := httptest.NewServer(api.New(l.Replicas[r].Engine, auth, nil))
@@ -90,7 +90,7 @@ func forceEndOK(t *testing.T, srv *httptest.Server, conn string) acd.ForceEndRes
 // checkForcedEnd checks what any forced end of a connected call leaves:
 // no leg of the call up at the PBX, no bridge, the interaction ended by
 // the supervisor, its agent in wrap-up (the control lab's wrap-up time),
-// the audit entry naming supervisor:0, and the transition in the history.
+// the audit entry naming supervisor:alice, and the transition in the history.
 func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.ForceEndResult, path string) {
 	t.Helper()
 	ctx := context.Background()
@@ -118,7 +118,7 @@ func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.For
 		t.Fatalf("audit: %v %v", audit, err)
 	}
 	a := audit[0].Values
-	if a["kind"] != "force_end" || a["who"] != "supervisor:0" || a["connection_id"] != ix.ConnectionID ||
+	if a["kind"] != "force_end" || a["actor"] != "supervisor:alice" || a["who"] != "supervisor:alice" || a["connection_id"] != ix.ConnectionID ||
 		a["reason"] != "agent stuck on a dead call" || a["before"] != "connected" || a["after"] != "ended" ||
 		a["agent"] != "a1" || a["agent_before"] != "connected" || a["agent_after"] != "wrapup" || a["path"] != path {
 		t.Errorf("audit entry %v", a)
@@ -130,7 +130,7 @@ func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.For
 	var ended, agentFreed, asked bool
 	for _, m := range hist {
 		v := m.Values
-		if v["kind"] == "control" && v["id"] == ix.ConnectionID && v["action"] == "force_end" && v["who"] == "supervisor:0" {
+		if v["kind"] == "control" && v["id"] == ix.ConnectionID && v["action"] == "force_end" && v["who"] == "supervisor:alice" {
 			asked = true
 		}
 		if v["kind"] == "interaction" && v["id"] == ix.ConnectionID && v["from"] == "connected" && v["to"] == "ended" {

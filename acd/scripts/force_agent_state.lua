@@ -42,7 +42,7 @@ end
 local now = now_ms()
 local function audit(after)
   redis.call('XADD', KEYS[3], '*', 'kind', 'force_agent_state', 'agent', agent,
-    'who', ARGV[6], 'reason', ARGV[7], 'before', cur, 'after', after,
+    'actor', ARGV[6], 'who', ARGV[6], 'reason', ARGV[7], 'before', cur, 'after', after,
     'connection_id', conn, 'at', tostring(now))
 end
 -- Already there: nothing moves (an available agent keeps its place in

@@ -65,7 +65,7 @@ local agent_after = agent ~= '' and (redis.call('HGET', k_agent(agent), 'state')
 redis.call('XADD', k_events(), 'MAXLEN', '~', '1000000', '*', 'kind', 'control', 'id', ARGV[3],
   'action', 'force_end', 'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5])
 redis.call('XADD', KEYS[2], '*', 'kind', 'force_end', 'connection_id', ARGV[3],
-  'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5], 'owner', ARGV[4],
+  'actor', ARGV[6], 'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5], 'owner', ARGV[4],
   'before', st, 'after', to, 'agent', agent, 'agent_before', agent_before,
   'agent_after', agent_after, 'at', tostring(now))
 return {st, to, agent, agent_before, agent_after}

@@ -4,6 +4,7 @@
 //	tandem demo    run a whole contact center in one process and report
 //	tandem sim     run the Asterisk (ARI) simulator on its own
 //	tandem bench   measure throughput and cost under load (BENCHMARKS.md)
+//	tandem token-digest  print the SHA-256 digest of a token read on stdin
 //
 // This file and its siblings only wire packages together; the logic lives
 // in acd, ari, api, config, pbxsim and internal/demo.
@@ -33,6 +34,8 @@ Usage:
   tandem sim   [flags]   serve the ARI simulator alone, to point a replica at
   tandem bench [flags]   start a private Redis, the simulator and replicas as
                          processes, route calls and report throughput and cost
+  tandem token-digest    read a bearer token on stdin, print its SHA-256 digest
+                         (for auth.*.token_sha256)
 
 Run "tandem <command> --help" for a command's flags.
 `
@@ -69,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = simCmd(ctx, rest, stderr)
 	case "bench":
 		err = benchCmd(ctx, rest, stdout, stderr)
+	case "token-digest":
+		err = tokenDigestCmd(rest, os.Stdin, stdout, stderr)
 	case bench.ReplicaCommand: // hidden: run by `tandem bench` only
 		err = benchReplica(ctx, rest, stderr)
 	case "help", "-h", "--help":
