@@ -113,6 +113,25 @@ local function set_agent_state(id, from, to, now, conn)
     cjson.encode({type = 'state', agent = id, state = to, at_ms = now, connection_id = conn}))
 end
 
+-- DEFAULT_LOGGED_OUT_TTL_MS keeps a logged-out record whose login did not
+-- record its own time (a record from before it was recorded) a week.
+local DEFAULT_LOGGED_OUT_TTL_MS = 7 * 24 * 3600 * 1000
+
+-- logged_out is what every path to logged_out does besides the state
+-- change (set_state.lua: the agent's logout; force_agent_state.lua: a
+-- supervisor's): the record expires after the time its login recorded
+-- (a login before then writes it anew, without expiry), and the agent's
+-- entry in the skills hash goes (login writes it again; routing reads it
+-- for available agents only). Nothing else names a logged-out agent:
+-- the logged-in set is left by the caller, the day stats expire on their
+-- own, so an expired record leaves nothing behind.
+local function logged_out(id)
+  local a = k_agent(id)
+  local ttl = tonumber(redis.call('HGET', a, 'logged_out_ttl_ms') or '') or DEFAULT_LOGGED_OUT_TTL_MS
+  redis.call('HDEL', k_skills(), id)
+  redis.call('PEXPIRE', a, math.max(ttl, 1))
+end
+
 -- ------------------------------------------------------ agents' day stats --
 
 local DAY_MS = 86400000
