@@ -264,7 +264,12 @@ func (s *Store) arrive(ctx context.Context, conn, callerLeg, ani, dnis string, a
 	if counted {
 		count = "1"
 	}
-	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data), s.policy.MaxConcurrentCalls, count)
+	secure, err := s.policy.secureNamesOf(attached, nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
+	}
+	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data), s.policy.MaxConcurrentCalls, count,
+		s.policy.secureKeepMS(), secure)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}

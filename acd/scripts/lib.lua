@@ -852,6 +852,82 @@ local function transition_to(cur, first)
   return nil
 end
 
+-- --------------------------------------------------------- secure values --
+--
+-- A secure value (an IVR entry marked secure, a variable a queue declares
+-- secure) is needed in clear only while its call runs: an agent on the
+-- call may reveal it. Once the interaction ends nobody can, so it is not
+-- kept: the end drops it (or, with a retention, the sweep drops it later,
+-- secure_expire.lua). Dropping keeps the variable's name and replaces its
+-- value with DROPPED, in the two places a value is kept:
+--   ix:<conn>       'attached' (JSON object) — names listed in 'secure'
+--                   (JSON array; acd/store.go writes it with 'attached')
+--   ix:<conn>:cad   'v:<name>' — names listed in its '_secure' (JSON
+--                   array; package cad writes it with the values)
+-- Both lists are unioned and applied to both places: a name secure for
+-- one is secure for the other. 'secure_keep_ms' (written at arrival) is
+-- the retention.
+local DROPPED = '[dropped]'
+local function k_secure_due() return B .. 'secure-due' end
+
+local function decode_names(raw, into)
+  if not raw then return end
+  local ok, list = pcall(cjson.decode, raw)
+  if ok and type(list) == 'table' then
+    for _, n in ipairs(list) do
+      if type(n) == 'string' then into[n] = true end
+    end
+  end
+end
+
+-- secure_names is the set of an interaction's secure variable names.
+local function secure_names(ix)
+  local names = {}
+  decode_names(redis.call('HGET', ix, 'secure'), names)
+  decode_names(redis.call('HGET', ix .. ':cad', '_secure'), names)
+  return names
+end
+
+-- drop_secure replaces every secure value of the interaction at ix with
+-- DROPPED (empty values stay empty: there is nothing to hide). Bounded: a
+-- call has a handful of variables.
+local function drop_secure(ix)
+  local names = secure_names(ix)
+  if next(names) == nil then return end
+  local raw = redis.call('HGET', ix, 'attached')
+  if raw then
+    local ok, att = pcall(cjson.decode, raw)
+    if ok and type(att) == 'table' then
+      local changed = false
+      for n in pairs(names) do
+        local v = att[n]
+        if type(v) == 'string' and v ~= '' and v ~= DROPPED then
+          att[n] = DROPPED
+          changed = true
+        end
+      end
+      if changed then redis.call('HSET', ix, 'attached', cjson.encode(att)) end
+    end
+  end
+  local cad = ix .. ':cad'
+  for n in pairs(names) do
+    local v = redis.call('HGET', cad, 'v:' .. n)
+    if v and v ~= '' and v ~= DROPPED then redis.call('HSET', cad, 'v:' .. n, DROPPED) end
+  end
+end
+
+-- end_secure applies the retention of an interaction ending now: 0 drops
+-- its secure values at once (in the script that ends it, so no ended
+-- interaction keeps one); more schedules the drop (secure-due).
+local function end_secure(ix, conn, now)
+  local keep = tonumber(redis.call('HGET', ix, 'secure_keep_ms') or '') or 0
+  if keep <= 0 then
+    drop_secure(ix)
+  elseif next(secure_names(ix)) ~= nil then
+    redis.call('ZADD', k_secure_due(), now + keep, conn)
+  end
+end
+
 -- ---------------------------------------------------------------- script --
 
 -- close_interaction writes what every end of an interaction writes
@@ -863,7 +939,8 @@ end
 -- any more); kept a week (reports read the event stream, the record and
 -- its call-associated data are for recent look-ups, so Redis does not
 -- grow with every call); no longer counted against the concurrent-call
--- cap. The caller appends the history entry and frees the agents.
+-- cap; its secure values dropped, or their drop scheduled (end_secure).
+-- The caller appends the history entry and frees the agents.
 local function close_interaction(ix, conn, st, to, now, by)
   local q = redis.call('HGET', ix, 'queue')
   if q then redis.call('ZREM', k_waiting(q), conn) end
@@ -882,6 +959,7 @@ local function close_interaction(ix, conn, st, to, now, by)
     v.held_since, v.consult, v.recording = nil, nil, nil
     redis.call('HSET', ix, 'view', cjson.encode(v))
   end
+  end_secure(ix, conn, now)
   redis.call('PEXPIRE', ix, RETENTION_MS)
   redis.call('PEXPIRE', ix .. ':cad', RETENTION_MS)
   if redis.call('HGET', ix, 'counted') == '1' then

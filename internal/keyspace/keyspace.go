@@ -21,6 +21,7 @@
 //	tandem:v1:offers-due                  ZSET   agents reserved or ringing by the deadline of their offer
 //	tandem:v1:active-calls                STR    calls held now (the concurrent-call cap)
 //	tandem:v1:refused-full                STR    calls refused at that cap
+//	tandem:v1:secure-due                  ZSET   ended interactions whose secure values are dropped at the score (Redis ms)
 //	tandem:v1:events                      STREAM every interaction and agent transition
 //	tandem:v1:audit                       STREAM who revealed which secure value
 //	tandem:v1:node:<node>:inbox           STREAM offers and commands for calls a node owns
@@ -96,6 +97,12 @@ func (k Keys) WrapUpDue() string        { return k.base + "wrapup-due" }
 func (k Keys) OffersDue() string        { return k.base + "offers-due" }
 func (k Keys) ActiveCalls() string      { return k.base + "active-calls" }
 func (k Keys) RefusedFull() string      { return k.base + "refused-full" }
+
+// SecureDue lists the ended interactions whose secure values are kept a
+// while after the end (retention.secure_values > 0), scored by when they
+// are dropped.
+func (k Keys) SecureDue() string { return k.base + "secure-due" }
+
 func (k Keys) Events() string           { return k.base + "events" }
 func (k Keys) Audit() string            { return k.base + "audit" }
 func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inbox" }
