@@ -97,12 +97,6 @@ func (k Keys) WrapUpDue() string        { return k.base + "wrapup-due" }
 func (k Keys) OffersDue() string        { return k.base + "offers-due" }
 func (k Keys) ActiveCalls() string      { return k.base + "active-calls" }
 func (k Keys) RefusedFull() string      { return k.base + "refused-full" }
-
-// SecureDue lists the ended interactions whose secure values are kept a
-// while after the end (retention.secure_values > 0), scored by when they
-// are dropped.
-func (k Keys) SecureDue() string { return k.base + "secure-due" }
-
 func (k Keys) Events() string           { return k.base + "events" }
 func (k Keys) Audit() string            { return k.base + "audit" }
 func (k Keys) Inbox(node string) string { return k.base + "node:" + node + ":inbox" }
@@ -140,3 +134,8 @@ func (k Keys) CallbackTakeover(owner string) string {
 	return k.base + "{cb}:takeover:" + owner
 }
 func (k Keys) NodeAlive(node string) string { return k.base + "{cb}:alive:" + node }
+
+// SecureDue lists the ended interactions whose secure values are kept a
+// while after the end (retention.secure_values > 0), scored by when they
+// are dropped.
+func (k Keys) SecureDue() string { return k.base + "secure-due" }
