@@ -282,6 +282,7 @@ func (c *call) registerCallback(ctx context.Context, number, media string) (call
 	}
 	req := c.callbackRequest(number)
 	req.Media = media
+	req.Secure = c.e.opts.Policy.secureList(req.Vars) // dropped once the callback is over
 	// Created first, so it exists (and survives a crash of this replica)
 	// before the caller is told, but held a little in the future: it must
 	// not ring the line its caller is still on. Once the confirmation is

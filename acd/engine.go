@@ -187,6 +187,9 @@ func NewEngine(opts Options) *Engine {
 		}
 		schedules[name] = sched
 	}
+	if opts.Policy.SecureNames == nil {
+		opts.Policy.SecureNames = secureNames(opts.Queues, opts.IVR)
+	}
 	store := opts.Store.WithPolicy(opts.Policy)
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
@@ -566,6 +569,13 @@ func (e *Engine) sweep(ctx context.Context) error {
 		if e.opts.Policy.WrapUp > 0 {
 			if err := e.store.ExpireWrapUps(ctx, e.opts.DefaultWrapUpCode, 20); err != nil && ctx.Err() == nil {
 				e.log.Error("expire wrap-ups", "err", err)
+			}
+		}
+		if e.opts.Policy.SecureRetention > 0 {
+			// Secure values kept past their call's end are dropped here
+			// once their retention passed (at the end itself otherwise).
+			if _, err := e.store.DropDueSecureValues(ctx, secureBatch); err != nil && ctx.Err() == nil {
+				e.log.Error("drop secure values", "err", err)
 			}
 		}
 		for q := range e.opts.Queues {

@@ -213,7 +213,7 @@ func (c *call) setVar(ctx context.Context, name, value string, secure bool) {
 		}
 		c.secureVars[name] = true
 	}
-	if err := c.e.store.SetAttached(ctx, c.conn, c.arrived.Vars); err != nil {
+	if err := c.e.store.SetAttached(ctx, c.conn, c.arrived.Vars, c.secureVars); err != nil {
 		c.log.Warn("attach data", "err", err)
 	}
 }

@@ -36,6 +36,7 @@ func TestLuaKeyBuildersMatchKeyspace(t *testing.T) {
 				{Lua: "k_alive(ID)", Want: k.ReplicaAlive(id)},
 				{Lua: "k_active()", Want: k.ActiveCalls()},
 				{Lua: "k_refused_full()", Want: k.RefusedFull()},
+				{Lua: "k_secure_due()", Want: k.SecureDue()},
 				{Lua: "k_alive(ID)", Want: k.ReplicaAlive(id)},
 				{Lua: "k_fence(ID)", Want: k.NodeFence(id)},
 				{Lua: "k_seats()", Want: k.Seats()},

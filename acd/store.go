@@ -46,6 +46,29 @@ type Policy struct {
 	// MaxConcurrentCalls caps the calls held at once by all replicas (0 =
 	// no cap).
 	MaxConcurrentCalls int
+	// LoggedOutTTL is how long a logged-out agent's record is kept after
+	// the logout (0 = DefaultLoggedOutTTL). Login records it in the
+	// agent's hash, so every path to logged_out (the agent's logout, a
+	// supervisor's) expires the record alike.
+	LoggedOutTTL time.Duration
+	// SecureRetention is how long secure values stay in clear after their
+	// interaction ends: 0 drops them in the script that ends it.
+	SecureRetention time.Duration
+	// SecureNames are the variable names declared secure (by a queue's
+	// variables or an IVR node): such a variable attached to a call is
+	// marked secure in Redis, so the end of the call drops its value even
+	// if the call never reached that queue.
+	SecureNames map[string]bool
+}
+
+// DefaultLoggedOutTTL keeps a logged-out agent's record a week.
+const DefaultLoggedOutTTL = 7 * 24 * time.Hour
+
+func (p Policy) loggedOutTTLMS() int64 {
+	if p.LoggedOutTTL <= 0 {
+		return DefaultLoggedOutTTL.Milliseconds()
+	}
+	return max(p.LoggedOutTTL.Milliseconds(), 1)
 }
 
 // DefaultPolicy is used until WithPolicy says otherwise: no wrap-up time
@@ -241,7 +264,12 @@ func (s *Store) arrive(ctx context.Context, conn, callerLeg, ani, dnis string, a
 	if counted {
 		count = "1"
 	}
-	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data), s.policy.MaxConcurrentCalls, count)
+	secure, err := s.policy.secureNamesOf(attached, nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
+	}
+	v, err := s.run(ctx, scriptArrive, []string{s.keys.Interaction(conn)}, conn, callerLeg, ani, dnis, string(data), s.policy.MaxConcurrentCalls, count,
+		s.policy.secureKeepMS(), secure)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("arrive %s: %w", conn, err)
 	}
@@ -340,11 +368,16 @@ func (s *Store) Sweep(ctx context.Context, queue string, max int) (int, error) {
 // Login logs an agent in (state idle) with its endpoint, queues and skills
 // (levels 1..10; nil for none).
 func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
+	// The id becomes a key name (agent:<id>): whoever calls the core, an
+	// id like ".." never makes a record.
+	if !agents.ValidID(id) {
+		return agents.Agent{}, fmt.Errorf("login: %w", &errs.FieldError{Field: "id", Msg: agents.IDRule})
+	}
 	enc, err := encodeSkills(skills)
 	if err != nil {
 		return agents.Agent{}, err
 	}
-	args := []any{id, endpoint, strings.Join(queues, ","), enc}
+	args := []any{id, endpoint, strings.Join(queues, ","), enc, s.policy.loggedOutTTLMS()}
 	for _, v := range agents.From(agents.EvLogin) {
 		args = append(args, v)
 	}

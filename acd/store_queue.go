@@ -11,13 +11,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetAttached replaces a call's attached data (the IVR adds to it).
-func (s *Store) SetAttached(ctx context.Context, conn string, vars map[string]string) error {
+// SetAttached replaces a call's attached data (the IVR adds to it) and,
+// in the same write, the list of its secure names: those the policy
+// declares secure and those in secure (an IVR entry marked secure), so
+// the end of the call knows which values to drop (secure.go).
+func (s *Store) SetAttached(ctx context.Context, conn string, vars map[string]string, secure map[string]bool) error {
 	data, err := json.Marshal(vars)
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.HSet(ctx, s.keys.Interaction(conn), "attached", data).Err(); err != nil {
+	names, err := s.policy.secureNamesOf(vars, secure)
+	if err != nil {
+		return fmt.Errorf("attach data to %s: %w", conn, err)
+	}
+	fields := []any{"attached", data}
+	if names != "" {
+		fields = append(fields, "secure", names)
+	}
+	if err := s.rdb.HSet(ctx, s.keys.Interaction(conn), fields...).Err(); err != nil {
 		return fmt.Errorf("attach data to %s: %w", conn, err)
 	}
 	return nil

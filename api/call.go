@@ -58,7 +58,7 @@ func (t targetRequest) validate() error {
 	switch t.Kind {
 	case acd.TargetAgent:
 		if !config.ValidAgentID(t.Value) {
-			return badField("value", "agent id must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
+			return badField("value", "agent id "+config.AgentIDRule)
 		}
 	case acd.TargetQueue:
 		if !config.ValidQueueName(t.Value) {

@@ -45,7 +45,7 @@ func (s *server) agentRoute(queryToken bool, h func(http.ResponseWriter, *http.R
 	return s.guard(queryToken, func(w http.ResponseWriter, r *http.Request, who principal) {
 		id := r.PathValue("id")
 		if !config.ValidAgentID(id) {
-			writeError(w, http.StatusBadRequest, "must be 1-64 characters of A-Z a-z 0-9 _ . @ -", "id")
+			writeError(w, http.StatusBadRequest, config.AgentIDRule, "id")
 			return
 		}
 		if !who.mayActFor(id) {

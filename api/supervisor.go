@@ -138,7 +138,7 @@ type agentOnCallBody struct {
 func (s *server) forceAgentState(w http.ResponseWriter, r *http.Request, sc SupervisorCore, who string) {
 	id := r.PathValue("id")
 	if !config.ValidAgentID(id) {
-		s.fail(w, r, badField("id", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -"))
+		s.fail(w, r, badField("id", config.AgentIDRule))
 		return
 	}
 	var req forceStateRequest

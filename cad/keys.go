@@ -5,7 +5,7 @@ import "github.com/tandem-cc/tandem/internal/keyspace"
 // keys names this package's Redis keys, next to the ACD's (see
 // internal/keyspace):
 //
-//	<prefix>:v1:ix:<conn>:cad  HASH    an interaction's variables: "v:<name>" -> value, "_version"
+//	<prefix>:v1:ix:<conn>:cad  HASH    an interaction's variables: "v:<name>" -> value, "_version", "_secure" (JSON array of the secure names)
 //	<prefix>:v1:audit          STREAM  who revealed which secure value of which call, when
 //
 // Values live under "v:<name>" because "_version" is itself a legal

@@ -2,6 +2,7 @@ package cad
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,12 @@ func (s *Store) Init(ctx context.Context, conn string, defs []Variable, values m
 		}
 	}
 	sort.Strings(names) // deterministic ARGV, easier to read in MONITOR
-	args := make([]any, 0, 2*len(names))
+	secure, err := secureNames(defs)
+	if err != nil {
+		return View{}, fmt.Errorf("init variables of %s: %w", conn, err)
+	}
+	args := make([]any, 0, 1+2*len(names))
+	args = append(args, secure)
 	for _, name := range names {
 		args = append(args, valueField(name), values[name])
 	}
@@ -93,7 +99,11 @@ func (s *Store) Edit(ctx context.Context, conn string, defs []Variable, name, va
 	if err := CheckValue(def, value); err != nil {
 		return View{}, err
 	}
-	v, err := scriptEdit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, valueField(name), value, baseVersion).Result()
+	secureName := ""
+	if def.Secure {
+		secureName = name
+	}
+	v, err := scriptEdit.Run(ctx, s.rdb, []string{s.keys.cad(conn)}, valueField(name), value, baseVersion, secureName).Result()
 	if err != nil {
 		if isNotFound(err) {
 			return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrNotFound)
@@ -153,6 +163,26 @@ func (s *Store) Reveal(ctx context.Context, conn string, defs []Variable, name, 
 	s.log.LogAttrs(ctx, slog.LevelInfo, "variable revealed",
 		slog.String("connection_id", conn), slog.String("name", name), slog.String("actor", actor), slog.String("agent_id", agent))
 	return secret.Plain(), nil
+}
+
+// secureNames are the names of the secure variables of defs as the JSON
+// array init.lua keeps ("_secure"), "" for none.
+func secureNames(defs []Variable) (string, error) {
+	var names []string
+	for _, d := range defs {
+		if d.Secure {
+			names = append(names, d.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	sort.Strings(names)
+	data, err := json.Marshal(names)
+	if err != nil {
+		return "", fmt.Errorf("secure names: %w", err)
+	}
+	return string(data), nil
 }
 
 // logged is what a log line may carry of a value.

@@ -186,7 +186,16 @@ type Request struct {
 	DNIS string
 	// TimeZone is the customer's IANA time zone ("" = none given).
 	TimeZone string
+	// Secure names the variables of Vars whose values are secure: they are
+	// kept in clear only while the callback may still be made, and
+	// replaced with DroppedValue when it is over (done, failed, cancelled,
+	// expired), in the script that ends it.
+	Secure []string
 }
+
+// DroppedValue replaces a secure variable's value once its callback is
+// over (scripts/lib.lua's drop_secure); the variable's name stays.
+const DroppedValue = "[dropped]"
 
 // Defaults of a Request.
 const (

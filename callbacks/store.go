@@ -29,7 +29,8 @@ const MaxBatch = 1000
 // (JSON), kind, state, score, due, window_end, attempts (count), att:<n>
 // (JSON {at, outcome, node}), max_attempts, retry_ms, created, ended, node,
 // lease, started, started_at, leg, owner, conn, agent_leg, media,
-// caller_id, dnis, tz. Times are unix ms from Redis TIME.
+// caller_id, dnis, tz, secure (JSON array of the secure names of vars,
+// whose values the end drops). Times are unix ms from Redis TIME.
 type Store struct {
 	rdb  redis.UniversalClient
 	keys Keys
@@ -65,6 +66,14 @@ func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error)
 	if err != nil {
 		return Callback{}, false, fmt.Errorf("callback vars: %w", err)
 	}
+	secure := ""
+	if len(req.Secure) > 0 {
+		data, err := json.Marshal(req.Secure)
+		if err != nil {
+			return Callback{}, false, fmt.Errorf("callback secure names: %w", err)
+		}
+		secure = string(data)
+	}
 	id, err := newID()
 	if err != nil {
 		return Callback{}, false, err
@@ -77,7 +86,7 @@ func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error)
 		[]string{s.keys.Callback(id), s.keys.PendingIndex(req.Queue), s.keys.Due(), s.keys.Waiting(req.Queue)},
 		id, req.Queue, number, req.Name, string(vars), string(req.Kind), score,
 		unixMS(req.EarliestAt), unixMS(req.WindowEnd), req.MaxAttempts, req.RetryDelay.Milliseconds(),
-		req.Media, req.CallerID, req.DNIS, req.TimeZone)
+		req.Media, req.CallerID, req.DNIS, req.TimeZone, secure)
 	if err != nil {
 		return Callback{}, false, fmt.Errorf("create callback in %s: %w", req.Queue, err)
 	}

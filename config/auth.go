@@ -141,8 +141,8 @@ func (a Auth) validate(bad func(key, format string, args ...any)) {
 	}
 	for i, at := range a.Agents {
 		key := fmt.Sprintf("auth.agents[%d]", i)
-		if !agentID.MatchString(at.Agent) {
-			bad(key+".agent", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
+		if !ValidAgentID(at.Agent) {
+			bad(key+".agent", AgentIDRule)
 		}
 		token(key, at.Token, at.TokenSHA256)
 	}

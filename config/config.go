@@ -32,6 +32,9 @@ type Config struct {
 	// Replicas: how replicas hold their seats and take over each other's.
 	Replicas Replicas `mapstructure:"replicas"`
 	Log      Log      `mapstructure:"log"`
+
+	// Retention: how long logged-out agents and secure values are kept.
+	Retention Retention `mapstructure:"retention"`
 }
 
 // Replicas say how a replica holds its seat (its node_id and Stasis

@@ -62,6 +62,10 @@ var defaults = map[string]any{
 	"log.level":                        "info",
 	"log.format":                       "json",
 	"log.caller_number":                "masked",
+
+	// config/retention.go; retention.secure_values defaults to 0 (dropped
+	// as the interaction ends).
+	"retention.logged_out_agents": DefaultLoggedOutAgentsRetention,
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.

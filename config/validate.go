@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/media"
 )
@@ -30,15 +31,16 @@ func (e *KeyError) Error() string { return fmt.Sprintf("config: %s: %s", e.Key, 
 // hash tags ({q:sales}), so it is kept to characters that need no quoting.
 var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// agentID matches the agent ids the API accepts.
-var agentID = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
-
 // ValidQueueName reports whether s may name a queue. The API checks
 // queue names with it too, so both accept the same names.
 func ValidQueueName(s string) bool { return queueName.MatchString(s) }
 
-// ValidAgentID reports whether s may be an agent id.
-func ValidAgentID(s string) bool { return agentID.MatchString(s) }
+// ValidAgentID reports whether s may be an agent id: the core's own rule
+// (agents.ValidID), so configuration, API and core accept the same ids.
+func ValidAgentID(s string) bool { return agents.ValidID(s) }
+
+// AgentIDRule says in words what ValidAgentID accepts.
+const AgentIDRule = agents.IDRule
 
 // code is what a wrap-up code or an idle reason may be: it is stored in
 // Redis and reported as is, so it is kept short and plain.
@@ -267,6 +269,8 @@ func (c Config) Validate() error {
 	if !slices.Contains(pii.NumberModes, c.Log.CallerNumber) {
 		bad("log.caller_number", "must be one of %s", strings.Join(pii.NumberModes, ", "))
 	}
+
+	c.Retention.validate(bad)
 
 	return errors.Join(errs...)
 }

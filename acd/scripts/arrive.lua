@@ -4,6 +4,9 @@
 -- ARGV[6] = DNIS, ARGV[7] = attached data (JSON object),
 -- ARGV[8] = the contact center's maximum concurrent calls (0 = no cap),
 -- ARGV[9] = '1' if the interaction counts towards that cap
+-- ARGV[10] = how long its secure values are kept after its end (ms; 0 =
+-- dropped at the end: lib's end_secure), ARGV[11] = the secure names
+-- among the attached data (JSON array, '' for none)
 -- The interaction joins its seat's index (k_seat_calls).
 -- Returns the arrival time (Redis ms). Errors: EXISTS if the id is taken,
 -- FULL if the cap is reached (the refusal is counted and recorded).
@@ -22,7 +25,8 @@ end
 if ARGV[9] == '1' then redis.call('INCR', k_active()) end
 redis.call('HSET', KEYS[1], 'state', 'arrived', 'owner', SELF, 'caller_leg', ARGV[4],
   'ani', ARGV[5], 'dnis', ARGV[6], 'attached', ARGV[7], 'arrived', now, 'offers', 0,
-  'counted', ARGV[9])
+  'counted', ARGV[9], 'secure_keep_ms', ARGV[10])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'secure', ARGV[11]) end
 redis.call('SADD', k_seat_calls(SELF), ARGV[3])
 history('interaction', ARGV[3], '', 'arrived', now, {'node', SELF})
 return now

@@ -49,6 +49,9 @@ end
 -- line), but the request is audited. idle is applied again: the reason
 -- code may change.
 if cur == to and to ~= 'idle' then
+  -- A logged-out record without expiry (written before logouts set one)
+  -- gets it now.
+  if to == 'logged_out' and redis.call('PTTL', KEYS[1]) == -1 then logged_out(agent) end
   audit(cur)
   return {cur, cur}
 end
@@ -75,7 +78,10 @@ if conn ~= '' then
 end
 redis.call('PUBLISH', k_agent_chan(agent),
   cjson.encode({type = 'state', agent = agent, state = to, at_ms = now}))
-if to == 'logged_out' then redis.call('SREM', KEYS[2], agent) end
+if to == 'logged_out' then
+  redis.call('SREM', KEYS[2], agent)
+  logged_out(agent) -- the record expires as after the agent's own logout
+end
 if to == 'available' then
   make_available(agent, now)
   match_agent(agent, now, true)

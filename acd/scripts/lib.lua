@@ -113,6 +113,25 @@ local function set_agent_state(id, from, to, now, conn)
     cjson.encode({type = 'state', agent = id, state = to, at_ms = now, connection_id = conn}))
 end
 
+-- DEFAULT_LOGGED_OUT_TTL_MS keeps a logged-out record whose login did not
+-- record its own time (a record from before it was recorded) a week.
+local DEFAULT_LOGGED_OUT_TTL_MS = 7 * 24 * 3600 * 1000
+
+-- logged_out is what every path to logged_out does besides the state
+-- change (set_state.lua: the agent's logout; force_agent_state.lua: a
+-- supervisor's): the record expires after the time its login recorded
+-- (a login before then writes it anew, without expiry), and the agent's
+-- entry in the skills hash goes (login writes it again; routing reads it
+-- for available agents only). Nothing else names a logged-out agent:
+-- the logged-in set is left by the caller, the day stats expire on their
+-- own, so an expired record leaves nothing behind.
+local function logged_out(id)
+  local a = k_agent(id)
+  local ttl = tonumber(redis.call('HGET', a, 'logged_out_ttl_ms') or '') or DEFAULT_LOGGED_OUT_TTL_MS
+  redis.call('HDEL', k_skills(), id)
+  redis.call('PEXPIRE', a, math.max(ttl, 1))
+end
+
 -- ------------------------------------------------------ agents' day stats --
 
 local DAY_MS = 86400000
@@ -833,6 +852,82 @@ local function transition_to(cur, first)
   return nil
 end
 
+-- --------------------------------------------------------- secure values --
+--
+-- A secure value (an IVR entry marked secure, a variable a queue declares
+-- secure) is needed in clear only while its call runs: an agent on the
+-- call may reveal it. Once the interaction ends nobody can, so it is not
+-- kept: the end drops it (or, with a retention, the sweep drops it later,
+-- secure_expire.lua). Dropping keeps the variable's name and replaces its
+-- value with DROPPED, in the two places a value is kept:
+--   ix:<conn>       'attached' (JSON object) — names listed in 'secure'
+--                   (JSON array; acd/store.go writes it with 'attached')
+--   ix:<conn>:cad   'v:<name>' — names listed in its '_secure' (JSON
+--                   array; package cad writes it with the values)
+-- Both lists are unioned and applied to both places: a name secure for
+-- one is secure for the other. 'secure_keep_ms' (written at arrival) is
+-- the retention.
+local DROPPED = '[dropped]'
+local function k_secure_due() return B .. 'secure-due' end
+
+local function decode_names(raw, into)
+  if not raw then return end
+  local ok, list = pcall(cjson.decode, raw)
+  if ok and type(list) == 'table' then
+    for _, n in ipairs(list) do
+      if type(n) == 'string' then into[n] = true end
+    end
+  end
+end
+
+-- secure_names is the set of an interaction's secure variable names.
+local function secure_names(ix)
+  local names = {}
+  decode_names(redis.call('HGET', ix, 'secure'), names)
+  decode_names(redis.call('HGET', ix .. ':cad', '_secure'), names)
+  return names
+end
+
+-- drop_secure replaces every secure value of the interaction at ix with
+-- DROPPED (empty values stay empty: there is nothing to hide). Bounded: a
+-- call has a handful of variables.
+local function drop_secure(ix)
+  local names = secure_names(ix)
+  if next(names) == nil then return end
+  local raw = redis.call('HGET', ix, 'attached')
+  if raw then
+    local ok, att = pcall(cjson.decode, raw)
+    if ok and type(att) == 'table' then
+      local changed = false
+      for n in pairs(names) do
+        local v = att[n]
+        if type(v) == 'string' and v ~= '' and v ~= DROPPED then
+          att[n] = DROPPED
+          changed = true
+        end
+      end
+      if changed then redis.call('HSET', ix, 'attached', cjson.encode(att)) end
+    end
+  end
+  local cad = ix .. ':cad'
+  for n in pairs(names) do
+    local v = redis.call('HGET', cad, 'v:' .. n)
+    if v and v ~= '' and v ~= DROPPED then redis.call('HSET', cad, 'v:' .. n, DROPPED) end
+  end
+end
+
+-- end_secure applies the retention of an interaction ending now: 0 drops
+-- its secure values at once (in the script that ends it, so no ended
+-- interaction keeps one); more schedules the drop (secure-due).
+local function end_secure(ix, conn, now)
+  local keep = tonumber(redis.call('HGET', ix, 'secure_keep_ms') or '') or 0
+  if keep <= 0 then
+    drop_secure(ix)
+  elseif next(secure_names(ix)) ~= nil then
+    redis.call('ZADD', k_secure_due(), now + keep, conn)
+  end
+end
+
 -- ---------------------------------------------------------------- script --
 
 -- close_interaction writes what every end of an interaction writes
@@ -844,7 +939,8 @@ end
 -- any more); kept a week (reports read the event stream, the record and
 -- its call-associated data are for recent look-ups, so Redis does not
 -- grow with every call); no longer counted against the concurrent-call
--- cap. The caller appends the history entry and frees the agents.
+-- cap; its secure values dropped, or their drop scheduled (end_secure).
+-- The caller appends the history entry and frees the agents.
 local function close_interaction(ix, conn, st, to, now, by)
   local q = redis.call('HGET', ix, 'queue')
   if q then redis.call('ZREM', k_waiting(q), conn) end
@@ -863,6 +959,7 @@ local function close_interaction(ix, conn, st, to, now, by)
     v.held_since, v.consult, v.recording = nil, nil, nil
     redis.call('HSET', ix, 'view', cjson.encode(v))
   end
+  end_secure(ix, conn, now)
   redis.call('PEXPIRE', ix, RETENTION_MS)
   redis.call('PEXPIRE', ix .. ':cad', RETENTION_MS)
   if redis.call('HGET', ix, 'counted') == '1' then

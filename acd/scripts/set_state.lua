@@ -6,6 +6,7 @@
 -- ARGV[5..] = legal transitions of the event as from, to pairs (Go's table)
 -- Returns {state, since} or {state, since, conn, agent, endpoint, attempt}.
 -- Errors: NOTFOUND, ILLEGAL <state>.
+-- A logout starts the record's expiry (lib's logged_out).
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return redis.error_reply('NOTFOUND ' .. ARGV[3]) end
 -- Asking for idle while busy with a call is not a transition: it is what
@@ -24,7 +25,10 @@ else
   redis.call('HDEL', KEYS[1], 'reason')
 end
 set_agent_state(ARGV[3], cur, to, now, nil)
-if to == 'logged_out' then redis.call('SREM', KEYS[2], ARGV[3]) end
+if to == 'logged_out' then
+  redis.call('SREM', KEYS[2], ARGV[3])
+  logged_out(ARGV[3])
+end
 local out = {to, now}
 if to == 'available' then
   make_available(ARGV[3], now)

@@ -8,7 +8,9 @@
 -- ARGV[10] = window end (unix ms, 0 = none), ARGV[11] = max attempts,
 -- ARGV[12] = retry delay (ms), ARGV[13] = media for the agent to hear first
 -- (''), ARGV[14] = outbound caller id (''), ARGV[15] = DNIS of the original
--- call (''), ARGV[16] = the customer's time zone ('')
+-- call (''), ARGV[16] = the customer's time zone (''), ARGV[17] = the
+-- secure names among vars (JSON array, '' for none: lib's finish drops
+-- their values)
 -- Returns {merged (0|1), record (HGETALL)}: merged = 1 when the queue already
 -- has a pending or dialing callback for the number; that one is returned
 -- unchanged. Due = max(Redis TIME, earliest). Errors: EXISTS if id is taken.
@@ -31,6 +33,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[2], 'queue', ARGV[3], 'number', ARGV[4],
   'score', score, 'due', due, 'window_end', ARGV[10], 'attempts', 0,
   'max_attempts', ARGV[11], 'retry_ms', ARGV[12], 'created', now,
   'media', ARGV[13], 'caller_id', ARGV[14], 'dnis', ARGV[15], 'tz', ARGV[16])
+if ARGV[17] ~= '' then redis.call('HSET', KEYS[1], 'secure', ARGV[17]) end
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[2])
 redis.call('ZADD', KEYS[3], due, ARGV[2])
 redis.call('ZADD', KEYS[4], score, ARGV[2])

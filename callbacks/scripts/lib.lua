@@ -64,7 +64,32 @@ local function add_attempt(key, n, at, outcome, holder)
     'att:' .. n, cjson.encode({at = at, outcome = outcome, node = node_of(holder)}))
 end
 
--- finish moves the callback to a terminal state and out of every index.
+-- DROPPED replaces a secure value once the callback is over (Go:
+-- callbacks.DroppedValue).
+local DROPPED = '[dropped]'
+
+-- drop_secure replaces the values of the callback's secure variables
+-- ('secure', a JSON array of names of 'vars') with DROPPED: nobody can
+-- reveal them once the callback is over. The names stay.
+local function drop_secure(key)
+  local f = redis.call('HMGET', key, 'secure', 'vars')
+  if not f[1] or not f[2] then return end
+  local ok1, names = pcall(cjson.decode, f[1])
+  local ok2, vars = pcall(cjson.decode, f[2])
+  if not (ok1 and ok2 and type(names) == 'table' and type(vars) == 'table') then return end
+  local changed = false
+  for _, n in ipairs(names) do
+    local v = vars[n]
+    if type(v) == 'string' and v ~= '' and v ~= DROPPED then
+      vars[n] = DROPPED
+      changed = true
+    end
+  end
+  if changed then redis.call('HSET', key, 'vars', cjson.encode(vars)) end
+end
+
+-- finish moves the callback to a terminal state and out of every index;
+-- its secure values are dropped in the same script.
 local function finish(key, id, state, now)
   local f = redis.call('HMGET', key, 'queue', 'number')
   redis.call('ZREM', k_due(), id)
@@ -75,6 +100,7 @@ local function finish(key, id, state, now)
   end
   redis.call('HSET', key, 'state', state, 'ended', now)
   redis.call('HDEL', key, 'node', 'lease', 'started', 'leg', 'owner', 'agent_leg')
+  drop_secure(key)
   redis.call('PEXPIRE', key, RETENTION_MS)
 end
 

@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			DefaultQueue:  cfg.Routing.DefaultQueue,
 			SweepInterval: cfg.Routing.SweepInterval,
 			Logger:        log,
-			Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls},
+			Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls, LoggedOutTTL: cfg.Retention.LoggedOutAgents, SecureRetention: cfg.Retention.SecureValues},
 			WrapUpCodes:   cfg.Agents.WrapUp.Codes, DefaultWrapUpCode: cfg.Agents.WrapUp.DefaultCode,
 			IdleReasons: cfg.Agents.IdleReasons,
 			Dial: acd.DialSettings{

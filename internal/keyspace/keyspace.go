@@ -21,6 +21,7 @@
 //	tandem:v1:offers-due                  ZSET   agents reserved or ringing by the deadline of their offer
 //	tandem:v1:active-calls                STR    calls held now (the concurrent-call cap)
 //	tandem:v1:refused-full                STR    calls refused at that cap
+//	tandem:v1:secure-due                  ZSET   ended interactions whose secure values are dropped at the score (Redis ms)
 //	tandem:v1:events                      STREAM every interaction and agent transition
 //	tandem:v1:audit                       STREAM who revealed which secure value
 //	tandem:v1:node:<node>:inbox           STREAM offers and commands for calls a node owns
@@ -133,3 +134,8 @@ func (k Keys) CallbackTakeover(owner string) string {
 	return k.base + "{cb}:takeover:" + owner
 }
 func (k Keys) NodeAlive(node string) string { return k.base + "{cb}:alive:" + node }
+
+// SecureDue lists the ended interactions whose secure values are kept a
+// while after the end (retention.secure_values > 0), scored by when they
+// are dropped.
+func (k Keys) SecureDue() string { return k.base + "secure-due" }
