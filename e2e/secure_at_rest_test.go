@@ -106,7 +106,7 @@ func TestNoSecureValueAtRestAfterCallsEnd(t *testing.T) {
 		t.Errorf("done callback's variables %v", done.Vars)
 	}
 	cbIx := callbackInteraction(t, l, cb.ID, acd.StateConnected)
-	if v, err := e.RevealVariable(ctx, "a1", "CARD"); err != nil || v != cbCard {
+	if v, err := e.RevealVariable(ctx, "agent:a1", "a1", "CARD"); err != nil || v != cbCard {
 		t.Fatalf("reveal during the callback: %q %v (its interaction keeps it while it runs)", v, err)
 	}
 	if _, err := e.End(ctx, "a1"); err != nil {
