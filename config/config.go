@@ -402,7 +402,8 @@ func (n Node) BargesIn() bool { return n.BargeIn == nil || *n.BargeIn }
 type Variable struct {
 	Name  string `mapstructure:"name"`  // the channel / IVR variable name
 	Label string `mapstructure:"label"` // what the desktop shows
-	// Type is string, number, boolean or datetime (ISO 8601).
+	// Type is string, text (a free-text note: tab and newline allowed),
+	// number, boolean or datetime (ISO 8601).
 	Type     string `mapstructure:"type"`
 	Editable bool   `mapstructure:"editable"`
 	// Secure values are masked in pop-ups, events and logs, and shown only
