@@ -282,6 +282,8 @@ type QueueCallback struct {
 	// AllowedCountryCodes limits the numbers dialled (1 = NANP); empty
 	// allows all.
 	AllowedCountryCodes []int `mapstructure:"allowed_country_codes"`
+	// MaxAhead bounds how far ahead a callback may be scheduled (see callbacks_limits.go).
+	MaxAhead time.Duration `mapstructure:"max_ahead"`
 }
 
 // SkillRequirement is a skill a call needs, with the minimum level (1..10)
