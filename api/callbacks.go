@@ -287,6 +287,23 @@ func parseLocal(field, v string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, badField(field, "must be a local date and time such as 2026-11-23T10:00")
 }
 
+// windowField names, in a refusal of the core, the field the client wrote:
+// a window given in local time (window.from, window.to) reaches the core as
+// earliest_at and window_end.
+func windowField(req createCallbackRequest, err error) error {
+	var fe *callbacks.FieldError
+	if req.Window == nil || !errors.As(err, &fe) {
+		return err
+	}
+	local := map[string]string{"earliest_at": "window.from", "window_end": "window.to"}[fe.Field]
+	if local == "" {
+		return err
+	}
+	named := *fe
+	named.Field = local
+	return &named
+}
+
 // createdBody answers POST /v1/callbacks.
 type createdBody struct {
 	Callback callbackView `json:"callback"`
@@ -310,7 +327,7 @@ func (s *server) createCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	cb, merged, err := s.core.RequestCallback(r.Context(), cr)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, windowField(req, err))
 		return
 	}
 	// No number or name: they are the customer's.

@@ -74,6 +74,17 @@ func TestCallbackRefusalsOfTheCoreKeepFieldAndRule(t *testing.T) {
 	}
 }
 
+// TestCoreRefusalOfALocalWindowNamesTheWindow: a window in local time
+// refused as too far ahead names window.from, the field the client wrote.
+func TestCoreRefusalOfALocalWindowNamesTheWindow(t *testing.T) {
+	w := newWorld(t)
+	w.core.err = &callbacks.FieldError{Field: "earliest_at", Rule: callbacks.RuleTooFarAhead, Msg: "must be at most 30 days ahead"}
+	rec := w.do("POST", "/v1/callbacks", superTok, `{"queue":"sales","number":"+12025550123","window":{"from":"9999-12-31T10:00","time_zone":"Europe/Paris"}}`)
+	if eb := wantCoreErrorMapped(t, w, rec, 400, "window.from"); eb.Rule != callbacks.RuleTooFarAhead {
+		t.Errorf("rule %q", eb.Rule)
+	}
+}
+
 func TestRevealCallbackVariableIsForSupervisorsAndNamesThem(t *testing.T) {
 	const path = "/v1/callbacks/cb-9/variables/CARD_NUMBER/reveal"
 	w := newWorld(t)
