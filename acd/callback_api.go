@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/errs"
 )
@@ -33,6 +36,9 @@ func (e *Engine) RequestCallback(ctx context.Context, r CallbackRequest) (callba
 	if !ok {
 		return callbacks.Callback{}, false, &callbacks.FieldError{Field: "queue", Rule: "unknown-queue", Msg: fmt.Sprintf("unknown queue %q", r.Queue)}
 	}
+	if err := checkCallbackVars(q.Variables, r.Vars); err != nil {
+		return callbacks.Callback{}, false, err
+	}
 	kind := callbacks.KindWeb
 	if !r.EarliestAt.IsZero() || !r.WindowEnd.IsZero() {
 		kind = callbacks.KindScheduled
@@ -48,11 +54,69 @@ func (e *Engine) RequestCallback(ctx context.Context, r CallbackRequest) (callba
 		EarliestAt: r.EarliestAt, WindowEnd: r.WindowEnd, MaxAttempts: q.Callback.MaxAttempts,
 		RetryDelay: q.Callback.RetryDelay, CallerID: q.Callback.CallerID, TimeZone: r.TimeZone,
 		Secure: e.opts.Policy.secureList(r.Vars), // dropped once the callback is over
+		MaxAhead: q.Callback.MaxAhead,
 	})
-	if err == nil {
-		e.wakeCallbacks()
+	if err != nil {
+		return callbacks.Callback{}, false, err
 	}
-	return cb, merged, err
+	e.wakeCallbacks()
+	return e.masked(cb), merged, nil
+}
+
+// checkCallbackVars checks a client's variables for a callback as an
+// agent's edit of them would be (cad.CheckName, cad.CheckValue against the
+// queue's definition; a name the queue does not define is a string): they
+// become the variables of the call that serves it, shown in the agent's
+// screen pop. The first refusal, in name order, names its variable.
+func checkCallbackVars(defs []cad.Variable, vars map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		err := cad.CheckName(name)
+		if err == nil {
+			def := cad.Variable{Name: name, Type: "string"}
+			if i := slices.IndexFunc(defs, func(d cad.Variable) bool { return d.Name == name }); i >= 0 {
+				def = defs[i]
+			}
+			err = cad.CheckValue(def, vars[name])
+		}
+		var ve *cad.ValueError
+		if errors.As(err, &ve) {
+			// ve.Msg never quotes the value (it may be secure).
+			return &callbacks.FieldError{Field: "variables." + name, Rule: ve.Rule, Msg: ve.Msg}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// masked is cb as a client may see it: the values of the variables its
+// queue declares secure are masked (cad.MaskVars, as in screen pops), and
+// shown only through RevealCallbackVariable, which is audited.
+func (e *Engine) masked(cb callbacks.Callback) callbacks.Callback {
+	cb.Vars = cad.MaskVars(e.opts.Queues[cb.Queue].Variables, cb.Vars)
+	return cb
+}
+
+// RevealCallbackVariable returns variable name of callback id in clear
+// and records who asked (the API principal's name) in the audit stream,
+// with the callback id and the name, never the value. Only variables the
+// callback's queue defines may be revealed (cad.ErrUnknownVariable
+// otherwise), as for a call's variables.
+func (e *Engine) RevealCallbackVariable(ctx context.Context, id, name, who string) (string, error) {
+	cb, err := e.callbacks.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(e.opts.Queues[cb.Queue].Variables, func(d cad.Variable) bool { return d.Name == name }) {
+		return "", fmt.Errorf("reveal %s of callback %s: %w", name, id, cad.ErrUnknownVariable)
+	}
+	v, err := e.callbacks.Reveal(ctx, id, name, who)
+	if err != nil {
+		return "", err
+	}
+	e.log.InfoContext(ctx, "callback variable revealed", "callback_id", id, "name", name, "who", who)
+	return v, nil
 }
 
 // openWindow returns the first moment of [from, until) the queue is open
@@ -88,8 +152,13 @@ func (e *Engine) openWindow(queue string, from, until time.Time) (time.Time, err
 }
 
 // Callback reads one callback.
+// Secure values are masked (see masked).
 func (e *Engine) Callback(ctx context.Context, id string) (callbacks.Callback, error) {
-	return e.callbacks.Get(ctx, id)
+	cb, err := e.callbacks.Get(ctx, id)
+	if err != nil {
+		return callbacks.Callback{}, err
+	}
+	return e.masked(cb), nil
 }
 
 // CancelCallback cancels a callback that is not being dialled; one being
@@ -98,8 +167,12 @@ func (e *Engine) Callback(ctx context.Context, id string) (callbacks.Callback, e
 // replica serving it (or, if that replica does not answer, from here).
 func (e *Engine) CancelCallback(ctx context.Context, id string) (callbacks.Callback, error) {
 	cb, err := e.callbacks.Cancel(ctx, id)
-	if err != nil || cb.Conn == "" || cb.CancelledHolder == "" {
+	if err != nil {
 		return cb, err
+	}
+	cb = e.masked(cb)
+	if cb.Conn == "" || cb.CancelledHolder == "" {
+		return cb, nil
 	}
 	ix, err := e.store.Interaction(ctx, cb.Conn)
 	if err != nil || ix.Terminal() {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/media"
@@ -259,7 +260,10 @@ func (c *call) callbackRequest(number string) callbacks.Request {
 	cb := c.settings.Callback
 	vars := make(map[string]string, len(c.arrived.Vars))
 	for k, v := range c.arrived.Vars {
-		if !c.secureVars[k] { // secure data is not kept beyond the call
+		// Secure data is not kept beyond the call; the names Tandem sets
+		// (TANDEM_QUEUE from the dialplan, callback_id of a call that was
+		// itself a callback) are set again for the callback's own call.
+		if !c.secureVars[k] && !cad.Reserved(k) {
 			vars[k] = v
 		}
 	}
@@ -267,7 +271,7 @@ func (c *call) callbackRequest(number string) callbacks.Request {
 		Queue: c.dialog.queue, Number: number, Region: c.e.opts.Dial.DefaultRegion,
 		AllowedCountryCodes: cb.AllowedCountryCodes, Vars: vars, Kind: callbacks.KindCourtesy,
 		Score: c.dialog.score, MaxAttempts: cb.MaxAttempts, RetryDelay: cb.RetryDelay,
-		CallerID: cb.CallerID, DNIS: c.arrived.DNIS,
+		CallerID: cb.CallerID, DNIS: c.arrived.DNIS, MaxAhead: cb.MaxAhead,
 	}
 }
 

@@ -137,6 +137,20 @@ func (e *Engine) runCallbacks(ctx context.Context) error {
 	}
 }
 
+// callbackVars are the variables of the call that serves cb: the
+// callback's own, and callback_id and callback_number set by Tandem over
+// any of the same name (a request may not give them, see cad.Reserved, but
+// a record written before that rule may hold them): the screen pop, the
+// stored attached data and reconciliation all read these.
+func callbackVars(cb callbacks.Callback) map[string]string {
+	vars := make(map[string]string, len(cb.Vars)+2)
+	for k, v := range cb.Vars {
+		vars[k] = v
+	}
+	vars["callback_id"], vars["callback_number"] = cb.ID, cb.Number
+	return vars
+}
+
 // startCallback starts the actor of a claimed callback. A callback whose
 // dial had started on a replica that died keeps that interaction.
 func (e *Engine) startCallback(cb callbacks.Callback) {
@@ -145,7 +159,7 @@ func (e *Engine) startCallback(cb callbacks.Callback) {
 		conn = cb.Conn
 	}
 	c := &call{e: e, conn: conn, wake: make(chan struct{}, 1),
-		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: cb.Vars}, cb: &cbCall{rec: cb, attempt: attemptHeld}, route: routeArriving, talk: talkIdle, recState: recOff,
+		arrived: CallArrived{ANI: cb.Number, DNIS: cb.DNIS, Vars: callbackVars(cb)}, cb: &cbCall{rec: cb, attempt: attemptHeld}, route: routeArriving, talk: talkIdle, recState: recOff,
 		bridge: bridgeNone, counterpart: counterpartNone, outcome: outcomeOpen}
 	c.log = e.log.With("connection_id", conn, "callback_id", cb.ID)
 	e.mu.Lock()
@@ -199,12 +213,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		c.release(ctx, callbackBusyRetry, "maximum concurrent calls")
 		return
 	}
-	vars := map[string]string{}
-	for k, v := range cb.Vars {
-		vars[k] = v
-	}
-	vars["callback_id"], vars["callback_number"] = cb.ID, cb.Number
-	if err := c.e.store.ArriveCallback(ctx, c.conn, cb.ID, cb.Number, cb.DNIS, vars); err != nil {
+	if err := c.e.store.ArriveCallback(ctx, c.conn, cb.ID, cb.Number, cb.DNIS, c.arrived.Vars); err != nil {
 		c.log.Error("callback interaction", "err", err)
 		c.release(ctx, callbackBusyRetry, "interaction not created")
 		// It may exist half-made (its kind not written): end it, if so.
@@ -227,7 +236,7 @@ func (c *call) onCallbackClaimed(ctx context.Context, cb callbacks.Callback) {
 		return
 	}
 	if len(settings.Variables) > 0 {
-		if _, err := c.e.cad.Init(ctx, c.conn, settings.Variables, vars); err != nil {
+		if _, err := c.e.cad.Init(ctx, c.conn, settings.Variables, c.arrived.Vars); err != nil {
 			c.log.Warn("call-associated data", "err", err)
 		}
 	}

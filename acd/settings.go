@@ -147,6 +147,9 @@ type CallbackSettings struct {
 	// AllowedCountryCodes limits the numbers dialled (1 = NANP); empty
 	// allows all.
 	AllowedCountryCodes []int
+	// MaxAhead bounds how far ahead of now a callback's earliest time and
+	// window end may be (0 = callbacks.DefaultMaxAhead, 30 days).
+	MaxAhead time.Duration
 }
 
 // IVRMenus are the menus callers go through before a queue.

@@ -25,7 +25,7 @@ import (
 //
 //	*errs.FieldError          → 400 naming the field (e.g. "number" for an undiallable number)
 //	*callbacks.FieldError       → 400 with its Msg, field and rule (e.g. "number", "country-not-allowed")
-//	*cad.ValueError             → 400, field "value" ("name" for read-only), with its rule
+//	*cad.ValueError             → 400, field "value" ("name" for read-only or reserved), with its rule
 //	cad.ErrUnknownVariable      → 404, field "name"
 //	errs.ErrNotFound          → 404 (also callbacks.ErrNotFound, the same error)
 //	acd.ErrForbidden            → 403
@@ -89,6 +89,9 @@ type Core interface {
 	// (number "" = the caller's; media is played to the agent first) or
 	// acd.FlowCancel (back to the queue in place).
 	CallbackFlow(ctx context.Context, conn, op, queue, number, media string) (acd.CallView, error)
+	// RevealCallbackVariable returns a callback's variable in clear; the
+	// core audits it as done by who (the token's principal name).
+	RevealCallbackVariable(ctx context.Context, id, name, who string) (string, error)
 	// AcceptCallback is the agent accepting the callback they answered:
 	// the customer is dialled now.
 	AcceptCallback(ctx context.Context, agentID string) (acd.CallView, error)
@@ -226,6 +229,7 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 		"GET":    s.supervisor(s.getCallback),
 		"DELETE": s.supervisor(s.cancelCallback),
 	})
+	s.route(mux, "POST", "/v1/callbacks/{callback}/variables/{name}/reveal", s.supervisorWho(s.revealCallbackVariable))
 	mux.Handle("/v1/callbacks/{$}", s.supervisor(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusBadRequest, "callback id is required", "id")
 	}))

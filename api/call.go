@@ -3,10 +3,11 @@ package api
 import (
 	"context"
 	"net/http"
-	"unicode"
+
 	"unicode/utf8"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/config"
 )
 
@@ -193,12 +194,10 @@ func (s *server) revealVariable(w http.ResponseWriter, r *http.Request, id strin
 	writeJSON(w, http.StatusOK, revealBody{Name: name, Value: v})
 }
 
-// hasControl reports whether s holds a control character.
+// hasControl reports whether s holds a character no one-line text a
+// client sends may hold: the one rule of cad.ForbiddenRune, so names,
+// reasons, codes and variable values refuse the same characters.
 func hasControl(s string) bool {
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return true
-		}
-	}
-	return false
+	_, found := cad.ForbiddenRune(s, false)
+	return found
 }

@@ -14,8 +14,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // Limits on callback input, checked before the core is called. The number
@@ -34,11 +36,6 @@ const (
 // or could reach another Redis key.
 var opaqueID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// mediaURI is the media a caller leaves for the agent ("recording:msg-1",
-// "sound:en/thanks"). It reaches the PBX's play command, where a comma
-// would queue more media, so it is kept to one plain URI.
-var mediaURI = regexp.MustCompile(`^[a-z]+:[A-Za-z0-9_./-]+$`)
-
 // supervisor wraps the callback routes. They read and create callbacks for
 // any customer and act on any live call, so, like /v1/events, they take a
 // supervisor token: a website, chatbot or IVR flow engine is given one of
@@ -47,12 +44,18 @@ var mediaURI = regexp.MustCompile(`^[a-z]+:[A-Za-z0-9_./-]+$`)
 // these are not WebSocket routes, and a token in a URL ends up in proxies'
 // logs.
 func (s *server) supervisor(h func(http.ResponseWriter, *http.Request)) http.Handler {
+	return s.supervisorWho(func(w http.ResponseWriter, r *http.Request, _ principal) { h(w, r) })
+}
+
+// supervisorWho is supervisor for a handler that records who acted (an
+// audited reveal).
+func (s *server) supervisorWho(h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
 	return s.authenticated(func(w http.ResponseWriter, r *http.Request, who principal) {
 		if !who.supervisor {
 			writeError(w, http.StatusForbidden, "only a supervisor token may use the callback routes", "")
 			return
 		}
-		h(w, r)
+		h(w, r, who)
 	})
 }
 
@@ -77,7 +80,9 @@ func callbackID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-// callbackView is a callback as the API shows it. The lease (node, expiry,
+// callbackView is a callback as the API shows it, as the core gives it:
+// the values of secure variables masked (revealed only through the
+// audited reveal route). The lease (node, expiry,
 // the dial in progress, the legs serving it) and the queue score are the
 // core's business and are left out.
 type callbackView struct {
@@ -184,6 +189,10 @@ func (c createCallbackRequest) parse() (acd.CallbackRequest, error) {
 			return out, badField("variables", "variable names are 1-64 characters of A-Z a-z 0-9 _, not starting with a digit")
 		case utf8.RuneCountInString(c.Variables[k]) > maxVariableValue:
 			return out, badField("variables."+k, "max 256 characters")
+		case cad.Reserved(k):
+			// Whether a value fits its variable's type (and may span
+			// lines) is the core's call: it knows the queue's definitions.
+			return out, &callbacks.FieldError{Field: "variables." + k, Rule: cad.RuleReserved, Msg: "is set by Tandem itself and cannot be given"}
 		}
 	}
 
@@ -278,6 +287,23 @@ func parseLocal(field, v string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, badField(field, "must be a local date and time such as 2026-11-23T10:00")
 }
 
+// windowField names, in a refusal of the core, the field the client wrote:
+// a window given in local time (window.from, window.to) reaches the core as
+// earliest_at and window_end.
+func windowField(req createCallbackRequest, err error) error {
+	var fe *callbacks.FieldError
+	if req.Window == nil || !errors.As(err, &fe) {
+		return err
+	}
+	local := map[string]string{"earliest_at": "window.from", "window_end": "window.to"}[fe.Field]
+	if local == "" {
+		return err
+	}
+	named := *fe
+	named.Field = local
+	return &named
+}
+
 // createdBody answers POST /v1/callbacks.
 type createdBody struct {
 	Callback callbackView `json:"callback"`
@@ -301,7 +327,7 @@ func (s *server) createCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	cb, merged, err := s.core.RequestCallback(r.Context(), cr)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, windowField(req, err))
 		return
 	}
 	// No number or name: they are the customer's.
@@ -352,6 +378,35 @@ func (s *server) cancelCallback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewCallback(cb))
 }
 
+// revealCallbackVariable answers POST
+// /v1/callbacks/{callback}/variables/{name}/reveal: one variable of a
+// callback in clear. The core writes the audit entry (who: the token's
+// principal, the callback, the name; never the value) in the same script
+// that reads the value. The answer is sent with Cache-Control: no-store
+// and never logged.
+func (s *server) revealCallbackVariable(w http.ResponseWriter, r *http.Request, who principal) {
+	id, err := callbackID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name, err := variableName(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.core.RevealCallbackVariable(r.Context(), id, name, who.name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revealBody{Name: name, Value: v})
+}
+
 // flowStartRequest is the body of POST /v1/calls/{conn}/callback/start.
 type flowStartRequest struct {
 	// Queue the callback waits in ("" = the call's).
@@ -384,8 +439,12 @@ func (f flowRegisterRequest) validate() error {
 		return nil
 	case len(f.Media) > maxMedia:
 		return badField("media", "must be at most 128 characters")
-	case !mediaURI.MatchString(f.Media) || strings.Contains(f.Media, ".."):
-		return badField("media", "must be one media URI such as recording:msg-1 (a-z scheme, then A-Z a-z 0-9 _ . / -)")
+	}
+	// The media package is the one judge of a media, here as in the
+	// configuration: only Tandem's schemes (no http:, file:), names that
+	// stay in their folder (no "..", no leading /, a recording without /).
+	if _, err := media.Parse(f.Media); err != nil {
+		return badField("media", "must be one media such as recording:msg-1 or sound:custom/thanks: "+strings.TrimPrefix(err.Error(), media.ErrInvalid.Error()+": "))
 	}
 	return nil
 }

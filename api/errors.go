@@ -96,7 +96,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ve):
 		// The message names the variable and the rule, never the value.
 		field := "value"
-		if ve.Rule == cad.RuleReadOnly || ve.Rule == cad.RuleDefinition {
+		if ve.Rule == cad.RuleReadOnly || ve.Rule == cad.RuleDefinition || ve.Rule == cad.RuleReserved {
 			field = "name" // the variable, not the value, is the problem
 		}
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: ve.Error(), Field: field, Rule: ve.Rule})

@@ -311,6 +311,13 @@ func (f *fakeCore) CallbackFlow(_ context.Context, conn, op, queue, number, medi
 	return c, err
 }
 
+func (f *fakeCore) RevealCallbackVariable(_ context.Context, id, name, who string) (string, error) {
+	if err := f.record("RevealCallbackVariable(%s,%s,%s)", id, name, who); err != nil {
+		return "", err
+	}
+	return "4111111111111111", nil
+}
+
 func (f *fakeCore) AcceptCallback(_ context.Context, id string) (acd.CallView, error) {
 	c, err := f.callStep("dialing", "AcceptCallback(%s)", id)
 	c.Agent = id

@@ -76,3 +76,65 @@ func TestValueErrorNeverQuotesTheValue(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestForbiddenRuneRefusesControlCharactersAndAllowsScripts(t *testing.T) {
+	tests := []struct {
+		name, s   string
+		multiline bool
+		want      rune // accepted = -1
+	}{
+		{"plain", "Ann O'Neil <ann@example.com>", false, -1},
+		{"NUL", "a\x00", false, 0},
+		{"ESC of a clear screen", "\x1b[2J", false, 0x1b},
+		{"DEL", "a\x7f", false, 0x7f},
+		{"C1 CSI", "a\u009b2J", false, 0x9b},
+		{"tab on one line", "a\tb", false, '\t'},
+		{"newline on one line", "a\nb", false, '\n'},
+		{"tab and newline in a note", "a\tb\nc", true, -1},
+		{"carriage return even in a note", "a\r\nb", true, '\r'},
+		{"line separator", "a\u2028b", true, 0x2028},
+		{"right-to-left override", "+1202\u202e555", false, 0x202e},
+		{"first strong isolate", "a\u2068b", false, 0x2068},
+		{"zero-width joiner (emoji, Indic)", "👩\u200d💻 क्\u200dष", false, -1},
+		{"zero-width non-joiner (Persian)", "می\u200cخواهم", false, -1},
+		{"right-to-left mark (Hebrew)", "שלום\u200f", false, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, found := ForbiddenRune(tt.s, tt.multiline)
+			wantFound := tt.want != -1
+			if found != wantFound || (found && r != tt.want) {
+				t.Fatalf("ForbiddenRune(%q, %v) = %U, %v; want %U, %v", tt.s, tt.multiline, r, found, tt.want, wantFound)
+			}
+		})
+	}
+}
+
+func TestCheckValueRefusesControlCharactersExceptTabAndNewlineInText(t *testing.T) {
+	for _, typ := range []string{"string", "", "number", "boolean", "datetime"} {
+		err := CheckValue(Variable{Name: "v", Type: typ}, "1\n")
+		if !isRule(RuleControl)(err) {
+			t.Errorf("type %q with a newline: %v, want rule %s", typ, err, RuleControl)
+		}
+	}
+	if err := CheckValue(Variable{Name: "v", Type: TypeText}, "first line\n\tindented"); err != nil {
+		t.Fatalf("a note with tab and newline: %v", err)
+	}
+	err := CheckValue(Variable{Name: "v", Type: TypeText, Secure: true}, "x\x1b[2J")
+	if !isRule(RuleControl)(err) || !strings.Contains(err.Error(), "U+001B") || strings.Contains(err.Error(), "[2J") {
+		t.Fatalf("ESC in a note: %v, want rule %s naming U+001B and not quoting the value", err, RuleControl)
+	}
+}
+
+func TestReservedNamesAreTheOnesTandemSets(t *testing.T) {
+	for _, name := range []string{"callback_id", "callback_number", "_version", "TANDEM_CONNECTION_ID", "TANDEM_QUEUE", "tandem_agent", "TANDEM_"} {
+		if !Reserved(name) || !isRule(RuleReserved)(CheckName(name)) {
+			t.Errorf("%s is not reserved", name)
+		}
+	}
+	for _, name := range []string{"callback_at", "CALLBACK_ID2", "order", "TANDEM", "MY_TANDEM_X", "version"} {
+		if Reserved(name) || CheckName(name) != nil {
+			t.Errorf("%s is reserved", name)
+		}
+	}
+}

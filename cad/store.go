@@ -85,10 +85,15 @@ func (s *Store) View(ctx context.Context, conn string, defs []Variable) (View, e
 
 // Edit sets variable name to value if the variables are still at
 // baseVersion, and returns the new view. It refuses an unknown name
-// (ErrUnknownVariable), a variable that is not editable or a value of the
-// wrong type (*ValueError), and an edit that lost a race (*ConflictError,
+// (ErrUnknownVariable), a name Tandem sets itself (Reserved), a variable
+// that is not editable or a value of the wrong type (*ValueError), and an edit that lost a race (*ConflictError,
 // carrying the current view, which also matches ErrConflict).
 func (s *Store) Edit(ctx context.Context, conn string, defs []Variable, name, value string, baseVersion int64) (View, error) {
+	// A queue may show a name Tandem sets (callback_id in the pop), but
+	// no agent may change it, whatever its definition says.
+	if err := CheckName(name); err != nil {
+		return View{}, err
+	}
 	def, ok := lookup(defs, name)
 	if !ok {
 		return View{}, fmt.Errorf("edit %s of %s: %w", name, conn, ErrUnknownVariable)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,10 +78,53 @@ func TestInitStoresDefinedValuesAtVersionOneInDisplayOrder(t *testing.T) {
 	if n, _ := rdb.HExists(context.Background(), "tandem:v1:ix:c1:cad", "v:undefined").Result(); n {
 		t.Fatal("an undefined name was stored")
 	}
-	// A variable named _version cannot touch the version.
-	v2, err := s.Edit(context.Background(), "c1", testDefs, "_version", "99", 1)
-	if err != nil || v2.Version != 2 || valueOf(t, v2, "_version") != "99" {
-		t.Fatalf("edit _version: %+v %v", v2, err)
+	// A variable named _version (from the PBX) cannot touch the version:
+	// values live under "v:<name>".
+	v2, err := s.Init(context.Background(), "c2", testDefs, map[string]string{"_version": "99"})
+	if err != nil || v2.Version != 1 || valueOf(t, v2, "_version") != "99" {
+		t.Fatalf("init _version: %+v %v", v2, err)
+	}
+}
+
+func TestEditRefusesNamesTandemSetsAndControlCharacters(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	defs := append(slices.Clone(testDefs),
+		Variable{Name: "callback_id", Label: "Callback", Type: "string", Editable: true},
+		Variable{Name: "TANDEM_AGENT", Label: "Agent", Type: "string", Editable: true},
+		Variable{Name: "note", Label: "Note", Type: TypeText, Editable: true})
+	if _, err := s.Init(ctx, "c1", defs, map[string]string{"callback_id": "real-id"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, variable, value, rule string
+	}{
+		// Even defined and editable in the queue's configuration.
+		{"callback_id", "callback_id", "evil", RuleReserved},
+		{"TANDEM_ prefix", "TANDEM_AGENT", "1002", RuleReserved},
+		{"_version", "_version", "99", RuleReserved},
+		{"NUL in a string", "notes", "a\x00b", RuleControl},
+		{"ANSI clear screen", "notes", "\x1b[2J", RuleControl},
+		{"newline in a string", "notes", "a\nb", RuleControl},
+		{"bidi override", "notes", "abc\u202edcba", RuleControl},
+		{"NUL in a note", "note", "a\x00b", RuleControl},
+		{"carriage return in a note", "note", "a\rb", RuleControl},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Edit(ctx, "c1", defs, tt.variable, tt.value, 1); !isRule(tt.rule)(err) {
+				t.Fatalf("Edit(%s, %q) = %v, want rule %s", tt.variable, tt.value, err, tt.rule)
+			}
+		})
+	}
+	v, err := s.View(ctx, "c1", defs)
+	if err != nil || v.Version != 1 || valueOf(t, v, "callback_id") != "real-id" {
+		t.Fatalf("a refused edit changed something: %+v %v", v, err)
+	}
+	// Tab and newline are what a note is for.
+	v, err = s.Edit(ctx, "c1", defs, "note", "line 1\n\tline 2", 1)
+	if err != nil || v.Version != 2 || valueOf(t, v, "note") != "line 1\n\tline 2" {
+		t.Fatalf("edit note: %+v %v", v, err)
 	}
 }
 

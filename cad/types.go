@@ -27,7 +27,8 @@ var ErrNotFound = errs.ErrNotFound
 type Variable struct {
 	Name  string // the channel / IVR variable name
 	Label string // what the desktop shows
-	// Type is string, number, boolean or datetime (ISO 8601).
+	// Type is string, text (a free-text note: tab and newline allowed),
+	// number, boolean or datetime (ISO 8601).
 	Type     string
 	Editable bool
 	// Secure values are masked in pop-ups, events and logs, and shown only

@@ -171,11 +171,15 @@ type Request struct {
 	// original call's score), 0 = creation time for the other kinds.
 	Score float64
 	// EarliestAt: not due before (zero = now). Due = max(Redis TIME,
-	// EarliestAt).
+	// EarliestAt). At most MaxAhead after Redis TIME.
 	EarliestAt time.Time
 	// WindowEnd: a callback that becomes due after it expires instead of
-	// being dialled (zero = no window).
-	WindowEnd   time.Time
+	// being dialled (zero = no window). At most MaxAhead after Redis TIME.
+	WindowEnd time.Time
+	// MaxAhead bounds how far ahead EarliestAt and WindowEnd may be
+	// (0 = DefaultMaxAhead): a callback due in 9999 would never be
+	// dialled, yet hold its number, so every later request merged into it.
+	MaxAhead    time.Duration
 	MaxAttempts int           // 0 = DefaultMaxAttempts
 	RetryDelay  time.Duration // 0 = DefaultRetryDelay
 	// Media is played to the agent before the customer is dialled.
@@ -201,4 +205,8 @@ const DroppedValue = "[dropped]"
 const (
 	DefaultMaxAttempts = 3
 	DefaultRetryDelay  = 5 * time.Minute
+	DefaultMaxAhead    = 30 * 24 * time.Hour
 )
+
+// RuleTooFarAhead is the FieldError.Rule of a time beyond Request.MaxAhead.
+const RuleTooFarAhead = "too-far-ahead"

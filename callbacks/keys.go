@@ -20,3 +20,7 @@ func (k Keys) Leases() string                   { return k.ks.CallbackLeases() }
 func (k Keys) PendingIndex(queue string) string { return k.ks.CallbacksPending(queue) }
 func (k Keys) Waiting(queue string) string      { return k.ks.CallbacksWaiting(queue) }
 func (k Keys) Alive(node string) string         { return k.ks.NodeAlive(node) }
+
+// Audit is the stream reveals are recorded in, shared with the reveals of
+// call variables (cad.Store.AuditStream).
+func (k Keys) Audit() string { return k.ks.Audit() }

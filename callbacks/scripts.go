@@ -27,6 +27,7 @@ var (
 	scriptAttach    = script("attach")
 	scriptRelease   = script("release")
 	scriptDueNow    = script("due_now")
+	scriptReveal    = script("reveal")
 )
 
 // scriptError turns a script's error reply ("ILLEGAL dialing cancel") into
@@ -40,4 +41,5 @@ var replyCodes = map[string]error{
 	"LEASE":    ErrLeaseLost,
 	"STARTED":  ErrDialStarted,
 	"EXISTS":   ErrExists,
+	"FARAHEAD": errFarAhead,
 }

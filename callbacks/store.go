@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/dialnum"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
+	"github.com/tandem-cc/tandem/media"
 )
 
 // MaxBatch bounds the callbacks one Claim or Reclaim moves, so that each
@@ -86,7 +90,10 @@ func (s *Store) Create(ctx context.Context, req Request) (Callback, bool, error)
 		[]string{s.keys.Callback(id), s.keys.PendingIndex(req.Queue), s.keys.Due(), s.keys.Waiting(req.Queue)},
 		id, req.Queue, number, req.Name, string(vars), string(req.Kind), score,
 		unixMS(req.EarliestAt), unixMS(req.WindowEnd), req.MaxAttempts, req.RetryDelay.Milliseconds(),
-		req.Media, req.CallerID, req.DNIS, req.TimeZone, secure)
+		req.Media, req.CallerID, req.DNIS, req.TimeZone, secure, req.MaxAhead.Milliseconds())
+	if errors.Is(err, errFarAhead) {
+		return Callback{}, false, farAhead(err, req.MaxAhead)
+	}
 	if err != nil {
 		return Callback{}, false, fmt.Errorf("create callback in %s: %w", req.Queue, err)
 	}
@@ -133,8 +140,20 @@ func validate(req *Request) (string, error) {
 	case req.RetryDelay == 0:
 		req.RetryDelay = DefaultRetryDelay
 	}
+	switch {
+	case req.MaxAhead < 0:
+		return "", &FieldError{Field: "max_ahead", Rule: "range", Msg: "must not be negative"}
+	case req.MaxAhead == 0:
+		req.MaxAhead = DefaultMaxAhead
+	}
 	if !req.WindowEnd.IsZero() && !req.EarliestAt.IsZero() && !req.WindowEnd.After(req.EarliestAt) {
 		return "", &FieldError{Field: "window_end", Rule: "window", Msg: "must be after earliest_at"}
+	}
+	if err := checkVars(req.Vars); err != nil {
+		return "", err
+	}
+	if _, err := media.Parse(req.Media); err != nil {
+		return "", &FieldError{Field: "media", Rule: "media", Msg: err.Error()}
 	}
 	n, err := dialnum.Normalize(req.Number, req.Region)
 	if err != nil {
@@ -161,6 +180,57 @@ func validate(req *Request) (string, error) {
 	return n.Dial, nil
 }
 
+// checkVars refuses the names Tandem sets itself (cad.Reserved): the
+// scheduler attaches callback_id and callback_number to the call that
+// serves a callback, and a variable of the request must not pass for
+// them. Values are checked against the queue's definitions by whoever
+// knows them (acd.Engine.RequestCallback, with cad.CheckValue); values a
+// call carried in from the PBX (a courtesy callback) are kept as given.
+func checkVars(vars map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if err := cad.CheckName(name); err != nil {
+			return &FieldError{Field: "variables." + name, Rule: cad.RuleReserved, Msg: "is set by Tandem itself and cannot be given"}
+		}
+	}
+	return nil
+}
+
+// errFarAhead is create.lua's FARAHEAD reply: a time beyond MaxAhead.
+var errFarAhead = errors.New("too far ahead")
+
+// farAhead turns create.lua's "FARAHEAD <field> <limit ms>" into the
+// FieldError a person reads.
+func farAhead(err error, maxAhead time.Duration) error {
+	if maxAhead == 0 {
+		maxAhead = DefaultMaxAhead
+	}
+	msg := err.Error()
+	_, rest, _ := strings.Cut(msg, "FARAHEAD ")
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return fmt.Errorf("script create: %q: %w", msg, errs.ErrBadReply)
+	}
+	limit, perr := strconv.ParseInt(strings.TrimSuffix(f[1], ":"), 10, 64)
+	if perr != nil {
+		return fmt.Errorf("script create: %q: %w", msg, errs.ErrBadReply)
+	}
+	return &FieldError{Field: f[0], Rule: RuleTooFarAhead,
+		Msg: fmt.Sprintf("must be at most %s ahead, not after %s", spell(maxAhead), time.UnixMilli(limit).UTC().Format(time.RFC3339))}
+}
+
+// spell writes d in days when it is whole days ("30 days"), as Go does
+// otherwise.
+func spell(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + " days"
+	}
+	return d.String()
+}
+
 // Get returns the callback id.
 func (s *Store) Get(ctx context.Context, id string) (Callback, error) {
 	m, err := s.rdb.HGetAll(ctx, s.keys.Callback(id)).Result()
@@ -171,6 +241,21 @@ func (s *Store) Get(ctx context.Context, id string) (Callback, error) {
 		return Callback{}, fmt.Errorf("callback %s: %w", id, ErrNotFound)
 	}
 	return fromMap(m)
+}
+
+// Reveal returns variable name of callback id in clear ("" if it has
+// none) and records who asked in the audit stream, in one script (see
+// reveal.lua). Which names may be revealed is the caller's business (the
+// queue's variable definitions); the value is never logged.
+func (s *Store) Reveal(ctx context.Context, id, name, who string) (string, error) {
+	if strings.TrimSpace(who) == "" {
+		return "", fmt.Errorf("reveal %s of callback %s: no user to audit", name, id)
+	}
+	v, err := s.run(ctx, scriptReveal, []string{s.keys.Callback(id), s.keys.Audit()}, id, name, who)
+	if err != nil {
+		return "", fmt.Errorf("reveal %s of callback %s: %w", name, id, err)
+	}
+	return luascript.String("reveal", v)
 }
 
 // Cancel cancels a callback that is not being dialled: pending, or claimed

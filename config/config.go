@@ -271,6 +271,8 @@ type QueueCallback struct {
 	// AllowedCountryCodes limits the numbers dialled (1 = NANP); empty
 	// allows all.
 	AllowedCountryCodes []int `mapstructure:"allowed_country_codes"`
+	// MaxAhead bounds how far ahead a callback may be scheduled (see callbacks_limits.go).
+	MaxAhead time.Duration `mapstructure:"max_ahead"`
 }
 
 // SkillRequirement is a skill a call needs, with the minimum level (1..10)
@@ -391,7 +393,8 @@ func (n Node) BargesIn() bool { return n.BargeIn == nil || *n.BargeIn }
 type Variable struct {
 	Name  string `mapstructure:"name"`  // the channel / IVR variable name
 	Label string `mapstructure:"label"` // what the desktop shows
-	// Type is string, number, boolean or datetime (ISO 8601).
+	// Type is string, text (a free-text note: tab and newline allowed),
+	// number, boolean or datetime (ISO 8601).
 	Type     string `mapstructure:"type"`
 	Editable bool   `mapstructure:"editable"`
 	// Secure values are masked in pop-ups, events and logs, and shown only

@@ -320,11 +320,12 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"unknown variable field", "queues:\n  sales:\n    variables:\n      - {name: A, lable: A, type: string}\n", "", "lable"},
 		{"bare number wrap-up timeout", "agents:\n  wrapup:\n    timeout: 30\n", "", "timeout"},
 		{"bad env max calls", "", "TANDEM_ROUTING_MAX_CONCURRENT_CALLS=lots", "max_concurrent_calls"},
-		{"variable validation", "queues:\n  sales:\n    variables:\n      - {name: A, label: A, type: text}\n", "", "queues.sales.variables[0].type: must be one of"},
+		{"variable validation", "queues:\n  sales:\n    variables:\n      - {name: A, label: A, type: money}\n", "", "queues.sales.variables[0].type: must be one of"},
 		// Media are parsed once, at load: a bad one names its key.
 		{"media without a kind", "routing:\n  busy_message: all-circuits-busy-now\n", "", "routing.busy_message"},
 		{"media of an unknown kind", "routing:\n  busy_message: http://x/busy.wav\n", "", "routing.busy_message"},
 		{"media without a name", "routing:\n  busy_message: \"sound:\"\n", "", "routing.busy_message"},
+		{"media leaving its folder", "routing:\n  busy_message: sound:../../etc/passwd\n", "", "routing.busy_message"},
 		{"bad env media", "", "TANDEM_ROUTING_BUSY_MESSAGE=busy", "busy_message"},
 		{"bad queue media", "queues:\n  sales:\n    announce:\n      you_are_next: next\n", "", "queues[sales].announce.you_are_next"},
 		{"bad prompt", "ivr:\n  nodes:\n    main:\n      prompt: \"number:four\"\n", "", "ivr.nodes[main].prompt"},

@@ -82,7 +82,7 @@ var (
 	// Asterisk 22 crashes on a bridge record without a format.
 	recordingFormats = []string{"wav", "gsm", "ulaw", "alaw", "sln"}
 	noAnswerActions  = []string{"abandon", "requeue"}
-	variableTypes    = []string{"string", "number", "boolean", "datetime"}
+	variableTypes    = []string{"string", "text", "number", "boolean", "datetime"}
 )
 
 // Validate checks every setting and returns all problems found, joined,

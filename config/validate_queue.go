@@ -151,6 +151,7 @@ func checkCallback(bad badFunc, key string, cb QueueCallback) {
 			break
 		}
 	}
+	checkCallbackLimits(bad, key, cb)
 }
 
 // checkAction checks a treatment of queue; key is where it is written

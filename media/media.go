@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Kind is what a Media is.
@@ -84,7 +85,12 @@ func (m Media) String() string {
 
 // Parse reads the configuration's spelling of one media: "sound:<name>",
 // "number:<n>", "digits:<0-9*#>", "characters:<text>", "recording:<name>",
-// "tone:<tone>" or "tts:<text>". "" is None.
+// "tone:<tone>" or "tts:<text>". "" is None. Only these schemes are read
+// (no "http:", no "file:"): a media may come from a client (a callback's
+// message), and the PBX would fetch or open whatever it names. A sound is
+// a relative path of names ("custom/welcome"), a recording one name
+// ("callback-1234"): no "..", no leading "/", nothing but A-Z a-z 0-9 _ . -
+// (and / between a sound's parts).
 func Parse(s string) (Media, error) {
 	if s == "" {
 		return Media{}, nil
@@ -111,8 +117,65 @@ func Parse(s string) (Media, error) {
 		}
 	case m.Kind == Digits && strings.Trim(rest, "0123456789*#") != "":
 		return bad("digits are 0-9, * and #")
+	case m.Kind == Sound:
+		if why := checkPath(rest, true); why != "" {
+			return bad(why)
+		}
+	case m.Kind == Recording:
+		if why := checkPath(rest, false); why != "" {
+			return bad(why)
+		}
+	case m.Kind == Tone && strings.Trim(rest, toneChars) != "":
+		return bad("a tone is a name or frequencies of A-Z a-z 0-9 and ; = + / ! , * # . _ -")
+	case m.Kind == Tone && strings.Contains(rest, ".."):
+		return bad("a tone must not contain ..")
+	case (m.Kind == Characters || m.Kind == Text) && !printable(rest):
+		return bad("text to say must not contain control characters")
 	}
 	return m, nil
+}
+
+// nameChars are the characters of a sound or recording name (each part
+// of a sound's path).
+const nameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+// toneChars are those of a tone: an indication name with options
+// ("ring;tonezone=us") or a list of frequencies ("!350+440/100,!0/100").
+const toneChars = nameChars + ";=+/!,*#"
+
+// checkPath says what is wrong with the name of a sound (subdirs: a
+// relative path of the PBX's sound folder, "custom/welcome") or of a
+// recording (a plain name, "callback-1234"): names reach the PBX, which
+// reads them as file paths, so nothing may climb out of its folder (".."),
+// start at the root, or name another scheme or list.
+func checkPath(name string, subdirs bool) string {
+	if !subdirs && strings.Contains(name, "/") {
+		return "a recording name must not contain /"
+	}
+	for part := range strings.SplitSeq(name, "/") {
+		switch {
+		case part == "":
+			return "a name must not start or end with /, nor hold //"
+		case part == "." || part == "..":
+			return "a name must not contain . or .. parts"
+		case strings.Trim(part, nameChars) != "":
+			if subdirs {
+				return "a sound is a path of names of A-Z a-z 0-9 _ . - separated by /"
+			}
+			return "a recording name is A-Z a-z 0-9 _ . -"
+		}
+	}
+	return ""
+}
+
+// printable reports whether s holds only printable characters and spaces.
+func printable(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // MustParse is Parse for media known to be right (tests, defaults); it

@@ -52,3 +52,29 @@ func TestUnmarshalTextParses(t *testing.T) {
 		t.Fatalf("MarshalText = %q", b)
 	}
 }
+
+// A media may come from a client (the message of a callback): only the
+// schemes Tandem plays, and names that stay in the PBX's folders.
+func TestParseRefusesOtherSchemesAndNamesThatLeaveTheirFolder(t *testing.T) {
+	for _, in := range []string{
+		"http://evil/x.wav", "https://evil/x.wav", "file:///etc/passwd", "HTTP:x", "Sound:beep",
+		"recording:../../etc/passwd", "recording:..", "recording:a/b", "recording:/etc/passwd", `recording:a\b`,
+		"sound:../../secret", "sound:/etc/passwd", "sound:custom/../../x", "sound:./beep", "sound:custom//x",
+		"sound:custom/", "sound:a,sound:b", "sound:beep:x", "sound:be ep", "sound:beep\x00",
+		"tone:../x", "tone:ring\x1b[2J", "tone:ring tone",
+		"tts:hello\x00", "tts:clear\x1b[2J", "characters:a\nb",
+	} {
+		if m, err := Parse(in); err == nil || !errors.Is(err, ErrInvalid) {
+			t.Errorf("Parse(%q) = %+v, %v; want an ErrInvalid", in, m, err)
+		}
+	}
+	for _, in := range []string{
+		"sound:custom/welcome", "sound:silence/1", "sound:en/queue-thankyou", "sound:beep.v2",
+		"recording:callback-0123abcd", "recording:msg_1.v2", "tone:!350+440/100,!0/100", "tone:ring;tonezone=us",
+		"tts:Bonjour, ça va ? 1-2-3.", "characters:AB-12",
+	} {
+		if _, err := Parse(in); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+}
