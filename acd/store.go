@@ -349,9 +349,24 @@ func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string,
 		args = append(args, v)
 	}
 	if _, err := s.run(ctx, scriptLogin, []string{s.keys.Agent(id), s.keys.Agents()}, args...); err != nil {
+		if errors.Is(err, ErrIllegalTransition) {
+			return agents.Agent{}, s.alreadyLoggedIn(ctx, id)
+		}
 		return agents.Agent{}, fmt.Errorf("login %s: %w", id, err)
 	}
 	return s.Agent(ctx, id)
+}
+
+// alreadyLoggedIn words login's refusal for the agent's desktop: login is
+// legal only from logged_out (agents.EvLogin), so a refusal means the
+// agent is logged in, and their state (read back; it may have moved on
+// since: logged out by then, it is left out) tells them what to do.
+func (s *Store) alreadyLoggedIn(ctx context.Context, id string) error {
+	a, err := s.Agent(ctx, id)
+	if err != nil || a.State == agents.LoggedOut {
+		return fmt.Errorf("agent %s is already logged in; log out first: %w", id, ErrIllegalTransition)
+	}
+	return fmt.Errorf("agent %s is already logged in (state %s); log out first: %w", id, a.State, ErrIllegalTransition)
 }
 
 // SetState applies an agent event (available, idle, logout) and delivers

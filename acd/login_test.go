@@ -1,0 +1,49 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tandem-cc/tandem/agents"
+)
+
+// TestLoginOfALoggedInAgentSaysSoInWords: a second login is refused as an
+// illegal transition (the API's 409) whose message says, in words, that
+// the agent is already logged in and in which state, not the script's
+// reply code; the refusal changes nothing.
+func TestLoginOfALoggedInAgentSaysSoInWords(t *testing.T) {
+	s := newTestStore(t, "n1")
+	ctx := context.Background()
+	if _, err := s.Login(ctx, "1002", "PJSIP/1002", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to   agents.Event
+		want string
+	}{
+		{"", "agent 1002 is already logged in (state idle); log out first"},
+		{agents.EvAvailable, "agent 1002 is already logged in (state available); log out first"},
+	} {
+		if tc.to != "" {
+			if _, err := s.SetState(ctx, "1002", tc.to, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := s.Login(ctx, "1002", "PJSIP/9999", []string{"support"}, nil)
+		if !errors.Is(err, ErrIllegalTransition) {
+			t.Fatalf("second login: %v, want an illegal transition", err)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "ILLEGAL") {
+			t.Errorf("second login said %q, want it to start %q", msg, tc.want)
+		}
+		a, err := s.Agent(ctx, "1002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Endpoint != "PJSIP/1002" || len(a.Queues) != 1 || a.Queues[0] != "sales" {
+			t.Errorf("the refused login changed the agent: %+v", a)
+		}
+	}
+}
