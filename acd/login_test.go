@@ -47,3 +47,42 @@ func TestLoginOfALoggedInAgentSaysSoInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedAgentStateChangesSayWhyInWords: available, idle and logout
+// refused by the agent's state are illegal transitions (409) whose
+// message names the agent, what was asked and the state it was refused
+// in, in words.
+func TestRefusedAgentStateChangesSayWhyInWords(t *testing.T) {
+	s := newTestStore(t, "n1")
+	ctx := context.Background()
+	loginAvailable(t, s, "a1", "sales")
+	refused := func(ev agents.Event, want string) {
+		t.Helper()
+		_, err := s.SetState(ctx, "a1", ev, "")
+		if !errors.Is(err, ErrIllegalTransition) {
+			t.Fatalf("%s: %v, want an illegal transition", ev, err)
+		}
+		if msg := err.Error(); msg != want+": illegal transition" {
+			t.Errorf("%s said %q, want %q", ev, msg, want)
+		}
+	}
+	refused(agents.EvAvailable, "agent a1 is already available")
+	// A call takes the agent: reserved for it.
+	if o := arriveQueued(t, s, "c1", "sales", 0); o == nil || o.Agent != "a1" {
+		t.Fatalf("offer %+v, want a1 reserved", o)
+	}
+	refused(agents.EvLogout, "agent a1 cannot log out while reserved")
+	refused(agents.EvAvailable, "agent a1 cannot become available while reserved")
+	if got := agentState(t, s, "a1"); got != agents.Reserved {
+		t.Fatalf("a refused change moved a1 to %s", got)
+	}
+	if _, err := s.Login(ctx, "a2", "PJSIP/a2", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetState(ctx, "a2", agents.EvLogout, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetState(ctx, "a2", agents.EvIdle, ""); !errors.Is(err, ErrIllegalTransition) || err.Error() != "agent a2 is not logged in: illegal transition" {
+		t.Errorf("idle when logged out: %v", err)
+	}
+}
