@@ -16,7 +16,8 @@ import (
 // "ended"; one who leaves a call that goes on (the owner leaving a
 // conference, the consulted agent ending their part, a blind transfer)
 // reads "left" with who has the customer now and the role they had, never
-// the others' "connected"; the others' view is unchanged.
+// the others' "connected"; the others' view is unchanged. So does one who
+// hands the customer over (consult or blind transfer).
 func TestLeavingACallAnswersLeftAndEndingItAnswersEnded(t *testing.T) {
 	type answer struct{ state, agent, role string }
 	for _, tc := range []struct {
@@ -45,6 +46,12 @@ func TestLeavingACallAnswersLeftAndEndingItAnswersEnded(t *testing.T) {
 			return "/v1/agents/a2/call/end", "tok-a2"
 		}, answer{acd.CallLeft, "a1", "consulted"}, func(t *testing.T, l *controlLab) {
 			l.view("a1", "a1 back with the customer on hold", func(v acd.CallView) bool { return v.Consult == nil && v.State == "held" })
+		}},
+		{"the agent completes a consult transfer", func(t *testing.T, l *controlLab) (string, string) {
+			consultConnected(t, l)
+			return "/v1/agents/a1/call/transfer/complete", "tok-a1"
+		}, answer{acd.CallLeft, "a2", "owner"}, func(t *testing.T, l *controlLab) {
+			l.view("a2", "a2 has the customer", func(v acd.CallView) bool { return v.Agent == "a2" && v.State == "connected" })
 		}},
 		{"the agent transfers the call to a queue", func(t *testing.T, l *controlLab) (string, string) {
 			return "/v1/agents/a1/call/transfer", "tok-a1"
