@@ -67,12 +67,42 @@ func (c *call) onCommand(ctx context.Context, m commandMsg) {
 		m.reply(CallView{ConnectionID: c.conn, State: StateEnded}, nil)
 		return
 	}
+	wasConsulted := m.cmd.Agent != "" && m.cmd.Agent == c.consultAgent()
 	v, err = c.command(ctx, m.cmd)
 	if err == nil {
 		c.saveView(ctx)
-		v = c.view()
+		v = c.viewFor(m.cmd.Agent, wasConsulted)
 	}
 	m.reply(v, err)
+}
+
+// viewFor is the answer to agent's request, true for that agent: the call
+// as it is now, with the agent's role in it; or, when the request took
+// the agent off a call that goes on without them (the owner leaving a
+// conference, the consulted agent ending their part, a transfer), state
+// CallLeft — not the others' "connected", which would tell the agent they
+// are still on it. Such a view keeps who has the customer now (Agent) and
+// the role the agent had, and nothing of the consult or recording they
+// are no longer part of. A call that is over answers its final state
+// (view): the end is done by the time the answer goes, the legs' hang-ups
+// having been accepted by the PBX.
+func (c *call) viewFor(agent string, wasConsulted bool) CallView {
+	v := c.view()
+	if c.outcome == outcomeFinished || agent == "" {
+		return v
+	}
+	switch agent {
+	case c.agent:
+		v.Role = "owner"
+	case c.consultAgent():
+		v.Role = "consulted"
+	default:
+		v.State, v.CustomerHeld, v.HeldSince, v.Consult, v.Recording = CallLeft, false, time.Time{}, nil, nil
+		if wasConsulted {
+			v.Role = "consulted"
+		}
+	}
+	return v
 }
 
 func (c *call) command(ctx context.Context, cmd command) (CallView, error) {

@@ -38,7 +38,9 @@ type CallView struct {
 	// Agent is the agent who has the customer ("" with an outside party).
 	Agent string `json:"agent"`
 	// State is connected, held, consulting or conferenced; once the call
-	// is over, the interaction's final state (ended, abandoned, failed).
+	// is over, the interaction's final state (ended, abandoned, failed);
+	// CallLeft in the answer to the agent whose request took them off a
+	// call that goes on without them.
 	State        string         `json:"state"`
 	Role         string         `json:"role"` // "owner" (has the customer) or "consulted"
 	CustomerHeld bool           `json:"customer_held"`
@@ -51,6 +53,10 @@ type CallView struct {
 	// CallbackID is the callback a register created.
 	CallbackID string `json:"callback_id,omitempty"`
 }
+
+// CallLeft is the state in the answer to an agent who left a call that
+// goes on (a conference, a consult, a transfer): their part is over.
+const CallLeft = "left"
 
 // ConsultView is the consult leg of a call.
 type ConsultView struct {

@@ -382,9 +382,62 @@ func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string,
 		args = append(args, v)
 	}
 	if _, err := s.run(ctx, scriptLogin, []string{s.keys.Agent(id), s.keys.Agents()}, args...); err != nil {
+		if errors.Is(err, ErrIllegalTransition) {
+			return agents.Agent{}, alreadyLoggedIn(id, err)
+		}
 		return agents.Agent{}, fmt.Errorf("login %s: %w", id, err)
 	}
 	return s.Agent(ctx, id)
+}
+
+// alreadyLoggedIn words login's refusal for the agent's desktop: login is
+// legal only from logged_out (agents.EvLogin), so a refusal means the
+// agent is logged in, and their state tells them what to do.
+func alreadyLoggedIn(id string, err error) error {
+	if st := refusedState(err); st != "" {
+		return fmt.Errorf("agent %s is already logged in (state %s); log out first: %w", id, st, ErrIllegalTransition)
+	}
+	return fmt.Errorf("agent %s is already logged in; log out first: %w", id, ErrIllegalTransition)
+}
+
+// refusedState is the state a script refused an agent's transition in:
+// login.lua and set_state.lua reply "ILLEGAL <state>", which scriptError
+// keeps at the front of the error's text. "" when err carries none.
+func refusedState(err error) string {
+	if !errors.Is(err, ErrIllegalTransition) {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(err.Error(), "ILLEGAL ")
+	if !ok {
+		return ""
+	}
+	st, _, _ := strings.Cut(rest, ":")
+	return strings.TrimSpace(st)
+}
+
+// stateRefused words set_state's refusal of ev for the agent's desktop.
+func stateRefused(id string, ev agents.Event, err error) error {
+	st := agents.State(refusedState(err))
+	var what string
+	switch ev {
+	case agents.EvAvailable:
+		what = "become available"
+	case agents.EvIdle:
+		what = "go idle"
+	case agents.EvLogout:
+		what = "log out"
+	default:
+		what = string(ev)
+	}
+	switch {
+	case st == "":
+		return fmt.Errorf("agent %s cannot %s now: %w", id, what, ErrIllegalTransition)
+	case st == agents.LoggedOut:
+		return fmt.Errorf("agent %s is not logged in: %w", id, ErrIllegalTransition)
+	case ev == agents.EvAvailable && st == agents.Available:
+		return fmt.Errorf("agent %s is already available: %w", id, ErrIllegalTransition)
+	}
+	return fmt.Errorf("agent %s cannot %s while %s: %w", id, what, st, ErrIllegalTransition)
 }
 
 // SetState applies an agent event (available, idle, logout) and delivers
@@ -395,6 +448,9 @@ func (s *Store) SetState(ctx context.Context, id string, ev agents.Event, reason
 		args = append(args, v)
 	}
 	v, err := s.runOffering(ctx, scriptSetState, []string{s.keys.Agent(id), s.keys.Agents()}, args...)
+	if errors.Is(err, ErrIllegalTransition) {
+		return stateRefused(id, ev, err)
+	}
 	if err == nil {
 		err = s.deliverList(ctx, scriptSetState, v, 2, time.Time{})
 	}

@@ -32,7 +32,9 @@ type Caller struct {
 	// TalkFor hangs the caller up this long after it is first bridged with
 	// another channel; 0 waits for the other side.
 	TalkFor time.Duration
-	// Digits are pressed DigitsAfter the call is answered.
+	// Digits are pressed DigitsAfter the call is answered, Timing.DTMFGap
+	// apart; as in Asterisk's SendDTMF(), 'w' in them waits half a second
+	// and 'W' a second, so that one script can answer several prompts.
 	Digits      string
 	DigitsAfter time.Duration
 }
@@ -132,10 +134,35 @@ func (s *Sim) scriptAnswered(c *channel) {
 	}
 	sc.answered = true
 	if sc.c.Digits != "" {
-		s.after(sc.c.DigitsAfter, c, func() {
-			s.sendDigits(c, sc.c.Digits, 100, 0, int(s.timing.DTMFGap/time.Millisecond), nil)
-		})
+		s.after(sc.c.DigitsAfter, c, func() { s.pressDigits(c, sc.c.Digits) })
 	}
+}
+
+// pressDigits sends a scripted caller's digits: each run of digits as
+// sendDigits does, the runs apart by their pauses ('w' 500 ms, 'W' 1 s, in
+// simulated time like every other delay). Callers hold s.mu.
+func (s *Sim) pressDigits(c *channel, digits string) {
+	const durationMS = 100
+	gapMS := int(s.timing.DTMFGap / time.Millisecond)
+	atMS, run := 0, ""
+	flush := func() {
+		s.sendDigits(c, run, durationMS, atMS, gapMS, nil)
+		atMS += len(run) * (durationMS + gapMS)
+		run = ""
+	}
+	for _, r := range digits {
+		switch r {
+		case 'w':
+			flush()
+			atMS += 500
+		case 'W':
+			flush()
+			atMS += 1000
+		default:
+			run += string(r)
+		}
+	}
+	flush()
 }
 
 // scriptBridgeChanged runs when a bridge the caller is in changes: the first

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -29,6 +31,11 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	dnis := fs.String("dnis", "5551000", "number the callers dial (first Stasis argument after inbound)")
 	patience := fs.Duration("patience", 30*time.Second, "how long a caller waits for an agent before hanging up")
 	talk := fs.Duration("talk-for", 5*time.Second, "how long a caller talks once bridged to an agent")
+	// What a caller brings besides its number, to try secure variables and
+	// the IVR by hand.
+	callerVars := fs.StringArray("caller-var", nil, "a channel variable every caller carries into Stasis, NAME=VALUE (repeatable), e.g. CARD_NUMBER=4111111111111111 (see ari.attached_vars)")
+	callerDTMF := fs.String("caller-dtmf", "", "digits every caller presses once answered, 0-9 A-D * #; w waits 0.5s and W 1s between them, e.g. 1W1234#")
+	dtmfAfter := fs.Duration("caller-dtmf-after", time.Second, "how long after the answer a caller starts pressing the --caller-dtmf digits")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	// For `tandem bench`: many phones, quick answers, a control API and a
 	// profile, none of which changes what the ARI side does.
@@ -53,6 +60,13 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 
 	if *phoneCount < 0 || (*phoneCount > 0) != (*phoneFormat != "") {
 		return usageError{errors.New("--phone-format and --phone-count go together (count ≥ 1)")}
+	}
+	script, err := newCallerScript(*callerVars, *callerDTMF, *dtmfAfter)
+	if err != nil {
+		return usageError{err}
+	}
+	if *every <= 0 && (len(script.vars) > 0 || script.dtmf != "") {
+		return usageError{errors.New("--caller-var and --caller-dtmf apply to the callers --call-every places: give --call-every too")}
 	}
 
 	sim := pbxsim.New(pbxsim.Options{Username: *user, Password: *password, Logger: log,
@@ -109,6 +123,7 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 			n++
 			leg, err := sim.Call(pbxsim.Caller{
 				ANI: fmt.Sprintf("+1555%07d", n), DNIS: *dnis, Patience: *patience, TalkFor: *talk,
+				Vars: script.vars, Digits: script.dtmf, DigitsAfter: script.dtmfAfter,
 			})
 			if err != nil {
 				// What Asterisk does too: Stasis() fails, the dialplan goes on.
@@ -131,4 +146,50 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped", "stats", fmt.Sprintf("%+v", sim.Stats()))
 	return nil
+}
+
+// callerScript is what every caller the sim places brings besides its
+// number: channel variables (the PBX's, shown to Tandem in StasisStart)
+// and digits pressed once the call is answered (an IVR's input).
+type callerScript struct {
+	vars      map[string]string
+	dtmf      string
+	dtmfAfter time.Duration
+}
+
+// Channel variable names as Asterisk's dialplan takes them (a leading _
+// or __ makes one inherited); digits as SendDTMF() takes them, with its
+// w / W pauses.
+var (
+	channelVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	callerDigits   = regexp.MustCompile(`^[0-9A-Da-d*#wW]+$`)
+)
+
+// newCallerScript checks --caller-var, --caller-dtmf and
+// --caller-dtmf-after; an error names the flag and the bad value.
+func newCallerScript(vars []string, dtmf string, after time.Duration) (callerScript, error) {
+	sc := callerScript{dtmf: dtmf, dtmfAfter: after}
+	for _, kv := range vars {
+		name, value, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return callerScript{}, fmt.Errorf("--caller-var %q: want NAME=VALUE", kv)
+		case !channelVarName.MatchString(name):
+			return callerScript{}, fmt.Errorf("--caller-var %q: the name must be letters, digits and _, not starting with a digit", kv)
+		}
+		if _, dup := sc.vars[name]; dup {
+			return callerScript{}, fmt.Errorf("--caller-var %s: given twice", name)
+		}
+		if sc.vars == nil {
+			sc.vars = map[string]string{}
+		}
+		sc.vars[name] = value
+	}
+	if dtmf != "" && !callerDigits.MatchString(dtmf) {
+		return callerScript{}, fmt.Errorf("--caller-dtmf %q: only 0-9, A-D, *, # and the pauses w and W", dtmf)
+	}
+	if after < 0 {
+		return callerScript{}, fmt.Errorf("--caller-dtmf-after %s: must not be negative", after)
+	}
+	return sc, nil
 }
