@@ -156,6 +156,10 @@ type ARI struct {
 // HTTP is the agent and supervisor API.
 type HTTP struct {
 	Listen string `mapstructure:"listen"` // host:port; empty disables the API
+	// Timeouts, MaxConnections and RateLimit: see config/http.go.
+	Timeouts       HTTPTimeouts   `mapstructure:"timeouts"`
+	MaxConnections int            `mapstructure:"max_connections"`
+	RateLimit      HTTPRateLimits `mapstructure:"rate_limit"`
 }
 
 // Auth lists the bearer tokens the API accepts. Tokens are kept in a list,

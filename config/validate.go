@@ -175,6 +175,7 @@ func (c Config) Validate() error {
 			bad("http.listen", "%s", msg)
 		}
 	}
+	checkHTTP(bad, c.HTTP)
 
 	// Auth. A token may belong to one principal only: otherwise who the
 	// caller is would depend on the order of the list.
