@@ -118,8 +118,8 @@ func TestSlowBodyClientIsCut(t *testing.T) {
 			stop := make(chan struct{})
 			defer close(stop)
 			go func() {
-				t := time.NewTicker(200 * time.Millisecond)
-				defer t.Stop()
+				tick := time.NewTicker(200 * time.Millisecond)
+				defer tick.Stop()
 				for {
 					if _, err := io.WriteString(conn, "PJSIP/1001"); err != nil {
 						return
@@ -127,7 +127,7 @@ func TestSlowBodyClientIsCut(t *testing.T) {
 					select {
 					case <-stop:
 						return
-					case <-t.C:
+					case <-tick.C:
 					}
 				}
 			}()
