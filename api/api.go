@@ -36,6 +36,11 @@ import (
 //	                              DELETE /v1/callbacks/{id} adds field "state" and the state)
 //	anything else               → 500, logged, message withheld
 //
+// Answered before the core is called (WithLimits, limits.go):
+//
+//	a token past its write rate limit → 429 with Retry-After (seconds)
+//	a body not received within http.timeouts.body → 408, connection closed
+//
 // Call-control methods act on the agent's current call; the agent id is
 // the one in the URL, already authorised.
 type Core interface {
@@ -128,6 +133,7 @@ type server struct {
 	ready func(context.Context) []string
 	// pingInterval and pongTimeout: the event sockets' keepalive.
 	pingInterval, pongTimeout time.Duration
+	limits                    limitSettings // see WithLimits (limits.go)
 }
 
 // Option adds to the API.
@@ -245,7 +251,7 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 		writeError(w, http.StatusNotFound, "no such route", "")
 	})
 
-	return s.logRequests(mux)
+	return s.logRequests(s.limit(mux))
 }
 
 // route registers h for method and pattern, and a JSON 405 for the other

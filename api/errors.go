@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -234,6 +235,9 @@ func decodeError(err error) error {
 	switch {
 	case errors.Is(err, io.EOF):
 		return &requestError{status: http.StatusBadRequest, msg: "request body is required"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// http.timeouts.body passed (WithLimits): the client sends too slowly.
+		return &requestError{status: http.StatusRequestTimeout, msg: "request body not received in time"}
 	case errors.As(err, &mbe):
 		return tooLarge()
 	case errors.As(err, &ute):

@@ -159,6 +159,10 @@ type ARI struct {
 // HTTP is the agent and supervisor API.
 type HTTP struct {
 	Listen string `mapstructure:"listen"` // host:port; empty disables the API
+	// Timeouts, MaxConnections and RateLimit: see config/http.go.
+	Timeouts       HTTPTimeouts   `mapstructure:"timeouts"`
+	MaxConnections int            `mapstructure:"max_connections"`
+	RateLimit      HTTPRateLimits `mapstructure:"rate_limit"`
 }
 
 // Routing holds the routing defaults.

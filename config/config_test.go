@@ -79,7 +79,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		Redis:  Redis{Prefix: "tandem"},
 		ARI: ARI{URL: "http://127.0.0.1:8088/ari", App: "tandem", RequestTimeout: 5 * time.Second, Formats: "ulaw",
 			PingInterval: 2 * time.Second, PongTimeout: 3 * time.Second, ReconnectBackoff: 50 * time.Millisecond, ReconnectBackoffMax: 2 * time.Second},
-		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:    defaultHTTP("127.0.0.1:8080"),
 		Routing: Routing{RingTimeout: 15 * time.Second, SweepInterval: time.Second},
 		Log:     Log{Level: "info", Format: "json", CallerNumber: "masked"},
 	}

@@ -66,6 +66,17 @@ var defaults = map[string]any{
 	// config/retention.go; retention.secure_values defaults to 0 (dropped
 	// as the interaction ends).
 	"retention.logged_out_agents": DefaultLoggedOutAgentsRetention,
+
+	// The API's limits (config/http.go).
+	"http.timeouts.read_header":             5 * time.Second,
+	"http.timeouts.body":                    10 * time.Second,
+	"http.timeouts.write":                   30 * time.Second,
+	"http.timeouts.idle":                    60 * time.Second,
+	"http.max_connections":                  4096,
+	"http.rate_limit.agent.per_second":      5.0,
+	"http.rate_limit.agent.burst":           20,
+	"http.rate_limit.supervisor.per_second": 50.0,
+	"http.rate_limit.supervisor.burst":      100,
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.

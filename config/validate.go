@@ -177,6 +177,7 @@ func (c Config) Validate() error {
 			bad("http.listen", "%s", msg)
 		}
 	}
+	checkHTTP(bad, c.HTTP)
 
 	c.Auth.validate(bad) // auth.go
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/ari"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/metrics"
@@ -167,17 +167,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	if cfg.HTTP.Listen != "" {
 		// Listen before anything is served, so a busy port fails the start.
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return fmt.Errorf("http.listen: %w", err)
-		}
-		srv := &http.Server{
-			Handler: api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler()),
-				api.WithReadiness(readiness(pbx, host, rdb, log))),
-			ReadHeaderTimeout: 10 * time.Second,
+		// The server bounds headers, idle connections and their number;
+		// the API bounds each request and limits each token's writes.
+		handler := api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler()),
+			api.WithReadiness(readiness(pbx, host, rdb, log)), api.WithLimits(cfg.HTTP))
+		srv, ln, err := httpserver.Listen(cfg.HTTP.Listen, handler, httpserver.Options{
+			HTTP: cfg.HTTP,
 			// Agent WebSockets end with the replica: Shutdown neither waits
 			// for nor closes upgraded connections, their request context does.
-			BaseContext: func(net.Listener) context.Context { return gctx },
+			BaseContext: gctx, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("http.listen: %w", err)
 		}
 		g.Go(func() error {
 			log.Info("api listening", "addr", ln.Addr().String())

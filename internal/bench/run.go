@@ -248,11 +248,13 @@ func (w *world) startReplica(i int, ariURL string) (*replica, error) {
 	}
 	r := &replica{node: fmt.Sprintf("r%d", i), api: "http://" + listen}
 	// Wrap-up 0: no after-call work, an agent is free, and handed the
-	// next call, the moment its call ends (no wrap-up timer either).
+	// next call, the moment its call ends (no wrap-up timer either). The
+	// tool drives every agent through one supervisor token: its rate
+	// limit is off, so the run measures the engine, not the limiter.
 	cfg := fmt.Sprintf(`node_id: %s
 redis: {addr: %q, prefix: %s}
 ari: {url: %q, username: %s, password: %s, app: tandem-%s}
-http: {listen: %q}
+http: {listen: %q, rate_limit: {supervisor: {per_second: 0}}}
 auth: {supervisors: [%s]}
 routing: {default_queue: %s, dnis: {%q: %s}, ring_timeout: 15s}
 queues: {%s: {moh_class: default}}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/httpserver"
 )
 
 // Server is a small HTTP server a process runs beside its main one (the
@@ -21,11 +23,11 @@ type Server struct {
 
 // Listen serves h on addr ("127.0.0.1:0" picks a port).
 func Listen(addr string, h http.Handler) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	srv, ln, err := httpserver.Listen(addr, h, httpserver.Options{HTTP: config.Default().HTTP})
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, err
 	}
-	s := &Server{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1)}
+	s := &Server{Addr: ln.Addr().String(), srv: srv, done: make(chan error, 1)}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
 }

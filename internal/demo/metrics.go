@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/metrics"
 )
@@ -24,12 +25,14 @@ type metricsServer struct {
 // serveMetrics listens on addr and serves /metrics (every replica, each
 // series labelled replica="r1"...) and /metrics/<replica>.
 func serveMetrics(addr string, l *lab.Lab) (*metricsServer, error) {
-	ln, err := net.Listen("tcp", addr)
+	mux := http.NewServeMux()
+	// Served as `tandem serve` serves its API, with the default http.*
+	// settings.
+	srv, ln, err := httpserver.Listen(addr, mux, httpserver.Options{HTTP: config.Default().HTTP})
 	if err != nil {
-		return nil, fmt.Errorf("demo: metrics listen %s: %w", addr, err)
+		return nil, fmt.Errorf("demo: metrics: %w", err)
 	}
 	all := make(map[string]prometheus.Gatherer, len(l.Replicas))
-	mux := http.NewServeMux()
 	for _, r := range l.Replicas {
 		all[r.Node] = r.Metrics.Gatherer()
 		mux.Handle("GET /metrics/"+r.Node, r.Metrics.Handler())
@@ -37,7 +40,7 @@ func serveMetrics(addr string, l *lab.Lab) (*metricsServer, error) {
 	mux.Handle("GET /metrics", metrics.HandlerFor(metrics.Labelled("replica", all)))
 	m := &metricsServer{
 		URL:  "http://" + ln.Addr().String() + "/metrics",
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		srv:  srv,
 		done: make(chan struct{}),
 	}
 	go func() {

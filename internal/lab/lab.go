@@ -19,6 +19,8 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/ari"
+	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/redisserver"
@@ -173,16 +175,18 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 
 	l.Sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: opts.Logger, Timing: opts.SimTiming})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen for the simulator: %w", err)
-	}
-	l.ARIURL = "http://" + ln.Addr().String() + "/ari"
 	handler := l.Sim.Handler()
 	if opts.WrapSim != nil {
 		handler = opts.WrapSim(handler)
 	}
-	l.server = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	// Served as `tandem serve` serves its API, with the default http.*
+	// settings.
+	var ln net.Listener
+	l.server, ln, err = httpserver.Listen("127.0.0.1:0", handler, httpserver.Options{HTTP: config.Default().HTTP, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("listen for the simulator: %w", err)
+	}
+	l.ARIURL = "http://" + ln.Addr().String() + "/ari"
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
