@@ -41,23 +41,22 @@ type EndpointPolicy struct {
 }
 
 // NewEndpointPolicy compiles patterns and extensions (entries as in Set:
-// "1000-1999", "2001"). Errors are *ListError ("agent_endpoints",
-// "agent_extensions").
+// "1000-1999", "2001"). Errors are *ListError ("patterns", "extensions").
 func NewEndpointPolicy(patterns, extensions []string) (*EndpointPolicy, error) {
 	ext, lerr := NewSet(extensions)
 	if lerr != nil {
-		lerr.List = "agent_extensions"
+		lerr.List = "extensions"
 		return nil, lerr
 	}
 	if len(patterns) == 0 {
-		return nil, &ListError{List: "agent_endpoints", Msg: "at least one pattern is needed, e.g. PJSIP/{ext}"}
+		return nil, &ListError{List: "patterns", Index: -1, Msg: "at least one pattern is needed, e.g. PJSIP/{ext}"}
 	}
 	for i, p := range patterns {
 		if msg := checkPattern(p); msg != "" {
-			return nil, &ListError{List: "agent_endpoints", Index: i, Msg: fmt.Sprintf("%q: %s", p, msg)}
+			return nil, &ListError{List: "patterns", Index: i, Msg: fmt.Sprintf("%q: %s", p, msg)}
 		}
 		if strings.Contains(p, PlaceholderExt) && ext.Empty() {
-			return nil, &ListError{List: "agent_endpoints", Index: i, Msg: fmt.Sprintf("%q uses %s: list the extensions it may stand for in agent_extensions", p, PlaceholderExt)}
+			return nil, &ListError{List: "patterns", Index: i, Msg: fmt.Sprintf("%q uses %s: list the extensions it may stand for in extensions", p, PlaceholderExt)}
 		}
 	}
 	return &EndpointPolicy{patterns: patterns, extensions: ext}, nil
@@ -100,9 +99,9 @@ func (p *EndpointPolicy) Check(agent, endpoint string) error {
 		extMatched = ext
 	}
 	if extMatched != "" {
-		return ruleErr(RuleExtensionRange, "extension %s of %s is not one of the agent extensions (dial.agent_extensions)", extMatched, endpoint)
+		return ruleErr(RuleExtensionRange, "extension %s of %s is not one of the agent extensions (dial.agent_endpoints.extensions)", extMatched, endpoint)
 	}
-	return ruleErr(RuleEndpointPattern, "%q is not an allowed endpoint for agent %s: allowed are %s (dial.agent_endpoints)",
+	return ruleErr(RuleEndpointPattern, "%q is not an allowed endpoint for agent %s: allowed are %s (dial.agent_endpoints.patterns)",
 		endpoint, agent, strings.Join(p.patterns, ", "))
 }
 

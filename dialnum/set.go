@@ -20,14 +20,20 @@ type setEntry struct {
 }
 
 // ListError is a bad entry of a configured list; the caller names the
-// configuration key (List is the last part of it, Index the entry).
+// configuration key (List is the last part of it, Index the entry, -1 for
+// the list as a whole).
 type ListError struct {
 	List  string
 	Index int
 	Msg   string
 }
 
-func (e *ListError) Error() string { return fmt.Sprintf("%s[%d]: %s", e.List, e.Index, e.Msg) }
+func (e *ListError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("%s: %s", e.List, e.Msg)
+	}
+	return fmt.Sprintf("%s[%d]: %s", e.List, e.Index, e.Msg)
+}
 
 // maxSetDigits bounds an entry: extensions and short codes, not numbers.
 const maxSetDigits = 10
