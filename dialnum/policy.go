@@ -218,7 +218,7 @@ func (p *Policy) Check(n Number, defaultRegion string) error {
 }
 
 func (p *Policy) refuses(t string) bool {
-	if p == nil {
+	if p == nil || p.refused == nil { // nil, or a Policy{} not made by NewPolicy
 		return slices.Contains(DefaultRefusedTypes(), t)
 	}
 	return p.refused[t]
