@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/config"
@@ -224,4 +225,40 @@ func TestAgentEndpointRefusedAtLogin(t *testing.T) {
 	if st, body := call(t, srv, "POST", "/v1/agents/1002/login", "tok-1002", `{"endpoint":"PJSIP/1002","queues":["sales"]}`); st != 200 || body["endpoint"] != "PJSIP/1002" {
 		t.Fatalf("login as PJSIP/1002: %d %v", st, body)
 	}
+}
+
+// TestCallbackStoredBeforeThePolicyIsCancelledUndialled: a callback whose
+// number passed when it was registered (here: stored under a policy that
+// allowed 911 by name) is checked again before the dial; the engine's
+// policy refuses it, so it is cancelled, the agent freed, and nothing is
+// dialled.
+func TestCallbackStoredBeforeThePolicyIsCancelledUndialled(t *testing.T) {
+	l := startPolicyLab(t, "+33140000001")
+	ctx := context.Background()
+	e := l.Replicas[0].Engine
+	l.Sim.SetPhone("PJSIP/1001", answers)
+	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	old, err := dialnum.NewPolicy(dialnum.PolicyConfig{AllowNumbers: []string{"911"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := callbacks.NewStore(l.RDB, "tandem")
+	cb, _, err := store.Create(ctx, callbacks.Request{Queue: "sales", Number: "911", Policy: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAvailable(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "callback cancelled", func() bool {
+		got, err := store.Get(ctx, cb.ID)
+		return err == nil && got.State == callbacks.StateCancelled
+	})
+	waitAgent(t, l, "a1", agents.Available)
+	if got, _ := store.Get(ctx, cb.ID); len(got.Attempts) != 0 {
+		t.Fatalf("attempts %+v, want none", got.Attempts)
+	}
+	wantNothingDialled(t, l)
 }
