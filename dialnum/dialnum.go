@@ -7,6 +7,11 @@
 // North American number has exactly ten digits after +1, and that short
 // numbers (3 to 6 digits, possibly with # * :) are internal extensions or
 // feature codes dialled as typed.
+//
+// Normalize only says what a number is. Whether Tandem may dial it is the
+// dialling policy's call (policy.go: emergency numbers, refused number
+// types, the configured internal numbers), and which endpoints an agent may
+// log in with is EndpointPolicy's (endpoint.go).
 package dialnum
 
 import (
