@@ -36,7 +36,7 @@ var refusedNumbers = []struct{ number, rule string }{
 
 // startPolicyLab is a lab whose sales queue may call back only France (so
 // the country list alone would not stop a short number), with an IVR entry
-// point (DNIS 911) whose menu dials a number straight away, and the
+// point (DNIS 901) whose menu dials ivrDial straight away, and the
 // endpoint patterns of a desk with extensions 1000-1999.
 func startPolicyLab(t *testing.T, ivrDial string) *lab.Lab {
 	t.Helper()
