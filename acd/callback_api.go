@@ -49,7 +49,7 @@ func (e *Engine) RequestCallback(ctx context.Context, r CallbackRequest) (callba
 		r.EarliestAt = start
 	}
 	cb, merged, err := e.callbacks.Create(ctx, callbacks.Request{
-		Queue: r.Queue, Number: r.Number, Region: e.opts.Dial.DefaultRegion,
+		Queue: r.Queue, Number: r.Number, Region: e.opts.Dial.DefaultRegion, Policy: e.opts.Dial.Policy,
 		AllowedCountryCodes: q.Callback.AllowedCountryCodes, Name: r.Name, Vars: r.Vars, Kind: kind,
 		EarliestAt: r.EarliestAt, WindowEnd: r.WindowEnd, MaxAttempts: q.Callback.MaxAttempts,
 		RetryDelay: q.Callback.RetryDelay, CallerID: q.Callback.CallerID, TimeZone: r.TimeZone,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/dialnum"
 	"github.com/tandem-cc/tandem/media"
 )
 
@@ -64,6 +65,10 @@ func (c *call) afterMessage(ctx context.Context) {
 func (c *call) dialCustomer(ctx context.Context) {
 	c.attemptTo(aevDial)
 	rec := c.cb.rec
+	if err := c.callbackDialable(rec.Number); err != nil {
+		c.refuseCallbackNumber(ctx, err)
+		return
+	}
 	if err := c.e.store.CountCall(ctx, c.conn); err != nil {
 		// The cap was reached since the callback was claimed: no dial; the
 		// callback waits in its place and the agent is freed.
@@ -246,4 +251,38 @@ func (c *call) onCallbackEvent(ctx context.Context, m any) bool {
 		return true
 	}
 	return false
+}
+
+// callbackDialable checks a stored callback number against the dialling
+// policy and the queue's country list once more, just before it is
+// dialled: the number passed them when the callback was registered, but
+// the policy may have been tightened since (or the callback stored by a
+// version without one), and the trunk must not dial what it refuses now.
+func (c *call) callbackDialable(number string) error {
+	n, err := c.e.opts.Dial.Policy.Dialable(number, c.e.opts.Dial.DefaultRegion)
+	if err != nil {
+		return err
+	}
+	return dialnum.CheckCountry(n, c.settings.Callback.AllowedCountryCodes)
+}
+
+// refuseCallbackNumber ends a callback whose number the policy refuses
+// before anything is dialled: retrying would be refused again, so it is
+// cancelled (no dial started, so Cancel applies), and the agent is freed.
+func (c *call) refuseCallbackNumber(ctx context.Context, why error) {
+	rule := "invalid"
+	var re *dialnum.RuleError
+	if errors.As(why, &re) {
+		rule = re.Rule
+	}
+	// The number is personal data: the log names the rule, not the number.
+	c.log.Error("callback number refused by the dialling policy; cancelled, not dialled", "callback_id", c.cb.rec.ID, "rule", rule)
+	if _, err := c.e.callbacks.Cancel(ctx, c.cb.rec.ID); err != nil {
+		c.log.Warn("cancel refused callback", "callback_id", c.cb.rec.ID, "err", err)
+	}
+	c.e.store.Record(ctx, c.conn, "callback_refused", "callback_id", c.cb.rec.ID, "rule", rule)
+	c.hangup(ctx, c.agentLeg, CauseNormal)
+	c.attemptTo(aevSettle)
+	c.routeTo(rtEnd)
+	c.finishQuietly(ctx)
 }

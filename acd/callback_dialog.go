@@ -268,7 +268,7 @@ func (c *call) callbackRequest(number string) callbacks.Request {
 		}
 	}
 	return callbacks.Request{
-		Queue: c.dialog.queue, Number: number, Region: c.e.opts.Dial.DefaultRegion,
+		Queue: c.dialog.queue, Number: number, Region: c.e.opts.Dial.DefaultRegion, Policy: c.e.opts.Dial.Policy,
 		AllowedCountryCodes: cb.AllowedCountryCodes, Vars: vars, Kind: callbacks.KindCourtesy,
 		Score: c.dialog.score, MaxAttempts: cb.MaxAttempts, RetryDelay: cb.RetryDelay,
 		CallerID: cb.CallerID, DNIS: c.arrived.DNIS, MaxAhead: cb.MaxAhead,

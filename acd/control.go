@@ -262,10 +262,12 @@ func (c *call) cmdResume(ctx context.Context) error {
 
 // ---- consult ---------------------------------------------------------------
 
-// dialNumber validates and normalises a number and returns the endpoint to
-// ring; a bad number is a field error naming the rule.
+// dialNumber validates and normalises a number, applies the dialling
+// policy and returns the endpoint to ring; a refused number is a field
+// error naming the rule. Consults, transfers and IVR dial branches all
+// dial through it.
 func (c *call) dialNumber(value string) (string, error) {
-	n, err := dialnum.Normalize(value, c.e.opts.Dial.DefaultRegion)
+	n, err := c.e.opts.Dial.Policy.Dialable(value, c.e.opts.Dial.DefaultRegion)
 	if err != nil {
 		var re *dialnum.RuleError
 		if errors.As(err, &re) {

@@ -20,6 +20,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/dialnum"
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/ewt"
 	"github.com/tandem-cc/tandem/hours"
@@ -35,6 +36,10 @@ type DialSettings struct {
 	DefaultRegion string // for national numbers, e.g. "US"
 	CallerID      string
 	RingTimeout   time.Duration
+	// Policy is what every number Tandem dials must pass: callbacks,
+	// consults and transfers to a number, IVR dial branches (nil = the
+	// default policy: no emergency, premium-rate or internal number).
+	Policy *dialnum.Policy
 }
 
 // Options configure an Engine.
@@ -65,6 +70,10 @@ type Options struct {
 	// IdleReasons are the reason codes for idle; empty accepts any.
 	IdleReasons []string
 	Dial        DialSettings
+	// Endpoints are the endpoints an agent may log in with (patterns such
+	// as PJSIP/{ext} or PJSIP/{agent}); nil accepts any endpoint, for
+	// harnesses that embed the engine. tandem serve always sets them.
+	Endpoints *dialnum.EndpointPolicy
 	// PrivacyShield is how long a privacy pause of a recording lasts.
 	PrivacyShield time.Duration
 	// BlindTransferNoAnswer: "abandon" (default) or "requeue".
@@ -688,6 +697,19 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
 	if strings.TrimSpace(endpoint) == "" {
 		return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: "is required"}
+	}
+	if e.opts.Endpoints != nil {
+		// Every call offered to the agent is sent to this endpoint: one
+		// outside the patterns would let a token send customers to a trunk
+		// or back into the inbound dialplan.
+		if err := e.opts.Endpoints.Check(id, endpoint); err != nil {
+			msg := err.Error()
+			var re *dialnum.RuleError
+			if errors.As(err, &re) {
+				msg = fmt.Sprintf("%s (rule %s)", re.Msg, re.Rule)
+			}
+			return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: msg}
+		}
 	}
 	if len(queues) == 0 {
 		return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: "at least one queue is required"}

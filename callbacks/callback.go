@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tandem-cc/tandem/dialnum"
 	"github.com/tandem-cc/tandem/errs"
 )
 
@@ -155,8 +156,11 @@ func (cb Callback) Status() string {
 // Request asks for a callback.
 type Request struct {
 	Queue string
-	// Number as typed; normalised with dialnum.Normalize(Number, Region).
+	// Number as typed; normalised with Policy.Dialable(Number, Region).
 	Number string
+	// Policy is the dialling policy the number must pass (nil = the
+	// default policy: no emergency, premium-rate or internal number).
+	Policy *dialnum.Policy
 	// Region (ISO 3166 alpha-2) national numbers are read in; "" accepts
 	// international (+…) and internal numbers only.
 	Region string

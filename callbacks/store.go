@@ -155,27 +155,22 @@ func validate(req *Request) (string, error) {
 	if _, err := media.Parse(req.Media); err != nil {
 		return "", &FieldError{Field: "media", Rule: "media", Msg: err.Error()}
 	}
-	n, err := dialnum.Normalize(req.Number, req.Region)
+	// The dialling policy first (emergency numbers, refused number types,
+	// internal numbers), then the queue's country list.
+	n, err := req.Policy.Dialable(req.Number, req.Region)
+	if err == nil {
+		err = dialnum.CheckCountry(n, req.AllowedCountryCodes)
+	}
 	if err != nil {
 		var re *dialnum.RuleError
 		if errors.As(err, &re) {
-			return "", &FieldError{Field: "number", Rule: re.Rule, Msg: re.Msg}
+			msg := re.Msg
+			if re.Rule == dialnum.RuleCountryNotAllowed {
+				msg = "queue " + req.Queue + ": " + msg
+			}
+			return "", &FieldError{Field: "number", Rule: re.Rule, Msg: msg}
 		}
 		return "", &FieldError{Field: "number", Rule: "invalid", Msg: err.Error()}
-	}
-	if n.Kind == dialnum.E164 && len(req.AllowedCountryCodes) > 0 {
-		// Country calling codes are prefix-free (ITU-T E.164), so a prefix
-		// match names exactly one code.
-		allowed := make([]string, len(req.AllowedCountryCodes))
-		ok := false
-		for i, cc := range req.AllowedCountryCodes {
-			allowed[i] = "+" + strconv.Itoa(cc)
-			ok = ok || strings.HasPrefix(n.E164, allowed[i])
-		}
-		if !ok {
-			return "", &FieldError{Field: "number", Rule: "country-not-allowed",
-				Msg: fmt.Sprintf("queue %s may only call country codes %s", req.Queue, strings.Join(allowed, ", "))}
-		}
 	}
 	return n.Dial, nil
 }

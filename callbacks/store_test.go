@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-cc/tandem/dialnum"
 	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
@@ -142,7 +143,11 @@ func TestCreateRefusesBadRequestsNamingTheRule(t *testing.T) {
 	}
 	// The allow-list lets its own countries (and internal numbers) through.
 	mustCreate(t, s, Request{Queue: "uk", Number: "+442079460958", AllowedCountryCodes: []int{1, 44}})
-	mustCreate(t, s, Request{Queue: "uk", Number: "1001", AllowedCountryCodes: []int{44}})
+	internal, err := dialnum.NewPolicy(dialnum.PolicyConfig{Internal: []string{"1000-1999"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, Request{Queue: "uk", Number: "1001", AllowedCountryCodes: []int{44}, Policy: internal})
 }
 
 func TestDuplicateRequestsMerge(t *testing.T) {

@@ -78,6 +78,10 @@ type Dial struct {
 	CallerID string `mapstructure:"caller_id"`
 	// RingTimeout bounds ringing an outside number.
 	RingTimeout time.Duration `mapstructure:"ring_timeout"`
+	// Policy is what every number Tandem dials must pass (dialling.go).
+	Policy DialPolicy `mapstructure:"policy"`
+	// AgentEndpoints are the endpoints agents may log in with (dialling.go).
+	AgentEndpoints AgentEndpoints `mapstructure:"agent_endpoints"`
 }
 
 // Recording are the recording rules common to all queues.

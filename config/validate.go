@@ -253,6 +253,7 @@ func (c Config) Validate() error {
 		bad("dial.default_region", "must be a 2-letter upper-case region code, e.g. US")
 	}
 	positive(bad, "dial.ring_timeout", c.Dial.RingTimeout)
+	checkDialling(bad, c) // dial.policy, dial.agent_endpoints, IVR dial branches
 
 	// Recording.
 	positive(bad, "recording.privacy_shield", c.Recording.PrivacyShield)

@@ -7,9 +7,15 @@
 // North American number has exactly ten digits after +1, and that short
 // numbers (3 to 6 digits, possibly with # * :) are internal extensions or
 // feature codes dialled as typed.
+//
+// Normalize only says what a number is. Whether Tandem may dial it is the
+// dialling policy's call (policy.go: emergency numbers, refused number
+// types, the configured internal numbers), and which endpoints an agent may
+// log in with is EndpointPolicy's (endpoint.go).
 package dialnum
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -112,7 +118,7 @@ func Normalize(input, defaultRegion string) (Number, error) {
 	if international {
 		return normalizeE164(s)
 	}
-	return normalizeNational(s, defaultRegion)
+	return normalizeNational(input, s, defaultRegion)
 }
 
 // normalizeE164 reads "+<digits>" (already cleaned, digits only).
@@ -131,7 +137,11 @@ func normalizeE164(s string) (Number, error) {
 // (with or without the trunk prefix), or an international one dialled with
 // the region's international prefix (011 from the US, 00 from most of
 // Europe), which libphonenumber recognises from the region's metadata.
-func normalizeNational(s, region string) (Number, error) {
+// Every refusal says which region the number was read in: someone who typed
+// 0033 1 40 00 00 01 on a US desk never typed +1, and "+1 must be followed
+// by 10 digits" would not tell them that 00 is not the US's international
+// prefix.
+func normalizeNational(input, s, region string) (Number, error) {
 	region = strings.ToUpper(strings.TrimSpace(region))
 	if region == "" {
 		return Number{}, ruleErr(RuleUnknownRegion, "a number without '+' needs a default region to be read in")
@@ -139,15 +149,38 @@ func normalizeNational(s, region string) (Number, error) {
 	if phonenumbers.GetCountryCodeForRegion(region) == 0 {
 		return Number{}, ruleErr(RuleUnknownRegion, "unknown region %q", region)
 	}
+	shown := strings.Join(strings.Fields(input), " ")
 	num, err := phonenumbers.ParseAndKeepRawInput(s, region)
 	if err != nil {
-		return Number{}, ruleErr(RuleNationalInvalid, "%s is not a number in %s: %s", s, region, parseReason(err))
+		return Number{}, ruleErr(RuleNationalInvalid, "%s read in region %s: not a number there: %s%s", shown, region, parseReason(err), internationalHint)
 	}
-	if num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD {
-		return fromParsed(num, RuleE164Invalid, "is not a valid number in any country")
+	viaIDD := num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD
+	if !viaIDD && num.GetCountryCode() == 1 {
+		// A national number on a NANP desk: say it in the desk's terms.
+		if n := len(phonenumbers.GetNationalSignificantNumber(num)); n != 10 {
+			return Number{}, ruleErr(RuleUSTenDigits, "%s read in region %s: a North American number has 10 digits (without the trunk prefix 1), this has %d%s",
+				shown, region, n, internationalHint)
+		}
 	}
-	return fromParsed(num, RuleNationalInvalid, "is not a valid number in "+region)
+	rule, msg := RuleE164Invalid, "is not a valid number in any country"
+	if !viaIDD {
+		rule, msg = RuleNationalInvalid, "is not a valid number in "+region
+	}
+	n, err := fromParsed(num, rule, msg)
+	var re *RuleError
+	if errors.As(err, &re) {
+		re.Msg = fmt.Sprintf("%s read in region %s: %s", shown, region, re.Msg)
+		if !viaIDD {
+			re.Msg += internationalHint
+		}
+	}
+	return n, err
 }
+
+// internationalHint ends the refusal of a number read as national: the most
+// common cause is an international number typed with another region's
+// international prefix.
+const internationalHint = " (for an international number type + and the country code)"
 
 // fromParsed applies the validity rules to a parsed number; invalidRule
 // and invalidMsg say how to refuse a number libphonenumber finds invalid.

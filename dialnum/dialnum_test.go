@@ -128,46 +128,5 @@ func TestNormalizeUSPlusOneNeedsExactlyTenDigits(t *testing.T) {
 	}
 }
 
-func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{
-		"+12025550123", "(202) 555-0123", "011 44 20 7946 0958", "00 49 30 123456",
-		"*67", "1001#", "12:34", "+44 (0)20 7946 0958", "1-800-FLOWERS", "++1", "",
-		"+800 1234 5678", "0049 30 123456", "+1\u00a0202",
-	} {
-		f.Add(s, uint8(0))
-	}
-	regions := []string{"US", "GB", "DE", "FR", "IT", "JP", "", "XX"}
-	f.Fuzz(func(t *testing.T, input string, r uint8) {
-		region := regions[int(r)%len(regions)]
-		n, err := Normalize(input, region)
-		if err != nil {
-			var re *RuleError
-			if !errors.As(err, &re) || re.Rule == "" || re.Msg == "" {
-				t.Fatalf("Normalize(%q, %q): error %v is not a RuleError with a rule", input, region, err)
-			}
-			return
-		}
-		switch n.Kind {
-		case E164:
-			if n.Dial != n.E164 || !strings.HasPrefix(n.E164, "+") || n.Region == "" {
-				t.Fatalf("Normalize(%q, %q) = %+v: inconsistent E.164 number", input, region, n)
-			}
-		case Internal:
-			if n.E164 != "" || n.Region != "" || n.Dial == "" {
-				t.Fatalf("Normalize(%q, %q) = %+v: inconsistent internal number", input, region, n)
-			}
-		default:
-			t.Fatalf("Normalize(%q, %q) = %+v: unknown kind", input, region, n)
-		}
-		again, err := Normalize(n.Dial, region)
-		if err != nil {
-			t.Fatalf("Normalize(%q, %q) = %+v, but its Dial does not re-normalise: %v", input, region, n, err)
-		}
-		if again != n {
-			t.Fatalf("Normalize(%q, %q) = %+v, re-normalised to %+v", input, region, n, again)
-		}
-	})
-}
-
 func e164(n, region string) Number { return Number{E164: n, Dial: n, Kind: E164, Region: region} }
 func internal(n string) Number     { return Number{Dial: n, Kind: Internal} }

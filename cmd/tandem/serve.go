@@ -93,6 +93,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			RecordingFormat: cfg.Recording.Format, Logger: log,
 		})
 	}
+	// The dialling policy and the agent endpoint patterns, compiled once
+	// for every seat (Validate has checked they compile).
+	dial, err := cfg.Dial.Engine()
+	if err != nil {
+		return err
+	}
+	endpoints, err := cfg.Dial.AgentEndpoints.Engine()
+	if err != nil {
+		return fmt.Errorf("dial.agent_endpoints: %w", err)
+	}
 	// newEngine builds the engine of one seat: this replica's own, or the
 	// seat of a replica that is gone, hosted here until it comes back.
 	newEngine := func(seat acd.Seat, pbx acd.PBX, m *metrics.Metrics, log *slog.Logger) *acd.Engine {
@@ -106,11 +116,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			Logger:        log,
 			Policy:        acd.Policy{WrapUp: cfg.Agents.WrapUp.Timeout, MaxConcurrentCalls: cfg.Routing.MaxConcurrentCalls, LoggedOutTTL: cfg.Retention.LoggedOutAgents, SecureRetention: cfg.Retention.SecureValues},
 			WrapUpCodes:   cfg.Agents.WrapUp.Codes, DefaultWrapUpCode: cfg.Agents.WrapUp.DefaultCode,
-			IdleReasons: cfg.Agents.IdleReasons,
-			Dial: acd.DialSettings{
-				Endpoint: cfg.Dial.Endpoint, DefaultRegion: cfg.Dial.DefaultRegion,
-				CallerID: cfg.Dial.CallerID, RingTimeout: cfg.Dial.RingTimeout,
-			},
+			IdleReasons:           cfg.Agents.IdleReasons,
+			Dial:                  dial,
+			Endpoints:             endpoints,
 			PrivacyShield:         cfg.Recording.PrivacyShield,
 			BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
 			BusyMessage:           cfg.Routing.BusyMessage,
