@@ -36,7 +36,8 @@ import (
 //	a2  logged in to support, idle (reason break)
 //	a3  logged in to support, available
 //	a4  has a token, never logged in
-//	a pending callback in sales, due tomorrow
+//	a pending callback in sales, due tomorrow, with variables (a
+//	secure one among them)
 const (
 	tokA1  = "table-token-a1"
 	tokA2  = "table-token-a2"
@@ -168,6 +169,7 @@ func startTableWorld(t *testing.T) *tableWorld {
 
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{
 		Queue: "sales", Number: "+12025550123", Name: "Ann",
+		Vars:       map[string]string{"ORDER": "42", "CARD": "4111111111111111"},
 		EarliestAt: time.Now().Add(24 * time.Hour),
 	})
 	if err != nil {
