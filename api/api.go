@@ -5,6 +5,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -123,7 +124,8 @@ const (
 	defaultPongTimeout  = 10 * time.Second
 )
 
-// server holds the handler's dependencies; it has no mutable state.
+// server holds the handler's dependencies; once built it has no mutable
+// state.
 type server struct {
 	core    Core
 	auth    *authenticator
@@ -134,6 +136,9 @@ type server struct {
 	// pingInterval and pongTimeout: the event sockets' keepalive.
 	pingInterval, pongTimeout time.Duration
 	limits                    limitSettings // see WithLimits (limits.go)
+	// registered lists the routes as New registers them (for Routes);
+	// it is only appended to while the handler is built.
+	registered []Route
 }
 
 // Option adds to the API.
@@ -166,6 +171,31 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 // http.Server whose BaseContext is the replica's run context, because
 // Server.Shutdown does not wait for (or end) upgraded connections.
 func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.Handler {
+	h, _ := build(core, auth, logger, opts...)
+	return h
+}
+
+// Route is one method and path pattern the API serves (as registered on
+// the mux: "POST", "/v1/agents/{id}/login").
+type Route struct {
+	Method, Pattern string
+}
+
+// Routes lists every route New registers when every optional route is on
+// (WithMetrics, WithReadiness), sorted by pattern then method. It runs the
+// same registration New runs, so a route added there is listed here: the
+// table test of bad input (api/badinput_test.go) fails for a route it does
+// not cover. The catch-alls that only answer "name is required" or "no such
+// route" are not routes and are not listed.
+func Routes() []Route {
+	_, list := build(nil, config.Auth{}, nil,
+		WithMetrics(http.NotFoundHandler()),
+		WithReadiness(func(context.Context) []string { return nil }))
+	return list
+}
+
+// build is New, also returning the routes it registered.
+func build(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) (http.Handler, []Route) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -251,7 +281,10 @@ func New(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) http.
 		writeError(w, http.StatusNotFound, "no such route", "")
 	})
 
-	return s.logRequests(s.limit(mux))
+	slices.SortFunc(s.registered, func(a, b Route) int {
+		return cmp.Or(cmp.Compare(a.Pattern, b.Pattern), cmp.Compare(a.Method, b.Method))
+	})
+	return s.logRequests(s.limit(mux)), s.registered
 }
 
 // route registers h for method and pattern, and a JSON 405 for the other
@@ -265,6 +298,7 @@ func (s *server) routes(mux *http.ServeMux, pattern string, byMethod map[string]
 	var allow []string
 	for method, h := range byMethod {
 		mux.Handle(method+" "+pattern, h)
+		s.registered = append(s.registered, Route{Method: method, Pattern: pattern})
 		allow = append(allow, method)
 		if method == http.MethodGet {
 			allow = append(allow, http.MethodHead)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs Tandem's checks on a fresh Debian machine (or any machine with Go,
 # redis-server and docker-compose): installs what is missing, then checks
-# the lab's docker-compose.yml, go vet and the race-enabled test suite.
+# the lab's docker-compose.yml, go vet, the linters and the race-enabled
+# test suite, then fuzzes every fuzz target briefly.
 # Tests start their own redis-server (and Redis Sentinels) on free loopback
 # ports, so a Redis already running on 6379 is never touched.
 #
 # Usage: scripts/test.sh [extra go test flags, e.g. -run TestName -v]
+# (TANDEM_FUZZ_SECONDS=0 skips the fuzzing; see below.)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -76,5 +78,33 @@ go run "$golangci_lint" run ./...
 
 log "go test -race -count=1 -timeout 20m ./..."
 go test -race -count=1 -timeout 20m "$@" ./...
+
+# Brief fuzzing: every fuzz target of the module (the run above has
+# already replayed their committed corpora, testdata/fuzz/<Name>, as plain
+# tests) is fuzzed for a share of TANDEM_FUZZ_SECONDS (default 40; at most
+# 10 s and at least 2 s a target; 0 skips fuzzing), so that the whole stays
+# near a minute. The targets are found, not listed here: grep narrows the
+# packages to those with a `func Fuzz` in a test file, and `go test -list`
+# names their targets. A failing input is written to the package's
+# testdata/fuzz/<Name>/ and fails the script: commit it with the fix, as a
+# regression seed.
+budget=${TANDEM_FUZZ_SECONDS:-40}
+fuzz_targets=()
+if [ "$budget" -gt 0 ]; then
+	for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do
+		for name in $(go test -list '^Fuzz' "$dir" | grep '^Fuzz'); do
+			fuzz_targets+=("$dir $name")
+		done
+	done
+fi
+if [ "${#fuzz_targets[@]}" -gt 0 ]; then
+	each=$((budget / ${#fuzz_targets[@]}))
+	each=$((each > 10 ? 10 : each < 2 ? 2 : each))
+	for target in "${fuzz_targets[@]}"; do
+		read -r dir name <<<"$target"
+		log "go test -run '^\$' -fuzz '^$name\$' -fuzztime ${each}s $dir"
+		go test -run '^$' -fuzz "^$name\$" -fuzztime "${each}s" "$dir"
+	done
+fi
 
 log "all checks passed"
