@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -13,7 +12,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/bench"
+	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -96,11 +97,13 @@ func simCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		defer func() { _ = s.Close() }()
 		log.Info("listening", "what", side.what, "addr", s.Addr)
 	}
-	ln, err := net.Listen("tcp", *listen)
+	// The same server as the API's (header and idle timeouts, a cap on
+	// connections), so a stray client cannot hold the simulator either.
+	srv, ln, err := httpserver.Listen(*listen, sim.Handler(), httpserver.Options{HTTP: config.Default().HTTP, Logger: log})
 	if err != nil {
+		sim.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("ARI simulator listening", "url", "http://"+ln.Addr().String()+"/ari", "phones", *phones)
