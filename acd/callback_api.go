@@ -53,7 +53,7 @@ func (e *Engine) RequestCallback(ctx context.Context, r CallbackRequest) (callba
 		AllowedCountryCodes: q.Callback.AllowedCountryCodes, Name: r.Name, Vars: r.Vars, Kind: kind,
 		EarliestAt: r.EarliestAt, WindowEnd: r.WindowEnd, MaxAttempts: q.Callback.MaxAttempts,
 		RetryDelay: q.Callback.RetryDelay, CallerID: q.Callback.CallerID, TimeZone: r.TimeZone,
-		Secure: e.opts.Policy.secureList(r.Vars), // dropped once the callback is over
+		Secure:   e.opts.Policy.secureList(r.Vars), // dropped once the callback is over
 		MaxAhead: q.Callback.MaxAhead,
 	})
 	if err != nil {
