@@ -84,7 +84,7 @@ func TestDeadReplicasCallsDoNotTakeTheLiveOnesAgents(t *testing.T) {
 // caller D at once.
 func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 	ctx := context.Background()
-	l, err := lab.Start(ctx, lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  2,
 		RedisAddr: redistest.Start(t),
 		Queues:    map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 5 * time.Second}},
@@ -92,10 +92,6 @@ func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 		Logger:    slog.New(slog.DiscardHandler),
 		Engine:    acd.Options{Recovery: acd.RecoverOptions{Interval: 50 * time.Millisecond}},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	keys := keyspace.New("tandem")
 	r2 := l.Replicas[1]
 	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond})
