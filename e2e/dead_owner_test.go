@@ -73,6 +73,7 @@ func TestDeadReplicasCallsDoNotTakeTheLiveOnesAgents(t *testing.T) {
 	if err != nil || len(q) != 2 || q[0] != waiting[0] || q[1] != waiting[1] {
 		t.Fatalf("sales waiting %v %v, want %v in their places", q, err, waiting)
 	}
+	restartForTheEnd(l, 0)
 }
 
 // TestRecovererFreesTheAgentsADeadReplicaHeld is the rest of the finding:
@@ -146,4 +147,5 @@ func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 	if q, err := l.RDB.ZRange(ctx, keys.Waiting("sales"), 0, -1).Result(); err != nil || len(q) != 1 || q[0] != b.ConnectionID {
 		t.Fatalf("sales waiting %v %v, want B", q, err)
 	}
+	restartForTheEnd(l, 0)
 }

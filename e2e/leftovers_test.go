@@ -223,3 +223,11 @@ func TestBridgeMadeByARequestThatTimedOutIsDestroyed(t *testing.T) {
 	}
 	waitAgent(t, l, "a1", agents.Available)
 }
+
+// restartForTheEnd starts replica i again, which the test stopped with
+// calls of its seat still on the PBX, so that the end-of-test check can
+// end them too: a restarted replica takes its seat's calls back (it
+// re-reads the PBX and rebuilds them, acd/reconcile.go), as after a crash.
+// A test calls it last, once it has checked what happens while the
+// replica is away.
+func restartForTheEnd(l *lab.Lab, i int) { l.RestartEngine(i) }
