@@ -2,11 +2,13 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -83,7 +85,9 @@ func (l *Lab) Settle(ctx context.Context, hangUp bool) Settled {
 
 // liveInteractions lists the interactions under the lab's prefix that are
 // not over. A read that fails (ctx over) counts as not over, so Settle
-// never reports a world it could not see as clean.
+// never reports a world it could not see as clean. A callback waiting in
+// its queue for an agent is left out: nobody of it is on the PBX yet, and
+// it waits for an agent, not for anyone to hang up.
 func (l *Lab) liveInteractions(ctx context.Context) []string {
 	keys := keyspace.New(l.opts.Prefix)
 	cut := len(keys.Interaction(""))
@@ -91,18 +95,23 @@ func (l *Lab) liveInteractions(ctx context.Context) []string {
 	iter := l.RDB.Scan(ctx, 0, keys.Interaction("*"), 1000).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
-		if strings.Contains(k[cut:], ":") {
+		conn := k[cut:]
+		if strings.Contains(conn, ":") {
 			continue // a sub-key of an interaction (its call-associated data)
 		}
-		st, err := l.RDB.HGet(ctx, k, "state").Result()
+		ix, err := l.Replicas[0].Store.Interaction(ctx, conn)
+		if errors.Is(err, acd.ErrNotFound) {
+			continue // expired between the scan and the read
+		}
 		if err != nil {
-			live = append(live, fmt.Sprintf("%s (%v)", k[cut:], err))
+			live = append(live, fmt.Sprintf("%s (%v)", conn, err))
 			continue
 		}
-		switch st {
-		case "ended", "abandoned", "failed":
+		switch {
+		case ix.Terminal():
+		case ix.State == acd.StateQueued && ix.Attached["callback_id"] != "":
 		default:
-			live = append(live, fmt.Sprintf("%s (%s)", k[cut:], st))
+			live = append(live, fmt.Sprintf("%s (%s)", conn, ix.State))
 		}
 	}
 	if err := iter.Err(); err != nil {
