@@ -14,9 +14,9 @@ type bridgeState string
 
 const (
 	bridgeNone bridgeState = "none" // not created yet
-	// bridgeAsked: the create request went out and did not succeed; it
-	// may still have reached the PBX (a request that timed out), so the
-	// call's end destroys it as if it were up.
+	// bridgeAsked: the create request went out and has not succeeded;
+	// a request that failed may still have made the bridge (one that
+	// timed out), so the call's end destroys it as if it were up.
 	bridgeAsked     bridgeState = "asked"
 	bridgeUp        bridgeState = "up"        // created; the customer's legs join it
 	bridgeDestroyed bridgeState = "destroyed" // the call is over; never created again

@@ -757,9 +757,9 @@ func (c *call) endConnected(ctx context.Context, by string) {
 // endAll ends the call for everyone still on it, and takes its bridge
 // down. Not connected does not mean no bridge: a blind transfer to a
 // number or an agent keeps the bridge the customer talked in while the
-// target rings, and a failed one ends here (the bridge stayed on the PBX,
-// empty, until the actor's exit took it; a callback's actor can outlive
-// its call).
+// target rings, and a failed one ends here. The bridge used to be left to
+// the end of the actor (run), before which it stayed on the PBX for good,
+// empty (issue 11); the actor of a callback can outlive its call.
 func (c *call) endAll(ctx context.Context, by string) {
 	c.stopTimer()
 	c.hangup(ctx, c.agentLeg, CauseNormal)
