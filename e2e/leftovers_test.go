@@ -42,7 +42,8 @@ func startLabWith(t testing.TB, opts lab.Options) *lab.Lab {
 // and phone still on the PBX hangs up, every interaction in Redis ends
 // and the PBX holds no channel, no bridge, no snoop channel and no live
 // recording. It is skipped when the test failed already (its world is in
-// no state to judge) or said why it must leave something (allowLeftovers).
+// no state to judge) or said why it must leave something
+// (Lab.AllowLeftovers).
 func checkNothingLeft(t testing.TB, l *lab.Lab) {
 	t.Helper()
 	if t.Failed() || t.Skipped() {
@@ -59,10 +60,30 @@ func checkNothingLeft(t testing.TB, l *lab.Lab) {
 	}
 }
 
-// allowLeftovers is the opt-out of checkNothingLeft, for a test where
+// TestNothingLeftCheckSeesWhatNobodyDestroys: the end-of-test check is
+// not blind. A bridge nobody destroys (made here over ARI, as another
+// application would) keeps the lab from settling, and is named; a test
+// whose point is to leave one opts out with Lab.AllowLeftovers, as this
+// one does, and is then not failed for it.
+//
+// AllowLeftovers is the opt-out of checkNothingLeft for a test where
 // leaving calls or PBX objects is the point or cannot be avoided (a
-// replica crashed and no survivor takes its calls over). why is logged.
-func allowLeftovers(l *lab.Lab, why string) { l.AllowLeftovers(why) }
+// replica crashed and no survivor takes its calls over; a test whose
+// stopped replica can be started again calls restartForTheEnd instead).
+func TestNothingLeftCheckSeesWhatNobodyDestroys(t *testing.T) {
+	l := startLab(t, 1, time.Second)
+	if err := createBridge(l, "nobodys-bridge"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	s := l.Settle(ctx, true)
+	if s.Clean() || len(s.Left.Bridges) != 1 || s.Left.Bridges[0].ID != "nobodys-bridge" ||
+		!strings.Contains(s.String(), "bridge nobodys-bridge") {
+		t.Fatalf("settled with a bridge nobody destroys: %s", s)
+	}
+	l.AllowLeftovers("the bridge is the point: nobody may destroy it")
+}
 
 // TestEveryLabChecksWhatItLeaves: no scenario test starts a lab but
 // through startLabWith, so none escapes the end-of-test check.
