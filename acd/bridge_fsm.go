@@ -6,10 +6,18 @@ package acd
 // number answered, or a callback's customer answered), and destroyed once,
 // when the call ends; later hand-overs (transfers, conferences) reuse it.
 // It replaces the actor's former bridged flag.
+//
+// Whatever ends the call destroys the bridge if it may exist (up, or
+// asked for): Asterisk keeps an ARI bridge until it is destroyed, empty
+// or not, so a path that forgets it leaves it on the PBX for good.
 type bridgeState string
 
 const (
-	bridgeNone      bridgeState = "none"      // not created yet
+	bridgeNone bridgeState = "none" // not created yet
+	// bridgeAsked: the create request went out and has not succeeded;
+	// a request that failed may still have made the bridge (one that
+	// timed out), so the call's end destroys it as if it were up.
+	bridgeAsked     bridgeState = "asked"
 	bridgeUp        bridgeState = "up"        // created; the customer's legs join it
 	bridgeDestroyed bridgeState = "destroyed" // the call is over; never created again
 )
@@ -18,6 +26,7 @@ const (
 type bridgeEvent string
 
 const (
+	brAsk    bridgeEvent = "ask"    // the create request is about to go out
 	brCreate bridgeEvent = "create" // the bridge was created on the PBX
 	// brDestroy: the bridge was destroyed, or the call ended without one
 	// (ending a connected call destroys it whether or not it was made:
@@ -27,8 +36,11 @@ const (
 
 // bridgeTransitions is the whole bridge machine: event → from-state → to-state.
 var bridgeTransitions = map[bridgeEvent]map[bridgeState]bridgeState{
-	brCreate:  {bridgeNone: bridgeUp},
-	brDestroy: {bridgeNone: bridgeDestroyed, bridgeUp: bridgeDestroyed, bridgeDestroyed: bridgeDestroyed},
+	brAsk:    {bridgeNone: bridgeAsked},
+	brCreate: {bridgeNone: bridgeUp, bridgeAsked: bridgeUp},
+	brDestroy: {
+		bridgeNone: bridgeDestroyed, bridgeAsked: bridgeDestroyed, bridgeUp: bridgeDestroyed, bridgeDestroyed: bridgeDestroyed,
+	},
 }
 
 // nextBridge applies ev to the bridge machine in state from.

@@ -7,13 +7,19 @@ import (
 func TestBridgeMachineTransitions(t *testing.T) {
 	cases := []transitionCase[bridgeState, bridgeEvent]{
 		// Every legal transition.
+		{bridgeNone, brAsk, bridgeAsked},
 		{bridgeNone, brCreate, bridgeUp},
+		{bridgeAsked, brCreate, bridgeUp},
 		{bridgeNone, brDestroy, bridgeDestroyed},
+		{bridgeAsked, brDestroy, bridgeDestroyed},
 		{bridgeUp, brDestroy, bridgeDestroyed},
 		{bridgeDestroyed, brDestroy, bridgeDestroyed},
 		// A sample of illegal ones.
 		{bridgeUp, brCreate, ""},        // one bridge per call; hand-overs reuse it
 		{bridgeDestroyed, brCreate, ""}, // the call is over
+		{bridgeAsked, brAsk, ""},        // asked once: the call fails if it was refused
+		{bridgeUp, brAsk, ""},
+		{bridgeDestroyed, brAsk, ""},
 	}
 	checkMachine(t, cases, nextBridge, bridgeTransitions)
 }

@@ -516,6 +516,9 @@ func (c *call) countCallbackAnswered(ctx context.Context) {
 // gone names it.
 func (c *call) joinCustomer(ctx context.Context, leg string) (gone string, err error) {
 	if c.bridge == bridgeNone {
+		// Asked before the request: one that fails may still have made
+		// the bridge (a timeout), which the call's end must destroy.
+		c.bridgeTo(brAsk)
 		if err := c.e.pbx.Bridge(ctx, c.conn); err != nil {
 			return "", err
 		}
@@ -586,8 +589,9 @@ func (c *call) unbridgeCustomer(ctx context.Context) {
 	c.talkTo(ctx, tevLeave)
 }
 
+// destroyBridge destroys the call's bridge if it may exist (bridge_fsm.go).
 func (c *call) destroyBridge(ctx context.Context) {
-	if c.bridge != bridgeUp {
+	if c.bridge != bridgeUp && c.bridge != bridgeAsked {
 		return
 	}
 	if err := c.e.pbx.DestroyBridge(ctx, c.conn); err != nil {
@@ -638,6 +642,7 @@ func (c *call) onRingFailed(ctx context.Context, leg, reason string, timedOut bo
 		// An offer NoAnswer made meanwhile is released by the finish.
 		c.hangup(ctx, c.callerLeg, CauseNormal)
 		c.finish(ctx, "system")
+		c.destroyBridge(ctx)
 		return
 	}
 }
@@ -655,6 +660,9 @@ func (c *call) onHungUp(ctx context.Context, leg string) {
 			c.hangup(ctx, c.agentLeg, CauseNormal)
 			c.hangupRing(ctx, "")
 			c.finish(ctx, "caller")
+			// Ringing after a blind transfer, the customer still has the
+			// bridge they talked in.
+			c.destroyBridge(ctx)
 		case routeConnected:
 			c.endConnected(ctx, "caller")
 		case routeCallbackDialog:
@@ -746,7 +754,12 @@ func (c *call) endConnected(ctx context.Context, by string) {
 	c.bridgeTo(brDestroy)
 }
 
-// endAll ends the call for everyone still on it.
+// endAll ends the call for everyone still on it, and takes its bridge
+// down. Not connected does not mean no bridge: a blind transfer to a
+// number or an agent keeps the bridge the customer talked in while the
+// target rings, and a failed one ends here. The bridge used to be left to
+// the end of the actor (run), before which it stayed on the PBX for good,
+// empty (issue 11); the actor of a callback can outlive its call.
 func (c *call) endAll(ctx context.Context, by string) {
 	c.stopTimer()
 	c.hangup(ctx, c.agentLeg, CauseNormal)
@@ -756,6 +769,7 @@ func (c *call) endAll(ctx context.Context, by string) {
 		return
 	}
 	c.finish(ctx, by)
+	c.destroyBridge(ctx)
 }
 
 // finish ends the interaction, once: a call already done (the caller's

@@ -68,7 +68,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 	if o.dialRing == 0 {
 		o.dialRing = 2 * time.Second
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  max(o.replicas, 1),
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -91,10 +91,6 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 			CallbackLease: o.lease,
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 	return l
 }

@@ -70,7 +70,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  o.replicas,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -95,10 +95,6 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			ForwardTimeout:        o.forwardTimeout,
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 	return &controlLab{Lab: l, t: t}
 }

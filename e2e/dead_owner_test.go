@@ -73,6 +73,7 @@ func TestDeadReplicasCallsDoNotTakeTheLiveOnesAgents(t *testing.T) {
 	if err != nil || len(q) != 2 || q[0] != waiting[0] || q[1] != waiting[1] {
 		t.Fatalf("sales waiting %v %v, want %v in their places", q, err, waiting)
 	}
+	restartForTheEnd(l, 0)
 }
 
 // TestRecovererFreesTheAgentsADeadReplicaHeld is the rest of the finding:
@@ -84,7 +85,7 @@ func TestDeadReplicasCallsDoNotTakeTheLiveOnesAgents(t *testing.T) {
 // caller D at once.
 func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 	ctx := context.Background()
-	l, err := lab.Start(ctx, lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  2,
 		RedisAddr: redistest.Start(t),
 		Queues:    map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 5 * time.Second}},
@@ -92,10 +93,6 @@ func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 		Logger:    slog.New(slog.DiscardHandler),
 		Engine:    acd.Options{Recovery: acd.RecoverOptions{Interval: 50 * time.Millisecond}},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	keys := keyspace.New("tandem")
 	r2 := l.Replicas[1]
 	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond})
@@ -150,4 +147,5 @@ func TestRecovererFreesTheAgentsADeadReplicaHeld(t *testing.T) {
 	if q, err := l.RDB.ZRange(ctx, keys.Waiting("sales"), 0, -1).Result(); err != nil || len(q) != 1 || q[0] != b.ConnectionID {
 		t.Fatalf("sales waiting %v %v, want B", q, err)
 	}
+	restartForTheEnd(l, 0)
 }

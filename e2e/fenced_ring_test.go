@@ -55,7 +55,7 @@ const announceEvery = 1500 * time.Millisecond
 // innermost).
 func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX, wraps ...func(acd.PBX) acd.PBX) *lab.Lab {
 	t.Helper()
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -73,10 +73,6 @@ func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX, wraps ...fu
 		},
 		Engine: acd.Options{Clock: fc, Policy: acd.Policy{WrapUp: time.Hour}},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	return l
 }
 

@@ -96,6 +96,7 @@ func TestCommandForStoppedOwnerAnswers503(t *testing.T) {
 	if st := agentState(t, l.Lab, "a1"); st != agents.Connected {
 		t.Errorf("a1 is %s after a refused end, want connected", st)
 	}
+	restartForTheEnd(l.Lab, 0)
 }
 
 // TestForwardedCommandTheOwnerDoesNotAnswer: r1 owns the call and takes a
@@ -158,6 +159,7 @@ func forwardWithoutAnswer(t *testing.T, ownerStops bool) {
 		if !strings.Contains(err.Error(), "outcome is unknown") {
 			t.Errorf("error %q does not say the owner had taken the command", err)
 		}
+		restartForTheEnd(l.Lab, 0)
 		return
 	}
 	err = <-ended

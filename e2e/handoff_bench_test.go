@@ -39,16 +39,12 @@ func benchHandoff(b *testing.B, announcing bool) {
 		sales.Announce = acd.Announcements{Interval: 100 * time.Millisecond, Position: true}
 		timing.Playback = time.Hour
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(b, lab.Options{
 		Replicas: 1, RedisAddr: redistest.Start(b),
 		Queues:    map[string]acd.QueueSettings{"sales": sales},
 		DNIS:      map[string]string{"800": "sales"},
 		SimTiming: timing,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
 	e := l.Replicas[0].Engine
 	const agentsN = 4
 	legs := make([]string, 0, b.N+agentsN)

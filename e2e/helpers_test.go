@@ -33,7 +33,7 @@ func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  replicas,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -45,10 +45,6 @@ func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock)
 		Logger:        logger,
 		Engine:        acd.Options{Clock: clk},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 	return l
 }

@@ -56,7 +56,7 @@ func startEndlessMediaLab(t *testing.T, queues map[string]acd.QueueSettings) *la
 // startMediaLab: each media item plays for item.
 func startMediaLab(t *testing.T, queues map[string]acd.QueueSettings, item time.Duration) *lab.Lab {
 	t.Helper()
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		RedisAddr: redistest.Start(t), Queues: queues,
 		DNIS:          map[string]string{"800": "sales"},
 		SweepInterval: 200 * time.Millisecond,
@@ -64,10 +64,6 @@ func startMediaLab(t *testing.T, queues map[string]acd.QueueSettings, item time.
 		SimTiming:     pbxsim.Timing{Playback: item},
 		Engine:        acd.Options{IVR: bargeInIVR},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	return l
 }
 

@@ -70,7 +70,7 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 			o.queues[q] = acd.QueueSettings{MOHClass: q + "-music", RingTimeout: 3 * time.Second, ServiceLevel: 20 * time.Second}
 		}
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		RedisAddr: redistest.Start(t), Queues: o.queues,
 		DNIS:          map[string]string{"800": "sales", "801": "support"},
 		SweepInterval: 200 * time.Millisecond,
@@ -78,10 +78,6 @@ func startQueueLab(t *testing.T, o qxOptions) *lab.Lab {
 		SimTiming:     pbxsim.Timing{Playback: 50 * time.Millisecond},
 		Engine:        acd.Options{IVR: testIVR, Now: o.now, Clock: o.clock, Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US"}},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 	return l
 }

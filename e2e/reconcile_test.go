@@ -29,7 +29,7 @@ func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX
 	if len(ivr) > 0 {
 		menus = ivr[0]
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -47,10 +47,6 @@ func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX
 			IVR:        menus,
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	<-reconciled // the first engine's (nothing to rebuild)
 	return l, reconciled
 }

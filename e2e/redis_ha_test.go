@@ -248,7 +248,7 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 	hs := startSentinels(t, master, 0)
 	replica, pc, rc := hs.replica, hs.pc, hs.rc
 
-	l, err := lab.Start(ctx, lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:      2,
 		Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
 		Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
@@ -256,10 +256,6 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 		SweepInterval: 500 * time.Millisecond,
 		Logger:        haLogger(),
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 	stopSupervisor := haAgents(t, l, agentsN)
 	defer stopSupervisor()
@@ -378,7 +374,7 @@ func TestSentinelFailoverAfterPrimaryCrash(t *testing.T) {
 	const master = "tandem-crash"
 	ctx := context.Background()
 	hs := startSentinels(t, master, 2*time.Second)
-	l, err := lab.Start(ctx, lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:      2,
 		Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
 		Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
@@ -386,10 +382,6 @@ func TestSentinelFailoverAfterPrimaryCrash(t *testing.T) {
 		SweepInterval: 500 * time.Millisecond,
 		Logger:        haLogger(),
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 
 	// Two agents logged in, idle: the calls wait.
@@ -466,7 +458,7 @@ func TestRedisRestartWithAOFKeepsState(t *testing.T) {
 	srv := startRedis(t, redisserver.Config{AppendOnly: true, Fsync: "everysec"})
 	sales := salesWithCallbacks()
 	sales.RingTimeout = 10 * time.Second
-	l, err := lab.Start(ctx, lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:      2,
 		RedisAddr:     srv.Addr,
 		Queues:        map[string]acd.QueueSettings{"sales": sales},
@@ -478,10 +470,6 @@ func TestRedisRestartWithAOFKeepsState(t *testing.T) {
 			CallbackPoll: 50 * time.Millisecond,
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	requireCodecsOnEveryOriginate(t, l)
 
 	// Two agents logged in but idle: the calls wait in the queue.

@@ -132,7 +132,7 @@ func TestRingTimeoutNeverRingsASecondAgentWhileTheFirstLegExists(t *testing.T) {
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:       1,
 		RedisAddr:      redistest.Start(t),
 		Queues:         map[string]acd.QueueSettings{"sales": {RingTimeout: 10 * time.Second}},
@@ -141,11 +141,7 @@ func TestRingTimeoutNeverRingsASecondAgentWhileTheFirstLegExists(t *testing.T) {
 		Logger:         logger,
 		WrapSim:        late.wrap,
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
 	store.Store(l.Replicas[0].Store)
-	t.Cleanup(l.Close)
 	t.Cleanup(func() { // runs before l.Close
 		close(late.stop)
 		late.wg.Wait()
@@ -222,7 +218,7 @@ func (p *failFirstAgentHangup) Hangup(ctx context.Context, leg string, cause acd
 // agent's leg does not take; the agent then answers a leg no call wants.
 // The answer is not ignored: the leg is hung up, not left up in Stasis.
 func TestAnswerForAnEndedCallIsHungUp(t *testing.T) {
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues:    map[string]acd.QueueSettings{"sales": {RingTimeout: 10 * time.Second}},
@@ -232,10 +228,6 @@ func TestAnswerForAnEndedCallIsHungUp(t *testing.T) {
 			return &failFirstAgentHangup{PBX: p, failed: map[string]bool{}}
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	login(t, l, 0, "a1", "PJSIP/a1", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 1500 * time.Millisecond}, "sales")
 	caller, err := l.Sim.Call(pbxsim.Caller{App: l.Replicas[0].App, ANI: "5557200", DNIS: "800", Patience: 300 * time.Millisecond})
 	if err != nil {

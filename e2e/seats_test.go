@@ -28,7 +28,7 @@ func startSeatLab(t *testing.T, replicas int, poll time.Duration) *lab.Lab {
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  replicas,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -42,10 +42,6 @@ func startSeatLab(t *testing.T, replicas int, poll time.Duration) *lab.Lab {
 		Poll:          poll,
 		DrainTimeout:  time.Minute,
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	return l
 }
 

@@ -89,7 +89,7 @@ func (refuseContinue) ContinueInDialplan(context.Context, string) error { return
 
 // When continue fails the stray is hung up: never left in Stasis.
 func TestStrayChannelsHungUpWhenContinueFails(t *testing.T) {
-	l, err := lab.Start(context.Background(), lab.Options{
+	l := startLabWith(t, lab.Options{
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues:    map[string]acd.QueueSettings{"sales": {RingTimeout: 5 * time.Second}},
@@ -97,10 +97,6 @@ func TestStrayChannelsHungUpWhenContinueFails(t *testing.T) {
 		Logger:    slog.New(slog.DiscardHandler),
 		WrapPBX:   func(_ string, p acd.PBX) acd.PBX { return refuseContinue{p} },
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
 	m := l.Replicas[0].Metrics
 	legs := placeStrays(t, l)
 	waitFor(t, 10*time.Second, "strays counted as hung up", func() bool {

@@ -322,6 +322,7 @@ func TestForceAgentStateOfStoppedReplicasAgent(t *testing.T) {
 				if res.Before != agents.Connected || res.Ended != nil || got.State != acd.StateConnected {
 					t.Errorf("result %+v, interaction %s: want a1 taken from the call, the call left as it was", res, got.State)
 				}
+				restartForTheEnd(l.Lab, 0)
 				return
 			}
 			if res.Before != agents.WrapUp || res.Ended == nil || res.Ended.Path != acd.ForcedDeadOwner ||

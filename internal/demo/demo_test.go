@@ -55,6 +55,18 @@ func TestSmallDemoAccountsForEveryCallWithInvariantsZero(t *testing.T) {
 	if v := r.Invariants.Violations(); len(v) != 0 || !r.OK {
 		t.Fatalf("invariants violated: %v", v)
 	}
+	// Nothing a call makes at the PBX outlives it: every bridge the
+	// calls used, every recording, every snoop is gone (counted once
+	// every interaction has ended; Violations has them too).
+	if iv := r.Invariants; iv.BridgesLeft != 0 || iv.SnoopsLeft != 0 || iv.RecordingsLeft != 0 || iv.PBXChannelsLeft != 0 {
+		t.Fatalf("left at the PBX: %d bridges, %d snoops, %d recordings, %d channels",
+			iv.BridgesLeft, iv.SnoopsLeft, iv.RecordingsLeft, iv.PBXChannelsLeft)
+	}
+	for _, line := range []string{"PBX bridges left", "PBX snoop channels left", "PBX recordings left"} {
+		if !strings.Contains(table.String(), line) {
+			t.Fatalf("table without %q:\n%s", line, table.String())
+		}
+	}
 	c := r.Calls
 	if c.Arrived != 30 {
 		t.Fatalf("arrived = %d, want 30", c.Arrived)
@@ -155,6 +167,38 @@ func TestReportJSONIsMachineReadable(t *testing.T) {
 	}
 	if v := back.Invariants.Violations(); len(v) != 1 || v[0] != "agents_stuck=1" {
 		t.Fatalf("violations %v", v)
+	}
+}
+
+// A bridge, snoop or recording left at the PBX fails the run, under its
+// JSON name, and shows in the table.
+func TestObjectsLeftAtThePBXAreViolations(t *testing.T) {
+	r := Report{Invariants: Invariants{BridgesLeft: 2, SnoopsLeft: 1, RecordingsLeft: 3}}
+	v := r.Invariants.Violations()
+	if strings.Join(v, " ") != "bridges_left=2 snoops_left=1 recordings_left=3" {
+		t.Fatalf("violations %v", v)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Invariants map[string]int `json:"invariants"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if iv := raw.Invariants; iv["bridges_left"] != 2 || iv["snoops_left"] != 1 || iv["recordings_left"] != 3 {
+		t.Fatalf("invariants in JSON %v", iv)
+	}
+	buf.Reset()
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"PBX bridges left", "PBX snoop channels left", "PBX recordings left", "FAILED"} {
+		if !strings.Contains(buf.String(), line) {
+			t.Fatalf("table without %q:\n%s", line, buf.String())
+		}
 	}
 }
 

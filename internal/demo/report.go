@@ -123,6 +123,13 @@ type Invariants struct {
 	// never shared a bridge with one of the call's legs (observed at the
 	// PBX).
 	AnsweredNotBridged int `json:"answered_not_bridged"`
+	// BridgesLeft, SnoopsLeft, RecordingsLeft: bridges, snoop channels and
+	// live recordings the PBX still holds once every interaction has
+	// ended. Asterisk keeps an ARI bridge until it is destroyed, empty or
+	// not, so one a call forgot stays for good.
+	BridgesLeft    int `json:"bridges_left"`
+	SnoopsLeft     int `json:"snoops_left"`
+	RecordingsLeft int `json:"recordings_left"`
 }
 
 // Violations lists the invariants that are not zero, by JSON name.
@@ -141,6 +148,9 @@ func (iv Invariants) Violations() []string {
 		{"callbacks_not_finished", iv.CallbacksNotFinished},
 		{"callbacks_dialled_twice", iv.CallbacksDialledTwice},
 		{"answered_not_bridged", iv.AnsweredNotBridged},
+		{"bridges_left", iv.BridgesLeft},
+		{"snoops_left", iv.SnoopsLeft},
+		{"recordings_left", iv.RecordingsLeft},
 	} {
 		if c.n != 0 {
 			out = append(out, fmt.Sprintf("%s=%d", c.name, c.n))
@@ -320,6 +330,9 @@ func (r Report) WriteTable(w io.Writer) error {
 	p("  callbacks not finished\t%d", iv.CallbacksNotFinished)
 	p("  callbacks dialled twice\t%d", iv.CallbacksDialledTwice)
 	p("  answered calls not bridged\t%d", iv.AnsweredNotBridged)
+	p("  PBX bridges left\t%d", iv.BridgesLeft)
+	p("  PBX snoop channels left\t%d", iv.SnoopsLeft)
+	p("  PBX recordings left\t%d", iv.RecordingsLeft)
 	p("")
 	if r.OK {
 		p("OK: every invariant holds.")

@@ -27,8 +27,8 @@ import (
 var ErrInvariant = errors.New("invariant violated")
 
 // settle bounds the wait, once every interaction is terminal, for the
-// PBX's last legs to go (the caller's leg is hung up after the interaction
-// ends when the agent hangs up first).
+// PBX's last legs and bridges to go (the caller's leg is hung up, and the
+// bridge destroyed, after the interaction ends).
 const settle = 5 * time.Second
 
 // Run runs one demo: it starts a lab, logs the agents in, places the calls,
@@ -55,7 +55,8 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		RedisAddr: opts.RedisAddr,
 		Prefix:    opts.Prefix,
 		Queues: map[string]acd.QueueSettings{
-			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Callback: acd.CallbackSettings{
+			// Recorded, so that recordings_left has recordings to count.
+			demoQueue: {MOHClass: "default", RingTimeout: opts.RingTimeout, Record: true, Callback: acd.CallbackSettings{
 				Digit: "1", Prompt: media.SoundOf("callback-enter-number"), Confirm: media.SoundOf("callback-registered"),
 				CallerID: demoCallerID, MaxAttempts: 3, RetryDelay: 2 * time.Second,
 			}},
@@ -108,8 +109,12 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	cbs := callbacks.NewStore(l.RDB, opts.Prefix)
 	drained := drain(gctx, opts, cs, w, cbs)
 	if drained {
-		// Let the PBX hang up the last legs before it is inspected.
-		l.Sim.WaitIdle(settle)
+		// Let the PBX hang up the last legs and destroy the last bridges
+		// before it is inspected; what is left then counts
+		// (buildReport).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settle)
+		l.Settle(sctx, false)
+		cancel()
 	}
 	stop()
 	gerr := g.Wait()
@@ -293,6 +298,13 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 	r.Invariants.DoubleOffers = st.DoubleOffers
 	r.Invariants.AgentsWithTwoCalls = st.AgentsWithTwoCalls
 	r.Invariants.PBXChannelsLeft = len(l.Sim.Channels())
+	left := l.Sim.Leftovers()
+	r.Invariants.BridgesLeft = len(left.Bridges)
+	r.Invariants.SnoopsLeft = len(left.Snoops)
+	r.Invariants.RecordingsLeft = len(left.Recordings)
+	if !left.Empty() {
+		opts.Logger.Warn("objects left at the PBX", "left", left.String())
+	}
 
 	for _, a := range f.agents {
 		ag, err := store.Agent(ctx, a.id)

@@ -130,6 +130,11 @@ type Lab struct {
 	redis  *redisserver.Server
 	server *http.Server
 	wg     sync.WaitGroup
+
+	// leftoversMu guards leftoversWhy: why this lab's test may end with
+	// calls not over or objects left at the PBX (AllowLeftovers).
+	leftoversMu  sync.Mutex
+	leftoversWhy string
 }
 
 const ariUser, ariPass = "tandem", "tandem-secret"
