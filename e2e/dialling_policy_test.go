@@ -44,7 +44,7 @@ func startPolicyLab(t *testing.T, ivrDial string) *lab.Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := lab.Start(context.Background(), lab.Options{
+	return startLabWith(t, lab.Options{
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
 			"sales": {MOHClass: "default", RingTimeout: 3 * time.Second, Callback: acd.CallbackSettings{
@@ -66,11 +66,6 @@ func startPolicyLab(t *testing.T, ivrDial string) *lab.Lab {
 			},
 		},
 	})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(l.Close)
-	return l
 }
 
 // wantNothingDialled fails if the PBX was ever asked to ring one of the
