@@ -91,24 +91,41 @@ func checkCallbackVars(defs []cad.Variable, vars map[string]string) error {
 }
 
 // masked is cb as a client may see it: the values of the variables its
-// queue declares secure are masked (cad.MaskVars, as in screen pops), and
+// queue declares secure, and of any name another queue or a secure IVR
+// node declares secure (what the callback records as secure, see
+// Policy.secureList), are masked (cad.MaskVars, as in screen pops), and
 // shown only through RevealCallbackVariable, which is audited.
 func (e *Engine) masked(cb callbacks.Callback) callbacks.Callback {
-	cb.Vars = cad.MaskVars(e.opts.Queues[cb.Queue].Variables, cb.Vars)
+	cb.Vars = cad.MaskVars(e.callbackVarDefs(cb), cb.Vars)
 	return cb
+}
+
+// callbackVarDefs are the variable definitions of cb's queue, plus a
+// secure string definition for each of cb's variables that the queue does
+// not define but Policy.SecureNames holds: a value secure anywhere is
+// never shown in clear, and may be revealed (audited) like the queue's.
+func (e *Engine) callbackVarDefs(cb callbacks.Callback) []cad.Variable {
+	defs := e.opts.Queues[cb.Queue].Variables
+	for name := range cb.Vars {
+		if e.opts.Policy.SecureNames[name] && !slices.ContainsFunc(defs, func(d cad.Variable) bool { return d.Name == name }) {
+			defs = append(slices.Clip(defs), cad.Variable{Name: name, Type: "string", Secure: true})
+		}
+	}
+	return defs
 }
 
 // RevealCallbackVariable returns variable name of callback id in clear
 // and records who asked (the API principal's name) in the audit stream,
 // with the callback id and the name, never the value. Only variables the
-// callback's queue defines may be revealed (cad.ErrUnknownVariable
-// otherwise), as for a call's variables.
+// callback's queue defines, or that are secure elsewhere
+// (callbackVarDefs), may be revealed (cad.ErrUnknownVariable otherwise),
+// as for a call's variables.
 func (e *Engine) RevealCallbackVariable(ctx context.Context, id, name, who string) (string, error) {
 	cb, err := e.callbacks.Get(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	if !slices.ContainsFunc(e.opts.Queues[cb.Queue].Variables, func(d cad.Variable) bool { return d.Name == name }) {
+	if !slices.ContainsFunc(e.callbackVarDefs(cb), func(d cad.Variable) bool { return d.Name == name }) {
 		return "", fmt.Errorf("reveal %s of callback %s: %w", name, id, cad.ErrUnknownVariable)
 	}
 	v, err := e.callbacks.Reveal(ctx, id, name, who)
