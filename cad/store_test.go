@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -405,5 +406,24 @@ func TestSecretIsMaskedInLogsFormattingAndJSON(t *testing.T) {
 	}
 	if s.Plain() != clear {
 		t.Fatal("Plain lost the value")
+	}
+}
+
+// The end of a call gives its CAD hash an expiry in the script that drops
+// its secure values (acd's lib.lua close_interaction): an edit that
+// arrives after that is refused, so it cannot store a secure value in
+// clear that nothing would drop.
+func TestEditAfterTheCallEndedIsRefused(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	initCall(t, s, "c1")
+	if err := rdb.PExpire(ctx, s.keys.cad("c1"), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Edit(ctx, "c1", testDefs, "balance", "99.95", 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("edit of an ended call's data: %v, want not found", err)
+	}
+	if got, err := rdb.HGet(ctx, s.keys.cad("c1"), "_version").Result(); err != nil || got != "1" {
+		t.Fatalf("version after the refused edit: %q %v", got, err)
 	}
 }

@@ -9,9 +9,15 @@
 -- Returns {1, hash} when the edit was applied (the hash carries the new
 -- "_version"), {0, hash} when ARGV[3] is not the current version (nothing
 -- changed); hash is field, value, ... as HGETALL returns it.
--- Errors: "NOTFOUND cad" when the interaction has no CAD.
+-- Errors: "NOTFOUND cad" when the interaction has no CAD, or its call has
+-- ended: the end (acd's lib.lua close_interaction) drops the secure values
+-- and gives the hash an expiry in the same script, so a hash with an
+-- expiry is closed. An edit that lost the race with the end would
+-- otherwise store a secure value in clear that nothing drops.
 local cur = redis.call('HGET', KEYS[1], '_version')
-if not cur then return redis.error_reply('NOTFOUND cad') end
+if not cur or redis.call('PTTL', KEYS[1]) ~= -1 then
+  return redis.error_reply('NOTFOUND cad')
+end
 if tonumber(cur) ~= tonumber(ARGV[3]) then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
