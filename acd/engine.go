@@ -580,12 +580,13 @@ func (e *Engine) sweep(ctx context.Context) error {
 				e.log.Error("expire wrap-ups", "err", err)
 			}
 		}
-		if e.opts.Policy.SecureRetention > 0 {
-			// Secure values kept past their call's end are dropped here
-			// once their retention passed (at the end itself otherwise).
-			if _, err := e.store.DropDueSecureValues(ctx, secureBatch); err != nil && ctx.Err() == nil {
-				e.log.Error("drop secure values", "err", err)
-			}
+		// Secure values kept past their call's end are dropped here once
+		// their retention passed (at the end itself otherwise). Run even
+		// when this replica keeps none: values scheduled by a replica that
+		// did (or before the retention was set back to 0) must not be
+		// stranded in clear.
+		if _, err := e.store.DropDueSecureValues(ctx, secureBatch); err != nil && ctx.Err() == nil {
+			e.log.Error("drop secure values", "err", err)
 		}
 		for q := range e.opts.Queues {
 			n, err := e.store.Sweep(ctx, q, 20)

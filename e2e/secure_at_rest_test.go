@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
@@ -129,4 +132,40 @@ func TestNoSecureValueAtRestAfterCallsEnd(t *testing.T) {
 		t.Fatal("no key read")
 	}
 	checkHistory(t, l)
+}
+
+// TestSecureValuesScheduledForLaterAreDroppedByAReplicaThatKeepsNone: a
+// replica that kept secure values past the end (retention.secure_values)
+// scheduled their drop; the replicas left run with the retention back at
+// 0, and their sweep still drops them, rather than leaving them in clear
+// until the record expires.
+func TestSecureValuesScheduledForLaterAreDroppedByAReplicaThatKeepsNone(t *testing.T) {
+	l := startLab(t, 1, 5*time.Second)
+	ctx := context.Background()
+	const card = "4111111111119999"
+	keys := l.Replicas[0].Store.Keys()
+	// The keeper's arrival records its retention and which values are
+	// secure; its end would then have scheduled the drop (lib.lua's
+	// end_secure). A store without the engine may not end a call (the end
+	// can make offers), so the end's scheduling is written here as the
+	// script writes it: the interaction ended, its drop due now.
+	keeper := l.Replicas[0].Store.WithPolicy(acd.Policy{SecureNames: map[string]bool{"CARD": true}, SecureRetention: time.Hour})
+	if _, err := keeper.Arrive(ctx, "kept-1", "kept-1-leg", "+15550001111", "800", map[string]string{"CARD": card}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RDB.HSet(ctx, keys.Interaction("kept-1"), "state", string(acd.StateEnded)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RDB.ZAdd(ctx, keys.SecureDue(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: "kept-1"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := l.RDB.HGet(ctx, keys.Interaction("kept-1"), "attached").Result(); err != nil || !strings.Contains(h, card) {
+		t.Fatalf("the card must be kept past the end for the test to mean anything: %q %v", h, err)
+	}
+	// The lab's engine runs with the default policy: no retention.
+	waitFor(t, 30*time.Second, "the sweep drops the kept card", func() bool {
+		n, err := l.RDB.ZCard(ctx, keys.SecureDue()).Result()
+		return err == nil && n == 0
+	})
+	redistest.RequireAbsent(t, l.RDB, keys.Base()+"*", card)
 }
