@@ -44,7 +44,7 @@ http:
 	want.Timeouts.Body, want.Timeouts.Write, want.Timeouts.Idle = 3*time.Second, 7*time.Second, 2*time.Minute
 	want.MaxConnections = 10
 	want.RateLimit.Agent = RateLimit{PerSecond: 0.5, Burst: 4}
-	want.RateLimit.Supervisor.PerSecond = 0 // no limit; its burst is then ignored
+	want.RateLimit.Supervisor.PerSecond = 0                   // no limit; its burst is then ignored
 	want.MaxStreams = HTTPMaxStreams{Agent: 2, Supervisor: 0} // the environment wins over the file
 	if c.HTTP != want {
 		t.Fatalf("http = %+v\nwant %+v", c.HTTP, want)
