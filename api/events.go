@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,11 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
 		return
 	}
+	release, ok := s.openStream(w, r, principalOf(r))
+	if !ok {
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	// Subscribe before upgrading, so an unknown agent is a plain 404.
@@ -48,6 +55,11 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
 		return
 	}
+	release, ok := s.openStream(w, r, who)
+	if !ok {
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	events, err := s.core.SubscribeSupervisor(ctx)
@@ -56,6 +68,29 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 		return
 	}
 	s.upgrade(ctx, cancel, w, r, events, s.log.With("stream", "supervisor"))
+}
+
+// openStream counts a stream for who against its cap (WithLimits,
+// http.max_streams), before the upgrade so that a client over the cap
+// gets a plain 429 rather than a socket. When ok, the caller must defer
+// release: the handler returns only once the stream has ended, however it
+// ended (the client leaving, no pong, the replica stopping, a failed
+// subscription or upgrade), so the count cannot leak.
+func (s *server) openStream(w http.ResponseWriter, r *http.Request, who principal) (release func(), ok bool) {
+	release, limit, ok := s.limits.streams.acquire(who)
+	if ok {
+		return release, true
+	}
+	// A stream ends when its client leaves, or at the latest one ping and
+	// one pong timeout after its client went silent: by then a slot held
+	// by a client that is gone has been given back.
+	secs := retryAfter(s.pingInterval + s.pongTimeout)
+	s.log.InfoContext(r.Context(), "event stream refused: too many open for this token",
+		"who", who.name, "max_streams", limit)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests,
+		fmt.Sprintf("this token holds %d event streams already, its limit; retry in %d s", limit, secs), "")
+	return nil, false
 }
 
 // upgrade completes the WebSocket handshake and streams events on it.

@@ -18,6 +18,9 @@ import (
 type limitSettings struct {
 	http  *config.HTTP
 	clock clock.Clock
+	// streams counts the open event streams; nil (no WithLimits) is no
+	// cap.
+	streams *streamLimiter
 }
 
 // WithLimits bounds what one client can take from the replica, from the
@@ -34,11 +37,19 @@ type limitSettings struct {
 //   - write requests (POST, PUT, DELETE, PATCH) are limited per token, as
 //     rate_limit.agent or rate_limit.supervisor say: past it, 429 with
 //     Retry-After in seconds. Each replica counts its own requests.
+//   - the event WebSockets one token holds open at once are capped, as
+//     max_streams.agent or max_streams.supervisor say: one more is
+//     answered 429 with Retry-After before the upgrade (events.go).
 //
 // The header and idle timeouts and the connection cap are the server's
 // (internal/httpserver).
 func WithLimits(h config.HTTP) Option {
-	return func(s *server) { s.limits.http = &h }
+	return func(s *server) {
+		s.limits.http = &h
+		// Made here, once per server New builds: the counts are that
+		// server's, never shared.
+		s.limits.streams = &streamLimiter{agent: h.MaxStreams.Agent, supervisor: h.MaxStreams.Supervisor, open: map[string]int{}}
+	}
 }
 
 // WithClock sets the clock the rate limits count with (default the real
@@ -224,4 +235,55 @@ func (l *rateLimiter) take(who principal) (time.Duration, bool) {
 		return 0, true
 	}
 	return time.Duration((1 - b.tokens) / lim.PerSecond * float64(time.Second)), false
+}
+
+// streamLimiter counts the event streams each principal holds open, so
+// that one token cannot take every connection the replica serves: GET is
+// not rate limited, and a stream lives as long as its pings are answered.
+// The counts are keyed by principal, from the configuration, and a count
+// back to zero is deleted, so the map is bounded by the tokens configured.
+type streamLimiter struct {
+	agent, supervisor int // caps by kind of token; 0 is no cap
+
+	mu   sync.Mutex
+	open map[string]int // by principal.name
+}
+
+// acquire counts one more stream for who, unless who holds its cap
+// already: then ok is false and limit is the cap. release gives the
+// stream back; it must be called exactly when the stream ends (calling it
+// again does nothing). A nil limiter has no cap.
+func (l *streamLimiter) acquire(who principal) (release func(), limit int, ok bool) {
+	if l == nil {
+		return func() {}, 0, true
+	}
+	limit = l.agent
+	if who.supervisor {
+		limit = l.supervisor
+	}
+	if limit == 0 {
+		return func() {}, 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[who.name] >= limit {
+		return nil, limit, false
+	}
+	l.open[who.name]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.open[who.name]--; l.open[who.name] <= 0 {
+				delete(l.open, who.name)
+			}
+		})
+	}, limit, true
+}
+
+// principalOf is the principal guard put in the request's context.
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
 }

@@ -163,10 +163,11 @@ type ARI struct {
 // HTTP is the agent and supervisor API.
 type HTTP struct {
 	Listen string `mapstructure:"listen"` // host:port; empty disables the API
-	// Timeouts, MaxConnections and RateLimit: see config/http.go.
+	// Timeouts, MaxConnections, RateLimit and MaxStreams: see config/http.go.
 	Timeouts       HTTPTimeouts   `mapstructure:"timeouts"`
 	MaxConnections int            `mapstructure:"max_connections"`
 	RateLimit      HTTPRateLimits `mapstructure:"rate_limit"`
+	MaxStreams     HTTPMaxStreams `mapstructure:"max_streams"`
 }
 
 // Routing holds the routing defaults.

@@ -41,6 +41,17 @@ type RateLimit struct {
 // Unlimited reports whether the limit is off.
 func (r RateLimit) Unlimited() bool { return r.PerSecond == 0 }
 
+// HTTPMaxStreams caps the event WebSockets (GET /v1/agents/{id}/events,
+// GET /v1/events) one token may hold open at once, by kind of token. GET
+// is not rate limited and an open stream is kept alive by its pings, so
+// without a cap one token (an agent's, taken from a browser) could fill
+// http.max_connections with streams and leave every other client waiting.
+// 0 is no cap. Each replica counts its own.
+type HTTPMaxStreams struct {
+	Agent      int `mapstructure:"agent"`
+	Supervisor int `mapstructure:"supervisor"`
+}
+
 // Bounds of the http.* keys. A timeout below minHTTPTimeout would cut
 // ordinary clients on a busy network; the tests go lower by building the
 // settings themselves, not through Validate.
@@ -48,6 +59,9 @@ const (
 	minHTTPTimeout = 100 * time.Millisecond
 	// maxBurst keeps a bucket's size a plain count of requests.
 	maxBurst = 1_000_000
+	// maxStreamsCap is far above any connection cap a process can hold:
+	// a larger value is a typo, not a plan.
+	maxStreamsCap = 1_000_000
 )
 
 // checkHTTP checks the http.* keys other than http.listen.
@@ -82,6 +96,17 @@ func checkHTTP(bad func(string, string, ...any), h HTTP) {
 			// Burst means nothing without a rate.
 		case l.r.Burst < 1 || l.r.Burst > maxBurst:
 			bad(l.key+".burst", "must be 1..%d when per_second is set", maxBurst)
+		}
+	}
+	for _, m := range []struct {
+		key string
+		n   int
+	}{
+		{"http.max_streams.agent", h.MaxStreams.Agent},
+		{"http.max_streams.supervisor", h.MaxStreams.Supervisor},
+	} {
+		if m.n < 0 || m.n > maxStreamsCap {
+			bad(m.key, "must be 0..%d (0 is no cap)", maxStreamsCap)
 		}
 	}
 }

@@ -19,6 +19,7 @@ func defaultHTTP(listen string) HTTP {
 			Agent:      RateLimit{PerSecond: 5, Burst: 20},
 			Supervisor: RateLimit{PerSecond: 50, Burst: 100},
 		},
+		MaxStreams: HTTPMaxStreams{Agent: 4, Supervisor: 16},
 	}
 }
 
@@ -26,6 +27,7 @@ func TestHTTPLimitsFromFileAndEnvironment(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("TANDEM_HTTP_RATE_LIMIT_AGENT_PER_SECOND", "0.5")
 	t.Setenv("TANDEM_HTTP_TIMEOUTS_IDLE", "2m")
+	t.Setenv("TANDEM_HTTP_MAX_STREAMS_SUPERVISOR", "0")
 	c, err := Load(flags(t, "--config", writeFile(t, minimalYAML+`
 http:
   timeouts: {body: 3s, write: 7s}
@@ -33,6 +35,7 @@ http:
   rate_limit:
     agent: {burst: 4}
     supervisor: {per_second: 0}
+  max_streams: {agent: 2, supervisor: 40}
 `)))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +44,8 @@ http:
 	want.Timeouts.Body, want.Timeouts.Write, want.Timeouts.Idle = 3*time.Second, 7*time.Second, 2*time.Minute
 	want.MaxConnections = 10
 	want.RateLimit.Agent = RateLimit{PerSecond: 0.5, Burst: 4}
-	want.RateLimit.Supervisor.PerSecond = 0 // no limit; its burst is then ignored
+	want.RateLimit.Supervisor.PerSecond = 0                   // no limit; its burst is then ignored
+	want.MaxStreams = HTTPMaxStreams{Agent: 2, Supervisor: 0} // the environment wins over the file
 	if c.HTTP != want {
 		t.Fatalf("http = %+v\nwant %+v", c.HTTP, want)
 	}
@@ -65,6 +69,8 @@ func TestHTTPLimitsNameTheBadKey(t *testing.T) {
 		{"http.rate_limit.supervisor.per_second", func(h *HTTP) { h.RateLimit.Supervisor.PerSecond = math.Inf(1) }},
 		{"http.rate_limit.agent.burst", func(h *HTTP) { h.RateLimit.Agent.Burst = 0 }},
 		{"http.rate_limit.supervisor.burst", func(h *HTTP) { h.RateLimit.Supervisor.Burst = maxBurst + 1 }},
+		{"http.max_streams.agent", func(h *HTTP) { h.MaxStreams.Agent = -1 }},
+		{"http.max_streams.supervisor", func(h *HTTP) { h.MaxStreams.Supervisor = maxStreamsCap + 1 }},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			c := valid()
@@ -87,5 +93,11 @@ func TestHTTPLimitsNameTheBadKey(t *testing.T) {
 	c.HTTP.RateLimit.Agent = RateLimit{PerSecond: 0, Burst: 0}
 	if err := c.Validate(); err != nil {
 		t.Errorf("agent limit off: %v", err)
+	}
+	// 0 streams is no cap, and the bound itself is allowed.
+	c = valid()
+	c.HTTP.MaxStreams = HTTPMaxStreams{Agent: 0, Supervisor: maxStreamsCap}
+	if err := c.Validate(); err != nil {
+		t.Errorf("stream caps 0 and %d: %v", maxStreamsCap, err)
 	}
 }

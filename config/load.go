@@ -77,6 +77,8 @@ var defaults = map[string]any{
 	"http.rate_limit.agent.burst":           20,
 	"http.rate_limit.supervisor.per_second": 50.0,
 	"http.rate_limit.supervisor.burst":      100,
+	"http.max_streams.agent":                4,
+	"http.max_streams.supervisor":           16,
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.
