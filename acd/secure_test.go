@@ -2,6 +2,7 @@ package acd
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -160,5 +161,28 @@ func TestSecureRetentionDropsLater(t *testing.T) {
 	requireDropped(t, s)
 	if n := s.rdb.ZCard(ctx, s.keys.SecureDue()).Val(); n != 0 {
 		t.Errorf("%d drops still scheduled", n)
+	}
+}
+
+// Data the IVR attaches after the call ended (a supervisor's force-end can
+// end a call while its IVR runs) is refused: the end has dropped the secure
+// values already, and what came after would stay in clear.
+func TestAttachAfterTheEndIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, "n1").WithPolicy(Policy{SecureNames: map[string]bool{"CARD": true}})
+	secureCall(t, s)
+	if _, _, err := s.Finish(ctx, "c1", "hangup", "caller"); err != nil {
+		t.Fatal(err)
+	}
+	late := map[string]string{"CARD": testCard, "PIN": testPIN}
+	if err := s.SetAttached(ctx, "c1", late, map[string]bool{"PIN": true}); !errors.Is(err, ErrIllegalTransition) {
+		t.Fatalf("attach after the end: %v, want an illegal transition", err)
+	}
+	requireDropped(t, s)
+	if err := s.SetAttached(ctx, "nope", late, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("attach to no interaction: %v, want not found", err)
+	}
+	if n := s.rdb.Exists(ctx, s.keys.Interaction("nope")).Val(); n != 0 {
+		t.Fatal("attaching to no interaction created one")
 	}
 }

@@ -24,15 +24,13 @@ func (s *Store) SetAttached(ctx context.Context, conn string, vars map[string]st
 	if err != nil {
 		return fmt.Errorf("attach data to %s: %w", conn, err)
 	}
-	fields := []any{"attached", data}
-	if names != "" {
-		fields = append(fields, "secure", names)
-	}
-	if err := s.rdb.HSet(ctx, s.keys.Interaction(conn), fields...).Err(); err != nil {
+	if _, err := s.run(ctx, scriptSetAttached, []string{s.keys.Interaction(conn)}, conn, string(data), names); err != nil {
 		return fmt.Errorf("attach data to %s: %w", conn, err)
 	}
 	return nil
 }
+
+var scriptSetAttached = script("set_attached")
 
 // MoveQueue moves a waiting call to another queue, keeping its place by
 // arrival (overflow); it delivers an offer if an agent there is free.
