@@ -2,8 +2,8 @@ package acd
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
