@@ -49,6 +49,11 @@ type (
 func (c *call) onCommand(ctx context.Context, m commandMsg) {
 	var v CallView
 	var err error
+	if m.cmd.Actor != "" {
+		// What the command records (Store.Record) names who asked; what
+		// the call does later, on its own events, names the system.
+		ctx = WithActor(ctx, m.cmd.Actor)
+	}
 	switch m.cmd.Op {
 	case opCallbackStart, opCallbackRegister, opCallbackCancel:
 		v, err = c.flowCommand(ctx, m.cmd)
