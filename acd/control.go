@@ -710,6 +710,9 @@ func (c *call) cmdEnd(ctx context.Context) error {
 	case c.talk.customerHeld():
 		return illegal("end: the customer is on hold (resume first)")
 	}
+	// The interaction's transition says the agent's side ended the call;
+	// this entry says who asked (the agent, or a supervisor for them).
+	c.e.store.Record(ctx, c.conn, "end", "agent", c.agent)
 	c.endConnected(ctx, "agent")
 	return nil
 }

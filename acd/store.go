@@ -701,6 +701,9 @@ func (s *Store) Talk(ctx context.Context, conn, from, to, what string, fields ..
 	for _, f := range fields {
 		args = append(args, f)
 	}
+	// Hold, consult, conference are asked for: the entry names who asked
+	// (actor.go), as Record's do.
+	args = append(args, "actor", actorOrSystem(ctx))
 	if _, err := s.run(ctx, scriptTalk, []string{s.keys.Interaction(conn)}, args...); err != nil {
 		return fmt.Errorf("talk %s %s → %s: %w", conn, from, to, err)
 	}
