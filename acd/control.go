@@ -604,7 +604,9 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 	default:
 		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
-	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "kind", string(t.Kind), "target", t.Value)
+	// target_kind, as a consult's talk entry has it: a field "kind" would
+	// stand for the entry's own kind (control) in every reader's map.
+	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "target_kind", string(t.Kind), "target", t.Value)
 	return nil
 }
 
