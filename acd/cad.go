@@ -72,6 +72,13 @@ func (e *Engine) EditVariable(ctx context.Context, agent, name, value string, ve
 			e.publish(ctx, AgentEvent{Type: "variables_changed", Agent: other, ConnectionID: conn, Name: name, Version: v.Version})
 		}
 	}
+	if actor := ActorOf(ctx); actsForOther(actor, agent) {
+		// The value is not audited: it may be what the agent keyed for
+		// the customer; the history has the version it made.
+		if err := e.auditForAgent(ctx, "variable_edit", actor, agent, conn, "name", name, "version", fmt.Sprint(v.Version)); err != nil {
+			return cad.View{}, err
+		}
+	}
 	return v, nil
 }
 

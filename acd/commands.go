@@ -50,6 +50,11 @@ type command struct {
 	Privacy bool   `json:"privacy,omitempty"`
 	// Media is the message for the agent of a callback register.
 	Media string `json:"media,omitempty"`
+	// Actor is who asked (actor.go): the API principal whose request made
+	// the command, ActorSystem for none. It travels with a forwarded
+	// command, so the owner's history names the principal the asking
+	// replica authenticated.
+	Actor string `json:"actor,omitempty"`
 }
 
 type commandMsg struct {
@@ -144,13 +149,43 @@ func (e *Engine) do(ctx context.Context, cmd command) (CallView, error) {
 	if cmd.ID == "" {
 		cmd.ID = newRequestID()
 	}
+	cmd = withActor(ctx, cmd)
+	var v CallView
 	if owner != e.store.node {
-		return e.forward(ctx, owner, conn, cmd)
+		v, err = e.forward(ctx, owner, conn, cmd)
+	} else {
+		v, err = e.local(ctx, conn, cmd)
 	}
-	return e.local(ctx, conn, cmd)
+	if err != nil || !actsForOther(cmd.Actor, cmd.Agent) {
+		return v, err
+	}
+	// A principal acting for the agent (a supervisor): the owner's
+	// history names it; the audit stream gets the request as well.
+	fields := []any{}
+	if cmd.Target.Kind != "" {
+		fields = append(fields, "target_kind", string(cmd.Target.Kind), "target", cmd.Target.Value)
+	}
+	if cmd.Op == opRecPause {
+		fields = append(fields, "privacy", fmt.Sprint(cmd.Privacy))
+	}
+	if err := e.auditForAgent(ctx, cmd.Op, cmd.Actor, cmd.Agent, conn, fields...); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// withActor fills a command's Actor from ctx (ActorSystem when no
+// principal asked) unless it has one. local and forward both do it, so
+// every command, whatever made it, reaches its call with an actor.
+func withActor(ctx context.Context, cmd command) command {
+	if cmd.Actor == "" {
+		cmd.Actor = actorOrSystem(ctx)
+	}
+	return cmd
 }
 
 func (e *Engine) local(ctx context.Context, conn string, cmd command) (CallView, error) {
+	cmd = withActor(ctx, cmd)
 	e.mu.Lock()
 	c := e.calls[conn]
 	e.mu.Unlock()
@@ -196,6 +231,7 @@ func (e *Engine) forward(ctx context.Context, owner, conn string, cmd command) (
 	if !alive {
 		return CallView{}, fmt.Errorf("forward %s to %s: replica is not running; the request was not carried out: %w", cmd.Op, owner, errs.ErrOwnerUnavailable)
 	}
+	cmd = withActor(ctx, cmd)
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return CallView{}, err
@@ -374,8 +410,21 @@ func (e *Engine) WrapUp(ctx context.Context, agent, code string) (agents.Agent, 
 	if !contains(e.opts.WrapUpCodes, code) {
 		return agents.Agent{}, &errs.FieldError{Field: "code", Msg: fmt.Sprintf("unknown wrap-up code %q", code)}
 	}
+	var conn string
+	actor := ActorOf(ctx)
+	if actsForOther(actor, agent) {
+		// The call the code is for, for the audit: wrap-up clears it.
+		if a, err := e.store.Agent(ctx, agent); err == nil {
+			conn = a.ConnectionID
+		}
+	}
 	if _, err := e.store.WrapUp(ctx, agent, code); err != nil {
 		return agents.Agent{}, err
+	}
+	if actsForOther(actor, agent) {
+		if err := e.auditForAgent(ctx, "wrapup", actor, agent, conn, "code", code); err != nil {
+			return agents.Agent{}, err
+		}
 	}
 	return e.store.Agent(ctx, agent)
 }

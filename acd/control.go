@@ -49,6 +49,11 @@ type (
 func (c *call) onCommand(ctx context.Context, m commandMsg) {
 	var v CallView
 	var err error
+	if m.cmd.Actor != "" {
+		// What the command records (Store.Record) names who asked; what
+		// the call does later, on its own events, names the system.
+		ctx = WithActor(ctx, m.cmd.Actor)
+	}
 	switch m.cmd.Op {
 	case opCallbackStart, opCallbackRegister, opCallbackCancel:
 		v, err = c.flowCommand(ctx, m.cmd)
@@ -599,7 +604,9 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 	default:
 		return &errs.FieldError{Field: "kind", Msg: "must be agent, queue or number"}
 	}
-	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "kind", string(t.Kind), "target", t.Value)
+	// target_kind, as a consult's talk entry has it: a field "kind" would
+	// stand for the entry's own kind (control) in every reader's map.
+	c.e.store.Record(ctx, c.conn, "transfer", "agent", from, "target_kind", string(t.Kind), "target", t.Value)
 	return nil
 }
 
@@ -705,6 +712,9 @@ func (c *call) cmdEnd(ctx context.Context) error {
 	case c.talk.customerHeld():
 		return illegal("end: the customer is on hold (resume first)")
 	}
+	// The interaction's transition says the agent's side ended the call;
+	// this entry says who asked (the agent, or a supervisor for them).
+	c.e.store.Record(ctx, c.conn, "end", "agent", c.agent)
 	c.endConnected(ctx, "agent")
 	return nil
 }

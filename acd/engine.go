@@ -720,7 +720,16 @@ func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string
 			return agents.Agent{}, &errs.FieldError{Field: "queues", Msg: fmt.Sprintf("unknown queue %q", q)}
 		}
 	}
-	return e.store.Login(ctx, id, endpoint, queues, skills)
+	a, err := e.store.Login(ctx, id, endpoint, queues, skills)
+	if err != nil {
+		return a, err
+	}
+	if actor := ActorOf(ctx); actsForOther(actor, id) {
+		if err := e.auditForAgent(ctx, "login", actor, id, "", "endpoint", endpoint, "queues", strings.Join(queues, ",")); err != nil {
+			return agents.Agent{}, err
+		}
+	}
+	return a, nil
 }
 
 // SetAvailable makes an agent available; a waiting call is offered at once.
@@ -748,7 +757,15 @@ func (e *Engine) setState(ctx context.Context, id string, ev agents.Event, reaso
 	if err := e.store.SetState(ctx, id, ev, reason); err != nil {
 		return agents.Agent{}, err
 	}
-	return e.store.Agent(ctx, id)
+	a, err := e.store.Agent(ctx, id)
+	if actor := ActorOf(ctx); actsForOther(actor, id) {
+		// The agent's record may be gone for good (a logout's expiry
+		// being short): the action is audited whether or not it reads.
+		if aerr := e.auditForAgent(ctx, string(ev), actor, id, a.ConnectionID, "reason", reason, "state", string(a.State)); aerr != nil {
+			return agents.Agent{}, aerr
+		}
+	}
+	return a, err
 }
 
 // Agent reads one agent.

@@ -377,7 +377,7 @@ func (s *Store) Login(ctx context.Context, id, endpoint string, queues []string,
 	if err != nil {
 		return agents.Agent{}, err
 	}
-	args := []any{id, endpoint, strings.Join(queues, ","), enc, s.policy.loggedOutTTLMS()}
+	args := []any{id, endpoint, strings.Join(queues, ","), enc, s.policy.loggedOutTTLMS(), actorOrSystem(ctx)}
 	for _, v := range agents.From(agents.EvLogin) {
 		args = append(args, v)
 	}
@@ -443,7 +443,7 @@ func stateRefused(id string, ev agents.Event, err error) error {
 // SetState applies an agent event (available, idle, logout) and delivers
 // the offer the agent got by becoming available, if any.
 func (s *Store) SetState(ctx context.Context, id string, ev agents.Event, reason string) error {
-	args := []any{id, reason}
+	args := []any{id, reason, actorOrSystem(ctx)}
 	for _, v := range agents.From(ev) {
 		args = append(args, v)
 	}
@@ -630,17 +630,19 @@ func msTime(v string) time.Time {
 // WrapUp ends an agent's after-call work with code (by the agent) and
 // delivers the offer the agent got by becoming available, if any.
 func (s *Store) WrapUp(ctx context.Context, agent, code string) (agents.State, error) {
-	return s.wrapup(ctx, agent, code, "agent")
+	return s.wrapup(ctx, agent, code, "agent", actorOrSystem(ctx))
 }
 
 // WrapUpTimeout applies the default code to an agent whose wrap-up time
 // has passed; before that it fails with ErrNotDue.
 func (s *Store) WrapUpTimeout(ctx context.Context, agent, code string) (agents.State, error) {
-	return s.wrapup(ctx, agent, code, "timeout")
+	// Whatever ctx carries: nobody asked for a timeout.
+	return s.wrapup(ctx, agent, code, "timeout", ActorSystem)
 }
 
-func (s *Store) wrapup(ctx context.Context, agent, code, by string) (agents.State, error) {
-	v, err := s.runOffering(ctx, scriptWrapUp, []string{s.keys.Agent(agent)}, agent, code, by)
+// wrapup runs wrapup.lua; the history names actor as who gave the code.
+func (s *Store) wrapup(ctx context.Context, agent, code, by, actor string) (agents.State, error) {
+	v, err := s.runOffering(ctx, scriptWrapUp, []string{s.keys.Agent(agent)}, agent, code, by, actor)
 	if err != nil {
 		return "", fmt.Errorf("wrap-up %s: %w", agent, err)
 	}
@@ -699,6 +701,9 @@ func (s *Store) Talk(ctx context.Context, conn, from, to, what string, fields ..
 	for _, f := range fields {
 		args = append(args, f)
 	}
+	// Hold, consult, conference are asked for: the entry names who asked
+	// (actor.go), as Record's do.
+	args = append(args, "actor", actorOrSystem(ctx))
 	if _, err := s.run(ctx, scriptTalk, []string{s.keys.Interaction(conn)}, args...); err != nil {
 		return fmt.Errorf("talk %s %s → %s: %w", conn, from, to, err)
 	}
@@ -808,12 +813,14 @@ func (s *Store) HandOverToQueue(ctx context.Context, conn, leaving, to, toLeg, w
 // records has happened and goes on either way, so a failed append is
 // never the caller's to drop. It is reported to the store's
 // historyFailed (the engine logs and counts it: Stats.HistoryWriteFailures)
-// so a hole in the history is always visible.
+// so a hole in the history is always visible. The entry names its actor
+// (actor.go): the principal in ctx, ActorSystem when none asked.
 func (s *Store) Record(ctx context.Context, conn, action string, fields ...string) {
 	args := []any{"kind", "control", "id", conn, "action", action}
 	for _, f := range fields {
 		args = append(args, f)
 	}
+	args = append(args, "actor", actorOrSystem(ctx))
 	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: args}).Err()
 	if err == nil {
 		return

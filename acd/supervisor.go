@@ -208,7 +208,7 @@ func (e *Engine) forceEndByOwner(ctx context.Context, ix Interaction, who, reaso
 		"at", strconv.FormatInt(e.opts.Clock.Now().UnixMilli(), 10),
 	}})
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.store.keys.Events(), MaxLen: 1_000_000, Approx: true, Values: []any{
-		"kind", "control", "id", res.ConnectionID, "action", "force_end", "who", who, "reason", reason, "path", res.Path,
+		"kind", "control", "id", res.ConnectionID, "action", "force_end", "actor", who, "who", who, "reason", reason, "path", res.Path,
 	}})
 	if _, err := pipe.Exec(ctx); err != nil {
 		// The call is over; the caller must know the audit is missing.

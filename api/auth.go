@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/config"
 )
 
@@ -19,28 +20,21 @@ type principal struct {
 	name string
 }
 
-// Actor names are the audit's "actor" field, and what the core's audited
-// methods take: the principal that acted, as opposed to the agent it
-// acted for.
+// Actor names are the audit's "actor" field: the principal that acted, as
+// opposed to the agent it acted for. They are the core's (acd/actor.go),
+// which records them in the history and the audit stream.
 const (
-	agentActorPrefix      = "agent:"
-	supervisorActorPrefix = "supervisor:"
+	agentActorPrefix      = acd.AgentActorPrefix
+	supervisorActorPrefix = acd.SupervisorActorPrefix
 )
 
-// principalKey carries the authenticated principal in a request's
-// context, for handlers whose wrapper passes on only the agent id.
-type principalKey struct{}
-
-func withPrincipal(ctx context.Context, p principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// actorOf is the audit identity of whoever made the request: set by
-// guard for every authenticated route, "" on a route that has none (the
-// core then refuses to act: nothing audited goes without an actor).
+// actorOf is the audit identity of whoever made the request: put in the
+// request's context by guard for every authenticated route (acd.WithActor,
+// which the core reads for every action it records), "" on a route that
+// has none (the core then refuses to reveal: nothing audited goes without
+// an actor).
 func actorOf(ctx context.Context) string {
-	p, _ := ctx.Value(principalKey{}).(principal)
-	return p.name
+	return acd.ActorOf(ctx)
 }
 
 // mayActFor reports whether p may act for (and read) agent id.

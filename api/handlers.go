@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/config"
 )
 
@@ -27,7 +28,9 @@ func (s *server) guard(queryToken bool, h func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
 			return
 		}
-		h(w, r.WithContext(withPrincipal(r.Context(), who)), who)
+		// The core reads who acted from the context (acd.WithActor): its
+		// methods take the agent acted for, and record both.
+		h(w, r.WithContext(acd.WithActor(r.Context(), who.name)), who)
 	})
 }
 

@@ -64,7 +64,7 @@ else
   redis.call('HDEL', KEYS[1], 'reason')
 end
 redis.call('HSET', KEYS[1], 'state', to, 'since', now)
-local extra = {'forced', '1', 'by', 'supervisor', 'who', ARGV[6], 'reason', ARGV[7]}
+local extra = {'forced', '1', 'by', 'supervisor', 'actor', ARGV[6], 'who', ARGV[6], 'reason', ARGV[7]}
 if conn ~= '' then
   extra[#extra + 1] = 'conn'
   extra[#extra + 1] = conn
@@ -74,7 +74,8 @@ history('agent', agent, cur, to, now, extra)
 -- history too.
 if conn ~= '' then
   redis.call('XADD', k_events(), 'MAXLEN', '~', '1000000', '*', 'kind', 'control', 'id', conn,
-    'action', 'force_agent_state', 'agent', agent, 'before', cur, 'after', to, 'who', ARGV[6], 'reason', ARGV[7])
+    'action', 'force_agent_state', 'agent', agent, 'before', cur, 'after', to, 'actor', ARGV[6], 'who', ARGV[6],
+    'reason', ARGV[7])
 end
 redis.call('PUBLISH', k_agent_chan(agent),
   cjson.encode({type = 'state', agent = agent, state = to, at_ms = now}))

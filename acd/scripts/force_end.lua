@@ -63,7 +63,7 @@ local agent_after = agent ~= '' and (redis.call('HGET', k_agent(agent), 'state')
 -- The history records who asked and why as the owner path does (a
 -- control entry), besides the transition above.
 redis.call('XADD', k_events(), 'MAXLEN', '~', '1000000', '*', 'kind', 'control', 'id', ARGV[3],
-  'action', 'force_end', 'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5])
+  'action', 'force_end', 'actor', ARGV[6], 'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5])
 redis.call('XADD', KEYS[2], '*', 'kind', 'force_end', 'connection_id', ARGV[3],
   'actor', ARGV[6], 'who', ARGV[6], 'reason', ARGV[7], 'path', ARGV[5], 'owner', ARGV[4],
   'before', st, 'after', to, 'agent', agent, 'agent_before', agent_before,

@@ -104,11 +104,19 @@ local function history(kind, id, from, to, now, extra)
   redis.call('XADD', unpack(args))
 end
 
--- set_agent_state moves an agent and tells its desktop.
-local function set_agent_state(id, from, to, now, conn)
+-- set_agent_state moves an agent and tells its desktop. actor is who asked
+-- (Go's actor.go: 'agent:<id>', 'supervisor:<name>'); nil for a move
+-- Tandem makes by itself (an offer, a RONA, the end of a call), which the
+-- history names 'system'.
+local function set_agent_state(id, from, to, now, conn, actor)
   redis.call('HSET', k_agent(id), 'state', to, 'since', now)
   if conn then redis.call('HSET', k_agent(id), 'conn', conn) end
-  history('agent', id, from, to, now, conn and {'conn', conn} or nil)
+  local extra = {'actor', actor or 'system'}
+  if conn then
+    extra[#extra + 1] = 'conn'
+    extra[#extra + 1] = conn
+  end
+  history('agent', id, from, to, now, extra)
   redis.call('PUBLISH', k_agent_chan(id),
     cjson.encode({type = 'state', agent = id, state = to, at_ms = now, connection_id = conn}))
 end
@@ -819,14 +827,15 @@ end
 
 -- end_wrapup ends an agent's after-call work with code: the agent becomes
 -- available (and is offered the next call) or idle, if they asked for idle
--- during the call. Returns the offer or nil; false if not in wrap-up.
-local function end_wrapup(agent, code, by, now)
+-- during the call. actor is who gave the code (nil: 'system', a timeout).
+-- Returns the offer or nil; false if not in wrap-up.
+local function end_wrapup(agent, code, by, now, actor)
   local a = k_agent(agent)
   if redis.call('HGET', a, 'state') ~= 'wrapup' then return false end
   local conn = redis.call('HGET', a, 'conn')
   if conn then
     redis.call('HSET', k_ix(conn), 'wrapup:' .. agent, code)
-    history('wrapup', agent, '', code, now, {'conn', conn, 'by', by})
+    history('wrapup', agent, '', code, now, {'conn', conn, 'by', by, 'actor', actor or 'system'})
   end
   redis.call('ZREM', k_wrapup_due(), agent)
   redis.call('HDEL', a, 'conn')
@@ -834,10 +843,10 @@ local function end_wrapup(agent, code, by, now)
   if pending == 'idle' then
     redis.call('HSET', a, 'reason', redis.call('HGET', a, 'after_reason') or '')
     redis.call('HDEL', a, 'after_call', 'after_reason')
-    set_agent_state(agent, 'wrapup', 'idle', now, nil)
+    set_agent_state(agent, 'wrapup', 'idle', now, nil, actor)
     return nil
   end
-  set_agent_state(agent, 'wrapup', 'available', now, nil)
+  set_agent_state(agent, 'wrapup', 'available', now, nil, actor)
   make_available(agent, now)
   return match_agent(agent, now)
 end

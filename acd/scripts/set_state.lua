@@ -3,7 +3,8 @@
 -- route the best waiting call of the agent's queues in the same round trip.
 -- KEYS[1] = agent hash, KEYS[2] = logged-in agents set
 -- ARGV[3] = agent id, ARGV[4] = idle reason ('' otherwise),
--- ARGV[5..] = legal transitions of the event as from, to pairs (Go's table)
+-- ARGV[5] = actor: who asked (Go's actor.go: 'agent:<id>', 'supervisor:<name>'),
+-- ARGV[6..] = legal transitions of the event as from, to pairs (Go's table)
 -- Returns {state, since} or {state, since, conn, agent, endpoint, attempt}.
 -- Errors: NOTFOUND, ILLEGAL <state>.
 -- A logout starts the record's expiry (lib's logged_out).
@@ -15,7 +16,7 @@ if ARGV[4] ~= '' and (cur == 'reserved' or cur == 'ringing' or cur == 'connected
   redis.call('HSET', KEYS[1], 'after_call', 'idle', 'after_reason', ARGV[4])
   return {cur, redis.call('HGET', KEYS[1], 'since')}
 end
-local to = transition_to(cur, 5)
+local to = transition_to(cur, 6)
 if not to then return redis.error_reply('ILLEGAL ' .. cur) end
 local now = now_ms()
 if cur == 'available' then make_unavailable(ARGV[3]) end
@@ -24,7 +25,7 @@ if to == 'idle' then
 else
   redis.call('HDEL', KEYS[1], 'reason')
 end
-set_agent_state(ARGV[3], cur, to, now, nil)
+set_agent_state(ARGV[3], cur, to, now, nil, ARGV[5])
 if to == 'logged_out' then
   redis.call('SREM', KEYS[2], ARGV[3])
   logged_out(ARGV[3])
