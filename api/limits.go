@@ -6,10 +6,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/clock"
 )
@@ -282,8 +284,10 @@ func (l *streamLimiter) acquire(who principal) (release func(), limit int, ok bo
 	}, limit, true
 }
 
-// principalOf is the principal guard put in the request's context.
+// principalOf is who guard authenticated, as far as the stream cap needs
+// it: the actor guard put in the request's context (acd.WithActor), and
+// whether it is a supervisor's.
 func principalOf(r *http.Request) principal {
-	p, _ := r.Context().Value(principalKey{}).(principal)
-	return p
+	name := actorOf(r.Context())
+	return principal{name: name, supervisor: strings.HasPrefix(name, acd.SupervisorActorPrefix)}
 }
