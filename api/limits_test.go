@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-cc/tandem/internal/conntest"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -57,28 +58,6 @@ func serveLimited(t *testing.T, core Core, h config.HTTP, opts ...Option) string
 	return ln.Addr().String()
 }
 
-func dialTCP(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
-}
-
-// readUntilClosed reads conn until the server closes it; the 10 s test
-// bound passing first means the server kept it open.
-func readUntilClosed(t *testing.T, conn net.Conn, r io.Reader) {
-	t.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err := io.Copy(io.Discard, r)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatal("the server kept the connection open")
-	}
-}
-
 func TestSlowBodyClientIsCut(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -102,7 +81,7 @@ func TestSlowBodyClientIsCut(t *testing.T) {
 			h := limitedHTTP()
 			h.Timeouts.Body = tc.body
 			core := newFakeCore()
-			conn := dialTCP(t, serveLimited(t, core, h))
+			conn := conntest.Dial(t, serveLimited(t, core, h))
 
 			head := "POST /v1/agents/1001/login HTTP/1.1\r\nHost: tandem\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n"
 			if tc.token != "" {
@@ -149,7 +128,7 @@ func TestSlowBodyClientIsCut(t *testing.T) {
 				t.Error("the answer keeps the connection for the rest of the body")
 			}
 			if tc.cut {
-				readUntilClosed(t, conn, br)
+				conntest.WaitClosedByServer(t, conn, br)
 			}
 			if calls := core.Calls(); len(calls) != 0 {
 				t.Errorf("core called: %v", calls)
@@ -161,7 +140,7 @@ func TestSlowBodyClientIsCut(t *testing.T) {
 // A body read to its end keeps the connection: the close above is only
 // for answers sent before the body was read.
 func TestReadBodyKeepsConnection(t *testing.T) {
-	conn := dialTCP(t, serveLimited(t, newFakeCore(), limitedHTTP()))
+	conn := conntest.Dial(t, serveLimited(t, newFakeCore(), limitedHTTP()))
 	br := bufio.NewReader(conn)
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	body := `{"endpoint":"PJSIP/1001","queues":["sales"]}`
@@ -326,7 +305,7 @@ func TestEventStreamOutlivesRequestDeadlines(t *testing.T) {
 	// A plain request opened after the stream, then left idle: the
 	// server closes it after timeouts.idle, so by then the stream's own
 	// write deadline, had it kept one, would have passed.
-	conn := dialTCP(t, addr)
+	conn := conntest.Dial(t, addr)
 	br := bufio.NewReader(conn)
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: tandem\r\n\r\n"); err != nil {
@@ -337,7 +316,7 @@ func TestEventStreamOutlivesRequestDeadlines(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	readUntilClosed(t, conn, br)
+	conntest.WaitClosedByServer(t, conn, br)
 
 	// The stream still delivers, and still answers the client's ping.
 	select {

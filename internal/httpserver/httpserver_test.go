@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-cc/tandem/internal/conntest"
+
 	"github.com/tandem-cc/tandem/config"
 )
 
@@ -68,43 +70,21 @@ func get(t *testing.T, conn net.Conn, br *bufio.Reader) *http.Response {
 	return resp
 }
 
-// waitClosedByServer reads conn until the server closes it; a test bound
-// of 10 s passing first is a failure (the server never closed it).
-func waitClosedByServer(t *testing.T, conn net.Conn, br io.Reader) {
-	t.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err := io.Copy(io.Discard, br)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatal("the server kept the connection open")
-	}
-}
-
-func dial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
-}
-
 func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	addr := start(t, ok, testHTTP(), nil, nil)
-	conn := dial(t, addr)
+	conn := conntest.Dial(t, addr)
 	br := bufio.NewReader(conn)
 	if resp := get(t, conn, br); resp.Close {
 		t.Fatal("the answer closes the connection: nothing left to test")
 	}
 	// The connection is kept alive after the answer; saying nothing more,
 	// the client is disconnected after http.timeouts.idle.
-	waitClosedByServer(t, conn, br)
+	conntest.WaitClosedByServer(t, conn, br)
 }
 
 func TestSlowHeadersAreCut(t *testing.T) {
 	addr := start(t, ok, testHTTP(), nil, nil)
-	conn := dial(t, addr)
+	conn := conntest.Dial(t, addr)
 	// Headers that never end, a few bytes at a time, until the server
 	// closes the connection (the write fails) or the test bound passes.
 	go func() {
@@ -118,7 +98,7 @@ func TestSlowHeadersAreCut(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // the client's pace, not a wait on the server
 		}
 	}()
-	waitClosedByServer(t, conn, conn)
+	conntest.WaitClosedByServer(t, conn, conn)
 }
 
 // accepts follows the server's new connections through its ConnState
@@ -173,7 +153,7 @@ func TestConnectionLimitHoldsExtraConnections(t *testing.T) {
 	// Two keep-alive connections, served: the limit is reached.
 	held := make([]net.Conn, limit)
 	for i := range held {
-		held[i] = dial(t, addr)
+		held[i] = conntest.Dial(t, addr)
 		get(t, held[i], bufio.NewReader(held[i]))
 	}
 	// The server now waits for one to close before taking another.
@@ -184,7 +164,7 @@ func TestConnectionLimitHoldsExtraConnections(t *testing.T) {
 	}
 	// A third connects (the kernel completes the handshake) and sends its
 	// request; the server must not take it while the two are open.
-	extra := dial(t, addr)
+	extra := conntest.Dial(t, addr)
 	if _, err := io.WriteString(extra, "GET / HTTP/1.1\r\nHost: tandem\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
