@@ -19,11 +19,15 @@ import (
 // lapsed: each acquisition and renewal records the time its request was
 // sent plus the lease duration, on the monotonic clock, which keeps
 // counting while the process is stopped; Redis cannot have expired the
-// key earlier. A command past that moment is refused (errs.ErrFenced)
-// until a renewal succeeds again, or the seat is found lost and the engine
-// stops. The check and the request are not atomic: a pause between them
-// still lets one command through, a window of microseconds instead of the
-// whole pause.
+// key earlier. A command past that moment is refused (errs.ErrFenced), and
+// the refusal trips the fence: the engine stops and the seat is taken
+// again under a new token, whose reconciliation clears what the refused
+// command would have (a leg to hang up, a bridge to destroy). Renewing
+// the same term instead, when nobody took the seat in the gap, left those
+// behind for good (chaos sigstop: an ended call's bridge and agent leg).
+// The check and the request are not atomic: a pause between them still
+// lets one command through, a window of microseconds instead of the whole
+// pause.
 
 // heldFrom records a successful acquisition or renewal whose request was
 // sent at sent.
@@ -49,8 +53,8 @@ func (f *fence) bind(l *Lease) {
 }
 
 // lapsed says whether the current token's hold may have lapsed: refused
-// already, or not renewed in time. A fence with no token or no bound lease
-// (tests, tools) never lapses.
+// already, or not renewed in time (then it trips the fence: see above). A
+// fence with no token or no bound lease (tests, tools) never lapses.
 func (f *fence) lapsed(now time.Time) error {
 	f.mu.Lock()
 	token, tripped, l := f.token, f.tripped, f.lease
@@ -62,6 +66,7 @@ func (f *fence) lapsed(now time.Time) error {
 		return fmt.Errorf("seat token %d refused: %w", token, errs.ErrFenced)
 	}
 	if until := l.ValidUntil(); !until.IsZero() && !now.Before(until) {
+		f.trip(token)
 		return fmt.Errorf("seat token %d: lease not renewed since %v, it may be another holder's: %w", token, until.Add(-l.ttl).Format(time.RFC3339Nano), errs.ErrFenced)
 	}
 	return nil

@@ -84,3 +84,52 @@ func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
 		t.Fatalf("ring after taking the seat back: %v", err)
 	}
 }
+
+// TestRefusedCommandEndsTheTermEvenIfNobodyTookTheSeat: a command refused
+// because the hold may have lapsed is lost (a hang-up, a bridge's
+// destruction), so the term ends there: the fence trips, which stops the
+// engine, and the seat is taken again under a new token whose
+// reconciliation clears what the command would have. The same term going
+// on after a renewal that finds nobody took the seat (chaos sigstop) left
+// an ended call's bridge and agent leg at the PBX for good.
+func TestRefusedCommandEndsTheTermEvenIfNobodyTookTheSeat(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	k := keyspace.New("t")
+	seat := Seat{Node: "r1", App: "tandem-r1"}
+	store := NewStore(rdb, "t", "r1")
+	lease := NewLease(rdb, "t", seat, "r1/paused", 300*time.Millisecond)
+	tok, err := lease.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetFence(tok)
+	store.fence.bind(lease)
+	_, lost := store.fence.watch()
+	inner := &sentPBX{}
+	pbx := guardPBX(inner, store.fence)
+
+	// No renewal, and nobody claims the seat.
+	for rdb.Exists(ctx, k.ReplicaAlive("r1")).Val() == 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := pbx.Ring(ctx, RingRequest{Leg: "lapsed-a1"}); !errors.Is(err, errs.ErrFenced) {
+		t.Fatalf("ring after the lapse: %v, want ErrFenced", err)
+	}
+	select {
+	case <-lost:
+	default:
+		t.Fatal("a refused command left the term running")
+	}
+	// The renewal finds nobody took the seat, but the term is over: its
+	// commands stay refused until a new term (a new token) starts.
+	if ok, err := lease.Renew(ctx); err != nil || !ok {
+		t.Fatalf("renewal: %v %v", ok, err)
+	}
+	if err := pbx.Ring(ctx, RingRequest{Leg: "renewed-a1"}); !errors.Is(err, errs.ErrFenced) {
+		t.Fatalf("ring after the renewal of an ended term: %v, want ErrFenced", err)
+	}
+	if got := inner.sent(); len(got) != 0 {
+		t.Fatalf("rings that reached the PBX %v, want none", got)
+	}
+}
