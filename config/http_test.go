@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"math"
-	"strings"
 	"testing"
 	"time"
 )
@@ -75,17 +73,7 @@ func TestHTTPLimitsNameTheBadKey(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			c := valid()
 			tc.break_(&c.HTTP)
-			err := c.Validate()
-			var ke *KeyError
-			if !errors.As(err, &ke) {
-				t.Fatalf("err = %v, want a *KeyError", err)
-			}
-			if ke.Key != tc.key {
-				t.Errorf("key = %q, want %q (err %v)", ke.Key, tc.key, err)
-			}
-			if !strings.HasPrefix(err.Error(), "config: "+tc.key+": ") {
-				t.Errorf("message %q does not start with the key", err)
-			}
+			wantKeyError(t, c.Validate(), tc.key)
 		})
 	}
 	// No rate: the burst is not looked at.
