@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/redistest"
@@ -33,6 +35,37 @@ func (p *sentPBX) sent() []string {
 	return append([]string(nil), p.rings...)
 }
 
+// pausedHolder is a holder of seat r1 with a 300 ms lease it will not
+// renew (a paused process), its store fenced with the lease's token.
+type pausedHolder struct {
+	rdb   *redis.Client
+	keys  keyspace.Keys
+	seat  Seat
+	store *Store
+	lease *Lease
+}
+
+func newPausedHolder(t *testing.T) pausedHolder {
+	t.Helper()
+	h := pausedHolder{rdb: redistest.Client(t), keys: keyspace.New("t"), seat: Seat{Node: "r1", App: "tandem-r1"}}
+	h.store = NewStore(h.rdb, "t", "r1")
+	h.lease = NewLease(h.rdb, "t", h.seat, "r1/paused", 300*time.Millisecond)
+	tok, err := h.lease.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store.SetFence(tok)
+	h.store.fence.bind(h.lease)
+	return h
+}
+
+// waitLapsed waits until Redis has let the unrenewed lease go.
+func (h pausedHolder) waitLapsed(ctx context.Context) {
+	for h.rdb.Exists(ctx, h.keys.ReplicaAlive("r1")).Val() == 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestLapsedHoldSendsNoPBXCommand: a holder that stops renewing (a paused
 // process) sends no PBX command once its lease may have lapsed — here once
 // Redis has expired it and a survivor holds the seat — although its token
@@ -42,17 +75,8 @@ func (p *sentPBX) sent() []string {
 // call offered twice). Held again, the same holder's commands go through.
 func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
 	ctx := context.Background()
-	rdb := redistest.Client(t)
-	k := keyspace.New("t")
-	seat := Seat{Node: "r1", App: "tandem-r1"}
-	store := NewStore(rdb, "t", "r1")
-	lease := NewLease(rdb, "t", seat, "r1/paused", 300*time.Millisecond)
-	tok, err := lease.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.SetFence(tok)
-	store.fence.bind(lease)
+	h := newPausedHolder(t)
+	rdb, seat, store, lease := h.rdb, h.seat, h.store, h.lease
 	inner := &sentPBX{}
 	pbx := guardPBX(inner, store.fence)
 	if err := pbx.Ring(ctx, RingRequest{Leg: "held-a1"}); err != nil {
@@ -60,14 +84,11 @@ func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
 	}
 
 	// No renewal: Redis lets the lease go, and a survivor claims the seat.
-	for rdb.Exists(ctx, k.ReplicaAlive("r1")).Val() == 1 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.waitLapsed(ctx)
 	if _, ok, err := NewLease(rdb, "t", seat, "r2/survivor", time.Minute).Claim(ctx); err != nil || !ok {
 		t.Fatalf("survivor claim: %v %v", ok, err)
 	}
-	err = pbx.Ring(ctx, RingRequest{Leg: "lapsed-a1"})
-	if !errors.Is(err, errs.ErrFenced) {
+	if err := pbx.Ring(ctx, RingRequest{Leg: "lapsed-a1"}); !errors.Is(err, errs.ErrFenced) {
 		t.Fatalf("ring after the lapse: %v, want ErrFenced", err)
 	}
 	if got := inner.sent(); len(got) != 1 || got[0] != "held-a1" {
@@ -75,7 +96,7 @@ func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
 	}
 
 	// The home replica takes its seat back (a new term): commands go out.
-	tok, err = lease.Acquire(ctx)
+	tok, err := lease.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,25 +115,14 @@ func TestLapsedHoldSendsNoPBXCommand(t *testing.T) {
 // an ended call's bridge and agent leg at the PBX for good.
 func TestRefusedCommandEndsTheTermEvenIfNobodyTookTheSeat(t *testing.T) {
 	ctx := context.Background()
-	rdb := redistest.Client(t)
-	k := keyspace.New("t")
-	seat := Seat{Node: "r1", App: "tandem-r1"}
-	store := NewStore(rdb, "t", "r1")
-	lease := NewLease(rdb, "t", seat, "r1/paused", 300*time.Millisecond)
-	tok, err := lease.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.SetFence(tok)
-	store.fence.bind(lease)
+	h := newPausedHolder(t)
+	store, lease := h.store, h.lease
 	_, lost := store.fence.watch()
 	inner := &sentPBX{}
 	pbx := guardPBX(inner, store.fence)
 
 	// No renewal, and nobody claims the seat.
-	for rdb.Exists(ctx, k.ReplicaAlive("r1")).Val() == 1 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.waitLapsed(ctx)
 	if err := pbx.Ring(ctx, RingRequest{Leg: "lapsed-a1"}); !errors.Is(err, errs.ErrFenced) {
 		t.Fatalf("ring after the lapse: %v, want ErrFenced", err)
 	}
