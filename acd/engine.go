@@ -606,15 +606,11 @@ func (e *Engine) sweep(ctx context.Context) error {
 	}
 }
 
-// queueFor picks the queue of an arriving call: the dialplan's argument
-// (Stasis(app,inbound,<dnis>,<queue>)), then the TANDEM_QUEUE channel
-// variable, then the DNIS map, then the default queue.
+// queueFor picks the queue of an arriving call: the queue the dialplan
+// named (CallArrived.Queue), then the TANDEM_QUEUE channel variable, then
+// the DNIS map, then the default queue.
 func (e *Engine) queueFor(ev CallArrived) (string, bool) {
-	candidates := []string{}
-	if len(ev.Args) > 2 {
-		candidates = append(candidates, ev.Args[2])
-	}
-	candidates = append(candidates, ev.Vars["TANDEM_QUEUE"], e.opts.DNIS[ev.DNIS], e.opts.DefaultQueue)
+	candidates := []string{ev.Queue, ev.Vars["TANDEM_QUEUE"], e.opts.DNIS[ev.DNIS], e.opts.DefaultQueue}
 	for _, q := range candidates {
 		if q == "" {
 			continue

@@ -29,7 +29,7 @@ type ivrTimeout struct{ gen int }
 // ivrEntry is the first node for a call, if its DNIS has a menu and the
 // dialplan did not already name a queue.
 func (e *Engine) ivrEntry(ev CallArrived) (string, bool) {
-	if len(ev.Args) > 2 && ev.Args[2] != "" {
+	if ev.Queue != "" {
 		return "", false
 	}
 	node, ok := e.opts.IVR.EntryPoints[ev.DNIS]

@@ -140,7 +140,12 @@ type CallArrived struct {
 	Leg  string
 	ANI  string
 	DNIS string
-	// Args are the arguments the dialplan passed (Stasis(app,inbound,<dnis>,<queue>)).
+	// Queue is the queue the dialplan named, "" if it named none. Each
+	// driver reads it its own way (Asterisk: Stasis(app,inbound,<dnis>,
+	// <queue>); FreeSWITCH: the tandem_queue channel variable), so the
+	// engine never depends on either PBX's argument layout.
+	Queue string
+	// Args are the raw arguments the dialplan passed, for the log only.
 	Args []string
 	// Vars are the channel variables the PBX reported with the call.
 	Vars map[string]string

@@ -300,7 +300,7 @@ func (d *Driver) translate(ev ariv5.Event, handle func(acd.Event)) {
 		if len(e.Args) > 1 && e.Args[1] != "" {
 			dnis = e.Args[1]
 		}
-		handle(acd.CallArrived{Leg: id, ANI: e.Channel.Caller.Number, DNIS: dnis, Args: e.Args, Vars: d.attached(e.Channel.ChannelVars)})
+		handle(acd.CallArrived{Leg: id, ANI: e.Channel.Caller.Number, DNIS: dnis, Queue: stasisQueue(e.Args), Args: e.Args, Vars: d.attached(e.Channel.ChannelVars)})
 	case *ariv5.ChannelHangupRequest:
 		d.mu.Lock()
 		if l := d.legs[e.Channel.ID]; l != nil && e.Cause != 0 {
@@ -569,4 +569,13 @@ func (d *Driver) markAnswered(id string) bool {
 	}
 	l.up = true
 	return true
+}
+
+// stasisQueue is the queue named by Stasis(app,inbound,<dnis>,<queue>),
+// "" when the dialplan named none.
+func stasisQueue(args []string) string {
+	if len(args) > 2 {
+		return args[2]
+	}
+	return ""
 }

@@ -94,7 +94,7 @@ func (d *Driver) reportUnseen(ctx context.Context, handle func(acd.Event), ids [
 			dnis = args[1]
 		}
 		d.log.Warn("a call entered the application while its events went elsewhere; taking it now", "leg", id)
-		handle(acd.CallArrived{Leg: id, ANI: ch.Caller.Number, DNIS: dnis, Args: args, Vars: d.attached(ch.ChannelVars)})
+		handle(acd.CallArrived{Leg: id, ANI: ch.Caller.Number, DNIS: dnis, Queue: stasisQueue(args), Args: args, Vars: d.attached(ch.ChannelVars)})
 	}
 }
 
