@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -446,5 +447,42 @@ func TestAgentEndpointPolicyErrorsAreListErrors(t *testing.T) {
 	var le *dialnum.ListError
 	if !errors.As(err, &le) || le.List != "patterns" || le.Index != 1 || !strings.Contains(le.Msg, "nowhere") {
 		t.Fatalf("err = %#v", err)
+	}
+}
+
+// TestExamplePBXBlockLoads: the commented pbx block of example.yaml,
+// uncommented, is a configuration that loads (so the example cannot rot).
+func TestExamplePBXBlockLoads(t *testing.T) {
+	clearEnv(t)
+	raw, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "# pbx:" {
+			in = true
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "# ") {
+			break
+		}
+		if strings.HasPrefix(line, "# and then") {
+			continue
+		}
+		block = append(block, strings.TrimPrefix(line, "# "))
+	}
+	if len(block) < 10 {
+		t.Fatalf("pbx block not found in example.yaml (%d lines)", len(block))
+	}
+	c, err := Load(flags(t, "--config", writeFile(t, minimalYAML+strings.Join(block, "\n")+"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := strings.Join(c.PBXNodeNames(), ","); names != "ast1,fs1" || c.PBX.Nodes[1].RecordingsDir == "" {
+		t.Errorf("nodes %s: %+v", names, c.PBX.Nodes)
 	}
 }
