@@ -17,7 +17,7 @@ const queued = 1024
 
 // runState is what one Run keeps about the nodes' first reports.
 type runState struct {
-	// initial names the nodes whose Initial Resynced has arrived;
+	// initial names the nodes whose first Resynced has arrived;
 	// delivered is set once the mux's own Initial went to the handler.
 	initial   map[string]bool
 	delivered bool
@@ -30,7 +30,8 @@ type runState struct {
 // Resynced: the engine reads Live as every leg the seat has, so the mux
 // never passes a node's report on as it is. It delivers the union of the
 // reporting node's Live and Bridges and what the other nodes have; the
-// Initial report once every node has made its first one (the engine
+// Initial report once every node has made its first one (Initial or not,
+// see resyncedLocked) (the engine
 // reconciles then, and its reconciliation reads the legs on every node);
 // after that, each node's later report as a union with Initial false. A
 // node's later report that comes before every node's first one is held
@@ -143,9 +144,12 @@ func (m *Mux) receive(ctx context.Context, order *sync.Mutex, q chan<- acd.Event
 // (see Run).
 func (m *Mux) resyncedLocked(node string, r acd.Resynced) (acd.Event, bool) {
 	st := m.run
-	if r.Initial {
-		st.initial[node] = true
-	}
+	// A node's first report of this Run counts as its initial one even
+	// without the flag: ari.Driver sets Initial on its first dial
+	// attempt's read only, so a PBX unreachable when Run starts reports
+	// its first read as a reconnect. Waiting for the flag would then hold
+	// the engine's reconciliation back for ever.
+	st.initial[node] = true
 	initial := false
 	if !st.delivered {
 		if len(st.initial) < len(m.nodes) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ type node struct {
 	srv     *httptest.Server
 	driver  *ari.Driver
 
+	// gated: the events socket is refused (503), as by a PBX still
+	// starting: the driver keeps dialling.
+	gated atomic.Bool
+
 	mu       sync.Mutex
 	requests []string // "METHOD path?query" of every request but GETs
 }
@@ -38,6 +43,10 @@ func newNode(t *testing.T, name string) *node {
 	n.sim = pbxsim.New(pbxsim.Options{Username: "u", Password: "p"})
 	h := n.sim.Handler()
 	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.gated.Load() && strings.HasSuffix(r.URL.Path, "/events") {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
 		if r.Method != http.MethodGet {
 			n.mu.Lock()
 			n.requests = append(n.requests, r.Method+" "+r.URL.RequestURI())
@@ -108,7 +117,16 @@ var trunks = map[string]map[string]string{
 // for its Initial Resynced.
 func newWorld(t *testing.T, tr map[string]map[string]string) *world {
 	t.Helper()
-	w := &world{done: make(chan error, 1)}
+	w := newStoppedWorld(t, tr)
+	w.start(t)
+	w.waitFor(t, "the Initial Resynced", func() bool { return w.initials() == 1 })
+	return w
+}
+
+// newStoppedWorld is newWorld before Run.
+func newStoppedWorld(t *testing.T, tr map[string]map[string]string) *world {
+	t.Helper()
+	w := &world{}
 	w.ast1 = newNode(t, "ast1")
 	apart(w.ast1.created)
 	w.ast2 = newNode(t, "ast2")
@@ -120,28 +138,57 @@ func newWorld(t *testing.T, tr map[string]map[string]string) *world {
 		t.Fatal(err)
 	}
 	w.mux = mux
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	go func() { w.done <- mux.Run(ctx, w.record) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-w.done:
-			if err != nil {
-				t.Errorf("mux Run after cancel: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("mux Run did not return after cancel")
-		}
+		w.stop(t)
 		for _, n := range []*node{w.ast1, w.ast2} {
 			n.sim.Close()
 			n.srv.Close()
 		}
 	})
-	w.waitFor(t, "the Initial Resynced", func() bool {
-		return w.count(func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && r.Initial }) == 1
-	})
 	return w
+}
+
+// start runs the mux (again, after stop).
+func (w *world) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.done = make(chan error, 1)
+	go func() { w.done <- w.mux.Run(ctx, w.record) }()
+}
+
+// stop cancels Run and checks it returns nil; a stopped world is left.
+func (w *world) stop(t *testing.T) {
+	t.Helper()
+	if w.cancel == nil {
+		return
+	}
+	w.cancel()
+	w.cancel = nil
+	select {
+	case err := <-w.done:
+		if err != nil {
+			t.Errorf("mux Run after cancel: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("mux Run did not return after cancel")
+	}
+}
+
+// initials counts the Initial Resynced delivered.
+func (w *world) initials() int {
+	return w.count(func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && r.Initial })
+}
+
+// resyncs returns the Resynced delivered, in order.
+func (w *world) resyncs() []acd.Resynced {
+	var out []acd.Resynced
+	for _, e := range w.snapshot() {
+		if r, ok := e.(acd.Resynced); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (w *world) record(ev acd.Event) {
@@ -182,7 +229,7 @@ func (w *world) waitFor(t *testing.T, what string, cond func() bool) {
 // the mux.
 func (w *world) call(t *testing.T, n *node, ani string) string {
 	t.Helper()
-	leg, err := n.sim.Call(pbxsim.Caller{ANI: ani, DNIS: "800", Queue: "sales", Patience: time.Minute})
+	leg, err := n.sim.Call(pbxsim.Caller{App: app, ANI: ani, DNIS: "800", Queue: "sales", Patience: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
