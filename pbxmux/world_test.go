@@ -24,7 +24,6 @@ const app = "tandem-mux"
 // requests that reached it, and the real ARI driver on it.
 type node struct {
 	name    string
-	created time.Time // just before the simulator was made (see apart)
 	sim     *pbxsim.Sim
 	srv     *httptest.Server
 	driver  *ari.Driver
@@ -39,8 +38,10 @@ type node struct {
 
 func newNode(t *testing.T, name string) *node {
 	t.Helper()
-	n := &node{name: name, created: time.Now()}
-	n.sim = pbxsim.New(pbxsim.Options{Username: "u", Password: "p"})
+	n := &node{name: name}
+	// Each node has its own system name, as real Asterisks behind one
+	// Tandem must: the mux routes by leg id, which no two nodes may share.
+	n.sim = pbxsim.New(pbxsim.Options{Username: "u", Password: "p", SystemName: name})
 	h := n.sim.Handler()
 	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.gated.Load() && strings.HasSuffix(r.URL.Path, "/events") {
@@ -57,24 +58,6 @@ func newNode(t *testing.T, name string) *node {
 	n.driver = ari.New(ari.Options{URL: n.srv.URL + "/ari", Username: "u", Password: "p", App: app,
 		RequestTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	return n
-}
-
-// apart waits until the clock's milliseconds are about half a second away
-// from those of first, before the second simulator is made. Real Asterisks
-// in one deployment get distinct channel ids from distinct systemname
-// settings ("ast1-1714.12"); pbxsim has no such option, and numbers its
-// channels "<epoch>.<n>" with n starting at the millisecond it was made:
-// two simulators made in one millisecond give their first calls the same
-// ids, which no two PBX nodes may do (the mux routes by leg id). Half a
-// second apart, the tests' few calls per simulator never meet.
-func apart(first time.Time) {
-	for {
-		d := (time.Now().UnixMilli() - first.UnixMilli()) % 1000
-		if d >= 400 && d <= 600 {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // sent lists the requests (not GETs) that reached the node and mention id.
@@ -128,7 +111,6 @@ func newStoppedWorld(t *testing.T, tr map[string]map[string]string) *world {
 	t.Helper()
 	w := &world{}
 	w.ast1 = newNode(t, "ast1")
-	apart(w.ast1.created)
 	w.ast2 = newNode(t, "ast2")
 	mux, err := pbxmux.New(pbxmux.Options{
 		Nodes:  []pbxmux.Node{{Name: "ast1", PBX: w.ast1.driver}, {Name: "ast2", PBX: w.ast2.driver}},
