@@ -68,14 +68,13 @@ const modulesText = "type,name,ikey,filename\n" +
 	"file,local_stream,mod_local_stream,/opt/freeswitch/inst/mod/mod_local_stream.so\n" +
 	"\n14 total.\n"
 
-// helpText is a short `help` in FreeSWITCH's name,syntax,description,module
-// layout.
-const helpText = "\nname,syntax,description,key\n" +
+// helpText is a short `help` in FreeSWITCH's layout
+// (name,syntax,description,module per line).
+const helpText = "\nValid Commands:\n\n" +
 	"echo,<data>,Echo,mod_commands\n" +
 	"originate,<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>],Originate a call,mod_commands\n" +
 	"show,codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status,Show various reports,mod_commands\n" +
 	"status,,Show current status,mod_commands\n" +
 	"uuid_bridge,,Bridge call legs,mod_commands\n" +
 	"uuid_kill,<uuid> [cause],Kill channel,mod_commands\n" +
-	"version,[short],Version,mod_commands\n" +
-	"\n7 total.\n"
+	"version,[short],Version,mod_commands\n"

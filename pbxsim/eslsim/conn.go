@@ -142,9 +142,11 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// readLoop runs commands until the client goes away or a command ends
+// the connection; in that case the writer closes it once the final frames
+// are out.
 func (c *conn) readLoop() {
 	defer c.p.wg.Done()
-	defer c.shut()
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
 		cmd, err := readCommand(r)
@@ -154,6 +156,7 @@ func (c *conn) readLoop() {
 			} else if !errors.Is(err, io.EOF) && c.ctx.Err() == nil {
 				c.p.log.Debug("eslsim: connection read ended", "err", err)
 			}
+			c.shut()
 			return
 		}
 		c.mu.Lock()
@@ -348,6 +351,7 @@ func (c *conn) cmdBgapi(rest string, cmd command) string {
 	if !ok || job == "" {
 		job = newUUID()
 	}
+	job = job[:min(len(job), maxJobUUID)]
 	c.q.reply(bgapiReplyFrame(job), false)
 	name, arg, _ := strings.Cut(rest, " ")
 	arg = strings.TrimSpace(arg)

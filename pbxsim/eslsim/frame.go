@@ -116,22 +116,28 @@ func readCommand(r *bufio.Reader) (command, error) {
 
 const goodbye = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 
-// maxReply is the size of the buffer mod_event_socket builds a command/reply
-// in: a reply longer than 511 bytes is cut there, without its terminating
-// blank line (an over-long client Job-UUID desynchronises the stream).
+// maxReply is the size of the buffer mod_event_socket builds bgapi's reply
+// in ("~Reply-Text: ...\nJob-UUID: ...\n\n", the '~' standing for
+// "Content-Type: command/reply\n"): past 511 bytes it is cut, without its
+// terminating blank line, and the stream goes out of sync (trace 10: a
+// 240-character Job-UUID breaks it, 200 does not).
 const maxReply = 512
+
+// maxJobUUID is the longest client Job-UUID FreeSWITCH keeps.
+const maxJobUUID = 256
 
 func replyFrame(text string) []byte {
 	return []byte("Content-Type: command/reply\nReply-Text: " + text + "\n\n")
 }
 
-// bgapiReplyFrame is the reply to bgapi, cut like the real one's.
-func bgapiReplyFrame(jobUUID string) []byte {
-	f := "Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + jobUUID + "\nJob-UUID: " + jobUUID + "\n\n"
-	if len(f) >= maxReply {
-		f = f[:maxReply-1]
+// bgapiReplyFrame is the reply to bgapi, cut like the real one's; job has
+// been capped to maxJobUUID.
+func bgapiReplyFrame(job string) []byte {
+	buf := "~Reply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"
+	if len(buf) >= maxReply {
+		buf = buf[:maxReply-1]
 	}
-	return []byte(f)
+	return []byte("Content-Type: command/reply\n" + buf[1:])
 }
 
 func apiFrame(body string) []byte {
