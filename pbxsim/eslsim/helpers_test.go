@@ -3,7 +3,6 @@ package eslsim
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -238,5 +237,3 @@ func mustEqual(t *testing.T, what, got, want string) {
 		t.Fatalf("%s: got %q, want %q", what, got, want)
 	}
 }
-
-var _ = fmt.Sprintf

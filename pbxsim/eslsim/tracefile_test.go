@@ -43,7 +43,7 @@ func loadTrace(t testing.TB, name string) []traceLine {
 	if err != nil {
 		t.Fatalf("opening trace: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []traceLine
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
