@@ -43,16 +43,15 @@ type channel struct {
 	playing         *play
 	playQ           []*play
 	recs            map[string]*recording
-	held            bool
 
 	hangingUp, destroyed bool
 	cause                string
 	timers               []*simTimer
 	shared               map[string]bool
 
-	script  *callerScript
-	phone   *pbxsim.Phone
-	job     *originateJob
+	script      *callerScript
+	phone       *pbxsim.Phone
+	job         *originateJob
 	outSock     bool   // controlled by an outbound socket connection
 	afterAnswer string // what an originated leg runs once answered
 }

@@ -24,7 +24,7 @@ func traceLegEvents(t *testing.T, name string) map[string][]string {
 	if err != nil {
 		t.Skipf("trace not available: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	type ev struct {
 		seq  int
 		name string
