@@ -356,7 +356,9 @@ func TestInitialResyncSurvivesAPBXNotUpYet(t *testing.T) {
 	go func() { done <- w.driver.Run(ctx, w.record) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("driver Run after cancel: %v", err)
+		}
 		sim.Close()
 		srv.Close()
 	})

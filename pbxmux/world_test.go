@@ -23,10 +23,10 @@ const app = "tandem-mux"
 // node is one simulated Asterisk behind its own loopback server, the
 // requests that reached it, and the real ARI driver on it.
 type node struct {
-	name    string
-	sim     *pbxsim.Sim
-	srv     *httptest.Server
-	driver  *ari.Driver
+	name   string
+	sim    *pbxsim.Sim
+	srv    *httptest.Server
+	driver *ari.Driver
 
 	// gated: the events socket is refused (503), as by a PBX still
 	// starting: the driver keeps dialling.

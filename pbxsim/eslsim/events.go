@@ -22,25 +22,18 @@ var stateNumbers = map[string]int{
 
 var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5, "RING_WAIT": 6, "HANGUP": 7}
 
-// coreHeaders are the headers every event starts with. Callers hold s.mu.
+// coreHeaders are the headers every event starts with: its name, then
+// the core headers every FreeSWITCH event carries (stamp.go), numbered from
+// the one Event-Sequence counter the protocol's own events share.
 func (s *Sim) coreHeaders(name, file, fn string, line int) []Header {
-	now := s.clock.Now()
-	s.seq++
-	return []Header{
-		{"Event-Name", name},
-		{"Core-UUID", s.coreUUID},
-		{"FreeSWITCH-Hostname", "eslsim"},
-		{"FreeSWITCH-Switchname", "eslsim"},
-		{"FreeSWITCH-IPv4", "127.0.0.1"},
-		{"FreeSWITCH-IPv6", "::1"},
-		{"Event-Date-Local", now.Format("2006-01-02 15:04:05")},
-		{"Event-Date-GMT", now.UTC().Format(time.RFC1123)},
-		{"Event-Date-Timestamp", strconv.FormatInt(now.UnixMicro(), 10)},
-		{"Event-Calling-File", file},
-		{"Event-Calling-Function", fn},
-		{"Event-Calling-Line-Number", strconv.Itoa(line)},
-		{"Event-Sequence", strconv.FormatInt(s.seq, 10)},
-	}
+	return append([]Header{{"Event-Name", name}}, coreHeaders(s.coreUUID, s.clock.Now(), file, fn, line, s.seq.Add(1))...)
+}
+
+// stamp adds the core headers to an event the protocol creates itself
+// (BACKGROUND_JOB, API, HEARTBEAT, sendevent). It takes no lock: the
+// protocol may call it while holding its own.
+func (s *Sim) stamp(ev *Event, file, function string, line int) {
+	ev.Headers = append(ev.Headers, coreHeaders(s.coreUUID, s.clock.Now(), file, function, line, s.seq.Add(1))...)
 }
 
 // channelHeaders are the channel's data, as switch_channel_event_set_data

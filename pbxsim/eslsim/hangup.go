@@ -64,7 +64,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 	c.guests = nil
 	if c.outSock {
 		uuid := c.uuid
-		s.queueFunc(func() { s.proto.sessionEnded(uuid) })
+		s.queueFunc(func() { s.proto.channelHungUp(uuid) })
 	}
 }
 

@@ -84,18 +84,3 @@ func (s *Sim) dump(c *channel) string {
 	}
 	return b.String()
 }
-
-// urlEncode is FreeSWITCH's switch_url_encode as the traces show it.
-func urlEncode(v string) string {
-	const unsafe = " #%&+:;<=>?@[\\]^`{|}\""
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		ch := v[i]
-		if ch < 0x20 || ch > 0x7e || strings.IndexByte(unsafe, ch) >= 0 {
-			fmt.Fprintf(&b, "%%%02X", ch)
-			continue
-		}
-		b.WriteByte(ch)
-	}
-	return b.String()
-}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -54,7 +55,7 @@ type Sim struct {
 	mu         sync.Mutex
 	closed     bool
 	coreUUID   string
-	seq        int64 // Event-Sequence, one counter for every event
+	seq        atomic.Uint64 // Event-Sequence, one counter for every event
 	sessionID  int
 	chanSeq    int
 	channels   map[string]*channel
@@ -69,7 +70,7 @@ type Sim struct {
 	rnd        *rand.Rand
 
 	// out is the ordered queue the emitter drains into proto.publish.
-	out     []outItem
+	out     []emitItem
 	outCond *sync.Cond
 
 	ctx    context.Context
@@ -79,7 +80,7 @@ type Sim struct {
 
 // outItem is an event to publish, or a function to run at that point of
 // the stream (after the events before it were published).
-type outItem struct {
+type emitItem struct {
 	ev *Event
 	fn func()
 }
@@ -108,7 +109,6 @@ func New(opts Options) *Sim {
 		timing:    withDefaults(opts.Timing),
 		log:       log.With("component", "eslsim"),
 		coreUUID:  randomUUID(rand.New(rand.NewPCG(uint64(now.UnixNano()), 1))),
-		seq:       1000,
 		sessionID: 0,
 		channels:  map[string]*channel{},
 		gone:      map[string]*channel{},
@@ -122,7 +122,10 @@ func New(opts Options) *Sim {
 		cancel:    cancel,
 	}
 	s.outCond = sync.NewCond(&s.mu)
-	s.proto = newProtocol(s, opts)
+	s.seq.Store(1000)
+	// Reordering is the protocol's, per connection, as FreeSWITCH's
+	// delivery is; the emitter keeps generation order.
+	s.proto = newProtocol(s, protocolOptions{Password: opts.Password, Logger: log, Clock: clock, Reorder: opts.Reorder, Stamp: s.stamp})
 	s.wg.Add(1)
 	go s.emitter()
 	return s
@@ -162,17 +165,12 @@ func (s *Sim) emitter() {
 		}
 		batch := s.out
 		s.out = nil
-		if s.opts.Reorder > 0 {
-			for i := 0; i+1 < len(batch); i++ {
-				if batch[i].ev != nil && batch[i+1].ev != nil && s.rnd.Float64() < s.opts.Reorder {
-					batch[i], batch[i+1] = batch[i+1], batch[i]
-					i++
-				}
-			}
-		}
 		s.mu.Unlock()
 		for _, it := range batch {
 			if it.ev != nil {
+				if s.opts.observe != nil {
+					s.opts.observe(*it.ev)
+				}
 				s.proto.publish(*it.ev)
 			} else {
 				it.fn()
@@ -183,22 +181,15 @@ func (s *Sim) emitter() {
 
 // queue appends an event to the emitter's queue. Callers hold s.mu.
 func (s *Sim) queue(ev Event) {
-	s.out = append(s.out, outItem{ev: &ev})
+	s.out = append(s.out, emitItem{ev: &ev})
 	s.outCond.Signal()
 }
 
 // queueFunc runs fn (without s.mu) once the events queued before it are
 // published. Callers hold s.mu.
 func (s *Sim) queueFunc(fn func()) {
-	s.out = append(s.out, outItem{fn: fn})
+	s.out = append(s.out, emitItem{fn: fn})
 	s.outCond.Signal()
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-func (wallClock) AfterFunc(d time.Duration, f func()) pbxsim.Timer {
-	return time.AfterFunc(d, f)
 }
 
 func withDefaults(t pbxsim.Timing) pbxsim.Timing {

@@ -344,59 +344,9 @@ func TestShowChannelsAsJSON(t *testing.T) {
 	if got := s.api(ctx, "show", "channels as json"); got != "{\"row_count\": 0}\n" {
 		t.Errorf("new channel listed at once: %q", got)
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	got := s.api(ctx, "show", "channels as json")
 	if !strings.HasPrefix(got, "{\"row_count\":1,\"rows\":[{\"uuid\":\""+b+"\",\"direction\":\"inbound\"") || !strings.Contains(got, "\"application\":\"park\"") {
 		t.Errorf("listing %q", got)
-	}
-}
-
-// manualClock is a clock tests advance by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-	ts  []*manualTimer
-}
-
-type manualTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-	c       *manualClock
-}
-
-func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_800_000_000, 0)} }
-
-func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *manualClock) AfterFunc(d time.Duration, f func()) pbxsim.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &manualTimer{at: c.now.Add(d), f: f, c: c}
-	c.ts = append(c.ts, t)
-	return t
-}
-
-func (t *manualTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*manualTimer
-	for _, t := range c.ts {
-		if !t.stopped && !t.at.After(c.now) {
-			t.stopped = true
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
 	}
 }

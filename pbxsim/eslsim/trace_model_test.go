@@ -1,11 +1,8 @@
 package eslsim
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,29 +11,16 @@ import (
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
-const traceDir = "../../../../shared/esl-traces/"
-
 // traceLegEvents reads a trace's plain events and returns, per Unique-ID,
 // the Event-Names in Event-Sequence order.
 func traceLegEvents(t *testing.T, name string) map[string][]string {
 	t.Helper()
-	f, err := os.Open(traceDir + name)
-	if err != nil {
-		t.Skipf("trace not available: %v", err)
-	}
-	defer func() { _ = f.Close() }()
 	type ev struct {
 		seq  int
 		name string
 	}
 	legs := map[string][]ev{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var l struct{ Dir, Headers, Body string }
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
+	for _, l := range loadTrace(t, strings.TrimSuffix(name, ".jsonl")) {
 		if l.Dir != "recv" || !strings.Contains(l.Headers, "text/event-plain") {
 			continue
 		}
