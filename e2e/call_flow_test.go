@@ -8,6 +8,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/internal/clock"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -140,7 +141,7 @@ func TestRONAReturnsCallToHeadOfQueue(t *testing.T) {
 	// the second call is queued, however slow the machine.
 	const ring = 400 * time.Millisecond
 	fc := clock.NewFake(time.Now())
-	l := startLabOn(t, 1, ring, fc)
+	l := startLabOn(t, lab.Asterisk, 1, ring, fc)
 	ctx := context.Background()
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
 	leg1, err := l.Sim.Call(pbxsim.Caller{ANI: "5550011", DNIS: "800"})

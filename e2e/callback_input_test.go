@@ -79,7 +79,7 @@ func TestCallbackPopShowsTandemsCallbackIDAndSecureValuesStayMasked(t *testing.T
 	}
 
 	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 300 * time.Millisecond})
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	ix := callbackInteraction(t, l, cb.ID, acd.StateQueued)
 	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)

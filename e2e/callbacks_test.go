@@ -35,7 +35,7 @@ func TestCourtesyCallbackKeepsItsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	const numberA, numberB = "+12025550111", "+12025550122"
-	l.Sim.SetPhone(customer(numberA), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 100 * time.Millisecond})
+	l.Sim.SetPhone(customer(l, numberA), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 100 * time.Millisecond})
 
 	legA, err := l.Sim.Call(pbxsim.Caller{ANI: numberA, DNIS: "800"})
 	if err != nil {
@@ -83,7 +83,7 @@ func TestCourtesyCallbackKeepsItsPlace(t *testing.T) {
 		t.Fatalf("callback pop-up %+v", pop)
 	}
 	// The agent's phone rings before the customer's is dialled.
-	if n := originates(l, customer(numberA)); n != 0 {
+	if n := originates(l, customer(l, numberA)); n != 0 {
 		t.Fatalf("customer dialled (%d) before the agent answered", n)
 	}
 	conn := nextEvent(t, desk, "connected")
@@ -91,7 +91,7 @@ func TestCourtesyCallbackKeepsItsPlace(t *testing.T) {
 		t.Fatalf("connected %+v", conn)
 	}
 	waitBridged(t, l, cbIx.ConnectionID)
-	if n := originates(l, customer(numberA)); n != 1 {
+	if n := originates(l, customer(l, numberA)); n != 1 {
 		t.Fatalf("customer dialled %d times", n)
 	}
 	done := waitCallback(t, l, id, callbacks.StateDone)
@@ -121,7 +121,7 @@ func TestWebCallbackRingsAgentThenCustomer(t *testing.T) {
 	e := l.Replicas[0].Engine
 	const number = "+12025550123"
 	l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 300 * time.Millisecond})
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	cb, merged, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0123", Name: "Ann", Vars: map[string]string{"order": "42"}})
 	if err != nil || merged {
 		t.Fatalf("request: %v merged=%v", err, merged)
@@ -137,12 +137,12 @@ func TestWebCallbackRingsAgentThenCustomer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "agent leg ringing", func() bool { return len(l.Sim.LiveLegs("PJSIP/1001")) == 1 })
-	if n := originates(l, customer(number)); n != 0 {
+	if n := originates(l, customer(l, number)); n != 0 {
 		t.Fatalf("customer dialled while the agent's phone rings (%d)", n)
 	}
 	waitState(t, l, ix.ConnectionID, acd.StateConnected)
-	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
-	legs := l.Sim.LiveLegs(customer(number))
+	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(l, number)) == 1 })
+	legs := l.Sim.LiveLegs(customer(l, number))
 	if len(legs) != 1 {
 		t.Fatalf("customer legs %v", legs)
 	}
@@ -184,7 +184,7 @@ func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
 	const number = "+12025550124"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
 	if _, err := e.AcceptCallback(ctx, "a1"); !errors.Is(err, acd.ErrNoCall) {
 		t.Fatalf("accept with no call: %v", err)
@@ -201,14 +201,14 @@ func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 	if _, err := e.ResumeRecording(ctx, "a1"); err == nil {
 		t.Fatal("resumed a recording that was not paused")
 	}
-	if n := originates(l, customer(number)); n != 0 {
+	if n := originates(l, customer(l, number)); n != 0 {
 		t.Fatalf("customer dialled before the agent accepted (%d)", n)
 	}
 	if _, err := e.AcceptCallback(ctx, "a1"); err != nil {
 		t.Fatal(err)
 	}
 	waitCallback(t, l, cb.ID, callbacks.StateDone)
-	if n := originates(l, customer(number)); n != 1 {
+	if n := originates(l, customer(l, number)); n != 1 {
 		t.Fatalf("dialled %d times", n)
 	}
 	waitBridged(t, l, ix.ConnectionID)
@@ -246,8 +246,8 @@ func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
 
 	// From now (closed) for an hour: moved to the opening.
 	const early, later = "+12025550132", "+12025550133"
-	l.Sim.SetPhone(customer(early), answers)
-	l.Sim.SetPhone(customer(later), answers)
+	l.Sim.SetPhone(customer(l, early), answers)
+	l.Sim.SetPhone(customer(l, later), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: early, WindowEnd: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
 	if cb.Kind != callbacks.KindScheduled || cb.Due.Before(opening.Add(-10*time.Millisecond)) {
 		t.Fatalf("due %v, want the opening %v", cb.Due, opening)
 	}
-	waitFor(t, 10*time.Second, "early callback dialled", func() bool { return originates(l, customer(early)) == 1 })
+	waitFor(t, 10*time.Second, "early callback dialled", func() bool { return originates(l, customer(l, early)) == 1 })
 	if dialled := time.Now(); dialled.Before(opening) {
 		t.Fatalf("dialled at %v, before the queue opened at %v", dialled, opening)
 	}
@@ -271,7 +271,7 @@ func TestScheduledCallbackKeepsToWindowAndHours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "later callback dialled", func() bool { return originates(l, customer(later)) == 1 })
+	waitFor(t, 10*time.Second, "later callback dialled", func() bool { return originates(l, customer(l, later)) == 1 })
 	if time.Now().Before(from) {
 		t.Fatal("dialled before its window")
 	}
@@ -348,7 +348,7 @@ func TestRegisterWithRecordedMessage(t *testing.T) {
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
 	const number = "+12025550151"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	l.Sim.SetPhone("PJSIP/1001", answers)
 	if _, err := e.Login(ctx, "a1", "PJSIP/1001", []string{"sales"}, nil); err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ func TestRegisterWithRecordedMessage(t *testing.T) {
 			msgEnd = m.Time
 		}
 	}
-	legs := l.Sim.LiveLegs(customer(number))
+	legs := l.Sim.LiveLegs(customer(l, number))
 	if len(legs) != 1 {
 		t.Fatalf("customer legs %v", legs)
 	}
@@ -396,7 +396,7 @@ func TestCallbackRetriesThenFails(t *testing.T) {
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
 	const number = "+12025550161"
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.NoAnswer})
+	l.Sim.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.NoAnswer})
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
@@ -414,7 +414,7 @@ func TestCallbackRetriesThenFails(t *testing.T) {
 	if gap := failed.Attempts[1].At.Sub(failed.Attempts[0].At); gap < sales.Callback.RetryDelay {
 		t.Errorf("retried after %v, want at least %v", gap, sales.Callback.RetryDelay)
 	}
-	if n := originates(l, customer(number)); n != 2 {
+	if n := originates(l, customer(l, number)); n != 2 {
 		t.Fatalf("dialled %d times", n)
 	}
 	waitAgent(t, l, "a1", agents.Available) // freed after each attempt
@@ -424,7 +424,7 @@ func TestCallbackRetriesThenFails(t *testing.T) {
 	if st := queueStats(t, l, "sales"); st.Answered != 0 || st.AnsweredWithinSL != 0 || st.ASASeconds != 0 {
 		t.Errorf("sales figures %+v, want no call answered", st)
 	}
-	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.LiveLegs(customer(number))) == 0 })
+	waitFor(t, 5*time.Second, "no channel left", func() bool { return len(l.Sim.LiveLegs(customer(l, number))) == 0 })
 	checkHistory(t, l)
 }
 
@@ -437,7 +437,7 @@ func TestCallbackAgentNoAnswerReturnsToHeadOfQueue(t *testing.T) {
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
 	const number = "+12025550171"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
@@ -448,7 +448,7 @@ func TestCallbackAgentNoAnswerReturnsToHeadOfQueue(t *testing.T) {
 	if ix.RONAs != 1 {
 		t.Fatalf("RONAs %d", ix.RONAs)
 	}
-	if n := originates(l, customer(number)); n != 0 {
+	if n := originates(l, customer(l, number)); n != 0 {
 		t.Fatalf("customer dialled without an agent (%d)", n)
 	}
 	login(t, l, 0, "a2", "PJSIP/1002", answers, "sales")
@@ -528,7 +528,7 @@ func TestCallbacksWaitAtMaximumConcurrentCalls(t *testing.T) {
 	leg, _ := l.Sim.Call(pbxsim.Caller{ANI: "+12025550190", DNIS: "800"})
 	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateConnected)
 	const number = "+12025550191"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)
@@ -537,7 +537,7 @@ func TestCallbacksWaitAtMaximumConcurrentCalls(t *testing.T) {
 		got := getCallback(t, l, cb.ID)
 		return got.State == callbacks.StatePending && got.Due.After(cb.Due)
 	})
-	if n := originates(l, customer(number)); n != 0 || agentState(t, l, "a2") != agents.Available {
+	if n := originates(l, customer(l, number)); n != 0 || agentState(t, l, "a2") != agents.Available {
 		t.Fatalf("callback served at the cap: %d dials, a2 %s", n, agentState(t, l, "a2"))
 	}
 	if err := deleteChannel(l, leg); err != nil {
@@ -556,13 +556,13 @@ func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
 	const number = "+12025550199"
 	// The customer answers 3 s after being dialled: long after the dead
 	// replica's lease has run out.
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
+	l.Sim.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
 	cb, _, err := l.Replicas[0].Engine.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(l, number)) == 1 })
 	dead := l.Replicas[0]
 	if got := getCallback(t, l, cb.ID); got.State != callbacks.StateDialing || got.Node != dead.Node+"#1" || got.DialStarted != 1 {
 		t.Fatalf("before the crash: %+v", got)
@@ -583,14 +583,14 @@ func TestReplicaKilledMidDialAnotherCompletesTheCallback(t *testing.T) {
 		t.Fatalf("interaction owned by %s", ix.Owner)
 	}
 	waitBridged(t, l, ix.ConnectionID)
-	if n := originates(l, customer(number)); n != 1 {
+	if n := originates(l, customer(l, number)); n != 1 {
 		t.Fatalf("customer dialled %d times", n)
 	}
 	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
 		t.Fatalf("double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
 	}
 	// The survivor runs the rest of the call: the customer hangs up.
-	if err := deleteChannel(l, l.Sim.LiveLegs(customer(number))[0]); err != nil {
+	if err := deleteChannel(l, l.Sim.LiveLegs(customer(l, number))[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, l, ix.ConnectionID, acd.StateEnded)
@@ -745,12 +745,12 @@ func TestWebCallbackCancelUntilItIsDialled(t *testing.T) {
 	// Being dialled: refused, naming the state; the dial goes on.
 	l.Sim.SetPhone("PJSIP/1001", answers)
 	const number = "+12025550223"
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Second})
+	l.Sim.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Second})
 	cb3, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	waitFor(t, 5*time.Second, "customer dialled", func() bool { return originates(l, customer(l, number)) == 1 })
 	if _, err := e.CancelCallback(ctx, cb3.ID); !errors.Is(err, callbacks.ErrIllegalTransition) || !strings.Contains(err.Error(), "dialing") {
 		t.Fatalf("cancel while dialling: %v", err)
 	}
@@ -827,13 +827,13 @@ func TestCallbacksThroughHTTP(t *testing.T) {
 func TestCallbackNeverRingsItsCallerStillOnTheLine(t *testing.T) {
 	l := startCallbackLab(t, cbOptions{})
 	const number = "+12025550241"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	leg, ix := askForCallback(t, l, number)
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales") // free before the register
 	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(l, number)) == 1 })
 	if ch, _ := l.Sim.Channel(leg); !ch.HungUp {
 		t.Fatal("the callback dialled its caller while they were still on the line")
 	}
@@ -853,7 +853,7 @@ func TestLongMessageDoesNotLoseTheLease(t *testing.T) {
 	l := startCallbackLab(t, cbOptions{sales: &sales, lease: 600 * time.Millisecond, playback: 1500 * time.Millisecond})
 	ctx := context.Background()
 	const number = "+12025550251"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	leg, ix := askForCallback(t, l, number)
 	if err := l.Sim.InjectDTMF(leg, "#"); err != nil {
 		t.Fatal(err)
@@ -861,8 +861,8 @@ func TestLongMessageDoesNotLoseTheLease(t *testing.T) {
 	id := registeredCallback(t, l, ix.ConnectionID)
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
 	done := waitCallback(t, l, id, callbacks.StateDone)
-	if len(done.Attempts) != 1 || originates(l, customer(number)) != 1 {
-		t.Fatalf("attempts %+v, dials %d", done.Attempts, originates(l, customer(number)))
+	if len(done.Attempts) != 1 || originates(l, customer(l, number)) != 1 {
+		t.Fatalf("attempts %+v, dials %d", done.Attempts, originates(l, customer(l, number)))
 	}
 	claims, err := l.RDB.HGet(ctx, "tandem:v1:{cb}:cb:"+id, "claims").Int()
 	if err != nil || claims != 1 {
@@ -887,7 +887,7 @@ func TestCallbackInARingAllQueue(t *testing.T) {
 	ctx := context.Background()
 	e := l.Replicas[0].Engine
 	const number = "+12025550261"
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 200 * time.Millisecond}, "sales")
 	login(t, l, 0, "a2", "PJSIP/1002", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
 	desk1, err := e.SubscribeAgent(ctx, "a1")
@@ -909,8 +909,8 @@ func TestCallbackInARingAllQueue(t *testing.T) {
 	}
 	waitCallback(t, l, cb.ID, callbacks.StateDone)
 	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
-	if ix.Agent != "a1" || originates(l, customer(number)) != 1 {
-		t.Fatalf("served by %q, customer dialled %d times", ix.Agent, originates(l, customer(number)))
+	if ix.Agent != "a1" || originates(l, customer(l, number)) != 1 {
+		t.Fatalf("served by %q, customer dialled %d times", ix.Agent, originates(l, customer(l, number)))
 	}
 	waitFor(t, 5*time.Second, "a2's phone stopped", func() bool { return len(l.Sim.LiveLegs("PJSIP/1002")) == 0 })
 }

@@ -99,7 +99,7 @@ func (l *controlLab) talking(vars map[string]string) acd.Interaction {
 	l.t.Helper()
 	ix := l.callConnected(vars)
 	waitFor(l.t, 5*time.Second, "caller and agent bridged", func() bool {
-		return l.inBridge(ix.ConnectionID, ix.CallerLeg) && l.inBridge(ix.ConnectionID, ix.AgentLeg)
+		return l.Bridged(ix.CallerLeg, ix.AgentLeg)
 	})
 	l.view(ix.Agent, "call view saved", func(v acd.CallView) bool { return v.ConnectionID == ix.ConnectionID })
 	return ix

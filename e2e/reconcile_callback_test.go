@@ -25,7 +25,7 @@ func TestConnectedCallbackSurvivesARestart(t *testing.T) {
 	e := l.Replicas[0].Engine
 	const number = "+12025550123"
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestConnectedCallbackSurvivesARestart(t *testing.T) {
 	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
 	var custLeg string
 	waitFor(t, 5*time.Second, "customer and agent bridged", func() bool {
-		legs := l.Sim.LiveLegs(customer(number))
+		legs := l.Sim.LiveLegs(customer(l, number))
 		if len(legs) != 1 {
 			return false
 		}
@@ -74,7 +74,7 @@ func TestOrphanCallbackCallIsEnded(t *testing.T) {
 	e := l.Replicas[0].Engine
 	const number = "+12025550123"
 	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)

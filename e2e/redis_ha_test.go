@@ -489,7 +489,7 @@ func TestRedisRestartWithAOFKeepsState(t *testing.T) {
 		legs = append(legs, leg)
 	}
 	const number = "+12025550123"
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
+	l.Sim.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0123", Name: "Ann"})
 	if err != nil {
 		t.Fatal(err)

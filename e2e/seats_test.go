@@ -247,7 +247,7 @@ func TestCrashedSeatsCallbackDialContinuesThroughItsHost(t *testing.T) {
 	l := startCallbackLab(t, cbOptions{replicas: 2, lease: 600 * time.Millisecond, dialRing: 10 * time.Second, hostSeats: true})
 	ctx := context.Background()
 	const number = "+12025550199"
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
+	l.Sim.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second})
 	login(t, l, 0, "a1", "PJSIP/1001", answers, "sales")
 	r1, r2 := l.Replicas[0], l.Replicas[1]
 	// Any replica's scheduler may claim the callback: the one that dials
@@ -256,7 +256,7 @@ func TestCrashedSeatsCallbackDialContinuesThroughItsHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(number)) == 1 })
+	waitFor(t, 10*time.Second, "customer dialled", func() bool { return originates(l, customer(l, number)) == 1 })
 	got := getCallback(t, l, cb.ID)
 	if got.State != callbacks.StateDialing || got.DialStarted != 1 {
 		t.Fatalf("before the crash: %+v", got)
@@ -282,13 +282,13 @@ func TestCrashedSeatsCallbackDialContinuesThroughItsHost(t *testing.T) {
 		t.Fatalf("interaction owned by %s, want the seat %s", ix.Owner, dialer.Node)
 	}
 	waitBridged(t, l, ix.ConnectionID)
-	if n := originates(l, customer(number)); n != 1 {
+	if n := originates(l, customer(l, number)); n != 1 {
 		t.Fatalf("customer dialled %d times", n)
 	}
 	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
 		t.Fatalf("double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
 	}
-	if err := deleteChannel(l, l.Sim.LiveLegs(customer(number))[0]); err != nil {
+	if err := deleteChannel(l, l.Sim.LiveLegs(customer(l, number))[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, l, ix.ConnectionID, acd.StateEnded)

@@ -99,7 +99,7 @@ func TestNoSecureValueAtRestAfterCallsEnd(t *testing.T) {
 	waitAgent(t, l, "a1", agents.Available)
 
 	// A web callback with a secure variable, answered, talked, ended.
-	l.Sim.SetPhone(customer(cbNumber), answers)
+	l.Sim.SetPhone(customer(l, cbNumber), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: cbNumber, Vars: map[string]string{"CARD": cbCard}})
 	if err != nil {
 		t.Fatal(err)
