@@ -170,6 +170,10 @@ func (l *controlLab) inBridge(conn, leg string) bool {
 	return false
 }
 
+// alone says whether leg shares media with no live leg now (a held
+// customer hears music, nobody else).
+func (l *controlLab) alone(leg string) bool { return len(bridgedNow(l.Lab, leg)) == 0 }
+
 // onlyBridged says whether exactly the pairs of legs given share media now,
 // among the legs named: every leg named in a pair is bridged with its
 // partner and with no other leg named. onlyBridged(a, b) says a and b hear
