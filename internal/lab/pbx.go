@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,6 +98,26 @@ func (l *Lab) Bridged(a, b string) bool {
 		return false
 	}
 	return l.rig.bridged(a, b)
+}
+
+// RecordingStored says whether the PBX keeps a finished recording named
+// name (what Tandem asked it to record a call to).
+func (l *Lab) RecordingStored(name string) (bool, error) {
+	if l.rig == nil {
+		return false, errors.New("lab: no PBX")
+	}
+	return l.rig.recordingStored(name)
+}
+
+// LiveRecording is the PBX's state of the live recording named name
+// ("recording" or "paused"), "" if it has none of that name.
+func (l *Lab) LiveRecording(name string) string {
+	for _, r := range l.PBX.Leftovers().Recordings {
+		if r.Name == name {
+			return r.State
+		}
+	}
+	return ""
 }
 
 // errUnknownKind is Start's answer to a PBX kind it does not know.

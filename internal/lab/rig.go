@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/tandem-cc/tandem/acd"
@@ -29,6 +30,9 @@ type pbxRig interface {
 	driver(seat acd.Seat, log *slog.Logger) seatDriver
 	// bridged says whether legs a and b share media now (Lab.Bridged).
 	bridged(a, b string) bool
+	// recordingStored says whether the PBX keeps a finished recording
+	// of that name (Lab.RecordingStored).
+	recordingStored(name string) (bool, error)
 	// close stops the simulator and whatever serves it.
 	close()
 }
@@ -114,6 +118,29 @@ func (r *asteriskRig) bridged(a, b string) bool {
 	ca, okA := r.s.Channel(a)
 	cb, okB := r.s.Channel(b)
 	return okA && okB && !ca.HungUp && !cb.HungUp && ca.BridgeID != "" && ca.BridgeID == cb.BridgeID
+}
+
+// recordingStored asks ARI for the stored recording, as Asterisk's own
+// clients would: pbxsim keeps them behind its REST API only.
+func (r *asteriskRig) recordingStored(name string) (bool, error) {
+	req, err := http.NewRequest(http.MethodGet, r.url+"/recordings/stored/"+url.PathEscape(name), nil)
+	if err != nil {
+		return false, fmt.Errorf("stored recording %s: %w", name, err)
+	}
+	req.SetBasicAuth(ariUser, ariPass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("stored recording %s: %w", name, err)
+	}
+	_ = resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	default:
+		return false, fmt.Errorf("stored recording %s: %s", name, resp.Status)
+	}
 }
 
 func (r *asteriskRig) close() {
