@@ -42,8 +42,8 @@ func TestHappyPathBridgesCallerAndAgentAndHangsUpBothLegs(t *testing.T) {
 		if ch, _ := l.PBX.Channel(leg); ch.MOHClass != "" {
 			t.Fatalf("music still playing on the caller: %q", ch.MOHClass)
 		}
-		if !musicPlayed(l.PBX.MediaLog(leg), "sales-music") {
-			t.Fatalf("caller never heard the queue's music: %+v", l.PBX.MediaLog(leg))
+		if !musicPlayed(l.Heard(leg), "sales-music") {
+			t.Fatalf("caller never heard the queue's music: %+v", l.Heard(leg))
 		}
 		if agentState(t, l, "a1") != agents.Connected {
 			t.Fatal("agent not connected")

@@ -962,14 +962,14 @@ func TestMaxConcurrentCallsRefusesWithBusyMessage(t *testing.T) {
 		}
 		waitFor(t, 5*time.Second, "third call hung up", func() bool { return l.channel(leg3).HungUp })
 		var started, finished bool
-		for _, m := range l.PBX.MediaLog(leg3) {
+		for _, m := range l.Heard(leg3) {
 			if m.MediaURI == "sound:all-circuits-busy-now" {
 				started = started || m.Kind == "playback_start"
 				finished = finished || (m.Kind == "playback_end" && m.State == "done")
 			}
 		}
 		if !started || !finished {
-			t.Fatalf("third caller did not hear the whole busy message: %+v", l.PBX.MediaLog(leg3))
+			t.Fatalf("third caller did not hear the whole busy message: %+v", l.Heard(leg3))
 		}
 		for _, ix := range interactions(t, l.Lab) {
 			if ix.CallerLeg == leg3 {

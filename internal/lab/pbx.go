@@ -100,6 +100,18 @@ func (l *Lab) Bridged(a, b string) bool {
 	return l.rig.bridged(a, b)
 }
 
+// Heard is what the party on leg heard, in order: music on hold
+// (moh_*/bridge_moh_* entries with their class) and playbacks, with each
+// item's MediaURI in Tandem's media terms ("sound:welcome", "number:2"),
+// whatever the PBX's own names for them (file paths on FreeSWITCH). The
+// portable scenarios check media with it, on the caller's leg.
+func (l *Lab) Heard(leg string) []pbxsim.MediaEntry {
+	if l.rig == nil {
+		return nil
+	}
+	return l.rig.heard(leg)
+}
+
 // RecordingStored says whether the PBX keeps a finished recording named
 // name (what Tandem asked it to record a call to).
 func (l *Lab) RecordingStored(name string) (bool, error) {

@@ -30,6 +30,10 @@ type pbxRig interface {
 	driver(seat acd.Seat, log *slog.Logger) seatDriver
 	// bridged says whether legs a and b share media now (Lab.Bridged).
 	bridged(a, b string) bool
+	// heard is the media log of leg in Tandem's media terms (sound:x,
+	// number:n, recording:x, tone:x as in package media; MOH by class):
+	// what the party on leg heard (Lab.Heard).
+	heard(leg string) []pbxsim.MediaEntry
 	// recordingStored says whether the PBX keeps a finished recording
 	// of that name (Lab.RecordingStored).
 	recordingStored(name string) (bool, error)
@@ -119,6 +123,10 @@ func (r *asteriskRig) bridged(a, b string) bool {
 	cb, okB := r.s.Channel(b)
 	return okA && okB && !ca.HungUp && !cb.HungUp && ca.BridgeID != "" && ca.BridgeID == cb.BridgeID
 }
+
+// heard: pbxsim logs ARI media URIs, which are Tandem's media terms, and a
+// bridge's music on each channel in the bridge.
+func (r *asteriskRig) heard(leg string) []pbxsim.MediaEntry { return r.s.MediaLog(leg) }
 
 // recordingStored asks ARI for the stored recording, as Asterisk's own
 // clients would: pbxsim keeps them behind its REST API only.
