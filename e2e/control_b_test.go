@@ -8,7 +8,6 @@ import (
 	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/syncbuf"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -117,23 +116,6 @@ func (l *controlLab) flush(id string, log *eventLog) {
 		l.t.Fatal(err)
 	}
 	log.wait(l.t, "marker "+marker, func(ev acd.AgentEvent) bool { return ev.Type == "test_marker" && ev.Name == marker })
-}
-
-// ari sends one request to the simulator's ARI REST API, as Asterisk's
-// own clients would, and returns the status and the decoded body.
-func (l *controlLab) ari(method, path string) (int, map[string]any) {
-	l.t.Helper()
-	req, _ := http.NewRequest(method, l.ARIURL+path, nil)
-	req.SetBasicAuth("tandem", "tandem-secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out
 }
 
 // liveRecording is the PBX's state of a live recording ("recording",

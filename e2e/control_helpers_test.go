@@ -155,21 +155,6 @@ func (l *controlLab) channel(id string) pbxsim.ChannelView {
 	return ch
 }
 
-// inBridge says whether leg is in the call's bridge: the ARI bridge named
-// after the connection (Asterisk only; portable tests ask Lab.Bridged).
-func (l *controlLab) inBridge(conn, leg string) bool {
-	b, ok := l.Sim.Bridge(conn)
-	if !ok {
-		return false
-	}
-	for _, c := range b.Channels {
-		if c == leg {
-			return true
-		}
-	}
-	return false
-}
-
 // alone says whether leg shares media with no live leg now (a held
 // customer hears music, nobody else).
 func (l *controlLab) alone(leg string) bool { return len(bridgedNow(l.Lab, leg)) == 0 }
