@@ -115,7 +115,7 @@ type Replica struct {
 	seatCh     chan struct{}
 	// hostedDrivers are the drivers of the seats hosted (by node), the
 	// latest of each.
-	hostedDrivers map[string]*ari.Driver
+	hostedDrivers map[string]seatDriver
 
 	cancel context.CancelFunc
 	done   chan error
@@ -244,7 +244,7 @@ func (l *Lab) RestartEngine(i int) *Replica {
 // driver) and starts it.
 func (l *Lab) startReplica(node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
-		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
+		seatCh: make(chan struct{}), hostedDrivers: map[string]seatDriver{}, exited: make(chan struct{})}
 	r.rdb = l.newRedisClient()
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
@@ -269,7 +269,7 @@ func (l *Lab) startReplica(node string) (*Replica, error) {
 				return nil, err
 			}
 			r.seatMu.Lock()
-			r.hostedDrivers[seat.Node] = d.ari
+			r.hostedDrivers[seat.Node] = d
 			r.seatMu.Unlock()
 			return e, nil
 		}
@@ -352,8 +352,21 @@ func (r *Replica) Exited() <-chan struct{} { return r.exited }
 func (r *Replica) HostedDriver(node string) *ari.Driver {
 	r.seatMu.Lock()
 	defer r.seatMu.Unlock()
-	return r.hostedDrivers[node]
+	return r.hostedDrivers[node].ari
 }
+
+// HostedConnected says whether r hosts seat node and that seat's driver
+// (the latest one) is connected to the PBX, whatever the PBX's kind.
+func (r *Replica) HostedConnected(node string) bool {
+	r.seatMu.Lock()
+	d, ok := r.hostedDrivers[node]
+	r.seatMu.Unlock()
+	return ok && d.connected()
+}
+
+// Connected says whether the driver of r's home seat is connected to the
+// PBX, whatever the PBX's kind.
+func (r *Replica) Connected() bool { return r.connected() }
 
 // waitHome waits until the replica holds its home seat and its driver's
 // socket for its application is up.
