@@ -347,14 +347,6 @@ func (r *Replica) WaitSeat(ctx context.Context, what string, ok func(acd.SeatEve
 // (a fatal condition) or stopped.
 func (r *Replica) Exited() <-chan struct{} { return r.exited }
 
-// HostedDriver is the ARI driver of the seat node that r hosts (the
-// latest one), nil if it never hosted it or the lab is not on Asterisk.
-func (r *Replica) HostedDriver(node string) *ari.Driver {
-	r.seatMu.Lock()
-	defer r.seatMu.Unlock()
-	return r.hostedDrivers[node].ari
-}
-
 // HostedConnected says whether r hosts seat node and that seat's driver
 // (the latest one) is connected to the PBX, whatever the PBX's kind.
 func (r *Replica) HostedConnected(node string) bool {
