@@ -318,8 +318,8 @@ func TestWrapUpWithReasonCode(t *testing.T) {
 				}
 				ix2 := waitState(t, l.Lab, interactionOf(t, l.Lab, leg2).ConnectionID, acd.StateConnected)
 				if st := l.PBX.Stats(); st.AgentsWithTwoCalls != 0 {
-					t.Errorf("BUG: the PBX rang a1's phone while it still held a leg: agents with two calls = %d, live legs of PJSIP/1001 = %v",
-						st.AgentsWithTwoCalls, l.PBX.LiveLegs(l.Endpoint("1001")))
+					t.Errorf("BUG: the PBX rang a1's phone while it still held a leg: agents with two calls = %d, live legs of %s = %v",
+						st.AgentsWithTwoCalls, l.Endpoint("1001"), l.PBX.LiveLegs(l.Endpoint("1001")))
 				}
 				l.hangUp(leg2)
 				waitState(t, l.Lab, ix2.ConnectionID, acd.StateEnded)

@@ -250,7 +250,7 @@ func TestOverflowByTimeKeepsArrival(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitState(t, l, ix.ConnectionID, "connected")
-		if err := deleteChannel(l, leg); err != nil {
+		if err := l.PBX.HangUp(leg); err != nil {
 			t.Fatal(err)
 		}
 		waitState(t, l, ix.ConnectionID, "ended")
@@ -382,7 +382,7 @@ func TestAnnouncementCadence(t *testing.T) {
 		// The first caller leaves: the second moves to position 1 and is told
 		// at its next announcement.
 		firstConn := interactionOf(t, l, first).ConnectionID
-		if err := deleteChannel(l, first); err != nil {
+		if err := l.PBX.HangUp(first); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, "caller 1 gone", func() bool { return interaction(t, l, firstConn).Terminal() })

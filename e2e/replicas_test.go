@@ -32,7 +32,7 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 			if i%10 == 9 {
 				phone = pbxsim.Phone{Mode: pbxsim.NoAnswer} // produces RONAs
 			}
-			login(t, l, i%2, fmt.Sprintf("agent%02d", i), fmt.Sprintf("PJSIP/%d", 1000+i), phone, "sales")
+			login(t, l, i%2, fmt.Sprintf("agent%02d", i), l.Endpoint(fmt.Sprint(1000+i)), phone, "sales")
 		}
 		// A supervisor puts RONA'd agents back after a while, as people do:
 		// every one of them, since on a loaded machine an answering phone can
