@@ -164,10 +164,15 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		opts.RequestTimeout = 5 * time.Second
 	}
 	opts.PBX = opts.PBX.orDefault()
+	if opts.PBX != Asterisk && opts.PBX != FreeSWITCH {
+		return nil, errUnknownKind(opts.PBX)
+	}
 	l = &Lab{opts: opts}
+	// built, not l: an error return sets l to nil before this runs.
+	built := l
 	defer func() {
 		if err != nil {
-			l.Close()
+			built.Close()
 		}
 	}()
 	addr := opts.RedisAddr
