@@ -61,7 +61,7 @@ func plan(from, to []string) []string {
 	if len(to) >= 2 && !samePair {
 		cmds = append(cmds, "uuid_bridge "+to[0]+" "+to[1])
 	}
-	thirdJoined := samePair && len(from) == 3 && from[2] == to[2]
+	thirdJoined := samePair && len(from) == 3 && len(to) == 3 && from[2] == to[2]
 	if len(to) == 3 && !thirdJoined {
 		cmds = append(cmds, "uuid_transfer "+to[2]+" three_way:"+to[0]+" inline")
 	}
