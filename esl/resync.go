@@ -112,6 +112,29 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 			bridges = append(bridges, f.bridge)
 		}
 	}
+	// FreeSWITCH adds a channel to its table a moment after creating it
+	// (trace 02: a fresh channel is missing from `show channels`), so a
+	// known leg the list lacks is asked for directly before it counts as
+	// gone.
+	d.mu.Lock()
+	var missing []string
+	for id, l := range d.legs {
+		if !live[id] && l.abandoned.IsZero() && !initial {
+			missing = append(missing, id)
+		}
+	}
+	d.mu.Unlock()
+	exists := make([]bool, len(missing))
+	d.forEach(ctx, len(missing), func(i int) {
+		_, err := d.getvar(ctx, missing[i], "tandem_app")
+		exists[i] = !errIsGone(err) // unreadable is not gone
+	})
+	for i, id := range missing {
+		if exists[i] {
+			live[id] = true
+			all = append(all, id)
+		}
+	}
 	var ringing, kill []string
 	d.mu.Lock()
 	for id, l := range d.legs {
