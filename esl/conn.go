@@ -33,6 +33,8 @@ func (r rawCmd) BuildMessage() string { return string(r) }
 // opens a new one.
 type conn struct {
 	ec      *eslgo.Conn
+	ctx     context.Context // eslgo's: ends when the connection is shut down
+	relay   *relay
 	timeout time.Duration
 	log     *slog.Logger
 
@@ -41,14 +43,13 @@ type conn struct {
 	lostOnce sync.Once
 }
 
-// fail closes the socket (once) and wakes everything waiting on it.
+// fail closes the socket (once) and wakes everything waiting on it. Never
+// eslgo's own Close: see relay.
 func (c *conn) fail(why string) {
 	c.lostOnce.Do(func() {
 		c.log.Warn("event socket lost", "why", why)
 		close(c.lost)
-		if c.ec != nil {
-			c.ec.Close()
-		}
+		c.relay.close()
 	})
 }
 
@@ -56,9 +57,7 @@ func (c *conn) fail(why string) {
 func (c *conn) close() {
 	c.lostOnce.Do(func() {
 		close(c.lost)
-		if c.ec != nil {
-			c.ec.Close()
-		}
+		c.relay.close()
 	})
 }
 
@@ -86,7 +85,7 @@ func (c *conn) send(ctx context.Context, cmd string) (*eslgo.RawResponse, error)
 	if c.isLost() {
 		return nil, errConnLost
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	wctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 	defer cancel()
 	resp, err := c.ec.SendCommand(wctx, rawCmd(cmd))
 	if err != nil {
@@ -109,58 +108,63 @@ var eventNames = []string{
 	"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE_COMPLETE", "DTMF", "BACKGROUND_JOB",
 }
 
-// dial opens and authenticates an event socket, bounded by the request
-// timeout. eslgo's Dial has no timeout of its own (net.Dial, then an
-// unbounded wait for FreeSWITCH's auth/request): it runs in a goroutine,
-// and a socket it opens after the driver gave up is closed at once. (A
-// server that accepts TCP and never greets leaves that goroutine in
-// eslgo's wait until the process ends: eslgo offers no way to stop it.)
+// dial opens and authenticates an event socket, through a relay (see
+// relay.go), bounded in time: eslgo's Dial has no timeout of its own.
 func dial(ctx context.Context, addr, password string, timeout time.Duration, log *slog.Logger, onEvent eslgo.EventListener) (*conn, error) {
-	c := &conn{timeout: timeout, log: log, lost: make(chan struct{})}
+	cctx, cancel := context.WithCancel(ctx)
+	r, err := dialRelay(ctx, addr, timeout, cancel)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("esl dial %s: %w", addr, err)
+	}
+	c := &conn{ctx: cctx, relay: r, timeout: timeout, log: log, lost: make(chan struct{})}
 	io := eslgo.InboundOptions{
-		Options: eslgo.Options{
-			Context:     ctx,
-			Logger:      eslLogger{log},
-			ExitTimeout: timeout,
-		},
-		Network:      "tcp",
-		Password:     password,
-		AuthTimeout:  timeout,
-		OnDisconnect: func() { c.fail("disconnected") },
+		Options:     eslgo.Options{Context: cctx, Logger: eslLogger{log}, ExitTimeout: timeout},
+		Network:     "tcp",
+		Password:    password,
+		AuthTimeout: timeout,
 	}
 	type result struct {
 		ec  *eslgo.Conn
 		err error
 	}
-	got := make(chan result)
-	gaveUp := make(chan struct{})
+	got := make(chan result, 1)
 	go func() {
-		ec, err := io.Dial(addr)
-		select {
-		case got <- result{ec, err}:
-		case <-gaveUp:
-			if ec != nil {
-				ec.Close()
-			}
-		}
+		ec, err := io.Dial(r.addr())
+		got <- result{ec, err}
 	}()
-	t := time.NewTimer(timeout)
+	t := time.NewTimer(2 * timeout) // eslgo's own auth wait is timeout
 	defer t.Stop()
-	var r result
+	var res result
 	select {
-	case r = <-got:
+	case res = <-got:
 	case <-t.C:
-		close(gaveUp)
-		return nil, fmt.Errorf("esl dial %s: no greeting or auth reply in %v", addr, timeout)
+		err = fmt.Errorf("esl dial %s: no greeting in %v", addr, 2*timeout)
 	case <-ctx.Done():
-		close(gaveUp)
-		return nil, fmt.Errorf("esl dial %s: %w", addr, ctx.Err())
+		err = fmt.Errorf("esl dial %s: %w", addr, ctx.Err())
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("esl dial %s: %w", addr, r.err)
+	if res.ec == nil && res.err == nil {
+		// Given up while eslgo waits for FreeSWITCH's greeting, which it
+		// would do forever: greet it, so that its Dial returns.
+		if gerr := r.greetInstead(); gerr != nil {
+			log.Debug("greet eslgo in FreeSWITCH's place", "err", gerr)
+		}
+		res = <-got
+		if res.err == nil {
+			res.err = err
+		}
 	}
-	c.ec = r.ec
-	r.ec.RegisterEventListener(eslgo.EventListenAll, onEvent)
+	if res.err != nil {
+		r.close()
+		cancel()
+		return nil, fmt.Errorf("esl dial %s: %w", addr, res.err)
+	}
+	c.ec = res.ec
+	res.ec.RegisterEventListener(eslgo.EventListenAll, onEvent)
+	go func() { // ends with the relay
+		<-r.down
+		c.fail("connection closed")
+	}()
 	return c, nil
 }
 
