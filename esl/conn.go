@@ -110,9 +110,9 @@ var eventNames = []string{
 
 // dial opens and authenticates an event socket, through a relay (see
 // relay.go), bounded in time: eslgo's Dial has no timeout of its own.
-func dial(ctx context.Context, addr, password string, timeout time.Duration, log *slog.Logger, onEvent eslgo.EventListener) (*conn, error) {
+func dial(ctx context.Context, addr, password string, timeout time.Duration, log *slog.Logger, onEvent eslgo.EventListener, forwarded func(uint64, time.Time)) (*conn, error) {
 	cctx, cancel := context.WithCancel(ctx)
-	r, err := dialRelay(ctx, addr, timeout, cancel)
+	r, err := dialRelay(ctx, addr, timeout, cancel, forwarded)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("esl dial %s: %w", addr, err)

@@ -2,11 +2,13 @@ package esl
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,11 +39,14 @@ type relay struct {
 	stopOnce sync.Once
 	greeted  chan struct{} // closed when FreeSWITCH's first bytes went through
 	greet    chan chan error
+	// onEvent is told of every plain event as it comes off the socket,
+	// before eslgo sees it (reorder.go).
+	onEvent func(seq uint64, at time.Time)
 }
 
 // dialRelay connects to FreeSWITCH (bounded by timeout) and opens the
 // loopback listener eslgo is to dial. cancel ends eslgo's context.
-func dialRelay(ctx context.Context, addr string, timeout time.Duration, cancel context.CancelFunc) (*relay, error) {
+func dialRelay(ctx context.Context, addr string, timeout time.Duration, cancel context.CancelFunc, onEvent func(uint64, time.Time)) (*relay, error) {
 	d := net.Dialer{Timeout: timeout}
 	fs, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -54,7 +59,7 @@ func dialRelay(ctx context.Context, addr string, timeout time.Duration, cancel c
 	}
 	r := &relay{fs: fs, ln: ln, cancel: cancel, up: make(chan struct{}), fsDone: make(chan struct{}),
 		eslDone: make(chan struct{}), down: make(chan struct{}), stop: make(chan struct{}), greeted: make(chan struct{}),
-		greet: make(chan chan error)}
+		greet: make(chan chan error), onEvent: onEvent}
 	go r.run()
 	return r, nil
 }
@@ -100,11 +105,11 @@ func (r *relay) run() {
 	close(r.up)
 	go func() {
 		defer close(r.fsDone)
-		r.pump(r.local, r.fs, true)
+		r.pumpFrames()
 	}()
 	go func() {
 		defer close(r.eslDone)
-		r.pump(r.fs, r.local, false)
+		r.pump(r.fs, r.local)
 	}()
 	select {
 	case <-r.fsDone:
@@ -120,25 +125,79 @@ func (r *relay) run() {
 	r.shutdown()
 }
 
-// pump copies src to dst until either fails.
-func (r *relay) pump(dst, src net.Conn, fromFS bool) {
-	buf := make([]byte, 32<<10)
-	first := fromFS
+// pump copies eslgo's commands to FreeSWITCH until either side fails.
+func (r *relay) pump(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+}
+
+// pumpFrames copies FreeSWITCH's frames to eslgo, one whole frame per
+// write, and reports each plain event's Event-Sequence as it passes.
+func (r *relay) pumpFrames() {
+	br := bufio.NewReaderSize(r.fs, 64<<10)
+	var frame []byte
+	first := true
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if first {
-				first = false
-				close(r.greeted)
+		frame = frame[:0]
+		length, plain := 0, false
+		for start := len(frame); ; start = len(frame) {
+			line, err := br.ReadSlice('\n')
+			for err == bufio.ErrBufferFull { // a long header value (FreeSWITCH allows 1 MiB+)
+				frame = append(frame, line...)
+				line, err = br.ReadSlice('\n')
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if err != nil {
+				return
+			}
+			frame = append(frame, line...)
+			text := strings.TrimRight(string(frame[start:]), "\r\n")
+			if text == "" {
+				break
+			}
+			if v, ok := strings.CutPrefix(text, "Content-Length: "); ok {
+				length, _ = strconv.Atoi(v)
+			}
+			if text == "Content-Type: text/event-plain" {
+				plain = true
+			}
+		}
+		bodyAt := len(frame)
+		if length > 0 {
+			frame = append(frame, make([]byte, length)...)
+			if _, err := io.ReadFull(br, frame[bodyAt:]); err != nil {
 				return
 			}
 		}
-		if err != nil {
+		if first {
+			first = false
+			close(r.greeted)
+		}
+		if plain && r.onEvent != nil {
+			if seq := eventSequence(frame[bodyAt:]); seq != 0 {
+				r.onEvent(seq, time.Now()) // before eslgo can have it
+			}
+		}
+		if _, err := r.local.Write(frame); err != nil {
 			return
 		}
 	}
+}
+
+// eventSequence finds Event-Sequence in a plain event body; 0 if none.
+func eventSequence(body []byte) uint64 {
+	const key = "Event-Sequence: "
+	i := bytes.Index(body, []byte("\n"+key))
+	if i < 0 {
+		if !bytes.HasPrefix(body, []byte(key)) {
+			return 0
+		}
+		i = -1
+	}
+	rest := body[i+1+len(key):]
+	if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+		rest = rest[:j]
+	}
+	seq, _ := strconv.ParseUint(strings.TrimSpace(string(rest)), 10, 64)
+	return seq
 }
 
 // unparsable is a frame eslgo cannot read (its Content-Length is not a

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestReorderReleasesAfterTheWindowAndLatecomersAfter(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	r.push(fsEvent{Seq: 5}, t0)
 	r.push(fsEvent{Seq: 3}, t0.Add(5*time.Millisecond))
-	if at, ok := r.next(); !ok || !at.Equal(t0.Add(10*time.Millisecond)) {
+	if at, ok := r.next(t0.Add(6 * time.Millisecond)); !ok || !at.Equal(t0.Add(10*time.Millisecond)) {
 		t.Fatalf("next due at %v %v", at, ok)
 	}
 	got := r.due(t0.Add(10 * time.Millisecond))
@@ -163,7 +164,7 @@ func TestReorderReleasesAfterTheWindowAndLatecomersAfter(t *testing.T) {
 	if got := r.due(t0.Add(21 * time.Millisecond)); len(got) != 1 || got[0].Seq != 4 {
 		t.Fatalf("latecomer: %v", got)
 	}
-	if _, ok := r.next(); ok {
+	if _, ok := r.next(t0.Add(time.Hour)); ok {
 		t.Fatal("something still held")
 	}
 }
@@ -178,7 +179,75 @@ func TestReorderFlushReleasesEverythingInOrder(t *testing.T) {
 	if len(got) != 4 || got[0].Seq != 2 || got[3].Seq != 9 || r.len() != 0 {
 		t.Fatalf("flush: %v", got)
 	}
-	if _, ok := r.next(); ok {
+	if _, ok := r.next(t0.Add(time.Hour)); ok {
 		t.Fatal("held after flush")
+	}
+}
+
+// What came off the socket in time is waited for, however long eslgo's
+// goroutines take to hand it over: here every event's copy arrives long
+// after its window, in a shuffled order, and the trace's burst still comes
+// out in the order of its arrival on the socket, corrected by the window.
+func TestReorderWaitsForEventsStillInEslgosHands(t *testing.T) {
+	const window = 20 * time.Millisecond
+	burst := loadBurst(t)
+	r := newReorder(window)
+	r.lostAfter = time.Minute // nothing is lost here, only late
+	t0 := time.Unix(0, 0)
+	for _, a := range burst {
+		r.forwarded(a.seq, t0.Add(a.at))
+	}
+	end := t0.Add(burst[len(burst)-1].at)
+	rnd := rand.New(rand.NewPCG(7, 7))
+	perm := rnd.Perm(len(burst))
+	var out []fsEvent
+	for i, p := range perm {
+		now := end.Add(time.Duration(i) * 10 * time.Millisecond) // each 10ms later: windows long over
+		out = append(out, r.due(now)...)
+		r.push(fsEvent{Seq: burst[p].seq, UUID: burst[p].leg}, now)
+	}
+	out = append(out, r.due(end.Add(time.Hour))...)
+	if len(out) != len(burst) {
+		t.Fatalf("%d of %d released", len(out), len(burst))
+	}
+	// Only FreeSWITCH's own lateness beyond the window may remain.
+	var high uint64
+	for i, ev := range out {
+		a := burst[slices.IndexFunc(burst, func(b arrival) bool { return b.seq == ev.Seq })]
+		late := false
+		for _, b := range burst {
+			if b.at >= a.at {
+				break
+			}
+			if b.seq > a.seq && a.at-b.at >= window {
+				late = true
+			}
+		}
+		if ev.Seq < high && !late {
+			t.Fatalf("event %d (#%d out) released after %d", ev.Seq, i, high)
+		}
+		high = max(high, ev.Seq)
+	}
+}
+
+// An event eslgo never hands over (it could not parse it) holds the others
+// up for lostAfter at most.
+func TestReorderGivesUpAnEventEslgoLost(t *testing.T) {
+	r := newReorder(10 * time.Millisecond)
+	t0 := time.Unix(0, 0)
+	r.forwarded(1, t0)
+	r.forwarded(2, t0)
+	r.push(fsEvent{Seq: 2}, t0)
+	if got := r.due(t0.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("released while 1 may still come: %v", got)
+	}
+	got := r.due(t0.Add(r.lostAfter))
+	if len(got) != 1 || got[0].Seq != 2 {
+		t.Fatalf("got %v", got)
+	}
+	r.forwarded(3, t0)
+	r.skip(3)
+	if _, ok := r.next(t0.Add(time.Hour)); ok {
+		t.Fatal("a skipped event is held")
 	}
 }

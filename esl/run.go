@@ -95,7 +95,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 // connect opens, authenticates and subscribes a socket for the driver's
 // owners, and makes it the one commands go through.
 func (d *Driver) connect(ctx context.Context) (*conn, error) {
-	c, err := dial(ctx, d.opts.Addr, d.opts.Password, d.opts.RequestTimeout, d.log, d.onEvent)
+	c, err := dial(ctx, d.opts.Addr, d.opts.Password, d.opts.RequestTimeout, d.log, d.onEvent, d.forwarded)
 	if err != nil {
 		return nil, err
 	}

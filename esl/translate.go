@@ -19,6 +19,39 @@ func (d *Driver) onEvent(e *eslgo.Event) {
 }
 
 func (d *Driver) intake(ev fsEvent, now time.Time) {
+	ev, ok := d.accept(ev)
+	if !ok {
+		d.bufMu.Lock()
+		d.buf.skip(ev.Seq) // nothing to deliver: hold nothing up for it
+		d.bufMu.Unlock()
+		d.wakeUp()
+		return
+	}
+	d.sight(ev)
+	d.bufMu.Lock()
+	d.buf.push(ev, now)
+	d.bufMu.Unlock()
+	d.wakeUp()
+}
+
+func (d *Driver) wakeUp() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// forwarded is the relay's report that an event came off the socket.
+func (d *Driver) forwarded(seq uint64, at time.Time) {
+	d.bufMu.Lock()
+	d.buf.forwarded(seq, at)
+	d.bufMu.Unlock()
+}
+
+// accept routes a job result to the command waiting for it and reports
+// whether ev goes on to the delivery goroutine (a ring's result does: it
+// is also an event of the rung leg).
+func (d *Driver) accept(ev fsEvent) (fsEvent, bool) {
 	if ev.Name == "BACKGROUND_JOB" {
 		d.mu.Lock()
 		j := d.jobs[ev.JobUUID]
@@ -27,28 +60,16 @@ func (d *Driver) intake(ev fsEvent, now time.Time) {
 		}
 		d.mu.Unlock()
 		if j == nil {
-			return // another client's job (every subscriber receives every result)
+			return ev, false // another client's job (every subscriber receives every result)
 		}
 		select {
 		case j.result <- ev.Body:
 		default:
 		}
-		if j.ringLeg == "" {
-			return
-		}
 		ev.UUID = j.ringLeg // a ring's result is also an event of its leg
+		return ev, ev.UUID != ""
 	}
-	if ev.UUID == "" {
-		return
-	}
-	d.sight(ev)
-	d.bufMu.Lock()
-	d.buf.push(ev, now)
-	d.bufMu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	return ev, ev.UUID != ""
 }
 
 // sight records, as it arrives, that an event showed a leg Tandem rang
@@ -77,7 +98,7 @@ func (d *Driver) deliverLoop(ctx context.Context, handle func(acd.Event)) {
 		d.drain.Lock()
 		d.bufMu.Lock()
 		evs := d.buf.due(time.Now())
-		next, ok := d.buf.next()
+		next, ok := d.buf.next(time.Now())
 		d.bufMu.Unlock()
 		for _, ev := range evs {
 			d.translate(ev, handle)
