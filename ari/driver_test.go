@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,5 +325,49 @@ func TestBridgeMovesRecording(t *testing.T) {
 	}
 	if b, _ := w.sim.Bridge("b1"); len(b.Channels) != 1 {
 		t.Fatalf("bridge after remove %+v", b)
+	}
+}
+
+// TestInitialResyncSurvivesAPBXNotUpYet: Asterisk refuses the event socket
+// when Run starts (still booting); once it lets the socket in, the first
+// resync the driver reports is still the Initial one, which the ACD
+// rebuilds its calls from. A failed first dial used to use it up.
+func TestInitialResyncSurvivesAPBXNotUpYet(t *testing.T) {
+	var refused atomic.Int64
+	var open atomic.Bool
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if !open.Load() && strings.HasSuffix(r.URL.Path, "/events") {
+				refused.Add(1)
+				http.Error(rw, "not up yet", http.StatusServiceUnavailable)
+				return
+			}
+			next.ServeHTTP(rw, r)
+		})
+	}
+	sim := pbxsim.New(pbxsim.Options{Username: "u", Password: "p"})
+	srv := httptest.NewServer(gate(sim.Handler()))
+	w := &world{sim: sim, srv: srv, seen: make(chan struct{}, 1)}
+	w.driver = ari.New(ari.Options{URL: srv.URL + "/ari", Username: "u", Password: "p", App: "tandem-test",
+		RequestTimeout: 2 * time.Second, ReconnectBackoff: time.Millisecond, ReconnectBackoffMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.driver.Run(ctx, w.record) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("driver Run after cancel: %v", err)
+		}
+		sim.Close()
+		srv.Close()
+	})
+	w.waitFor(t, "a refused dial", func() bool { return refused.Load() >= 2 })
+	open.Store(true)
+	w.waitFor(t, "a resync", func() bool {
+		return w.count(func(e acd.Event) bool { _, ok := e.(acd.Resynced); return ok }) >= 1
+	})
+	if n := w.count(func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && r.Initial }); n != 1 {
+		t.Fatalf("initial resyncs after the PBX came up: %d, want 1 (events %v)", n, w.events)
 	}
 }

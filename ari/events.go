@@ -55,8 +55,12 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 	}()
 
 	bo := d.backoff()
-	for first := true; ctx.Err() == nil; first = false {
-		if !first {
+	// initial stays true until a resync has been delivered: a first dial
+	// that fails (Asterisk not up yet) must not use up the Initial resync
+	// the ACD rebuilds its calls from.
+	initial := true
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
 			// Also after a socket that was lost: a PBX that drops every
 			// socket at once must not see every replica back in the same
 			// millisecond, nor one replica spinning.
@@ -75,7 +79,7 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 			d.log.Warn("event socket dial failed", "err", err)
 			continue
 		}
-		if first {
+		if initial {
 			// The first socket is read too: the channels and bridges a
 			// previous holder of the application left are what the ACD
 			// rebuilds its calls from (acd/reconcile.go).
@@ -83,8 +87,10 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		} else {
 			d.log.Warn("event socket reconnected; events may have been lost, re-reading channels")
 		}
-		if err := d.resync(ctx, handle, first); err != nil {
-			d.log.Error("re-read the application", "first", first, "err", err)
+		if err := d.resync(ctx, handle, initial); err != nil {
+			d.log.Error("re-read the application", "initial", initial, "err", err)
+		} else {
+			initial = false
 		}
 		d.markConnected()
 		err = d.read(ctx, ws, handle, bo.reset)

@@ -16,8 +16,11 @@ type Config struct {
 	NodeID string `mapstructure:"node_id"`
 	Redis  Redis  `mapstructure:"redis"`
 	ARI    ARI    `mapstructure:"ari"`
-	HTTP   HTTP   `mapstructure:"http"`
-	Auth   Auth   `mapstructure:"auth"`
+	// PBX lists the PBX nodes, Asterisk or FreeSWITCH, driven side by
+	// side (pbx.go); without nodes, ARI is the only one.
+	PBX  PBX  `mapstructure:"pbx"`
+	HTTP HTTP `mapstructure:"http"`
+	Auth Auth `mapstructure:"auth"`
 	// Routing holds the defaults that apply to every queue.
 	Routing Routing `mapstructure:"routing"`
 	// Queues maps a queue name to its settings.

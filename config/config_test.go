@@ -412,6 +412,7 @@ func nestedKeys() []string {
 	}
 	walk(reflect.TypeOf(Queue{}), "queues.<name>")
 	walk(reflect.TypeOf(Node{}), "ivr.nodes.<name>")
+	walk(reflect.TypeOf(PBXNode{}), "pbx.nodes[]")
 	return keys
 }
 

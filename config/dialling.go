@@ -6,6 +6,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/dialnum"
+	"github.com/tandem-cc/tandem/pbxnode"
 )
 
 // DialPolicy is what every number Tandem dials must pass (dial.policy):
@@ -59,6 +60,46 @@ func (a AgentEndpoints) Engine() (*dialnum.EndpointPolicy, error) {
 	return dialnum.NewEndpointPolicy(patterns, a.Extensions)
 }
 
+// AgentEndpointPolicy compiles dial.agent_endpoints against the PBX
+// nodes (Config.PBXNodes). Endpoints are compared in their canonical form
+// (pbxnode.Canonical): with one node the dial string alone, so a single
+// Asterisk keeps today's patterns and endpoints, and a pattern may still
+// be written with the node ("ast1/PJSIP/{agent}"); with several nodes
+// "<node>/<dial string>", so every pattern must start with a configured
+// node. No patterns: each node's kind default (PJSIP/{agent},
+// user/{agent}), prefixed by the node's name when there are several.
+// The login path must canonicalize the agent's endpoint the same way
+// before EndpointPolicy.Check.
+func (c Config) AgentEndpointPolicy() (*dialnum.EndpointPolicy, error) {
+	nodes, names := c.PBXNodes(), c.PBXNodeNames()
+	patterns := c.Dial.AgentEndpoints.Patterns
+	if len(patterns) == 0 {
+		for _, n := range nodes {
+			p := n.Kind.DefaultAgentPattern()
+			if p == "" || (len(nodes) > 1 && !pbxnode.ValidName(n.Name)) {
+				continue // reported as pbx.nodes[i].kind or .name
+			}
+			if len(nodes) > 1 {
+				p = n.Name + pbxnode.Sep + p
+			}
+			patterns = append(patterns, p)
+		}
+		if len(patterns) == 0 {
+			patterns = []string{DefaultAgentEndpoint}
+		}
+		return dialnum.NewEndpointPolicy(patterns, c.Dial.AgentEndpoints.Extensions)
+	}
+	canon := make([]string, len(patterns))
+	for i, p := range patterns {
+		cp, err := pbxnode.Canonical(names, p)
+		if err != nil {
+			return nil, &dialnum.ListError{List: "patterns", Index: i, Msg: err.Error()}
+		}
+		canon[i] = cp
+	}
+	return dialnum.NewEndpointPolicy(canon, c.Dial.AgentEndpoints.Extensions)
+}
+
 // Engine returns the dial settings in the engine's terms, the policy
 // compiled. A Config that passed Validate compiles.
 func (d Dial) Engine() (acd.DialSettings, error) {
@@ -81,7 +122,7 @@ func checkDialling(bad badFunc, c Config) {
 		bad(listKey("dial.policy", err), "%s", listMsg(err))
 		policy = nil // the IVR is still checked, against the default policy
 	}
-	if _, err := c.Dial.AgentEndpoints.Engine(); err != nil {
+	if _, err := c.AgentEndpointPolicy(); err != nil {
 		bad(listKey("dial.agent_endpoints", err), "%s", listMsg(err))
 	}
 	if !region.MatchString(c.Dial.DefaultRegion) {

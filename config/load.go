@@ -40,6 +40,7 @@ var defaults = map[string]any{
 	"ari.reconnect_backoff":     50 * time.Millisecond,
 	"ari.reconnect_backoff_max": 2 * time.Second,
 	"ari.idle_conns":            64,
+	"pbx.app":                   "tandem",
 	"http.listen":               "127.0.0.1:8080",
 	"routing.ring_timeout":      15 * time.Second,
 	"routing.sweep_interval":    time.Second,
@@ -139,6 +140,7 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		}
 		bindQueueEnv(v)
 		setNamedDefaults(v)
+		prepareNodes(v) // pbx_load.go
 	}
 
 	if fs != nil {
@@ -163,11 +165,12 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		c.NodeID = host
 	}
 	c.normalizeRefs()
+	c.normalizeNodes()
 	c.Auth.nameSupervisors()
 	if err := restoreSetCase(raw, &c); err != nil {
 		return Config{}, fmt.Errorf("config: read %s: %w", file, err)
 	}
-	if err := c.Validate(); err != nil {
+	if err := joinUnique(checkSections(v, fs, c), c.Validate()); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -171,6 +171,8 @@ func (c Config) Validate() error {
 		}
 	}
 
+	checkPBX(bad, c) // validate_pbx.go
+
 	// HTTP.
 	if c.HTTP.Listen != "" {
 		if msg := checkHostPort(c.HTTP.Listen); msg != "" {

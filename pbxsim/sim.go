@@ -25,7 +25,11 @@ type Options struct {
 	// EntityID is reported as asterisk_id in events and system.entity_id in
 	// /asterisk/info.
 	EntityID string
-	Logger   *slog.Logger
+	// SystemName, like Asterisk's asterisk.conf systemname, prefixes every
+	// channel id (<name>-<epoch>.<n>), so that two Asterisks behind one
+	// Tandem never hand out the same id. "" keeps bare epoch.sequence ids.
+	SystemName string
+	Logger     *slog.Logger
 	// Timing holds every scripted delay; zero fields take the defaults.
 	Timing Timing
 	// Clock runs the scripted delays; nil is the wall clock. A test that
@@ -227,9 +231,13 @@ func (s *Sim) cancel(st *simTimer) {
 	}
 }
 
-// newUniqueID returns an Asterisk-style channel id, epoch.sequence.
+// newUniqueID returns an Asterisk-style channel id, epoch.sequence, after
+// the system name if one is set.
 func (s *Sim) newUniqueID() string {
 	s.uniqSeq++
+	if s.opts.SystemName != "" {
+		return fmt.Sprintf("%s-%d.%d", s.opts.SystemName, time.Now().Unix(), s.uniqSeq)
+	}
 	return fmt.Sprintf("%d.%d", time.Now().Unix(), s.uniqSeq)
 }
 

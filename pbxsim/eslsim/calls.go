@@ -1,0 +1,185 @@
+package eslsim
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// callerScript is the running script of an inbound call.
+type callerScript struct {
+	c        pbxsim.Caller
+	patience *simTimer
+	bridged  bool
+	answered bool
+}
+
+// Call places an inbound customer call: the leg runs Tandem's inbound
+// dialplan (set tandem_app, tandem_inbound, tandem_dnis, [tandem_queue],
+// park_after_bridge, then park) and waits parked, unanswered (trace 03's B
+// leg). Caller.App "" takes the owners with a connection filtering on
+// variable_tandem_app round-robin; with none, tandem_app stays empty and
+// the call waits parked anyway, as a real dialplan would. Caller.Args !=
+// nil is a dialplan that is not Tandem's: no tandem_inbound (a stray).
+// With Options.Outbound, the leg is handed to the socket application
+// instead of parking.
+func (s *Sim) Call(cl pbxsim.Caller) (string, error) {
+	owners := s.proto.owners()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", errors.New("eslsim: closed")
+	}
+	s.stats.CallsPlaced++
+	app := cl.App
+	if app == "" && len(owners) > 0 {
+		owners = slices.Sorted(slices.Values(owners))
+		s.rr++
+		app = owners[s.rr%len(owners)]
+	}
+	c := s.newChannel("", "loopback/"+cl.ANI+"-b", "inbound")
+	c.cidNum, c.cidName, c.dest, c.context = cl.ANI, cl.ANI, cl.DNIS, "public"
+	c.script = &callerScript{c: cl}
+	s.emitState(c, "CS_INIT")
+	s.emit(c, "CHANNEL_CREATE", evOpt{file: "switch_core_state_machine.c", fn: "switch_core_session_run"})
+	c.state = "CS_ROUTING"
+	s.emitCallState(c, "RINGING")
+	s.emitState(c, "CS_ROUTING")
+	s.emitState(c, "CS_EXECUTE")
+	set := func(k, v string) {
+		s.runApp(c, "set", k+"="+v)
+		c.setVar(k, v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(cl.Vars)) {
+		set(k, cl.Vars[k])
+	}
+	set("tandem_app", app)
+	if cl.Args == nil {
+		set("tandem_inbound", "true")
+	}
+	set("tandem_dnis", cl.DNIS)
+	if cl.Queue != "" {
+		set("tandem_queue", cl.Queue)
+	}
+	set("park_after_bridge", "true")
+	if cl.Patience > 0 {
+		sc := c.script
+		sc.patience = s.after(cl.Patience, c, func() {
+			s.stats.CallsAbandoned++
+			s.hangup(c, "NORMAL_CLEARING")
+		})
+	}
+	if len(s.opts.Outbound) > 0 {
+		s.handToSocket(c)
+		return c.uuid, nil
+	}
+	s.parkApp(c)
+	return c.uuid, nil
+}
+
+// handToSocket runs `socket <addr> async full`: the socket application
+// parks the channel itself and connects to the first address that answers
+// (the next one as the fallback); the protocol side does the connecting.
+// With none reachable the channel is hung up (DESTINATION_OUT_OF_ORDER).
+func (s *Sim) handToSocket(c *channel) {
+	c.outSock = true
+	id := s.newUUID()
+	s.emitExecute(c, "socket", s.opts.Outbound[0]+" async full", id)
+	c.parked, c.parkApp, c.parkID = true, false, id
+	s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+	addrs, uuid := slices.Clone(s.opts.Outbound), c.uuid
+	s.queueFunc(func() {
+		if err := s.proto.dialOutbound(s.ctx, addrs, uuid); err != nil {
+			s.log.Warn("outbound socket failed", "uuid", uuid, "err", err)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if c.live() {
+				s.hangup(c, "DESTINATION_OUT_OF_ORDER")
+			}
+		}
+	})
+}
+
+// scriptAnswered starts an answered caller's digits.
+func (s *Sim) scriptAnswered(c *channel) {
+	sc := c.script
+	if sc == nil || sc.answered {
+		return
+	}
+	sc.answered = true
+	if sc.c.Digits != "" {
+		s.after(sc.c.DigitsAfter, c, func() { s.pressDigits(c, sc.c.Digits) })
+	}
+}
+
+// scriptBridged runs when the caller first shares media with another leg:
+// patience ends, the talk timer starts.
+func (s *Sim) scriptBridged(c *channel) {
+	sc := c.script
+	if sc == nil || sc.bridged {
+		return
+	}
+	sc.bridged = true
+	s.stats.CallsBridged++
+	s.cancelTimer(sc.patience)
+	if sc.c.TalkFor > 0 {
+		s.after(sc.c.TalkFor, c, func() { s.hangup(c, "NORMAL_CLEARING") })
+	}
+}
+
+// pressDigits sends a caller's scripted digits, 'w' pausing 500ms and 'W'
+// a second, Timing.DTMFGap apart.
+func (s *Sim) pressDigits(c *channel, digits string) {
+	at := time.Duration(0)
+	for _, r := range digits {
+		switch r {
+		case 'w':
+			at += 500 * time.Millisecond
+		case 'W':
+			at += time.Second
+		default:
+			d := r
+			s.after(at, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
+			at += s.timing.DTMFGap
+		}
+	}
+}
+
+// InjectDTMF makes the far end of uuid press digits: one DTMF event per
+// digit (250 ms = 2000 samples, DTMF-Source UNKNOWN as in trace 06),
+// Timing.DTMFGap apart.
+func (s *Sim) InjectDTMF(uuid, digits string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.liveChannel(uuid)
+	if c == nil {
+		return errors.New("inject dtmf " + uuid + ": no such channel")
+	}
+	for i, r := range digits {
+		d := r
+		if i == 0 {
+			s.emitDTMF(c, d, 2000, "UNKNOWN")
+			continue
+		}
+		s.after(time.Duration(i)*s.timing.DTMFGap, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
+	}
+	return nil
+}
+
+// HangUp is the far end putting the receiver down (NORMAL_CLEARING).
+func (s *Sim) HangUp(uuid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.liveChannel(uuid)
+	if c == nil {
+		return errors.New("hang up " + uuid + ": no such channel")
+	}
+	s.hangup(c, "NORMAL_CLEARING")
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,232 @@
+package eslsim
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Event headers are built in FreeSWITCH's order (traces 03–08): the core
+// headers with Event-Sequence from one global counter, headers some events
+// put before the channel's (Original-Channel-Call-State, Bridge-A/B), the
+// channel's Channel-* headers (Hangup-Cause after Answer-State once hung
+// up), codecs, Caller-*, Other-Type/Other-Leg-* while bridged, variable_*,
+// then the event's own trailing headers (Application*, DTMF-*, ...).
+
+// stateNumbers are FreeSWITCH's switch_channel_state_t values.
+var stateNumbers = map[string]int{
+	"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+	"CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8,
+	"CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13,
+}
+
+var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5, "RING_WAIT": 6, "HANGUP": 7}
+
+// coreHeaders are the headers every event starts with: its name, then
+// the core headers every FreeSWITCH event carries (stamp.go), numbered from
+// the one Event-Sequence counter the protocol's own events share.
+func (s *Sim) coreHeaders(name, file, fn string, line int) []Header {
+	return append([]Header{{"Event-Name", name}}, coreHeaders(s.coreUUID, s.clock.Now(), file, fn, line, s.seq.Add(1))...)
+}
+
+// stamp adds the core headers to an event the protocol creates itself
+// (BACKGROUND_JOB, API, HEARTBEAT, sendevent). It takes no lock: the
+// protocol may call it while holding its own.
+func (s *Sim) stamp(ev *Event, file, function string, line int) {
+	ev.Headers = append(ev.Headers, coreHeaders(s.coreUUID, s.clock.Now(), file, function, line, s.seq.Add(1))...)
+}
+
+// channelHeaders are the channel's data, as switch_channel_event_set_data
+// writes them (without the variables when vars is false).
+func (s *Sim) channelHeaders(c *channel, vars bool) []Header {
+	stateNum := c.state
+	h := []Header{
+		{"Channel-State", c.state},
+		{"Channel-Call-State", c.callState},
+		{"Channel-State-Number", strconv.Itoa(stateNumbers[stateNum])},
+		{"Channel-Name", c.name},
+		{"Unique-ID", c.uuid},
+		{"Call-Direction", c.direction},
+		{"Presence-Call-Direction", c.direction},
+		{"Channel-HIT-Dialplan", strconv.FormatBool(c.direction == "inbound" || c.state != "CS_NONE")},
+		{"Channel-Call-UUID", c.uuid},
+		{"Answer-State", c.answerState},
+	}
+	if c.cause != "" {
+		h = append(h, Header{"Hangup-Cause", c.cause})
+	}
+	h = append(h,
+		Header{"Channel-Read-Codec-Name", "L16"}, Header{"Channel-Read-Codec-Rate", "8000"},
+		Header{"Channel-Read-Codec-Bit-Rate", "128000"}, Header{"Channel-Write-Codec-Name", "L16"},
+		Header{"Channel-Write-Codec-Rate", "8000"}, Header{"Channel-Write-Codec-Bit-Rate", "128000"})
+	h = append(h, callerHeaders("Caller", c)...)
+	if p := c.peer; p != nil {
+		h = append(h, Header{"Other-Type", map[bool]string{true: "originatee", false: "originator"}[c.leader]})
+		oh := callerHeaders("Other-Leg", p)
+		h = append(h, oh[:10]...)
+		h = append(h, Header{"Other-Leg-Unique-ID", p.uuid})
+		h = append(h, oh[10:]...)
+	}
+	if vars {
+		for _, k := range c.varOrder {
+			h = append(h, Header{"variable_" + k, c.vars[k]})
+		}
+	}
+	return h
+}
+
+// callerHeaders is a caller profile under prefix (Caller or Other-Leg).
+func callerHeaders(prefix string, c *channel) []Header {
+	us := func(t time.Time) string {
+		if t.IsZero() {
+			return "0"
+		}
+		return strconv.FormatInt(t.UnixMicro(), 10)
+	}
+	src := "mod_loopback"
+	if c.direction == "outbound" {
+		src = "src/switch_ivr_originate.c"
+	}
+	p := func(n, v string) Header { return Header{prefix + "-" + n, v} }
+	return []Header{
+		p("Direction", c.direction),
+		p("Logical-Direction", c.direction),
+		p("Dialplan", "xml"),
+		p("Caller-ID-Name", c.cidName),
+		p("Caller-ID-Number", c.cidNum),
+		p("Orig-Caller-ID-Name", c.cidName),
+		p("Orig-Caller-ID-Number", c.cidNum),
+		p("Callee-ID-Name", "Outbound Call"),
+		p("Callee-ID-Number", c.dest),
+		p("ANI", c.cidNum),
+		p("Destination-Number", c.dest),
+		p("Unique-ID", c.uuid),
+		p("Source", src),
+		p("Context", c.context),
+		p("Channel-Name", c.name),
+		p("Profile-Index", "1"),
+		p("Profile-Created-Time", us(c.created)),
+		p("Channel-Created-Time", us(c.created)),
+		p("Channel-Answered-Time", us(c.answered)),
+		p("Channel-Progress-Time", "0"),
+		p("Channel-Progress-Media-Time", "0"),
+		p("Channel-Hangup-Time", "0"),
+		p("Channel-Transfer-Time", "0"),
+		p("Channel-Resurrect-Time", "0"),
+		p("Channel-Bridged-Time", "0"),
+		p("Channel-Last-Hold", "0"),
+		p("Channel-Hold-Accum", "0"),
+		p("Screen-Bit", "true"),
+		p("Privacy-Hide-Name", "false"),
+		p("Privacy-Hide-Number", "false"),
+	}
+}
+
+// evOpt adds headers around the channel's.
+type evOpt struct {
+	pre, post []Header
+	noVars    bool
+	file, fn  string
+}
+
+// emit builds a channel event and queues it. Callers hold s.mu.
+func (s *Sim) emit(c *channel, name string, o evOpt) {
+	file, fn := o.file, o.fn
+	if file == "" {
+		file, fn = "switch_channel.c", "switch_channel_perform_set_running_state"
+	}
+	h := s.coreHeaders(name, file, fn, 200)
+	h = append(h, o.pre...)
+	h = append(h, s.channelHeaders(c, !o.noVars)...)
+	h = append(h, o.post...)
+	s.queue(Event{Headers: h})
+}
+
+// emitState moves c to state and sends CHANNEL_STATE.
+func (s *Sim) emitState(c *channel, state string) {
+	c.state = state
+	s.emit(c, "CHANNEL_STATE", evOpt{})
+}
+
+// emitCallState moves c's call state and sends CHANNEL_CALLSTATE.
+func (s *Sim) emitCallState(c *channel, cs string) {
+	orig := c.callState
+	c.callState = cs
+	s.emit(c, "CHANNEL_CALLSTATE", evOpt{pre: []Header{
+		{"Original-Channel-Call-State", orig},
+		{"Channel-Call-State-Number", strconv.Itoa(callStateNumbers[cs])},
+	}})
+}
+
+// emitExecute sends CHANNEL_EXECUTE of app on c.
+func (s *Sim) emitExecute(c *channel, app, data, appUUID string) {
+	c.app, c.appData = app, data
+	c.setVar("current_application", app)
+	if data != "" {
+		c.setVar("current_application_data", data)
+	}
+	post := []Header{{"Application", app}}
+	if data != "" {
+		post = append(post, Header{"Application-Data", data})
+	}
+	post = append(post, Header{"Application-UUID", appUUID})
+	s.emit(c, "CHANNEL_EXECUTE", evOpt{post: post, file: "switch_core_session.c", fn: "switch_core_session_exec"})
+}
+
+// emitExecuteComplete sends CHANNEL_EXECUTE_COMPLETE with the response.
+func (s *Sim) emitExecuteComplete(c *channel, app, data, resp, appUUID string) {
+	post := []Header{{"Application", app}}
+	if data != "" {
+		post = append(post, Header{"Application-Data", data})
+	}
+	post = append(post, Header{"Application-Response", resp}, Header{"Application-UUID", appUUID})
+	s.emit(c, "CHANNEL_EXECUTE_COMPLETE", evOpt{post: post, file: "switch_core_session.c", fn: "switch_core_session_exec"})
+}
+
+// runApp is an application that completes at once (set, answer, ...).
+func (s *Sim) runApp(c *channel, app, data string) {
+	id := s.newUUID()
+	s.emitExecute(c, app, data, id)
+	s.emitExecuteComplete(c, app, data, "_none_", id)
+}
+
+// parkApp runs the park application: CHANNEL_EXECUTE park, CHANNEL_PARK
+// in CS_EXECUTE (its completion comes when the park ends).
+func (s *Sim) parkApp(c *channel) {
+	c.parked, c.parkApp = true, true
+	c.parkID = s.newUUID()
+	s.emitExecute(c, "park", "", c.parkID)
+	s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+}
+
+// parkState parks c outside any application (uuid_park, park_after_bridge):
+// CHANNEL_STATE CS_PARK then CHANNEL_PARK with Channel-State CS_PARK.
+func (s *Sim) parkState(c *channel) {
+	c.parked, c.parkApp = true, false
+	c.app, c.appData = "", ""
+	s.emitState(c, "CS_PARK")
+	s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+}
+
+// unpark ends a park: CHANNEL_UNPARK and, for the park application, its
+// CHANNEL_EXECUTE_COMPLETE.
+func (s *Sim) unpark(c *channel) {
+	if !c.parked {
+		return
+	}
+	c.parked = false
+	s.emit(c, "CHANNEL_UNPARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+	if c.parkApp {
+		c.parkApp = false
+		s.emitExecuteComplete(c, "park", "", "_none_", c.parkID)
+	}
+}
+
+// emitDTMF sends one DTMF event on c; duration in 8 kHz samples.
+func (s *Sim) emitDTMF(c *channel, digit rune, samples int, source string) {
+	s.emit(c, "DTMF", evOpt{noVars: true, file: "switch_channel.c", fn: "switch_channel_dequeue_dtmf", post: []Header{
+		{"DTMF-Digit", string(digit)},
+		{"DTMF-Duration", fmt.Sprint(samples)},
+		{"DTMF-Source", source},
+	}})
+}

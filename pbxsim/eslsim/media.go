@@ -1,0 +1,127 @@
+package eslsim
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tandem-cc/tandem/pbxsim"
+)
+
+// play is a playback running on a channel (uuid_broadcast or sendmsg
+// execute playback).
+type play struct {
+	path, appUUID string
+	timer         *simTimer
+	then          func() // after it ends on its own
+}
+
+func isStream(path string) bool { return strings.HasPrefix(path, "local_stream://") }
+
+// fileExists says whether playback finds path (Options.SoundsDir).
+func (s *Sim) fileExists(path string) bool {
+	if isStream(path) || strings.HasPrefix(path, "tone_stream://") || strings.HasPrefix(path, "silence_stream://") || s.recorded[path] {
+		return true
+	}
+	if s.opts.SoundsDir == "" {
+		return true
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(s.opts.SoundsDir, path)
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// startPlay runs playback of path on c: CHANNEL_EXECUTE playback,
+// PLAYBACK_START; a file ends after Timing.Playback per file_string item
+// with PLAYBACK_STOP and CHANNEL_EXECUTE_COMPLETE FILE PLAYED; a
+// local_stream plays until broken. A missing file: CHANNEL_EXECUTE then
+// CHANNEL_EXECUTE_COMPLETE "FILE NOT FOUND". Callers hold s.mu.
+func (s *Sim) startPlay(c *channel, path, appUUID string, then func()) {
+	if c.playing != nil {
+		c.playQ = append(c.playQ, &play{path: path, appUUID: appUUID, then: then})
+		return
+	}
+	s.emitExecute(c, "playback", path, appUUID)
+	items := strings.Split(strings.TrimPrefix(path, "file_string://"), "!")
+	for _, it := range items {
+		if !s.fileExists(it) {
+			s.emitExecuteComplete(c, "playback", path, "FILE NOT FOUND", appUUID)
+			s.logMedia(c.uuid, pbxsim.MediaEntry{Kind: "playback_end", MediaURI: path, PlaybackID: appUUID, State: "failed"})
+			if then != nil {
+				then()
+			}
+			s.nextPlay(c)
+			return
+		}
+	}
+	p := &play{path: path, appUUID: appUUID, then: then}
+	c.playing = p
+	s.emit(c, "PLAYBACK_START", evOpt{post: []Header{{"Playback-File-Path", path}}, file: "switch_ivr_play_say.c", fn: "switch_ivr_play_file"})
+	if isStream(path) {
+		s.logMedia(c.uuid, pbxsim.MediaEntry{Kind: "moh_start", Class: strings.TrimPrefix(path, "local_stream://"), MediaURI: path})
+		return
+	}
+	s.logMedia(c.uuid, pbxsim.MediaEntry{Kind: "playback_start", MediaURI: path, PlaybackID: appUUID})
+	p.timer = s.after(s.timing.Playback*timeN(len(items)), c, func() {
+		if c.playing != p {
+			return
+		}
+		s.stopPlayback(c, "FILE PLAYED", false)
+		if p.then != nil {
+			p.then()
+		}
+		s.nextPlay(c)
+	})
+}
+
+// stopPlayback ends c's playback: PLAYBACK_STOP, CHANNEL_EXECUTE_COMPLETE
+// with resp and, for uuid_break, PRIVATE_COMMAND (trace 05).
+func (s *Sim) stopPlayback(c *channel, resp string, broken bool) {
+	p := c.playing
+	if p == nil {
+		return
+	}
+	c.playing = nil
+	s.cancelTimer(p.timer)
+	s.emit(c, "PLAYBACK_STOP", evOpt{post: []Header{{"Playback-File-Path", p.path}}, file: "switch_ivr_play_say.c", fn: "switch_ivr_play_file"})
+	s.emitExecuteComplete(c, "playback", p.path, resp, p.appUUID)
+	if isStream(p.path) {
+		s.logMedia(c.uuid, pbxsim.MediaEntry{Kind: "moh_stop", Class: strings.TrimPrefix(p.path, "local_stream://"), MediaURI: p.path})
+	} else {
+		state := "done"
+		if broken {
+			state = "stopped"
+		}
+		s.logMedia(c.uuid, pbxsim.MediaEntry{Kind: "playback_end", MediaURI: p.path, PlaybackID: p.appUUID, State: state})
+	}
+}
+
+func (s *Sim) nextPlay(c *channel) {
+	if len(c.playQ) == 0 || !c.live() {
+		return
+	}
+	n := c.playQ[0]
+	c.playQ = c.playQ[1:]
+	s.startPlay(c, n.path, n.appUUID, n.then)
+}
+
+// breakPlayback is uuid_break [all]: stop the playback, and with all the
+// queued ones too.
+func (s *Sim) breakPlayback(c *channel, all bool) {
+	if all {
+		c.playQ = nil
+	}
+	if c.playing == nil {
+		return
+	}
+	s.stopPlayback(c, "FILE PLAYED", true)
+	s.emit(c, "PRIVATE_COMMAND", evOpt{file: "switch_ivr.c", fn: "switch_ivr_parse_event"})
+	s.nextPlay(c)
+}
+
+func (s *Sim) logMedia(key string, e pbxsim.MediaEntry) {
+	e.Time = s.clock.Now()
+	s.media[key] = append(s.media[key], e)
+}
