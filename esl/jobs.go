@@ -18,14 +18,36 @@ type job struct {
 	ringLeg string
 }
 
-// currentConn returns the socket, or errNotConnected.
-func (d *Driver) currentConn() (*conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.conn == nil || d.conn.isLost() {
-		return nil, errNotConnected
+// currentConn returns the socket. While Run reconnects, a command waits
+// for the new socket (bounded by the request timeout and ctx) rather than
+// failing at once: a reconnect takes a few tens of milliseconds, and a
+// call's next step should not fail for it. Without Run, or after the wait,
+// it is errNotConnected.
+func (d *Driver) currentConn(ctx context.Context) (*conn, error) {
+	var limit <-chan time.Time
+	for {
+		d.mu.Lock()
+		c, running, wait := d.conn, d.run != nil, d.connWait
+		d.mu.Unlock()
+		if c != nil && !c.isLost() {
+			return c, nil
+		}
+		if !running {
+			return nil, errNotConnected
+		}
+		if limit == nil {
+			t := time.NewTimer(d.opts.RequestTimeout)
+			defer t.Stop()
+			limit = t.C
+		}
+		select {
+		case <-wait:
+		case <-limit:
+			return nil, errNotConnected
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", errNotConnected, ctx.Err())
+		}
 	}
-	return d.conn, nil
 }
 
 func (d *Driver) newJobID() string {
@@ -36,7 +58,7 @@ func (d *Driver) newJobID() string {
 // before the command goes out (the result may come before the reply is
 // read). It returns once FreeSWITCH has accepted the job.
 func (d *Driver) startJob(ctx context.Context, cmd string, ringLeg string) (id string, j *job, c *conn, err error) {
-	c, err = d.currentConn()
+	c, err = d.currentConn(ctx)
 	if err != nil {
 		return "", nil, nil, err
 	}

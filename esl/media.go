@@ -34,7 +34,7 @@ func (d *Driver) StartMedia(ctx context.Context, leg, id string, items ...media.
 	if _, err := d.api(ctx, "uuid_break "+leg+" all"); err != nil {
 		return err
 	}
-	c, err := d.currentConn()
+	c, err := d.currentConn(ctx)
 	if err != nil {
 		return fmt.Errorf("esl play on %s: %w", leg, err)
 	}

@@ -796,3 +796,51 @@ func TestTakeoverOfAnotherOwnersLegs(t *testing.T) {
 		t.Fatalf("second takeover: %+v %v", states, err)
 	}
 }
+
+// FreeSWITCH stops answering while a ring is sent: Ring says the outcome
+// is unknown (acd.ErrRingUnknown) and the driver keeps the leg to hang it
+// up if it ever appears (reported live meanwhile, so the ACD waits for its
+// end); the socket is replaced and the driver goes on working.
+func TestRingWithoutAnAnswerIsUnknownAndTheDriverRecovers(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, func(o *esl.Options) {
+		o.RequestTimeout = 500 * time.Millisecond
+		o.PingInterval = time.Minute // the ring itself finds the frozen socket
+	})
+	w.sim.SetPhone("user/7001", pbxsim.Phone{Mode: pbxsim.Answer})
+	w.sim.FreezeConnections(owner)
+	err := w.driver.Ring(ctxT(t), acd.RingRequest{Leg: "r-unknown", Endpoint: "user/7001", Timeout: 5 * time.Second})
+	if !errors.Is(err, acd.ErrRingUnknown) {
+		t.Fatalf("Ring on a frozen socket: %v", err)
+	}
+	if n := w.driver.Abandoned(); n != 1 {
+		t.Fatalf("%d abandoned legs", n)
+	}
+	evs := w.rec.waitFor(t, "a Resynced after the freeze", func(evs []acd.Event) bool {
+		return slices.ContainsFunc(evs, func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && !r.Initial })
+	})
+	for _, e := range evs {
+		if r, ok := e.(acd.Resynced); ok && !r.Initial && !slices.Contains(r.Live, "r-unknown") {
+			t.Fatalf("the abandoned leg is not reported live: %+v", r)
+		}
+	}
+	w.arrive(pbxsim.Caller{})
+}
+
+// An agent answers while the socket is half-open: its CHANNEL_ANSWER is
+// lost, and the re-read after the reconnect reports the answer.
+func TestAnswerDuringAnOutageIsReportedAfterTheReconnect(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, func(o *esl.Options) { o.RequestTimeout = 500 * time.Millisecond })
+	w.sim.SetPhone("user/7002", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 100 * time.Millisecond})
+	if err := w.driver.Ring(ctxT(t), acd.RingRequest{Leg: "r-outage", Endpoint: "user/7002", Timeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.FreezeConnections(owner)
+	evs := w.rec.waitFor(t, "the answer", has(acd.LegAnswered{Leg: "r-outage"}))
+	if n := count[acd.LegAnswered](evs, "r-outage"); n != 1 {
+		t.Fatalf("%d answers", n)
+	}
+	if err := w.sim.HangUp("r-outage"); err != nil {
+		t.Fatal(err)
+	}
+	w.rec.waitFor(t, "its hang-up", has(acd.LegHungUp{Leg: "r-outage", Cause: 16}))
+}
