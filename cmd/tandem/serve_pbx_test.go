@@ -46,8 +46,9 @@ func newESLNode(t *testing.T) *eslNode {
 
 func (n *eslNode) serve() { go func() { _ = n.sim.Serve(n.ctx, n.ln) }() }
 
-// startServeYAML runs `tandem serve` on the configuration pbxYAML adds to
-// a replica r1 with one agent and one queue, and waits for its API.
+// startServeYAML runs `tandem serve` on the configuration pbxYAML (the
+// pbx section, dial and queues) adds to a replica r1 with one agent, and
+// waits for its API.
 func startServeYAML(t *testing.T, redisAddr, pbxYAML string) *replica {
 	t.Helper()
 	for _, kv := range os.Environ() {
@@ -64,7 +65,6 @@ http: {listen: %q}
 auth:
   agents: [{agent: "1001", token: agent-token}]
 routing: {default_queue: sales, dnis: {"5551000": sales}, ring_timeout: 2s}
-queues: {sales: {moh_class: default}}
 %s
 `, redisAddr, listen, pbxYAML)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
@@ -101,16 +101,22 @@ queues: {sales: {moh_class: default}}
 	return r
 }
 
-// callInRedis places a call from ani on the FreeSWITCH simulator, waits
-// until it is bridged to the agent, finds its interaction in Redis by its
-// caller leg, then hangs the caller up and waits for the simulator to be
-// idle (serve then stops without a call to drain).
-func callInRedis(t *testing.T, fs *eslNode, redisAddr, ani string) {
+// placeCall places a call from ani on the FreeSWITCH simulator.
+func placeCall(t *testing.T, fs *eslNode, ani string) string {
 	t.Helper()
 	uuid, err := fs.sim.Call(pbxsim.Caller{App: "tandem-r1", ANI: ani, DNIS: "5551000"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return uuid
+}
+
+// bridgedInRedis waits until the call uuid is bridged to the agent, finds
+// its interaction in Redis by its caller leg, then hangs the caller up
+// and waits for the simulator to be idle (serve then stops without a call
+// to drain).
+func bridgedInRedis(t *testing.T, fs *eslNode, redisAddr, uuid string) {
+	t.Helper()
 	waitFor(t, "the FreeSWITCH call bridged to the agent", func() bool { return fs.sim.Stats().CallsBridged == 1 })
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer func() { _ = rdb.Close() }()
@@ -138,26 +144,35 @@ func callInRedis(t *testing.T, fs *eslNode, redisAddr, ani string) {
 
 // TestServeDrivesAFreeSWITCHNode: with one pbx node of kind freeswitch,
 // serve drives it over the event socket: /readyz names "pbx" while the
-// socket cannot be opened and is ready once the driver connected; an
-// agent logged in at user/1001 takes a call that arrived on the
-// FreeSWITCH, and the interaction is in Redis.
+// socket cannot be opened and is ready once the driver connected; a
+// caller waits with the node's moh_class (its queue names none); an agent
+// logged in at user/1001 then takes the call, and the interaction is in
+// Redis.
 func TestServeDrivesAFreeSWITCHNode(t *testing.T) {
 	redisAddr := redistest.Start(t)
 	fs := newESLNode(t)
 	r := startServeYAML(t, redisAddr, fmt.Sprintf(`pbx:
   app: tandem-r1
   nodes:
-    - {name: fs1, kind: freeswitch, addr: %q, password: ClueCon-not, request_timeout: 1s}
+    - {name: fs1, kind: freeswitch, addr: %q, password: ClueCon-not, request_timeout: 1s, moh_class: hold}
 dial: {endpoint: "sofia/gateway/trunk/{number}"}
+queues: {sales: {}}
 `, fs.addr))
 	// The listener accepts but nobody greets: the driver cannot connect.
 	waitReadyz(t, r.api, http.StatusServiceUnavailable, `{"ready":false,"not_ready":["pbx"]}`)
 	fs.serve()
 	waitReadyz(t, r.api, http.StatusOK, `{"ready":true}`)
 
+	// No agent yet: the caller waits with the node's moh_class, the
+	// queue naming none.
+	uuid := placeCall(t, fs, "+15550001")
+	waitFor(t, "the node's music class", func() bool {
+		ch, ok := fs.sim.Channel(uuid)
+		return ok && ch.MOHClass == "hold"
+	})
 	post(t, r.api+"/v1/agents/1001/login", `{"endpoint":"user/1001","queues":["sales"]}`)
 	post(t, r.api+"/v1/agents/1001/available", "")
-	callInRedis(t, fs, redisAddr, "+15550001")
+	bridgedInRedis(t, fs, redisAddr, uuid)
 	if err := r.stop(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, r.logs.String())
 	}
@@ -183,6 +198,7 @@ func TestServeDrivesMixedNodesThroughAMux(t *testing.T) {
     - {from: ast1, to: fs1, dial: "PJSIP/{exten}@fs1"}
     - {from: fs1, to: ast1, dial: "sofia/gateway/ast1/{exten}"}
 dial: {endpoint: "ast1/PJSIP/{number}@trunk"}
+queues: {sales: {moh_class: default}}
 `, ariSrv.URL+"/ari", fs.addr))
 	waitReadyz(t, r.api, http.StatusOK, `{"ready":true}`)
 	if !activeApp(t, ariSrv.URL, "tandem-r1") {
@@ -191,7 +207,7 @@ dial: {endpoint: "ast1/PJSIP/{number}@trunk"}
 
 	post(t, r.api+"/v1/agents/1001/login", `{"endpoint":"fs1/user/1001","queues":["sales"]}`)
 	post(t, r.api+"/v1/agents/1001/available", "")
-	callInRedis(t, fs, redisAddr, "+15550002")
+	bridgedInRedis(t, fs, redisAddr, placeCall(t, fs, "+15550002"))
 	if err := r.stop(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, r.logs.String())
 	}
