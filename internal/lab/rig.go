@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,10 +14,6 @@ import (
 	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
-
-// ErrFreeSWITCHNotBuilt is Start's answer to Options.PBX = FreeSWITCH
-// until the event-socket simulator and driver are wired in (startRig).
-var ErrFreeSWITCHNotBuilt = errors.New("lab: FreeSWITCH simulator not built yet")
 
 // pbxRig is the seam between the lab and a PBX kind: a started simulator
 // of that kind, and how the driver of each seat is built on it. The lab
@@ -52,17 +47,22 @@ type seatDriver struct {
 	ari *ari.Driver
 }
 
-// startRig starts the simulator of the lab's PBX kind. This is where a
-// kind plugs in: FreeSWITCH returns ErrFreeSWITCHNotBuilt until its
-// simulator (pbxsim/eslsim) and driver (esl) exist; then it starts an
-// eslsim.Sim on a loopback listener and builds esl drivers on it, as
-// startAsterisk does with pbxsim and ari.
+// startRig starts the simulator of the lab's PBX kind: pbxsim served over
+// HTTP with ari drivers, or eslsim on a TCP listener with esl drivers.
 func startRig(l *Lab, opts Options) (pbxRig, error) {
 	switch opts.PBX {
 	case Asterisk:
-		return startAsterisk(l, opts)
+		r, err := startAsterisk(l, opts)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return r, nil
 	case FreeSWITCH:
-		return nil, ErrFreeSWITCHNotBuilt
+		r, err := startFreeSWITCH(opts)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return r, nil
 	default:
 		return nil, errUnknownKind(opts.PBX)
 	}
