@@ -15,7 +15,7 @@ import (
 // pbxKinds are the PBXs every portable scenario runs on. lab.FreeSWITCH
 // joins once its simulator and driver are wired into the lab
 // (internal/lab/rig.go): this is the one line to change.
-var pbxKinds = []lab.PBXKind{lab.Asterisk}
+var pbxKinds = []lab.PBXKind{lab.Asterisk, lab.FreeSWITCH}
 
 // forEachPBX runs a scenario once per PBX kind, as a subtest named after
 // the kind: a test names its scenario once and it runs on every driver.

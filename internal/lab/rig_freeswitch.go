@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,11 +62,40 @@ func startFreeSWITCH(opts Options) (*freeswitchRig, error) {
 
 func (r *freeswitchRig) sim() PBXSim { return r.s }
 
+// labAttachedVars are the channel variables the lab's callers carry that
+// the scenarios expect as attached data, beside the queues' own
+// variables. FreeSWITCH reports every channel variable with every event
+// (and eslgo lower-cases their names), so a FreeSWITCH deployment lists
+// the ones it keeps (pbx.attached_vars), as Asterisk lists them in its
+// channelvars setting.
+var labAttachedVars = []string{"ACCOUNT", "CARD", "CARD_NUMBER", "NOTE", "ORDER", "order", "callback_id", "TANDEM_QUEUE", "TANDEM_CONNECTION_ID"}
+
+// attachedVars: labAttachedVars and every queue's variables, once each.
+func (r *freeswitchRig) attachedVars() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range labAttachedVars {
+		add(n)
+	}
+	for _, q := range slices.Sorted(maps.Keys(r.opts.Queues)) {
+		for _, v := range r.opts.Queues[q].Variables {
+			add(v.Name)
+		}
+	}
+	return out
+}
+
 func (r *freeswitchRig) driver(seat acd.Seat, log *slog.Logger) seatDriver {
 	d := esl.New(esl.Options{
 		Addr: r.addr, Password: eslPass, App: seat.App,
 		RequestTimeout: r.opts.RequestTimeout, RecordingsDir: recordingsDir, RecordingFormat: "wav",
-		Logger: log,
+		AttachedVars: r.attachedVars(), Logger: log,
 	})
 	return seatDriver{pbx: d, connected: d.Connected}
 }
