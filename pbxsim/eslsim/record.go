@@ -1,6 +1,7 @@
 package eslsim
 
 import (
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,10 @@ func (s *Sim) stopAllRecordings(c *channel) {
 	}
 }
 
-// liveRecordings lists the recordings under way for Leftovers.
+// liveRecordings lists the recordings under way for Leftovers. A
+// recording's Name is its file's base name without the extension (what a
+// client names a recording: Tandem's <dir>/<name>.<format>), as pbxsim's
+// is the ARI recording name; Target is the channel recorded.
 func (s *Sim) liveRecordings() []pbxsim.RecordingView {
 	var out []pbxsim.RecordingView
 	for _, c := range s.channels {
@@ -88,7 +92,9 @@ func (s *Sim) liveRecordings() []pbxsim.RecordingView {
 			if r.paused {
 				st = "paused"
 			}
-			out = append(out, pbxsim.RecordingView{Name: r.path, Target: "channel:" + c.uuid, State: st})
+			name := path.Base(r.path)
+			name = strings.TrimSuffix(name, path.Ext(name))
+			out = append(out, pbxsim.RecordingView{Name: name, Target: "channel:" + c.uuid, State: st})
 		}
 	}
 	return out
