@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandem-cc/tandem/internal/demo"
+	"github.com/tandem-cc/tandem/internal/lab"
 )
 
 // demoCmd runs internal/demo with flags over its embedded defaults. The
@@ -20,6 +21,7 @@ import (
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d := demo.Defaults()
 	fs := pflag.NewFlagSet("tandem demo", pflag.ContinueOnError)
+	pbx := fs.String("pbx", string(d.PBX), "simulated PBX: asterisk (ARI), freeswitch (event socket), or mixed (one of each, agents and callers on both, trunks between them)")
 	fs.IntVar(&d.Replicas, "replicas", d.Replicas, "Tandem replicas (one Stasis application each)")
 	fs.IntVar(&d.Agents, "agents", d.Agents, "synthetic agents, logged in round-robin through the replicas")
 	fs.IntVar(&d.Calls, "calls", d.Calls, "synthetic callers to place")
@@ -41,11 +43,16 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reportFormat := fs.String("report", "table", "report format: table or json")
 	logLevel := fs.String("log-level", "warn", "replica and simulator log level: debug, info, warn or error")
 	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: tandem demo [flags]\n\nRuns a whole contact center in one process (Redis, the ARI simulator,\nTandem replicas), synthetic agents and callers, and prints a report.\nExits 1 if any invariant is not zero.\n\n%s", fs.FlagUsages())
+		_, _ = fmt.Fprintf(stderr, "Usage: tandem demo [flags]\n\nRuns a whole contact center in one process (Redis, a simulated PBX,\nTandem replicas), synthetic agents and callers, and prints a report.\nExits 1 if any invariant is not zero.\n\n%s", fs.FlagUsages())
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	kind, err := lab.ParseKind(*pbx)
+	if err != nil || *pbx == "" {
+		return usageError{fmt.Errorf("--pbx %q: must be %s", *pbx, kindNames())}
+	}
+	d.PBX = kind
 	if *reportFormat != "table" && *reportFormat != "json" {
 		return usageError{fmt.Errorf("--report %q: must be table or json", *reportFormat)}
 	}
@@ -78,7 +85,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := demo.EnsureRedisServer(ctx, stderr); err != nil {
 			return err
 		}
-		_, _ = fmt.Fprintln(stderr, "starting a private redis-server, the ARI simulator and", d.Replicas, "replicas")
+		_, _ = fmt.Fprintln(stderr, "starting a private redis-server, the", simName(d.PBX), "and", d.Replicas, "replicas")
 	} else {
 		_, _ = fmt.Fprintf(stderr, "using Redis at %s, key prefix %q\n", d.RedisAddr, d.Prefix)
 	}
@@ -101,6 +108,28 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return runErr
+}
+
+// kindNames lists the --pbx values: "asterisk, freeswitch or mixed".
+func kindNames() string {
+	ks := lab.Kinds()
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = string(k)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// simName says which simulator a demo on kind starts.
+func simName(kind lab.PBXKind) string {
+	switch kind {
+	case lab.FreeSWITCH:
+		return "event-socket (FreeSWITCH) simulator"
+	case lab.Mixed:
+		return "ARI (Asterisk) and event-socket (FreeSWITCH) simulators"
+	default:
+		return "ARI (Asterisk) simulator"
+	}
 }
 
 // spanFlag reads a demo.Span as "MIN-MAX" ("300ms-2s") or one duration.

@@ -43,6 +43,9 @@ func TestCommandLineExitCodes(t *testing.T) {
 		{[]string{"demo", "--ring", "2s-1s"}, exitUsage, "MIN ≤ MAX"},
 		{[]string{"demo", "--help"}, exitOK, "--patience"},
 		{[]string{"demo", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"demo", "--pbx", "yate"}, exitUsage, `--pbx "yate": must be asterisk, freeswitch or mixed`},
+		{[]string{"demo", "--pbx", ""}, exitUsage, `--pbx "": must be asterisk, freeswitch or mixed`},
+		{[]string{"demo", "--help"}, exitOK, "--pbx"},
 		{[]string{"sim"}, exitUsage, "--user and --password are required"},
 		{[]string{"serve", "--log-level", "loud"}, exitError, "log.level"},
 	} {
@@ -105,6 +108,33 @@ func TestDemoCommandPrintsJSONReport(t *testing.T) {
 	}
 	if !r.OK || r.Calls.Arrived != 8 || r.Calls.Answered != 8 || r.AgentsNeverAnswering != 0 || r.Seed != 7 {
 		t.Fatalf("report %+v", r)
+	}
+}
+
+// `tandem demo --pbx` runs the same demo, with the same report, on the
+// FreeSWITCH simulator and on one simulator of each kind.
+func TestDemoCommandRunsOnEveryPBX(t *testing.T) {
+	for _, kind := range []string{"freeswitch", "mixed"} {
+		t.Run(kind, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"demo", "--pbx", kind, "--replicas", "2", "--agents", "4", "--calls", "8", "--rate", "40",
+				"--ring", "20ms-80ms", "--talk", "50ms-150ms", "--patience", "30s-40s", "--ring-timeout", "3s",
+				"--rona-recovery", "100ms", "--no-answer", "0", "--seed", "7", "--report", "json", "--progress", "0",
+				"--metrics-addr", ""}, &stdout, &stderr)
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+			var r demo.Report
+			if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+				t.Fatalf("stdout is not one JSON report: %v\n%s", err, stdout.String())
+			}
+			if string(r.PBXKind) != kind || !r.OK || r.Calls.Arrived != 8 || r.Calls.Answered != 8 || len(r.Invariants.Violations()) != 0 {
+				t.Fatalf("report %+v", r)
+			}
+			if !strings.Contains(stderr.String(), "event-socket (FreeSWITCH) simulator") {
+				t.Errorf("stderr does not say which simulator starts:\n%s", stderr.String())
+			}
+		})
 	}
 }
 

@@ -7,12 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // callers places the synthetic calls at a steady rate.
 type callers struct {
-	sim  *pbxsim.Sim
+	sim  lab.PBXSim
 	opts Options
 	rng  *rand.Rand // used only by run
 	done chan struct{}
@@ -24,7 +25,7 @@ type callers struct {
 	finished bool     // every call was placed
 }
 
-func newCallers(sim *pbxsim.Sim, opts Options, rng *rand.Rand) *callers {
+func newCallers(sim lab.PBXSim, opts Options, rng *rand.Rand) *callers {
 	return &callers{sim: sim, opts: opts, rng: rng, done: make(chan struct{})}
 }
 
@@ -61,7 +62,7 @@ func (c *callers) run(ctx context.Context) error {
 			// (the simulator's phones know no better), so a customer who
 			// rang longer than that would find the agent gone: customers
 			// answer within a quarter of the ring range.
-			c.sim.SetPhone("PJSIP/"+caller.ANI, pbxsim.Phone{
+			c.sim.SetPhone(customerEndpoint(c.opts.PBX, caller.ANI), pbxsim.Phone{
 				Mode: pbxsim.Answer, RingFor: draw(c.rng, c.opts.Ring) / 4, TalkFor: draw(c.rng, c.opts.Talk),
 			})
 			caller.Digits, caller.DigitsAfter = "1#", 500*time.Millisecond

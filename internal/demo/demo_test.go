@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-cc/tandem/internal/lab"
 )
 
 // fast shrinks every human-scale delay so a small demo takes seconds.
@@ -40,11 +42,21 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// The small demo runs on every PBX kind: Asterisk, FreeSWITCH, and one of
+// each side by side; the report and its invariants are the same on all.
 func TestSmallDemoAccountsForEveryCallWithInvariantsZero(t *testing.T) {
+	for _, kind := range lab.Kinds() {
+		t.Run(string(kind), func(t *testing.T) { smallDemo(t, kind) })
+	}
+}
+
+func smallDemo(t *testing.T, kind lab.PBXKind) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
-	r, err := Run(ctx, fast(), &progress)
+	o := fast()
+	o.PBX = kind
+	r, err := Run(ctx, o, &progress)
 	var table bytes.Buffer
 	_ = r.WriteTable(&table)
 	t.Logf("progress:\n%s\nreport:\n%s", progress.String(), table.String())
@@ -54,6 +66,9 @@ func TestSmallDemoAccountsForEveryCallWithInvariantsZero(t *testing.T) {
 
 	if v := r.Invariants.Violations(); len(v) != 0 || !r.OK {
 		t.Fatalf("invariants violated: %v", v)
+	}
+	if r.PBXKind != kind || !strings.Contains(table.String(), "PBX  ") {
+		t.Fatalf("report on %q names PBX %q:\n%s", kind, r.PBXKind, table.String())
 	}
 	// Nothing a call makes at the PBX outlives it: every bridge the
 	// calls used, every recording, every snoop is gone (counted once
@@ -113,6 +128,11 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	o.Ring = Span{2 * time.Second, time.Second}
 	if _, err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), "ring") {
 		t.Fatalf("err = %v, want it to name ring", err)
+	}
+	o = fast()
+	o.PBX = "yate"
+	if _, err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), "pbx") || !strings.Contains(err.Error(), `"yate"`) {
+		t.Fatalf("err = %v, want it to name the pbx option and its value", err)
 	}
 }
 

@@ -31,7 +31,7 @@ type agent struct {
 // supervisor who puts agents back to available after a RONA.
 type floor struct {
 	opts   Options
-	sim    *pbxsim.Sim
+	sim    lab.PBXSim
 	agents []*agent
 	byID   map[string]*agent
 	rng    *rand.Rand // used only by the goroutine that owns the floor (the watcher)
@@ -40,7 +40,7 @@ type floor struct {
 // newFloor logs the agents in, round-robin through the replicas, gives
 // each a scripted phone, and makes them available.
 func newFloor(ctx context.Context, l *lab.Lab, opts Options, rng *rand.Rand) (*floor, error) {
-	f := &floor{opts: opts, sim: l.Sim, byID: map[string]*agent{}, rng: rng}
+	f := &floor{opts: opts, sim: l.PBX, byID: map[string]*agent{}, rng: rng}
 	silent := int(math.Round(float64(opts.Agents) * opts.NoAnswerShare))
 	// Which agents never answer is drawn, so they are spread over replicas.
 	never := map[int]bool{}
@@ -50,7 +50,7 @@ func newFloor(ctx context.Context, l *lab.Lab, opts Options, rng *rand.Rand) (*f
 	for i := range opts.Agents {
 		a := &agent{
 			id:       fmt.Sprintf("%d", 1001+i),
-			endpoint: fmt.Sprintf("PJSIP/%d", 1001+i),
+			endpoint: l.Endpoint(fmt.Sprint(1001 + i)),
 			home:     l.Replicas[i%len(l.Replicas)],
 			answers:  !never[i],
 		}

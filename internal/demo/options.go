@@ -1,5 +1,6 @@
 // Package demo runs Tandem's demonstration: a whole contact center in one
-// process (a Redis, the Asterisk simulator, several Tandem replicas),
+// process (a Redis, a simulated PBX — Asterisk, FreeSWITCH or one of each
+// — several Tandem replicas),
 // synthetic agents and callers, live progress, and a report whose invariant
 // counts must all be zero. `tandem demo` is a thin wrapper around Run.
 package demo
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/tandem-cc/tandem/internal/lab"
 )
 
 // Span is a closed range of durations; each synthetic call draws a value
@@ -21,6 +24,10 @@ func (s Span) String() string { return fmt.Sprintf("%v–%v", s.Min, s.Max) }
 
 // Options shape a demo run. Zero fields take the defaults of Defaults.
 type Options struct {
+	// PBX is the simulated PBX the run drives (lab.Asterisk by default,
+	// lab.FreeSWITCH, or lab.Mixed: one of each, agents and callers on
+	// both). The report and its invariants are the same on every kind.
+	PBX      lab.PBXKind
 	Replicas int // Tandem replicas, each with its own Stasis application
 	Agents   int // synthetic agents, logged in round-robin through the replicas
 	Calls    int // synthetic callers to place
@@ -73,6 +80,7 @@ type Options struct {
 // Defaults are the embedded defaults `go run ./cmd/tandem demo` runs with.
 func Defaults() Options {
 	return Options{
+		PBX:           lab.Asterisk,
 		Replicas:      2,
 		Agents:        20,
 		Calls:         200,
@@ -108,6 +116,9 @@ func (o Options) withDefaults() Options {
 		if *v == (Span{}) {
 			*v = def
 		}
+	}
+	if o.PBX == "" {
+		o.PBX = d.PBX
 	}
 	setInt(&o.Replicas, d.Replicas)
 	setInt(&o.Agents, d.Agents)
@@ -146,6 +157,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	var errs []error
 	bad := func(name, msg string) { errs = append(errs, fmt.Errorf("demo: %s %s", name, msg)) }
+	if _, err := lab.ParseKind(string(o.PBX)); err != nil {
+		errs = append(errs, fmt.Errorf("demo: pbx: %w", err))
+	}
 	if o.Replicas < 1 {
 		bad("replicas", "must be at least 1")
 	}

@@ -11,17 +11,21 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/metrics"
 )
 
 // Report is what a demo run measured.
 type Report struct {
-	Replicas             int     `json:"replicas"`
-	Agents               int     `json:"agents"`
-	AgentsNeverAnswering int     `json:"agents_never_answering"`
-	Rate                 float64 `json:"rate_per_second"`
-	Seed                 uint64  `json:"seed"`
-	Wall                 Millis  `json:"wall_ms"`
+	// PBXKind is the simulated PBX the run drove (asterisk, freeswitch,
+	// mixed).
+	PBXKind              lab.PBXKind `json:"pbx_kind"`
+	Replicas             int         `json:"replicas"`
+	Agents               int         `json:"agents"`
+	AgentsNeverAnswering int         `json:"agents_never_answering"`
+	Rate                 float64     `json:"rate_per_second"`
+	Seed                 uint64      `json:"seed"`
+	Wall                 Millis      `json:"wall_ms"`
 	// Interrupted is set when the run was stopped (signal, --max-duration)
 	// before every call was placed and drained; the numbers are partial.
 	Interrupted bool `json:"interrupted,omitempty"`
@@ -278,6 +282,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		title += " (interrupted: partial numbers)"
 	}
 	p("%s", title)
+	p("  PBX\t%s", r.PBXKind)
 	p("  replicas\t%d", r.Replicas)
 	p("  agents\t%d (%d never answer)", r.Agents, r.AgentsNeverAnswering)
 	p("  arrival rate\t%g/s", r.Rate)

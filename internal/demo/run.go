@@ -51,6 +51,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 	began := time.Now()
 
 	l, err := lab.Start(ctx, lab.Options{
+		PBX:       opts.PBX,
 		Replicas:  opts.Replicas,
 		RedisAddr: opts.RedisAddr,
 		Prefix:    opts.Prefix,
@@ -67,7 +68,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		Logger:        opts.Logger,
 		Engine: acd.Options{
 			// Callbacks dial the callers' simulated phones.
-			Dial: acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: demoCallerID, RingTimeout: 10 * time.Second},
+			Dial: acd.DialSettings{Endpoint: customerPattern(opts.PBX), DefaultRegion: "US", CallerID: demoCallerID, RingTimeout: 10 * time.Second},
 		},
 	})
 	if err != nil {
@@ -95,7 +96,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (Report, error) 
 		return Report{}, err
 	}
 	w.floor = f
-	cs := newCallers(l.Sim, opts, rngFor(opts.Seed, 2))
+	cs := newCallers(l.PBX, opts, rngFor(opts.Seed, 2))
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -220,7 +221,7 @@ func liveCallbacks(ctx context.Context, cbs *callbacks.Store) int {
 func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *callbacks.Store, opts Options) (Report, error) {
 	legs, placed, refused := cs.result()
 	r := Report{
-		Replicas: opts.Replicas, Agents: opts.Agents, AgentsNeverAnswering: f.neverAnswering(),
+		PBXKind: opts.PBX, Replicas: opts.Replicas, Agents: opts.Agents, AgentsNeverAnswering: f.neverAnswering(),
 		Rate: opts.Rate, Seed: opts.Seed, AgentStates: map[string]int{},
 	}
 	r.Calls.Arrived = placed
@@ -258,7 +259,7 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 				continue
 			}
 			r.Calls.Answered++
-			if !bridgedAtPBX(l.Sim, ix) {
+			if !bridgedAtPBX(l.PBX, ix) {
 				r.Invariants.AnsweredNotBridged++
 			}
 			if !ix.Answered.IsZero() && !ix.Queued.IsZero() {
@@ -289,16 +290,16 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 	r.Handoff = fromHistograms(metrics.Summarize(handoffs...), longest)
 	r.OfferToAnswer = fromHistograms(metrics.Summarize(rings...), 0)
 
-	st := l.Sim.Stats()
-	if err := countCallbacks(ctx, cbs, st, &r); err != nil {
+	st := l.PBX.Stats()
+	if err := countCallbacks(ctx, cbs, st, opts.PBX, &r); err != nil {
 		return r, err
 	}
 	r.PBX = PBXView{CallsPlaced: st.CallsPlaced, CallsBridged: st.CallsBridged, CallsAbandoned: st.CallsAbandoned,
 		Originates: st.Originates - r.Callbacks.CustomerDials, CustomerDials: r.Callbacks.CustomerDials}
 	r.Invariants.DoubleOffers = st.DoubleOffers
 	r.Invariants.AgentsWithTwoCalls = st.AgentsWithTwoCalls
-	r.Invariants.PBXChannelsLeft = len(l.Sim.Channels())
-	left := l.Sim.Leftovers()
+	r.Invariants.PBXChannelsLeft = len(l.PBX.Channels())
+	left := l.PBX.Leftovers()
 	r.Invariants.BridgesLeft = len(left.Bridges)
 	r.Invariants.SnoopsLeft = len(left.Snoops)
 	r.Invariants.RecordingsLeft = len(left.Recordings)
@@ -325,7 +326,7 @@ func buildReport(ctx context.Context, l *lab.Lab, f *floor, cs *callers, cbs *ca
 // bridgedAtPBX says whether the simulator saw the call's caller in a
 // bridge with a leg Tandem created for it (their ids start with the
 // connection id): the PBX's account, whatever Redis believes.
-func bridgedAtPBX(sim *pbxsim.Sim, ix acd.Interaction) bool {
+func bridgedAtPBX(sim lab.PBXSim, ix acd.Interaction) bool {
 	for _, other := range sim.BridgedWith(ix.CallerLeg) {
 		if strings.HasPrefix(other, ix.ConnectionID+"-") {
 			return true
@@ -358,10 +359,21 @@ func interactions(ctx context.Context, rdb redis.UniversalClient, store *acd.Sto
 // demoCallerID is the number callback customers see.
 const demoCallerID = "+18005550100"
 
+// customerPattern is the dial string callbacks reach a customer's number
+// through: the PBX's outside-number pattern (lab.PBXKind.Endpoint with
+// "{number}"; on a mixed PBX, through ast1, whichever node rings it).
+func customerPattern(pbx lab.PBXKind) string { return pbx.Endpoint("{number}") }
+
+// customerEndpoint is where the customer at number is dialled, and so
+// where the demo puts their phone.
+func customerEndpoint(pbx lab.PBXKind, number string) string {
+	return strings.ReplaceAll(customerPattern(pbx), "{number}", number)
+}
+
 // countCallbacks reads every callback of the run and checks each was
 // dialled once per attempt, from the simulator's count of originates to
 // its number.
-func countCallbacks(ctx context.Context, cbs *callbacks.Store, st pbxsim.Stats, r *Report) error {
+func countCallbacks(ctx context.Context, cbs *callbacks.Store, st pbxsim.Stats, pbx lab.PBXKind, r *Report) error {
 	k := cbs.Keys()
 	prefix := k.Callback("")
 	iter := cbs.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
@@ -379,7 +391,7 @@ func countCallbacks(ctx context.Context, cbs *callbacks.Store, st pbxsim.Stats, 
 		case !cb.State.Terminal():
 			r.Invariants.CallbacksNotFinished++
 		}
-		dials := st.OriginatesByEndpoint["PJSIP/"+cb.Number]
+		dials := st.OriginatesByEndpoint[customerEndpoint(pbx, cb.Number)]
 		r.Callbacks.Attempts += len(cb.Attempts)
 		r.Callbacks.CustomerDials += dials
 		if dials > len(cb.Attempts) {

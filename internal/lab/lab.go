@@ -133,8 +133,9 @@ type Lab struct {
 	// its kind.
 	PBX PBXSim
 	// Sim and ARIURL are the ARI simulator and its URL on Asterisk (nil
-	// and "" on other kinds), for the tests about ARI itself (bridges by
-	// id, applications, the WebSocket).
+	// and "" on other kinds, the mixed one included: its PBX is a
+	// *MixedSim), for the tests about ARI itself (bridges by id,
+	// applications, the WebSocket).
 	Sim      *pbxsim.Sim
 	ARIURL   string
 	Replicas []*Replica
@@ -163,9 +164,8 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 5 * time.Second
 	}
-	opts.PBX = opts.PBX.orDefault()
-	if opts.PBX != Asterisk && opts.PBX != FreeSWITCH {
-		return nil, errUnknownKind(opts.PBX)
+	if opts.PBX, err = ParseKind(string(opts.PBX)); err != nil {
+		return nil, err
 	}
 	l = &Lab{opts: opts}
 	// built, not l: an error return sets l to nil before this runs.
@@ -237,8 +237,9 @@ func (l *Lab) RestartEngine(i int) *Replica {
 	_ = old.rdb.Close()
 	r, err := l.startReplica(old.Node)
 	if err != nil {
-		// newSeatEngine does not fail today; a replica that cannot be built
-		// is a bug of the lab.
+		// newSeatEngine fails only on a PBX configuration the lab builds
+		// itself (the mixed lab's mux), the same every time: a replica
+		// that cannot be built again is a bug of the lab.
 		panic(fmt.Sprintf("lab: restart %s: %v", old.Node, err))
 	}
 	l.Replicas[i] = r
@@ -293,7 +294,10 @@ func (l *Lab) startReplica(node string) (*Replica, error) {
 // newSeatEngine builds the engine and driver of one seat run by r: its
 // home seat (home: sweeps counted for WaitSweeps) or one it hosts.
 func (l *Lab) newSeatEngine(r *Replica, seat acd.Seat, store *acd.Store, m *metrics.Metrics, log *slog.Logger, home bool) (*acd.Engine, seatDriver, error) {
-	d := l.rig.driver(seat, log)
+	d, err := l.rig.driver(seat, log)
+	if err != nil {
+		return nil, seatDriver{}, err
+	}
 	eo := l.opts.Engine
 	eo.Store, eo.PBX, eo.Queues, eo.DNIS = store, d.pbx, l.opts.Queues, l.opts.DNIS
 	if l.opts.WrapPBX != nil {

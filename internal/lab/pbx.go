@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -20,7 +21,24 @@ const (
 	// FreeSWITCH is the event-socket simulator (pbxsim/eslsim) driven by
 	// the esl driver.
 	FreeSWITCH PBXKind = "freeswitch"
+	// Mixed is one Asterisk node and one FreeSWITCH node side by side
+	// (MixedSim), each seat driving both through a pbxmux with SIP trunks
+	// between them, as a contact center that runs both PBXs.
+	Mixed PBXKind = "mixed"
 )
+
+// Kinds lists every PBX kind a lab can run on, the default first.
+func Kinds() []PBXKind { return []PBXKind{Asterisk, FreeSWITCH, Mixed} }
+
+// ParseKind reads a PBX kind by name ("" is the default), or says which
+// names there are.
+func ParseKind(name string) (PBXKind, error) {
+	k := PBXKind(name).orDefault()
+	if !slices.Contains(Kinds(), k) {
+		return "", errUnknownKind(k)
+	}
+	return k, nil
+}
 
 // orDefault is k, or Asterisk when k is unset.
 func (k PBXKind) orDefault() PBXKind {
@@ -34,10 +52,14 @@ func (k PBXKind) orDefault() PBXKind {
 // agent logs in with, and, with ext "{number}", the pattern outside
 // numbers are dialled through. On Asterisk it is a PJSIP endpoint, on
 // FreeSWITCH a directory user (user/1001, the README's default pattern).
+// In a mixed lab it names its node (MixedEndpoint): agents are spread over
+// both PBXs by the parity of their extension.
 func (k PBXKind) Endpoint(ext string) string {
 	switch k.orDefault() {
 	case FreeSWITCH:
 		return "user/" + ext
+	case Mixed:
+		return MixedEndpoint(ext)
 	default:
 		return "PJSIP/" + ext
 	}
@@ -134,5 +156,5 @@ func (l *Lab) LiveRecording(name string) string {
 
 // errUnknownKind is Start's answer to a PBX kind it does not know.
 func errUnknownKind(k PBXKind) error {
-	return fmt.Errorf("lab: unknown PBX kind %q (want %q or %q)", k, Asterisk, FreeSWITCH)
+	return fmt.Errorf("lab: unknown PBX kind %q (want %q, %q or %q)", k, Asterisk, FreeSWITCH, Mixed)
 }

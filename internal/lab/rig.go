@@ -22,7 +22,7 @@ type pbxRig interface {
 	// sim is the simulator the portable scenarios act on (Lab.PBX).
 	sim() PBXSim
 	// driver builds the (unstarted) driver of seat: its engine runs it.
-	driver(seat acd.Seat, log *slog.Logger) seatDriver
+	driver(seat acd.Seat, log *slog.Logger) (seatDriver, error)
 	// bridged says whether legs a and b share media now (Lab.Bridged).
 	bridged(a, b string) bool
 	// heard is the media log of leg in Tandem's media terms (sound:x,
@@ -48,17 +48,25 @@ type seatDriver struct {
 }
 
 // startRig starts the simulator of the lab's PBX kind: pbxsim served over
-// HTTP with ari drivers, or eslsim on a TCP listener with esl drivers.
+// HTTP with ari drivers, eslsim on a TCP listener with esl drivers, or one
+// of each with a pbxmux over both drivers per seat.
 func startRig(l *Lab, opts Options) (pbxRig, error) {
 	switch opts.PBX {
 	case Asterisk:
-		r, err := startAsterisk(l, opts)
+		r, err := startAsterisk(opts, "")
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		l.Sim, l.ARIURL = r.s, r.url
+		return r, nil
+	case FreeSWITCH:
+		r, err := startFreeSWITCH(opts)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
 		return r, nil
-	case FreeSWITCH:
-		r, err := startFreeSWITCH(opts)
+	case Mixed:
+		r, err := startMixed(opts)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
@@ -80,9 +88,11 @@ type asteriskRig struct {
 
 const ariUser, ariPass = "tandem", "tandem-secret"
 
-func startAsterisk(l *Lab, opts Options) (*asteriskRig, error) {
+// startAsterisk starts pbxsim; systemName, when set, prefixes its channel
+// ids as Asterisk's systemname does (the mixed lab's node name).
+func startAsterisk(opts Options, systemName string) (*asteriskRig, error) {
 	r := &asteriskRig{opts: opts}
-	r.s = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: opts.Logger, Timing: opts.SimTiming})
+	r.s = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, SystemName: systemName, Logger: opts.Logger, Timing: opts.SimTiming})
 	handler := r.s.Handler()
 	if opts.WrapSim != nil {
 		handler = opts.WrapSim(handler)
@@ -102,18 +112,21 @@ func startAsterisk(l *Lab, opts Options) (*asteriskRig, error) {
 		defer r.wg.Done()
 		_ = r.server.Serve(ln)
 	}()
-	l.Sim, l.ARIURL = r.s, r.url
 	return r, nil
 }
 
 func (r *asteriskRig) sim() PBXSim { return r.s }
 
-func (r *asteriskRig) driver(seat acd.Seat, log *slog.Logger) seatDriver {
-	d := ari.New(ari.Options{
+func (r *asteriskRig) driver(seat acd.Seat, log *slog.Logger) (seatDriver, error) {
+	d := r.ariDriver(seat, log)
+	return seatDriver{pbx: d, connected: d.Connected, ari: d}, nil
+}
+
+func (r *asteriskRig) ariDriver(seat acd.Seat, log *slog.Logger) *ari.Driver {
+	return ari.New(ari.Options{
 		URL: r.url, Username: ariUser, Password: ariPass, App: seat.App,
 		RequestTimeout: r.opts.RequestTimeout, Logger: log,
 	})
-	return seatDriver{pbx: d, connected: d.Connected, ari: d}
 }
 
 // bridged: on Asterisk, two live channels share media when they are in

@@ -91,13 +91,17 @@ func (r *freeswitchRig) attachedVars() []string {
 	return out
 }
 
-func (r *freeswitchRig) driver(seat acd.Seat, log *slog.Logger) seatDriver {
-	d := esl.New(esl.Options{
+func (r *freeswitchRig) driver(seat acd.Seat, log *slog.Logger) (seatDriver, error) {
+	d := r.eslDriver(seat, log)
+	return seatDriver{pbx: d, connected: d.Connected}, nil
+}
+
+func (r *freeswitchRig) eslDriver(seat acd.Seat, log *slog.Logger) *esl.Driver {
+	return esl.New(esl.Options{
 		Addr: r.addr, Password: eslPass, App: seat.App,
 		RequestTimeout: r.opts.RequestTimeout, RecordingsDir: recordingsDir, RecordingFormat: "wav",
 		AttachedVars: r.attachedVars(), Logger: log,
 	})
-	return seatDriver{pbx: d, connected: d.Connected}
 }
 
 // bridged: two legs share media now (a uuid_bridge, or a three_way).
