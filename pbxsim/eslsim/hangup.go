@@ -70,13 +70,17 @@ func (s *Sim) hangup(c *channel, cause string) {
 
 // survive is a leg whose bridge ended under it: with park_after_bridge it
 // parks (CHANNEL_STATE CS_PARK, CHANNEL_PARK); without, FreeSWITCH hangs
-// it up NORMAL_CLEARING (trace 04).
+// it up NORMAL_CLEARING at once, from the state it is in (traces 04, 05, 08).
 func (s *Sim) survive(c *channel) {
 	if c.vars["park_after_bridge"] == "true" {
 		s.parkState(c)
 		return
 	}
-	s.emitState(c, "CS_EXECUTE")
+	if c.state == "CS_SOFT_EXECUTE" {
+		// The bridge's first leg returns to its execute loop before it
+		// hangs up (trace 04); the other one hangs up in CS_EXCHANGE_MEDIA.
+		s.emitState(c, "CS_EXECUTE")
+	}
 	s.hangup(c, "NORMAL_CLEARING")
 }
 

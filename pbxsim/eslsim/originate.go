@@ -65,7 +65,7 @@ func (s *Sim) originate(ctx context.Context, arg string) string {
 	c.job = &originateJob{done: make(chan string, 1)}
 	job := c.job
 	c.state = "CS_NONE"
-	s.emit(c, "CHANNEL_UUID", evOpt{file: "switch_core_session.c", fn: "switch_core_session_set_uuid"})
+	s.emit(c, "CHANNEL_UUID", evOpt{pre: []Header{{"Old-Unique-ID", s.newUUID()}}, file: "switch_core_session.c", fn: "switch_core_session_set_uuid"})
 	s.emit(c, "CHANNEL_OUTGOING", evOpt{file: "switch_core_session.c", fn: "switch_core_session_outgoing_channel"})
 	s.emitState(c, "CS_INIT")
 	s.emit(c, "CHANNEL_CREATE", evOpt{file: "switch_core_state_machine.c", fn: "switch_core_session_run"})
@@ -124,7 +124,7 @@ func (s *Sim) answerOriginated(c *channel) {
 		return
 	}
 	s.markAnswered(c)
-	s.emit(c, "CALL_UPDATE", evOpt{file: "switch_channel.c", fn: "switch_channel_perform_mark_answered"})
+	s.emit(c, "CALL_UPDATE", evOpt{pre: []Header{{"Direction", "RECV"}}, file: "switch_channel.c", fn: "switch_channel_flip_cid"})
 	s.resolve(c, "+OK "+c.uuid+"\n")
 	if c.phone != nil && c.phone.TalkFor > 0 {
 		s.after(c.phone.TalkFor, c, func() { s.hangup(c, "NORMAL_CLEARING") })
@@ -164,7 +164,7 @@ func (s *Sim) runOriginateApp(c *channel, name, data string) {
 	case "park", "":
 		s.parkApp(c)
 	case "playback":
-		s.startPlay(c, data, s.newUUID(), func() { s.hangup(c, "NORMAL_CLEARING") })
+		s.startPlay(c, data, s.newUUID(), func() { s.hangup(c, "NORMAL_CLEARING") }, nil)
 	default:
 		s.runApp(c, name, data)
 		s.hangup(c, "NORMAL_CLEARING")

@@ -38,7 +38,7 @@ func traceLegEvents(t *testing.T, name string) map[string][]string {
 	for id, es := range legs {
 		slices.SortFunc(es, func(a, b ev) int { return a.seq - b.seq })
 		for _, e := range es {
-			if e.name != "CODEC" && e.name != "PLAYBACK_START" && e.name != "PLAYBACK_STOP" {
+			if e.name != "PLAYBACK_START" && e.name != "PLAYBACK_STOP" {
 				out[id] = append(out[id], e.name)
 			}
 		}
