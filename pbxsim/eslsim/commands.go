@@ -56,7 +56,7 @@ func (s *Sim) api(ctx context.Context, cmd, arg string) string {
 		return "-ERR " + cmd + " Command not found!\n"
 	}
 	if len(args) == 0 {
-		return "-USAGE: <uuid> ...\n"
+		return "-USAGE: " + channelUsage[cmd] + "\n"
 	}
 	c := s.liveChannel(args[0])
 	if c == nil {
@@ -93,9 +93,26 @@ func (s *Sim) api(ctx context.Context, cmd, arg string) string {
 			c.setVar(args[1], strings.Join(args[2:], " "))
 		}
 	case "uuid_dump":
-		return s.dump(c)
+		format := ""
+		if len(args) > 1 {
+			format = args[1]
+		}
+		return s.dump(c, format)
 	}
 	return "+OK\n"
+}
+
+// channelUsage are mod_commands' syntax texts, sent as "-USAGE: <text>"
+// when a command has no argument (uuid_kill and uuid_transfer as trace 10
+// shows them; the others from mod_commands' syntax strings).
+var channelUsage = map[string]string{
+	"uuid_kill":     "<uuid> [cause]",
+	"uuid_transfer": "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]",
+	"uuid_park":     "<uuid>",
+	"uuid_break":    "<uuid> [all]",
+	"uuid_getvar":   "<uuid> <var>",
+	"uuid_setvar":   "<uuid> <var> [value]",
+	"uuid_dump":     "<uuid> [format]",
 }
 
 func channelCommand(cmd string) bool {
