@@ -35,14 +35,27 @@ var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EA
 // the core headers every FreeSWITCH event carries (stamp.go), numbered from
 // the one Event-Sequence counter the protocol's own events share.
 func (s *Sim) coreHeaders(name, file, fn string, line int) []Header {
-	return append([]Header{{"Event-Name", name}}, coreHeaders(s.coreUUID, s.clock.Now(), file, fn, line, s.seq.Add(1))...)
+	return append([]Header{{"Event-Name", name}}, coreHeaders(s.coreUUID, s.clock.Now(), file, fn, line, s.nextSeq())...)
+}
+
+// nextSeq returns the next Event-Sequence. FreeSWITCH numbers events no
+// event-socket subscriber ever gets too, so even a connection subscribed
+// to ALL sees gaps (57 missing numbers in the first 1,791 events of trace
+// 11, 3 %): every 32nd number is skipped the same way. Lock-free: the
+// protocol stamps its own events while holding its locks.
+func (s *Sim) nextSeq() uint64 {
+	n := s.seq.Add(1)
+	if n%32 == 0 {
+		n = s.seq.Add(1)
+	}
+	return n
 }
 
 // stamp adds the core headers to an event the protocol creates itself
 // (BACKGROUND_JOB, API, HEARTBEAT, sendevent). It takes no lock: the
 // protocol may call it while holding its own.
 func (s *Sim) stamp(ev *Event, file, function string, line int) {
-	ev.Headers = append(ev.Headers, coreHeaders(s.coreUUID, s.clock.Now(), file, function, line, s.seq.Add(1))...)
+	ev.Headers = append(ev.Headers, coreHeaders(s.coreUUID, s.clock.Now(), file, function, line, s.nextSeq())...)
 }
 
 // channelHeaders are the channel's data, as switch_channel_event_set_data

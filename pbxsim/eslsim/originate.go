@@ -172,7 +172,7 @@ func (s *Sim) runOriginateApp(c *channel, name, data string) {
 }
 
 // runDialplan routes c to extension ext of context: the simulated XML
-// dialplan has one action for every extension, park (docs/ESL.md), so a
+// dialplan has one action for every extension, park (DIVERGENCES.md), so a
 // transferred or dialplan-originated leg waits parked for its controller.
 func (s *Sim) runDialplan(c *channel, ext, context string) {
 	if ext != "" {
