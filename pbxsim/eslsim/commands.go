@@ -224,8 +224,10 @@ func (s *Sim) joinThreeWay(c, t *channel) {
 	}
 	s.unbridge(c)
 	s.unpark(c)
+	s.reroute(c) // `uuid_transfer ... inline` routes the leg again
 	c.twID = s.newUUID()
 	s.emitExecute(c, "three_way", t.uuid, c.twID)
+	s.emitReadCodec(c)
 	c.threeWay = t
 	t.guests = append(t.guests, c)
 	s.emit(t, "MEDIA_BUG_START", evOpt{pre: []Header{{"Media-Bug-Function", "eavesdrop"}, {"Media-Bug-Target", t.uuid}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_add"})
@@ -249,6 +251,9 @@ func (s *Sim) leaveThreeWay(c *channel) {
 			t.guests = append(t.guests[:i:i], t.guests[i+1:]...)
 			break
 		}
+	}
+	if c.live() {
+		s.emitReadCodec(c)
 	}
 	s.emitExecuteComplete(c, "three_way", t.uuid, "_none_", c.twID)
 	if t.live() {

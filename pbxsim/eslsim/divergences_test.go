@@ -30,7 +30,8 @@ var divergences = []divergence{
 	{"tandem-dialplan-sets", "06-dtmf", []string{"sets:ctl:B1"}},
 	{"record-limit-runs-short", "07-recording", []string{"events:ctl:B1"}},
 	{"tandem-dialplan-sets", "07-recording", []string{"sets:ctl:B1"}},
-	{"three-way-is-a-transfer", "08-transfer-consult", []string{"events:ctl:B1", "events:ctl:G1"}},
+	{"xfer-context-plays-a-prompt", "08-transfer-consult", []string{"events:ctl:B1"}},
+	{"call-update-on-rebridge", "08-transfer-consult", []string{"events:ctl:G1"}},
 	{"caller-profile-after-bridge", "08-transfer-consult", []string{"layout:CALL_UPDATE", "layout:CHANNEL_BRIDGE", "layout:CHANNEL_CALLSTATE", "layout:CHANNEL_DESTROY", "layout:CHANNEL_EXECUTE", "layout:CHANNEL_EXECUTE_COMPLETE", "layout:CHANNEL_HANGUP", "layout:CHANNEL_HANGUP_COMPLETE", "layout:CHANNEL_PARK", "layout:CHANNEL_STATE", "layout:CHANNEL_UNBRIDGE", "layout:CHANNEL_UNPARK", "layout:COMMAND", "layout:MEDIA_BUG_START", "layout:MEDIA_BUG_STOP", "layout:PLAYBACK_START", "layout:PLAYBACK_STOP"}},
 	{"tandem-dialplan-sets", "08-transfer-consult", []string{"sets:ctl:B1"}},
 }
@@ -52,7 +53,7 @@ func (r *chanReplay) checkAllowList() {
 			continue
 		}
 		used[k] = true
-		r.t.Logf("allowed %s (%s)", k, divergences[i].name)
+		r.t.Logf("allowed %s (%s): %s", k, divergences[i].name, r.found[k])
 	}
 	for _, d := range divergences {
 		for _, k := range d.keys {

@@ -202,6 +202,17 @@ func (s *Sim) emitCodecs(c *channel) {
 	s.queue(Event{Headers: h})
 }
 
+// emitReadCodec is the CODEC event of a running leg whose read codec is
+// set again (the three_way application does it as it starts and as it
+// ends, trace 08): the channel's data without variables, then the
+// lowercase read-codec copies.
+func (s *Sim) emitReadCodec(c *channel) {
+	h := s.coreHeaders("CODEC", "switch_core_codec.c", "switch_core_session_set_read_codec", 279)
+	h = append(h, s.channelHeaders(c, false)...)
+	h = append(h, Header{"channel-read-codec-name", "L16"}, Header{"channel-read-codec-rate", "8000"}, Header{"channel-read-codec-bit-rate", "128000"})
+	s.queue(Event{Headers: h})
+}
+
 // emitState moves c to state and sends CHANNEL_STATE.
 func (s *Sim) emitState(c *channel, state string) {
 	c.state = state

@@ -31,7 +31,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 			s.emitBridgeEvent(c, "CHANNEL_UNBRIDGE")
 		}
 	}
-	s.stopPlayback(c, "PLAYBACK ERROR", true)
+	s.stopPlayback(c, "PLAYBACK ERROR", "done", true)
 	c.playQ = nil
 	s.unpark(c)
 	if c.threeWay != nil {

@@ -74,7 +74,7 @@ func (s *Sim) startPlay(c *channel, path, appUUID string, then func(), cmd []Hea
 		if c.playing != p {
 			return
 		}
-		s.stopPlayback(c, "FILE PLAYED", false)
+		s.stopPlayback(c, "FILE PLAYED", "done", false)
 		if p.then != nil {
 			p.then()
 		}
@@ -91,19 +91,16 @@ func playbackHeaders(path string) []Header {
 	return []Header{{"Playback-File-Path", path}}
 }
 
-// stopPlayback ends c's playback: PLAYBACK_STOP, CHANNEL_EXECUTE_COMPLETE
-// with resp and, for uuid_break, PRIVATE_COMMAND (trace 05).
-func (s *Sim) stopPlayback(c *channel, resp string, broken bool) {
+// stopPlayback ends c's playback: PLAYBACK_STOP with Playback-Status
+// status, CHANNEL_EXECUTE_COMPLETE with resp and, for a uuid_broadcast, its
+// COMMAND frame (trace 05). broken marks it stopped in the media log.
+func (s *Sim) stopPlayback(c *channel, resp, status string, broken bool) {
 	p := c.playing
 	if p == nil {
 		return
 	}
 	c.playing = nil
 	s.cancelTimer(p.timer)
-	status := "done"
-	if broken {
-		status = "break"
-	}
 	s.emit(c, "PLAYBACK_STOP", evOpt{post: append(playbackHeaders(p.path), Header{"Playback-Status", status}), file: "switch_ivr_play_say.c", fn: "switch_ivr_play_file"})
 	s.emitExecuteComplete(c, "playback", p.path, resp, p.appUUID)
 	if c.parkApp {
@@ -162,7 +159,15 @@ func (s *Sim) breakPlayback(c *channel, all bool) {
 		return
 	}
 	fromCommand := c.playing.cmd != nil
-	s.stopPlayback(c, "FILE PLAYED", true)
+	if c.parked && !c.parkApp {
+		// A leg parked outside the park application (uuid_park, a bridge
+		// peer leaving) has no application loop to return to: the break
+		// ends the playback as an error (trace 08; in the park application
+		// it is FILE PLAYED with status break, trace 05).
+		s.stopPlayback(c, "PLAYBACK ERROR", "done", true)
+	} else {
+		s.stopPlayback(c, "FILE PLAYED", "break", true)
+	}
 	if !fromCommand {
 		s.emit(c, "PRIVATE_COMMAND", evOpt{file: "switch_ivr.c", fn: "switch_ivr_parse_event"})
 	}

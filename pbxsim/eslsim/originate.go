@@ -179,9 +179,25 @@ func (s *Sim) runDialplan(c *channel, ext, context string) {
 		c.dest = ext
 	}
 	c.context = context
-	s.emitState(c, "CS_ROUTING")
-	s.emitState(c, "CS_EXECUTE")
+	s.reroute(c)
 	s.parkApp(c)
+}
+
+// reroute is a leg going through routing again (a new dialplan, or a
+// transfer): an answered leg's call state drops to RINGING while it routes
+// and comes back ACTIVE as it executes (trace 08, both uuid_transfer forms).
+func (s *Sim) reroute(c *channel) {
+	if c.answered.IsZero() {
+		s.emitState(c, "CS_ROUTING")
+		s.emitState(c, "CS_EXECUTE")
+		return
+	}
+	c.state = "CS_ROUTING"
+	s.emitCallState(c, "RINGING")
+	s.emitState(c, "CS_ROUTING")
+	c.state = "CS_EXECUTE"
+	s.emitCallState(c, "ACTIVE")
+	s.emitState(c, "CS_EXECUTE")
 }
 
 // parseOriginate splits `{a=1,b='x y'}dial rest` into its variables (in
