@@ -1,5 +1,7 @@
 package eslsim
 
+import "strconv"
+
 // hangup ends c with cause in FreeSWITCH's order (traces 03, 04):
 // CHANNEL_HANGUP; CHANNEL_UNBRIDGE on the bridge's first leg; a playback's
 // PLAYBACK_STOP and CHANNEL_EXECUTE_COMPLETE; CHANNEL_UNPARK and the park
@@ -41,6 +43,12 @@ func (s *Sim) hangup(c *channel, cause string) {
 	s.emitState(c, "CS_HANGUP")
 	s.emitCallState(c, "HANGUP")
 	s.emitState(c, "CS_REPORTING")
+	if !c.answered.IsZero() {
+		// FreeSWITCH computes answer_epoch with the other call-detail
+		// variables at hangup: a live answered leg has none (traces
+		// 03–08), so `uuid_getvar <leg> answer_epoch` answers _undef_.
+		c.setVar("answer_epoch", strconv.FormatInt(c.answered.Unix(), 10))
+	}
 	s.emit(c, "CHANNEL_HANGUP_COMPLETE", evOpt{pre: []Header{{"Hangup-Cause", cause}}, file: "switch_core_state_machine.c", fn: "switch_core_session_reporting_state"})
 	s.emit(c, "CHANNEL_DESTROY", evOpt{file: "switch_core_session.c", fn: "switch_core_session_perform_destroy"})
 	c.destroyed = true

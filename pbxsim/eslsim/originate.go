@@ -151,7 +151,6 @@ func (s *Sim) answerOriginated(c *channel) {
 func (s *Sim) markAnswered(c *channel) {
 	c.answered = s.clock.Now()
 	c.answerState = "answered"
-	c.setVar("answer_epoch", strconv.FormatInt(c.answered.Unix(), 10))
 	s.emit(c, "CHANNEL_ANSWER", evOpt{file: "switch_channel.c", fn: "switch_channel_perform_mark_answered"})
 	s.emitCallState(c, "ACTIVE")
 	s.scriptAnswered(c)

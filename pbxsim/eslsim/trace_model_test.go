@@ -105,3 +105,22 @@ func TestTrace03InboundLegMatches(t *testing.T) {
 		t.Errorf("B leg\n got %v\nwant %v", got, w)
 	}
 }
+
+// TestAnswerEpochOnlyAfterHangup: FreeSWITCH sets answer_epoch with the
+// other call-detail variables at hangup (traces 03–08: no live answered
+// leg's event carries it, every CHANNEL_HANGUP_COMPLETE does).
+func TestAnswerEpochOnlyAfterHangup(t *testing.T) {
+	s, r := newTestSim(t)
+	b, _ := s.Call(pbxsim.Caller{App: "r1", ANI: "5551234", DNIS: "8001"})
+	r.waitFor(t, b, "CHANNEL_PARK")
+	s.api(context.Background(), "uuid_answer", b)
+	if got := s.api(context.Background(), "uuid_getvar", b+" answer_epoch"); got != "_undef_" {
+		t.Errorf("answer_epoch of a live answered leg: %q, want _undef_", got)
+	}
+	if err := s.HangUp(b); err != nil {
+		t.Fatal(err)
+	}
+	if ev := r.waitFor(t, b, "CHANNEL_HANGUP_COMPLETE"); ev.Get("variable_answer_epoch") == "" {
+		t.Error("CHANNEL_HANGUP_COMPLETE without variable_answer_epoch")
+	}
+}
