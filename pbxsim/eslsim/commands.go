@@ -146,6 +146,7 @@ func (s *Sim) uuidBridge(args []string) string {
 		return "+OK " + b.uuid + "\n"
 	}
 	a.peer, b.peer, a.leader, b.leader = b, a, true, false
+	a.otherLeg, b.otherLeg, a.otherLeader, b.otherLeader = b, a, true, false
 	for _, x := range []*channel{a, b} {
 		s.unpark(x)
 		other := b

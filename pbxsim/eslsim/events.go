@@ -10,7 +10,7 @@ import (
 // headers with Event-Sequence from one global counter, headers some events
 // put before the channel's (Original-Channel-Call-State, Bridge-A/B), the
 // channel's Channel-* headers (Hangup-Cause after Answer-State once hung
-// up), codecs, Caller-*, Other-Type/Other-Leg-* while bridged, variable_*,
+// up), codecs, Caller-*, Other-Type/Other-Leg-* once bridged, variable_*,
 // then the event's own trailing headers (Application*, DTMF-*, ...).
 
 // stateNumbers are FreeSWITCH's switch_channel_state_t values.
@@ -82,8 +82,11 @@ func (s *Sim) channelHeaders(c *channel, vars bool) []Header {
 		Header{"Channel-Read-Codec-Bit-Rate", "128000"}, Header{"Channel-Write-Codec-Name", "L16"},
 		Header{"Channel-Write-Codec-Rate", "8000"}, Header{"Channel-Write-Codec-Bit-Rate", "128000"})
 	h = append(h, callerHeaders("Caller", c)...)
-	if p := c.peer; p != nil {
-		h = append(h, Header{"Other-Type", map[bool]string{true: "originatee", false: "originator"}[c.leader]})
+	// The other leg's profile stays once a bridge ended (FreeSWITCH keeps
+	// it in the caller profile): Other-Leg-Unique-ID names the last peer,
+	// not necessarily a current one (traces 04, 05, 08).
+	if p := c.otherLeg; p != nil {
+		h = append(h, Header{"Other-Type", map[bool]string{true: "originatee", false: "originator"}[c.otherLeader]})
 		h = append(h, callerHeaders("Other-Leg", p)...)
 	}
 	if vars {

@@ -46,12 +46,16 @@ type channel struct {
 	parkResp     string
 	app, appData string // the application running, for show channels
 	peer         *channel
-	leader       bool       // this leg got the CHANNEL_BRIDGE (first uuid_bridge argument)
-	threeWay     *channel   // the leg whose three_way this leg joined
-	guests       []*channel // legs in this leg's three_way
-	playing      *play
-	playQ        []*play
-	recs         map[string]*recording
+	// otherLeg is the last bridge peer, for the Other-Leg headers (they
+	// outlive the bridge); otherLeader is leader at that time.
+	otherLeg    *channel
+	otherLeader bool
+	leader      bool       // this leg got the CHANNEL_BRIDGE (first uuid_bridge argument)
+	threeWay    *channel   // the leg whose three_way this leg joined
+	guests      []*channel // legs in this leg's three_way
+	playing     *play
+	playQ       []*play
+	recs        map[string]*recording
 
 	hangingUp, destroyed bool
 	cause                string
