@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -44,6 +45,8 @@ func (s *Sim) Call(cl pbxsim.Caller) (string, error) {
 	c := s.newChannel("", "loopback/"+cl.ANI+"-b", "inbound")
 	c.cidNum, c.cidName, c.dest, c.context = cl.ANI, cl.ANI, cl.DNIS, "public"
 	c.script = &callerScript{c: cl}
+	c.state = "CS_NONE"
+	s.emitCodecs(c)
 	s.emitState(c, "CS_INIT")
 	s.emit(c, "CHANNEL_CREATE", evOpt{file: "switch_core_state_machine.c", fn: "switch_core_session_run"})
 	c.state = "CS_ROUTING"
@@ -151,7 +154,9 @@ func (s *Sim) pressDigits(c *channel, digits string) {
 
 // InjectDTMF makes the far end of uuid press digits: one DTMF event per
 // digit (250 ms = 2000 samples, DTMF-Source UNKNOWN as in trace 06),
-// Timing.DTMFGap apart.
+// Timing.DTMFGap apart. A trailing "@<ms>" sets every digit's duration, as
+// in FreeSWITCH's send_dtmf ("*9@400": 3200 samples).
+
 func (s *Sim) InjectDTMF(uuid, digits string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,14 +164,21 @@ func (s *Sim) InjectDTMF(uuid, digits string) error {
 	if c == nil {
 		return errors.New("inject dtmf " + uuid + ": no such channel")
 	}
+	digits, samples := dtmfDuration(digits)
+	// Digits queue behind the ones still being sent, as FreeSWITCH's DTMF
+	// queue does (trace 06: "567" then "8@500" arrive in that order).
+	now := s.clock.Now()
+	start := max(time.Duration(0), c.dtmfUntil.Sub(now))
 	for i, r := range digits {
 		d := r
-		if i == 0 {
-			s.emitDTMF(c, d, 2000, "UNKNOWN")
+		at := start + time.Duration(i)*s.timing.DTMFGap
+		if at == 0 {
+			s.emitDTMF(c, d, samples, "UNKNOWN")
 			continue
 		}
-		s.after(time.Duration(i)*s.timing.DTMFGap, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
+		s.after(at, c, func() { s.emitDTMF(c, d, samples, "UNKNOWN") })
 	}
+	c.dtmfUntil = now.Add(start + time.Duration(len(digits))*s.timing.DTMFGap)
 	return nil
 }
 
@@ -180,6 +192,16 @@ func (s *Sim) HangUp(uuid string) error {
 	}
 	s.hangup(c, "NORMAL_CLEARING")
 	return nil
+}
+
+// dtmfDuration splits "digits[@ms]" into the digits and their duration in
+// 8 kHz samples (default 250 ms).
+func dtmfDuration(s string) (string, int) {
+	digits, ms, _ := strings.Cut(s, "@")
+	if n := atoiOr(ms, 0); n > 0 {
+		return digits, n * 8
+	}
+	return digits, 2000
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

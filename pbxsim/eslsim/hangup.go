@@ -1,5 +1,7 @@
 package eslsim
 
+import "strconv"
+
 // hangup ends c with cause in FreeSWITCH's order (traces 03, 04):
 // CHANNEL_HANGUP; CHANNEL_UNBRIDGE on the bridge's first leg; a playback's
 // PLAYBACK_STOP and CHANNEL_EXECUTE_COMPLETE; CHANNEL_UNPARK and the park
@@ -31,7 +33,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 			s.emitBridgeEvent(c, "CHANNEL_UNBRIDGE")
 		}
 	}
-	s.stopPlayback(c, "PLAYBACK ERROR", true)
+	s.stopPlayback(c, "PLAYBACK ERROR", "done", true)
 	c.playQ = nil
 	s.unpark(c)
 	if c.threeWay != nil {
@@ -41,6 +43,12 @@ func (s *Sim) hangup(c *channel, cause string) {
 	s.emitState(c, "CS_HANGUP")
 	s.emitCallState(c, "HANGUP")
 	s.emitState(c, "CS_REPORTING")
+	if !c.answered.IsZero() {
+		// FreeSWITCH computes answer_epoch with the other call-detail
+		// variables at hangup: a live answered leg has none (traces
+		// 03–08), so `uuid_getvar <leg> answer_epoch` answers _undef_.
+		c.setVar("answer_epoch", strconv.FormatInt(c.answered.Unix(), 10))
+	}
 	s.emit(c, "CHANNEL_HANGUP_COMPLETE", evOpt{pre: []Header{{"Hangup-Cause", cause}}, file: "switch_core_state_machine.c", fn: "switch_core_session_reporting_state"})
 	s.emit(c, "CHANNEL_DESTROY", evOpt{file: "switch_core_session.c", fn: "switch_core_session_perform_destroy"})
 	c.destroyed = true
@@ -70,13 +78,17 @@ func (s *Sim) hangup(c *channel, cause string) {
 
 // survive is a leg whose bridge ended under it: with park_after_bridge it
 // parks (CHANNEL_STATE CS_PARK, CHANNEL_PARK); without, FreeSWITCH hangs
-// it up NORMAL_CLEARING (trace 04).
+// it up NORMAL_CLEARING at once, from the state it is in (traces 04, 05, 08).
 func (s *Sim) survive(c *channel) {
 	if c.vars["park_after_bridge"] == "true" {
 		s.parkState(c)
 		return
 	}
-	s.emitState(c, "CS_EXECUTE")
+	if c.state == "CS_SOFT_EXECUTE" {
+		// The bridge's first leg returns to its execute loop before it
+		// hangs up (trace 04); the other one hangs up in CS_EXCHANGE_MEDIA.
+		s.emitState(c, "CS_EXECUTE")
+	}
 	s.hangup(c, "NORMAL_CLEARING")
 }
 

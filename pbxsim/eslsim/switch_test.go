@@ -231,7 +231,9 @@ func TestHoldMusicBroadcastAndBreak(t *testing.T) {
 		t.Errorf("MOH %q", v.MOHClass)
 	}
 	s.api(context.Background(), "uuid_break", b+" all")
-	wantTail(t, r, b, []string{"PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "PRIVATE_COMMAND"})
+	// The broadcast's COMMAND event comes last, PRIVATE_COMMAND headers
+	// appended (one frame, first Event-Name COMMAND, trace 05).
+	wantTail(t, r, b, []string{"PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "COMMAND"})
 	log := s.MediaLog(b)
 	if len(log) != 2 || log[0].Kind != "moh_start" || log[1].Kind != "moh_stop" {
 		t.Errorf("media log %+v", log)
