@@ -185,9 +185,8 @@ func startDriver(t *testing.T, addr, app string, opts func(*esl.Options)) (*esl.
 	rec.waitFor(t, "initial Resynced", func(evs []acd.Event) bool {
 		return slices.ContainsFunc(evs, func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && r.Initial })
 	})
-	if !d.Connected() {
-		t.Fatal("not Connected after the initial Resynced")
-	}
+	// Connected turns true once the re-read is over, just after Resynced.
+	waitSim(t, "Connected", d.Connected)
 	return d, rec, stop
 }
 
@@ -419,9 +418,16 @@ func TestHoldIsRemoveFromBridgePlusMusic(t *testing.T) {
 	}
 	w.agent("agent-h", "user/2003")
 	ctx := ctxT(t)
-	if err := w.driver.Bridge(ctx, "br-h", caller, "agent-h"); err != nil {
+	// As the ACD joins a call: an empty bridge, the agent, then the caller.
+	if err := w.driver.Bridge(ctx, "br-h"); err != nil {
 		t.Fatal(err)
 	}
+	for _, l := range []string{"agent-h", caller} {
+		if err := w.driver.AddToBridge(ctx, "br-h", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSim(t, "talking", func() bool { return peerOf(w.sim, caller) == "agent-h" })
 	// Hold.
 	if err := w.driver.RemoveFromBridge(ctx, "br-h", caller); err != nil {
 		t.Fatal(err)
@@ -496,7 +502,7 @@ func TestRecordingStartPauseResumeStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.agent("agent-r", "user/4001")
-	if err := w.driver.Bridge(ctx, "br-r", caller, "agent-r"); err != nil {
+	if err := w.driver.Bridge(ctx, "br-r", "agent-r", caller); err != nil { // the agent first, as the ACD joins them
 		t.Fatal(err)
 	}
 	if err := w.driver.StartRecording(ctx, "br-r", "call-1"); err != nil {
