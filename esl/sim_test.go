@@ -850,3 +850,67 @@ func TestAnswerDuringAnOutageIsReportedAfterTheReconnect(t *testing.T) {
 	}
 	w.rec.waitFor(t, "its hang-up", has(acd.LegHungUp{Leg: "r-outage", Cause: 16}))
 }
+
+// Many commands at once, from many goroutines, each get their own result:
+// eslgo would hand replies to whichever command waits, the driver sends
+// them one at a time and matches job results by Job-UUID. Every arrival of
+// a burst is reported exactly once.
+func TestConcurrentCommandsGetTheirOwnResults(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, nil)
+	const calls = 40
+	ids := make([]string, calls)
+	for i := range ids {
+		id, err := w.sim.Call(pbxsim.Caller{App: owner, ANI: fmt.Sprint(5552000 + i), DNIS: "8001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	w.rec.waitFor(t, "every arrival", func(evs []acd.Event) bool {
+		for _, id := range ids {
+			if count[acd.CallArrived](evs, id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// Every other caller hangs up; then all are answered at once.
+	for i := 0; i < calls; i += 2 {
+		if err := w.sim.HangUp(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.rec.waitFor(t, "hang-ups", func(evs []acd.Event) bool {
+		for i := 0; i < calls; i += 2 {
+			if count[acd.LegHungUp](evs, ids[i]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	ctx := ctxT(t)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.driver.Answer(ctx, id)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		gone := i%2 == 0
+		if gone != errors.Is(err, acd.ErrLegGone) || (!gone && err != nil) {
+			t.Errorf("answer of caller %d (gone %v): %v", i, gone, err)
+		}
+		if ch, _ := w.sim.Channel(ids[i]); !gone && ch.State != "Up" {
+			t.Errorf("caller %d not answered: %+v", i, ch)
+		}
+	}
+	for _, id := range ids {
+		if n := count[acd.CallArrived](w.rec.events(), id); n != 1 {
+			t.Fatalf("%d arrivals of %s", n, id)
+		}
+	}
+}
