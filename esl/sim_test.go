@@ -64,7 +64,7 @@ func (r *recorder) events() []acd.Event {
 }
 
 // waitFor waits until cond holds for the events so far.
-func (r *recorder) waitFor(t *testing.T, what string, cond func([]acd.Event) bool) []acd.Event {
+func (r *recorder) waitFor(t testing.TB, what string, cond func([]acd.Event) bool) []acd.Event {
 	t.Helper()
 	limit := time.NewTimer(deadline)
 	defer limit.Stop()
@@ -126,7 +126,7 @@ func quiet() *slog.Logger {
 }
 
 // newSim starts a simulated FreeSWITCH on a loopback port.
-func newSim(t *testing.T, opts eslsim.Options) (*eslsim.Sim, string) {
+func newSim(t testing.TB, opts eslsim.Options) (*eslsim.Sim, string) {
 	t.Helper()
 	opts.Password = "not-cluecon"
 	opts.Logger = quiet()
@@ -158,7 +158,7 @@ func newSim(t *testing.T, opts eslsim.Options) (*eslsim.Sim, string) {
 
 // startDriver runs a driver for app on addr until the test ends, and
 // waits for its initial Resynced.
-func startDriver(t *testing.T, addr, app string, opts func(*esl.Options)) (*esl.Driver, *recorder, context.CancelFunc) {
+func startDriver(t testing.TB, addr, app string, opts func(*esl.Options)) (*esl.Driver, *recorder, context.CancelFunc) {
 	t.Helper()
 	o := esl.Options{Addr: addr, Password: "not-cluecon", App: app, RequestTimeout: 3 * time.Second,
 		PingInterval: 100 * time.Millisecond, Logger: quiet().With("test", t.Name())}
@@ -197,7 +197,7 @@ func newWorld(t *testing.T, simOpts eslsim.Options, opts func(*esl.Options)) *wo
 	return &world{t: t, sim: sim, addr: addr, driver: d, rec: rec}
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	t.Cleanup(cancel)
 	return ctx
@@ -237,7 +237,7 @@ func (w *world) agent(leg, endpoint string) {
 // InjectDTMF per digit: each call emits its first digit at once, in order,
 // whereas the simulator schedules the later digits of one call on
 // independent timers, which a busy machine may run out of order.
-func injectDigits(t *testing.T, sim *eslsim.Sim, uuid, digits string) {
+func injectDigits(t testing.TB, sim *eslsim.Sim, uuid, digits string) {
 	t.Helper()
 	for _, d := range digits {
 		if err := sim.InjectDTMF(uuid, string(d)); err != nil {
@@ -257,7 +257,7 @@ func peerOf(sim *eslsim.Sim, uuid string) string {
 }
 
 // waitSim waits until cond holds on the simulator.
-func waitSim(t *testing.T, what string, cond func() bool) {
+func waitSim(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	limit := time.Now().Add(deadline)
 	for !cond() {
