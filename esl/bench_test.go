@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/acd"
+	"github.com/tandem-cc/tandem/esl"
 	"github.com/tandem-cc/tandem/pbxsim"
 	"github.com/tandem-cc/tandem/pbxsim/eslsim"
 )
@@ -14,10 +15,18 @@ import (
 // driver, real eslgo and the FreeSWITCH simulator over loopback: the
 // call parks, is answered and held with music, an agent is rung (its
 // phone answers at once), both are bridged, and the call ends. Reported
-// per hand-off: the time from the park to the bridge.
+// per hand-off: the time from the park to the bridge, with the default
+// reorder window and a short one (two events are waited for: the park and
+// the agent's answer, each held for the window).
 func BenchmarkHandoff(b *testing.B) {
+	for _, window := range []time.Duration{20 * time.Millisecond, 2 * time.Millisecond} {
+		b.Run(fmt.Sprint("window=", window), func(b *testing.B) { benchHandoff(b, window) })
+	}
+}
+
+func benchHandoff(b *testing.B, window time.Duration) {
 	sim, addr := newSim(b, eslsim.Options{Reorder: -1})
-	d, rec, _ := startDriver(b, addr, owner, nil)
+	d, rec, _ := startDriver(b, addr, owner, func(o *esl.Options) { o.ReorderWindow = window })
 	sim.SetPhone("user/9001", pbxsim.Phone{Mode: pbxsim.Answer})
 	ctx := ctxT(b)
 	var total time.Duration
