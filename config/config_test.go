@@ -413,6 +413,7 @@ func nestedKeys() []string {
 	walk(reflect.TypeOf(Queue{}), "queues.<name>")
 	walk(reflect.TypeOf(Node{}), "ivr.nodes.<name>")
 	walk(reflect.TypeOf(PBXNode{}), "pbx.nodes[]")
+	walk(reflect.TypeOf(PBXTrunk{}), "pbx.trunks[]")
 	return keys
 }
 

@@ -26,6 +26,9 @@ type PBX struct {
 	// still come from the environment by name
 	// (TANDEM_PBX_NODES_<NAME>_<FIELD>, see pbx_load.go).
 	Nodes []PBXNode `mapstructure:"nodes"`
+	// Trunks are the SIP trunks between nodes, one per ordered pair of
+	// nodes (see PBXTrunk): only with two or more Nodes.
+	Trunks []PBXTrunk `mapstructure:"trunks"`
 }
 
 // PBXNode is one PBX. Fields are those of its kind; Validate refuses the

@@ -29,6 +29,9 @@ pbx:
       addr: fs1.example
       recordings_dir: /var/lib/freeswitch/recordings
       moh_class: moh
+  trunks:
+    - {from: ast1, to: fs1, dial: "PJSIP/{exten}@fs1"}
+    - {from: fs1, to: ast1, dial: "sofia/gateway/ast1/{exten}"}
 dial:
   endpoint: fs1/sofia/gateway/trunk/{number}
 `
@@ -49,6 +52,10 @@ func validNodes() Config {
 			ReconnectBackoff: 50 * time.Millisecond, ReconnectBackoffMax: 2 * time.Second,
 			Addr: "fs1:8021", Mode: ModeInbound,
 		},
+	}
+	c.PBX.Trunks = []PBXTrunk{
+		{From: "ast1", To: "fs1", Dial: "PJSIP/{exten}@fs1"},
+		{From: "fs1", To: "ast1", Dial: "sofia/gateway/ast1/{exten}"},
 	}
 	c.Dial.Endpoint = "ast1/PJSIP/{number}@trunk"
 	return c
@@ -107,6 +114,9 @@ pbx:
   nodes:
     - {name: fs-east, kind: freeswitch, addr: "10.0.0.5:8022"}
     - {name: ast1, kind: asterisk, url: "http://pbx1:8088/ari", username: u, password: from-file}
+  trunks:
+    - {from: ast1, to: fs-east, dial: "PJSIP/{exten}@fs-east"}
+    - {from: fs-east, to: ast1, dial: "sofia/gateway/ast1/{exten}"}
 dial:
   endpoint: ast1/PJSIP/{number}@trunk
 `)))
@@ -315,6 +325,9 @@ func TestOutboundNodesNeedTheirOwnListenAddress(t *testing.T) {
 	fs2 := c.PBX.Nodes[1]
 	fs2.Name, fs2.Addr = "fs2", "fs2:8021"
 	c.PBX.Nodes = append(c.PBX.Nodes, fs2)
+	c.PBX.Trunks = append(c.PBX.Trunks,
+		PBXTrunk{From: "ast1", To: "fs2", Dial: "PJSIP/{exten}@fs2"}, PBXTrunk{From: "fs2", To: "ast1", Dial: "sofia/gateway/ast1/{exten}"},
+		PBXTrunk{From: "fs1", To: "fs2", Dial: "sofia/gateway/fs2/{exten}"}, PBXTrunk{From: "fs2", To: "fs1", Dial: "sofia/gateway/fs1/{exten}"})
 	for i := 1; i <= 2; i++ {
 		c.PBX.Nodes[i].Mode, c.PBX.Nodes[i].Listen = ModeOutbound, "0.0.0.0:8084"
 	}
@@ -382,7 +395,7 @@ func TestAgentEndpointPatternsCarryTheirNode(t *testing.T) {
 	})
 	t.Run("one freeswitch node", func(t *testing.T) {
 		c := validNodes()
-		c.PBX.Nodes = c.PBX.Nodes[1:]
+		c.PBX.Nodes, c.PBX.Trunks = c.PBX.Nodes[1:], nil
 		c.Dial.Endpoint = "sofia/gateway/trunk/{number}"
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)

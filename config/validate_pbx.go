@@ -28,6 +28,7 @@ var mohClass = regexp.MustCompile(`^[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,63}$`)
 // checkPBX checks the pbx section, and that it is not mixed with the
 // legacy ari section.
 func checkPBX(bad badFunc, c Config) {
+	defer checkTrunks(bad, c) // validate_trunks.go: after the node names it relies on
 	if len(c.PBX.Nodes) == 0 {
 		if c.PBX.App != defaults["pbx.app"] {
 			bad("pbx.app", msgPBXWithoutNodes, "ari.app")

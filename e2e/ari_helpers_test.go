@@ -7,12 +7,6 @@ import (
 	"github.com/tandem-cc/tandem/internal/lab"
 )
 
-// hangupViaARI hangs a channel up through the simulator's REST API, as the
-// far end hanging up would look to Tandem.
-func hangupViaARI(l *controlLab, id string) error {
-	return deleteChannel(l.Lab, id)
-}
-
 func deleteChannel(l *lab.Lab, id string) error {
 	req, _ := http.NewRequest(http.MethodDelete, l.ARIURL+"/channels/"+id+"?reason_code=16", nil)
 	req.SetBasicAuth("tandem", "tandem-secret")

@@ -18,9 +18,10 @@ import (
 )
 
 // Callback labs: queue "sales" offers a courtesy callback on digit 1, dials
-// through PJSIP/{number} (the simulator's scripted phones) with its own
-// outbound caller id, and retries quickly.
+// through the PBX's endpoint for {number} (the simulator's scripted
+// phones) with its own outbound caller id, and retries quickly.
 type cbOptions struct {
+	pbx      lab.PBXKind // default Asterisk
 	replicas int
 	// sales replaces the default settings of queue sales when set.
 	sales *acd.QueueSettings
@@ -69,6 +70,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 		o.dialRing = 2 * time.Second
 	}
 	l := startLabWith(t, lab.Options{
+		PBX:       o.pbx,
 		Replicas:  max(o.replicas, 1),
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -86,7 +88,7 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 			Clock:         o.clock,
 			IVR:           o.ivr,
 			Policy:        acd.Policy{MaxConcurrentCalls: o.maxCalls},
-			Dial:          acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: o.dialRing},
+			Dial:          acd.DialSettings{Endpoint: o.pbx.Endpoint("{number}"), DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: o.dialRing},
 			CallbackPoll:  50 * time.Millisecond,
 			CallbackLease: o.lease,
 		},
@@ -95,12 +97,12 @@ func startCallbackLab(t *testing.T, o cbOptions) *lab.Lab {
 	return l
 }
 
-// customer is the endpoint a callback to number rings.
-func customer(number string) string { return "PJSIP/" + number }
+// customer is the endpoint a callback to number rings on l's PBX.
+func customer(l *lab.Lab, number string) string { return l.Endpoint(number) }
 
 // originates counts the legs the simulator was asked to ring to endpoint.
 func originates(l *lab.Lab, endpoint string) int {
-	return l.Sim.Stats().OriginatesByEndpoint[endpoint]
+	return l.PBX.Stats().OriginatesByEndpoint[endpoint]
 }
 
 func getCallback(t *testing.T, l *lab.Lab, id string) callbacks.Callback {
@@ -190,14 +192,25 @@ func nextEvent(t *testing.T, ch <-chan acd.AgentEvent, typ string) acd.AgentEven
 	}
 }
 
-// waitBridged waits until the call's bridge holds the agent and the
-// customer.
+// waitBridged waits until the call's agent shares media at the PBX with
+// another leg: the customer it was dialled to.
 func waitBridged(t *testing.T, l *lab.Lab, conn string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "agent and customer bridged in "+conn, func() bool {
-		b, ok := l.Sim.Bridge(conn)
-		return ok && len(b.Channels) == 2
+		agent := interaction(t, l, conn).AgentLeg
+		return agent != "" && len(bridgedNow(l, agent)) == 1
 	})
+}
+
+// bridgedNow lists the live legs that share media with leg now.
+func bridgedNow(l *lab.Lab, leg string) []string {
+	var out []string
+	for _, c := range l.PBX.Channels() {
+		if c.ID != leg && l.Bridged(leg, c.ID) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
 }
 
 // askForCallback places a call to queue sales (DNIS 800) from ani, waits
@@ -205,12 +218,12 @@ func waitBridged(t *testing.T, l *lab.Lab, conn string) {
 // asking for the number: the callback is started.
 func askForCallback(t *testing.T, l *lab.Lab, ani string) (string, acd.Interaction) {
 	t.Helper()
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: ani, DNIS: "800"})
+	leg, err := l.PBX.Call(pbxsim.Caller{ANI: ani, DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix := waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued)
-	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
+	if err := l.PBX.InjectDTMF(leg, "1"); err != nil {
 		t.Fatal(err)
 	}
 	waitPlayed(t, l, leg, "sound:cb-enter-number")

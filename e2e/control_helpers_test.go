@@ -20,7 +20,8 @@ import (
 )
 
 // controlLab is a lab set up for call control: wrap-up, an outside dial
-// plan that rings simulated PJSIP phones, a recorded queue with variables.
+// plan that rings the PBX's simulated phones, a recorded queue with
+// variables.
 type controlLab struct {
 	*lab.Lab
 	t *testing.T
@@ -36,6 +37,7 @@ var salesVariables = []cad.Variable{
 }
 
 type controlOptions struct {
+	pbx       lab.PBXKind // default Asterisk
 	replicas  int
 	wrapUp    time.Duration // 0: 5s
 	ring      time.Duration // 0: 3s
@@ -71,6 +73,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 		}
 	}
 	l := startLabWith(t, lab.Options{
+		PBX:       o.pbx,
 		Replicas:  o.replicas,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -87,7 +90,7 @@ func startControlLab(t *testing.T, o controlOptions) *controlLab {
 			WrapUpCodes:           []string{"resolved", "follow-up", "escalated"},
 			DefaultWrapUpCode:     "resolved",
 			IdleReasons:           []string{"break", "lunch"},
-			Dial:                  acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 3 * time.Second},
+			Dial:                  acd.DialSettings{Endpoint: o.pbx.Endpoint("{number}"), DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 3 * time.Second},
 			PrivacyShield:         privacyShield,
 			Clock:                 o.clock,
 			BlindTransferNoAnswer: o.blindMiss,
@@ -105,7 +108,7 @@ func (l *controlLab) engine() *acd.Engine { return l.Replicas[0].Engine }
 // after 30 ms, and makes them available unless idle is true.
 func (l *controlLab) agent(r int, id, endpoint string, idle bool, queues ...string) {
 	l.t.Helper()
-	l.Sim.SetPhone(endpoint, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond})
+	l.PBX.SetPhone(endpoint, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond})
 	e := l.Replicas[r].Engine
 	ctx := context.Background()
 	if _, err := e.Login(ctx, id, endpoint, queues, nil); err != nil {
@@ -126,7 +129,7 @@ func (l *controlLab) agent(r int, id, endpoint string, idle bool, queues ...stri
 // agent has it; it returns the interaction.
 func (l *controlLab) callConnected(vars map[string]string) acd.Interaction {
 	l.t.Helper()
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "800", Vars: vars})
+	leg, err := l.PBX.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "800", Vars: vars})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -146,24 +149,43 @@ func (l *controlLab) view(agent string, what string, cond func(acd.CallView) boo
 	return v
 }
 
-// channel reads a simulator channel.
+// channel reads a leg at the simulated PBX.
 func (l *controlLab) channel(id string) pbxsim.ChannelView {
-	ch, _ := l.Sim.Channel(id)
+	ch, _ := l.PBX.Channel(id)
 	return ch
 }
 
-// inBridge says whether leg is in the call's bridge.
-func (l *controlLab) inBridge(conn, leg string) bool {
-	b, ok := l.Sim.Bridge(conn)
-	if !ok {
-		return false
-	}
-	for _, c := range b.Channels {
-		if c == leg {
-			return true
+// alone says whether leg shares media with no live leg now (a held
+// customer hears music, nobody else).
+func (l *controlLab) alone(leg string) bool { return len(bridgedNow(l.Lab, leg)) == 0 }
+
+// onlyBridged says whether exactly the pairs of legs given share media now,
+// among the legs named: every leg named in a pair is bridged with its
+// partner and with no other leg named. onlyBridged(a, b) says a and b hear
+// each other; onlyBridged(a, b, c) that nobody hears c; onlyBridged(a, b, b, c,
+// a, c) a three-way conference.
+func (l *controlLab) onlyBridged(pairs ...string) bool {
+	l.t.Helper()
+	want := map[[2]string]bool{}
+	var legs []string
+	seen := map[string]bool{}
+	for i, leg := range pairs {
+		if !seen[leg] {
+			seen[leg] = true
+			legs = append(legs, leg)
+		}
+		if i%2 == 1 {
+			want[[2]string{pairs[i-1], leg}], want[[2]string{leg, pairs[i-1]}] = true, true
 		}
 	}
-	return false
+	for i, a := range legs {
+		for _, b := range legs[i+1:] {
+			if l.Bridged(a, b) != want[[2]string{a, b}] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // agentHistory reads the states an agent went through, from the shared

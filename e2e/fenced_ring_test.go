@@ -48,14 +48,15 @@ func (p mediaHoldPBX) StartMedia(ctx context.Context, leg, playback string, item
 // (not a multiple of the sweep interval: its timer is told apart).
 const announceEvery = 1500 * time.Millisecond
 
-// startAnnounceLab is a one-replica lab whose queue announces the caller's
+// startAnnounceLab is a one-replica lab on pbx whose queue announces the caller's
 // position every announceEvery on a fake clock, with the announcement held
 // as mediaHoldPBX says.
 // wraps, if any, go between the driver and the hold (the first one
 // innermost).
-func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX, wraps ...func(acd.PBX) acd.PBX) *lab.Lab {
+func startAnnounceLab(t *testing.T, pbx lab.PBXKind, fc *clock.Fake, p *mediaHoldPBX, wraps ...func(acd.PBX) acd.PBX) *lab.Lab {
 	t.Helper()
 	l := startLabWith(t, lab.Options{
+		PBX:       pbx,
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -86,50 +87,52 @@ func startAnnounceLab(t *testing.T, fc *clock.Fake, p *mediaHoldPBX, wraps ...fu
 // agent again while the first leg still rang (the chaos test's sigterm
 // scenario: an agent rung twice, a call with two agent legs).
 func TestFencedOfferRingsNobody(t *testing.T) {
-	fc := clock.NewFake(time.Now())
-	var armed atomic.Bool
-	held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
-	l := startAnnounceLab(t, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
-	ctx := context.Background()
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitState(t, l, c1, acd.StateQueued)
-	armed.Store(true)
-	playAnnouncement(fc)
-	<-held // the actor plays the announcement
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	waitState(t, l, c1, acd.StateOffered)
-	// The seat's fence moves on while the offer waits in the actor's
-	// mailbox, as when a survivor claims it: r1's token is stale.
-	r1 := l.Replicas[0]
-	if _, err := acd.NewLease(l.RDB, "tandem", acd.Seat{Node: r1.Node, App: r1.App}, "elsewhere/1", 0).Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	if err := <-ended; err != nil {
-		t.Fatalf("the held announcement ended with the engine (%v), not by its release", err)
-	}
-	// r1 finds itself fenced, takes its seat back and rebuilds the call.
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Agent != "a1" {
-		t.Fatalf("connected to %s", ix.Agent)
-	}
-	for _, o := range l.Sim.Originates() {
-		if o.Channel == c1+"-a1" {
-			t.Fatalf("the fenced holder rang the offer: %+v", o)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		fc := clock.NewFake(time.Now())
+		var armed atomic.Bool
+		held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+		l := startAnnounceLab(t, pbx, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
+		ctx := context.Background()
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
-		t.Fatalf("double offers %d, agents rung twice %d", st.DoubleOffers, st.AgentsWithTwoCalls)
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	checkHistory(t, l)
+		c1 := interactionOfWait(t, l, leg)
+		waitState(t, l, c1, acd.StateQueued)
+		armed.Store(true)
+		playAnnouncement(fc)
+		<-held // the actor plays the announcement
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		waitState(t, l, c1, acd.StateOffered)
+		// The seat's fence moves on while the offer waits in the actor's
+		// mailbox, as when a survivor claims it: r1's token is stale.
+		r1 := l.Replicas[0]
+		if _, err := acd.NewLease(l.RDB, "tandem", acd.Seat{Node: r1.Node, App: r1.App}, "elsewhere/1", 0).Acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-ended; err != nil {
+			t.Fatalf("the held announcement ended with the engine (%v), not by its release", err)
+		}
+		// r1 finds itself fenced, takes its seat back and rebuilds the call.
+		ix := waitState(t, l, c1, acd.StateConnected)
+		if ix.Agent != "a1" {
+			t.Fatalf("connected to %s", ix.Agent)
+		}
+		for _, o := range l.PBX.Originates() {
+			if o.Channel == c1+"-a1" {
+				t.Fatalf("the fenced holder rang the offer: %+v", o)
+			}
+		}
+		if st := l.PBX.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+			t.Fatalf("double offers %d, agents rung twice %d", st.DoubleOffers, st.AgentsWithTwoCalls)
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		checkHistory(t, l)
+	})
 }
 
 // TestReplacedApplicationStopsTheCalls: once Asterisk says another
@@ -143,7 +146,7 @@ func TestReplacedApplicationStopsTheCalls(t *testing.T) {
 	fc := clock.NewFake(time.Now())
 	var armed atomic.Bool
 	held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
-	l := startAnnounceLab(t, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
+	l := startAnnounceLab(t, lab.Asterisk, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
 	defer close(release)
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
 	if err != nil {
@@ -184,43 +187,45 @@ func TestReplacedApplicationStopsTheCalls(t *testing.T) {
 // in RONA, since their phone never rang — and the agent is offered the
 // call again and answers.
 func TestRestartGivesBackAnOfferNeverRung(t *testing.T) {
-	fc := clock.NewFake(time.Now())
-	var armed atomic.Bool
-	held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
-	defer close(release)
-	l := startAnnounceLab(t, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitState(t, l, c1, acd.StateQueued)
-	armed.Store(true)
-	playAnnouncement(fc)
-	<-held
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" {
-		t.Fatalf("before the stop: agent leg %q", ix.AgentLeg)
-	}
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-ended; err == nil {
-		t.Fatal("the held announcement was released; the engine's stop should have ended it")
-	}
-	l.RestartEngine(0)
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Agent != "a1" || ix.RONAs != 0 {
-		t.Fatalf("connected to %s after %d RONAs", ix.Agent, ix.RONAs)
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		fc := clock.NewFake(time.Now())
+		var armed atomic.Bool
+		held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+		defer close(release)
+		l := startAnnounceLab(t, pbx, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended})
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := interactionOfWait(t, l, leg)
+		waitState(t, l, c1, acd.StateQueued)
+		armed.Store(true)
+		playAnnouncement(fc)
+		<-held
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" {
+			t.Fatalf("before the stop: agent leg %q", ix.AgentLeg)
+		}
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-ended; err == nil {
+			t.Fatal("the held announcement was released; the engine's stop should have ended it")
+		}
+		l.RestartEngine(0)
+		ix := waitState(t, l, c1, acd.StateConnected)
+		if ix.Agent != "a1" || ix.RONAs != 0 {
+			t.Fatalf("connected to %s after %d RONAs", ix.Agent, ix.RONAs)
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	checkHistory(t, l)
 }
 
 // playAnnouncement fires the waiting call's first announcement, once its

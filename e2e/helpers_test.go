@@ -1,5 +1,8 @@
-// Package e2e runs whole calls through the Asterisk simulator, with real
-// ari/v5 clients, real Redis and one or more Tandem replicas.
+// Package e2e runs whole calls through the simulated PBXs, with the real
+// client libraries, real Redis and one or more Tandem replicas. The
+// scenarios of the product's features run once per PBX kind (forEachPBX);
+// tests about one driver's own protocol (ARI's applications, bridges and
+// WebSocket) run on that PBX only.
 package e2e
 
 import (
@@ -20,20 +23,22 @@ import (
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
+// startLab starts a lab on Asterisk (startLabOn).
 func startLab(t *testing.T, replicas int, ring time.Duration) *lab.Lab {
 	t.Helper()
-	return startLabOn(t, replicas, ring, nil)
+	return startLabOn(t, lab.Asterisk, replicas, ring, nil)
 }
 
-// startLabOn is startLab with the engines' timers on clk (nil: the
-// system clock).
-func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock) *lab.Lab {
+// startLabOn starts a lab on PBX pbx with queues sales and support (DNIS
+// 800 goes to sales), the engines' timers on clk (nil: the system clock).
+func startLabOn(t *testing.T, pbx lab.PBXKind, replicas int, ring time.Duration, clk clock.Clock) *lab.Lab {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	l := startLabWith(t, lab.Options{
+		PBX:       pbx,
 		Replicas:  replicas,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -52,7 +57,7 @@ func startLabOn(t *testing.T, replicas int, ring time.Duration, clk clock.Clock)
 // login logs an agent in through replica r and makes it available.
 func login(t *testing.T, l *lab.Lab, r int, id, endpoint string, phone pbxsim.Phone, queues ...string) {
 	t.Helper()
-	l.Sim.SetPhone(endpoint, phone)
+	l.PBX.SetPhone(endpoint, phone)
 	e := l.Replicas[r].Engine
 	ctx := context.Background()
 	if _, err := e.Login(ctx, id, endpoint, queues, nil); err != nil {

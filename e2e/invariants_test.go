@@ -27,7 +27,7 @@ func answeredNotBridged(t *testing.T, l *lab.Lab) []string {
 			continue
 		}
 		bridged := false
-		for _, other := range l.Sim.BridgedWith(ix.CallerLeg) {
+		for _, other := range l.PBX.BridgedWith(ix.CallerLeg) {
 			if strings.HasPrefix(other, ix.ConnectionID+"-") {
 				bridged = true
 			}

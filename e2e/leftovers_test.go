@@ -113,53 +113,55 @@ func TestEveryLabChecksWhatItLeaves(t *testing.T) {
 // as GET /ari/bridges showed on Asterisk). Nothing else is left either:
 // no channel, snoop or recording (the sales queue records).
 func TestFailedBlindTransferLeavesNoBridge(t *testing.T) {
-	const number = "+442079460958"
-	for _, tc := range []struct {
-		name   string
-		target acd.Target
-		phone  pbxsim.Phone
-		state  string // the interaction's end
-	}{
-		// The outside number was to take the call over, as connected:
-		// the call ends as a connected call does.
-		{"number busy", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Busy}, acd.StateEnded},
-		{"number unreachable", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Unreachable}, acd.StateEnded},
-		{"number rejects", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Reject, RingFor: 20 * time.Millisecond}, acd.StateEnded},
-		// The agent was offered the call: a blind transfer they do not
-		// take abandons it (the lab's default policy).
-		{"agent phone busy", acd.Target{Kind: acd.TargetAgent, Value: "a2"}, pbxsim.Phone{Mode: pbxsim.Busy}, acd.StateAbandoned},
-		{"agent phone unreachable", acd.Target{Kind: acd.TargetAgent, Value: "a2"}, pbxsim.Phone{Mode: pbxsim.Unreachable}, acd.StateAbandoned},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := startControlLab(t, controlOptions{})
-			l.agent(0, "a1", "PJSIP/1001", false, "sales")
-			l.agent(0, "a2", "PJSIP/1002", false, "support")
-			l.Sim.SetPhone("PJSIP/1002", tc.phone)
-			l.Sim.SetPhone("PJSIP/"+number, tc.phone)
-			ix := l.callConnected(nil)
-			if _, ok := l.Sim.Bridge(ix.ConnectionID); !ok {
-				t.Fatal("no bridge for the connected call: nothing to test")
-			}
-			if _, err := l.engine().Transfer(context.Background(), "a1", tc.target); err != nil {
-				t.Fatal(err)
-			}
-			got := waitState(t, l.Lab, ix.ConnectionID, tc.state)
-			if got.EndedBy != "system" {
-				t.Errorf("ended by %q, want system", got.EndedBy)
-			}
-			waitFor(t, 5*time.Second, "customer hung up", func() bool { return l.channel(ix.CallerLeg).HungUp })
-			// Nobody else is on the PBX: what is left now stays.
-			ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-			defer cancel()
-			if s := l.Settle(ctx, false); !s.Clean() {
-				t.Fatalf("after the failed transfer: %s", s)
-			}
-			if tc.target.Kind == acd.TargetAgent {
-				waitAgent(t, l.Lab, "a2", agents.RONA)
-			}
-			checkHistory(t, l.Lab)
-		})
-	}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		const number = "+442079460958"
+		for _, tc := range []struct {
+			name   string
+			target acd.Target
+			phone  pbxsim.Phone
+			state  string // the interaction's end
+		}{
+			// The outside number was to take the call over, as connected:
+			// the call ends as a connected call does.
+			{"number busy", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Busy}, acd.StateEnded},
+			{"number unreachable", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Unreachable}, acd.StateEnded},
+			{"number rejects", acd.Target{Kind: acd.TargetNumber, Value: number}, pbxsim.Phone{Mode: pbxsim.Reject, RingFor: 20 * time.Millisecond}, acd.StateEnded},
+			// The agent was offered the call: a blind transfer they do not
+			// take abandons it (the lab's default policy).
+			{"agent phone busy", acd.Target{Kind: acd.TargetAgent, Value: "a2"}, pbxsim.Phone{Mode: pbxsim.Busy}, acd.StateAbandoned},
+			{"agent phone unreachable", acd.Target{Kind: acd.TargetAgent, Value: "a2"}, pbxsim.Phone{Mode: pbxsim.Unreachable}, acd.StateAbandoned},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				l := startControlLab(t, controlOptions{pbx: pbx})
+				l.agent(0, "a1", l.Endpoint("1001"), false, "sales")
+				l.agent(0, "a2", l.Endpoint("1002"), false, "support")
+				l.PBX.SetPhone(l.Endpoint("1002"), tc.phone)
+				l.PBX.SetPhone(l.Endpoint(number), tc.phone)
+				ix := l.callConnected(nil)
+				if !l.Bridged(ix.CallerLeg, ix.AgentLeg) {
+					t.Fatal("caller and agent not bridged: nothing to test")
+				}
+				if _, err := l.engine().Transfer(context.Background(), "a1", tc.target); err != nil {
+					t.Fatal(err)
+				}
+				got := waitState(t, l.Lab, ix.ConnectionID, tc.state)
+				if got.EndedBy != "system" {
+					t.Errorf("ended by %q, want system", got.EndedBy)
+				}
+				waitFor(t, 5*time.Second, "customer hung up", func() bool { return l.channel(ix.CallerLeg).HungUp })
+				// Nobody else is on the PBX: what is left now stays.
+				ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+				defer cancel()
+				if s := l.Settle(ctx, false); !s.Clean() {
+					t.Fatalf("after the failed transfer: %s", s)
+				}
+				if tc.target.Kind == acd.TargetAgent {
+					waitAgent(t, l.Lab, "a2", agents.RONA)
+				}
+				checkHistory(t, l.Lab)
+			})
+		}
+	})
 }
 
 // lateBridgeAnswer plays an Asterisk that creates a bridge but answers the

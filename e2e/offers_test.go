@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -88,14 +89,16 @@ func (g *pbxGate) Run(ctx context.Context, handle func(acd.Event)) error {
 // consult's offer (made by replica 1's script, through replica 0's inbox)
 // queue up behind it, in that order.
 func TestConsultEndedWithItsOfferInFlightRingsTheFreedAgent(t *testing.T) {
-	for _, end := range []string{"agent ends the consult", "customer hangs up"} {
-		t.Run(end, func(t *testing.T) { consultEndedWithOfferInFlight(t, end == "customer hangs up") })
-	}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		for _, end := range []string{"agent ends the consult", "customer hangs up"} {
+			t.Run(end, func(t *testing.T) { consultEndedWithOfferInFlight(t, pbx, end == "customer hangs up") })
+		}
+	})
 }
 
-func consultEndedWithOfferInFlight(t *testing.T, customerHangsUp bool) {
+func consultEndedWithOfferInFlight(t *testing.T, pbx lab.PBXKind, customerHangsUp bool) {
 	var gate *pbxGate
-	l := startControlLab(t, controlOptions{replicas: 2, wrapPBX: func(node string, p acd.PBX) acd.PBX {
+	l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2, wrapPBX: func(node string, p acd.PBX) acd.PBX {
 		if gate != nil {
 			return p // replica 0's port only
 		}
@@ -103,18 +106,18 @@ func consultEndedWithOfferInFlight(t *testing.T, customerHangsUp bool) {
 		return gate
 	}})
 	ctx := context.Background()
-	l.agent(0, "a1", "PJSIP/1001", false, "sales")
-	l.agent(0, "s1", "PJSIP/2001", true, "support") // idle for now
+	l.agent(0, "a1", l.Endpoint("1001"), false, "sales")
+	l.agent(0, "s1", l.Endpoint("2001"), true, "support") // idle for now
 	e0, e1 := l.Replicas[0].Engine, l.Replicas[1].Engine
 
 	// The customer, with a1; a second caller waiting in support. Both
 	// calls belong to replica 0.
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "800", App: l.Replicas[0].App})
+	leg, err := l.PBX.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "800", App: l.Replicas[0].App})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix := waitState(t, l.Lab, interactionOf(t, l.Lab, leg).ConnectionID, "connected")
-	leg2, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550142", DNIS: "801", App: l.Replicas[0].App})
+	leg2, err := l.PBX.Call(pbxsim.Caller{ANI: "+12025550142", DNIS: "801", App: l.Replicas[0].App})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func consultEndedWithOfferInFlight(t *testing.T, customerHangsUp bool) {
 	if customerHangsUp {
 		// The customer's line drops; the hang-up waits in the mailbox.
 		gate.watchHangup(ix.CallerLeg)
-		if err := l.Replicas[1].Driver.Hangup(ctx, ix.CallerLeg, acd.CauseNormal); err != nil {
+		if err := l.Replicas[1].PBX.Hangup(ctx, ix.CallerLeg, acd.CauseNormal); err != nil {
 			t.Fatal(err)
 		}
 		<-gate.hungUp

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -17,7 +18,7 @@ import (
 // stayed on the PBX, empty, for ever (the chaos test's rolling scenario,
 // with callbacks whose seat moved).
 func TestOrphanOfferTakesItsBridge(t *testing.T) {
-	l, reconciled := startReconcileLab(t, nil)
+	l, reconciled := startReconcileLab(t, lab.Asterisk, nil)
 	ctx := context.Background()
 	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
 	if err != nil {

@@ -22,6 +22,9 @@ import (
 // dial-outs and callbacks are all covered.
 func requireCodecsOnEveryOriginate(t *testing.T, l *lab.Lab) {
 	t.Helper()
+	if l.Sim == nil {
+		return // ARI's originator and formats parameters: Asterisk only
+	}
 	t.Cleanup(func() {
 		for _, o := range l.Sim.Originates() {
 			if o.Originator == "" && o.Formats == "" {
@@ -89,7 +92,7 @@ func TestCallbackLegsCarryFormatsThenTheAgentAsOriginator(t *testing.T) {
 	e := l.Replicas[0].Engine
 	const number = "+12025550123"
 	l.Sim.SetPhone("PJSIP/1001", answers)
-	l.Sim.SetPhone(customer(number), answers)
+	l.Sim.SetPhone(customer(l, number), answers)
 	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +109,7 @@ func TestCallbackLegsCarryFormatsThenTheAgentAsOriginator(t *testing.T) {
 		switch o.Endpoint {
 		case "PJSIP/1001":
 			agentLeg = o
-		case customer(number):
+		case customer(l, number):
 			customerLeg = o
 		}
 	}

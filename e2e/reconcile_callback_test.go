@@ -8,6 +8,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -20,44 +21,45 @@ import (
 // has a done callback: the interaction and the agent stayed connected, the
 // agent's leg up in its bridge (the chaos test's sigterm scenario).
 func TestConnectedCallbackSurvivesARestart(t *testing.T) {
-	l := startCallbackLab(t, cbOptions{})
-	ctx := context.Background()
-	e := l.Replicas[0].Engine
-	const number = "+12025550123"
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	l.Sim.SetPhone(customer(number), answers)
-	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitCallback(t, l, cb.ID, callbacks.StateDone)
-	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
-	var custLeg string
-	waitFor(t, 5*time.Second, "customer and agent bridged", func() bool {
-		legs := l.Sim.LiveLegs(customer(number))
-		if len(legs) != 1 {
-			return false
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startCallbackLab(t, cbOptions{pbx: pbx})
+		ctx := context.Background()
+		e := l.Replicas[0].Engine
+		const number = "+12025550123"
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		l.PBX.SetPhone(customer(l, number), answers)
+		cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+		if err != nil {
+			t.Fatal(err)
 		}
-		custLeg = legs[0]
-		b, ok := l.Sim.Bridge(ix.ConnectionID)
-		return ok && len(b.Channels) == 2
+		waitCallback(t, l, cb.ID, callbacks.StateDone)
+		ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+		var custLeg string
+		waitFor(t, 5*time.Second, "customer and agent bridged", func() bool {
+			legs := l.PBX.LiveLegs(customer(l, number))
+			if len(legs) != 1 {
+				return false
+			}
+			custLeg = legs[0]
+			return l.Bridged(custLeg, interaction(t, l, ix.ConnectionID).AgentLeg)
+		})
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		if err := l.PBX.HangUp(custLeg); err != nil {
+			t.Fatal(err)
+		}
+		if got := waitState(t, l, ix.ConnectionID, acd.StateEnded); got.EndedBy != "caller" {
+			t.Fatalf("ended by %q", got.EndedBy)
+		}
+		// No wrap-up in this lab: a1 is available again.
+		waitFor(t, 10*time.Second, "a1 available", func() bool { return agentState(t, l, "a1") == agents.Available })
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	if err := deleteChannel(l, custLeg); err != nil {
-		t.Fatal(err)
-	}
-	if got := waitState(t, l, ix.ConnectionID, acd.StateEnded); got.EndedBy != "caller" {
-		t.Fatalf("ended by %q", got.EndedBy)
-	}
-	// No wrap-up in this lab: a1 is available again.
-	waitFor(t, 10*time.Second, "a1 available", func() bool { return agentState(t, l, "a1") == agents.Available })
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	checkHistory(t, l)
 }
 
 // TestOrphanCallbackCallIsFailed: a callback interaction of the seat whose
@@ -69,36 +71,38 @@ func TestConnectedCallbackSurvivesARestart(t *testing.T) {
 // state is failed). Before, it stayed live for ever with the
 // agent on it (the chaos test's rolling scenario: an agent left ringing).
 func TestOrphanCallbackCallIsEnded(t *testing.T) {
-	l := startCallbackLab(t, cbOptions{})
-	ctx := context.Background()
-	e := l.Replicas[0].Engine
-	const number = "+12025550123"
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	l.Sim.SetPhone(customer(number), answers)
-	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitCallback(t, l, cb.ID, callbacks.StateDone)
-	ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
-	waitFor(t, 5*time.Second, "customer and agent bridged", func() bool {
-		b, ok := l.Sim.Bridge(ix.ConnectionID)
-		return ok && len(b.Channels) == 2
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startCallbackLab(t, cbOptions{pbx: pbx})
+		ctx := context.Background()
+		e := l.Replicas[0].Engine
+		const number = "+12025550123"
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		l.PBX.SetPhone(customer(l, number), answers)
+		cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: number})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitCallback(t, l, cb.ID, callbacks.StateDone)
+		ix := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+		waitFor(t, 5*time.Second, "customer and agent bridged", func() bool {
+			agent := interaction(t, l, ix.ConnectionID).AgentLeg
+			return agent != "" && len(bridgedNow(l, agent)) == 1
+		})
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		key := callbacks.NewStore(l.RDB, "tandem").Keys().Callback(cb.ID)
+		if err := l.RDB.HSet(ctx, key, "conn", "another-interaction").Err(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		if got := waitState(t, l, ix.ConnectionID, acd.StateEnded); got.EndedBy != "system" {
+			t.Fatalf("ended by %q", got.EndedBy)
+		}
+		waitFor(t, 10*time.Second, "a1 available", func() bool { return agentState(t, l, "a1") == agents.Available })
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	key := callbacks.NewStore(l.RDB, "tandem").Keys().Callback(cb.ID)
-	if err := l.RDB.HSet(ctx, key, "conn", "another-interaction").Err(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	if got := waitState(t, l, ix.ConnectionID, acd.StateEnded); got.EndedBy != "system" {
-		t.Fatalf("ended by %q", got.EndedBy)
-	}
-	waitFor(t, 10*time.Second, "a1 available", func() bool { return agentState(t, l, "a1") == agents.Available })
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	checkHistory(t, l)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/internal/clock"
 	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -52,62 +53,64 @@ func (p inboxFirstPBX) Takeover(ctx context.Context, owner string, legs []string
 // (chaos sigstop: an agent rung while on another leg), and the call never
 // connected.
 func TestRestartDropsAnInboxOfferItsRebuildGaveBack(t *testing.T) {
-	fc := clock.NewFake(time.Now())
-	var armed, inboxFirst atomic.Bool
-	held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
-	defer close(release)
-	keys := keyspace.New("tandem")
-	var rdb *redis.Client
-	l := startAnnounceLab(t, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended}, func(pbx acd.PBX) acd.PBX {
-		return inboxFirstPBX{PBX: pbx, armed: &inboxFirst, rdb: rdb, inbox: keys.Inbox("r1")}
-	})
-	ctx := context.Background()
-	rdb = l.RDB
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitState(t, l, c1, acd.StateQueued)
-	armed.Store(true)
-	playAnnouncement(fc)
-	<-held
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" || ix.Offers != 1 {
-		t.Fatalf("before the stop: agent leg %q after %d offers", ix.AgentLeg, ix.Offers)
-	}
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-ended; err == nil {
-		t.Fatal("the held announcement was released; the engine's stop should have ended it")
-	}
-	// The same offer, delivered to the seat's consumer and never
-	// acknowledged.
-	inbox := keys.Inbox("r1")
-	if err := l.RDB.XAdd(ctx, &redis.XAddArgs{Stream: inbox, Values: map[string]any{"conn": c1, "agent": "a1", "endpoint": "PJSIP/1001", "attempt": 1}}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "owner", Consumer: "r1", Streams: []string{inbox, ">"}, Count: 10, Block: -1}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	inboxFirst.Store(true)
-	l.RestartEngine(0)
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Agent != "a1" || ix.AgentLeg != c1+"-a2" {
-		t.Fatalf("connected to %s on %s, want a1 on the second offer's leg", ix.Agent, ix.AgentLeg)
-	}
-	if st := l.Sim.Stats(); st.AgentsWithTwoCalls != 0 || st.DoubleOffers != 0 {
-		t.Fatalf("agent rung while on another leg %d times, call offered twice %d times", st.AgentsWithTwoCalls, st.DoubleOffers)
-	}
-	for _, o := range l.Sim.Originates() {
-		if o.Channel == c1+"-a1" {
-			t.Fatalf("the given-back offer's leg %s was rung", o.Channel)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		fc := clock.NewFake(time.Now())
+		var armed, inboxFirst atomic.Bool
+		held, release, ended := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+		defer close(release)
+		keys := keyspace.New("tandem")
+		var rdb *redis.Client
+		l := startAnnounceLab(t, pbx, fc, &mediaHoldPBX{armed: &armed, held: held, release: release, ended: ended}, func(pbx acd.PBX) acd.PBX {
+			return inboxFirstPBX{PBX: pbx, armed: &inboxFirst, rdb: rdb, inbox: keys.Inbox("r1")}
+		})
+		ctx := context.Background()
+		rdb = l.RDB
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	checkHistory(t, l)
+		c1 := interactionOfWait(t, l, leg)
+		waitState(t, l, c1, acd.StateQueued)
+		armed.Store(true)
+		playAnnouncement(fc)
+		<-held
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		if ix := waitState(t, l, c1, acd.StateOffered); ix.AgentLeg != "" || ix.Offers != 1 {
+			t.Fatalf("before the stop: agent leg %q after %d offers", ix.AgentLeg, ix.Offers)
+		}
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-ended; err == nil {
+			t.Fatal("the held announcement was released; the engine's stop should have ended it")
+		}
+		// The same offer, delivered to the seat's consumer and never
+		// acknowledged.
+		inbox := keys.Inbox("r1")
+		if err := l.RDB.XAdd(ctx, &redis.XAddArgs{Stream: inbox, Values: map[string]any{"conn": c1, "agent": "a1", "endpoint": l.Endpoint("1001"), "attempt": 1}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "owner", Consumer: "r1", Streams: []string{inbox, ">"}, Count: 10, Block: -1}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		inboxFirst.Store(true)
+		l.RestartEngine(0)
+		ix := waitState(t, l, c1, acd.StateConnected)
+		if ix.Agent != "a1" || ix.AgentLeg != c1+"-a2" {
+			t.Fatalf("connected to %s on %s, want a1 on the second offer's leg", ix.Agent, ix.AgentLeg)
+		}
+		if st := l.PBX.Stats(); st.AgentsWithTwoCalls != 0 || st.DoubleOffers != 0 {
+			t.Fatalf("agent rung while on another leg %d times, call offered twice %d times", st.AgentsWithTwoCalls, st.DoubleOffers)
+		}
+		for _, o := range l.PBX.Originates() {
+			if o.Channel == c1+"-a1" {
+				t.Fatalf("the given-back offer's leg %s was rung", o.Channel)
+			}
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		checkHistory(t, l)
+	})
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
-// startReconcileLab is a one-replica lab whose engines report each finished
+// startReconcileLab is a one-replica lab on pbx whose engines report each finished
 // reconciliation on the returned channel.
-func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX, ivr ...acd.IVRMenus) (*lab.Lab, <-chan struct{}) {
+func startReconcileLab(t *testing.T, pbx lab.PBXKind, wrap func(node string, pbx acd.PBX) acd.PBX, ivr ...acd.IVRMenus) (*lab.Lab, <-chan struct{}) {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("TANDEM_TEST_LOG") != "" {
@@ -30,6 +30,7 @@ func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX
 		menus = ivr[0]
 	}
 	l := startLabWith(t, lab.Options{
+		PBX:       pbx,
 		Replicas:  1,
 		RedisAddr: redistest.Start(t),
 		Queues: map[string]acd.QueueSettings{
@@ -61,120 +62,122 @@ func startReconcileLab(t *testing.T, wrap func(node string, pbx acd.PBX) acd.PBX
 // no-answer sends the call back to the head of the queue), the waiting
 // callers are served as agents free up, and nothing is left on the PBX.
 func TestRestartedReplicaRebuildsItsCalls(t *testing.T) {
-	l, reconciled := startReconcileLab(t, nil)
-	ctx := context.Background()
-	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l, reconciled := startReconcileLab(t, pbx, nil)
+		ctx := context.Background()
+		answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
 
-	call := func(ani string) string {
-		t.Helper()
-		leg, err := l.Sim.Call(pbxsim.Caller{ANI: ani, DNIS: "800"})
-		if err != nil {
+		call := func(ani string) string {
+			t.Helper()
+			leg, err := l.PBX.Call(pbxsim.Caller{ANI: ani, DNIS: "800"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return interactionOfWait(t, l, leg)
+		}
+		// C1 and C2 connect, C2 is put on hold.
+		login(t, l, 0, "a1", l.Endpoint("1001"), answer, "sales")
+		c1 := call("5550001")
+		waitState(t, l, c1, acd.StateConnected)
+		login(t, l, 0, "a2", l.Endpoint("1002"), answer, "sales")
+		c2 := call("5550002")
+		waitState(t, l, c2, acd.StateConnected)
+		if _, err := l.Replicas[0].Engine.Hold(ctx, "a2"); err != nil {
 			t.Fatal(err)
 		}
-		return interactionOfWait(t, l, leg)
-	}
-	// C1 and C2 connect, C2 is put on hold.
-	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
-	c1 := call("5550001")
-	waitState(t, l, c1, acd.StateConnected)
-	login(t, l, 0, "a2", "PJSIP/1002", answer, "sales")
-	c2 := call("5550002")
-	waitState(t, l, c2, acd.StateConnected)
-	if _, err := l.Replicas[0].Engine.Hold(ctx, "a2"); err != nil {
-		t.Fatal(err)
-	}
-	// C3 rings a3, whose phone does not answer.
-	login(t, l, 0, "a3", "PJSIP/1003", pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
-	c3 := call("5550003")
-	waitAgent(t, l, "a3", agents.Ringing)
-	// C4 and C5 wait.
-	c4 := call("5550004")
-	waitState(t, l, c4, acd.StateQueued)
-	waitRedisTick(t, l)
-	c5 := call("5550005")
-	waitState(t, l, c5, acd.StateQueued)
-	score4 := waitingScore(t, l, c4)
+		// C3 rings a3, whose phone does not answer.
+		login(t, l, 0, "a3", l.Endpoint("1003"), pbxsim.Phone{Mode: pbxsim.NoAnswer}, "sales")
+		c3 := call("5550003")
+		waitAgent(t, l, "a3", agents.Ringing)
+		// C4 and C5 wait.
+		c4 := call("5550004")
+		waitState(t, l, c4, acd.StateQueued)
+		waitRedisTick(t, l)
+		c5 := call("5550005")
+		waitState(t, l, c5, acd.StateQueued)
+		score4 := waitingScore(t, l, c4)
 
-	// The replica stops as a crash would; C5 hangs up meanwhile.
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	ix5 := interaction(t, l, c5)
-	if err := deleteChannel(l, ix5.CallerLeg); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{c1, c2, c3, c4} {
-		if ix := interaction(t, l, c); ix.Terminal() {
-			t.Fatalf("%s ended by a stopping replica: %s", c, ix.State)
-		}
-	}
-
-	l.RestartEngine(0)
-	<-reconciled
-	waitState(t, l, c5, acd.StateAbandoned)
-	if ix := interaction(t, l, c4); ix.State != acd.StateQueued || waitingScore(t, l, c4) != score4 {
-		t.Fatalf("C4 after the restart: %s, score %v (was %v)", ix.State, waitingScore(t, l, c4), score4)
-	}
-	if ch, _ := l.Sim.Channel(interaction(t, l, c4).CallerLeg); ch.MOHClass != "sales-music" {
-		t.Fatalf("C4 hears %q, want the queue's music", ch.MOHClass)
-	}
-	ix1 := waitState(t, l, c1, acd.StateConnected)
-	ix2 := waitState(t, l, c2, acd.StateConnected)
-	ix3 := waitState(t, l, c3, acd.StateOffered)
-
-	// C2 is still held: it resumes.
-	if v, err := l.Replicas[0].Engine.Resume(ctx, "a2"); err != nil || v.CustomerHeld {
-		t.Fatalf("resume C2 after the restart: %+v, %v", v, err)
-	}
-	// C1's caller hangs up: ended by the caller, a1 in wrap-up.
-	if err := deleteChannel(l, ix1.CallerLeg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitAgent(t, l, "a1", agents.WrapUp)
-	// C2's agent hangs up: ended by the agent, a2 in wrap-up.
-	if err := deleteChannel(l, ix2.AgentLeg); err != nil {
-		t.Fatal(err)
-	}
-	if ix := waitState(t, l, c2, acd.StateEnded); ix.EndedBy != "agent" {
-		t.Fatalf("C2 ended by %q, want agent", ix.EndedBy)
-	}
-	waitAgent(t, l, "a2", agents.WrapUp)
-	// a3 declines the ringing C3: RONA, C3 back to the head of the queue.
-	if err := deleteChannel(l, ix3.AgentLeg); err != nil {
-		t.Fatal(err)
-	}
-	waitAgent(t, l, "a3", agents.RONA)
-	waitState(t, l, c3, acd.StateQueued)
-
-	// Agents free up: C3 (older) then C4 are served, in that order.
-	if _, err := l.Replicas[0].Engine.WrapUp(ctx, "a1", "default"); err != nil {
-		t.Fatal(err)
-	}
-	ix3 = waitState(t, l, c3, acd.StateConnected)
-	if ix3.Agent != "a1" || interaction(t, l, c4).State != acd.StateQueued {
-		t.Fatalf("a1 took %s's C3 / C4 is %s: the waiting order was lost", ix3.Agent, interaction(t, l, c4).State)
-	}
-	if _, err := l.Replicas[0].Engine.WrapUp(ctx, "a2", "default"); err != nil {
-		t.Fatal(err)
-	}
-	ix4 := waitState(t, l, c4, acd.StateConnected)
-
-	// Everyone hangs up: nothing is left on the PBX.
-	for _, leg := range []string{ix3.CallerLeg, ix4.CallerLeg} {
-		if err := deleteChannel(l, leg); err != nil {
+		// The replica stops as a crash would; C5 hangs up meanwhile.
+		if err := l.Replicas[0].Stop(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	waitState(t, l, c3, acd.StateEnded)
-	waitState(t, l, c4, acd.StateEnded)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Channels()) == 0 && len(l.Sim.Bridges()) == 0
+		ix5 := interaction(t, l, c5)
+		if err := l.PBX.HangUp(ix5.CallerLeg); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []string{c1, c2, c3, c4} {
+			if ix := interaction(t, l, c); ix.Terminal() {
+				t.Fatalf("%s ended by a stopping replica: %s", c, ix.State)
+			}
+		}
+
+		l.RestartEngine(0)
+		<-reconciled
+		waitState(t, l, c5, acd.StateAbandoned)
+		if ix := interaction(t, l, c4); ix.State != acd.StateQueued || waitingScore(t, l, c4) != score4 {
+			t.Fatalf("C4 after the restart: %s, score %v (was %v)", ix.State, waitingScore(t, l, c4), score4)
+		}
+		if ch, _ := l.PBX.Channel(interaction(t, l, c4).CallerLeg); ch.MOHClass != "sales-music" {
+			t.Fatalf("C4 hears %q, want the queue's music", ch.MOHClass)
+		}
+		ix1 := waitState(t, l, c1, acd.StateConnected)
+		ix2 := waitState(t, l, c2, acd.StateConnected)
+		ix3 := waitState(t, l, c3, acd.StateOffered)
+
+		// C2 is still held: it resumes.
+		if v, err := l.Replicas[0].Engine.Resume(ctx, "a2"); err != nil || v.CustomerHeld {
+			t.Fatalf("resume C2 after the restart: %+v, %v", v, err)
+		}
+		// C1's caller hangs up: ended by the caller, a1 in wrap-up.
+		if err := l.PBX.HangUp(ix1.CallerLeg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitAgent(t, l, "a1", agents.WrapUp)
+		// C2's agent hangs up: ended by the agent, a2 in wrap-up.
+		if err := l.PBX.HangUp(ix2.AgentLeg); err != nil {
+			t.Fatal(err)
+		}
+		if ix := waitState(t, l, c2, acd.StateEnded); ix.EndedBy != "agent" {
+			t.Fatalf("C2 ended by %q, want agent", ix.EndedBy)
+		}
+		waitAgent(t, l, "a2", agents.WrapUp)
+		// a3 declines the ringing C3: RONA, C3 back to the head of the queue.
+		if err := l.PBX.HangUp(ix3.AgentLeg); err != nil {
+			t.Fatal(err)
+		}
+		waitAgent(t, l, "a3", agents.RONA)
+		waitState(t, l, c3, acd.StateQueued)
+
+		// Agents free up: C3 (older) then C4 are served, in that order.
+		if _, err := l.Replicas[0].Engine.WrapUp(ctx, "a1", "default"); err != nil {
+			t.Fatal(err)
+		}
+		ix3 = waitState(t, l, c3, acd.StateConnected)
+		if ix3.Agent != "a1" || interaction(t, l, c4).State != acd.StateQueued {
+			t.Fatalf("a1 took %s's C3 / C4 is %s: the waiting order was lost", ix3.Agent, interaction(t, l, c4).State)
+		}
+		if _, err := l.Replicas[0].Engine.WrapUp(ctx, "a2", "default"); err != nil {
+			t.Fatal(err)
+		}
+		ix4 := waitState(t, l, c4, acd.StateConnected)
+
+		// Everyone hangs up: nothing is left on the PBX.
+		for _, leg := range []string{ix3.CallerLeg, ix4.CallerLeg} {
+			if err := l.PBX.HangUp(leg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitState(t, l, c3, acd.StateEnded)
+		waitState(t, l, c4, acd.StateEnded)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return len(l.PBX.Channels()) == 0 && l.PBX.Leftovers().Empty()
+		})
+		if n, err := l.RDB.SCard(ctx, l.Replicas[0].Store.Keys().SeatCalls("r1")).Result(); err != nil || n != 0 {
+			t.Fatalf("seat index holds %d calls (%v) after every call ended", n, err)
+		}
+		checkHistory(t, l)
 	})
-	if n, err := l.RDB.SCard(ctx, l.Replicas[0].Store.Keys().SeatCalls("r1")).Result(); err != nil || n != 0 {
-		t.Fatalf("seat index holds %d calls (%v) after every call ended", n, err)
-	}
-	checkHistory(t, l)
 }
 
 // TestRestartClearsLeftovers: what a stopped replica left on the PBX that
@@ -184,51 +187,53 @@ func TestRestartedReplicaRebuildsItsCalls(t *testing.T) {
 // commands until the engine stops). The new engine sends the caller's leg
 // back to the dialplan and destroys the bridge.
 func TestRestartClearsLeftovers(t *testing.T) {
-	var armed atomic.Bool
-	held := make(chan string, 8)
-	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
-		return holdingPBX{PBX: pbx, armed: &armed, held: held}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		var armed atomic.Bool
+		held := make(chan string, 8)
+		l, reconciled := startReconcileLab(t, pbx, func(_ string, pbx acd.PBX) acd.PBX {
+			return holdingPBX{PBX: pbx, armed: &armed, held: held}
+		})
+		answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+		login(t, l, 0, "a1", l.Endpoint("1001"), answer, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := interactionOfWait(t, l, leg)
+		ix1 := waitState(t, l, c1, acd.StateConnected)
+		armed.Store(true)
+		// The agent hangs up: the call ends in Redis, then the caller's
+		// hang-up is held.
+		if err := l.PBX.HangUp(ix1.AgentLeg); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-held; got != ix1.CallerLeg {
+			t.Fatalf("held %s, want the caller's hang-up", got)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		armed.Store(false)
+		if ch, ok := l.PBX.Channel(ix1.CallerLeg); !ok || ch.HungUp || !ch.InStasis {
+			t.Fatalf("the caller's leg is not left in Stasis: nothing to clear (%+v)", ch)
+		}
+		if ch, _ := l.PBX.Channel(ix1.CallerLeg); ch.BridgeID != c1 {
+			t.Fatalf("the caller's leg is not in the ended call's bridge: nothing to clear (%+v)", ch)
+		}
+		l.RestartEngine(0)
+		<-reconciled
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		if ch, ok := l.PBX.Channel(ix1.CallerLeg); ok && ch.InStasis {
+			t.Fatalf("the caller's leg stayed in Stasis: %+v", ch)
+		}
+		if ix := interaction(t, l, c1); ix.State != acd.StateEnded || ix.EndedBy != "agent" {
+			t.Fatalf("C1 is %s by %s", ix.State, ix.EndedBy)
+		}
+		checkHistory(t, l)
 	})
-	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
-	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	ix1 := waitState(t, l, c1, acd.StateConnected)
-	armed.Store(true)
-	// The agent hangs up: the call ends in Redis, then the caller's
-	// hang-up is held.
-	if err := deleteChannel(l, ix1.AgentLeg); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-held; got != ix1.CallerLeg {
-		t.Fatalf("held %s, want the caller's hang-up", got)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	armed.Store(false)
-	if ch, ok := l.Sim.Channel(ix1.CallerLeg); !ok || ch.HungUp || !ch.InStasis {
-		t.Fatalf("the caller's leg is not left in Stasis: nothing to clear (%+v)", ch)
-	}
-	if _, ok := l.Sim.Bridge(c1); !ok {
-		t.Fatal("the ended call's bridge is not on the PBX: nothing to clear")
-	}
-	l.RestartEngine(0)
-	<-reconciled
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	if ch, ok := l.Sim.Channel(ix1.CallerLeg); ok && ch.InStasis {
-		t.Fatalf("the caller's leg stayed in Stasis: %+v", ch)
-	}
-	if ix := interaction(t, l, c1); ix.State != acd.StateEnded || ix.EndedBy != "agent" {
-		t.Fatalf("C1 is %s by %s", ix.State, ix.EndedBy)
-	}
-	checkHistory(t, l)
 }
 
 // holdingPBX holds, while armed, every hang-up and bridge destruction until
@@ -305,59 +310,61 @@ func waitingScore(t *testing.T, l *lab.Lab, conn string) float64 {
 // waits on hold with a1, who resumes and talks on until the customer hangs
 // up; nothing is left on the PBX.
 func TestRestartEndsAConsultInProgress(t *testing.T) {
-	l, reconciled := startReconcileLab(t, nil)
-	ctx := context.Background()
-	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
-	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitState(t, l, c1, acd.StateConnected)
-	login(t, l, 0, "a2", "PJSIP/1002", answer, "sales")
-	if _, err := l.Replicas[0].Engine.SetIdle(ctx, "a2", "break"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Replicas[0].Engine.Consult(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
-		t.Fatal(err)
-	}
-	waitAgent(t, l, "a2", agents.Connected)
-	talk := func() string {
-		v, err := l.RDB.HGet(ctx, l.Replicas[0].Store.Keys().Interaction(c1), "talk_state").Result()
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l, reconciled := startReconcileLab(t, pbx, nil)
+		ctx := context.Background()
+		answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+		login(t, l, 0, "a1", l.Endpoint("1001"), answer, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
-	}
-	if got := talk(); got != acd.TalkConsulting {
-		t.Fatalf("talk state %s before the stop, want consulting", got)
-	}
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	<-reconciled
-	if got := talk(); got != acd.TalkHeld {
-		t.Fatalf("talk state %s after the restart, want held", got)
-	}
-	waitAgent(t, l, "a2", agents.WrapUp)
-	if legs := l.Sim.LiveLegs("PJSIP/1002"); len(legs) != 0 {
-		t.Fatalf("the consulted leg is still up: %v", legs)
-	}
-	v, err := l.Replicas[0].Engine.Resume(ctx, "a1")
-	if err != nil || v.CustomerHeld {
-		t.Fatalf("resume after the restart: %+v, %v", v, err)
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitAgent(t, l, "a1", agents.WrapUp)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+		c1 := interactionOfWait(t, l, leg)
+		waitState(t, l, c1, acd.StateConnected)
+		login(t, l, 0, "a2", l.Endpoint("1002"), answer, "sales")
+		if _, err := l.Replicas[0].Engine.SetIdle(ctx, "a2", "break"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Replicas[0].Engine.Consult(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
+			t.Fatal(err)
+		}
+		waitAgent(t, l, "a2", agents.Connected)
+		talk := func() string {
+			v, err := l.RDB.HGet(ctx, l.Replicas[0].Store.Keys().Interaction(c1), "talk_state").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if got := talk(); got != acd.TalkConsulting {
+			t.Fatalf("talk state %s before the stop, want consulting", got)
+		}
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		<-reconciled
+		if got := talk(); got != acd.TalkHeld {
+			t.Fatalf("talk state %s after the restart, want held", got)
+		}
+		waitAgent(t, l, "a2", agents.WrapUp)
+		if legs := l.PBX.LiveLegs(l.Endpoint("1002")); len(legs) != 0 {
+			t.Fatalf("the consulted leg is still up: %v", legs)
+		}
+		v, err := l.Replicas[0].Engine.Resume(ctx, "a1")
+		if err != nil || v.CustomerHeld {
+			t.Fatalf("resume after the restart: %+v, %v", v, err)
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitAgent(t, l, "a1", agents.WrapUp)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	checkHistory(t, l)
 }
 
 // TestRestartWhileAgentRingsThenAnswers: the replica stops while an
@@ -370,48 +377,49 @@ func TestRestartEndsAConsultInProgress(t *testing.T) {
 // — the test accepts that too, puts the agent back, and the call is
 // connected on the next offer. Either way it then ends normally.
 func TestRestartWhileAgentRingsThenAnswers(t *testing.T) {
-	l, reconciled := startReconcileLab(t, nil)
-	ctx := context.Background()
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second}, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitAgent(t, l, "a1", agents.Ringing)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	<-reconciled
-	waitFor(t, 10*time.Second, "the ringing leg resolved", func() bool {
-		st := agentState(t, l, "a1")
-		return st == agents.Connected || st == agents.RONA
-	})
-	if agentState(t, l, "a1") == agents.RONA {
-		t.Log("the phone answered during the gap: RONA, then a new offer")
-		if ix := interaction(t, l, c1); ix.State != acd.StateQueued && ix.State != acd.StateOffered {
-			t.Fatalf("after the RONA the call is %s", ix.State)
-		}
-		if _, err := l.Replicas[0].Engine.SetAvailable(ctx, "a1"); err != nil {
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l, reconciled := startReconcileLab(t, pbx, nil)
+		ctx := context.Background()
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 3 * time.Second}, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	ix := waitState(t, l, c1, acd.StateConnected)
-	waitAgent(t, l, "a1", agents.Connected)
-	waitFor(t, 10*time.Second, "caller and agent bridged", func() bool {
-		b, ok := l.Sim.Bridge(c1)
-		return ok && len(b.Channels) == 2
+		c1 := interactionOfWait(t, l, leg)
+		waitAgent(t, l, "a1", agents.Ringing)
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		<-reconciled
+		waitFor(t, 10*time.Second, "the ringing leg resolved", func() bool {
+			st := agentState(t, l, "a1")
+			return st == agents.Connected || st == agents.RONA
+		})
+		if agentState(t, l, "a1") == agents.RONA {
+			t.Log("the phone answered during the gap: RONA, then a new offer")
+			if ix := interaction(t, l, c1); ix.State != acd.StateQueued && ix.State != acd.StateOffered {
+				t.Fatalf("after the RONA the call is %s", ix.State)
+			}
+			if _, err := l.Replicas[0].Engine.SetAvailable(ctx, "a1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ix := waitState(t, l, c1, acd.StateConnected)
+		waitAgent(t, l, "a1", agents.Connected)
+		waitFor(t, 10*time.Second, "caller and agent bridged", func() bool {
+			return l.Bridged(ix.CallerLeg, ix.AgentLeg)
+		})
+		if err := l.PBX.HangUp(ix.AgentLeg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitAgent(t, l, "a1", agents.WrapUp)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	if err := deleteChannel(l, ix.AgentLeg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitAgent(t, l, "a1", agents.WrapUp)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	checkHistory(t, l)
 }
 
 // TestRestartRunsTheIVRAgain: a caller in the IVR when the replica stops
@@ -419,58 +427,60 @@ func TestRestartWhileAgentRingsThenAnswers(t *testing.T) {
 // from its entry; what was collected is not kept), and their choice takes
 // them to the queue and an agent.
 func TestRestartRunsTheIVRAgain(t *testing.T) {
-	menus := acd.IVRMenus{
-		EntryPoints: map[string]string{"901": "menu"},
-		Nodes: map[string]acd.IVRNode{
-			"menu": {
-				Prompt:    media.SoundOf("long-menu"),
-				Collect:   acd.IVRCollect{MaxDigits: 1, Timeout: time.Minute},
-				Branches:  map[string]acd.IVRBranch{"1": {Queue: "sales"}},
-				OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		menus := acd.IVRMenus{
+			EntryPoints: map[string]string{"901": "menu"},
+			Nodes: map[string]acd.IVRNode{
+				"menu": {
+					Prompt:    media.SoundOf("long-menu"),
+					Collect:   acd.IVRCollect{MaxDigits: 1, Timeout: time.Minute},
+					Branches:  map[string]acd.IVRBranch{"1": {Queue: "sales"}},
+					OnFailure: acd.IVRBranch{Hangup: media.SoundOf("goodbye")},
+				},
 			},
-		},
-	}
-	l, reconciled := startReconcileLab(t, nil, menus)
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "901"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	menuPlays := func() int {
-		n := 0
-		for _, m := range l.Sim.MediaLog(leg) {
-			if m.Kind == "playback_start" && m.MediaURI == "sound:long-menu" {
-				n++
-			}
 		}
-		return n
-	}
-	waitFor(t, 10*time.Second, "the menu playing", func() bool { return menuPlays() == 1 })
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	<-reconciled
-	waitFor(t, 10*time.Second, "the menu playing again", func() bool { return menuPlays() == 2 })
-	if ix := interaction(t, l, c1); ix.State != acd.StateArrived {
-		t.Fatalf("in the IVR again, the call is %s", ix.State)
-	}
-	if err := l.Sim.InjectDTMF(leg, "1"); err != nil {
-		t.Fatal(err)
-	}
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Queue != "sales" || ix.Agent != "a1" {
-		t.Fatalf("connected in %s to %s", ix.Queue, ix.Agent)
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
+		l, reconciled := startReconcileLab(t, pbx, nil, menus)
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "901"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := interactionOfWait(t, l, leg)
+		menuPlays := func() int {
+			n := 0
+			for _, m := range l.Heard(leg) {
+				if m.Kind == "playback_start" && m.MediaURI == "sound:long-menu" {
+					n++
+				}
+			}
+			return n
+		}
+		waitFor(t, 10*time.Second, "the menu playing", func() bool { return menuPlays() == 1 })
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		<-reconciled
+		waitFor(t, 10*time.Second, "the menu playing again", func() bool { return menuPlays() == 2 })
+		if ix := interaction(t, l, c1); ix.State != acd.StateArrived {
+			t.Fatalf("in the IVR again, the call is %s", ix.State)
+		}
+		if err := l.PBX.InjectDTMF(leg, "1"); err != nil {
+			t.Fatal(err)
+		}
+		ix := waitState(t, l, c1, acd.StateConnected)
+		if ix.Queue != "sales" || ix.Agent != "a1" {
+			t.Fatalf("connected in %s to %s", ix.Queue, ix.Agent)
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	checkHistory(t, l)
 }
 
 // TestRestartAfterARingRecordedNotRung: the replica stops between recording
@@ -481,44 +491,46 @@ func TestRestartRunsTheIVRAgain(t *testing.T) {
 // back to the head of its queue, the agent to RONA). An offer the replica
 // stopped before recording is given back instead (TestRestartGivesBackAnOfferNeverRung).
 func TestRestartAfterARingRecordedNotRung(t *testing.T) {
-	var armed, ringArmed atomic.Bool
-	held := make(chan string, 8)
-	l, reconciled := startReconcileLab(t, func(_ string, pbx acd.PBX) acd.PBX {
-		return holdingPBX{PBX: pbx, armed: &armed, ringArmed: &ringArmed, held: held}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		var armed, ringArmed atomic.Bool
+		held := make(chan string, 8)
+		l, reconciled := startReconcileLab(t, pbx, func(_ string, pbx acd.PBX) acd.PBX {
+			return holdingPBX{PBX: pbx, armed: &armed, ringArmed: &ringArmed, held: held}
+		})
+		ringArmed.Store(true)
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := interactionOfWait(t, l, leg)
+		<-held
+		if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.AgentLeg == "" {
+			t.Fatalf("before the stop: %s, agent leg %q", ix.State, ix.AgentLeg)
+		}
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		ringArmed.Store(false)
+		l.RestartEngine(0)
+		<-reconciled
+		ix := waitState(t, l, c1, acd.StateQueued)
+		if ix.RONAs != 1 {
+			t.Fatalf("queued again after %d RONAs", ix.RONAs)
+		}
+		waitFor(t, 10*time.Second, "a1 in RONA", func() bool { return agentState(t, l, "a1") == agents.RONA })
+		if n := len(l.PBX.Originates()); n != 0 {
+			t.Fatalf("%d agent legs rung", n)
+		}
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateAbandoned)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	ringArmed.Store(true)
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	<-held
-	if ix := interaction(t, l, c1); ix.State != acd.StateOffered || ix.AgentLeg == "" {
-		t.Fatalf("before the stop: %s, agent leg %q", ix.State, ix.AgentLeg)
-	}
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	ringArmed.Store(false)
-	l.RestartEngine(0)
-	<-reconciled
-	ix := waitState(t, l, c1, acd.StateQueued)
-	if ix.RONAs != 1 {
-		t.Fatalf("queued again after %d RONAs", ix.RONAs)
-	}
-	waitFor(t, 10*time.Second, "a1 in RONA", func() bool { return agentState(t, l, "a1") == agents.RONA })
-	if n := len(l.Sim.Originates()); n != 0 {
-		t.Fatalf("%d agent legs rung", n)
-	}
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateAbandoned)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	checkHistory(t, l)
 }
 
 // TestRestartKeepsABlindTransferWaiting: a1 transfers a connected call
@@ -526,43 +538,44 @@ func TestRestartAfterARingRecordedNotRung(t *testing.T) {
 // The call waits on, and when a2 becomes available it is offered, answered
 // and bridged (the call's old bridge does not stand in the way).
 func TestRestartKeepsABlindTransferWaiting(t *testing.T) {
-	l, reconciled := startReconcileLab(t, nil)
-	ctx := context.Background()
-	answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
-	login(t, l, 0, "a1", "PJSIP/1001", answer, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1 := interactionOfWait(t, l, leg)
-	waitState(t, l, c1, acd.StateConnected)
-	if _, err := l.Replicas[0].Engine.Transfer(ctx, "a1", acd.Target{Kind: acd.TargetQueue, Value: "sales"}); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateQueued)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.RestartEngine(0)
-	<-reconciled
-	if ix := interaction(t, l, c1); ix.State != acd.StateQueued {
-		t.Fatalf("after the restart the call is %s", ix.State)
-	}
-	login(t, l, 0, "a2", "PJSIP/1002", answer, "sales")
-	ix := waitState(t, l, c1, acd.StateConnected)
-	if ix.Agent != "a2" {
-		t.Fatalf("connected to %s", ix.Agent)
-	}
-	waitFor(t, 10*time.Second, "caller and a2 bridged", func() bool {
-		b, ok := l.Sim.Bridge(c1)
-		return ok && len(b.Channels) == 2
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l, reconciled := startReconcileLab(t, pbx, nil)
+		ctx := context.Background()
+		answer := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 10 * time.Millisecond}
+		login(t, l, 0, "a1", l.Endpoint("1001"), answer, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550001", DNIS: "800"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := interactionOfWait(t, l, leg)
+		waitState(t, l, c1, acd.StateConnected)
+		if _, err := l.Replicas[0].Engine.Transfer(ctx, "a1", acd.Target{Kind: acd.TargetQueue, Value: "sales"}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateQueued)
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		l.RestartEngine(0)
+		<-reconciled
+		if ix := interaction(t, l, c1); ix.State != acd.StateQueued {
+			t.Fatalf("after the restart the call is %s", ix.State)
+		}
+		login(t, l, 0, "a2", l.Endpoint("1002"), answer, "sales")
+		ix := waitState(t, l, c1, acd.StateConnected)
+		if ix.Agent != "a2" {
+			t.Fatalf("connected to %s", ix.Agent)
+		}
+		waitFor(t, 10*time.Second, "caller and a2 bridged", func() bool {
+			return l.Bridged(ix.CallerLeg, ix.AgentLeg)
+		})
+		if err := l.PBX.HangUp(leg); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, c1, acd.StateEnded)
+		waitFor(t, 10*time.Second, "no channel, bridge or recording left on the PBX", func() bool {
+			return l.PBX.Leftovers().Empty() && len(l.PBX.Channels()) == 0
+		})
+		checkHistory(t, l)
 	})
-	if err := deleteChannel(l, leg); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, c1, acd.StateEnded)
-	waitFor(t, 10*time.Second, "no channel and no bridge left on the PBX", func() bool {
-		return len(l.Sim.Bridges()) == 0 && len(l.Sim.Channels()) == 0
-	})
-	checkHistory(t, l)
 }

@@ -85,7 +85,7 @@ func haAgents(t *testing.T, l *lab.Lab, n int) (stop func()) {
 	for i := 0; i < n; i++ {
 		phone := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Duration(20+10*i) * time.Millisecond,
 			TalkFor: time.Duration(100+20*i) * time.Millisecond}
-		login(t, l, i%len(l.Replicas), fmt.Sprintf("agent%02d", i), fmt.Sprintf("PJSIP/%d", 1000+i), phone, "sales")
+		login(t, l, i%len(l.Replicas), fmt.Sprintf("agent%02d", i), l.Endpoint(fmt.Sprint(1000+i)), phone, "sales")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -134,10 +134,10 @@ func waitAllEnded(t *testing.T, l *lab.Lab, want, agentsN int) {
 	for i := 0; i < agentsN; i++ {
 		waitAgent(t, l, fmt.Sprintf("agent%02d", i), agents.Available)
 	}
-	if !l.Sim.WaitIdle(haWait) {
-		t.Fatalf("channels left on the PBX: %d", len(l.Sim.Channels()))
+	if !l.PBX.WaitIdle(haWait) {
+		t.Fatalf("channels left on the PBX: %d", len(l.PBX.Channels()))
 	}
-	st := l.Sim.Stats()
+	st := l.PBX.Stats()
 	if st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 || st.CallsFailed != 0 || st.CallsAbandoned != 0 {
 		t.Fatalf("PBX saw %+v", st)
 	}
@@ -238,124 +238,127 @@ func (hs haRedis) waitPromoted(t *testing.T, master string) {
 // nothing on the client side can make that lossless, and the test does
 // not pretend to.
 func TestSentinelFailoverDuringTraffic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a primary, a replica and three Sentinels")
-	}
-	const master = "tandem-ha"
-	const calls, agentsN = 90, 8
-	ctx := context.Background()
-
-	hs := startSentinels(t, master, 0)
-	replica, pc, rc := hs.replica, hs.pc, hs.rc
-
-	l := startLabWith(t, lab.Options{
-		Replicas:      2,
-		Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
-		Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
-		DNIS:          map[string]string{"800": "sales"},
-		SweepInterval: 500 * time.Millisecond,
-		Logger:        haLogger(),
-	})
-	requireCodecsOnEveryOriginate(t, l)
-	stopSupervisor := haAgents(t, l, agentsN)
-	defer stopSupervisor()
-
-	// Callers arrive in three waves of a third each, 20 ms apart: before
-	// the switch-over, while it happens (from just before the writes are
-	// paused), and after it.
-	place := func(from, n int) error {
-		for i := from; i < from+n; i++ {
-			if _, err := l.Sim.Call(pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour}); err != nil {
-				return fmt.Errorf("call %d: %w", i, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		if testing.Short() {
+			t.Skip("starts a primary, a replica and three Sentinels")
 		}
-		return nil
-	}
-	const wave = calls / 3
-	if err := place(0, wave); err != nil {
-		t.Fatal(err)
-	}
-	// Some calls were answered and finished on the old primary.
-	waitFor(t, haWait, "calls served before the failover", func() bool {
+		const master = "tandem-ha"
+		const calls, agentsN = 90, 8
+		ctx := context.Background()
+
+		hs := startSentinels(t, master, 0)
+		replica, pc, rc := hs.replica, hs.pc, hs.rc
+
+		l := startLabWith(t, lab.Options{
+			PBX:           pbx,
+			Replicas:      2,
+			Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
+			Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
+			DNIS:          map[string]string{"800": "sales"},
+			SweepInterval: 500 * time.Millisecond,
+			Logger:        haLogger(),
+		})
+		requireCodecsOnEveryOriginate(t, l)
+		stopSupervisor := haAgents(t, l, agentsN)
+		defer stopSupervisor()
+
+		// Callers arrive in three waves of a third each, 20 ms apart: before
+		// the switch-over, while it happens (from just before the writes are
+		// paused), and after it.
+		place := func(from, n int) error {
+			for i := from; i < from+n; i++ {
+				if _, err := l.PBX.Call(pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour}); err != nil {
+					return fmt.Errorf("call %d: %w", i, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return nil
+		}
+		const wave = calls / 3
+		if err := place(0, wave); err != nil {
+			t.Fatal(err)
+		}
+		// Some calls were answered and finished on the old primary.
+		waitFor(t, haWait, "calls served before the failover", func() bool {
+			n := 0
+			for _, ix := range interactions(t, l) {
+				if ix.State == acd.StateEnded {
+					n++
+				}
+			}
+			return n >= agentsN
+		})
+		haStep(t, "calls served before the failover")
+		during := make(chan error, 1)
+		go func() { during <- place(wave, wave) }()
+
+		// The planned switch-over.
+		if err := pc.Do(ctx, "CLIENT", "PAUSE", "120000", "WRITE").Err(); err != nil {
+			t.Fatalf("pause writes on the primary: %v", err)
+		}
+		waitFor(t, haWait, "the replica to have every write", func() bool {
+			p, _ := strconv.ParseInt(infoField(pc, "replication", "master_repl_offset"), 10, 64)
+			r, _ := strconv.ParseInt(infoField(rc, "replication", "slave_repl_offset"), 10, 64)
+			return p > 0 && r >= p
+		})
+		haStep(t, "the replica to have every write")
+		// Through the last Sentinel: go-redis's clients subscribe to the
+		// first one that answers, which thus learns of the switch from the
+		// others, as it would if the failover had been decided elsewhere.
+		if err := hs.sentinels[len(hs.sentinels)-1].Failover(ctx, master).Err(); err != nil {
+			t.Fatalf("SENTINEL FAILOVER: %v", err)
+		}
+		hs.waitPromoted(t, master)
+		// The Sentinels would turn the old primary into a replica of the new
+		// one only after the pause (their commands wait behind their own
+		// paused PUBLISH), and a client still on it could then write what
+		// the new primary never sees. So the operator demotes it while it is
+		// still paused: commands waiting there then fail READONLY, which
+		// go-redis retries on the new primary.
+		host, port, _ := strings.Cut(replica.Addr, ":")
+		if err := pc.SlaveOf(ctx, host, port).Err(); err != nil {
+			t.Fatalf("REPLICAOF on the old primary: %v", err)
+		}
+		waitFor(t, haWait, "the old primary to become a replica", func() bool {
+			return infoField(pc, "replication", "role") == "slave"
+		})
+		haStep(t, "the old primary to become a replica")
+		if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			t.Fatalf("unpause: %v", err)
+		}
+
+		if err := <-during; err != nil {
+			t.Fatal(err)
+		}
+		if err := place(2*wave, calls-2*wave); err != nil {
+			t.Fatal(err)
+		}
+		waitAllEnded(t, l, calls, agentsN)
+
+		// The whole state is on the new primary, read there directly.
+		if role := infoField(rc, "replication", "role"); role != "master" {
+			t.Fatalf("the replica's role after the failover: %q", role)
+		}
+		keys, err := rc.Keys(ctx, l.Replicas[0].Store.Keys().Interaction("*")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
 		n := 0
-		for _, ix := range interactions(t, l) {
-			if ix.State == acd.StateEnded {
+		for _, k := range keys {
+			if !strings.Contains(strings.TrimPrefix(k, l.Replicas[0].Store.Keys().Interaction("")), ":") {
 				n++
 			}
 		}
-		return n >= agentsN
-	})
-	haStep(t, "calls served before the failover")
-	during := make(chan error, 1)
-	go func() { during <- place(wave, wave) }()
-
-	// The planned switch-over.
-	if err := pc.Do(ctx, "CLIENT", "PAUSE", "120000", "WRITE").Err(); err != nil {
-		t.Fatalf("pause writes on the primary: %v", err)
-	}
-	waitFor(t, haWait, "the replica to have every write", func() bool {
-		p, _ := strconv.ParseInt(infoField(pc, "replication", "master_repl_offset"), 10, 64)
-		r, _ := strconv.ParseInt(infoField(rc, "replication", "slave_repl_offset"), 10, 64)
-		return p > 0 && r >= p
-	})
-	haStep(t, "the replica to have every write")
-	// Through the last Sentinel: go-redis's clients subscribe to the
-	// first one that answers, which thus learns of the switch from the
-	// others, as it would if the failover had been decided elsewhere.
-	if err := hs.sentinels[len(hs.sentinels)-1].Failover(ctx, master).Err(); err != nil {
-		t.Fatalf("SENTINEL FAILOVER: %v", err)
-	}
-	hs.waitPromoted(t, master)
-	// The Sentinels would turn the old primary into a replica of the new
-	// one only after the pause (their commands wait behind their own
-	// paused PUBLISH), and a client still on it could then write what
-	// the new primary never sees. So the operator demotes it while it is
-	// still paused: commands waiting there then fail READONLY, which
-	// go-redis retries on the new primary.
-	host, port, _ := strings.Cut(replica.Addr, ":")
-	if err := pc.SlaveOf(ctx, host, port).Err(); err != nil {
-		t.Fatalf("REPLICAOF on the old primary: %v", err)
-	}
-	waitFor(t, haWait, "the old primary to become a replica", func() bool {
-		return infoField(pc, "replication", "role") == "slave"
-	})
-	haStep(t, "the old primary to become a replica")
-	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
-		t.Fatalf("unpause: %v", err)
-	}
-
-	if err := <-during; err != nil {
-		t.Fatal(err)
-	}
-	if err := place(2*wave, calls-2*wave); err != nil {
-		t.Fatal(err)
-	}
-	waitAllEnded(t, l, calls, agentsN)
-
-	// The whole state is on the new primary, read there directly.
-	if role := infoField(rc, "replication", "role"); role != "master" {
-		t.Fatalf("the replica's role after the failover: %q", role)
-	}
-	keys, err := rc.Keys(ctx, l.Replicas[0].Store.Keys().Interaction("*")).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, k := range keys {
-		if !strings.Contains(strings.TrimPrefix(k, l.Replicas[0].Store.Keys().Interaction("")), ":") {
-			n++
+		if n != calls {
+			t.Fatalf("the new primary holds %d interactions, want %d", n, calls)
 		}
-	}
-	if n != calls {
-		t.Fatalf("the new primary holds %d interactions, want %d", n, calls)
-	}
-	for i := 0; i < agentsN; i++ {
-		st, err := rc.HGet(ctx, l.Replicas[0].Store.Keys().Agent(fmt.Sprintf("agent%02d", i)), "state").Result()
-		if err != nil || st != string(agents.Available) {
-			t.Fatalf("agent%02d on the new primary: %q %v", i, st, err)
+		for i := 0; i < agentsN; i++ {
+			st, err := rc.HGet(ctx, l.Replicas[0].Store.Keys().Agent(fmt.Sprintf("agent%02d", i)), "state").Result()
+			if err != nil || st != string(agents.Available) {
+				t.Fatalf("agent%02d on the new primary: %q %v", i, st, err)
+			}
 		}
-	}
+	})
 }
 
 // TestSentinelFailoverAfterPrimaryCrash kills the primary (SIGKILL) while
@@ -368,83 +371,86 @@ func TestSentinelFailoverDuringTraffic(t *testing.T) {
 // for it): what an unplanned failover loses when it was not is
 // docs/REDIS.md's business, not something a test can make lossless.
 func TestSentinelFailoverAfterPrimaryCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a primary, a replica and three Sentinels")
-	}
-	const master = "tandem-crash"
-	ctx := context.Background()
-	hs := startSentinels(t, master, 2*time.Second)
-	l := startLabWith(t, lab.Options{
-		Replicas:      2,
-		Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
-		Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
-		DNIS:          map[string]string{"800": "sales"},
-		SweepInterval: 500 * time.Millisecond,
-		Logger:        haLogger(),
-	})
-	requireCodecsOnEveryOriginate(t, l)
-
-	// Two agents logged in, idle: the calls wait.
-	ids := []string{"agent00", "agent01"}
-	for i, id := range ids {
-		l.Sim.SetPhone(fmt.Sprintf("PJSIP/%d", 1000+i), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
-		if _, err := l.Replicas[i].Engine.Login(ctx, id, fmt.Sprintf("PJSIP/%d", 1000+i), []string{"sales"}, nil); err != nil {
-			t.Fatal(err)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		if testing.Short() {
+			t.Skip("starts a primary, a replica and three Sentinels")
 		}
-	}
-	var conns []string
-	queue := func(ani string) {
-		t.Helper()
-		leg, err := l.Sim.Call(pbxsim.Caller{ANI: ani, DNIS: "800", Patience: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
-	}
-	for i := 0; i < 4; i++ {
-		queue(fmt.Sprintf("555%04d", i))
-	}
-	waitFor(t, haWait, "the replica to have every write", func() bool {
-		p, _ := strconv.ParseInt(infoField(hs.pc, "replication", "master_repl_offset"), 10, 64)
-		r, _ := strconv.ParseInt(infoField(hs.rc, "replication", "slave_repl_offset"), 10, 64)
-		return p > 0 && r >= p
-	})
-
-	hs.primary.Kill()
-	haStep(t, "primary killed")
-	hs.waitPromoted(t, master)
-	// A replica's client may still fail for up to a second after the
-	// switch: after as many failed dials as its pool has connections,
-	// go-redis's pool answers every dial with the last error and retries
-	// only once a second (docs/REDIS.md). A call arriving in that second
-	// fails; wait for each replica to reach the new primary first.
-	for _, r := range l.Replicas {
-		waitFor(t, haWait, r.Node+" to reach the new primary", func() bool {
-			_, err := r.Engine.Agent(ctx, "agent00")
-			return err == nil
+		const master = "tandem-crash"
+		ctx := context.Background()
+		hs := startSentinels(t, master, 2*time.Second)
+		l := startLabWith(t, lab.Options{
+			PBX:           pbx,
+			Replicas:      2,
+			Sentinel:      &lab.Sentinel{MasterName: master, Addrs: hs.addrs},
+			Queues:        map[string]acd.QueueSettings{"sales": {MOHClass: "default", RingTimeout: 10 * time.Second}},
+			DNIS:          map[string]string{"800": "sales"},
+			SweepInterval: 500 * time.Millisecond,
+			Logger:        haLogger(),
 		})
-	}
-	haStep(t, "both replicas reach the new primary")
+		requireCodecsOnEveryOriginate(t, l)
 
-	queue("5550099")
-	for i, id := range ids {
-		if _, err := l.Replicas[i].Engine.SetAvailable(ctx, id); err != nil {
-			t.Fatalf("%s available after the failover: %v", id, err)
+		// Two agents logged in, idle: the calls wait.
+		ids := []string{"agent00", "agent01"}
+		for i, id := range ids {
+			l.PBX.SetPhone(l.Endpoint(fmt.Sprint(1000+i)), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
+			if _, err := l.Replicas[i].Engine.Login(ctx, id, l.Endpoint(fmt.Sprint(1000+i)), []string{"sales"}, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	for _, conn := range conns {
-		waitFor(t, haWait, "call "+conn+" ended", func() bool { return interaction(t, l, conn).State == acd.StateEnded })
-	}
-	for _, id := range ids {
-		waitAgent(t, l, id, agents.Available)
-	}
-	if !l.Sim.WaitIdle(haWait) {
-		t.Fatalf("channels left on the PBX: %d", len(l.Sim.Channels()))
-	}
-	if st := l.Sim.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 || st.CallsFailed != 0 {
-		t.Fatalf("PBX saw %+v", st)
-	}
-	checkHistory(t, l)
+		var conns []string
+		queue := func(ani string) {
+			t.Helper()
+			leg, err := l.PBX.Call(pbxsim.Caller{ANI: ani, DNIS: "800", Patience: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
+		}
+		for i := 0; i < 4; i++ {
+			queue(fmt.Sprintf("555%04d", i))
+		}
+		waitFor(t, haWait, "the replica to have every write", func() bool {
+			p, _ := strconv.ParseInt(infoField(hs.pc, "replication", "master_repl_offset"), 10, 64)
+			r, _ := strconv.ParseInt(infoField(hs.rc, "replication", "slave_repl_offset"), 10, 64)
+			return p > 0 && r >= p
+		})
+
+		hs.primary.Kill()
+		haStep(t, "primary killed")
+		hs.waitPromoted(t, master)
+		// A replica's client may still fail for up to a second after the
+		// switch: after as many failed dials as its pool has connections,
+		// go-redis's pool answers every dial with the last error and retries
+		// only once a second (docs/REDIS.md). A call arriving in that second
+		// fails; wait for each replica to reach the new primary first.
+		for _, r := range l.Replicas {
+			waitFor(t, haWait, r.Node+" to reach the new primary", func() bool {
+				_, err := r.Engine.Agent(ctx, "agent00")
+				return err == nil
+			})
+		}
+		haStep(t, "both replicas reach the new primary")
+
+		queue("5550099")
+		for i, id := range ids {
+			if _, err := l.Replicas[i].Engine.SetAvailable(ctx, id); err != nil {
+				t.Fatalf("%s available after the failover: %v", id, err)
+			}
+		}
+		for _, conn := range conns {
+			waitFor(t, haWait, "call "+conn+" ended", func() bool { return interaction(t, l, conn).State == acd.StateEnded })
+		}
+		for _, id := range ids {
+			waitAgent(t, l, id, agents.Available)
+		}
+		if !l.PBX.WaitIdle(haWait) {
+			t.Fatalf("channels left on the PBX: %d", len(l.PBX.Channels()))
+		}
+		if st := l.PBX.Stats(); st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 || st.CallsFailed != 0 {
+			t.Fatalf("PBX saw %+v", st)
+		}
+		checkHistory(t, l)
+	})
 }
 
 // TestRedisRestartWithAOFKeepsState stops a Redis that persists with AOF
@@ -454,120 +460,123 @@ func TestSentinelFailoverAfterPrimaryCrash(t *testing.T) {
 // everything came back and that the running replicas carried on with it
 // by themselves: the go-redis client reconnects, nobody restarts Tandem.
 func TestRedisRestartWithAOFKeepsState(t *testing.T) {
-	ctx := context.Background()
-	srv := startRedis(t, redisserver.Config{AppendOnly: true, Fsync: "everysec"})
-	sales := salesWithCallbacks()
-	sales.RingTimeout = 10 * time.Second
-	l := startLabWith(t, lab.Options{
-		Replicas:      2,
-		RedisAddr:     srv.Addr,
-		Queues:        map[string]acd.QueueSettings{"sales": sales},
-		DNIS:          map[string]string{"800": "sales"},
-		SweepInterval: 500 * time.Millisecond,
-		Logger:        haLogger(),
-		Engine: acd.Options{
-			Dial:         acd.DialSettings{Endpoint: "PJSIP/{number}", DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 5 * time.Second},
-			CallbackPoll: 50 * time.Millisecond,
-		},
-	})
-	requireCodecsOnEveryOriginate(t, l)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		ctx := context.Background()
+		srv := startRedis(t, redisserver.Config{AppendOnly: true, Fsync: "everysec"})
+		sales := salesWithCallbacks()
+		sales.RingTimeout = 10 * time.Second
+		l := startLabWith(t, lab.Options{
+			PBX:           pbx,
+			Replicas:      2,
+			RedisAddr:     srv.Addr,
+			Queues:        map[string]acd.QueueSettings{"sales": sales},
+			DNIS:          map[string]string{"800": "sales"},
+			SweepInterval: 500 * time.Millisecond,
+			Logger:        haLogger(),
+			Engine: acd.Options{
+				Dial:         acd.DialSettings{Endpoint: pbx.Endpoint("{number}"), DefaultRegion: "US", CallerID: "+18005550100", RingTimeout: 5 * time.Second},
+				CallbackPoll: 50 * time.Millisecond,
+			},
+		})
+		requireCodecsOnEveryOriginate(t, l)
 
-	// Two agents logged in but idle: the calls wait in the queue.
-	e := l.Replicas[0].Engine
-	for i, id := range []string{"agent00", "agent01"} {
-		l.Sim.SetPhone(fmt.Sprintf("PJSIP/%d", 1000+i), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
-		if _, err := l.Replicas[i].Engine.Login(ctx, id, fmt.Sprintf("PJSIP/%d", 1000+i), []string{"sales"}, nil); err != nil {
-			t.Fatal(err)
+		// Two agents logged in but idle: the calls wait in the queue.
+		e := l.Replicas[0].Engine
+		for i, id := range []string{"agent00", "agent01"} {
+			l.PBX.SetPhone(l.Endpoint(fmt.Sprint(1000+i)), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
+			if _, err := l.Replicas[i].Engine.Login(ctx, id, l.Endpoint(fmt.Sprint(1000+i)), []string{"sales"}, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	var legs []string
-	for i := 0; i < 4; i++ {
-		leg, err := l.Sim.Call(pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour})
+		var legs []string
+		for i := 0; i < 4; i++ {
+			leg, err := l.PBX.Call(pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			legs = append(legs, leg)
+		}
+		const number = "+12025550123"
+		l.PBX.SetPhone(customer(l, number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
+		cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0123", Name: "Ann"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		legs = append(legs, leg)
-	}
-	const number = "+12025550123"
-	l.Sim.SetPhone(customer(number), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond, TalkFor: 100 * time.Millisecond})
-	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: "(202) 555-0123", Name: "Ann"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []string
-	for _, leg := range legs {
+		var conns []string
+		for _, leg := range legs {
+			conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
+		}
+		callbackInteraction(t, l, cb.ID, acd.StateQueued)
+		cbBefore := getCallback(t, l, cb.ID) // claimed under a replica's lease, its interaction queued
+		before := map[string]acd.Interaction{}
+		for _, ix := range interactions(t, l) {
+			before[ix.ConnectionID] = ix
+		}
+		waiting, err := e.Queue(ctx, "sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		// Everything is back, as it was.
+		for _, ix := range interactions(t, l) {
+			if b, ok := before[ix.ConnectionID]; !ok || b.State != ix.State || b.Queue != ix.Queue || b.CallerLeg != ix.CallerLeg {
+				t.Fatalf("after the restart %+v, before %+v", ix, b)
+			}
+			delete(before, ix.ConnectionID)
+		}
+		if len(before) != 0 {
+			t.Fatalf("lost in the restart: %v", before)
+		}
+		if got := getCallback(t, l, cb.ID); got.State != cbBefore.State || got.Node != cbBefore.Node || got.Conn != cbBefore.Conn {
+			t.Fatalf("callback after the restart: %+v, before %+v", got, cbBefore)
+		}
+		after, err := e.Queue(ctx, "sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after.Waiting) != len(waiting.Waiting) {
+			t.Fatalf("waiting after the restart %d, before %d", len(after.Waiting), len(waiting.Waiting))
+		}
+		for i := range after.Waiting {
+			if after.Waiting[i].ConnectionID != waiting.Waiting[i].ConnectionID {
+				t.Fatalf("queue order changed in the restart: %v, before %v", after.Waiting, waiting.Waiting)
+			}
+		}
+		for _, id := range []string{"agent00", "agent01"} {
+			if st := agentState(t, l, id); st != agents.Idle {
+				t.Fatalf("%s after the restart: %s", id, st)
+			}
+		}
+
+		// The replicas carry on by themselves: a new call arrives, and the
+		// agents take every call, old and new.
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "5550099", DNIS: "800", Patience: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
 		conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
-	}
-	callbackInteraction(t, l, cb.ID, acd.StateQueued)
-	cbBefore := getCallback(t, l, cb.ID) // claimed under a replica's lease, its interaction queued
-	before := map[string]acd.Interaction{}
-	for _, ix := range interactions(t, l) {
-		before[ix.ConnectionID] = ix
-	}
-	waiting, err := e.Queue(ctx, "sales")
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	// Everything is back, as it was.
-	for _, ix := range interactions(t, l) {
-		if b, ok := before[ix.ConnectionID]; !ok || b.State != ix.State || b.Queue != ix.Queue || b.CallerLeg != ix.CallerLeg {
-			t.Fatalf("after the restart %+v, before %+v", ix, b)
+		for i, id := range []string{"agent00", "agent01"} {
+			if _, err := l.Replicas[i].Engine.SetAvailable(ctx, id); err != nil {
+				t.Fatalf("%s available after the restart: %v", id, err)
+			}
 		}
-		delete(before, ix.ConnectionID)
-	}
-	if len(before) != 0 {
-		t.Fatalf("lost in the restart: %v", before)
-	}
-	if got := getCallback(t, l, cb.ID); got.State != cbBefore.State || got.Node != cbBefore.Node || got.Conn != cbBefore.Conn {
-		t.Fatalf("callback after the restart: %+v, before %+v", got, cbBefore)
-	}
-	after, err := e.Queue(ctx, "sales")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(after.Waiting) != len(waiting.Waiting) {
-		t.Fatalf("waiting after the restart %d, before %d", len(after.Waiting), len(waiting.Waiting))
-	}
-	for i := range after.Waiting {
-		if after.Waiting[i].ConnectionID != waiting.Waiting[i].ConnectionID {
-			t.Fatalf("queue order changed in the restart: %v, before %v", after.Waiting, waiting.Waiting)
+		for _, conn := range conns {
+			waitFor(t, haWait, "call "+conn+" ended", func() bool { return interaction(t, l, conn).State == acd.StateEnded })
 		}
-	}
-	for _, id := range []string{"agent00", "agent01"} {
-		if st := agentState(t, l, id); st != agents.Idle {
-			t.Fatalf("%s after the restart: %s", id, st)
+		waitFor(t, haWait, "the callback done", func() bool { return getCallback(t, l, cb.ID).State == callbacks.StateDone })
+		for _, id := range []string{"agent00", "agent01"} {
+			waitAgent(t, l, id, agents.Available)
 		}
-	}
-
-	// The replicas carry on by themselves: a new call arrives, and the
-	// agents take every call, old and new.
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "5550099", DNIS: "800", Patience: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns = append(conns, waitState(t, l, interactionOf(t, l, leg).ConnectionID, acd.StateQueued).ConnectionID)
-	for i, id := range []string{"agent00", "agent01"} {
-		if _, err := l.Replicas[i].Engine.SetAvailable(ctx, id); err != nil {
-			t.Fatalf("%s available after the restart: %v", id, err)
+		if !l.PBX.WaitIdle(haWait) {
+			t.Fatalf("channels left on the PBX: %d", len(l.PBX.Channels()))
 		}
-	}
-	for _, conn := range conns {
-		waitFor(t, haWait, "call "+conn+" ended", func() bool { return interaction(t, l, conn).State == acd.StateEnded })
-	}
-	waitFor(t, haWait, "the callback done", func() bool { return getCallback(t, l, cb.ID).State == callbacks.StateDone })
-	for _, id := range []string{"agent00", "agent01"} {
-		waitAgent(t, l, id, agents.Available)
-	}
-	if !l.Sim.WaitIdle(haWait) {
-		t.Fatalf("channels left on the PBX: %d", len(l.Sim.Channels()))
-	}
-	checkHistory(t, l)
+		checkHistory(t, l)
+	})
 }

@@ -19,95 +19,97 @@ import (
 // dialplan would) and 20 agents logged in through both, and checks the
 // invariants at the end, as observed by the PBX and by Redis.
 func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load scenario")
-	}
-	const calls, agentsN = 200, 20
-	l := startLab(t, 2, 3*time.Second)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < agentsN; i++ {
-		phone := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Duration(20+rng.IntN(80)) * time.Millisecond,
-			TalkFor: time.Duration(100+rng.IntN(200)) * time.Millisecond}
-		if i%10 == 9 {
-			phone = pbxsim.Phone{Mode: pbxsim.NoAnswer} // produces RONAs
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		if testing.Short() {
+			t.Skip("load scenario")
 		}
-		login(t, l, i%2, fmt.Sprintf("agent%02d", i), fmt.Sprintf("PJSIP/%d", 1000+i), phone, "sales")
-	}
-	// A supervisor puts RONA'd agents back after a while, as people do:
-	// every one of them, since on a loaded machine an answering phone can
-	// miss the 3 s ring timeout too, and an agent left in RONA would
-	// leave the callers behind it waiting for ever.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(300 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+		const calls, agentsN = 200, 20
+		l := startLabOn(t, pbx, 2, 3*time.Second, nil)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < agentsN; i++ {
+			phone := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: time.Duration(20+rng.IntN(80)) * time.Millisecond,
+				TalkFor: time.Duration(100+rng.IntN(200)) * time.Millisecond}
+			if i%10 == 9 {
+				phone = pbxsim.Phone{Mode: pbxsim.NoAnswer} // produces RONAs
 			}
-			for i := 0; i < agentsN; i++ {
-				id := fmt.Sprintf("agent%02d", i)
-				if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
-					_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
+			login(t, l, i%2, fmt.Sprintf("agent%02d", i), l.Endpoint(fmt.Sprint(1000+i)), phone, "sales")
+		}
+		// A supervisor puts RONA'd agents back after a while, as people do:
+		// every one of them, since on a loaded machine an answering phone can
+		// miss the 3 s ring timeout too, and an agent left in RONA would
+		// leave the callers behind it waiting for ever.
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(300 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				for i := 0; i < agentsN; i++ {
+					id := fmt.Sprintf("agent%02d", i)
+					if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
+						_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
+					}
 				}
 			}
-		}
-	}()
-	defer func() { cancel(); wg.Wait() }()
+		}()
+		defer func() { cancel(); wg.Wait() }()
 
-	for i := 0; i < calls; i++ {
-		// Callers wait as long as it takes, so that how many are served
-		// does not depend on how fast a loaded machine runs; only the few
-		// below give up.
-		c := pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour}
-		if i%20 == 7 {
-			c.Patience = 50 * time.Millisecond // a few abandon
-		}
-		if _, err := l.Sim.Call(c); err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	var last []string
-	defer func() {
-		if t.Failed() {
-			t.Logf("not terminal: %v", last)
-		}
-	}()
-	waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
-		all := interactions(t, l)
-		last = last[:0]
-		for _, ix := range all {
-			if !ix.Terminal() {
-				last = append(last, ix.ConnectionID+":"+ix.State)
+		for i := 0; i < calls; i++ {
+			// Callers wait as long as it takes, so that how many are served
+			// does not depend on how fast a loaded machine runs; only the few
+			// below give up.
+			c := pbxsim.Caller{ANI: fmt.Sprintf("555%04d", i), DNIS: "800", Patience: time.Hour}
+			if i%20 == 7 {
+				c.Patience = 50 * time.Millisecond // a few abandon
 			}
+			if _, err := l.PBX.Call(c); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		return len(all) == calls && len(last) == 0
+		var last []string
+		defer func() {
+			if t.Failed() {
+				t.Logf("not terminal: %v", last)
+			}
+		}()
+		waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
+			all := interactions(t, l)
+			last = last[:0]
+			for _, ix := range all {
+				if !ix.Terminal() {
+					last = append(last, ix.ConnectionID+":"+ix.State)
+				}
+			}
+			return len(all) == calls && len(last) == 0
+		})
+		st := l.PBX.Stats()
+		if st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
+			t.Fatalf("invariants broken: double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
+		}
+		byState := map[string]int{}
+		owners := map[string]int{}
+		for _, ix := range interactions(t, l) {
+			byState[ix.State]++
+			owners[ix.Owner]++
+		}
+		// Only the callers with a 50 ms patience may abandon (one in 20).
+		if byState["abandoned"] > calls/20 || byState["ended"]+byState["abandoned"] != calls {
+			t.Fatalf("outcomes %v", byState)
+		}
+		if owners["r1"] == 0 || owners["r2"] == 0 {
+			t.Fatalf("calls not spread over both replicas: %v", owners)
+		}
+		checkHistory(t, l)
+		t.Logf("outcomes %v, owners %v, sim %+v", byState, owners, st)
 	})
-	st := l.Sim.Stats()
-	if st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
-		t.Fatalf("invariants broken: double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
-	}
-	byState := map[string]int{}
-	owners := map[string]int{}
-	for _, ix := range interactions(t, l) {
-		byState[ix.State]++
-		owners[ix.Owner]++
-	}
-	// Only the callers with a 50 ms patience may abandon (one in 20).
-	if byState["abandoned"] > calls/20 || byState["ended"]+byState["abandoned"] != calls {
-		t.Fatalf("outcomes %v", byState)
-	}
-	if owners["r1"] == 0 || owners["r2"] == 0 {
-		t.Fatalf("calls not spread over both replicas: %v", owners)
-	}
-	checkHistory(t, l)
-	t.Logf("outcomes %v, owners %v, sim %+v", byState, owners, st)
 }
 
 // checkHistory reads the shared event stream and checks that every

@@ -218,33 +218,36 @@ func (p *failFirstAgentHangup) Hangup(ctx context.Context, leg string, cause acd
 // agent's leg does not take; the agent then answers a leg no call wants.
 // The answer is not ignored: the leg is hung up, not left up in Stasis.
 func TestAnswerForAnEndedCallIsHungUp(t *testing.T) {
-	l := startLabWith(t, lab.Options{
-		Replicas:  1,
-		RedisAddr: redistest.Start(t),
-		Queues:    map[string]acd.QueueSettings{"sales": {RingTimeout: 10 * time.Second}},
-		DNIS:      map[string]string{"800": "sales"},
-		Logger:    slog.New(slog.DiscardHandler),
-		WrapPBX: func(_ string, p acd.PBX) acd.PBX {
-			return &failFirstAgentHangup{PBX: p, failed: map[string]bool{}}
-		},
-	})
-	login(t, l, 0, "a1", "PJSIP/a1", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 1500 * time.Millisecond}, "sales")
-	caller, err := l.Sim.Call(pbxsim.Caller{App: l.Replicas[0].App, ANI: "5557200", DNIS: "800", Patience: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := waitState(t, l, interactionOf(t, l, caller).ConnectionID, "abandoned")
-	agentLeg := ix.ConnectionID + "-a1"
-	if ch, ok := l.Sim.Channel(agentLeg); !ok || ch.HungUp || ch.State == "Up" {
-		t.Fatalf("agent leg %s after the caller gave up: %+v (known %v), want still ringing", agentLeg, ch, ok)
-	}
-	waitFor(t, 10*time.Second, "answered agent leg hung up", func() bool {
-		ch, ok := l.Sim.Channel(agentLeg)
-		return ok && ch.HungUp
-	})
-	for _, ch := range l.Sim.Channels() {
-		if ch.InStasis && !ch.HungUp {
-			t.Fatalf("left in Stasis: %+v", ch)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startLabWith(t, lab.Options{
+			PBX:       pbx,
+			Replicas:  1,
+			RedisAddr: redistest.Start(t),
+			Queues:    map[string]acd.QueueSettings{"sales": {RingTimeout: 10 * time.Second}},
+			DNIS:      map[string]string{"800": "sales"},
+			Logger:    slog.New(slog.DiscardHandler),
+			WrapPBX: func(_ string, p acd.PBX) acd.PBX {
+				return &failFirstAgentHangup{PBX: p, failed: map[string]bool{}}
+			},
+		})
+		login(t, l, 0, "a1", l.Endpoint("a1"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 1500 * time.Millisecond}, "sales")
+		caller, err := l.PBX.Call(pbxsim.Caller{App: l.Replicas[0].App, ANI: "5557200", DNIS: "800", Patience: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		ix := waitState(t, l, interactionOf(t, l, caller).ConnectionID, "abandoned")
+		agentLeg := ix.ConnectionID + "-a1"
+		if ch, ok := l.PBX.Channel(agentLeg); !ok || ch.HungUp || ch.State == "Up" {
+			t.Fatalf("agent leg %s after the caller gave up: %+v (known %v), want still ringing", agentLeg, ch, ok)
+		}
+		waitFor(t, 10*time.Second, "answered agent leg hung up", func() bool {
+			ch, ok := l.PBX.Channel(agentLeg)
+			return ok && ch.HungUp
+		})
+		for _, ch := range l.PBX.Channels() {
+			if ch.InStasis && !ch.HungUp {
+				t.Fatalf("left in Stasis: %+v", ch)
+			}
+		}
+	})
 }

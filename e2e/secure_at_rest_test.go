@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -26,112 +27,114 @@ import (
 // call-associated data, callbacks, the history and audit streams, indexes
 // — is read by type and dumped, and holds none of the secrets.
 func TestNoSecureValueAtRestAfterCallsEnd(t *testing.T) {
-	const (
-		account   = "739182465037"
-		card      = "4111111111111111"
-		cbCard    = "5500005555555559"
-		cxlCard   = "340000000000009"
-		cbNumber  = "+12025550123"
-		cxlNumber = "+12025550145"
-	)
-	sales := salesWithCallbacks()
-	sales.Variables = []cad.Variable{
-		{Name: "ACCOUNT_NO", Label: "Account", Type: "string", Order: 1, PopUp: true},
-		{Name: "CARD", Label: "Card", Type: "string", Secure: true, Order: 2},
-		{Name: "ORDER", Label: "Order", Type: "string", Order: 3},
-	}
-	l := startCallbackLab(t, cbOptions{sales: &sales, ivr: acd.IVRMenus{
-		EntryPoints: map[string]string{"900": "acct"},
-		Nodes: map[string]acd.IVRNode{"acct": {
-			Prompt:    media.MustParse("sound:enter-account"),
-			Collect:   acd.IVRCollect{MaxDigits: 12, Terminator: "#", Timeout: 5 * time.Second},
-			Variable:  "ACCOUNT_NO",
-			Secure:    true,
-			Branches:  map[string]acd.IVRBranch{"default": {Queue: "sales"}},
-			OnFailure: acd.IVRBranch{Hangup: media.MustParse("sound:goodbye")},
-		}},
-	}})
-	ctx := context.Background()
-	e := l.Replicas[0].Engine
-	keys := l.Replicas[0].Store.Keys()
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		const (
+			account   = "739182465037"
+			card      = "4111111111111111"
+			cbCard    = "5500005555555559"
+			cxlCard   = "340000000000009"
+			cbNumber  = "+12025550123"
+			cxlNumber = "+12025550145"
+		)
+		sales := salesWithCallbacks()
+		sales.Variables = []cad.Variable{
+			{Name: "ACCOUNT_NO", Label: "Account", Type: "string", Order: 1, PopUp: true},
+			{Name: "CARD", Label: "Card", Type: "string", Secure: true, Order: 2},
+			{Name: "ORDER", Label: "Order", Type: "string", Order: 3},
+		}
+		l := startCallbackLab(t, cbOptions{pbx: pbx, sales: &sales, ivr: acd.IVRMenus{
+			EntryPoints: map[string]string{"900": "acct"},
+			Nodes: map[string]acd.IVRNode{"acct": {
+				Prompt:    media.MustParse("sound:enter-account"),
+				Collect:   acd.IVRCollect{MaxDigits: 12, Terminator: "#", Timeout: 5 * time.Second},
+				Variable:  "ACCOUNT_NO",
+				Secure:    true,
+				Branches:  map[string]acd.IVRBranch{"default": {Queue: "sales"}},
+				OnFailure: acd.IVRBranch{Hangup: media.MustParse("sound:goodbye")},
+			}},
+		}})
+		ctx := context.Background()
+		e := l.Replicas[0].Engine
+		keys := l.Replicas[0].Store.Keys()
 
-	// A callback cancelled before anyone could take it.
-	cxl, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: cxlNumber, Vars: map[string]string{"CARD": cxlCard}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.CancelCallback(ctx, cxl.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitCallback(t, l, cxl.ID, callbacks.StateCancelled)
+		// A callback cancelled before anyone could take it.
+		cxl, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: cxlNumber, Vars: map[string]string{"CARD": cxlCard}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.CancelCallback(ctx, cxl.ID); err != nil {
+			t.Fatal(err)
+		}
+		waitCallback(t, l, cxl.ID, callbacks.StateCancelled)
 
-	// The IVR call: account keyed in, card as a channel variable.
-	login(t, l, 0, "a1", "PJSIP/1001", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond}, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "900", Vars: map[string]string{"CARD": card, "ORDER": "A-7"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := interactionOf(t, l, leg)
-	waitFor(t, 5*time.Second, "account prompt played", func() bool {
-		p := played(l, leg)
-		return len(p) > 0 && p[len(p)-1] == "sound:enter-account"
+		// The IVR call: account keyed in, card as a channel variable.
+		login(t, l, 0, "a1", l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 30 * time.Millisecond}, "sales")
+		leg, err := l.PBX.Call(pbxsim.Caller{ANI: "+12025550199", DNIS: "900", Vars: map[string]string{"CARD": card, "ORDER": "A-7"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := interactionOf(t, l, leg)
+		waitFor(t, 5*time.Second, "account prompt played", func() bool {
+			p := played(l, leg)
+			return len(p) > 0 && p[len(p)-1] == "sound:enter-account"
+		})
+		if err := l.PBX.InjectDTMF(leg, account+"#"); err != nil {
+			t.Fatal(err)
+		}
+		got := waitState(t, l, ix.ConnectionID, acd.StateConnected)
+		if got.Attached["ACCOUNT_NO"] != account || got.Attached["CARD"] != card {
+			t.Fatalf("attached data during the call %v: the secrets must be there for the test to mean anything", got.Attached)
+		}
+		// During the call an agent on it may reveal them (audited).
+		for name, want := range map[string]string{"CARD": card, "ACCOUNT_NO": account} {
+			if v, err := e.RevealVariable(ctx, "agent:a1", "a1", name); err != nil || v != want {
+				t.Fatalf("reveal %s during the call: %q %v", name, v, err)
+			}
+		}
+		if _, err := e.End(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		ended := waitState(t, l, ix.ConnectionID, acd.StateEnded)
+		if ended.Attached["CARD"] != acd.DroppedValue || ended.Attached["ACCOUNT_NO"] != acd.DroppedValue || ended.Attached["ORDER"] != "A-7" {
+			t.Errorf("attached data after the end %v: secure values dropped, names and the rest kept", ended.Attached)
+		}
+		waitAgent(t, l, "a1", agents.Available)
+
+		// A web callback with a secure variable, answered, talked, ended.
+		l.PBX.SetPhone(customer(l, cbNumber), answers)
+		cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: cbNumber, Vars: map[string]string{"CARD": cbCard}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := waitCallback(t, l, cb.ID, callbacks.StateDone)
+		// The engine's view masks a secure value whatever it holds; the dump
+		// below is what proves it was dropped.
+		if done.Vars["CARD"] == cbCard {
+			t.Errorf("done callback's variables show the card in clear: %v", done.Vars)
+		}
+		cbIx := callbackInteraction(t, l, cb.ID, acd.StateConnected)
+		if v, err := e.RevealVariable(ctx, "agent:a1", "a1", "CARD"); err != nil || v != cbCard {
+			t.Fatalf("reveal during the callback: %q %v (its interaction keeps it while it runs)", v, err)
+		}
+		if _, err := e.End(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, cbIx.ConnectionID, acd.StateEnded)
+		waitAgent(t, l, "a1", agents.Available)
+
+		for _, x := range interactions(t, l) {
+			if x.State != acd.StateEnded && x.State != acd.StateAbandoned && x.State != acd.StateFailed {
+				t.Fatalf("interaction %s still %s", x.ConnectionID, x.State)
+			}
+		}
+		if n, err := l.RDB.XLen(ctx, keys.Audit()).Result(); err != nil || n != 3 {
+			t.Fatalf("audit stream has %d entries (%v), want the 3 reveals", n, err)
+		}
+		if n := redistest.RequireAbsent(t, l.RDB, keys.Base()+"*", account, card, cbCard, cxlCard); n == 0 {
+			t.Fatal("no key read")
+		}
+		checkHistory(t, l)
 	})
-	if err := l.Sim.InjectDTMF(leg, account+"#"); err != nil {
-		t.Fatal(err)
-	}
-	got := waitState(t, l, ix.ConnectionID, acd.StateConnected)
-	if got.Attached["ACCOUNT_NO"] != account || got.Attached["CARD"] != card {
-		t.Fatalf("attached data during the call %v: the secrets must be there for the test to mean anything", got.Attached)
-	}
-	// During the call an agent on it may reveal them (audited).
-	for name, want := range map[string]string{"CARD": card, "ACCOUNT_NO": account} {
-		if v, err := e.RevealVariable(ctx, "agent:a1", "a1", name); err != nil || v != want {
-			t.Fatalf("reveal %s during the call: %q %v", name, v, err)
-		}
-	}
-	if _, err := e.End(ctx, "a1"); err != nil {
-		t.Fatal(err)
-	}
-	ended := waitState(t, l, ix.ConnectionID, acd.StateEnded)
-	if ended.Attached["CARD"] != acd.DroppedValue || ended.Attached["ACCOUNT_NO"] != acd.DroppedValue || ended.Attached["ORDER"] != "A-7" {
-		t.Errorf("attached data after the end %v: secure values dropped, names and the rest kept", ended.Attached)
-	}
-	waitAgent(t, l, "a1", agents.Available)
-
-	// A web callback with a secure variable, answered, talked, ended.
-	l.Sim.SetPhone(customer(cbNumber), answers)
-	cb, _, err := e.RequestCallback(ctx, acd.CallbackRequest{Queue: "sales", Number: cbNumber, Vars: map[string]string{"CARD": cbCard}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := waitCallback(t, l, cb.ID, callbacks.StateDone)
-	// The engine's view masks a secure value whatever it holds; the dump
-	// below is what proves it was dropped.
-	if done.Vars["CARD"] == cbCard {
-		t.Errorf("done callback's variables show the card in clear: %v", done.Vars)
-	}
-	cbIx := callbackInteraction(t, l, cb.ID, acd.StateConnected)
-	if v, err := e.RevealVariable(ctx, "agent:a1", "a1", "CARD"); err != nil || v != cbCard {
-		t.Fatalf("reveal during the callback: %q %v (its interaction keeps it while it runs)", v, err)
-	}
-	if _, err := e.End(ctx, "a1"); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, l, cbIx.ConnectionID, acd.StateEnded)
-	waitAgent(t, l, "a1", agents.Available)
-
-	for _, x := range interactions(t, l) {
-		if x.State != acd.StateEnded && x.State != acd.StateAbandoned && x.State != acd.StateFailed {
-			t.Fatalf("interaction %s still %s", x.ConnectionID, x.State)
-		}
-	}
-	if n, err := l.RDB.XLen(ctx, keys.Audit()).Result(); err != nil || n != 3 {
-		t.Fatalf("audit stream has %d entries (%v), want the 3 reveals", n, err)
-	}
-	if n := redistest.RequireAbsent(t, l.RDB, keys.Base()+"*", account, card, cbCard, cxlCard); n == 0 {
-		t.Fatal("no key read")
-	}
-	checkHistory(t, l)
 }
 
 // TestSecureValuesScheduledForLaterAreDroppedByAReplicaThatKeepsNone: a

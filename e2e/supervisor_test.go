@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-cc/tandem/api"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/internal/lab"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -58,8 +59,8 @@ func postJSON(t *testing.T, url, token, body string) (int, []byte) {
 // agent a1 and returns it.
 func connectedOnR1(t *testing.T, l *controlLab) acd.Interaction {
 	t.Helper()
-	l.agent(0, "a1", "PJSIP/1001", false, "sales")
-	leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
+	l.agent(0, "a1", l.Endpoint("1001"), false, "sales")
+	leg, err := l.PBX.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +68,7 @@ func connectedOnR1(t *testing.T, l *controlLab) acd.Interaction {
 	if ix.Owner != "r1" || ix.AgentLeg == "" {
 		t.Fatalf("interaction %+v", ix)
 	}
-	if _, ok := l.Sim.Bridge(ix.ConnectionID); !ok {
-		t.Fatalf("no bridge %s", ix.ConnectionID)
-	}
+	waitFor(t, 5*time.Second, "caller and agent bridged", func() bool { return l.Bridged(ix.CallerLeg, ix.AgentLeg) })
 	return ix
 }
 
@@ -96,11 +95,12 @@ func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.For
 	ctx := context.Background()
 	for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
 		waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
-			c, ok := l.Sim.Channel(leg)
+			c, ok := l.PBX.Channel(leg)
 			return !ok || c.HungUp
 		})
 	}
-	waitFor(t, 10*time.Second, "bridge destroyed", func() bool { _, ok := l.Sim.Bridge(ix.ConnectionID); return !ok })
+	// Nothing of the call is left at the PBX: no bridge, no recording.
+	waitFor(t, 10*time.Second, "bridge destroyed", func() bool { return l.PBX.Leftovers().Empty() })
 	got := interaction(t, l.Lab, ix.ConnectionID)
 	if got.State != acd.StateEnded || got.EndedBy != "supervisor" {
 		t.Errorf("interaction %s ended_by %q, want ended by supervisor", got.State, got.EndedBy)
@@ -152,40 +152,42 @@ func checkForcedEnd(t *testing.T, l *controlLab, ix acd.Interaction, res acd.For
 // r2 ends it: r2 hangs the remaining leg up, destroys the bridge, and
 // finishes the interaction and frees the agent in Redis.
 func TestForceEndCallOfStoppedReplica(t *testing.T) {
-	l := startControlLab(t, controlOptions{replicas: 2})
-	srv := supervisorAPI(t, l, 1)
-	ix := connectedOnR1(t, l)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatalf("stop r1: %v", err)
-	}
-	if err := deleteChannel(l.Lab, ix.CallerLeg); err != nil {
-		t.Fatal(err)
-	}
-	// Stuck: the PBX still has the agent's leg in the call's bridge.
-	if c, ok := l.Sim.Channel(ix.AgentLeg); !ok || c.HungUp || c.BridgeID != ix.ConnectionID {
-		t.Fatalf("agent leg %+v, want up in bridge %s", c, ix.ConnectionID)
-	}
-	if st := interaction(t, l.Lab, ix.ConnectionID).State; st != acd.StateConnected {
-		t.Fatalf("interaction %s before the override", st)
-	}
-	// An agent token may not use the override.
-	if code, _ := postJSON(t, srv.URL+"/v1/supervisor/interactions/"+ix.ConnectionID+"/end", agentTokA1, `{"reason":"x"}`); code != http.StatusForbidden {
-		t.Errorf("agent token: %d, want 403", code)
-	}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+		srv := supervisorAPI(t, l, 1)
+		ix := connectedOnR1(t, l)
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatalf("stop r1: %v", err)
+		}
+		if err := l.PBX.HangUp(ix.CallerLeg); err != nil {
+			t.Fatal(err)
+		}
+		// Stuck: the PBX still has the agent's leg in the call's bridge.
+		if c, ok := l.PBX.Channel(ix.AgentLeg); !ok || c.HungUp || c.BridgeID != ix.ConnectionID {
+			t.Fatalf("agent leg %+v, want up in bridge %s", c, ix.ConnectionID)
+		}
+		if st := interaction(t, l.Lab, ix.ConnectionID).State; st != acd.StateConnected {
+			t.Fatalf("interaction %s before the override", st)
+		}
+		// An agent token may not use the override.
+		if code, _ := postJSON(t, srv.URL+"/v1/supervisor/interactions/"+ix.ConnectionID+"/end", agentTokA1, `{"reason":"x"}`); code != http.StatusForbidden {
+			t.Errorf("agent token: %d, want 403", code)
+		}
 
-	res := forceEndOK(t, srv, ix.ConnectionID)
-	checkForcedEnd(t, l, ix, res, acd.ForcedDeadOwner)
+		res := forceEndOK(t, srv, ix.ConnectionID)
+		checkForcedEnd(t, l, ix, res, acd.ForcedDeadOwner)
 
-	// Once over, it is over: 409, and 404 for a call that never was.
-	if code, data := postJSON(t, srv.URL+"/v1/supervisor/interactions/"+ix.ConnectionID+"/end", supTok, `{"reason":"again"}`); code != http.StatusConflict {
-		t.Errorf("second end: %d %s, want 409", code, data)
-	}
-	if code, data := postJSON(t, srv.URL+"/v1/supervisor/interactions/no-such-call/end", supTok, `{"reason":"x"}`); code != http.StatusNotFound {
-		t.Errorf("unknown call: %d %s, want 404", code, data)
-	}
-	// The wrap-up ends on r2 (its timer, or the sweep's safety net): the
-	// agent takes calls again.
-	waitAgent(t, l.Lab, "a1", agents.Available)
+		// Once over, it is over: 409, and 404 for a call that never was.
+		if code, data := postJSON(t, srv.URL+"/v1/supervisor/interactions/"+ix.ConnectionID+"/end", supTok, `{"reason":"again"}`); code != http.StatusConflict {
+			t.Errorf("second end: %d %s, want 409", code, data)
+		}
+		if code, data := postJSON(t, srv.URL+"/v1/supervisor/interactions/no-such-call/end", supTok, `{"reason":"x"}`); code != http.StatusNotFound {
+			t.Errorf("unknown call: %d %s, want 404", code, data)
+		}
+		// The wrap-up ends on r2 (its timer, or the sweep's safety net): the
+		// agent takes calls again.
+		waitAgent(t, l.Lab, "a1", agents.Available)
+	})
 }
 
 // TestForceEndCallOfRestartedReplica: r1 restarts while its call is
@@ -194,27 +196,29 @@ func TestForceEndCallOfStoppedReplica(t *testing.T) {
 // such call; r2 then ends it itself. (A replica that rebuilds its calls at
 // start ends it as the owner instead: the outcome is the same.)
 func TestForceEndCallOfRestartedReplica(t *testing.T) {
-	l := startControlLab(t, controlOptions{replicas: 2})
-	srv := supervisorAPI(t, l, 1)
-	ix := connectedOnR1(t, l)
-	if err := l.Replicas[0].Stop(); err != nil {
-		t.Fatalf("stop r1: %v", err)
-	}
-	if _, err := l.AddReplica(context.Background(), "r1"); err != nil {
-		t.Fatalf("restart r1: %v", err)
-	}
-	keys := keyspace.New("tandem")
-	waitFor(t, 10*time.Second, "r1 alive again", func() bool {
-		n, err := l.RDB.Exists(context.Background(), keys.ReplicaAlive("r1")).Result()
-		return err == nil && n == 1
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+		srv := supervisorAPI(t, l, 1)
+		ix := connectedOnR1(t, l)
+		if err := l.Replicas[0].Stop(); err != nil {
+			t.Fatalf("stop r1: %v", err)
+		}
+		if _, err := l.AddReplica(context.Background(), "r1"); err != nil {
+			t.Fatalf("restart r1: %v", err)
+		}
+		keys := keyspace.New("tandem")
+		waitFor(t, 10*time.Second, "r1 alive again", func() bool {
+			n, err := l.RDB.Exists(context.Background(), keys.ReplicaAlive("r1")).Result()
+			return err == nil && n == 1
+		})
+		res := forceEndOK(t, srv, ix.ConnectionID)
+		t.Logf("ended by path %q", res.Path)
+		want := acd.ForcedOrphan
+		if res.Path == acd.ForcedByOwner {
+			want = acd.ForcedByOwner // r1 picked its call back up at start
+		}
+		checkForcedEnd(t, l, ix, res, want)
 	})
-	res := forceEndOK(t, srv, ix.ConnectionID)
-	t.Logf("ended by path %q", res.Path)
-	want := acd.ForcedOrphan
-	if res.Path == acd.ForcedByOwner {
-		want = acd.ForcedByOwner // r1 picked its call back up at start
-	}
-	checkForcedEnd(t, l, ix, res, want)
 }
 
 // TestForceEndLiveCallGoesThroughItsOwner: the call runs on r1, alive;
@@ -222,58 +226,62 @@ func TestForceEndCallOfRestartedReplica(t *testing.T) {
 // call as for any end; r2 writes the audit entry and the history's record
 // of who asked (checkForcedEnd).
 func TestForceEndLiveCallGoesThroughItsOwner(t *testing.T) {
-	l := startControlLab(t, controlOptions{replicas: 2})
-	srv := supervisorAPI(t, l, 1)
-	ix := connectedOnR1(t, l)
-	res := forceEndOK(t, srv, ix.ConnectionID)
-	checkForcedEnd(t, l, ix, res, acd.ForcedByOwner)
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+		srv := supervisorAPI(t, l, 1)
+		ix := connectedOnR1(t, l)
+		res := forceEndOK(t, srv, ix.ConnectionID)
+		checkForcedEnd(t, l, ix, res, acd.ForcedByOwner)
+	})
 }
 
 // TestForceAgentStateOnLiveCall: a1 is connected on r1's live call.
 // Logging a1 out is refused (409 naming the call and its replica); with
 // force_end the call is ended first, then a1 is logged out.
 func TestForceAgentStateOnLiveCall(t *testing.T) {
-	l := startControlLab(t, controlOptions{replicas: 2})
-	srv := supervisorAPI(t, l, 1)
-	ix := connectedOnR1(t, l)
-	url := srv.URL + "/v1/supervisor/agents/a1/state"
-	code, data := postJSON(t, url, supTok, `{"state":"logged_out","reason":"end of shift"}`)
-	var refused struct {
-		Field        string `json:"field"`
-		ConnectionID string `json:"connection_id"`
-		Owner        string `json:"owner"`
-	}
-	if err := json.Unmarshal(data, &refused); err != nil || code != http.StatusConflict ||
-		refused.ConnectionID != ix.ConnectionID || refused.Owner != "r1" || refused.Field != "force_end" {
-		t.Fatalf("without force_end: %d %s, want 409 naming %s", code, data, ix.ConnectionID)
-	}
-	if st := agentState(t, l.Lab, "a1"); st != agents.Connected {
-		t.Fatalf("a1 moved to %s after a refusal", st)
-	}
-	code, data = postJSON(t, url, supTok, `{"state":"logged_out","reason":"end of shift","force_end":true}`)
-	if code != http.StatusOK {
-		t.Fatalf("with force_end: %d %s", code, data)
-	}
-	var res acd.ForceAgentResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatal(err)
-	}
-	if res.Agent.State != agents.LoggedOut || res.Before != agents.WrapUp || res.Ended == nil ||
-		res.Ended.ConnectionID != ix.ConnectionID || res.Ended.Path != acd.ForcedByOwner {
-		t.Errorf("result %+v (ended %+v)", res, res.Ended)
-	}
-	if st := agentState(t, l.Lab, "a1"); st != agents.LoggedOut {
-		t.Errorf("a1 is %s, want logged_out", st)
-	}
-	if got := interaction(t, l.Lab, ix.ConnectionID); got.State != acd.StateEnded || got.EndedBy != "supervisor" {
-		t.Errorf("interaction %s by %q", got.State, got.EndedBy)
-	}
-	for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
-		waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
-			c, ok := l.Sim.Channel(leg)
-			return !ok || c.HungUp
-		})
-	}
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+		srv := supervisorAPI(t, l, 1)
+		ix := connectedOnR1(t, l)
+		url := srv.URL + "/v1/supervisor/agents/a1/state"
+		code, data := postJSON(t, url, supTok, `{"state":"logged_out","reason":"end of shift"}`)
+		var refused struct {
+			Field        string `json:"field"`
+			ConnectionID string `json:"connection_id"`
+			Owner        string `json:"owner"`
+		}
+		if err := json.Unmarshal(data, &refused); err != nil || code != http.StatusConflict ||
+			refused.ConnectionID != ix.ConnectionID || refused.Owner != "r1" || refused.Field != "force_end" {
+			t.Fatalf("without force_end: %d %s, want 409 naming %s", code, data, ix.ConnectionID)
+		}
+		if st := agentState(t, l.Lab, "a1"); st != agents.Connected {
+			t.Fatalf("a1 moved to %s after a refusal", st)
+		}
+		code, data = postJSON(t, url, supTok, `{"state":"logged_out","reason":"end of shift","force_end":true}`)
+		if code != http.StatusOK {
+			t.Fatalf("with force_end: %d %s", code, data)
+		}
+		var res acd.ForceAgentResult
+		if err := json.Unmarshal(data, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Agent.State != agents.LoggedOut || res.Before != agents.WrapUp || res.Ended == nil ||
+			res.Ended.ConnectionID != ix.ConnectionID || res.Ended.Path != acd.ForcedByOwner {
+			t.Errorf("result %+v (ended %+v)", res, res.Ended)
+		}
+		if st := agentState(t, l.Lab, "a1"); st != agents.LoggedOut {
+			t.Errorf("a1 is %s, want logged_out", st)
+		}
+		if got := interaction(t, l.Lab, ix.ConnectionID); got.State != acd.StateEnded || got.EndedBy != "supervisor" {
+			t.Errorf("interaction %s by %q", got.State, got.EndedBy)
+		}
+		for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
+			waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+				c, ok := l.PBX.Channel(leg)
+				return !ok || c.HungUp
+			})
+		}
+	})
 }
 
 // TestForceAgentStateOfStoppedReplicasAgent: a1 is connected on a call of
@@ -282,70 +290,72 @@ func TestForceAgentStateOnLiveCall(t *testing.T) {
 // or, with force_end, ending it first; a1 is then back in line, and the
 // next call, on r2, reaches a1.
 func TestForceAgentStateOfStoppedReplicasAgent(t *testing.T) {
-	for _, end := range []bool{false, true} {
-		name := "leave the call"
-		if end {
-			name = "end the call"
-		}
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			l := startControlLab(t, controlOptions{replicas: 2})
-			srv := supervisorAPI(t, l, 1)
-			ix := connectedOnR1(t, l)
-			if err := l.Replicas[0].Stop(); err != nil {
-				t.Fatalf("stop r1: %v", err)
-			}
-			body := `{"state":"available","reason":"r1 is gone"}`
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		for _, end := range []bool{false, true} {
+			name := "leave the call"
 			if end {
-				body = `{"state":"available","reason":"r1 is gone","force_end":true}`
+				name = "end the call"
 			}
-			code, data := postJSON(t, srv.URL+"/v1/supervisor/agents/a1/state", supTok, body)
-			if code != http.StatusOK {
-				t.Fatalf("force available: %d %s", code, data)
-			}
-			var res acd.ForceAgentResult
-			if err := json.Unmarshal(data, &res); err != nil {
-				t.Fatal(err)
-			}
-			a, err := l.Replicas[1].Store.Agent(ctx, "a1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a.State != agents.Available || a.ConnectionID != "" {
-				t.Errorf("a1 %s on %q, want available and free", a.State, a.ConnectionID)
-			}
-			if _, err := l.RDB.ZScore(ctx, keyspace.New("tandem").Available("sales"), "a1").Result(); err != nil {
-				t.Errorf("a1 not in sales' available set: %v", err)
-			}
-			got := interaction(t, l.Lab, ix.ConnectionID)
-			if !end {
-				if res.Before != agents.Connected || res.Ended != nil || got.State != acd.StateConnected {
-					t.Errorf("result %+v, interaction %s: want a1 taken from the call, the call left as it was", res, got.State)
+			t.Run(name, func(t *testing.T) {
+				ctx := context.Background()
+				l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+				srv := supervisorAPI(t, l, 1)
+				ix := connectedOnR1(t, l)
+				if err := l.Replicas[0].Stop(); err != nil {
+					t.Fatalf("stop r1: %v", err)
 				}
-				restartForTheEnd(l.Lab, 0)
-				return
-			}
-			if res.Before != agents.WrapUp || res.Ended == nil || res.Ended.Path != acd.ForcedDeadOwner ||
-				got.State != acd.StateEnded || got.EndedBy != "supervisor" {
-				t.Errorf("result %+v (ended %+v), interaction %s by %q", res, res.Ended, got.State, got.EndedBy)
-			}
-			for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
-				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
-					c, ok := l.Sim.Channel(leg)
-					return !ok || c.HungUp
-				})
-			}
-			// Back in line: r2's next call is a1's.
-			leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r2", ANI: "+12025550123", DNIS: "800"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			next := waitState(t, l.Lab, interactionOf(t, l.Lab, leg).ConnectionID, acd.StateConnected)
-			if next.Agent != "a1" || next.Owner != "r2" {
-				t.Errorf("next call %+v, want a1 on r2", next)
-			}
-		})
-	}
+				body := `{"state":"available","reason":"r1 is gone"}`
+				if end {
+					body = `{"state":"available","reason":"r1 is gone","force_end":true}`
+				}
+				code, data := postJSON(t, srv.URL+"/v1/supervisor/agents/a1/state", supTok, body)
+				if code != http.StatusOK {
+					t.Fatalf("force available: %d %s", code, data)
+				}
+				var res acd.ForceAgentResult
+				if err := json.Unmarshal(data, &res); err != nil {
+					t.Fatal(err)
+				}
+				a, err := l.Replicas[1].Store.Agent(ctx, "a1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.State != agents.Available || a.ConnectionID != "" {
+					t.Errorf("a1 %s on %q, want available and free", a.State, a.ConnectionID)
+				}
+				if _, err := l.RDB.ZScore(ctx, keyspace.New("tandem").Available("sales"), "a1").Result(); err != nil {
+					t.Errorf("a1 not in sales' available set: %v", err)
+				}
+				got := interaction(t, l.Lab, ix.ConnectionID)
+				if !end {
+					if res.Before != agents.Connected || res.Ended != nil || got.State != acd.StateConnected {
+						t.Errorf("result %+v, interaction %s: want a1 taken from the call, the call left as it was", res, got.State)
+					}
+					restartForTheEnd(l.Lab, 0)
+					return
+				}
+				if res.Before != agents.WrapUp || res.Ended == nil || res.Ended.Path != acd.ForcedDeadOwner ||
+					got.State != acd.StateEnded || got.EndedBy != "supervisor" {
+					t.Errorf("result %+v (ended %+v), interaction %s by %q", res, res.Ended, got.State, got.EndedBy)
+				}
+				for _, leg := range []string{ix.CallerLeg, ix.AgentLeg} {
+					waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+						c, ok := l.PBX.Channel(leg)
+						return !ok || c.HungUp
+					})
+				}
+				// Back in line: r2's next call is a1's.
+				leg, err := l.PBX.Call(pbxsim.Caller{App: "tandem-r2", ANI: "+12025550123", DNIS: "800"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				next := waitState(t, l.Lab, interactionOf(t, l.Lab, leg).ConnectionID, acd.StateConnected)
+				if next.Agent != "a1" || next.Owner != "r2" {
+					t.Errorf("next call %+v, want a1 on r2", next)
+				}
+			})
+		}
+	})
 }
 
 // TestForceEndBeforeAnswer ends calls that never reached an agent, with
@@ -354,72 +364,74 @@ func TestForceAgentStateOfStoppedReplicasAgent(t *testing.T) {
 // the agent is available at once (it never talked: no wrap-up); the
 // interaction ends abandoned, by the supervisor.
 func TestForceEndBeforeAnswer(t *testing.T) {
-	for _, tc := range []struct {
-		name         string
-		ringing      bool
-		ownerStopped bool
-	}{
-		{"queued, owner alive", false, false},
-		{"queued, owner stopped", false, true},
-		{"ringing, owner alive", true, false},
-		{"ringing, owner stopped", true, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			// A long ring timeout: the ringing call is still ringing when the
-			// supervisor ends it.
-			l := startControlLab(t, controlOptions{replicas: 2, ring: 30 * time.Second})
-			srv := supervisorAPI(t, l, 1)
-			if tc.ringing {
-				l.agent(0, "a1", "PJSIP/1001", false, "sales")
-				l.Sim.SetPhone("PJSIP/1001", pbxsim.Phone{Mode: pbxsim.NoAnswer})
-			}
-			leg, err := l.Sim.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := interactionOf(t, l.Lab, leg).ConnectionID
-			want, path := acd.StateQueued, acd.ForcedByOwner
-			if tc.ringing {
-				want = acd.StateOffered
-				waitAgent(t, l.Lab, "a1", agents.Ringing)
-			}
-			ix := waitState(t, l.Lab, conn, want)
-			if tc.ownerStopped {
-				if err := l.Replicas[0].Stop(); err != nil {
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		for _, tc := range []struct {
+			name         string
+			ringing      bool
+			ownerStopped bool
+		}{
+			{"queued, owner alive", false, false},
+			{"queued, owner stopped", false, true},
+			{"ringing, owner alive", true, false},
+			{"ringing, owner stopped", true, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				ctx := context.Background()
+				// A long ring timeout: the ringing call is still ringing when the
+				// supervisor ends it.
+				l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2, ring: 30 * time.Second})
+				srv := supervisorAPI(t, l, 1)
+				if tc.ringing {
+					l.agent(0, "a1", l.Endpoint("1001"), false, "sales")
+					l.PBX.SetPhone(l.Endpoint("1001"), pbxsim.Phone{Mode: pbxsim.NoAnswer})
+				}
+				leg, err := l.PBX.Call(pbxsim.Caller{App: "tandem-r1", ANI: "+12025550199", DNIS: "800"})
+				if err != nil {
 					t.Fatal(err)
 				}
-				path = acd.ForcedDeadOwner
-			}
-			res := forceEndOK(t, srv, conn)
-			if res.Path != path || res.Before != want || res.After != acd.StateAbandoned {
-				t.Errorf("result %+v, want %s → abandoned by path %s", res, want, path)
-			}
-			legs := []string{ix.CallerLeg}
-			if tc.ringing {
-				legs = append(legs, ix.AgentLeg)
-				if res.Agent != "a1" || res.AgentBefore != agents.Ringing || res.AgentAfter != agents.Available {
-					t.Errorf("agent in result: %+v", res)
+				conn := interactionOf(t, l.Lab, leg).ConnectionID
+				want, path := acd.StateQueued, acd.ForcedByOwner
+				if tc.ringing {
+					want = acd.StateOffered
+					waitAgent(t, l.Lab, "a1", agents.Ringing)
 				}
-				if st := agentState(t, l.Lab, "a1"); st != agents.Available {
-					t.Errorf("a1 is %s, want available", st)
+				ix := waitState(t, l.Lab, conn, want)
+				if tc.ownerStopped {
+					if err := l.Replicas[0].Stop(); err != nil {
+						t.Fatal(err)
+					}
+					path = acd.ForcedDeadOwner
 				}
-			}
-			for _, leg := range legs {
-				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
-					c, ok := l.Sim.Channel(leg)
-					return !ok || c.HungUp
-				})
-			}
-			got := interaction(t, l.Lab, conn)
-			if got.State != acd.StateAbandoned || got.EndedBy != "supervisor" {
-				t.Errorf("interaction %s by %q", got.State, got.EndedBy)
-			}
-			if n, err := l.RDB.ZCard(ctx, keyspace.New("tandem").Waiting("sales")).Result(); err != nil || n != 0 {
-				t.Errorf("%d calls still waiting (%v)", n, err)
-			}
-		})
-	}
+				res := forceEndOK(t, srv, conn)
+				if res.Path != path || res.Before != want || res.After != acd.StateAbandoned {
+					t.Errorf("result %+v, want %s → abandoned by path %s", res, want, path)
+				}
+				legs := []string{ix.CallerLeg}
+				if tc.ringing {
+					legs = append(legs, ix.AgentLeg)
+					if res.Agent != "a1" || res.AgentBefore != agents.Ringing || res.AgentAfter != agents.Available {
+						t.Errorf("agent in result: %+v", res)
+					}
+					if st := agentState(t, l.Lab, "a1"); st != agents.Available {
+						t.Errorf("a1 is %s, want available", st)
+					}
+				}
+				for _, leg := range legs {
+					waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+						c, ok := l.PBX.Channel(leg)
+						return !ok || c.HungUp
+					})
+				}
+				got := interaction(t, l.Lab, conn)
+				if got.State != acd.StateAbandoned || got.EndedBy != "supervisor" {
+					t.Errorf("interaction %s by %q", got.State, got.EndedBy)
+				}
+				if n, err := l.RDB.ZCard(ctx, keyspace.New("tandem").Waiting("sales")).Result(); err != nil || n != 0 {
+					t.Errorf("%d calls still waiting (%v)", n, err)
+				}
+			})
+		}
+	})
 }
 
 // TestForceEndDuringConsult: a1 consults a2 when the supervisor ends the
@@ -427,51 +439,53 @@ func TestForceEndBeforeAnswer(t *testing.T) {
 // the consulted party's leg up) or, its owner stopped, r2 does (a2 is
 // named in the call's view).
 func TestForceEndDuringConsult(t *testing.T) {
-	for _, ownerStopped := range []bool{false, true} {
-		name := "owner alive"
-		if ownerStopped {
-			name = "owner stopped"
-		}
-		t.Run(name, func(t *testing.T) {
-			l := startControlLab(t, controlOptions{replicas: 2})
-			srv := supervisorAPI(t, l, 1)
-			l.agent(0, "a2", "PJSIP/1002", true, "support")
-			ix := connectedOnR1(t, l)
-			if _, err := l.Replicas[0].Engine.Consult(context.Background(), "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
-				t.Fatal(err)
-			}
-			l.view("a1", "consult connected", func(v acd.CallView) bool { return v.Consult != nil && v.Consult.State == "connected" })
-			waitAgent(t, l.Lab, "a2", agents.Connected)
-			path := acd.ForcedByOwner
+	forEachPBX(t, func(t *testing.T, pbx lab.PBXKind) {
+		for _, ownerStopped := range []bool{false, true} {
+			name := "owner alive"
 			if ownerStopped {
-				if err := l.Replicas[0].Stop(); err != nil {
+				name = "owner stopped"
+			}
+			t.Run(name, func(t *testing.T) {
+				l := startControlLab(t, controlOptions{pbx: pbx, replicas: 2})
+				srv := supervisorAPI(t, l, 1)
+				l.agent(0, "a2", l.Endpoint("1002"), true, "support")
+				ix := connectedOnR1(t, l)
+				if _, err := l.Replicas[0].Engine.Consult(context.Background(), "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
 					t.Fatal(err)
 				}
-				path = acd.ForcedDeadOwner
-			}
-			res := forceEndOK(t, srv, ix.ConnectionID)
-			if res.Path != path || res.After != acd.StateEnded {
-				t.Errorf("result %+v, want ended by path %s", res, path)
-			}
-			for _, id := range []string{"a1", "a2"} {
-				a, err := l.Replicas[1].Store.Agent(context.Background(), id)
-				if err != nil {
-					t.Fatal(err)
+				l.view("a1", "consult connected", func(v acd.CallView) bool { return v.Consult != nil && v.Consult.State == "connected" })
+				waitAgent(t, l.Lab, "a2", agents.Connected)
+				path := acd.ForcedByOwner
+				if ownerStopped {
+					if err := l.Replicas[0].Stop(); err != nil {
+						t.Fatal(err)
+					}
+					path = acd.ForcedDeadOwner
 				}
-				if a.State != agents.WrapUp && a.State != agents.Available {
-					t.Errorf("%s is %s after the end, want wrapup or available", id, a.State)
+				res := forceEndOK(t, srv, ix.ConnectionID)
+				if res.Path != path || res.After != acd.StateEnded {
+					t.Errorf("result %+v, want ended by path %s", res, path)
 				}
-			}
-			legs := []string{ix.CallerLeg, ix.AgentLeg}
-			if !ownerStopped {
-				legs = append(legs, ix.ConnectionID+"-c1")
-			}
-			for _, leg := range legs {
-				waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
-					c, ok := l.Sim.Channel(leg)
-					return !ok || c.HungUp
-				})
-			}
-		})
-	}
+				for _, id := range []string{"a1", "a2"} {
+					a, err := l.Replicas[1].Store.Agent(context.Background(), id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if a.State != agents.WrapUp && a.State != agents.Available {
+						t.Errorf("%s is %s after the end, want wrapup or available", id, a.State)
+					}
+				}
+				legs := []string{ix.CallerLeg, ix.AgentLeg}
+				if !ownerStopped {
+					legs = append(legs, ix.ConnectionID+"-c1")
+				}
+				for _, leg := range legs {
+					waitFor(t, 10*time.Second, "leg "+leg+" hung up", func() bool {
+						c, ok := l.PBX.Channel(leg)
+						return !ok || c.HungUp
+					})
+				}
+			})
+		}
+	})
 }

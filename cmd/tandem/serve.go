@@ -16,7 +16,6 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/api"
-	"github.com/tandem-cc/tandem/ari"
 	"github.com/tandem-cc/tandem/config"
 	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/internal/luascript"
@@ -32,8 +31,8 @@ const shutdownGrace = 10 * time.Second
 // than this is as good as absent to the calls this replica would take.
 const readyRedisTimeout = time.Second
 
-// serve runs one production replica: the ARI driver and ACD engine for its
-// Stasis application, and the agent/supervisor HTTP API, until ctx ends.
+// serve runs one production replica: the PBX drivers (one per node, pbx.go)
+// and ACD engine for its application, and the agent/supervisor HTTP API, until ctx ends.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("tandem serve", pflag.ContinueOnError)
 	config.RegisterFlags(fs)
@@ -53,6 +52,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if len(cfg.Redis.Addresses()) == 0 {
 		return errors.New("redis.addr is empty: set --redis-addr or TANDEM_REDIS_ADDR, or redis.addrs (only `tandem demo` starts its own Redis)")
+	}
+	// Before anything connects: a PBX setup serve cannot drive stops
+	// the start, naming its key.
+	pbxs, err := newPBXFactory(cfg)
+	if err != nil {
+		return err
 	}
 	log.Info("starting replica", "config", cfg)
 	if len(cfg.Queues) == 0 {
@@ -82,24 +87,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("redis %s: %w", strings.Join(cfg.Redis.Addresses(), ","), err)
 	}
 
-	ariHTTP := ari.NewHTTPClient(cfg.ARI.IdleConns) // shared by every seat's driver
-	newDriver := func(app string) *ari.Driver {
-		return ari.New(ari.Options{
-			HTTPClient: ariHTTP,
-			URL:        cfg.ARI.URL, WSURL: cfg.ARI.WSURL, Username: cfg.ARI.Username, Password: cfg.ARI.Password,
-			App: app, RequestTimeout: cfg.ARI.RequestTimeout, AttachedVars: cfg.ARI.AttachedVars,
-			Formats: cfg.ARI.Formats, PingInterval: cfg.ARI.PingInterval, PongTimeout: cfg.ARI.PongTimeout,
-			ReconnectBackoff: cfg.ARI.ReconnectBackoff, ReconnectBackoffMax: cfg.ARI.ReconnectBackoffMax,
-			RecordingFormat: cfg.Recording.Format, Logger: log,
-		})
-	}
 	// The dialling policy and the agent endpoint patterns, compiled once
 	// for every seat (Validate has checked they compile).
 	dial, err := cfg.Dial.Engine()
 	if err != nil {
 		return err
 	}
-	endpoints, err := cfg.Dial.AgentEndpoints.Engine()
+	endpoints, err := cfg.AgentEndpointPolicy()
 	if err != nil {
 		return fmt.Errorf("dial.agent_endpoints: %w", err)
 	}
@@ -128,8 +122,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
 		})
 	}
-	home := acd.Seat{Node: cfg.NodeID, App: cfg.ARI.App}
-	pbx := newDriver(home.App)
+	home := acd.Seat{Node: cfg.NodeID, App: cfg.PBXApp()}
+	pbx, err := pbxs.build(home.App, log)
+	if err != nil {
+		return err
+	}
 	engine := newEngine(home, pbx, m, log)
 	ho := acd.HostOptions{
 		RDB: rdb, Prefix: cfg.Redis.Prefix, Home: home, Engine: engine,
@@ -140,7 +137,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			hlog := log.With("hosted_seat", seat.Node)
 			// The process's registry: /metrics counts every call this
 			// process runs, its own seat's and the hosted ones'.
-			return newEngine(seat, newDriver(seat.App), m, hlog), nil
+			spbx, err := pbxs.build(seat.App, hlog)
+			if err != nil {
+				return nil, err
+			}
+			return newEngine(seat, spbx, m, hlog), nil
 		}
 	}
 	host := acd.NewSeatHost(ho)
@@ -213,9 +214,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // readiness is /readyz's check: "seat" while this replica does not hold
-// its home seat's lease or is draining, "pbx" while the driver does not
-// hold its Stasis application (not yet connected, reconnecting, or
-// replaced), "redis" while Redis does not answer PING within
+// its home seat's lease or is draining, "pbx" while a node's driver is
+// not connected (not yet, reconnecting, or replaced: an Asterisk's Stasis
+// application, a FreeSWITCH's event socket; with several nodes, any one), "redis" while Redis does not answer PING within
 // readyRedisTimeout.
 func readiness(pbx interface{ Connected() bool }, seat interface{ Ready() bool }, rdb redis.UniversalClient, log *slog.Logger) func(context.Context) []string {
 	return func(ctx context.Context) []string {

@@ -1,8 +1,8 @@
 // Package lab assembles a whole Tandem world in one process: a Redis (a
-// private redis-server unless one is given), the Asterisk simulator, and N
-// Tandem replicas, each with its own Stasis application and ARI driver,
-// sharing queues and agents through Redis. End-to-end tests and `tandem
-// demo` both run on it.
+// private redis-server unless one is given), a simulated PBX (Asterisk by
+// default, Options.PBX), and N Tandem replicas, each with its own
+// application (owner) and driver, sharing queues and agents through
+// Redis. End-to-end tests and `tandem demo` both run on it.
 package lab
 
 import (
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/ari"
-	"github.com/tandem-cc/tandem/config"
-	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/redisserver"
@@ -30,6 +27,9 @@ import (
 
 // Options shape a lab.
 type Options struct {
+	// PBX is the kind of PBX simulated, and so the driver the replicas
+	// run (default Asterisk).
+	PBX      PBXKind
 	Replicas int // default 1
 	// RedisAddr uses an existing Redis; empty starts a private redis-server.
 	RedisAddr string
@@ -52,7 +52,8 @@ type Options struct {
 	// WrapPBX, if set, wraps each replica's PBX port (tests hold a command
 	// there to stage a race deterministically).
 	WrapPBX func(node string, pbx acd.PBX) acd.PBX
-	// WrapSim, if set, wraps the simulator's HTTP handler (tests hold an
+	// WrapSim, if set, wraps the ARI simulator's HTTP handler (Asterisk
+	// only) (tests hold an
 	// ARI request there, as a starved Asterisk does, past the drivers'
 	// request timeout and then let it through).
 	WrapSim func(http.Handler) http.Handler
@@ -84,7 +85,13 @@ type Replica struct {
 	App    string
 	Store  *acd.Store
 	Engine *acd.Engine
+	// PBX is the driver of the replica's home seat, whatever the kind;
+	// Driver the same driver on Asterisk (nil on other kinds), for the
+	// Asterisk-only tests.
+	PBX    acd.PBX
 	Driver *ari.Driver
+	// connected says whether the home seat's driver is connected.
+	connected func() bool
 	// Metrics are the replica's own registry (served at /metrics).
 	Metrics *metrics.Metrics
 	// rdb is the replica's own Redis client, so that its Redis errors and
@@ -108,7 +115,7 @@ type Replica struct {
 	seatCh     chan struct{}
 	// hostedDrivers are the drivers of the seats hosted (by node), the
 	// latest of each.
-	hostedDrivers map[string]*ari.Driver
+	hostedDrivers map[string]seatDriver
 
 	cancel context.CancelFunc
 	done   chan error
@@ -121,23 +128,26 @@ type Replica struct {
 
 // Lab is a running world.
 type Lab struct {
-	RDB      *redis.Client
+	RDB *redis.Client
+	// PBX is the simulated PBX the portable scenarios act on, whatever
+	// its kind.
+	PBX PBXSim
+	// Sim and ARIURL are the ARI simulator and its URL on Asterisk (nil
+	// and "" on other kinds), for the tests about ARI itself (bridges by
+	// id, applications, the WebSocket).
 	Sim      *pbxsim.Sim
 	ARIURL   string
 	Replicas []*Replica
 	opts     Options
 
-	redis  *redisserver.Server
-	server *http.Server
-	wg     sync.WaitGroup
+	redis *redisserver.Server
+	rig   pbxRig
 
 	// leftoversMu guards leftoversWhy: why this lab's test may end with
 	// calls not over or objects left at the PBX (AllowLeftovers).
 	leftoversMu  sync.Mutex
 	leftoversWhy string
 }
-
-const ariUser, ariPass = "tandem", "tandem-secret"
 
 // Start builds and starts a lab; Close stops it.
 func Start(ctx context.Context, opts Options) (l *Lab, err error) {
@@ -153,10 +163,16 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 5 * time.Second
 	}
+	opts.PBX = opts.PBX.orDefault()
+	if opts.PBX != Asterisk && opts.PBX != FreeSWITCH {
+		return nil, errUnknownKind(opts.PBX)
+	}
 	l = &Lab{opts: opts}
+	// built, not l: an error return sets l to nil before this runs.
+	built := l
 	defer func() {
 		if err != nil {
-			l.Close()
+			built.Close()
 		}
 	}()
 	addr := opts.RedisAddr
@@ -179,24 +195,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, fmt.Errorf("redis %s: %w", addr, err)
 	}
 
-	l.Sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: opts.Logger, Timing: opts.SimTiming})
-	handler := l.Sim.Handler()
-	if opts.WrapSim != nil {
-		handler = opts.WrapSim(handler)
+	if l.rig, err = startRig(l, opts); err != nil {
+		return nil, err
 	}
-	// Served as `tandem serve` serves its API, with the default http.*
-	// settings.
-	var ln net.Listener
-	l.server, ln, err = httpserver.Listen("127.0.0.1:0", handler, httpserver.Options{HTTP: config.Default().HTTP, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("listen for the simulator: %w", err)
-	}
-	l.ARIURL = "http://" + ln.Addr().String() + "/ari"
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		_ = l.server.Serve(ln)
-	}()
+	l.PBX = l.rig.sim()
 
 	for i := 1; i <= opts.Replicas; i++ {
 		if _, err := l.AddReplica(ctx, fmt.Sprintf("r%d", i)); err != nil {
@@ -247,16 +249,18 @@ func (l *Lab) RestartEngine(i int) *Replica {
 // driver) and starts it.
 func (l *Lab) startReplica(node string) (*Replica, error) {
 	r := &Replica{Node: node, App: "tandem-" + node, done: make(chan error, 1), Metrics: metrics.New(), swept: make(chan struct{}),
-		seatCh: make(chan struct{}), hostedDrivers: map[string]*ari.Driver{}, exited: make(chan struct{})}
+		seatCh: make(chan struct{}), hostedDrivers: map[string]seatDriver{}, exited: make(chan struct{})}
 	r.rdb = l.newRedisClient()
 	r.rdb.AddHook(r.Metrics.RedisHook())
 	r.rdb.AddHook(luascript.Hook(r.Metrics.ObserveScript))
 	r.Store = acd.NewStore(r.rdb, l.opts.Prefix, node)
 	log := l.opts.Logger.With("replica", node)
 	var err error
-	if r.Engine, r.Driver, err = l.newSeatEngine(r, acd.Seat{Node: node, App: r.App}, r.Store, r.Metrics, log, true); err != nil {
+	var home seatDriver
+	if r.Engine, home, err = l.newSeatEngine(r, acd.Seat{Node: node, App: r.App}, r.Store, r.Metrics, log, true); err != nil {
 		return nil, err
 	}
+	r.PBX, r.Driver, r.connected = home.pbx, home.ari, home.connected
 	ho := acd.HostOptions{
 		RDB: r.rdb, Prefix: l.opts.Prefix, Home: acd.Seat{Node: node, App: r.App}, Engine: r.Engine,
 		Lease: l.opts.Lease, Poll: l.opts.Poll, DrainTimeout: l.opts.DrainTimeout, Logger: log,
@@ -286,17 +290,14 @@ func (l *Lab) startReplica(node string) (*Replica, error) {
 	return r, nil
 }
 
-// newSeatEngine builds the engine and ARI driver of one seat run by r: its
+// newSeatEngine builds the engine and driver of one seat run by r: its
 // home seat (home: sweeps counted for WaitSweeps) or one it hosts.
-func (l *Lab) newSeatEngine(r *Replica, seat acd.Seat, store *acd.Store, m *metrics.Metrics, log *slog.Logger, home bool) (*acd.Engine, *ari.Driver, error) {
-	d := ari.New(ari.Options{
-		URL: l.ARIURL, Username: ariUser, Password: ariPass, App: seat.App,
-		RequestTimeout: l.opts.RequestTimeout, Logger: log,
-	})
+func (l *Lab) newSeatEngine(r *Replica, seat acd.Seat, store *acd.Store, m *metrics.Metrics, log *slog.Logger, home bool) (*acd.Engine, seatDriver, error) {
+	d := l.rig.driver(seat, log)
 	eo := l.opts.Engine
-	eo.Store, eo.PBX, eo.Queues, eo.DNIS = store, d, l.opts.Queues, l.opts.DNIS
+	eo.Store, eo.PBX, eo.Queues, eo.DNIS = store, d.pbx, l.opts.Queues, l.opts.DNIS
 	if l.opts.WrapPBX != nil {
-		eo.PBX = l.opts.WrapPBX(seat.Node, d)
+		eo.PBX = l.opts.WrapPBX(seat.Node, d.pbx)
 	}
 	eo.DefaultQueue, eo.SweepInterval, eo.Logger = l.opts.DefaultQueue, l.opts.SweepInterval, log
 	eo.Metrics = m
@@ -351,13 +352,18 @@ func (r *Replica) WaitSeat(ctx context.Context, what string, ok func(acd.SeatEve
 // (a fatal condition) or stopped.
 func (r *Replica) Exited() <-chan struct{} { return r.exited }
 
-// HostedDriver is the driver of the seat node that r hosts (the latest
-// one), nil if it never hosted it.
-func (r *Replica) HostedDriver(node string) *ari.Driver {
+// HostedConnected says whether r hosts seat node and that seat's driver
+// (the latest one) is connected to the PBX, whatever the PBX's kind.
+func (r *Replica) HostedConnected(node string) bool {
 	r.seatMu.Lock()
-	defer r.seatMu.Unlock()
-	return r.hostedDrivers[node]
+	d, ok := r.hostedDrivers[node]
+	r.seatMu.Unlock()
+	return ok && d.connected()
 }
+
+// Connected says whether the driver of r's home seat is connected to the
+// PBX, whatever the PBX's kind.
+func (r *Replica) Connected() bool { return r.connected() }
 
 // waitHome waits until the replica holds its home seat and its driver's
 // socket for its application is up.
@@ -373,7 +379,7 @@ func (r *Replica) waitHome(ctx context.Context) error {
 		}
 		return err
 	}
-	for !r.Driver.Connected() {
+	for !r.connected() {
 		select {
 		case err := <-r.done:
 			r.done <- err
@@ -476,13 +482,9 @@ func (l *Lab) Close() {
 		_ = r.Stop()
 		_ = r.rdb.Close()
 	}
-	if l.Sim != nil {
-		l.Sim.Close()
+	if l.rig != nil {
+		l.rig.close()
 	}
-	if l.server != nil {
-		_ = l.server.Close()
-	}
-	l.wg.Wait()
 	if l.RDB != nil {
 		_ = l.RDB.Close()
 	}

@@ -39,7 +39,7 @@ const settlePoll = 10 * time.Millisecond
 
 // Settle waits until the lab is Clean or ctx ends, and returns what it
 // found last. With hangUp, every party still on the PBX hangs up first,
-// as callers and phones putting the receiver down (pbxsim.Sim.HangUp; a
+// as callers and phones putting the receiver down (PBXSim.HangUp; a
 // snoop channel goes with the channel it snoops), and so does every
 // channel that appears meanwhile (a ring Tandem starts for a callback).
 // Without, it only waits (the demo, whose callers hang up by themselves).
@@ -57,16 +57,16 @@ func (l *Lab) Settle(ctx context.Context, hangUp bool) Settled {
 	}
 	for {
 		if hangUp {
-			for _, c := range l.Sim.Channels() {
+			for _, c := range l.PBX.Channels() {
 				if !c.HungUp && !strings.HasPrefix(c.Name, "Snoop/") {
-					_ = l.Sim.HangUp(c.ID) // gone meanwhile: fine
+					_ = l.PBX.HangUp(c.ID) // gone meanwhile: fine
 				}
 			}
 		}
 		s := Settled{Live: read()}
 		if len(s.Live) == 0 {
-			s.Channels = len(l.Sim.Channels())
-			s.Left = l.Sim.Leftovers()
+			s.Channels = len(l.PBX.Channels())
+			s.Left = l.PBX.Leftovers()
 			if s.Clean() {
 				return s
 			}
@@ -74,8 +74,8 @@ func (l *Lab) Settle(ctx context.Context, hangUp bool) Settled {
 		select {
 		case <-ctx.Done():
 			if len(s.Live) != 0 {
-				s.Channels = len(l.Sim.Channels())
-				s.Left = l.Sim.Leftovers()
+				s.Channels = len(l.PBX.Channels())
+				s.Left = l.PBX.Leftovers()
 			}
 			return s
 		case <-time.After(settlePoll):

@@ -148,3 +148,53 @@ func (s *Sim) WaitIdle(timeout time.Duration) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// SharingMedia returns the live legs that share media with uuid now: its
+// uuid_bridge peer, and the parties of a three_way it is part of (the leg
+// whose call was joined, that leg's peer, and every leg that joined it).
+// BridgedWith, like pbxsim's, keeps everyone it ever shared with.
+func (s *Sim) SharingMedia(uuid string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.channels[uuid]
+	if !c.live() {
+		return nil
+	}
+	set := map[string]bool{}
+	add := func(o *channel) {
+		if o.live() && o != c {
+			set[o.uuid] = true
+		}
+	}
+	// The call a three_way hangs off: c's own, or the one c joined.
+	host := c
+	if c.threeWay != nil {
+		host = c.threeWay
+	}
+	add(host)
+	add(host.peer)
+	for _, g := range host.guests {
+		add(g)
+	}
+	if host != c {
+		// A guest hears the host's call; the host's peer is already in.
+		return slices.Sorted(maps.Keys(set))
+	}
+	add(c.peer)
+	// c bridged to a leg that hosts a three_way: c hears its guests too.
+	if p := c.peer; p != nil {
+		for _, g := range p.guests {
+			add(g)
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// RecordingStored says whether a recording to path was made and finished
+// (uuid_record stop, its limit, or the leg's hangup): what a client would
+// find on the FreeSWITCH host's disk.
+func (s *Sim) RecordingStored(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recorded[path]
+}
