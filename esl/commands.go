@@ -59,7 +59,10 @@ func (d *Driver) StopMusic(ctx context.Context, id string) error {
 func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) error {
 	_, err := d.api(ctx, "uuid_kill "+id+" "+killCause(cause))
 	if errors.Is(err, acd.ErrLegGone) {
-		return nil
+		err = nil
+	}
+	if err == nil {
+		d.leaveOnHangup(id)
 	}
 	return err
 }

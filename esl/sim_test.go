@@ -914,3 +914,54 @@ func TestConcurrentCommandsGetTheirOwnResults(t *testing.T) {
 		}
 	}
 }
+
+// A consult transfer as the ACD completes it: the customer waits on hold
+// while the first agent talks to the second in the bridge; the first agent
+// is hung up and the customer joined at once, before the hang-up's event
+// has come back: the customer is bridged with the second agent.
+func TestConsultTransferJoinsTheCustomerToTheSecondAgent(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, nil)
+	caller := w.arrive(pbxsim.Caller{})
+	ctx := ctxT(t)
+	if err := w.driver.Answer(ctx, caller); err != nil {
+		t.Fatal(err)
+	}
+	w.agent("x-a1", "user/8001")
+	w.agent("x-a2", "user/8002")
+	if err := w.driver.Bridge(ctx, "br-x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"x-a1", caller} {
+		if err := w.driver.AddToBridge(ctx, "br-x", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Consult: the customer on hold, the second agent with the first.
+	if err := w.driver.RemoveFromBridge(ctx, "br-x", caller); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.StartMusic(ctx, caller, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.AddToBridge(ctx, "br-x", "x-a2"); err != nil {
+		t.Fatal(err)
+	}
+	waitSim(t, "agents talking", func() bool { return peerOf(w.sim, "x-a1") == "x-a2" })
+	// Complete the transfer.
+	if err := w.driver.Hangup(ctx, "x-a1", acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.StopMusic(ctx, caller); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.AddToBridge(ctx, "br-x", caller); err != nil {
+		t.Fatal(err)
+	}
+	waitSim(t, "customer with the second agent", func() bool { return peerOf(w.sim, caller) == "x-a2" })
+	w.rec.waitFor(t, "first agent's hang-up", has(acd.LegHungUp{Leg: "x-a1", Cause: 16}))
+	for _, l := range []string{caller, "x-a2"} {
+		if ch, _ := w.sim.Channel(l); ch.HungUp {
+			t.Fatalf("%s hung up", l)
+		}
+	}
+}
