@@ -297,8 +297,9 @@ func (d *Driver) pruneGone(ctx context.Context, b *vbridge) []string {
 // without waiting for its hang-up event: the ACD's next verb on the bridge
 // (a consult transfer hangs the first agent up, then joins the others)
 // must not build on it. If two or more members remain, they are joined
-// again.
-func (d *Driver) leaveOnHangup(id string) {
+// again before Hangup returns (a conference whose first member leaves goes
+// on between the other two).
+func (d *Driver) leaveOnHangup(ctx context.Context, id string) {
 	d.mu.Lock()
 	var rb *vbridge
 	for _, b := range d.bridges {
@@ -315,7 +316,7 @@ func (d *Driver) leaveOnHangup(id string) {
 	}
 	d.mu.Unlock()
 	if rb != nil {
-		d.goAsync(func(ctx context.Context) { d.rerealise(ctx, rb) })
+		d.rerealise(ctx, rb)
 	}
 }
 

@@ -62,7 +62,7 @@ func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) e
 		err = nil
 	}
 	if err == nil {
-		d.leaveOnHangup(id)
+		d.leaveOnHangup(ctx, id)
 	}
 	return err
 }
