@@ -137,19 +137,66 @@ func (s *Sim) scriptBridged(c *channel) {
 // pressDigits sends a caller's scripted digits, 'w' pausing 500ms and 'W'
 // a second, Timing.DTMFGap apart.
 func (s *Sim) pressDigits(c *channel, digits string) {
-	at := time.Duration(0)
+	var items []dtmfItem
+	var wait time.Duration
 	for _, r := range digits {
 		switch r {
 		case 'w':
-			at += 500 * time.Millisecond
+			wait += 500 * time.Millisecond
 		case 'W':
-			at += time.Second
+			wait += time.Second
 		default:
-			d := r
-			s.after(at, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
-			at += s.timing.DTMFGap
+			items = append(items, dtmfItem{digit: r, samples: 2000, wait: wait})
+			wait = 0
 		}
 	}
+	s.queueDTMF(c, items)
+}
+
+// dtmfItem is one digit the far end of a channel has still to send.
+type dtmfItem struct {
+	digit   rune
+	samples int           // DTMF-Duration, 8 kHz samples
+	wait    time.Duration // a pause before it ('w', 'W' in a script)
+}
+
+// queueDTMF appends digits to the far end's DTMF queue. One timer at a
+// time sends them, each scheduling the next, as FreeSWITCH's DTMF queue
+// sends them in order: a timer per digit could fire out of order on a busy
+// machine (each runs in its own goroutine), and the events' sequence would
+// follow. Digits queue behind the ones still being sent (trace 06: "567"
+// then "8@500" arrive in that order). Callers hold s.mu.
+func (s *Sim) queueDTMF(c *channel, items []dtmfItem) {
+	if len(items) == 0 {
+		return
+	}
+	c.dtmfQ = append(c.dtmfQ, items...)
+	if c.dtmfBusy {
+		return
+	}
+	c.dtmfBusy = true
+	s.nextDTMF(c, max(0, c.dtmfUntil.Sub(s.clock.Now())))
+}
+
+// nextDTMF sends the head of the queue after delay (and its own pause),
+// then schedules the rest Timing.DTMFGap apart. Callers hold s.mu.
+func (s *Sim) nextDTMF(c *channel, delay time.Duration) {
+	it := c.dtmfQ[0]
+	send := func() {
+		c.dtmfQ = c.dtmfQ[1:]
+		s.emitDTMF(c, it.digit, it.samples, "UNKNOWN")
+		c.dtmfUntil = s.clock.Now().Add(s.timing.DTMFGap)
+		if len(c.dtmfQ) == 0 {
+			c.dtmfBusy = false
+			return
+		}
+		s.nextDTMF(c, s.timing.DTMFGap)
+	}
+	if delay+it.wait == 0 {
+		send()
+		return
+	}
+	s.after(delay+it.wait, c, send)
 }
 
 // InjectDTMF makes the far end of uuid press digits: one DTMF event per
@@ -165,20 +212,11 @@ func (s *Sim) InjectDTMF(uuid, digits string) error {
 		return errors.New("inject dtmf " + uuid + ": no such channel")
 	}
 	digits, samples := dtmfDuration(digits)
-	// Digits queue behind the ones still being sent, as FreeSWITCH's DTMF
-	// queue does (trace 06: "567" then "8@500" arrive in that order).
-	now := s.clock.Now()
-	start := max(time.Duration(0), c.dtmfUntil.Sub(now))
-	for i, r := range digits {
-		d := r
-		at := start + time.Duration(i)*s.timing.DTMFGap
-		if at == 0 {
-			s.emitDTMF(c, d, samples, "UNKNOWN")
-			continue
-		}
-		s.after(at, c, func() { s.emitDTMF(c, d, samples, "UNKNOWN") })
+	items := make([]dtmfItem, 0, len(digits))
+	for _, r := range digits {
+		items = append(items, dtmfItem{digit: r, samples: samples})
 	}
-	c.dtmfUntil = now.Add(start + time.Duration(len(digits))*s.timing.DTMFGap)
+	s.queueDTMF(c, items)
 	return nil
 }
 

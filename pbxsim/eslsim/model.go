@@ -25,7 +25,9 @@ type channel struct {
 	endpoint    string // dial string of an originated leg
 	created     time.Time
 	answered    time.Time
-	dtmfUntil   time.Time // when the far end's queued DTMF digits are all sent
+	dtmfUntil   time.Time  // when the far end may send its next DTMF digit
+	dtmfQ       []dtmfItem // digits the far end has still to send, in order
+	dtmfBusy    bool       // a timer is sending dtmfQ
 	// transferred: the leg went through uuid_bridge's transfer, which
 	// changes its caller profile (Transfer-Source, no callee name).
 	transferred    bool
