@@ -18,7 +18,7 @@ import (
 //
 //	1 member  → parked
 //	2 members → uuid_bridge <first> <second>
-//	3 members → the pair, plus uuid_transfer <third> three_way:<first> inline
+//	3 members → the pair, plus uuid_transfer <third> three_way:<first>,park inline
 //
 // Four is refused (ErrBridgeFull): three_way joins one listener to one
 // pair. mod_conference would allow more, but it is a module a deployment
@@ -63,7 +63,9 @@ func plan(from, to []string) []string {
 	}
 	thirdJoined := samePair && len(from) == 3 && len(to) == 3 && from[2] == to[2]
 	if len(to) == 3 && !thirdJoined {
-		cmds = append(cmds, "uuid_transfer "+to[2]+" three_way:"+to[0]+" inline")
+		// ",park": an inline dialplan that runs out hangs the leg up, so
+		// the third leg parks when the call it joined ends.
+		cmds = append(cmds, "uuid_transfer "+to[2]+" three_way:"+to[0]+",park inline")
 	}
 	return cmds
 }

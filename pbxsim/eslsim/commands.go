@@ -185,7 +185,8 @@ func (s *Sim) uuidPark(c *channel) {
 }
 
 // uuidTransfer is `uuid_transfer <uuid> [-bleg|-both] <dest> [XML <ctx>]`;
-// `three_way:<uuid> inline` joins that leg's call as a third party.
+// `three_way:<uuid>[,park] inline` joins that leg's call as a third party
+// (an inline dialplan: what follows three_way runs once it ends).
 func (s *Sim) uuidTransfer(c *channel, rest []string) string {
 	if len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
 		rest = rest[1:]
@@ -193,12 +194,14 @@ func (s *Sim) uuidTransfer(c *channel, rest []string) string {
 	if len(rest) == 0 {
 		return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
 	}
-	if target, ok := strings.CutPrefix(rest[0], "three_way:"); ok && len(rest) > 1 && rest[1] == "inline" {
+	if apps, ok := strings.CutPrefix(rest[0], "three_way:"); ok && len(rest) > 1 && rest[1] == "inline" {
+		target, then, _ := strings.Cut(apps, ",")
 		t := s.liveChannel(target)
 		if t == nil || t == c {
 			return "-ERR No such channel!\n"
 		}
 		s.joinThreeWay(c, t)
+		c.twThen = then
 		return "+OK\n"
 	}
 	s.breakPlayback(c, true)

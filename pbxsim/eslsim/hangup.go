@@ -1,6 +1,9 @@
 package eslsim
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // hangup ends c with cause in FreeSWITCH's order (traces 03, 04):
 // CHANNEL_HANGUP; CHANNEL_UNBRIDGE on the bridge's first leg; a playback's
@@ -66,7 +69,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 	for _, g := range c.guests {
 		if g.live() {
 			s.leaveThreeWay(g)
-			s.survive(g)
+			s.afterThreeWay(g)
 		}
 	}
 	c.guests = nil
@@ -74,6 +77,21 @@ func (s *Sim) hangup(c *channel, cause string) {
 		uuid := c.uuid
 		s.queueFunc(func() { s.proto.channelHungUp(uuid) })
 	}
+}
+
+// afterThreeWay is a leg whose three_way ended because the leg it joined
+// hung up: its inline dialplan goes on with what followed three_way, and
+// one with nothing left hangs up (NORMAL_CLEARING), as any dialplan that
+// runs out does. park_after_bridge does not apply: three_way is an
+// eavesdrop, not a bridge. Tandem's driver sends `three_way:<uuid>,park`.
+func (s *Sim) afterThreeWay(c *channel) {
+	then := c.twThen
+	c.twThen = ""
+	if strings.HasPrefix(then, "park") {
+		s.parkApp(c)
+		return
+	}
+	s.hangup(c, "NORMAL_CLEARING")
 }
 
 // survive is a leg whose bridge ended under it: with park_after_bridge it

@@ -41,6 +41,7 @@ type channel struct {
 	// CHANNEL_EXECUTE_COMPLETE comes when it ends) rather than CS_PARK.
 	parked, parkApp bool
 	twID            string // Application-UUID of the running three_way
+	twThen          string // the inline dialplan after three_way ("park"), run when it ends
 	parkID          string // Application-UUID of the running park application
 	// parkResp is what the park application's completion reports: the
 	// response of the last application run inside it (trace 05: FILE
