@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/media"
 	"github.com/tandem-cc/tandem/metrics"
+	"github.com/tandem-cc/tandem/pbxnode"
 )
 
 // DialSettings say how to reach an outside number.
@@ -74,6 +75,12 @@ type Options struct {
 	// as PJSIP/{ext} or PJSIP/{agent}); nil accepts any endpoint, for
 	// harnesses that embed the engine. tandem serve always sets them.
 	Endpoints *dialnum.EndpointPolicy
+	// PBXNodes are the names of the PBX nodes (pbx.nodes) when there are
+	// any: a login's endpoint is read as <node>/<dial string> against them
+	// and kept in pbxnode.Canonical's form (the bare dial string with one
+	// node, node-qualified with several). Empty: endpoints are kept as
+	// given (one unnamed PBX).
+	PBXNodes []string
 	// PrivacyShield is how long a privacy pause of a recording lasts.
 	PrivacyShield time.Duration
 	// BlindTransferNoAnswer: "abandon" (default) or "requeue".
@@ -694,6 +701,16 @@ func (e *Engine) stream(ctx context.Context, sub *redis.PubSub, who string) (<-c
 func (e *Engine) Login(ctx context.Context, id, endpoint string, queues []string, skills map[string]int) (agents.Agent, error) {
 	if strings.TrimSpace(endpoint) == "" {
 		return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: "is required"}
+	}
+	if len(e.opts.PBXNodes) > 0 {
+		// ast1/PJSIP/1001 and PJSIP/1001 are one phone with a single node;
+		// with several the node is required. What is kept is what the
+		// PBX port rings.
+		canon, err := pbxnode.Canonical(e.opts.PBXNodes, endpoint)
+		if err != nil {
+			return agents.Agent{}, &errs.FieldError{Field: "endpoint", Msg: err.Error()}
+		}
+		endpoint = canon
 	}
 	if e.opts.Endpoints != nil {
 		// Every call offered to the agent is sent to this endpoint: one

@@ -47,3 +47,35 @@ func TestLoginRefusesEndpointsOutsideThePatterns(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginReadsTheEndpointAgainstThePBXNodes: with one node its prefix is
+// optional and what is kept is the bare dial string the driver rings; with
+// several, an endpoint must name its node (field endpoint) and is kept
+// node-qualified, for the mux to route.
+func TestLoginReadsTheEndpointAgainstThePBXNodes(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	one := NewEngine(Options{Store: NewStore(rdb, "one", "n1"), Logger: slog.New(slog.DiscardHandler),
+		Queues: map[string]QueueSettings{"sales": {}}, PBXNodes: []string{"fs1"}})
+	for _, ep := range []string{"fs1/user/1001", "user/1001"} {
+		if a, err := one.Login(ctx, "1001", ep, []string{"sales"}, nil); err != nil || a.Endpoint != "user/1001" {
+			t.Fatalf("one node, login as %s: %+v %v, want endpoint user/1001", ep, a, err)
+		}
+		if _, err := one.Logout(ctx, "1001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	two := NewEngine(Options{Store: NewStore(rdb, "two", "n1"), Logger: slog.New(slog.DiscardHandler),
+		Queues: map[string]QueueSettings{"sales": {}}, PBXNodes: []string{"ast1", "fs1"}})
+	_, err := two.Login(ctx, "1002", "user/1002", []string{"sales"}, nil)
+	var fe *errs.FieldError
+	if !errors.As(err, &fe) || fe.Field != "endpoint" {
+		t.Fatalf("two nodes, no node named: %v, want field endpoint", err)
+	}
+	if _, err := two.store.Agent(ctx, "1002"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused login left an agent: %v", err)
+	}
+	if a, err := two.Login(ctx, "1002", "fs1/user/1002", []string{"sales"}, nil); err != nil || a.Endpoint != "fs1/user/1002" {
+		t.Fatalf("two nodes: %+v %v, want endpoint fs1/user/1002", a, err)
+	}
+}

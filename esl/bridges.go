@@ -18,7 +18,7 @@ import (
 //
 //	1 member  → parked
 //	2 members → uuid_bridge <first> <second>
-//	3 members → the pair, plus uuid_transfer <third> three_way:<first> inline
+//	3 members → the pair, plus uuid_transfer <third> three_way:<first>,park inline
 //
 // Four is refused (ErrBridgeFull): three_way joins one listener to one
 // pair. mod_conference would allow more, but it is a module a deployment
@@ -63,7 +63,9 @@ func plan(from, to []string) []string {
 	}
 	thirdJoined := samePair && len(from) == 3 && len(to) == 3 && from[2] == to[2]
 	if len(to) == 3 && !thirdJoined {
-		cmds = append(cmds, "uuid_transfer "+to[2]+" three_way:"+to[0]+" inline")
+		// ",park": an inline dialplan that runs out hangs the leg up, so
+		// the third leg parks when the call it joined ends.
+		cmds = append(cmds, "uuid_transfer "+to[2]+" three_way:"+to[0]+",park inline")
 	}
 	return cmds
 }
@@ -118,7 +120,7 @@ func (d *Driver) Bridge(ctx context.Context, id string, legs ...string) error {
 	b.members = members
 	d.setBridgeLocked(id, members)
 	d.mu.Unlock()
-	return d.realise(ctx, b)
+	return d.realise(ctx, b, members...)
 }
 
 // AddToBridge joins leg to bridge id, taking it out of any other bridge
@@ -143,7 +145,7 @@ func (d *Driver) AddToBridge(ctx context.Context, id, leg string) error {
 	b.members = append(slices.Clone(b.members), leg)
 	d.setBridgeLocked(id, []string{leg})
 	d.mu.Unlock()
-	return d.realise(ctx, b)
+	return d.realise(ctx, b, leg)
 }
 
 // RemoveFromBridge takes leg out of bridge id (it is parked); a leg not in
@@ -217,11 +219,33 @@ func (d *Driver) setBridgeLocked(id string, legs []string) {
 }
 
 // realise brings FreeSWITCH to the bridge's member list. A leaver that is
-// gone is fine; a member that is gone is acd.ErrLegGone (its hang-up, when
-// delivered, re-realises the rest).
-func (d *Driver) realise(ctx context.Context, b *vbridge) error {
+// gone is fine. A member that is gone (hung up a moment ago, its hang-up
+// not delivered yet) is dropped from the list and the rest joined without
+// it; if it is subject, the leg the caller is adding, the result is
+// acd.ErrLegGone, as Asterisk answers for a channel that no longer exists.
+func (d *Driver) realise(ctx context.Context, b *vbridge, subject ...string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		err := d.realiseOnce(ctx, b)
+		if err == nil || !errors.Is(err, acd.ErrLegGone) || attempt > 0 {
+			return err
+		}
+		gone := d.pruneGone(ctx, b)
+		if len(gone) == 0 {
+			return err
+		}
+		for _, g := range gone {
+			if slices.Contains(subject, g) {
+				return err
+			}
+		}
+		d.log.Info("bridge members gone; joining the others", "bridge", b.id, "gone", gone)
+	}
+}
+
+// realiseOnce is one pass of realise; b.mu must be held.
+func (d *Driver) realiseOnce(ctx context.Context, b *vbridge) error {
 	d.mu.Lock()
 	to := slices.Clone(b.members)
 	gone := b.gone
@@ -248,6 +272,54 @@ func (d *Driver) realise(ctx context.Context, b *vbridge) error {
 	}
 	b.realised = to
 	return nil
+}
+
+// pruneGone drops the members FreeSWITCH no longer has and returns them;
+// b.mu must be held.
+func (d *Driver) pruneGone(ctx context.Context, b *vbridge) []string {
+	d.mu.Lock()
+	members := slices.Clone(b.members)
+	d.mu.Unlock()
+	var gone []string
+	for _, m := range members {
+		if _, err := d.getvar(ctx, m, "uuid"); errors.Is(err, acd.ErrLegGone) {
+			gone = append(gone, m)
+		}
+	}
+	d.mu.Lock()
+	for _, g := range gone {
+		b.members = without(b.members, g)
+		b.realised = afterHangup(b.realised, g)
+	}
+	d.mu.Unlock()
+	return gone
+}
+
+// leaveOnHangup takes a leg Tandem hung up out of its bridge at once,
+// without waiting for its hang-up event: the ACD's next verb on the bridge
+// (a consult transfer hangs the first agent up, then joins the others)
+// must not build on it. If two or more members remain, they are joined
+// again before Hangup returns (a conference whose first member leaves goes
+// on between the other two).
+func (d *Driver) leaveOnHangup(ctx context.Context, id string) {
+	d.mu.Lock()
+	var rb *vbridge
+	for _, b := range d.bridges {
+		if slices.Contains(b.members, id) {
+			b.members = without(b.members, id)
+			b.gone = append(b.gone, id)
+			if len(b.members) >= 2 {
+				rb = b
+			}
+		}
+	}
+	if l := d.legs[id]; l != nil {
+		l.bridge = ""
+	}
+	d.mu.Unlock()
+	if rb != nil {
+		d.rerealise(ctx, rb)
+	}
 }
 
 // rerealise joins again the members left after one hung up.

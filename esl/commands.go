@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/tandem-cc/tandem/acd"
@@ -59,42 +58,13 @@ func (d *Driver) StopMusic(ctx context.Context, id string) error {
 // that is already gone is fine.
 func (d *Driver) Hangup(ctx context.Context, id string, cause acd.HangupCause) error {
 	_, err := d.api(ctx, "uuid_kill "+id+" "+killCause(cause))
-	if err != nil && !errors.Is(err, acd.ErrLegGone) {
-		return err
+	if errors.Is(err, acd.ErrLegGone) {
+		err = nil
 	}
-	if b := d.leftBridgeByHangup(id); b != nil {
-		// The members left are joined again now, as an Asterisk bridge
-		// keeps them together: a conference whose first agent leaves is
-		// the caller and the second agent, talking.
-		d.rerealise(ctx, b)
+	if err == nil {
+		d.leaveOnHangup(ctx, id)
 	}
-	return nil
-}
-
-// leftBridgeByHangup takes a leg Tandem hung up out of its virtual bridge
-// at once, not when its hang-up event arrives: the ACD goes on with the
-// bridge right away (a consult transfer hangs the first agent up, then
-// joins the caller to the second), and a member that is gone would be
-// joined again (three_way:<gone leg> fails with No such channel). Its
-// hang-up event, when it comes, finds it gone already. It returns the
-// bridge if two members or more are left to join again.
-func (d *Driver) leftBridgeByHangup(id string) *vbridge {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.legs[id]
-	if l == nil || l.bridge == "" {
-		return nil
-	}
-	b := d.bridges[l.bridge]
-	if b == nil || !slices.Contains(b.members, id) {
-		return nil
-	}
-	b.members = without(b.members, id)
-	b.gone = append(b.gone, id)
-	if len(b.members) < 2 {
-		return nil
-	}
-	return b
+	return err
 }
 
 // ContinueInDialplan sends the leg where its tandem_continue variable says

@@ -153,8 +153,8 @@ func TestVirtualBridgePlans(t *testing.T) {
 	}{
 		{"create with two", nil, []string{"a", "b"}, []string{"uuid_bridge a b"}},
 		{"create with one", nil, []string{"a"}, nil},
-		{"third joins", []string{"a", "b"}, []string{"a", "b", "c"}, []string{"uuid_transfer c three_way:a inline"}},
-		{"create with three", nil, []string{"a", "b", "c"}, []string{"uuid_bridge a b", "uuid_transfer c three_way:a inline"}},
+		{"third joins", []string{"a", "b"}, []string{"a", "b", "c"}, []string{"uuid_transfer c three_way:a,park inline"}},
+		{"create with three", nil, []string{"a", "b", "c"}, []string{"uuid_bridge a b", "uuid_transfer c three_way:a,park inline"}},
 		{"third leaves", []string{"a", "b", "c"}, []string{"a", "b"}, []string{"uuid_park c"}},
 		{"second leaves a three-way", []string{"a", "b", "c"}, []string{"a", "c"}, []string{"uuid_park b", "uuid_bridge a c"}},
 		{"first leaves a three-way", []string{"a", "b", "c"}, []string{"b", "c"}, []string{"uuid_park a", "uuid_bridge b c"}},

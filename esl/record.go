@@ -11,9 +11,11 @@ import (
 )
 
 // recording is a live uuid_record: FreeSWITCH records a leg, not a bridge,
-// so a bridge's recording follows the leg that was its first member when
-// it started (the caller's, as the ACD bridges it): everything that leg
-// hears and says, whichever legs come and go. mu serialises its commands.
+// so a bridge's recording follows one leg, chosen when it starts: the
+// customer's (the first member Tandem did not ring), else the first
+// member. It holds everything that leg hears and says, whichever legs come
+// and go — through a transfer to another agent too. mu serialises its
+// commands.
 type recording struct {
 	mu   sync.Mutex
 	leg  string
@@ -32,7 +34,7 @@ func (d *Driver) StartRecording(ctx context.Context, bridge, name string) error 
 		d.mu.Unlock()
 		return fmt.Errorf("esl record %s: no such bridge, or nobody in it", bridge)
 	}
-	r := &recording{leg: b.members[0], path: d.media.recording(name)}
+	r := &recording{leg: d.recordedLegLocked(b.members), path: d.media.recording(name)}
 	if d.recordings[name] != nil {
 		d.mu.Unlock()
 		return fmt.Errorf("esl record %s: recording %q already runs", bridge, name)
@@ -47,6 +49,18 @@ func (d *Driver) StartRecording(ctx context.Context, bridge, name string) error 
 	}
 	d.log.Info("recording started", "bridge", bridge, "leg", r.leg, "path", r.path)
 	return nil
+}
+
+// recordedLegLocked picks the leg a bridge's recording follows: the first
+// member that is a caller (not rung by Tandem), else the first member.
+// d.mu must be held.
+func (d *Driver) recordedLegLocked(members []string) string {
+	for _, m := range members {
+		if l := d.legs[m]; l != nil && !l.agent {
+			return m
+		}
+	}
+	return members[0]
 }
 
 // PauseRecording pauses a recording: FreeSWITCH drops the audio meanwhile

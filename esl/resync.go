@@ -267,13 +267,20 @@ func (d *Driver) checkAnswered(legs []string, handle func(acd.Event)) {
 	})
 }
 
-// answered reads whether a leg has been answered (its answer_epoch is set).
+// answered reads whether a leg has been answered: the Answer-State line
+// of its uuid_dump. (Not answer_epoch: FreeSWITCH fills its call-detail
+// variables only at hang-up, so a live answered leg reads _undef_.)
 func (d *Driver) answered(ctx context.Context, id string) (bool, error) {
-	v, err := d.getvar(ctx, id, "answer_epoch")
+	body, err := d.api(ctx, "uuid_dump "+id)
 	if err != nil {
 		return false, err
 	}
-	return v != "" && v != "0", nil
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "Answer-State: "); ok {
+			return strings.TrimSpace(v) == "answered", nil
+		}
+	}
+	return false, fmt.Errorf("esl uuid_dump %s: no Answer-State in the dump", id)
 }
 
 // parallelReads bounds the commands a re-read runs at once.

@@ -50,6 +50,9 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		cancel()
 		loop.Wait()
 		d.workers.Wait()
+		d.bufMu.Lock()
+		d.buf = newReorder(d.opts.ReorderWindow) // a later Run starts from a new socket
+		d.bufMu.Unlock()
 	}()
 
 	bo := d.backoff()
@@ -81,10 +84,10 @@ func (d *Driver) Run(ctx context.Context, handle func(acd.Event)) error {
 		}
 		d.connected.Store(false)
 		d.dropConn(c)
-		d.flushHeld(handle)
 		if ctx.Err() != nil {
-			break
+			break // the engine stops: nothing more is delivered
 		}
+		d.flushHeld(handle)
 		wait := bo.next()
 		d.log.Info("event socket reconnecting", "in", wait)
 		sleep(ctx, wait)

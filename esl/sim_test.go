@@ -64,7 +64,7 @@ func (r *recorder) events() []acd.Event {
 }
 
 // waitFor waits until cond holds for the events so far.
-func (r *recorder) waitFor(t *testing.T, what string, cond func([]acd.Event) bool) []acd.Event {
+func (r *recorder) waitFor(t testing.TB, what string, cond func([]acd.Event) bool) []acd.Event {
 	t.Helper()
 	limit := time.NewTimer(deadline)
 	defer limit.Stop()
@@ -126,7 +126,7 @@ func quiet() *slog.Logger {
 }
 
 // newSim starts a simulated FreeSWITCH on a loopback port.
-func newSim(t *testing.T, opts eslsim.Options) (*eslsim.Sim, string) {
+func newSim(t testing.TB, opts eslsim.Options) (*eslsim.Sim, string) {
 	t.Helper()
 	opts.Password = "not-cluecon"
 	opts.Logger = quiet()
@@ -158,7 +158,7 @@ func newSim(t *testing.T, opts eslsim.Options) (*eslsim.Sim, string) {
 
 // startDriver runs a driver for app on addr until the test ends, and
 // waits for its initial Resynced.
-func startDriver(t *testing.T, addr, app string, opts func(*esl.Options)) (*esl.Driver, *recorder, context.CancelFunc) {
+func startDriver(t testing.TB, addr, app string, opts func(*esl.Options)) (*esl.Driver, *recorder, context.CancelFunc) {
 	t.Helper()
 	o := esl.Options{Addr: addr, Password: "not-cluecon", App: app, RequestTimeout: 3 * time.Second,
 		PingInterval: 100 * time.Millisecond, Logger: quiet().With("test", t.Name())}
@@ -185,9 +185,8 @@ func startDriver(t *testing.T, addr, app string, opts func(*esl.Options)) (*esl.
 	rec.waitFor(t, "initial Resynced", func(evs []acd.Event) bool {
 		return slices.ContainsFunc(evs, func(e acd.Event) bool { r, ok := e.(acd.Resynced); return ok && r.Initial })
 	})
-	if !d.Connected() {
-		t.Fatal("not Connected after the initial Resynced")
-	}
+	// Connected turns true once the re-read is over, just after Resynced.
+	waitSim(t, "Connected", d.Connected)
 	return d, rec, stop
 }
 
@@ -198,7 +197,7 @@ func newWorld(t *testing.T, simOpts eslsim.Options, opts func(*esl.Options)) *wo
 	return &world{t: t, sim: sim, addr: addr, driver: d, rec: rec}
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	t.Cleanup(cancel)
 	return ctx
@@ -238,7 +237,7 @@ func (w *world) agent(leg, endpoint string) {
 // InjectDTMF per digit: each call emits its first digit at once, in order,
 // whereas the simulator schedules the later digits of one call on
 // independent timers, which a busy machine may run out of order.
-func injectDigits(t *testing.T, sim *eslsim.Sim, uuid, digits string) {
+func injectDigits(t testing.TB, sim *eslsim.Sim, uuid, digits string) {
 	t.Helper()
 	for _, d := range digits {
 		if err := sim.InjectDTMF(uuid, string(d)); err != nil {
@@ -258,7 +257,7 @@ func peerOf(sim *eslsim.Sim, uuid string) string {
 }
 
 // waitSim waits until cond holds on the simulator.
-func waitSim(t *testing.T, what string, cond func() bool) {
+func waitSim(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	limit := time.Now().Add(deadline)
 	for !cond() {
@@ -419,9 +418,16 @@ func TestHoldIsRemoveFromBridgePlusMusic(t *testing.T) {
 	}
 	w.agent("agent-h", "user/2003")
 	ctx := ctxT(t)
-	if err := w.driver.Bridge(ctx, "br-h", caller, "agent-h"); err != nil {
+	// As the ACD joins a call: an empty bridge, the agent, then the caller.
+	if err := w.driver.Bridge(ctx, "br-h"); err != nil {
 		t.Fatal(err)
 	}
+	for _, l := range []string{"agent-h", caller} {
+		if err := w.driver.AddToBridge(ctx, "br-h", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSim(t, "talking", func() bool { return peerOf(w.sim, caller) == "agent-h" })
 	// Hold.
 	if err := w.driver.RemoveFromBridge(ctx, "br-h", caller); err != nil {
 		t.Fatal(err)
@@ -496,7 +502,7 @@ func TestRecordingStartPauseResumeStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.agent("agent-r", "user/4001")
-	if err := w.driver.Bridge(ctx, "br-r", caller, "agent-r"); err != nil {
+	if err := w.driver.Bridge(ctx, "br-r", "agent-r", caller); err != nil { // the agent first, as the ACD joins them
 		t.Fatal(err)
 	}
 	if err := w.driver.StartRecording(ctx, "br-r", "call-1"); err != nil {
@@ -843,4 +849,119 @@ func TestAnswerDuringAnOutageIsReportedAfterTheReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.rec.waitFor(t, "its hang-up", has(acd.LegHungUp{Leg: "r-outage", Cause: 16}))
+}
+
+// Many commands at once, from many goroutines, each get their own result:
+// eslgo would hand replies to whichever command waits, the driver sends
+// them one at a time and matches job results by Job-UUID. Every arrival of
+// a burst is reported exactly once.
+func TestConcurrentCommandsGetTheirOwnResults(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, nil)
+	const calls = 40
+	ids := make([]string, calls)
+	for i := range ids {
+		id, err := w.sim.Call(pbxsim.Caller{App: owner, ANI: fmt.Sprint(5552000 + i), DNIS: "8001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	w.rec.waitFor(t, "every arrival", func(evs []acd.Event) bool {
+		for _, id := range ids {
+			if count[acd.CallArrived](evs, id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// Every other caller hangs up; then all are answered at once.
+	for i := 0; i < calls; i += 2 {
+		if err := w.sim.HangUp(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.rec.waitFor(t, "hang-ups", func(evs []acd.Event) bool {
+		for i := 0; i < calls; i += 2 {
+			if count[acd.LegHungUp](evs, ids[i]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	ctx := ctxT(t)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.driver.Answer(ctx, id)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		gone := i%2 == 0
+		if gone != errors.Is(err, acd.ErrLegGone) || (!gone && err != nil) {
+			t.Errorf("answer of caller %d (gone %v): %v", i, gone, err)
+		}
+		if ch, _ := w.sim.Channel(ids[i]); !gone && ch.State != "Up" {
+			t.Errorf("caller %d not answered: %+v", i, ch)
+		}
+	}
+	for _, id := range ids {
+		if n := count[acd.CallArrived](w.rec.events(), id); n != 1 {
+			t.Fatalf("%d arrivals of %s", n, id)
+		}
+	}
+}
+
+// A consult transfer as the ACD completes it: the customer waits on hold
+// while the first agent talks to the second in the bridge; the first agent
+// is hung up and the customer joined at once, before the hang-up's event
+// has come back: the customer is bridged with the second agent.
+func TestConsultTransferJoinsTheCustomerToTheSecondAgent(t *testing.T) {
+	w := newWorld(t, eslsim.Options{}, nil)
+	caller := w.arrive(pbxsim.Caller{})
+	ctx := ctxT(t)
+	if err := w.driver.Answer(ctx, caller); err != nil {
+		t.Fatal(err)
+	}
+	w.agent("x-a1", "user/8001")
+	w.agent("x-a2", "user/8002")
+	if err := w.driver.Bridge(ctx, "br-x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"x-a1", caller} {
+		if err := w.driver.AddToBridge(ctx, "br-x", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Consult: the customer on hold, the second agent with the first.
+	if err := w.driver.RemoveFromBridge(ctx, "br-x", caller); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.StartMusic(ctx, caller, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.AddToBridge(ctx, "br-x", "x-a2"); err != nil {
+		t.Fatal(err)
+	}
+	waitSim(t, "agents talking", func() bool { return peerOf(w.sim, "x-a1") == "x-a2" })
+	// Complete the transfer.
+	if err := w.driver.Hangup(ctx, "x-a1", acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.StopMusic(ctx, caller); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.driver.AddToBridge(ctx, "br-x", caller); err != nil {
+		t.Fatal(err)
+	}
+	waitSim(t, "customer with the second agent", func() bool { return peerOf(w.sim, caller) == "x-a2" })
+	w.rec.waitFor(t, "first agent's hang-up", has(acd.LegHungUp{Leg: "x-a1", Cause: 16}))
+	for _, l := range []string{caller, "x-a2"} {
+		if ch, _ := w.sim.Channel(l); ch.HungUp {
+			t.Fatalf("%s hung up", l)
+		}
+	}
 }

@@ -24,7 +24,7 @@ type ownerUse struct{ users int }
 // a leg is only the tandem_app variable and each socket's filter. So taking
 // over is accepting owner's legs and adding `filter variable_tandem_app
 // <owner>` to the socket (and to every socket opened after a reconnect).
-// Each leg is then read once (uuid_getvar answer_epoch): gone → Gone, set
+// Each leg is then read once (uuid_dump: its Answer-State): gone → Gone, set
 // → Up, else it is still ringing and reports its answer or failure through
 // Run's handler, like a leg Ring started. Calls the dialplan still parks
 // for owner are reported as arrivals.

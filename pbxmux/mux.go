@@ -73,7 +73,7 @@ type Options struct {
 	// without the node prefix). E.g. Trunks["fs1"]["ast1"] =
 	// "sofia/gateway/ast1/{exten}", Trunks["ast1"]["fs1"] =
 	// "PJSIP/{exten}@fs1". A pair without a template is refused
-	// (ErrNoTrunk). Configuration key: pbx.nodes.<from>.trunks.<to>.
+	// (ErrNoTrunk). Configuration: pbx.trunks, {from, to, dial}.
 	Trunks map[string]map[string]string
 	Logger *slog.Logger
 }
@@ -124,7 +124,7 @@ func New(opts Options) (*Mux, error) {
 	}
 	for _, from := range sortedKeys(opts.Trunks) {
 		for _, to := range sortedKeys(opts.Trunks[from]) {
-			key := "pbx.nodes." + from + ".trunks." + to
+			key := "pbx.trunks (from " + from + " to " + to + ")"
 			tpl := opts.Trunks[from][to]
 			switch {
 			case m.byName[from] == nil:

@@ -27,9 +27,9 @@ func TestNewNamesTheBadKey(t *testing.T) {
 		{"slash in name", pbxmux.Options{Nodes: []pbxmux.Node{{Name: "a/b", PBX: a}}}, "pbx.nodes.a/b"},
 		{"twice", pbxmux.Options{Nodes: []pbxmux.Node{{Name: "ast1", PBX: a}, {Name: "ast1", PBX: b}}}, "pbx.nodes.ast1"},
 		{"owners differ", pbxmux.Options{Nodes: []pbxmux.Node{{Name: "ast1", PBX: a}, {Name: "fs1", PBX: other}}}, "pbx.nodes.fs1"},
-		{"trunk from unknown node", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"ast9": {"fs1": "x/{exten}"}}}, "pbx.nodes.ast9.trunks.fs1"},
-		{"trunk to itself", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"fs1": {"fs1": "x/{exten}"}}}, "pbx.nodes.fs1.trunks.fs1"},
-		{"template without placeholder", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"fs1": {"ast1": "sofia/gateway/ast1/1001"}}}, "pbx.nodes.fs1.trunks.ast1"},
+		{"trunk from unknown node", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"ast9": {"fs1": "x/{exten}"}}}, "pbx.trunks (from ast9 to fs1)"},
+		{"trunk to itself", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"fs1": {"fs1": "x/{exten}"}}}, "pbx.trunks (from fs1 to fs1)"},
+		{"template without placeholder", pbxmux.Options{Nodes: two, Trunks: map[string]map[string]string{"fs1": {"ast1": "sofia/gateway/ast1/1001"}}}, "pbx.trunks (from fs1 to ast1)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

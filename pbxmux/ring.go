@@ -53,7 +53,7 @@ func (m *Mux) ringRoute(req acd.RingRequest) (node, dial string, err error) {
 	}
 	tpl, ok := m.trunks[node][epNode]
 	if !ok {
-		return "", "", fmt.Errorf("pbxmux ring %s to %s: %w: the call is on node %s, the endpoint on node %s, and no trunk from %s to %s is configured (pbx.nodes.%s.trunks.%s)",
+		return "", "", fmt.Errorf("pbxmux ring %s to %s: %w: the call is on node %s, the endpoint on node %s, and no trunk from %s to %s is configured (pbx.trunks: {from: %s, to: %s})",
 			req.Leg, req.Endpoint, ErrNoTrunk, node, epNode, node, epNode, node, epNode)
 	}
 	exten := dial[strings.LastIndex(dial, "/")+1:]

@@ -156,7 +156,7 @@ func TestRingWithoutTrunkOrNodeIsRefused(t *testing.T) {
 	if !errors.Is(err, pbxmux.ErrNoTrunk) {
 		t.Fatalf("ring without trunk: %v, want ErrNoTrunk", err)
 	}
-	for _, part := range []string{"ast1", "ast2", "pbx.nodes.ast2.trunks.ast1"} {
+	for _, part := range []string{"ast1", "ast2", "pbx.trunks: {from: ast2, to: ast1}"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not name %s", err, part)
 		}

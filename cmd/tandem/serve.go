@@ -113,6 +113,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			IdleReasons:           cfg.Agents.IdleReasons,
 			Dial:                  dial,
 			Endpoints:             endpoints,
+			PBXNodes:              cfg.PBXNodeNames(),
 			PrivacyShield:         cfg.Recording.PrivacyShield,
 			BlindTransferNoAnswer: cfg.Routing.BlindTransferNoAnswer,
 			BusyMessage:           cfg.Routing.BusyMessage,

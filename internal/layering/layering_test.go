@@ -24,6 +24,7 @@ var forbidden = []string{
 	"github.com/spf13/pflag",
 	module + "/ari",
 	module + "/esl",
+	module + "/pbxmux",
 	module + "/pbxsim",
 	"github.com/CyCoreSystems/ari",
 	"github.com/percipia/eslgo",

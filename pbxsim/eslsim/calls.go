@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-cc/tandem/pbxsim"
@@ -44,6 +45,8 @@ func (s *Sim) Call(cl pbxsim.Caller) (string, error) {
 	c := s.newChannel("", "loopback/"+cl.ANI+"-b", "inbound")
 	c.cidNum, c.cidName, c.dest, c.context = cl.ANI, cl.ANI, cl.DNIS, "public"
 	c.script = &callerScript{c: cl}
+	c.state = "CS_NONE"
+	s.emitCodecs(c)
 	s.emitState(c, "CS_INIT")
 	s.emit(c, "CHANNEL_CREATE", evOpt{file: "switch_core_state_machine.c", fn: "switch_core_session_run"})
 	c.state = "CS_ROUTING"
@@ -134,24 +137,73 @@ func (s *Sim) scriptBridged(c *channel) {
 // pressDigits sends a caller's scripted digits, 'w' pausing 500ms and 'W'
 // a second, Timing.DTMFGap apart.
 func (s *Sim) pressDigits(c *channel, digits string) {
-	at := time.Duration(0)
+	var items []dtmfItem
+	var wait time.Duration
 	for _, r := range digits {
 		switch r {
 		case 'w':
-			at += 500 * time.Millisecond
+			wait += 500 * time.Millisecond
 		case 'W':
-			at += time.Second
+			wait += time.Second
 		default:
-			d := r
-			s.after(at, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
-			at += s.timing.DTMFGap
+			items = append(items, dtmfItem{digit: r, samples: 2000, wait: wait})
+			wait = 0
 		}
 	}
+	s.queueDTMF(c, items)
+}
+
+// dtmfItem is one digit the far end of a channel has still to send.
+type dtmfItem struct {
+	digit   rune
+	samples int           // DTMF-Duration, 8 kHz samples
+	wait    time.Duration // a pause before it ('w', 'W' in a script)
+}
+
+// queueDTMF appends digits to the far end's DTMF queue. One timer at a
+// time sends them, each scheduling the next, as FreeSWITCH's DTMF queue
+// sends them in order: a timer per digit could fire out of order on a busy
+// machine (each runs in its own goroutine), and the events' sequence would
+// follow. Digits queue behind the ones still being sent (trace 06: "567"
+// then "8@500" arrive in that order). Callers hold s.mu.
+func (s *Sim) queueDTMF(c *channel, items []dtmfItem) {
+	if len(items) == 0 {
+		return
+	}
+	c.dtmfQ = append(c.dtmfQ, items...)
+	if c.dtmfBusy {
+		return
+	}
+	c.dtmfBusy = true
+	s.nextDTMF(c, max(0, c.dtmfUntil.Sub(s.clock.Now())))
+}
+
+// nextDTMF sends the head of the queue after delay (and its own pause),
+// then schedules the rest Timing.DTMFGap apart. Callers hold s.mu.
+func (s *Sim) nextDTMF(c *channel, delay time.Duration) {
+	it := c.dtmfQ[0]
+	send := func() {
+		c.dtmfQ = c.dtmfQ[1:]
+		s.emitDTMF(c, it.digit, it.samples, "UNKNOWN")
+		c.dtmfUntil = s.clock.Now().Add(s.timing.DTMFGap)
+		if len(c.dtmfQ) == 0 {
+			c.dtmfBusy = false
+			return
+		}
+		s.nextDTMF(c, s.timing.DTMFGap)
+	}
+	if delay+it.wait == 0 {
+		send()
+		return
+	}
+	s.after(delay+it.wait, c, send)
 }
 
 // InjectDTMF makes the far end of uuid press digits: one DTMF event per
 // digit (250 ms = 2000 samples, DTMF-Source UNKNOWN as in trace 06),
-// Timing.DTMFGap apart.
+// Timing.DTMFGap apart. A trailing "@<ms>" sets every digit's duration, as
+// in FreeSWITCH's send_dtmf ("*9@400": 3200 samples).
+
 func (s *Sim) InjectDTMF(uuid, digits string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,14 +211,12 @@ func (s *Sim) InjectDTMF(uuid, digits string) error {
 	if c == nil {
 		return errors.New("inject dtmf " + uuid + ": no such channel")
 	}
-	for i, r := range digits {
-		d := r
-		if i == 0 {
-			s.emitDTMF(c, d, 2000, "UNKNOWN")
-			continue
-		}
-		s.after(time.Duration(i)*s.timing.DTMFGap, c, func() { s.emitDTMF(c, d, 2000, "UNKNOWN") })
+	digits, samples := dtmfDuration(digits)
+	items := make([]dtmfItem, 0, len(digits))
+	for _, r := range digits {
+		items = append(items, dtmfItem{digit: r, samples: samples})
 	}
+	s.queueDTMF(c, items)
 	return nil
 }
 
@@ -180,6 +230,16 @@ func (s *Sim) HangUp(uuid string) error {
 	}
 	s.hangup(c, "NORMAL_CLEARING")
 	return nil
+}
+
+// dtmfDuration splits "digits[@ms]" into the digits and their duration in
+// 8 kHz samples (default 250 ms).
+func dtmfDuration(s string) (string, int) {
+	digits, ms, _ := strings.Cut(s, "@")
+	if n := atoiOr(ms, 0); n > 0 {
+		return digits, n * 8
+	}
+	return digits, 2000
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -2,6 +2,7 @@ package eslsim
 
 import (
 	"context"
+	"fmt"
 	"strings"
 )
 
@@ -48,14 +49,14 @@ func (s *Sim) api(ctx context.Context, cmd, arg string) string {
 		if len(args) < 2 || s.liveChannel(args[0]) == nil {
 			return "-ERR invalid uuid\n"
 		}
-		s.startPlay(s.liveChannel(args[0]), args[1], s.newUUID(), nil)
+		s.startPlay(s.liveChannel(args[0]), args[1], s.newUUID(), nil, s.broadcastCommand(args[1]))
 		return "+OK Message sent\n"
 	}
 	if !channelCommand(cmd) {
 		return "-ERR " + cmd + " Command not found!\n"
 	}
 	if len(args) == 0 {
-		return "-USAGE: <uuid> ...\n"
+		return "-USAGE: " + channelUsage[cmd] + "\n"
 	}
 	c := s.liveChannel(args[0])
 	if c == nil {
@@ -92,9 +93,26 @@ func (s *Sim) api(ctx context.Context, cmd, arg string) string {
 			c.setVar(args[1], strings.Join(args[2:], " "))
 		}
 	case "uuid_dump":
-		return s.dump(c)
+		format := ""
+		if len(args) > 1 {
+			format = args[1]
+		}
+		return s.dump(c, format)
 	}
 	return "+OK\n"
+}
+
+// channelUsage are mod_commands' syntax texts, sent as "-USAGE: <text>"
+// when a command has no argument (uuid_kill and uuid_transfer as trace 10
+// shows them; the others from mod_commands' syntax strings).
+var channelUsage = map[string]string{
+	"uuid_kill":     "<uuid> [cause]",
+	"uuid_transfer": "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]",
+	"uuid_park":     "<uuid>",
+	"uuid_break":    "<uuid> [all]",
+	"uuid_getvar":   "<uuid> <var>",
+	"uuid_setvar":   "<uuid> <var> [value]",
+	"uuid_dump":     "<uuid> [format]",
 }
 
 func channelCommand(cmd string) bool {
@@ -128,8 +146,15 @@ func (s *Sim) uuidBridge(args []string) string {
 		return "+OK " + b.uuid + "\n"
 	}
 	a.peer, b.peer, a.leader, b.leader = b, a, true, false
+	a.otherLeg, b.otherLeg, a.otherLeader, b.otherLeader = b, a, true, false
 	for _, x := range []*channel{a, b} {
 		s.unpark(x)
+		other := b
+		if x == b {
+			other = a
+		}
+		x.transferred = true
+		x.transferSource = fmt.Sprintf("%d:%s:uuid_br:%s", s.clock.Now().Unix(), s.newUUID(), other.uuid)
 		s.emitState(x, "CS_HIBERNATE")
 		s.emitState(x, "CS_RESET")
 		s.emitState(x, "CS_SOFT_EXECUTE")
@@ -160,7 +185,8 @@ func (s *Sim) uuidPark(c *channel) {
 }
 
 // uuidTransfer is `uuid_transfer <uuid> [-bleg|-both] <dest> [XML <ctx>]`;
-// `three_way:<uuid> inline` joins that leg's call as a third party.
+// `three_way:<uuid>[,park] inline` joins that leg's call as a third party
+// (an inline dialplan: what follows three_way runs once it ends).
 func (s *Sim) uuidTransfer(c *channel, rest []string) string {
 	if len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
 		rest = rest[1:]
@@ -168,12 +194,14 @@ func (s *Sim) uuidTransfer(c *channel, rest []string) string {
 	if len(rest) == 0 {
 		return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
 	}
-	if target, ok := strings.CutPrefix(rest[0], "three_way:"); ok && len(rest) > 1 && rest[1] == "inline" {
+	if apps, ok := strings.CutPrefix(rest[0], "three_way:"); ok && len(rest) > 1 && rest[1] == "inline" {
+		target, then, _ := strings.Cut(apps, ",")
 		t := s.liveChannel(target)
 		if t == nil || t == c {
 			return "-ERR No such channel!\n"
 		}
 		s.joinThreeWay(c, t)
+		c.twThen = then
 		return "+OK\n"
 	}
 	s.breakPlayback(c, true)
@@ -192,7 +220,7 @@ func (s *Sim) uuidTransfer(c *channel, rest []string) string {
 
 // joinThreeWay runs the three_way application on c against t: c leaves its
 // bridge or park, CHANNEL_EXECUTE three_way on c, MEDIA_BUG_START on t
-// (trace 08); c shares media with t and t's bridge peer.
+// (trace 08: the three_way app is an eavesdrop bug on t, targeting t); c shares media with t and t's bridge peer.
 func (s *Sim) joinThreeWay(c, t *channel) {
 	s.breakPlayback(c, true)
 	if c.threeWay != nil {
@@ -200,11 +228,13 @@ func (s *Sim) joinThreeWay(c, t *channel) {
 	}
 	s.unbridge(c)
 	s.unpark(c)
+	s.reroute(c) // `uuid_transfer ... inline` routes the leg again
 	c.twID = s.newUUID()
 	s.emitExecute(c, "three_way", t.uuid, c.twID)
+	s.emitReadCodec(c)
 	c.threeWay = t
 	t.guests = append(t.guests, c)
-	s.emit(t, "MEDIA_BUG_START", evOpt{post: []Header{{"Media-Bug-Function", "three_way"}, {"Media-Bug-Target", c.uuid}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_add"})
+	s.emit(t, "MEDIA_BUG_START", evOpt{pre: []Header{{"Media-Bug-Function", "eavesdrop"}, {"Media-Bug-Target", t.uuid}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_add"})
 	c.shared[t.uuid], t.shared[c.uuid] = true, true
 	if p := t.peer; p != nil {
 		c.shared[p.uuid], p.shared[c.uuid] = true, true
@@ -226,9 +256,12 @@ func (s *Sim) leaveThreeWay(c *channel) {
 			break
 		}
 	}
+	if c.live() {
+		s.emitReadCodec(c)
+	}
 	s.emitExecuteComplete(c, "three_way", t.uuid, "_none_", c.twID)
 	if t.live() {
-		s.emit(t, "MEDIA_BUG_STOP", evOpt{post: []Header{{"Media-Bug-Function", "three_way"}, {"Media-Bug-Target", c.uuid}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_close"})
+		s.emit(t, "MEDIA_BUG_STOP", evOpt{pre: []Header{{"Media-Bug-Function", "eavesdrop"}, {"Media-Bug-Target", t.uuid}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_close"})
 	}
 }
 
@@ -327,7 +360,7 @@ func (s *Sim) sendmsg(uuid string, headers []Header, body string) string {
 func (s *Sim) execute(c *channel, app, arg, id string) {
 	switch app {
 	case "playback":
-		s.startPlay(c, arg, id, nil)
+		s.startPlay(c, arg, id, nil, nil)
 	case "park":
 		if c.parked {
 			s.emitExecute(c, "park", arg, id)
@@ -335,7 +368,7 @@ func (s *Sim) execute(c *channel, app, arg, id string) {
 			return
 		}
 		s.unbridge(c)
-		c.parked, c.parkApp, c.parkID = true, true, id
+		c.parked, c.parkApp, c.parkID, c.parkResp = true, true, id, ""
 		s.emitExecute(c, "park", "", id)
 		s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
 	case "answer":

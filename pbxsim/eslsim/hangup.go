@@ -1,5 +1,10 @@
 package eslsim
 
+import (
+	"strconv"
+	"strings"
+)
+
 // hangup ends c with cause in FreeSWITCH's order (traces 03, 04):
 // CHANNEL_HANGUP; CHANNEL_UNBRIDGE on the bridge's first leg; a playback's
 // PLAYBACK_STOP and CHANNEL_EXECUTE_COMPLETE; CHANNEL_UNPARK and the park
@@ -31,7 +36,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 			s.emitBridgeEvent(c, "CHANNEL_UNBRIDGE")
 		}
 	}
-	s.stopPlayback(c, "PLAYBACK ERROR", true)
+	s.stopPlayback(c, "PLAYBACK ERROR", "done", true)
 	c.playQ = nil
 	s.unpark(c)
 	if c.threeWay != nil {
@@ -41,6 +46,12 @@ func (s *Sim) hangup(c *channel, cause string) {
 	s.emitState(c, "CS_HANGUP")
 	s.emitCallState(c, "HANGUP")
 	s.emitState(c, "CS_REPORTING")
+	if !c.answered.IsZero() {
+		// FreeSWITCH computes answer_epoch with the other call-detail
+		// variables at hangup: a live answered leg has none (traces
+		// 03–08), so `uuid_getvar <leg> answer_epoch` answers _undef_.
+		c.setVar("answer_epoch", strconv.FormatInt(c.answered.Unix(), 10))
+	}
 	s.emit(c, "CHANNEL_HANGUP_COMPLETE", evOpt{pre: []Header{{"Hangup-Cause", cause}}, file: "switch_core_state_machine.c", fn: "switch_core_session_reporting_state"})
 	s.emit(c, "CHANNEL_DESTROY", evOpt{file: "switch_core_session.c", fn: "switch_core_session_perform_destroy"})
 	c.destroyed = true
@@ -58,7 +69,7 @@ func (s *Sim) hangup(c *channel, cause string) {
 	for _, g := range c.guests {
 		if g.live() {
 			s.leaveThreeWay(g)
-			s.survive(g)
+			s.afterThreeWay(g)
 		}
 	}
 	c.guests = nil
@@ -68,15 +79,34 @@ func (s *Sim) hangup(c *channel, cause string) {
 	}
 }
 
+// afterThreeWay is a leg whose three_way ended because the leg it joined
+// hung up: its inline dialplan goes on with what followed three_way, and
+// one with nothing left hangs up (NORMAL_CLEARING), as any dialplan that
+// runs out does. park_after_bridge does not apply: three_way is an
+// eavesdrop, not a bridge. Tandem's driver sends `three_way:<uuid>,park`.
+func (s *Sim) afterThreeWay(c *channel) {
+	then := c.twThen
+	c.twThen = ""
+	if strings.HasPrefix(then, "park") {
+		s.parkApp(c)
+		return
+	}
+	s.hangup(c, "NORMAL_CLEARING")
+}
+
 // survive is a leg whose bridge ended under it: with park_after_bridge it
 // parks (CHANNEL_STATE CS_PARK, CHANNEL_PARK); without, FreeSWITCH hangs
-// it up NORMAL_CLEARING (trace 04).
+// it up NORMAL_CLEARING at once, from the state it is in (traces 04, 05, 08).
 func (s *Sim) survive(c *channel) {
 	if c.vars["park_after_bridge"] == "true" {
 		s.parkState(c)
 		return
 	}
-	s.emitState(c, "CS_EXECUTE")
+	if c.state == "CS_SOFT_EXECUTE" {
+		// The bridge's first leg returns to its execute loop before it
+		// hangs up (trace 04); the other one hangs up in CS_EXCHANGE_MEDIA.
+		s.emitState(c, "CS_EXECUTE")
+	}
 	s.hangup(c, "NORMAL_CLEARING")
 }
 

@@ -25,7 +25,14 @@ type channel struct {
 	endpoint    string // dial string of an originated leg
 	created     time.Time
 	answered    time.Time
-	seq         int
+	dtmfUntil   time.Time  // when the far end may send its next DTMF digit
+	dtmfQ       []dtmfItem // digits the far end has still to send, in order
+	dtmfBusy    bool       // a timer is sending dtmfQ
+	// transferred: the leg went through uuid_bridge's transfer, which
+	// changes its caller profile (Transfer-Source, no callee name).
+	transferred    bool
+	transferSource string
+	seq            int
 
 	vars     map[string]string
 	varOrder []string
@@ -34,15 +41,24 @@ type channel struct {
 	// CHANNEL_EXECUTE_COMPLETE comes when it ends) rather than CS_PARK.
 	parked, parkApp bool
 	twID            string // Application-UUID of the running three_way
+	twThen          string // the inline dialplan after three_way ("park"), run when it ends
 	parkID          string // Application-UUID of the running park application
-	app, appData    string // the application running, for show channels
-	peer            *channel
-	leader          bool       // this leg got the CHANNEL_BRIDGE (first uuid_bridge argument)
-	threeWay        *channel   // the leg whose three_way this leg joined
-	guests          []*channel // legs in this leg's three_way
-	playing         *play
-	playQ           []*play
-	recs            map[string]*recording
+	// parkResp is what the park application's completion reports: the
+	// response of the last application run inside it (trace 05: FILE
+	// PLAYED after a broadcast was broken).
+	parkResp     string
+	app, appData string // the application running, for show channels
+	peer         *channel
+	// otherLeg is the last bridge peer, for the Other-Leg headers (they
+	// outlive the bridge); otherLeader is leader at that time.
+	otherLeg    *channel
+	otherLeader bool
+	leader      bool       // this leg got the CHANNEL_BRIDGE (first uuid_bridge argument)
+	threeWay    *channel   // the leg whose three_way this leg joined
+	guests      []*channel // legs in this leg's three_way
+	playing     *play
+	playQ       []*play
+	recs        map[string]*recording
 
 	hangingUp, destroyed bool
 	cause                string

@@ -65,7 +65,7 @@ func (s *Sim) originate(ctx context.Context, arg string) string {
 	c.job = &originateJob{done: make(chan string, 1)}
 	job := c.job
 	c.state = "CS_NONE"
-	s.emit(c, "CHANNEL_UUID", evOpt{file: "switch_core_session.c", fn: "switch_core_session_set_uuid"})
+	s.emit(c, "CHANNEL_UUID", evOpt{pre: []Header{{"Old-Unique-ID", s.newUUID()}}, file: "switch_core_session.c", fn: "switch_core_session_set_uuid"})
 	s.emit(c, "CHANNEL_OUTGOING", evOpt{file: "switch_core_session.c", fn: "switch_core_session_outgoing_channel"})
 	s.emitState(c, "CS_INIT")
 	s.emit(c, "CHANNEL_CREATE", evOpt{file: "switch_core_state_machine.c", fn: "switch_core_session_run"})
@@ -124,7 +124,7 @@ func (s *Sim) answerOriginated(c *channel) {
 		return
 	}
 	s.markAnswered(c)
-	s.emit(c, "CALL_UPDATE", evOpt{file: "switch_channel.c", fn: "switch_channel_perform_mark_answered"})
+	s.emit(c, "CALL_UPDATE", evOpt{pre: []Header{{"Direction", "RECV"}}, file: "switch_channel.c", fn: "switch_channel_flip_cid"})
 	s.resolve(c, "+OK "+c.uuid+"\n")
 	if c.phone != nil && c.phone.TalkFor > 0 {
 		s.after(c.phone.TalkFor, c, func() { s.hangup(c, "NORMAL_CLEARING") })
@@ -151,7 +151,6 @@ func (s *Sim) answerOriginated(c *channel) {
 func (s *Sim) markAnswered(c *channel) {
 	c.answered = s.clock.Now()
 	c.answerState = "answered"
-	c.setVar("answer_epoch", strconv.FormatInt(c.answered.Unix(), 10))
 	s.emit(c, "CHANNEL_ANSWER", evOpt{file: "switch_channel.c", fn: "switch_channel_perform_mark_answered"})
 	s.emitCallState(c, "ACTIVE")
 	s.scriptAnswered(c)
@@ -164,7 +163,7 @@ func (s *Sim) runOriginateApp(c *channel, name, data string) {
 	case "park", "":
 		s.parkApp(c)
 	case "playback":
-		s.startPlay(c, data, s.newUUID(), func() { s.hangup(c, "NORMAL_CLEARING") })
+		s.startPlay(c, data, s.newUUID(), func() { s.hangup(c, "NORMAL_CLEARING") }, nil)
 	default:
 		s.runApp(c, name, data)
 		s.hangup(c, "NORMAL_CLEARING")
@@ -172,16 +171,32 @@ func (s *Sim) runOriginateApp(c *channel, name, data string) {
 }
 
 // runDialplan routes c to extension ext of context: the simulated XML
-// dialplan has one action for every extension, park (docs/ESL.md), so a
+// dialplan has one action for every extension, park (DIVERGENCES.md), so a
 // transferred or dialplan-originated leg waits parked for its controller.
 func (s *Sim) runDialplan(c *channel, ext, context string) {
 	if ext != "" {
 		c.dest = ext
 	}
 	c.context = context
-	s.emitState(c, "CS_ROUTING")
-	s.emitState(c, "CS_EXECUTE")
+	s.reroute(c)
 	s.parkApp(c)
+}
+
+// reroute is a leg going through routing again (a new dialplan, or a
+// transfer): an answered leg's call state drops to RINGING while it routes
+// and comes back ACTIVE as it executes (trace 08, both uuid_transfer forms).
+func (s *Sim) reroute(c *channel) {
+	if c.answered.IsZero() {
+		s.emitState(c, "CS_ROUTING")
+		s.emitState(c, "CS_EXECUTE")
+		return
+	}
+	c.state = "CS_ROUTING"
+	s.emitCallState(c, "RINGING")
+	s.emitState(c, "CS_ROUTING")
+	c.state = "CS_EXECUTE"
+	s.emitCallState(c, "ACTIVE")
+	s.emitState(c, "CS_EXECUTE")
 }
 
 // parseOriginate splits `{a=1,b='x y'}dial rest` into its variables (in

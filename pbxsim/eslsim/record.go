@@ -34,7 +34,7 @@ func (s *Sim) uuidRecord(args []string) string {
 		r = &recording{path: path}
 		c.recs[path] = r
 		s.emit(c, "RECORD_START", evOpt{post: []Header{{"Record-File-Path", path}}, file: "switch_ivr_async.c", fn: "record_callback"})
-		s.emit(c, "MEDIA_BUG_START", evOpt{post: []Header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", path}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_add"})
+		s.emit(c, "MEDIA_BUG_START", evOpt{pre: []Header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", path}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_add"})
 		if len(args) > 3 {
 			if n, err := strconv.Atoi(args[3]); err == nil && n > 0 {
 				r.limit = s.after(time.Duration(n)*s.timing.Second, c, func() { s.stopRecording(c, r) })
@@ -71,7 +71,7 @@ func (s *Sim) stopRecording(c *channel, r *recording) {
 	s.cancelTimer(r.limit)
 	s.recorded[r.path] = true
 	s.emit(c, "RECORD_STOP", evOpt{post: []Header{{"Record-File-Path", r.path}, {"Record-Completion-Cause", "success-maxtime"}}, file: "switch_ivr_async.c", fn: "record_callback"})
-	s.emit(c, "MEDIA_BUG_STOP", evOpt{post: []Header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", r.path}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_close"})
+	s.emit(c, "MEDIA_BUG_STOP", evOpt{pre: []Header{{"Media-Bug-Function", "session_record"}, {"Media-Bug-Target", r.path}}, file: "switch_core_media_bug.c", fn: "switch_core_media_bug_close"})
 }
 
 func (s *Sim) stopAllRecordings(c *channel) {

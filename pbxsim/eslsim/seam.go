@@ -4,7 +4,8 @@
 // outbound ones (the dialplan's socket application), over the same scripted
 // parties (callers, phones) as the Asterisk simulator in pbxsim. What
 // FreeSWITCH does is taken from the recorded traces in
-// shared/esl-traces; docs/ESL.md says where the simulator is simpler.
+// shared/esl-traces; DIVERGENCES.md (beside this file) lists where it
+// differs from them and where it is simpler than FreeSWITCH.
 //
 // The package has two halves that meet here: the protocol (framing,
 // connections, subscriptions and filters, delivery of events) and the

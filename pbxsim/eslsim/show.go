@@ -73,11 +73,14 @@ func (s *Sim) showRow(c *channel) []string {
 		"", "eslsim", "", "", "", c.callState, "", "", "", c.uuid, "", "", c.cidName, c.cidNum, "", c.dest, "xml", c.context}
 }
 
-// dump is `uuid_dump <uuid>`: the CHANNEL_DATA headers, URL-encoded as in
-// a plain event.
-func (s *Sim) dump(c *channel) string {
+// dump is `uuid_dump <uuid> [json]`: the CHANNEL_DATA headers, URL-encoded
+// as in a plain event, or one JSON object as in a json event (trace 10).
+func (s *Sim) dump(c *channel, format string) string {
 	h := s.coreHeaders("CHANNEL_DATA", "mod_commands.c", "uuid_dump_function", 6468)
 	h = append(h, s.channelHeaders(c, true)...)
+	if format == "json" {
+		return jsonEvent(&Event{Headers: h})
+	}
 	var b strings.Builder
 	for _, x := range h {
 		b.WriteString(x.Name + ": " + urlEncode(x.Value) + "\n")

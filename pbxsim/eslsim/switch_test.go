@@ -231,7 +231,9 @@ func TestHoldMusicBroadcastAndBreak(t *testing.T) {
 		t.Errorf("MOH %q", v.MOHClass)
 	}
 	s.api(context.Background(), "uuid_break", b+" all")
-	wantTail(t, r, b, []string{"PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "PRIVATE_COMMAND"})
+	// The broadcast's COMMAND event comes last, PRIVATE_COMMAND headers
+	// appended (one frame, first Event-Name COMMAND, trace 05).
+	wantTail(t, r, b, []string{"PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "COMMAND"})
 	log := s.MediaLog(b)
 	if len(log) != 2 || log[0].Kind != "moh_start" || log[1].Kind != "moh_stop" {
 		t.Errorf("media log %+v", log)
@@ -348,5 +350,39 @@ func TestShowChannelsAsJSON(t *testing.T) {
 	got := s.api(ctx, "show", "channels as json")
 	if !strings.HasPrefix(got, "{\"row_count\":1,\"rows\":[{\"uuid\":\""+b+"\",\"direction\":\"inbound\"") || !strings.Contains(got, "\"application\":\"park\"") {
 		t.Errorf("listing %q", got)
+	}
+}
+
+// The leg a three_way joined hangs up: the third leg's inline dialplan goes
+// on with what followed three_way (park), and one with nothing after it
+// hangs up, as a dialplan that runs out does; park_after_bridge is for
+// bridges, not for three_way's eavesdrop.
+func TestThreeWayEndsIntoWhatFollowsItInline(t *testing.T) {
+	for _, tc := range []struct {
+		then     string
+		survives bool
+	}{{",park", true}, {"", false}} {
+		t.Run("then"+tc.then, func(t *testing.T) {
+			s, r := newTestSim(t)
+			b, g := answeredPair(t, s, r)
+			ctx := context.Background()
+			s.api(ctx, "uuid_bridge", b+" "+g)
+			s.SetPhone("user/1002", pbxsim.Phone{Mode: pbxsim.Answer})
+			g2 := "aaaaaaaa-0000-4000-8000-0000000000a2"
+			s.api(ctx, "originate", "{origination_uuid="+g2+",park_after_bridge=true}user/1002 &park()")
+			if res := s.api(ctx, "uuid_transfer", g2+" three_way:"+b+tc.then+" inline"); res != "+OK\n" {
+				t.Fatal(res)
+			}
+			r.waitFor(t, b, "MEDIA_BUG_START")
+			s.api(ctx, "uuid_kill", b)
+			if tc.survives {
+				r.waitFor(t, g2, "CHANNEL_PARK")
+				if ch, _ := s.Channel(g2); ch.HungUp {
+					t.Fatal("the third leg hung up although park followed three_way")
+				}
+				return
+			}
+			r.waitFor(t, g2, "CHANNEL_HANGUP_COMPLETE")
+		})
 	}
 }

@@ -38,7 +38,7 @@ func traceLegEvents(t *testing.T, name string) map[string][]string {
 	for id, es := range legs {
 		slices.SortFunc(es, func(a, b ev) int { return a.seq - b.seq })
 		for _, e := range es {
-			if e.name != "CODEC" && e.name != "PLAYBACK_START" && e.name != "PLAYBACK_STOP" {
+			if e.name != "PLAYBACK_START" && e.name != "PLAYBACK_STOP" {
 				out[id] = append(out[id], e.name)
 			}
 		}
@@ -103,5 +103,24 @@ func TestTrace03InboundLegMatches(t *testing.T) {
 	w := want
 	if !slices.Equal(got, w) {
 		t.Errorf("B leg\n got %v\nwant %v", got, w)
+	}
+}
+
+// TestAnswerEpochOnlyAfterHangup: FreeSWITCH sets answer_epoch with the
+// other call-detail variables at hangup (traces 03–08: no live answered
+// leg's event carries it, every CHANNEL_HANGUP_COMPLETE does).
+func TestAnswerEpochOnlyAfterHangup(t *testing.T) {
+	s, r := newTestSim(t)
+	b, _ := s.Call(pbxsim.Caller{App: "r1", ANI: "5551234", DNIS: "8001"})
+	r.waitFor(t, b, "CHANNEL_PARK")
+	s.api(context.Background(), "uuid_answer", b)
+	if got := s.api(context.Background(), "uuid_getvar", b+" answer_epoch"); got != "_undef_" {
+		t.Errorf("answer_epoch of a live answered leg: %q, want _undef_", got)
+	}
+	if err := s.HangUp(b); err != nil {
+		t.Fatal(err)
+	}
+	if ev := r.waitFor(t, b, "CHANNEL_HANGUP_COMPLETE"); ev.Get("variable_answer_epoch") == "" {
+		t.Error("CHANNEL_HANGUP_COMPLETE without variable_answer_epoch")
 	}
 }
