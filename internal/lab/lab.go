@@ -300,6 +300,11 @@ func (l *Lab) newSeatEngine(r *Replica, seat acd.Seat, store *acd.Store, m *metr
 	}
 	eo := l.opts.Engine
 	eo.Store, eo.PBX, eo.Queues, eo.DNIS = store, d.pbx, l.opts.Queues, l.opts.DNIS
+	if eo.PBXNodes == nil {
+		// As tandem serve passes its pbx.nodes: on several nodes a login
+		// must name its node.
+		eo.PBXNodes = l.rig.nodes()
+	}
 	if l.opts.WrapPBX != nil {
 		eo.PBX = l.opts.WrapPBX(seat.Node, d.pbx)
 	}

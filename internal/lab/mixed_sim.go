@@ -21,7 +21,7 @@ const (
 
 // mixedTrunks()[from][to] is how node from dials a phone living on node
 // to: through the SIP trunk between the two PBXs (pbxmux.Options.Trunks,
-// a configuration's pbx.nodes.<from>.trunks.<to>).
+// a configuration's pbx.trunks entry {from, to, dial}).
 func mixedTrunks() map[string]map[string]string {
 	return map[string]map[string]string{
 		MixedAsteriskNode:   {MixedFreeSWITCHNode: "PJSIP/{exten}@" + MixedFreeSWITCHNode},

@@ -32,6 +32,9 @@ type pbxRig interface {
 	// recordingStored says whether the PBX keeps a finished recording
 	// of that name (Lab.RecordingStored).
 	recordingStored(name string) (bool, error)
+	// nodes names the PBX nodes as serve's pbx.nodes would (acd.Options.
+	// PBXNodes): none for a lab on one unnamed PBX.
+	nodes() []string
 	// close stops the simulator and whatever serves it.
 	close()
 }
@@ -116,6 +119,8 @@ func startAsterisk(opts Options, systemName string) (*asteriskRig, error) {
 }
 
 func (r *asteriskRig) sim() PBXSim { return r.s }
+
+func (r *asteriskRig) nodes() []string { return nil }
 
 func (r *asteriskRig) driver(seat acd.Seat, log *slog.Logger) (seatDriver, error) {
 	d := r.ariDriver(seat, log)

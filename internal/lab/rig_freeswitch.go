@@ -62,6 +62,8 @@ func startFreeSWITCH(opts Options) (*freeswitchRig, error) {
 
 func (r *freeswitchRig) sim() PBXSim { return r.s }
 
+func (r *freeswitchRig) nodes() []string { return nil }
+
 // labAttachedVars are the channel variables the lab's callers carry that
 // the scenarios expect as attached data, beside the queues' own
 // variables. FreeSWITCH reports every channel variable with every event

@@ -43,6 +43,8 @@ func startMixed(opts Options) (*mixedRig, error) {
 
 func (r *mixedRig) sim() PBXSim { return r.s }
 
+func (r *mixedRig) nodes() []string { return []string{MixedAsteriskNode, MixedFreeSWITCHNode} }
+
 // driver is the seat's pbxmux over its two drivers, each watched by the
 // composite simulator for rings that conflict across the nodes.
 func (r *mixedRig) driver(seat acd.Seat, log *slog.Logger) (seatDriver, error) {
