@@ -226,22 +226,67 @@ func (d *Driver) setBridgeLocked(id string, legs []string) {
 func (d *Driver) realise(ctx context.Context, b *vbridge, subject ...string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		err := d.realiseOnce(ctx, b)
-		if err == nil || !errors.Is(err, acd.ErrLegGone) || attempt > 0 {
-			return err
-		}
-		gone := d.pruneGone(ctx, b)
-		if len(gone) == 0 {
-			return err
-		}
-		for _, g := range gone {
-			if slices.Contains(subject, g) {
-				return err
-			}
-		}
-		d.log.Info("bridge members gone; joining the others", "bridge", b.id, "gone", gone)
+	err := d.realiseOnce(ctx, b)
+	if err == nil || !errors.Is(err, acd.ErrLegGone) {
+		return err
 	}
+	// FreeSWITCH's error does not say which leg is gone (uuid_bridge's
+	// "Invalid uuid" is about either), and the engine reads ErrLegGone as
+	// "the leg I added is gone": a live caller taken for gone would be
+	// left parked for good. So the subject is asked for first.
+	for _, s := range subject {
+		if d.legGone(ctx, s) {
+			return err
+		}
+	}
+	// The subject is there, so another member is what is gone or going:
+	// one whose end was handled meanwhile is out of the members already
+	// (its hang-up took it out), one FreeSWITCH no longer has is dropped
+	// now, and if every member still answers (one is hanging up) the
+	// others are. The subject is joined without them.
+	gone := d.pruneGone(ctx, b)
+	if len(gone) == 0 && d.pendingEnds(b) == 0 {
+		gone = d.dropOthers(b, subject)
+	}
+	d.log.Info("bridge members gone; joining the others", "bridge", b.id, "gone", gone)
+	if err := d.realiseOnce(ctx, b); err != nil {
+		return notGone(err, subject)
+	}
+	return nil
+}
+
+// pendingEnds is how many members' hang-ups the next realisation has to
+// take into account.
+func (d *Driver) pendingEnds(b *vbridge) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(b.gone)
+}
+
+// legGone says whether a leg is gone: its end was handled, or FreeSWITCH
+// no longer has it.
+func (d *Driver) legGone(ctx context.Context, leg string) bool {
+	if d.hasEnded(leg) {
+		return true
+	}
+	_, err := d.getvar(ctx, leg, "uuid")
+	return errors.Is(err, acd.ErrLegGone)
+}
+
+// dropOthers takes every member but keep out of b and returns them; b.mu
+// must be held.
+func (d *Driver) dropOthers(b *vbridge, keep []string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var gone []string
+	for _, m := range slices.Clone(b.members) {
+		if !slices.Contains(keep, m) {
+			gone = append(gone, m)
+			b.members = without(b.members, m)
+			b.realised = afterHangup(b.realised, m)
+		}
+	}
+	return gone
 }
 
 // realiseOnce is one pass of realise; b.mu must be held.
@@ -274,15 +319,16 @@ func (d *Driver) realiseOnce(ctx context.Context, b *vbridge) error {
 	return nil
 }
 
-// pruneGone drops the members FreeSWITCH no longer has and returns them;
-// b.mu must be held.
+// pruneGone drops the members FreeSWITCH no longer has and returns them:
+// those whose end the driver has handled, then those uuid_getvar finds
+// gone; b.mu must be held.
 func (d *Driver) pruneGone(ctx context.Context, b *vbridge) []string {
 	d.mu.Lock()
 	members := slices.Clone(b.members)
 	d.mu.Unlock()
 	var gone []string
 	for _, m := range members {
-		if _, err := d.getvar(ctx, m, "uuid"); errors.Is(err, acd.ErrLegGone) {
+		if d.legGone(ctx, m) {
 			gone = append(gone, m)
 		}
 	}
@@ -293,6 +339,14 @@ func (d *Driver) pruneGone(ctx context.Context, b *vbridge) []string {
 	}
 	d.mu.Unlock()
 	return gone
+}
+
+// hasEnded says whether the driver has handled the end of leg.
+func (d *Driver) hasEnded(leg string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.ended[leg]
+	return ok
 }
 
 // leaveOnHangup takes a leg Tandem hung up out of its bridge at once,
@@ -335,4 +389,14 @@ func (d *Driver) clearBridgeVar(ctx context.Context, leg string) {
 	if _, err := d.api(ctx, "uuid_setvar "+leg+" tandem_bridge"); err != nil && !errors.Is(err, acd.ErrLegGone) {
 		d.log.Warn("clear tandem_bridge", "leg", leg, "err", err)
 	}
+}
+
+// notGone is a join's error once the subject was not found gone: it no
+// longer wraps acd.ErrLegGone, which the engine would read as "the leg I
+// added is gone" (a caller taken for gone is left parked for good).
+func notGone(err error, subject []string) error {
+	if len(subject) == 0 || !errors.Is(err, acd.ErrLegGone) {
+		return err
+	}
+	return fmt.Errorf("esl join %v: a member could not be joined and none was found gone: %v", subject, err)
 }
