@@ -139,6 +139,9 @@ func (d *Driver) outboundSession(ctx context.Context, nc net.Conn) error {
 	// The call hung up. exit frees the session; FreeSWITCH answers +OK bye,
 	// sends its final notice and closes.
 	if err := okReply(req(command.Exit{})); err != nil {
+		if sctx.Err() != nil {
+			return nil // stopping: closing the socket ends the session too
+		}
 		return fmt.Errorf("exit: %w", err)
 	}
 	t := time.NewTimer(d.opts.RequestTimeout)

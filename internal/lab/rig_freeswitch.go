@@ -97,7 +97,7 @@ func (r *freeswitchRig) driver(seat acd.Seat, log *slog.Logger) seatDriver {
 		RequestTimeout: r.opts.RequestTimeout, RecordingsDir: recordingsDir, RecordingFormat: "wav",
 		AttachedVars: r.attachedVars(), Logger: log,
 	})
-	return seatDriver{pbx: d, connected: d.Connected}
+	return seatDriver{pbx: d, connected: d.Connected, esl: d}
 }
 
 // bridged: two legs share media now (a uuid_bridge, or a three_way).
