@@ -42,6 +42,13 @@ type relay struct {
 	// onEvent is told of every plain event as it comes off the socket,
 	// before eslgo sees it (reorder.go).
 	onEvent func(seq uint64, at time.Time)
+	// notices, when set, makes the relay an outbound session's
+	// (outbound.go): it greets eslgo as an event socket would before
+	// anything of FreeSWITCH's goes through, and it withholds FreeSWITCH's
+	// text/disconnect-notice frames from eslgo (an inbound eslgo connection
+	// closes itself on one, the racy Close above) and sends their header
+	// blocks here instead (dropped if nobody took the last one).
+	notices chan string
 }
 
 // dialRelay connects to FreeSWITCH (bounded by timeout) and opens the
@@ -52,6 +59,12 @@ func dialRelay(ctx context.Context, addr string, timeout time.Duration, cancel c
 	if err != nil {
 		return nil, err
 	}
+	return startRelay(fs, cancel, onEvent, nil)
+}
+
+// startRelay opens the loopback listener eslgo is to dial and relays
+// between it and fs (see relay.notices for notices).
+func startRelay(fs net.Conn, cancel context.CancelFunc, onEvent func(uint64, time.Time), notices chan string) (*relay, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = fs.Close()
@@ -59,7 +72,7 @@ func dialRelay(ctx context.Context, addr string, timeout time.Duration, cancel c
 	}
 	r := &relay{fs: fs, ln: ln, cancel: cancel, up: make(chan struct{}), fsDone: make(chan struct{}),
 		eslDone: make(chan struct{}), down: make(chan struct{}), stop: make(chan struct{}), greeted: make(chan struct{}),
-		greet: make(chan chan error), onEvent: onEvent}
+		greet: make(chan chan error), onEvent: onEvent, notices: notices}
 	go r.run()
 	return r, nil
 }
@@ -103,6 +116,21 @@ func (r *relay) run() {
 		return
 	}
 	close(r.up)
+	if r.notices != nil {
+		// An outbound session: FreeSWITCH says nothing before the client's
+		// connect, while eslgo's Dial waits for a greeting and an auth reply.
+		_ = r.local.SetDeadline(time.Now().Add(5 * time.Second))
+		err := greetESL(r.local)
+		_ = r.local.SetDeadline(time.Time{})
+		if err != nil {
+			close(r.fsDone)
+			close(r.eslDone)
+			r.cancel()
+			_ = r.fs.Close()
+			_ = r.local.Close()
+			return
+		}
+	}
 	go func() {
 		defer close(r.fsDone)
 		r.pumpFrames()
@@ -138,7 +166,7 @@ func (r *relay) pumpFrames() {
 	first := true
 	for {
 		frame = frame[:0]
-		length, plain := 0, false
+		length, plain, notice := 0, false, false
 		for start := len(frame); ; start = len(frame) {
 			line, err := br.ReadSlice('\n')
 			for err == bufio.ErrBufferFull { // a long header value (FreeSWITCH allows 1 MiB+)
@@ -159,6 +187,9 @@ func (r *relay) pumpFrames() {
 			if text == "Content-Type: text/event-plain" {
 				plain = true
 			}
+			if text == "Content-Type: text/disconnect-notice" {
+				notice = true
+			}
 		}
 		bodyAt := len(frame)
 		if length > 0 {
@@ -170,6 +201,13 @@ func (r *relay) pumpFrames() {
 		if first {
 			first = false
 			close(r.greeted)
+		}
+		if notice && r.notices != nil {
+			select {
+			case r.notices <- string(frame[:bodyAt]):
+			default:
+			}
+			continue
 		}
 		if plain && r.onEvent != nil {
 			if seq := eventSequence(frame[bodyAt:]); seq != 0 {
@@ -247,10 +285,16 @@ func (r *relay) playGreeting() error {
 	<-r.eslDone
 	_ = r.local.SetReadDeadline(time.Now().Add(time.Second))
 	_ = r.local.SetWriteDeadline(time.Now().Add(time.Second))
-	if _, err := io.WriteString(r.local, "Content-Type: auth/request\n\n"); err != nil {
+	return greetESL(r.local)
+}
+
+// greetESL plays an event socket's greeting to eslgo's Dial on local: the
+// auth request, eslgo's auth command read, and its acceptance.
+func greetESL(local net.Conn) error {
+	if _, err := io.WriteString(local, "Content-Type: auth/request\n\n"); err != nil {
 		return err
 	}
-	br := bufio.NewReader(r.local)
+	br := bufio.NewReader(local)
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -260,6 +304,6 @@ func (r *relay) playGreeting() error {
 			break
 		}
 	}
-	_, err := io.WriteString(r.local, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+	_, err := io.WriteString(local, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
 	return err
 }

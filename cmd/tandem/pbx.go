@@ -43,13 +43,6 @@ func newPBXFactory(cfg config.Config) (*pbxFactory, error) {
 		case pbxnode.Asterisk:
 			f.ariHTTP[n.Name] = ari.NewHTTPClient(n.IdleConns)
 		case pbxnode.FreeSWITCH:
-			if n.Mode == config.ModeOutbound {
-				// Refused rather than run inbound: the dialplan of an
-				// outbound deployment hands calls to a socket nobody would
-				// listen on.
-				return nil, fmt.Errorf("pbx.nodes[%d].mode: outbound mode is not built yet; use mode: %s (Tandem connects to the event socket at addr) and a dialplan that parks the call",
-					i, config.ModeInbound)
-			}
 		default:
 			return nil, fmt.Errorf("pbx.nodes[%d].kind: unknown PBX kind %q", i, n.Kind)
 		}
@@ -57,25 +50,45 @@ func newPBXFactory(cfg config.Config) (*pbxFactory, error) {
 	return f, nil
 }
 
+// outboundNode is a FreeSWITCH node in outbound mode and the home seat's
+// driver for it: serve listens on listen and hands the socket
+// application's connections to d (esl.Driver.ServeOutbound).
+type outboundNode struct {
+	name, listen string
+	d            *esl.Driver
+}
+
 // build returns the PBX of the seat whose application is app, logging
-// to log (a hosted seat's logger names the seat).
-func (f *pbxFactory) build(app string, log *slog.Logger) (seatPBX, error) {
+// to log (a hosted seat's logger names the seat), and its drivers of
+// outbound-mode nodes: only the home seat listens for those (a hosted
+// seat's calls were taken by their own replica; a socket action that
+// reaches this one for them is held by the home seat's listener).
+func (f *pbxFactory) build(app string, log *slog.Logger) (seatPBX, []outboundNode, error) {
+	var outs []outboundNode
+	drv := func(n config.PBXNode, log *slog.Logger) seatPBX {
+		p, d := f.driver(n, app, log)
+		if d != nil && n.Mode == config.ModeOutbound {
+			outs = append(outs, outboundNode{name: n.Name, listen: n.Listen, d: d})
+		}
+		return p
+	}
 	if len(f.nodes) == 1 {
-		return f.driver(f.nodes[0], app, log), nil
+		return drv(f.nodes[0], log), outs, nil
 	}
 	nodes := make([]pbxmux.Node, len(f.nodes))
 	for i, n := range f.nodes {
-		nodes[i] = pbxmux.Node{Name: n.Name, PBX: f.driver(n, app, log.With("pbx_node", n.Name))}
+		nodes[i] = pbxmux.Node{Name: n.Name, PBX: drv(n, log.With("pbx_node", n.Name))}
 	}
 	mux, err := pbxmux.New(pbxmux.Options{Nodes: nodes, Trunks: f.cfg.PBXTrunks(), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("pbx: %w", err)
+		return nil, nil, fmt.Errorf("pbx: %w", err)
 	}
-	return mux, nil
+	return mux, outs, nil
 }
 
-// driver is the driver of one node for app.
-func (f *pbxFactory) driver(n config.PBXNode, app string, log *slog.Logger) seatPBX {
+// driver is the driver of one node for app, and the esl driver itself
+// for a FreeSWITCH node (nil for an Asterisk one).
+func (f *pbxFactory) driver(n config.PBXNode, app string, log *slog.Logger) (seatPBX, *esl.Driver) {
 	if n.Kind == pbxnode.Asterisk {
 		return ari.New(ari.Options{
 			HTTPClient: f.ariHTTP[n.Name],
@@ -84,7 +97,7 @@ func (f *pbxFactory) driver(n config.PBXNode, app string, log *slog.Logger) seat
 			Formats: n.Formats, PingInterval: n.PingInterval, PongTimeout: n.PongTimeout,
 			ReconnectBackoff: n.ReconnectBackoff, ReconnectBackoffMax: n.ReconnectBackoffMax,
 			RecordingFormat: f.cfg.Recording.Format, Logger: log,
-		})
+		}), nil
 	}
 	format := n.RecordingFormat
 	if format == "" {
@@ -98,9 +111,9 @@ func (f *pbxFactory) driver(n config.PBXNode, app string, log *slog.Logger) seat
 		Logger: log,
 	})
 	if n.MOHClass == "" {
-		return d
+		return d, d
 	}
-	return defaultMOH{seatPBX: d, class: n.MOHClass}
+	return defaultMOH{seatPBX: d, class: n.MOHClass}, d
 }
 
 // defaultMOH plays the node's moh_class where the engine asks for the

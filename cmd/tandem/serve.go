@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -124,9 +125,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		})
 	}
 	home := acd.Seat{Node: cfg.NodeID, App: cfg.PBXApp()}
-	pbx, err := pbxs.build(home.App, log)
+	pbx, outbound, err := pbxs.build(home.App, log)
 	if err != nil {
 		return err
+	}
+	// Outbound-mode nodes: listen before anything runs, so a busy port
+	// fails the start.
+	outLns := make([]net.Listener, len(outbound))
+	for i, o := range outbound {
+		ln, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			for _, l := range outLns[:i] {
+				_ = l.Close()
+			}
+			return fmt.Errorf("pbx node %s listen: %w", o.name, err)
+		}
+		outLns[i] = ln
 	}
 	engine := newEngine(home, pbx, m, log)
 	ho := acd.HostOptions{
@@ -138,7 +152,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			hlog := log.With("hosted_seat", seat.Node)
 			// The process's registry: /metrics counts every call this
 			// process runs, its own seat's and the hosted ones'.
-			spbx, err := pbxs.build(seat.App, hlog)
+			spbx, _, err := pbxs.build(seat.App, hlog)
 			if err != nil {
 				return nil, err
 			}
@@ -153,6 +167,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	g, gctx := errgroup.WithContext(runCtx)
+	for i, o := range outbound {
+		// New calls stop coming here at the stop request (FreeSWITCH's
+		// dialplan tries the next replica's socket); the seats drain the
+		// calls taken.
+		octx, ostop := context.WithCancel(gctx)
+		context.AfterFunc(ctx, ostop)
+		g.Go(func() error {
+			defer ostop()
+			if err := o.d.ServeOutbound(octx, outLns[i]); err != nil {
+				return fmt.Errorf("pbx node %s: %w", o.name, err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		defer stopRun()
 		err := host.Run(gctx)

@@ -213,28 +213,35 @@ queues: {sales: {moh_class: default}}
 	}
 }
 
-// TestServeRefusesOutboundFreeSWITCHNodes: outbound mode is configurable
-// but not built: serve stops before connecting anything, naming the key.
-func TestServeRefusesOutboundFreeSWITCHNodes(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
-			t.Setenv(k, "")
-			_ = os.Unsetenv(k)
-		}
-	}
-	cfg := filepath.Join(t.TempDir(), "tandem.yaml")
-	yaml := `node_id: r1
-redis: {addr: "127.0.0.1:1"}
-pbx:
+// TestServeTakesCallsFromAnOutboundSocket: a FreeSWITCH node in mode:
+// outbound: serve listens on the node's listen address, the simulator's
+// dialplan hands a call (no tandem_app of its own) to the socket there,
+// the replica takes it and the agent gets it, as in inbound mode.
+func TestServeTakesCallsFromAnOutboundSocket(t *testing.T) {
+	redisAddr := redistest.Start(t)
+	fs := newESLNode(t)
+	fs.serve()
+	listen := freeAddr(t)
+	fs.sim.SetOutbound([]string{listen})
+	r := startServeYAML(t, redisAddr, fmt.Sprintf(`pbx:
   app: tandem-r1
   nodes:
-    - {name: fs1, kind: freeswitch, addr: "127.0.0.1:1", password: x, mode: outbound, listen: "127.0.0.1:8084"}
-`
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+    - {name: fs1, kind: freeswitch, addr: %q, password: ClueCon-not, mode: outbound, listen: %q}
+dial: {endpoint: "sofia/gateway/trunk/{number}"}
+queues: {sales: {}}
+`, fs.addr, listen))
+	waitReadyz(t, r.api, http.StatusOK, `{"ready":true}`)
+	post(t, r.api+"/v1/agents/1001/login", `{"endpoint":"user/1001","queues":["sales"]}`)
+	post(t, r.api+"/v1/agents/1001/available", "")
+	uuid, err := fs.sim.Call(pbxsim.Caller{ANI: "+15550003", DNIS: "5551000"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := serve(context.Background(), []string{"--config", cfg}, &syncBuffer{})
-	if err == nil || !strings.HasPrefix(err.Error(), "pbx.nodes[0].mode: outbound mode is not built yet") {
-		t.Fatalf("err = %v, want pbx.nodes[0].mode refused", err)
+	bridgedInRedis(t, fs, redisAddr, uuid)
+	if ch, _ := fs.sim.Channel(uuid); ch.App != "tandem-r1" {
+		t.Fatalf("tandem_app %q: the replica did not take the call through its socket", ch.App)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, r.logs.String())
 	}
 }

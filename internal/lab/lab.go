@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/tandem-cc/tandem/internal/redisserver"
 	"github.com/tandem-cc/tandem/metrics"
 	"github.com/tandem-cc/tandem/pbxsim"
+	"github.com/tandem-cc/tandem/pbxsim/eslsim"
 )
 
 // Options shape a lab.
@@ -66,6 +68,14 @@ type Options struct {
 	Lease        time.Duration
 	Poll         time.Duration
 	DrainTimeout time.Duration
+	// Outbound (FreeSWITCH only) runs the lab in outbound mode: the
+	// simulator's dialplan hands each call to the socket application at
+	// each replica's address in replica order (the next on failure, or
+	// when the connection ends while the call still waits in it), and
+	// each replica's home driver listens on a 127.0.0.1 port of its own
+	// (Replica.OutboundAddr). The list follows AddReplica and
+	// RestartEngine (a restarted replica listens on a new port).
+	Outbound bool
 
 	// Sentinel, when set, connects the lab and its replicas through Redis
 	// Sentinel instead of RedisAddr: go-redis's universal client with a
@@ -90,6 +100,9 @@ type Replica struct {
 	// Asterisk-only tests.
 	PBX    acd.PBX
 	Driver *ari.Driver
+	// OutboundAddr is where the replica takes the socket application's
+	// calls (Options.Outbound), "" otherwise.
+	OutboundAddr string
 	// connected says whether the home seat's driver is connected.
 	connected func() bool
 	// Metrics are the replica's own registry (served at /metrics).
@@ -167,6 +180,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if opts.PBX, err = ParseKind(string(opts.PBX)); err != nil {
 		return nil, err
 	}
+	if opts.Outbound && opts.PBX != FreeSWITCH {
+		return nil, fmt.Errorf("lab: Outbound is FreeSWITCH's socket application; the lab's PBX is %s", opts.PBX)
+	}
 	l = &Lab{opts: opts}
 	// built, not l: an error return sets l to nil before this runs.
 	built := l
@@ -216,6 +232,7 @@ func (l *Lab) AddReplica(ctx context.Context, node string) (*Replica, error) {
 		return nil, err
 	}
 	l.Replicas = append(l.Replicas, r)
+	l.setOutbound()
 	if err := r.waitHome(ctx); err != nil {
 		return nil, err
 	}
@@ -243,7 +260,24 @@ func (l *Lab) RestartEngine(i int) *Replica {
 		panic(fmt.Sprintf("lab: restart %s: %v", old.Node, err))
 	}
 	l.Replicas[i] = r
+	l.setOutbound()
 	return r
+}
+
+// setOutbound gives the simulator's outbound dialplan the replicas'
+// addresses, in replica order (Options.Outbound).
+func (l *Lab) setOutbound() {
+	s, ok := l.PBX.(*eslsim.Sim)
+	if !l.opts.Outbound || !ok {
+		return
+	}
+	var addrs []string
+	for _, r := range l.Replicas {
+		if r.OutboundAddr != "" {
+			addrs = append(addrs, r.OutboundAddr)
+		}
+	}
+	s.SetOutbound(addrs)
 }
 
 // startReplica builds one replica (its seat host, with its home engine and
@@ -281,10 +315,29 @@ func (l *Lab) startReplica(node string) (*Replica, error) {
 		}
 	}
 	r.Host = acd.NewSeatHost(ho)
+	var outLn net.Listener
+	if l.opts.Outbound && home.esl != nil {
+		if outLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("lab: outbound listener of %s: %w", node, err)
+		}
+		r.OutboundAddr = outLn.Addr().String()
+	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
+		var serving sync.WaitGroup
+		if outLn != nil {
+			serving.Add(1)
+			go func() {
+				defer serving.Done()
+				if err := home.esl.ServeOutbound(rctx, outLn); err != nil {
+					log.Error("outbound listener", "err", err)
+				}
+			}()
+		}
 		err := r.Host.Run(rctx)
+		cancel() // the listener goes with the seats
+		serving.Wait()
 		close(r.exited)
 		r.done <- err
 	}()

@@ -11,6 +11,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/ari"
 	"github.com/tandem-cc/tandem/config"
+	"github.com/tandem-cc/tandem/esl"
 	"github.com/tandem-cc/tandem/internal/httpserver"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
@@ -48,6 +49,9 @@ type seatDriver struct {
 	// ari is the same driver as the Asterisk driver, nil on other kinds
 	// (Replica.Driver, for the Asterisk-only tests).
 	ari *ari.Driver
+	// esl is the same driver as the FreeSWITCH driver, nil on other kinds
+	// (its outbound listener, Options.Outbound).
+	esl *esl.Driver
 }
 
 // startRig starts the simulator of the lab's PBX kind: pbxsim served over

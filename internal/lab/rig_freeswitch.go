@@ -95,7 +95,7 @@ func (r *freeswitchRig) attachedVars() []string {
 
 func (r *freeswitchRig) driver(seat acd.Seat, log *slog.Logger) (seatDriver, error) {
 	d := r.eslDriver(seat, log)
-	return seatDriver{pbx: d, connected: d.Connected}, nil
+	return seatDriver{pbx: d, connected: d.Connected, esl: d}, nil
 }
 
 func (r *freeswitchRig) eslDriver(seat acd.Seat, log *slog.Logger) *esl.Driver {

@@ -60,15 +60,26 @@ func (s *Sim) Call(cl pbxsim.Caller) (string, error) {
 	for _, k := range slices.Sorted(maps.Keys(cl.Vars)) {
 		set(k, cl.Vars[k])
 	}
-	set("tandem_app", app)
-	if cl.Args == nil {
+	outbound := len(s.opts.Outbound) > 0
+	// An outbound-mode dialplan names no owner: the replica the socket
+	// reaches sets tandem_app (and tandem_inbound, park_after_bridge);
+	// Caller.App, when given, is a dialplan that names it all the same.
+	if !outbound || cl.App != "" {
+		set("tandem_app", app)
+	}
+	switch {
+	case cl.Args != nil && outbound:
+		set("tandem_inbound", "false") // not Tandem's: the replica leaves it so
+	case cl.Args == nil && !outbound:
 		set("tandem_inbound", "true")
 	}
 	set("tandem_dnis", cl.DNIS)
 	if cl.Queue != "" {
 		set("tandem_queue", cl.Queue)
 	}
-	set("park_after_bridge", "true")
+	if !outbound {
+		set("park_after_bridge", "true")
+	}
 	if cl.Patience > 0 {
 		sc := c.script
 		sc.patience = s.after(cl.Patience, c, func() {
@@ -76,35 +87,85 @@ func (s *Sim) Call(cl pbxsim.Caller) (string, error) {
 			s.hangup(c, "NORMAL_CLEARING")
 		})
 	}
-	if len(s.opts.Outbound) > 0 {
-		s.handToSocket(c)
+	if outbound {
+		c.sockets = slices.Clone(s.opts.Outbound)
+		s.nextSocket(c)
 		return c.uuid, nil
 	}
 	s.parkApp(c)
 	return c.uuid, nil
 }
 
-// handToSocket runs `socket <addr> async full`: the socket application
-// parks the channel itself and connects to the first address that answers
-// (the next one as the fallback); the protocol side does the connecting.
-// With none reachable the channel is hung up (DESTINATION_OUT_OF_ORDER).
-func (s *Sim) handToSocket(c *channel) {
+// nextSocket runs the outbound dialplan's next action: `socket <addr>
+// async full` for the next address of Options.Outbound, or, with none
+// left, the `hangup` that ends the extension. The socket application
+// connects first; once connected it parks the channel (CHANNEL_PARK is
+// the first event the connection sees, trace 09) and waits for the client.
+// When the connection fails, or ends while the application still runs
+// (socketClosed), the application completes and the dialplan goes on with
+// the next action, as FreeSWITCH's does. Callers hold s.mu.
+func (s *Sim) nextSocket(c *channel) {
+	if !c.live() {
+		return
+	}
+	if len(c.sockets) == 0 {
+		id := s.newUUID()
+		s.emitExecute(c, "hangup", "", id)
+		s.hangup(c, "NORMAL_CLEARING")
+		return
+	}
+	addr := c.sockets[0]
+	c.sockets = c.sockets[1:]
 	c.outSock = true
-	id := s.newUUID()
-	s.emitExecute(c, "socket", s.opts.Outbound[0]+" async full", id)
-	c.parked, c.parkApp, c.parkID = true, false, id
-	s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
-	addrs, uuid := slices.Clone(s.opts.Outbound), c.uuid
+	c.sockID, c.sockData = s.newUUID(), addr+" async full"
+	s.emitExecute(c, "socket", c.sockData, c.sockID)
+	uuid := c.uuid
 	s.queueFunc(func() {
-		if err := s.proto.dialOutbound(s.ctx, addrs, uuid); err != nil {
-			s.log.Warn("outbound socket failed", "uuid", uuid, "err", err)
-			s.mu.Lock()
-			defer s.mu.Unlock()
+		nc, err := s.proto.dialSocket(s.ctx, addr)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.log.Info("outbound socket failed; the dialplan goes on", "uuid", uuid, "addr", addr, "err", err)
 			if c.live() {
-				s.hangup(c, "DESTINATION_OUT_OF_ORDER")
+				s.emitExecuteComplete(c, "socket", c.sockData, "_none_", c.sockID)
+				s.nextSocket(c)
 			}
+			return
 		}
+		if !c.live() {
+			_ = nc.Close()
+			return
+		}
+		s.unbridge(c)
+		c.parked, c.parkApp, c.parkID, c.sockRunning = true, false, c.sockID, true
+		s.emit(c, "CHANNEL_PARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+		s.queueFunc(func() { s.proto.startConn(s.proto.ctx, nc, true, uuid) })
 	})
+}
+
+// socketClosed is the end of the outbound connection of uuid's socket
+// application. While the application still runs (the channel waits in its
+// park), it completes and the dialplan goes on with the next socket
+// action; a channel that left it (bridged, transferred) or hung up is not
+// affected.
+func (s *Sim) socketClosed(uuid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.liveChannel(uuid)
+	if c == nil || !c.live() || !c.sockRunning {
+		return
+	}
+	s.unpark(c)
+	s.nextSocket(c)
+}
+
+// SetOutbound replaces the outbound dialplan's socket addresses (Options.
+// Outbound) for calls placed from now on: a lab starts its replicas, each
+// listening on a port of its own, after the simulator.
+func (s *Sim) SetOutbound(addrs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Outbound = slices.Clone(addrs)
 }
 
 // scriptAnswered starts an answered caller's digits.

@@ -54,7 +54,12 @@ func (p *protocol) startConn(parent context.Context, nc net.Conn, outbound bool,
 	p.conns[c] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()
-	context.AfterFunc(ctx, func() { _ = nc.Close() })
+	context.AfterFunc(ctx, func() {
+		_ = nc.Close()
+		if outbound && p.ctx.Err() == nil {
+			p.sb.socketClosed(uuid) // AfterFunc's own goroutine: no lock of a caller held
+		}
+	})
 	go c.writeLoop()
 	go c.readLoop()
 	if !outbound {

@@ -290,6 +290,12 @@ func (s *Sim) unpark(c *channel) {
 	}
 	c.parked = false
 	s.emit(c, "CHANNEL_UNPARK", evOpt{file: "switch_ivr.c", fn: "switch_ivr_park"})
+	if c.sockRunning {
+		// The socket application's park ended: the application completes
+		// (trace 09, after hangup; a bridge or transfer ends it too).
+		c.sockRunning = false
+		s.emitExecuteComplete(c, "socket", c.sockData, "_none_", c.sockID)
+	}
 	if c.parkApp {
 		c.parkApp = false
 		resp := c.parkResp

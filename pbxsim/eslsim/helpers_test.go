@@ -70,6 +70,9 @@ func (s *testSwitch) sendmsg(uuid string, headers []Header, body string) string 
 	return "+OK"
 }
 
+// socketClosed: the test switch has no dialplan to go on with.
+func (s *testSwitch) socketClosed(string) {}
+
 func (s *testSwitch) channelData(uuid string) ([]Header, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

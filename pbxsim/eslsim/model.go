@@ -65,11 +65,18 @@ type channel struct {
 	timers               []*simTimer
 	shared               map[string]bool
 
-	script      *callerScript
-	phone       *pbxsim.Phone
-	job         *originateJob
-	outSock     bool   // controlled by an outbound socket connection
-	afterAnswer string // what an originated leg runs once answered
+	script  *callerScript
+	phone   *pbxsim.Phone
+	job     *originateJob
+	outSock bool // controlled by an outbound socket connection
+	// The socket application: sockRunning while it waits in its park
+	// (its connection ending then moves the dialplan on), its
+	// Application-UUID and data, and the socket addresses the outbound
+	// dialplan has still to try.
+	sockRunning      bool
+	sockID, sockData string
+	sockets          []string
+	afterAnswer      string // what an originated leg runs once answered
 }
 
 func (c *channel) live() bool { return c != nil && !c.hangingUp && !c.destroyed }

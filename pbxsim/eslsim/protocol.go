@@ -208,6 +208,16 @@ func (p *protocol) serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// dialSocket opens the socket application's connection to addr.
+func (p *protocol) dialSocket(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("eslsim: socket %s: %w", addr, err)
+	}
+	return nc, nil
+}
+
 // dialOutbound is the dialplan's `socket <addr> async full` for channel
 // uuid: it connects to the first address that accepts (the next on
 // failure). Nothing is sent until the client's `connect`.

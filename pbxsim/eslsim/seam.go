@@ -58,4 +58,7 @@ type switchboard interface {
 	// channelData returns the channel's data headers (as in the reply to
 	// an outbound connection's connect), false if the channel is gone.
 	channelData(uuid string) ([]Header, bool)
+	// socketClosed tells that the outbound connection controlling uuid
+	// ended (either side closed it).
+	socketClosed(uuid string)
 }
