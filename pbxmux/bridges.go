@@ -2,6 +2,7 @@ package pbxmux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tandem-cc/tandem/acd"
@@ -109,18 +110,36 @@ func (m *Mux) RemoveFromBridge(ctx context.Context, bridge, leg string) error {
 	return onNode(node, m.byName[node].RemoveFromBridge(ctx, bridge, leg))
 }
 
-// DestroyBridge removes a bridge on its node; an unknown (or never made)
-// bridge is not an error, as the port says.
+// DestroyBridge removes a bridge on its node. A bridge never made (pending)
+// is only forgotten. A bridge the mux does not know the node of (it was
+// made before a restart or a seat's hand-over, and emptied since, so no
+// node's read listed it: Asterisk drops an empty bridge from the
+// application's bridge_ids) is destroyed on every node: bridge ids are
+// call ids, unique across nodes, and every driver takes an unknown bridge
+// as destroyed already.
 func (m *Mux) DestroyBridge(ctx context.Context, bridge string) error {
 	node, pending := m.bridgeNode(bridge)
-	if pending || node == "" {
+	if pending {
 		m.mu.Lock()
 		m.where.bridgeEnded(bridge)
 		m.mu.Unlock()
 		return nil
 	}
-	if err := m.byName[node].DestroyBridge(ctx, bridge); err != nil {
-		return onNode(node, err)
+	nodes := []string{node}
+	if node == "" {
+		nodes = nil
+		for _, n := range m.nodes {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	var errs []error
+	for _, n := range nodes {
+		if err := m.byName[n].DestroyBridge(ctx, bridge); err != nil {
+			errs = append(errs, onNode(n, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	m.where.bridgeEnded(bridge)

@@ -195,3 +195,32 @@ func TestRingWithoutTrunkOrNodeIsRefused(t *testing.T) {
 		t.Errorf("requests about an unknown leg were sent")
 	}
 }
+
+// A bridge the mux never saw (made before a restart or a seat's hand-over,
+// and emptied since, so no node's read listed it) is still destroyed: the
+// destroy goes to every node, which take an unknown bridge as destroyed
+// already. It used to go nowhere, and the empty bridge stayed on the PBX
+// for good (chaos test, rolling restarts).
+func TestDestroyOfABridgeOfUnknownNodeReachesEveryNode(t *testing.T) {
+	w := newWorld(t, trunks)
+	ctx := context.Background()
+	// Made on ast2 behind the mux's back, as a previous holder did.
+	if err := w.ast2.driver.Bridge(ctx, "old-bridge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.ast2.sim.Bridge("old-bridge"); !ok {
+		t.Fatal("the bridge was not made")
+	}
+	if err := w.mux.DestroyBridge(ctx, "old-bridge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.ast2.sim.Bridge("old-bridge"); ok {
+		t.Fatal("the bridge of unknown node is still on ast2")
+	}
+	if len(w.ast1.sent("old-bridge")) == 0 {
+		t.Error("ast1 was not asked: a node unknown means every node")
+	}
+	if err := w.mux.DestroyBridge(ctx, "never-was"); err != nil {
+		t.Errorf("destroying a bridge no node has: %v, want nil", err)
+	}
+}
