@@ -965,3 +965,30 @@ func TestConsultTransferJoinsTheCustomerToTheSecondAgent(t *testing.T) {
 		}
 	}
 }
+
+// A leg a taken-over owner rang may not exist yet when the survivor reads
+// it (the dead replica's bgapi originate runs later): it reads Gone, the
+// ACD gives the offer back and may ring the agent again, so when the leg
+// does appear the survivor hangs it up at once and never reports it
+// answered (the chaos test saw an agent rung twice after a hand-over).
+func TestTakenOverLegThatAppearsLaterIsHungUp(t *testing.T) {
+	sim, addr := newSim(t, eslsim.Options{})
+	sim.SetPhone("user/6101", pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 200 * time.Millisecond})
+	ctx := ctxT(t)
+	survivor, rec, _ := startDriver(t, addr, "tandem-live", nil)
+	states, err := survivor.Takeover(ctx, "tandem-dead", []string{"t-late"})
+	if err != nil || !reflect.DeepEqual(states, []acd.LegState{{Leg: "t-late", Gone: true}}) {
+		t.Fatalf("takeover: %+v %v", states, err)
+	}
+	// The dead owner's originate, run by FreeSWITCH only now.
+	late, _, _ := startDriver(t, addr, "tandem-dead", nil)
+	if err := late.Ring(ctx, acd.RingRequest{Leg: "t-late", Endpoint: "user/6101", Timeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	waitSim(t, "the late leg hung up", func() bool { ch, ok := sim.Channel("t-late"); return ok && ch.HungUp })
+	for _, e := range rec.events() {
+		if a, ok := e.(acd.LegAnswered); ok && a.Leg == "t-late" {
+			t.Fatal("the survivor reported the late leg answered")
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 )
@@ -98,9 +99,15 @@ func (d *Driver) legStates(ctx context.Context, owner string, legs []string) ([]
 		switch {
 		case errIsGone(err):
 			st.Gone = true
+			// Not there may be not there yet: owner's Ring may have sent
+			// its bgapi originate just before it died, and FreeSWITCH
+			// creates the leg when it runs the job. The ACD gives the
+			// offer back and may ring the agent again, so such a leg is
+			// abandoned: hung up whenever it appears, never reported
+			// answered (as a Ring whose outcome is unknown).
 			d.mu.Lock()
-			if l := d.legs[id]; l != nil && l.owner == owner {
-				delete(d.legs, id)
+			if l := d.legs[id]; l != nil && l.owner == owner && l.abandoned.IsZero() {
+				l.abandoned = time.Now()
 			}
 			d.mu.Unlock()
 		case err != nil:
