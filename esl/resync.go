@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tandem-cc/tandem/acd"
 )
@@ -171,7 +172,33 @@ func (d *Driver) resync(ctx context.Context, handle func(acd.Event), initial boo
 	d.reportUnseen(ctx, handle, found)
 	d.log.Info("resynced", "initial", initial, "live", len(found), "ringing_to_check", len(ringing))
 	d.checkAnswered(ringing, handle)
+	d.lookAgainLater(handle)
 	return nil
+}
+
+// tableLag is how long after a channel's creation FreeSWITCH may still
+// leave it out of `show channels` (trace 02: a fresh originate is not
+// listed at once, 1.5 s later it is); a call that parked just before the
+// socket's filter was in place is in neither the events nor the read.
+const tableLag = 2 * time.Second
+
+// lookAgainLater reads the channels once more, tableLag after a re-read,
+// and reports the waiting calls that no read and no event showed (a seat
+// hand-over's moment: the call parked for the owner while no socket
+// listened, and the table did not list it yet).
+func (d *Driver) lookAgainLater(handle func(acd.Event)) {
+	d.goAsync(func(ctx context.Context) {
+		sleep(ctx, tableLag)
+		if ctx.Err() != nil {
+			return
+		}
+		found, err := d.readChannels(ctx)
+		if err != nil {
+			d.log.Debug("second read of the channels", "err", err)
+			return
+		}
+		d.reportUnseen(ctx, handle, found)
+	})
 }
 
 // rebuildBridgesLocked recreates the virtual bridges a previous holder of

@@ -992,3 +992,17 @@ func TestTakenOverLegThatAppearsLaterIsHungUp(t *testing.T) {
 		}
 	}
 }
+
+// A call parks for the owner just before its socket is up (a seat's
+// hand-over): no event brings it, and FreeSWITCH's channel table does not
+// list it yet at the first read. The driver looks again a moment later and
+// reports it (the chaos test had a FreeSWITCH caller with no interaction).
+func TestCallParkedJustBeforeTheSocketIsFoundByASecondLook(t *testing.T) {
+	sim, addr := newSim(t, eslsim.Options{TableDelay: time.Second})
+	id, err := sim.Call(pbxsim.Caller{App: "tandem-late", ANI: "5", DNIS: "8005"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec, _ := startDriver(t, addr, "tandem-late", nil)
+	rec.waitFor(t, "the call reported", func(evs []acd.Event) bool { return count[acd.CallArrived](evs, id) == 1 })
+}
