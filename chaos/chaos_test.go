@@ -207,6 +207,8 @@ func runScenario(t *testing.T, bin string, sc scenario, seed, idx uint64) {
 		f.kills, f.stops, f.terms, f.slowestTerm.Round(time.Millisecond), f.holderChanges, f.gaps)
 	t.Logf("  recovery     max time to recover %v over %d actions; not recovered within %v: %d %v",
 		f.maxRecover.Round(time.Millisecond), len(f.recoveries), recoverBound, len(f.unrecovered), f.unrecovered)
+	t.Logf("  seats        live calls of the victims at the actions %d (%d on %s); %s callers that came for a victim's seat before it recovered %d",
+		f.ownedAtAction, f.ownedFSAtAction, fsNode, fsNode, f.fsWaitedForSeat)
 	for _, e := range f.errors {
 		t.Errorf("chaos: %s", e)
 	}
@@ -233,10 +235,16 @@ type chaosFigures struct {
 	kills, stops, terms int
 	slowestTerm         time.Duration
 	holderChanges, gaps int
-	recoveries          []time.Duration
-	maxRecover          time.Duration
-	unrecovered         []string
-	errors              []string
+	// ownedAtAction: the victims' live calls at the actions, of them
+	// ownedFSAtAction on the FreeSWITCH; fsWaitedForSeat: callers that
+	// came in on the FreeSWITCH for a victim's seat between the action
+	// and its recovery (parked, with no fallback, until the seat was
+	// served again).
+	ownedAtAction, ownedFSAtAction, fsWaitedForSeat int
+	recoveries                                      []time.Duration
+	maxRecover                                      time.Duration
+	unrecovered                                     []string
+	errors                                          []string
 }
 
 func (c *chaos) note(f func(*chaosFigures)) {
@@ -391,14 +399,19 @@ func (c *chaos) startRecovery(ctx context.Context, a action, victim *replica) {
 	at := time.Now()
 	lease, _ := w.rdb.Get(ctx, w.keys.ReplicaAlive(victim.node)).Result()
 	owned := map[string]string{}
+	ownedFS := 0
 	if ixs, err := allInteractions(ctx, w); err == nil {
 		for _, ix := range ixs {
 			if ix.Owner == victim.node && !ix.Terminal() {
 				owned[ix.ConnectionID] = ix.State
+				if _, ok := w.fs.Channel(ix.CallerLeg); ok {
+					ownedFS++
+				}
 			}
 		}
 	}
-	label := fmt.Sprintf("%s of %s at +%v with %d live calls", a, victim.node, at.Sub(c.leases.began).Round(time.Millisecond), len(owned))
+	c.note(func(f *chaosFigures) { f.ownedAtAction += len(owned); f.ownedFSAtAction += ownedFS })
+	label := fmt.Sprintf("%s of %s at +%v with %d live calls (%d on %s)", a, victim.node, at.Sub(c.leases.began).Round(time.Millisecond), len(owned), ownedFS, fsNode)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -407,7 +420,9 @@ func (c *chaos) startRecovery(ctx context.Context, a action, victim *replica) {
 			ok, reason := seatServed(ctx, w, victim, lease, owned)
 			if ok {
 				took := time.Since(at)
+				waited := c.fsCallersSince(victim.app, at)
 				c.note(func(f *chaosFigures) {
+					f.fsWaitedForSeat += waited
 					f.recoveries = append(f.recoveries, took)
 					f.maxRecover = max(f.maxRecover, took)
 				})
@@ -489,6 +504,18 @@ func unknownFSCallers(ctx context.Context, w *world, app string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// fsCallersSince counts the callers (live or gone) that came in on the
+// FreeSWITCH for app since at.
+func (c *chaos) fsCallersSince(app string, at time.Time) int {
+	n := 0
+	for _, leg := range c.legs() {
+		if v, ok := c.w.fs.Channel(leg); ok && v.App == app && v.Created.After(at) {
+			n++
+		}
+	}
+	return n
 }
 
 // leaseWatch polls the three seats' leases and counts how often a lease
