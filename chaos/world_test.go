@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -115,7 +116,7 @@ func newWorld(t *testing.T, bin string) *world {
 		t.Fatal(err)
 	}
 	w.ariURL = "http://" + ln.Addr().String() + "/ari"
-	srv := &http.Server{Handler: w.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: w.ariLog(w.sim.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -151,6 +152,75 @@ func newWorld(t *testing.T, bin string) *world {
 		}
 	}
 	return w
+}
+
+// ariLog, with TANDEM_CHAOS_LOGDIR, writes every ARI request the
+// Asterisk node answers (time, client, method, path, status) to
+// ast1-ari.log beside the replicas' logs: which process asked what of the
+// PBX, and when.
+func (w *world) ariLog(h http.Handler) http.Handler {
+	if os.Getenv("TANDEM_CHAOS_LOGDIR") == "" {
+		return h
+	}
+	f, err := os.OpenFile(filepath.Join(w.dir, astNode+"-ari.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	w.t.Cleanup(func() { _ = f.Close() })
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		// What an application holds is what a replica's resync reads.
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/ari/applications/") {
+			sw.body = &strings.Builder{}
+		}
+		h.ServeHTTP(sw, r)
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = fmt.Fprintf(f, "%s %s %s %s %d", time.Now().Format(time.RFC3339Nano), r.RemoteAddr, r.Method, r.URL.RequestURI(), sw.status)
+		if sw.body != nil {
+			_, _ = fmt.Fprintf(f, " %s", sw.body.String())
+		}
+		_, _ = fmt.Fprintln(f)
+	})
+}
+
+// statusWriter remembers the status a handler wrote (and the body, for
+// the reads of an application). It passes Hijack on:
+// the events socket is a WebSocket upgrade.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	body   *strings.Builder // the body is kept too when set
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.body != nil {
+		s.body.Write(b)
+	}
+	n, err := s.ResponseWriter.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("ari log: write: %w", err)
+	}
+	return n, nil
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("ari log: the response writer cannot be hijacked")
+	}
+	s.status = http.StatusSwitchingProtocols
+	c, rw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ari log: hijack: %w", err)
+	}
+	return c, rw, nil
 }
 
 // startFreeSWITCH serves the event-socket simulator on a loopback port
