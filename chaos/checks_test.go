@@ -295,7 +295,7 @@ func checkInteractionsTerminal(t *testing.T, ctx context.Context, w *world, legs
 		case unseen[leg]:
 			f.unseen = append(f.unseen, leg)
 		default:
-			f.unaccounted = append(f.unaccounted, leg)
+			f.unaccounted = append(f.unaccounted, legDetail(w, leg))
 		}
 	}
 	t.Logf("interactions: %d (answered %d, abandoned %d, failed %d, ended unanswered %d, callbacks %d); not terminal %d; calls without one %d (and %d that left a paused seat before its takeover)",
@@ -307,6 +307,20 @@ func checkInteractionsTerminal(t *testing.T, ctx context.Context, w *world, legs
 		t.Errorf("calls that reached a replica without an interaction: %d: %s", len(f.unaccounted), examples(f.unaccounted))
 	}
 	return f
+}
+
+// legDetail names a caller leg with what its PBX says of it: the node,
+// the application it was for, when it came in, how it ended.
+func legDetail(w *world, leg string) string {
+	node, v, ok := fsNode, pbxsim.ChannelView{}, false
+	if v, ok = w.fs.Channel(leg); !ok {
+		node = astNode
+		v, ok = w.sim.Channel(leg)
+	}
+	if !ok {
+		return leg
+	}
+	return fmt.Sprintf("%s (%s, for %s, came in %s, state %s, hung up %v cause %d)", leg, node, v.App, v.Created.Format("15:04:05.000"), v.State, v.HungUp, v.Cause)
 }
 
 // pbxLeft lists the channels and bridges both PBX nodes still have: the
