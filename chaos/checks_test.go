@@ -312,8 +312,9 @@ func checkInteractionsTerminal(t *testing.T, ctx context.Context, w *world, legs
 // legDetail names a caller leg with what its PBX says of it: the node,
 // the application it was for, when it came in, how it ended.
 func legDetail(w *world, leg string) string {
-	node, v, ok := fsNode, pbxsim.ChannelView{}, false
-	if v, ok = w.fs.Channel(leg); !ok {
+	node := fsNode
+	v, ok := w.fs.Channel(leg)
+	if !ok {
 		node = astNode
 		v, ok = w.sim.Channel(leg)
 	}
