@@ -114,6 +114,12 @@ func benchHandoff(b *testing.B, pbx lab.PBXKind, announcing bool) {
 	}
 	waitOrFail(b, time.Minute+time.Duration(b.N+agentsN)*50*time.Millisecond, progress, func() bool {
 		st := e.Stats().Snapshot()
+		if st.Abandons > 0 {
+			// No caller here ever hangs up (no patience, no talk limit):
+			// an abandoned call is one Tandem lost, and it will never be
+			// answered. Say so now rather than at the deadline.
+			b.Fatalf("%d calls abandoned though no caller hangs up: calls lost (%s)", st.Abandons, progress())
+		}
 		// The count moves a moment before the agent's state does: scan
 		// until every RONA counted has had its agent made available.
 		for i := 0; i < agentsN && st.RONAs > recovered; i++ {
