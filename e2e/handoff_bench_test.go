@@ -16,8 +16,8 @@ import (
 // BenchmarkHandoffThroughSimulator measures what the product promises: with
 // callers waiting, how long after an agent's call ends does Tandem start
 // that agent's next leg? Each op is one call; the agents' phones answer at
-// once and hang up after 20 ms, so the agents are the bottleneck and every
-// call end is a hand-off. Reported: hand-off p50/p99 (agent's hangup event
+// once and hang up soon after (talkFor), so the agents are the bottleneck
+// and every call end is a hand-off. Reported: hand-off p50/p99 (agent's hangup event
 // handled → next originate requested, through the real client library, the
 // driver, Redis and the simulator).
 //
