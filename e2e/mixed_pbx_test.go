@@ -123,22 +123,7 @@ func TestOneContactCenterOnAsteriskAndFreeSWITCHServes200Calls(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	var notOver []string
-	defer func() {
-		if t.Failed() {
-			t.Logf("not terminal: %v", notOver)
-		}
-	}()
-	waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
-		all := interactions(t, l)
-		notOver = notOver[:0]
-		for _, ix := range all {
-			if !ix.Terminal() {
-				notOver = append(notOver, ix.ConnectionID+":"+ix.State)
-			}
-		}
-		return len(all) >= calls && len(notOver) == 0
-	})
+	notOver := waitAllTerminal(t, l, calls)
 	// The callers' legs go and recordings stop after the interactions
 	// end: wait for the PBXs to be done, without hanging anyone up.
 	sctx, scancel := context.WithTimeout(context.Background(), settleTimeout)

@@ -74,22 +74,10 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		var last []string
-		defer func() {
-			if t.Failed() {
-				t.Logf("not terminal: %v", last)
-			}
-		}()
-		waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
-			all := interactions(t, l)
-			last = last[:0]
-			for _, ix := range all {
-				if !ix.Terminal() {
-					last = append(last, ix.ConnectionID+":"+ix.State)
-				}
-			}
-			return len(all) == calls && len(last) == 0
-		})
+		waitAllTerminal(t, l, calls)
+		if n := len(interactions(t, l)); n != calls {
+			t.Fatalf("%d interactions for %d calls", n, calls)
+		}
 		st := l.PBX.Stats()
 		if st.DoubleOffers != 0 || st.AgentsWithTwoCalls != 0 {
 			t.Fatalf("invariants broken: double offers %d, agents with two calls %d", st.DoubleOffers, st.AgentsWithTwoCalls)
@@ -165,4 +153,27 @@ func checkHistory(t *testing.T, l *lab.Lab) {
 		}
 	}
 	checkAnsweredBridged(t, l)
+}
+
+// waitAllTerminal waits (3 minutes at most) until at least calls
+// interactions exist and every one is terminal, and returns those that are
+// not (none, unless the test failed: they are logged then).
+func waitAllTerminal(t *testing.T, l *lab.Lab, calls int) (notOver []string) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			t.Logf("not terminal: %v", notOver)
+		}
+	}()
+	waitFor(t, 3*time.Minute, "every interaction terminal", func() bool {
+		all := interactions(t, l)
+		notOver = notOver[:0]
+		for _, ix := range all {
+			if !ix.Terminal() {
+				notOver = append(notOver, ix.ConnectionID+":"+ix.State)
+			}
+		}
+		return len(all) >= calls && len(notOver) == 0
+	})
+	return notOver
 }
