@@ -43,6 +43,45 @@ type replayConn struct {
 	r        *bufio.Reader
 	skipping bool
 	lastSend string
+	// early are frames that arrived ahead of their turn: an event and
+	// this connection's command reply are not ordered by FreeSWITCH (an
+	// event may be another connection's job result, or a channel's), only
+	// events among themselves and replies among themselves are. So a frame
+	// of one kind may come before a frame of the other kind the trace
+	// shows first; it waits here, and must still be matched, in order, by
+	// a later expected frame of its kind.
+	early [2][]serverFrame // [0] replies and other frames, [1] events
+}
+
+// isEventOf says whether a server frame is an event (text/event-*).
+func isEventOf(f serverFrame) bool {
+	return strings.HasPrefix(f.get("Content-Type"), "text/event-")
+}
+
+// next is the frame to compare with want: the first early frame of want's
+// kind, else the next frame read, setting aside those of the other kind.
+func (c *replayConn) next(want serverFrame) (serverFrame, error) {
+	kind := kindOf(want)
+	if len(c.early[kind]) > 0 {
+		f := c.early[kind][0]
+		c.early[kind] = c.early[kind][1:]
+		return f, nil
+	}
+	for {
+		got, err := readServerFrame(c.r)
+		if err != nil || kindOf(got) == kind || len(c.early[1-kind]) >= 64 {
+			return got, err
+		}
+		c.early[1-kind] = append(c.early[1-kind], got)
+	}
+}
+
+// kindOf is 1 for an event (text/event-*), 0 for any other frame.
+func kindOf(f serverFrame) int {
+	if isEventOf(f) {
+		return 1
+	}
+	return 0
 }
 
 // replay sends the trace's client frames to the simulator at addr, in the
@@ -103,7 +142,7 @@ func replay(t *testing.T, addr string, lines []traceLine, o replayOptions) {
 				o.BeforeRecv(l)
 			}
 			_ = c.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-			got, err := readServerFrame(c.r)
+			got, err := c.next(traceFrame(l))
 			if err != nil {
 				t.Fatalf("line %d (%s, after %q): expected %q, read: %v", i+1, l.Conn, c.lastSend, l.Headers, err)
 			}
@@ -116,6 +155,13 @@ func replay(t *testing.T, addr string, lines []traceLine, o replayOptions) {
 	}
 	if compared == 0 {
 		t.Fatal("replay compared no frame")
+	}
+	for name, c := range conns {
+		for _, left := range c.early {
+			if len(left) > 0 {
+				t.Errorf("conn %s: %d frames the trace never expected, first %q", name, len(left), left[0].raw)
+			}
+		}
 	}
 	t.Logf("%d frames compared", compared)
 }
