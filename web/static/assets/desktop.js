@@ -73,9 +73,11 @@ function checkNumber(input) {
 // message and the field it names.
 function describe(err) {
   if (err instanceof ApiError) {
-    const field = err.field ? `${err.field}: ` : '';
-    const status = err.status ? ` (HTTP ${err.status})` : '';
-    return `${field}${err.message}${status}`;
+    // tandem.js writes the message as "field: error" already.
+    let text = err.message;
+    if (err.field && !text.startsWith(`${err.field}:`)) text = `${err.field}: ${text}`;
+    const status = err.status > 0 ? ` (HTTP ${err.status})` : '';
+    return `${text}${status}`;
   }
   if (err && err.message) return `cannot reach Tandem: ${err.message}`;
   return String(err);
@@ -1031,7 +1033,7 @@ async function dialNumber(ev) {
   const err = S.lastError;
   if (!ok && err instanceof ApiError && err.status === 400) {
     // The server's word on the number (a country, the dialling policy).
-    out.textContent = `number: ${err.message}`;
+    out.textContent = describe(err);
     input.setAttribute('aria-invalid', 'true');
     input.focus();
   }
