@@ -1173,8 +1173,6 @@ function wire() {
   $('wrapup-dialog').addEventListener('close', () => {
     $('wrapup-open').hidden = !(S.agent && S.agent.state === 'wrapup');
   });
-
-  $('signin-agent').focus();
 }
 
 wire();
