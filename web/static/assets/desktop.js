@@ -94,7 +94,9 @@ const S = {
   call: null,
   vars: null, // the call's variables (cad view) as last read
   varsConn: '', // the connection the variable rows are built for
-  drafts: new Map(), // variable name → the value the agent typed, not saved
+  // drafts: variable name → the saved value the agent's unsaved edit
+  // started from (the edit itself is in the input).
+  drafts: new Map(),
   requests: new Map(), // connection id → contact request (pop-over)
   stream: null,
   ticker: 0,
@@ -760,7 +762,7 @@ function setVars(view) {
     box.replaceChildren(...sortedVars(view.values).map((v) => {
       const input = inputFor(v);
       input.addEventListener('input', () => {
-        S.drafts.set(v.name, input.value);
+        if (!S.drafts.has(v.name)) S.drafts.set(v.name, varDef(v.name).value);
         renderVarButtons();
       });
       const row = h('div', { class: 'var', 'data-name': v.name },
@@ -777,8 +779,16 @@ function setVars(view) {
   S.vars = view;
   for (const v of view.values) {
     const input = $(`var-${v.name}`);
-    if (!input || S.drafts.has(v.name) || v.secure) continue;
-    input.value = v.value;
+    if (!input || v.secure) continue;
+    if (!S.drafts.has(v.name)) {
+      input.value = v.value;
+    } else if (S.drafts.get(v.name) !== v.value) {
+      // Saved by someone else (the other agent of a consult or a
+      // conference) while this agent edits it: say so before they save.
+      S.drafts.set(v.name, v.value);
+      conflictMessage(v.name, v, view.version, 'while you were editing',
+        'Save to replace it with yours, or Revert to take it.');
+    }
   }
   renderVarButtons();
 }
@@ -833,12 +843,19 @@ async function showConflict(name, err) {
   if (!current) current = await getOrNull(agentPath('/call/variables'));
   S.gen++;
   if (current) setVars(current);
+  const theirs = (current && current.values.find((v) => v.name === name)) || varDef(name);
+  if (S.drafts.has(name)) S.drafts.set(name, theirs.value);
+  conflictMessage(name, theirs, current ? current.version : '?', 'first',
+    'Your value was not saved: Save again to replace theirs with it, or Revert to take theirs.');
+}
+
+// conflictMessage shows, next to the variables, that another writer's
+// value of name won; the agent's own edit stays in its box.
+function conflictMessage(name, theirs, version, when, what) {
   const def = varDef(name);
-  const theirs = (current && current.values.find((v) => v.name === name)) || def;
-  const shown = def.secure ? '••••••' : `"${theirs.value}"`;
+  const shown = def.secure ? 'a new value' : `"${theirs.value}"`;
   const box = $('var-conflict');
-  box.textContent = `${def.label || name}: someone else saved ${shown} first (now version ${current ? current.version : '?'}). `
-    + 'Your value was not saved: Save again to replace theirs, or Revert to keep it.';
+  box.textContent = `${def.label || name}: someone else saved ${shown} ${when} (now version ${version}). ${what}`;
   box.dataset.name = name;
   box.hidden = false;
 }
@@ -863,6 +880,7 @@ function revertVar(name) {
 async function callAction(what, button, path, body) {
   return act(what, button, async () => {
     let view;
+    let retried = false;
     for (let attempt = 0; ; attempt++) {
       try {
         view = await S.client.request('POST', agentPath(path), body);
@@ -870,10 +888,11 @@ async function callAction(what, button, path, body) {
       } catch (err) {
         if (!(err instanceof ApiError) || err.status !== 503 || attempt >= 5) throw err;
         notice(`${what}: the call is moving to another replica; trying again…`);
+        retried = true;
         await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
       }
     }
-    notice('');
+    if (retried) notice('');
     if (view && view.connection_id) S.call = view;
     changed();
     return view;

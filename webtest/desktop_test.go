@@ -1,0 +1,490 @@
+package webtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tandem-cc/tandem/internal/browser"
+)
+
+// The browser tests of the agent desktop (web/static/desktop/index.html
+// and assets/desktop.js): an agent's day through the page, against two
+// replicas, the simulator's phones answered by hand.
+
+// cardNumber is the secure variable's value: it must never reach the page.
+const cardNumber = "4111111111111111"
+
+// callVars are the channel variables of the calls the tests place.
+func callVars() map[string]string {
+	return map[string]string{
+		"CUSTOMER_ID": "C-42", "LANGUAGE": "en", "BALANCE": "12.50", "CARD_NUMBER": cardNumber, "NOTE": "VIP",
+	}
+}
+
+// durationText is what the page's timers show: m:ss or h:mm:ss.
+var durationText = regexp.MustCompile(`^\d+:\d\d(:\d\d)?$`)
+
+// desk is one agent's desktop in its own browser.
+type desk struct {
+	t     *testing.T
+	w     *World
+	b     *browser.Browser
+	agent string
+}
+
+// openDesk starts a browser on the desktop page served by replica r.
+func openDesk(t *testing.T, w *World, r *Replica) *desk {
+	t.Helper()
+	b := browser.Start(t)
+	b.Navigate(r.URL + "/desktop/")
+	b.WaitVisible(browser.TestID("signin-form"))
+	return &desk{t: t, w: w, b: b}
+}
+
+// fillSignIn types the agent's id, a token and its endpoint; leaving the
+// token field loads the settings (the queues to choose from).
+func (d *desk) fillSignIn(agent, token string) {
+	d.t.Helper()
+	d.b.Fill(browser.TestID("signin-agent"), agent)
+	d.b.Fill(browser.TestID("signin-token"), token)
+	d.b.Fill(browser.TestID("signin-endpoint"), AgentEndpoint(agent))
+}
+
+// signIn signs agent in with its own token into the sales queue, the way
+// a person would: fields, the queue's box, then Enter.
+func (d *desk) signIn(agent string) {
+	d.t.Helper()
+	d.fillSignIn(agent, AgentToken(agent))
+	d.b.Click(browser.TestID("queue-sales"))
+	d.b.Type(browser.TestID("signin-endpoint"), kb.Enter)
+	d.agent = agent
+	d.waitState("idle")
+	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+}
+
+// waitState waits until the desktop shows the agent in state (the raw
+// state is the state element's data-state).
+func (d *desk) waitState(state string) {
+	d.t.Helper()
+	d.b.WaitCondition("the desktop shows state "+state,
+		fmt.Sprintf(`document.querySelector('[data-testid="state"]').dataset.state === %q`, state))
+}
+
+// waitCallState waits until the call panel shows the call in state (its
+// data-state: connected, held, consulting, consult-held, conference).
+func (d *desk) waitCallState(state string) {
+	d.t.Helper()
+	d.b.WaitVisible(browser.TestID("call-panel"))
+	d.b.WaitCondition("the call panel shows "+state,
+		fmt.Sprintf(`(() => { const e = document.querySelector('[data-testid="call-state"]');
+			return e && e.offsetParent !== null && e.dataset.state === %q; })()`, state))
+}
+
+// goAvailable makes the agent available with the page's button.
+func (d *desk) goAvailable() {
+	d.t.Helper()
+	d.b.Click(browser.TestID("go-available"))
+	d.waitState("available")
+	d.w.WaitAgentState(d.agent, "available")
+}
+
+// noError fails the test if the page shows an error.
+func (d *desk) noError() {
+	d.t.Helper()
+	var shown string
+	d.b.EvalInto(`(() => { const e = document.querySelector('[data-testid="error"]'); return e.hidden ? "" : e.innerText; })()`, &shown)
+	if shown != "" {
+		d.t.Fatalf("the page shows an error: %s", shown)
+	}
+}
+
+// noProblems fails the test if the page threw or logged an error.
+func (d *desk) noProblems() {
+	d.t.Helper()
+	if p := d.b.Problems(); len(p) > 0 {
+		d.t.Fatalf("the page failed: %v", p)
+	}
+	if off := d.b.OffLoopback(); len(off) > 0 {
+		d.t.Fatalf("requests left loopback: %v", off)
+	}
+}
+
+// popover is a contact request as the page shows it.
+type popover struct {
+	Conn    string `json:"conn"`
+	Label   string `json:"label"`
+	ANI     string `json:"ani"`
+	DNIS    string `json:"dnis"`
+	Queue   string `json:"queue"`
+	Elapsed string `json:"elapsed"`
+	Vars    []struct {
+		Name string `json:"name"`
+		Text string `json:"text"`
+	} `json:"vars"`
+}
+
+// popovers reads the contact requests on the page, top to bottom.
+func (d *desk) popovers() []popover {
+	d.t.Helper()
+	var out []popover
+	d.b.EvalInto(`[...document.querySelectorAll('[data-testid="request"]')].map(r => {
+		const t = (id) => { const e = r.querySelector('[data-testid="' + id + '"]'); return e ? e.innerText.trim() : ""; };
+		return {conn: r.dataset.connectionId, label: t("request-label"), ani: t("request-ani"), dnis: t("request-dnis"),
+			queue: t("request-queue"), elapsed: t("request-elapsed"),
+			vars: [...r.querySelectorAll('[data-testid="request-var"]')].map(v => ({name: v.dataset.name, text: v.innerText.trim()}))};
+	})`, &out)
+	return out
+}
+
+// pageHolds says whether the page's whole document (markup and input
+// values) holds s anywhere.
+func (d *desk) pageHolds(s string) bool {
+	d.t.Helper()
+	var found bool
+	d.b.EvalInto(fmt.Sprintf(`document.documentElement.outerHTML.includes(%q) ||
+		[...document.querySelectorAll('input, textarea, select')].some(e => e.value.includes(%q))`, s, s), &found)
+	return found
+}
+
+// callView is GET /v1/agents/{id}/call.
+type callView struct {
+	ConnectionID string `json:"connection_id"`
+	State        string `json:"state"`
+	Agent        string `json:"agent"`
+	Recording    *struct {
+		Paused bool `json:"paused"`
+	} `json:"recording"`
+}
+
+func (d *desk) apiCall() callView {
+	d.t.Helper()
+	var c callView
+	d.w.MustDo(AgentToken(d.agent), http.MethodGet, "/v1/agents/"+d.agent+"/call", nil, &c)
+	return c
+}
+
+// waitAPICallState waits until the API says the agent's call is in state.
+func (d *desk) waitAPICallState(state string) {
+	d.t.Helper()
+	d.w.WaitUntil("the API shows the call of "+d.agent+" "+state, func() bool {
+		st, body := d.w.Do(AgentToken(d.agent), http.MethodGet, "/v1/agents/"+d.agent+"/call", nil)
+		var c callView
+		return st == http.StatusOK && json.Unmarshal(body, &c) == nil && c.State == state
+	})
+}
+
+// wrapUp picks the wrap-up code whose name contains search, through the
+// dialog's search field and the Enter key, and checks the agent is
+// available again.
+func (d *desk) wrapUp(search, code string) {
+	d.t.Helper()
+	d.b.WaitVisible(browser.TestID("wrapup-dialog"))
+	d.b.WaitText(browser.TestID("acw-countdown"), "a countdown", durationText.MatchString)
+	d.b.Fill(browser.TestID("wrapup-search"), search)
+	var shown []string
+	d.b.EvalInto(`[...document.querySelectorAll('[data-testid="wrapup-code"]')].filter(o => !o.hidden).map(o => o.value)`, &shown)
+	if !slices.Equal(shown, []string{code}) {
+		d.t.Fatalf("searching %q shows the codes %v, want only %s", search, shown, code)
+	}
+	d.b.Press(kb.Enter)
+	d.b.WaitHidden(browser.TestID("wrapup-dialog"))
+	d.waitState("available")
+	d.w.WaitAgentState(d.agent, "available")
+	d.noError()
+}
+
+// TestDesktopSignInAndStateControl: a wrong token is refused with the
+// API's own words; the queues come from the server's settings; a sign-in
+// without a queue says which field is missing; then the agent signs in
+// with the keyboard, goes idle with a reason code, available, and logs
+// out — the page's state and timer follow, and the API agrees each time.
+func TestDesktopSignInAndStateControl(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.agent = "1001"
+
+	d.fillSignIn("1001", "not-the-token")
+	d.b.WaitTextContains(browser.TestID("error"), "invalid bearer token")
+
+	d.fillSignIn("1001", AgentToken("1001"))
+	d.b.WaitVisible(browser.TestID("queue-sales"))
+	d.b.WaitVisible(browser.TestID("queue-support"))
+	d.b.Click(browser.TestID("signin-submit"))
+	d.b.WaitTextContains(browser.TestID("error"), "queues: choose at least one queue")
+
+	d.b.Click(browser.TestID("queue-sales"))
+	d.b.Type(browser.TestID("signin-endpoint"), kb.Enter)
+	d.waitState("idle")
+	d.noError()
+	a := d.w.Agent("1001")
+	if a.State != "idle" || !slices.Equal(a.Queues, []string{"sales"}) || a.Endpoint != AgentEndpoint("1001") {
+		t.Fatalf("after sign-in the API shows %+v", a)
+	}
+	d.b.WaitText(browser.TestID("state-timer"), "a timer", durationText.MatchString)
+	d.b.WaitTextContains(browser.TestID("connection"), "connected to http://127.0.0.1:")
+
+	d.b.Select(browser.TestID("idle-reason"), "lunch")
+	d.b.Click(browser.TestID("go-idle"))
+	d.b.WaitTextContains(browser.TestID("state"), "lunch")
+	if a := d.w.Agent("1001"); a.State != "idle" || a.Reason != "lunch" {
+		t.Fatalf("idle with reason lunch: the API shows %+v", a)
+	}
+
+	d.goAvailable()
+	d.b.WaitTextContains(browser.TestID("state"), "Available")
+
+	d.b.Click(browser.TestID("logout"))
+	d.b.WaitVisible(browser.TestID("signin-form"))
+	d.w.WaitAgentState("1001", "logged_out")
+	d.noError()
+	d.noProblems()
+}
+
+// TestDesktopHandlesACallFromPopOverToWrapUp: an available agent is
+// offered a call: the pop-over shows the label, ANI, DNIS, queue and the
+// queue's pop-up variables in their configured order with the secure one
+// hidden, and how long ago the request came. The agent answers on the
+// (simulated) phone; the call panel shows the call, its timer and the
+// recording; hold/resume and recording pause/resume work; an edit of a
+// variable that someone else saved first shows the conflict and can be
+// saved again or reverted; the agent ends the call and wraps up with a
+// reason found by searching.
+func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+
+	caller := w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	d.waitState("ringing")
+	pops := d.popovers()
+	if len(pops) != 1 {
+		t.Fatalf("%d pop-overs, want 1: %+v", len(pops), pops)
+	}
+	p := pops[0]
+	if p.Label != "inbound" || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" {
+		t.Fatalf("pop-over %+v, want inbound from %s to %s in sales", p, CallerANI, SalesDNIS)
+	}
+	var got []string
+	for _, v := range p.Vars {
+		got = append(got, v.Name+"="+v.Text)
+	}
+	want := []string{"CUSTOMER_ID=Customer: C-42", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pop-over variables\n%v\nwant (configured order, NOTE not a pop-up, card hidden)\n%v", got, want)
+	}
+	if !durationText.MatchString(p.Elapsed) {
+		t.Fatalf("pop-over elapsed time %q", p.Elapsed)
+	}
+	if d.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the page")
+	}
+
+	w.AnswerAgentPhone("1001")
+	d.waitState("connected")
+	d.waitCallState("connected")
+	d.b.WaitGone(browser.TestID("popover", "request"))
+	d.b.WaitText(browser.TestID("call-timer"), "a call timer", durationText.MatchString)
+	d.b.WaitCondition("the recording indicator is on",
+		`document.querySelector('[data-testid="rec-indicator"]').dataset.recording === "on"`)
+
+	// Hold and resume.
+	d.b.Click(browser.TestID("hold"))
+	d.waitCallState("held")
+	d.b.WaitTextContains(browser.TestID("call-state"), "on hold")
+	d.waitAPICallState("held")
+	d.b.Click(browser.TestID("resume"))
+	d.waitCallState("connected")
+	d.waitAPICallState("connected")
+
+	// Recording pause and resume.
+	d.b.Click(browser.TestID("rec-pause"))
+	d.b.WaitCondition("the recording indicator shows the pause",
+		`document.querySelector('[data-testid="rec-indicator"]').dataset.recording === "paused"`)
+	if c := d.apiCall(); c.Recording == nil || !c.Recording.Paused {
+		t.Fatalf("after pause the API shows the recording %+v", c.Recording)
+	}
+	d.b.Click(browser.TestID("rec-resume"))
+	d.b.WaitCondition("the recording indicator is on again",
+		`document.querySelector('[data-testid="rec-indicator"]').dataset.recording === "on"`)
+
+	// The call's variables: the secure one is hidden here too.
+	balance := browser.TestID("var-BALANCE")
+	d.b.WaitCondition("the balance is shown", `document.querySelector('[data-testid="var-BALANCE"]')?.value === "12.50"`)
+	if d.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the call panel")
+	}
+
+	// Someone else saves the balance first (a supervisor, through the
+	// API, at the version the page read), then the agent saves theirs.
+	var vars struct {
+		Version int64 `json:"version"`
+	}
+	w.MustDo(AgentToken("1001"), http.MethodGet, "/v1/agents/1001/call/variables", nil, &vars)
+	d.b.Fill(balance, "99.00")
+	w.MustDo(SupervisorToken, http.MethodPut, "/v1/agents/1001/call/variables/BALANCE",
+		map[string]any{"value": "20.00", "version": vars.Version}, nil)
+	d.b.Click(browser.TestID("var-save-BALANCE"))
+	conflict := d.b.WaitTextContains(browser.TestID("var-conflict"), "someone else saved")
+	if !strings.Contains(conflict, `"20.00"`) || !strings.Contains(conflict, "Balance") {
+		t.Fatalf("the conflict message %q does not name the variable and the other value", conflict)
+	}
+	if v := d.b.Value(balance); v != "99.00" {
+		t.Fatalf("after the conflict the agent's value is %q, want 99.00 kept", v)
+	}
+	d.b.Screenshot("desktop")
+	// Saving again, now over the winner's version, works.
+	d.b.Click(browser.TestID("var-save-BALANCE"))
+	d.b.WaitHidden(browser.TestID("var-conflict"))
+	d.w.WaitUntil("the balance is 99.00 on the server", func() bool {
+		_, body := w.Do(AgentToken("1001"), http.MethodGet, "/v1/agents/1001/call/variables", nil)
+		return strings.Contains(string(body), `"value":"99.00"`)
+	})
+	// An edit reverted goes back to the saved value.
+	d.b.Fill(balance, "1")
+	d.b.Click(browser.TestID("var-revert-BALANCE"))
+	if v := d.b.Value(balance); v != "99.00" {
+		t.Fatalf("after revert the balance shows %q, want 99.00", v)
+	}
+	d.noError()
+
+	// End and wrap up.
+	d.b.Click(browser.TestID("end-call"))
+	d.waitState("wrapup")
+	d.b.WaitHidden(browser.TestID("call-panel"))
+	d.wrapUp("follow", "follow-up")
+	d.b.WaitTextContains("#notice", "Wrapped up: follow-up")
+	_ = caller // the call ended from the desktop: the caller's leg is gone
+	d.noProblems()
+}
+
+// TestDesktopConsultsAndTransfers: during a call the consult dialog lists
+// the other agents with their live states, filters them by a search, and
+// checks a typed number before dialling; the agent consults another
+// agent (answered on that agent's phone), switches between the two
+// parties (consult on hold and back), then transfers the customer to the
+// consulted agent and wraps up.
+func TestDesktopConsultsAndTransfers(t *testing.T) {
+	w := NewWorld(t, Options{})
+	// The others take support calls: the sales call goes to 1001.
+	w.SignIn("1002", "support")
+	w.SignIn("1003", "support")
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+
+	w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+
+	d.b.Click(browser.TestID("consult-open"))
+	d.b.WaitVisible(browser.TestID("consult-dialog"))
+	row := func(agent string) string {
+		return fmt.Sprintf(`%s [data-testid="consult-agent"][data-agent=%q]`, browser.TestID("consult-dialog"), agent)
+	}
+	d.b.WaitVisible(row("1002"))
+	d.b.WaitTextContains(row("1002"), "Available")
+	d.b.WaitVisible(row("1003"))
+	if n := d.b.Count(row("1001")); n != 0 {
+		t.Fatal("the consult list offers the agent itself")
+	}
+	d.b.WaitVisible(browser.TestID("consult-queues") + ` [data-testid="consult-queue"][data-queue="support"]`)
+
+	// Live states: 1003 goes idle; the open dialog shows it.
+	w.MustDo(AgentToken("1003"), http.MethodPost, "/v1/agents/1003/idle", map[string]string{"reason": "break"}, nil)
+	d.b.WaitTextContains(row("1003"), "break")
+
+	d.b.Fill(browser.TestID("consult-search"), "1002")
+	d.b.WaitHidden(row("1003"))
+	d.b.WaitVisible(row("1002"))
+
+	// A number is checked as it is typed and when dialled.
+	d.b.Fill(browser.TestID("consult-number"), "12ab")
+	d.b.WaitTextContains(browser.TestID("consult-number-error"), `"a" is not allowed`)
+	d.b.Fill(browser.TestID("consult-number"), "12")
+	d.b.Click(browser.TestID("consult-dial"))
+	d.b.WaitTextContains(browser.TestID("consult-number-error"), "must have 3 to 18 digits")
+
+	d.b.Click(row("1002") + " button")
+	d.b.WaitHidden(browser.TestID("consult-dialog"))
+	d.waitCallState("consulting")
+	w.AnswerAgentPhone("1002")
+	d.b.WaitTextContains(browser.TestID("call-panel"), "(connected)")
+	d.waitAPICallState("consulting")
+
+	// Back to the customer (the consulted agent waits), and back again.
+	d.b.Click(browser.TestID("resume"))
+	d.waitCallState("consult-held")
+	d.b.WaitTextContains(browser.TestID("call-state"), "consult on hold")
+	d.b.Click(browser.TestID("resume"))
+	d.waitCallState("consulting")
+
+	d.b.Click(browser.TestID("transfer"))
+	d.waitState("wrapup")
+	if a := w.WaitAgentState("1002", "connected"); a.ConnectionID == "" {
+		t.Fatalf("after the transfer 1002 has no call: %+v", a)
+	}
+	d.b.WaitTextContains("#notice", "transferred")
+	d.wrapUp("resol", "resolved")
+	d.noError()
+	d.noProblems()
+}
+
+// TestDesktopCarriesOnWhenItsReplicaDies: mid-call, the replica the
+// desktop's event stream is connected to (which also runs the call: the
+// call came into its application) is killed with SIGKILL. The desktop
+// reconnects to the other replica by itself (no reload), reads the call
+// again, and the agent carries on: hold and resume, end, wrap-up.
+func TestDesktopCarriesOnWhenItsReplicaDies(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	// Takeover of the dead replica's seat and its call takes a few
+	// seconds on top of the page's reconnect.
+	d.b.SetWait(45 * time.Second)
+	d.signIn("1001")
+	d.goAvailable()
+
+	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+	dead := w.Replica(strings.TrimPrefix(conn, "connected to "))
+	w.PlaceCallTo(dead, callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	before := d.apiCall().ConnectionID
+
+	// The page marks itself so that a reload would show (a reloaded page
+	// would be signed out and lose the mark).
+	d.b.Eval(`(() => { window.__noReload = "still here"; return ""; })()`)
+	w.Kill(dead)
+	d.b.WaitText(browser.TestID("connection"), "connected to the other replica", func(s string) bool {
+		return strings.HasPrefix(s, "connected to ") && !strings.Contains(s, dead.URL)
+	})
+	if d.b.Eval(`window.__noReload || ""`) != "still here" {
+		t.Fatal("the page was reloaded")
+	}
+	d.waitState("connected")
+	d.waitCallState("connected")
+
+	d.b.Click(browser.TestID("hold"))
+	d.waitCallState("held")
+	d.waitAPICallState("held")
+	if c := d.apiCall(); c.ConnectionID != before {
+		t.Fatalf("after the failover the agent is on call %s, want %s", c.ConnectionID, before)
+	}
+	d.b.Click(browser.TestID("resume"))
+	d.waitCallState("connected")
+	d.b.Click(browser.TestID("end-call"))
+	d.waitState("wrapup")
+	d.wrapUp("escal", "escalated")
+	d.noProblems()
+}
