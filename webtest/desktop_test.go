@@ -1,9 +1,11 @@
 package webtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,8 +13,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp/kb"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tandem-cc/tandem/internal/browser"
+	"github.com/tandem-cc/tandem/internal/keyspace"
 )
 
 // The browser tests of the agent desktop (web/static/desktop/index.html
@@ -201,6 +205,33 @@ func (d *desk) wrapUp(search, code string) {
 	d.noError()
 }
 
+// redisAddrIn reads the Redis address from a replica's configuration
+// file, where the world wrote it.
+var redisAddrIn = regexp.MustCompile(`redis: \{addr: "([^"]+)"`)
+
+// wrapupCode is the wrap-up code recorded on the interaction conn for
+// agent ("" if none), read from Redis: the API does not show it.
+func wrapupCode(t *testing.T, w *World, conn, agent string) string {
+	t.Helper()
+	cfg, err := os.ReadFile(w.Replicas[0].cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := redisAddrIn.FindSubmatch(cfg)
+	if m == nil {
+		t.Fatalf("no Redis address in %s", w.Replicas[0].cfg)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: string(m[1]), ContextTimeoutEnabled: true})
+	defer func() { _ = rdb.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, err := rdb.HGet(ctx, keyspace.New(prefix).Interaction(conn), "wrapup:"+agent).Result()
+	if err != nil && err != redis.Nil {
+		t.Fatalf("read the wrap-up code of %s: %v", conn, err)
+	}
+	return code
+}
+
 // TestDesktopSignInAndStateControl: a wrong token is refused with the
 // API's own words; the queues come from the server's settings; a sign-in
 // without a queue says which field is missing; then the agent signs in
@@ -293,6 +324,10 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	d.waitState("connected")
 	d.waitCallState("connected")
 	d.b.WaitGone(browser.TestID("popover", "request"))
+	conn := d.apiCall().ConnectionID
+	if conn != p.Conn {
+		t.Fatalf("the pop-over was for %s, the agent is on %s", p.Conn, conn)
+	}
 	d.b.WaitText(browser.TestID("call-timer"), "a call timer", durationText.MatchString)
 	d.b.WaitCondition("the recording indicator is on",
 		`document.querySelector('[data-testid="rec-indicator"]').dataset.recording === "on"`)
@@ -363,7 +398,14 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	d.b.WaitHidden(browser.TestID("call-panel"))
 	d.wrapUp("follow", "follow-up")
 	d.b.WaitTextContains("#notice", "Wrapped up: follow-up")
-	_ = caller // the call ended from the desktop: the caller's leg is gone
+	if code := wrapupCode(t, w, conn, "1001"); code != "follow-up" {
+		t.Fatalf("the call's wrap-up code is %q, want follow-up", code)
+	}
+	// End call hung the customer up.
+	w.WaitUntil("the caller is hung up", func() bool {
+		v, ok := w.Sim.Channel(caller.ID)
+		return ok && v.HungUp
+	})
 	d.noProblems()
 }
 
