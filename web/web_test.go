@@ -41,6 +41,7 @@ func TestHandlerServesPagesAndAssets(t *testing.T) {
 	}{
 		{"/desktop/", "text/html; charset=utf-8", "desktop/index.html"},
 		{"/wallboard/", "text/html; charset=utf-8", "wallboard/index.html"},
+		{"/assets/tandem.js", "text/javascript; charset=utf-8", "assets/tandem.js"},
 		{"/assets/style.css", "text/css; charset=utf-8", "assets/style.css"},
 	} {
 		rec := get(t, h, http.MethodGet, tc.path, nil)
@@ -92,13 +93,13 @@ func TestHandlerAnswersUnknownPathsWithJSON(t *testing.T) {
 		{http.MethodGet, "/assets/", http.StatusNotFound, "path"},
 		{http.MethodGet, "/assets/../web.go", http.StatusNotFound, "path"},
 		{http.MethodGet, "/assets/%2e%2e/web.go", http.StatusNotFound, "path"},
-		{http.MethodGet, "/assets//style.css", http.StatusNotFound, "path"},
+		{http.MethodGet, "/assets//tandem.js", http.StatusNotFound, "path"},
 		{http.MethodGet, "/desktop/index.html/", http.StatusNotFound, "path"},
 		{http.MethodGet, "/desktop/nope", http.StatusNotFound, "path"},
 		{http.MethodGet, "/static/assets/tandem.js", http.StatusNotFound, "path"},
 		{http.MethodGet, "/web.go", http.StatusNotFound, "path"},
 		{http.MethodPost, "/desktop/", http.StatusMethodNotAllowed, "method"},
-		{http.MethodDelete, "/assets/style.css", http.StatusMethodNotAllowed, "method"},
+		{http.MethodDelete, "/assets/tandem.js", http.StatusMethodNotAllowed, "method"},
 	} {
 		rec := get(t, h, tc.method, tc.path, nil)
 		if rec.Code != tc.status {
@@ -129,7 +130,7 @@ func TestHandlerAnswersUnknownPathsWithJSON(t *testing.T) {
 // redirects and errors alike, carries the CSP, nosniff and no-cache.
 func TestHandlerSetsSecurityAndCacheHeaders(t *testing.T) {
 	h := Handler(Options{})
-	for _, p := range []string{"/", "/desktop/", "/wallboard/", "/assets/style.css", "/assets/nope.css"} {
+	for _, p := range []string{"/", "/desktop/", "/wallboard/", "/assets/tandem.js", "/assets/nope.css"} {
 		rec := get(t, h, http.MethodGet, p, nil)
 		hdr := rec.Header()
 		if got, want := hdr.Get("Content-Security-Policy"), "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'"; got != want {
@@ -148,12 +149,12 @@ func TestHandlerSetsSecurityAndCacheHeaders(t *testing.T) {
 // unchanged file answers 304 without its body.
 func TestHandlerRevalidatesByETag(t *testing.T) {
 	h := Handler(Options{})
-	first := get(t, h, http.MethodGet, "/desktop/", nil)
+	first := get(t, h, http.MethodGet, "/assets/tandem.js", nil)
 	etag := first.Header().Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
 	}
-	again := get(t, h, http.MethodGet, "/desktop/", map[string]string{"If-None-Match": etag})
+	again := get(t, h, http.MethodGet, "/assets/tandem.js", map[string]string{"If-None-Match": etag})
 	if again.Code != http.StatusNotModified || again.Body.Len() != 0 {
 		t.Fatalf("revalidation: %d with %d bytes, want 304 and none", again.Code, again.Body.Len())
 	}
