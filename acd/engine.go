@@ -116,6 +116,12 @@ type Options struct {
 	ForwardTimeout time.Duration
 	// Recovery tunes the recoverer (recover.go).
 	Recovery RecoverOptions
+	// SampleInterval is the period of the wallboard's queue samples
+	// (RunQueueHistory, queue_history.go); 0 = DefaultSampleInterval.
+	SampleInterval time.Duration
+	// Sampled, if set, is called after RunQueueHistory has sampled every
+	// queue for a slot (given by its start): tests wait on it.
+	Sampled func(slot time.Time)
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
