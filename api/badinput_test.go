@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -158,7 +159,9 @@ type tableCase struct {
 	body   string
 	// chunked sends the body without a Content-Length.
 	chunked bool
-	status  int
+	// protocol, if set, is sent as Sec-WebSocket-Protocol.
+	protocol string
+	status   int
 	// field, if set, is the field the error must name.
 	field string
 	// allow, for a 405, is a method the Allow header must list.
@@ -254,6 +257,7 @@ func (row tableRow) cases(t *testing.T, w *tableWorld) []tableCase {
 		add(tableCase{name: "not a bearer token", token: row.ownToken(wildcards), scheme: "Basic", body: row.valid, status: http.StatusUnauthorized})
 		if row.upgrade {
 			add(tableCase{name: "wrong token in the query", path: path + "?access_token=" + tokWrong, status: http.StatusUnauthorized})
+			add(tableCase{name: "wrong token as a subprotocol", protocol: "tandem, bearer." + base64.RawURLEncoding.EncodeToString([]byte(tokWrong)), status: http.StatusUnauthorized})
 		} else {
 			// Only the WebSocket routes read a token from the URL.
 			add(tableCase{name: "token in the query", path: path + "?access_token=" + row.ownToken(wildcards), body: row.valid, status: http.StatusUnauthorized})
@@ -432,6 +436,9 @@ func (c tableCase) do(t *testing.T, client *http.Client, base string) tableResul
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", cmp.Or(c.scheme, "Bearer")+" "+c.token)
+	}
+	if c.protocol != "" {
+		req.Header.Set("Sec-WebSocket-Protocol", c.protocol)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
