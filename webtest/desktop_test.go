@@ -140,10 +140,10 @@ func (d *desk) popovers() []popover {
 	d.t.Helper()
 	var out []popover
 	d.b.EvalInto(`[...document.querySelectorAll('[data-testid="request"]')].map(r => {
-		const t = (id) => { const e = r.querySelector('[data-testid="' + id + '"]'); return e ? e.innerText.trim() : ""; };
+		const t = (id) => { const e = r.querySelector('[data-testid="' + id + '"]'); return e ? e.textContent.trim() : ""; };
 		return {conn: r.dataset.connectionId, label: t("request-label"), ani: t("request-ani"), dnis: t("request-dnis"),
 			queue: t("request-queue"), elapsed: t("request-elapsed"),
-			vars: [...r.querySelectorAll('[data-testid="request-var"]')].map(v => ({name: v.dataset.name, text: v.innerText.trim()}))};
+			vars: [...r.querySelectorAll('[data-testid="request-var"]')].map(v => ({name: v.dataset.name, text: v.textContent.trim()}))};
 	})`, &out)
 	return out
 }
@@ -477,7 +477,7 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 		t.Fatalf("after the transfer 1002 has no call: %+v", a)
 	}
 	d.b.WaitTextContains("#notice", "transferred")
-	d.wrapUp("resol", "resolved")
+	d.wrapUp("escal", "escalated")
 	d.noError()
 	d.noProblems()
 }
@@ -527,6 +527,6 @@ func TestDesktopCarriesOnWhenItsReplicaDies(t *testing.T) {
 	d.waitCallState("connected")
 	d.b.Click(browser.TestID("end-call"))
 	d.waitState("wrapup")
-	d.wrapUp("escal", "escalated")
+	d.wrapUp("no-res", "no-resolution")
 	d.noProblems()
 }

@@ -533,6 +533,7 @@ function renderAgent() {
   const name = stateNames[st] || st;
   $('state').textContent = st === 'idle' && a.reason ? `${name} — ${a.reason}` : name;
   $('state').dataset.state = st;
+  $('state').className = `badge state-${st}`;
   $('go-available').disabled = !['idle', 'rona'].includes(st);
   $('go-idle').disabled = !['available', 'idle', 'rona'].includes(st);
   $('logout').disabled = !['available', 'idle', 'rona'].includes(st);
@@ -572,12 +573,12 @@ function varText(v) {
 function buildRequest(r) {
   const callback = r.kind === 'callback';
   const li = h('li', {
-    class: `request request-${requestLabel(r)}`,
+    class: `notice request request-${requestLabel(r)}`,
     'data-testid': callback ? 'callback-request' : 'request',
     'data-connection-id': r.conn,
     'aria-label': `${requestLabel(r)} request`,
   });
-  const facts = h('dl', {});
+  const facts = h('dl', { class: 'pairs' });
   const fact = (label, testid, value) => {
     facts.append(h('dt', {}, label), h('dd', { 'data-testid': testid }, value || '—'));
   };
@@ -604,7 +605,7 @@ function buildRequest(r) {
       'data-testid': 'callback-accept',
       onclick: (e) => acceptCallback(e.currentTarget),
     }, 'Accept callback')));
-    li.append(h('p', { class: 'hint' }, 'Answer your phone, then accept: the customer is dialled.'));
+    li.append(h('p', { class: 'muted' }, 'Answer your phone, then accept: the customer is dialled.'));
   }
   return li;
 }
@@ -690,12 +691,15 @@ function renderCall() {
   if (!rec || !rec.active) {
     ind.textContent = 'not recorded';
     ind.dataset.recording = 'off';
+    ind.className = 'muted';
   } else if (rec.paused) {
     ind.textContent = rec.privacy ? 'recording paused (privacy)' : 'recording paused';
     ind.dataset.recording = 'paused';
+    ind.className = 'rec paused';
   } else {
-    ind.textContent = '● recording';
+    ind.textContent = 'recording';
     ind.dataset.recording = 'on';
+    ind.className = 'rec';
   }
   $('rec-pause').disabled = !rec || !rec.active || rec.paused;
   $('rec-resume').disabled = !rec || !rec.active || !rec.paused;
@@ -771,7 +775,7 @@ function setVars(view) {
       if (v.editable) {
         row.append(
           h('button', { type: 'button', 'data-testid': `var-save-${v.name}`, onclick: (e) => saveVar(v.name, e.currentTarget) }, 'Save'),
-          h('button', { type: 'button', class: 'secondary', 'data-testid': `var-revert-${v.name}`, onclick: () => revertVar(v.name) }, 'Revert'));
+          h('button', { type: 'button', 'data-testid': `var-revert-${v.name}`, onclick: () => revertVar(v.name) }, 'Revert'));
       }
       return row;
     }));
@@ -874,9 +878,18 @@ function revertVar(name) {
 
 // ---- call actions --------------------------------------------------------------------------
 
-// callAction posts a call-control step and shows the call it answers. A
-// 503 means the call is moving to another replica (a failover): the step
-// was not run, so it is tried again a few times before giving up.
+// callAction posts a call-control step and shows the call it answers.
+//
+// During a failover a step can fail without having been run: 503 (the
+// replica that ran the call is gone, or the call is moving to another
+// one), or no replica answered at all (status 0: the one the page used
+// died, and the other answered 503). Another replica takes the call over
+// within seconds, so the step is tried again a few times, with the
+// agent told, before the error is shown.
+function failoverError(err) {
+  return err instanceof ApiError && (err.status === 0 || err.status === 502 || err.status === 503);
+}
+
 async function callAction(what, button, path, body) {
   return act(what, button, async () => {
     let view;
@@ -886,7 +899,10 @@ async function callAction(what, button, path, body) {
         view = await S.client.request('POST', agentPath(path), body);
         break;
       } catch (err) {
-        if (!(err instanceof ApiError) || err.status !== 503 || attempt >= 5) throw err;
+        if (!failoverError(err) || attempt >= 6) {
+          if (retried) changed(); // show the call as it is now
+          throw err;
+        }
         notice(`${what}: the call is moving to another replica; trying again…`);
         retried = true;
         await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
@@ -984,6 +1000,7 @@ function renderTargets() {
     li.dataset.state = a.state;
     li.dataset.since = a.since || '';
     li.querySelector('.agent-state').textContent = stateText;
+    li.querySelector('.agent-state').className = `agent-state badge state-${a.state}`;
     const btn = li.querySelector('button');
     btn.textContent = verb;
     btn.setAttribute('aria-label', `${verb} agent ${a.id} (${stateText})`);
@@ -1000,7 +1017,7 @@ function renderTargets() {
     ql.replaceChildren(...S.targets.queues.map((qu) => {
       const btn = h('button', { type: 'button', onclick: () => pickTarget('queue', qu.name, btn) });
       return h('li', { 'data-testid': 'consult-queue', 'data-queue': qu.name },
-        h('span', { class: 'who' }, qu.name), ' ', h('span', { class: 'hint' }), ' ', btn);
+        h('span', { class: 'who' }, qu.name), ' ', h('span', { class: 'muted' }), ' ', btn);
     }));
   }
   for (const li of ql.children) {
@@ -1008,7 +1025,7 @@ function renderTargets() {
     if (!qu) continue;
     const waiting = Array.isArray(qu.waiting) ? qu.waiting.length : null;
     const avail = qu.agents && Array.isArray(qu.agents.available) ? qu.agents.available.length : null;
-    li.querySelector('.hint').textContent = [waiting !== null ? `${waiting} waiting` : '', avail !== null ? `${avail} available` : '']
+    li.querySelector('.muted').textContent = [waiting !== null ? `${waiting} waiting` : '', avail !== null ? `${avail} available` : '']
       .filter(Boolean).join(', ');
     const btn = li.querySelector('button');
     btn.textContent = verb;
