@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandem-cc/tandem/internal/browser"
 	"github.com/tandem-cc/tandem/internal/keyspace"
+	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // The browser tests of the agent desktop (web/static/desktop/index.html
@@ -251,8 +252,14 @@ func TestDesktopSignInAndStateControl(t *testing.T) {
 	d.b.Click(browser.TestID("signin-submit"))
 	d.b.WaitTextContains(browser.TestID("error"), "queues: choose at least one queue")
 
+	// The API refuses the endpoint: its message names the field.
 	d.b.Click(browser.TestID("queue-sales"))
-	d.b.Type(browser.TestID("signin-endpoint"), kb.Enter)
+	d.b.Fill(browser.TestID("signin-endpoint"), "PJSIP/10 01")
+	d.b.Click(browser.TestID("signin-submit"))
+	d.b.WaitTextContains(browser.TestID("error"), "endpoint: may contain only")
+
+	d.b.Fill(browser.TestID("signin-endpoint"), AgentEndpoint("1001"))
+	d.b.Press(kb.Enter)
 	d.waitState("idle")
 	d.noError()
 	a := d.w.Agent("1001")
@@ -410,11 +417,12 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 }
 
 // TestDesktopConsultsAndTransfers: during a call the consult dialog lists
-// the other agents with their live states, filters them by a search, and
-// checks a typed number before dialling; the agent consults another
-// agent (answered on that agent's phone), switches between the two
-// parties (consult on hold and back), then transfers the customer to the
-// consulted agent and wraps up.
+// the other agents with their live states and the queues, filters the
+// agents by a search, checks a typed number before dialling, and closes
+// with Esc. The agent consults an idle agent (answered on that agent's
+// phone), makes a conference and exits the consult; then consults
+// another agent, switches between the two parties (consult on hold and
+// back), transfers the customer to the consulted agent and wraps up.
 func TestDesktopConsultsAndTransfers(t *testing.T) {
 	w := NewWorld(t, Options{})
 	// The others take support calls: the sales call goes to 1001.
@@ -446,9 +454,20 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	w.MustDo(AgentToken("1003"), http.MethodPost, "/v1/agents/1003/idle", map[string]string{"reason": "break"}, nil)
 	d.b.WaitTextContains(row("1003"), "break")
 
-	d.b.Fill(browser.TestID("consult-search"), "1002")
-	d.b.WaitHidden(row("1003"))
-	d.b.WaitVisible(row("1002"))
+	// Esc closes the dialog; nothing happened to the call.
+	if f := d.b.Focused(); f != "consult-search" {
+		t.Fatalf("the open dialog has the focus on %q, want the search", f)
+	}
+	d.b.Press(kb.Escape)
+	d.b.WaitHidden(browser.TestID("consult-dialog"))
+	d.waitCallState("connected")
+
+	// First consult: 1003 (idle agents may be consulted), found by a
+	// search; then a conference, then the agent exits the consult.
+	d.b.Click(browser.TestID("consult-open"))
+	d.b.Fill(browser.TestID("consult-search"), "1003")
+	d.b.WaitHidden(row("1002"))
+	d.b.WaitVisible(row("1003"))
 
 	// A number is checked as it is typed and when dialled.
 	d.b.Fill(browser.TestID("consult-number"), "12ab")
@@ -457,6 +476,22 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d.b.Click(browser.TestID("consult-dial"))
 	d.b.WaitTextContains(browser.TestID("consult-number-error"), "must have 3 to 18 digits")
 
+	d.b.Click(row("1003") + " button")
+	d.b.WaitHidden(browser.TestID("consult-dialog"))
+	d.waitCallState("consulting")
+	w.AnswerAgentPhone("1003")
+	d.b.WaitTextContains(browser.TestID("call-panel"), "(connected)")
+	d.b.Click(browser.TestID("conference"))
+	d.waitCallState("conference")
+	d.waitAPICallState("conferenced")
+	d.b.Click(browser.TestID("consult-end"))
+	d.waitCallState("connected")
+	d.waitAPICallState("connected")
+	w.WaitAgentState("1003", "wrapup")
+
+	// Second consult: 1002, then a consult transfer.
+	d.b.Click(browser.TestID("consult-open"))
+	d.b.WaitVisible(row("1002"))
 	d.b.Click(row("1002") + " button")
 	d.b.WaitHidden(browser.TestID("consult-dialog"))
 	d.waitCallState("consulting")
@@ -528,5 +563,88 @@ func TestDesktopCarriesOnWhenItsReplicaDies(t *testing.T) {
 	d.b.Click(browser.TestID("end-call"))
 	d.waitState("wrapup")
 	d.wrapUp("no-res", "no-resolution")
+	d.noProblems()
+}
+
+// TestDesktopRONAOffersAvailableOrIdle: a call the agent does not answer
+// in time takes the desktop to RONA, which shows its choice; "go idle"
+// makes the agent idle with the chosen reason, "be available" available.
+func TestDesktopRONAOffersAvailableOrIdle(t *testing.T) {
+	w := NewWorld(t, Options{RingTimeout: 2 * time.Second})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+
+	caller := w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	d.waitState("rona")
+	d.b.WaitVisible(browser.TestID("rona-choice"))
+	d.b.WaitGone(browser.TestID("popover", "request"))
+	caller.HangUp()
+	d.b.Select(browser.TestID("idle-reason"), "break")
+	d.b.Click(browser.TestID("rona-idle"))
+	d.waitState("idle")
+	d.b.WaitHidden(browser.TestID("rona-choice"))
+	if a := w.Agent("1001"); a.State != "idle" || a.Reason != "break" {
+		t.Fatalf("after RONA and idle the API shows %+v", a)
+	}
+
+	d.goAvailable()
+	caller = w.PlaceCall(callVars())
+	d.waitState("rona")
+	caller.HangUp()
+	d.b.Click(browser.TestID("rona-available"))
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	d.noError()
+	d.noProblems()
+}
+
+// TestDesktopCallbackPopOverAccept: a web callback routed to the agent
+// shows the callback pop-over (label, the customer's number, the queue,
+// how long ago it was asked for); the agent answers their phone, accepts,
+// and the customer is dialled and put through.
+func TestDesktopCallbackPopOverAccept(t *testing.T) {
+	w := NewWorld(t, Options{})
+	const number = "+12025550188"
+	w.Sim.SetPhone(OutsideEndpoint(number), pbxsim.Phone{Mode: pbxsim.NoAnswer})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+
+	w.MustDo(SupervisorToken, http.MethodPost, "/v1/callbacks", map[string]any{"queue": "sales", "number": number}, nil)
+	pop := browser.TestID("popover", "callback-request")
+	d.b.WaitVisible(pop)
+	if l := d.b.Text(pop + " " + browser.TestID("request-label")); !strings.EqualFold(l, "callback") {
+		t.Fatalf("callback pop-over label %q", l)
+	}
+	d.b.WaitTextContains(pop+" "+browser.TestID("callback-number"), number)
+	d.b.WaitTextContains(pop+" "+browser.TestID("request-queue"), "sales")
+	d.b.WaitText(pop+" "+browser.TestID("request-elapsed"), "an elapsed time", durationText.MatchString)
+
+	w.AnswerAgentPhone("1001")
+	d.waitState("connected")
+	// Answered but not accepted: the customer is not dialled yet and the
+	// pop-over stays with its accept button.
+	d.b.WaitVisible(pop + " " + browser.TestID("callback-accept"))
+	if n := w.Sim.Stats().OriginatesByEndpoint[OutsideEndpoint(number)]; n != 0 {
+		t.Fatalf("the customer was dialled %d times before the agent accepted", n)
+	}
+	d.b.Click(pop + " " + browser.TestID("callback-accept"))
+	var leg string
+	w.WaitUntil("the customer's phone rings", func() bool {
+		legs := w.Sim.LiveLegs(OutsideEndpoint(number))
+		if len(legs) == 0 {
+			return false
+		}
+		leg = legs[0]
+		return true
+	})
+	w.WaitUntil("the customer answers", func() bool { return w.Sim.AnswerPhone(leg) == nil })
+	d.b.WaitGone(pop)
+	d.waitCallState("connected")
+	d.noError()
+	d.b.Click(browser.TestID("end-call"))
+	d.wrapUp("follow", "follow-up")
 	d.noProblems()
 }

@@ -495,8 +495,9 @@ function reconcileRequests() {
   for (const [k, r] of S.requests) {
     if (r.kind === 'callback') {
       // Waiting for the agent to accept: the agent answered (connected)
-      // but the customer is not on the line yet.
-      const waiting = S.call && S.call.state === 'connected' && S.call.customer_held;
+      // but the customer is not on the line yet (or the call cannot be
+      // read yet).
+      const waiting = !S.call || (S.call.state === 'connected' && S.call.customer_held);
       if (!(ringing || (a && a.state === 'connected' && waiting))) S.requests.delete(k);
     } else if (!ringing) {
       S.requests.delete(k);
