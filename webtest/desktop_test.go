@@ -75,6 +75,20 @@ func (d *desk) signIn(agent string) {
 	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
 }
 
+// attach opens the desktop of an agent signed in already (from Go, or in
+// another tab): no endpoint or queue is asked for, and the page carries on
+// in the state the agent is in.
+func (d *desk) attach(agent, state string) {
+	d.t.Helper()
+	d.b.Fill(browser.TestID("signin-agent"), agent)
+	d.b.Fill(browser.TestID("signin-token"), AgentToken(agent))
+	d.b.Click(browser.TestID("signin-submit"))
+	d.agent = agent
+	d.waitState(state)
+	d.b.WaitTextContains("#notice", "signed in already")
+	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+}
+
 // waitState waits until the desktop shows the agent in state (the raw
 // state is the state element's data-state).
 func (d *desk) waitState(state string) {
@@ -383,6 +397,10 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	if v := d.b.Value(balance); v != "99.00" {
 		t.Fatalf("after the conflict the agent's value is %q, want 99.00 kept", v)
 	}
+	// The call timer runs (it counts from the answer, not from a hold).
+	d.b.WaitText(browser.TestID("call-timer"), "a running call timer", func(s string) bool {
+		return durationText.MatchString(s) && s != "0:00"
+	})
 	d.b.Screenshot("desktop")
 	// Saving again, now over the winner's version, works.
 	d.b.Click(browser.TestID("var-save-BALANCE"))
@@ -431,6 +449,9 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d := openDesk(t, w, w.Replicas[0])
 	d.signIn("1001")
 	d.goAvailable()
+	// 1002's own desktop, from the other replica.
+	d2 := openDesk(t, w, w.Replicas[1])
+	d2.attach("1002", "available")
 
 	w.PlaceCall(callVars())
 	d.b.WaitVisible(browser.TestID("popover", "request"))
@@ -495,9 +516,26 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d.b.Click(row("1002") + " button")
 	d.b.WaitHidden(browser.TestID("consult-dialog"))
 	d.waitCallState("consulting")
+
+	// 1002's desktop shows the consult request: who asks, the call's
+	// pop-up variables, the secure one hidden.
+	req := browser.TestID("popover", "request")
+	d2.b.WaitVisible(req)
+	if l := d2.b.Text(req + " " + browser.TestID("request-label")); !strings.EqualFold(l, "consult") {
+		t.Fatalf("the consulted agent's pop-over is labelled %q", l)
+	}
+	d2.b.WaitTextContains(req, "from agent 1001")
+	d2.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CUSTOMER_ID"]`, "Customer: C-42")
+	d2.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CARD_NUMBER"]`, "Card number: ••••••")
+	if d2.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the consulted agent's page")
+	}
 	w.AnswerAgentPhone("1002")
 	d.b.WaitTextContains(browser.TestID("call-panel"), "(connected)")
 	d.waitAPICallState("consulting")
+	d2.waitState("connected")
+	d2.b.WaitGone(req)
+	d2.waitCallState("consulting")
 
 	// Back to the customer (the consulted agent waits), and back again.
 	d.b.Click(browser.TestID("resume"))
@@ -515,6 +553,10 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d.wrapUp("escal", "escalated")
 	d.noError()
 	d.noProblems()
+	// 1002 has the customer now, and their desktop says so.
+	d2.waitCallState("connected")
+	d2.noError()
+	d2.noProblems()
 }
 
 // TestDesktopCarriesOnWhenItsReplicaDies: mid-call, the replica the
