@@ -116,6 +116,12 @@ type Options struct {
 	ForwardTimeout time.Duration
 	// Recovery tunes the recoverer (recover.go).
 	Recovery RecoverOptions
+	// SampleInterval is the period of the wallboard's queue samples
+	// (RunQueueHistory, queue_history.go); 0 = DefaultSampleInterval.
+	SampleInterval time.Duration
+	// Sampled, if set, is called after RunQueueHistory has sampled every
+	// queue for a slot (given by its start): tests wait on it.
+	Sampled func(slot time.Time)
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX
@@ -786,26 +792,16 @@ func (e *Engine) Agent(ctx context.Context, id string) (agents.Agent, error) {
 	return e.store.Agent(ctx, id)
 }
 
-// Queue reads one configured queue.
+// Queue reads one configured queue, with its figures and live callbacks.
 func (e *Engine) Queue(ctx context.Context, name string) (QueueView, error) {
-	q, ok := e.opts.Queues[name]
-	if !ok {
+	if _, ok := e.opts.Queues[name]; !ok {
 		return QueueView{}, fmt.Errorf("queue %s: %w", name, ErrNotFound)
 	}
-	v, err := e.store.Queue(ctx, name)
+	views, err := e.queueViews(ctx, []string{name})
 	if err != nil {
-		return v, err
+		return QueueView{}, err
 	}
-	longest := 0.0
-	for _, w := range v.Waiting {
-		longest = max(longest, w.WaitSeconds)
-	}
-	st, err := e.store.Stats(ctx, name, q.ServiceLevel, longest)
-	if err != nil {
-		return v, err
-	}
-	v.Stats = &st
-	return v, nil
+	return views[0], nil
 }
 
 func newConnectionID() string {

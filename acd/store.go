@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -555,65 +556,121 @@ func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, erro
 // trips (the waiting calls and the agents are each read in one pipeline),
 // however long the queue. At most maxQueueView waiting calls are listed.
 func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
-	view := QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}
-	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, maxQueueView-1).Result()
+	views, err := s.Queues(ctx, []string{name})
 	if err != nil {
-		return view, fmt.Errorf("read queue %s: %w", name, err)
+		return QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}, err
 	}
+	return views[0], nil
+}
+
+// Queues reads several queues as Queue does, in the order given; the
+// logged-in agents are read once for all of them.
+func (s *Store) Queues(ctx context.Context, names []string) ([]QueueView, error) {
 	now, err := s.rdb.Time(ctx).Result()
 	if err != nil {
-		return view, fmt.Errorf("read queue %s: %w", name, err)
+		return nil, fmt.Errorf("read queues: %w", err)
 	}
-	if len(conns) > 0 {
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.SliceCmd, len(conns))
-		for i, c := range conns {
-			cmds[i] = pipe.HMGet(ctx, s.keys.Interaction(c), "ani", "priority", "queued")
+	views := make([]QueueView, len(names))
+	for i, name := range names {
+		views[i] = QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}
+		if views[i].Waiting, err = s.waitingCalls(ctx, name, now); err != nil {
+			return nil, err
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return view, fmt.Errorf("read queue %s: %w", name, err)
-		}
-		for i, c := range conns {
-			v := cmds[i].Val()
-			if len(v) != 3 || v[2] == nil {
-				continue // finished between the two reads
+	}
+	logged, err := s.loggedInAgents(ctx, "state", "queues")
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[string]int, len(names))
+	for i, name := range names {
+		index[name] = i
+	}
+	for _, a := range logged {
+		for _, q := range strings.Split(a.fields[1], ",") {
+			if i, ok := index[q]; ok {
+				st := agents.State(a.fields[0])
+				views[i].Agents[st] = append(views[i].Agents[st], a.id)
 			}
-			prio, _ := strconv.Atoi(fmt.Sprint(v[1]))
-			queued := msTime(fmt.Sprint(v[2]))
-			view.Waiting = append(view.Waiting, WaitingCall{
-				ConnectionID: c, ANI: fmt.Sprint(v[0]), Priority: prio, QueuedAt: queued,
-				WaitSeconds: now.Sub(queued).Seconds(),
-			})
 		}
 	}
+	return views, nil
+}
+
+// waitingCalls lists the first maxQueueView calls waiting in queue, best
+// first, with their wait at now (Redis TIME).
+func (s *Store) waitingCalls(ctx context.Context, name string, now time.Time) ([]WaitingCall, error) {
+	waiting := []WaitingCall{}
+	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, maxQueueView-1).Result()
+	if err != nil {
+		return waiting, fmt.Errorf("read queue %s: %w", name, err)
+	}
+	if len(conns) == 0 {
+		return waiting, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(conns))
+	for i, c := range conns {
+		cmds[i] = pipe.HMGet(ctx, s.keys.Interaction(c), "ani", "priority", "queued")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return waiting, fmt.Errorf("read queue %s: %w", name, err)
+	}
+	for i, c := range conns {
+		v := cmds[i].Val()
+		if len(v) != 3 || v[2] == nil {
+			continue // finished between the two reads
+		}
+		prio, _ := strconv.Atoi(fmt.Sprint(v[1]))
+		queued := msTime(fmt.Sprint(v[2]))
+		waiting = append(waiting, WaitingCall{
+			ConnectionID: c, ANI: fmt.Sprint(v[0]), Priority: prio, QueuedAt: queued,
+			WaitSeconds: now.Sub(queued).Seconds(),
+		})
+	}
+	return waiting, nil
+}
+
+// loggedAgent is one logged-in agent's id and the fields asked of it.
+type loggedAgent struct {
+	id     string
+	fields []string
+}
+
+// loggedInAgents reads the given fields of every logged-in agent, in one
+// pipeline, sorted by id; a field the record lacks reads "". An agent
+// whose record has no state (gone between the two reads) is left out.
+func (s *Store) loggedInAgents(ctx context.Context, fields ...string) ([]loggedAgent, error) {
 	ids, err := s.rdb.SMembers(ctx, s.keys.Agents()).Result()
 	if err != nil {
-		return view, fmt.Errorf("read agents: %w", err)
+		return nil, fmt.Errorf("read agents: %w", err)
 	}
 	if len(ids) == 0 {
-		return view, nil
+		return nil, nil
 	}
+	slices.Sort(ids)
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, s.keys.Agent(id), "state", "queues")
+		cmds[i] = pipe.HMGet(ctx, s.keys.Agent(id), append([]string{"state"}, fields...)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return view, fmt.Errorf("read agents: %w", err)
+		return nil, fmt.Errorf("read agents: %w", err)
 	}
+	out := make([]loggedAgent, 0, len(ids))
 	for i, id := range ids {
 		v := cmds[i].Val()
-		if len(v) != 2 || v[0] == nil || v[1] == nil {
+		if len(v) != len(fields)+1 || v[0] == nil {
 			continue
 		}
-		for _, q := range strings.Split(fmt.Sprint(v[1]), ",") {
-			if q == name {
-				st := agents.State(fmt.Sprint(v[0]))
-				view.Agents[st] = append(view.Agents[st], id)
+		a := loggedAgent{id: id, fields: make([]string, len(fields))}
+		for j, f := range v[1:] {
+			if f != nil {
+				a.fields[j] = fmt.Sprint(f)
 			}
 		}
+		out = append(out, a)
 	}
-	return view, nil
+	return out, nil
 }
 
 // maxQueueView bounds the waiting calls a queue view lists.

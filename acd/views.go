@@ -15,6 +15,9 @@ type QueueView struct {
 	Agents map[agents.State][]string `json:"agents"`
 	// Stats are today's figures (service level, abandons, ASA, longest wait).
 	Stats *QueueStats `json:"stats,omitempty"`
+	// PendingCallbacks counts the queue's callbacks not over yet (pending,
+	// waiting for an agent or being dialled).
+	PendingCallbacks int64 `json:"pending_callbacks"`
 }
 
 // WaitingCall is one call waiting in a queue, best first.
@@ -28,7 +31,8 @@ type WaitingCall struct {
 
 // AgentEvent is pushed to an agent's desktop.
 type AgentEvent struct {
-	// Type is "state", "offered", "connected" or "ended".
+	// Type is "state", "offered", "connected" or "ended" (among others);
+	// "queues" when a supervisor changed the agent's queues (Queues).
 	Type  string       `json:"type"`
 	Agent string       `json:"agent"`
 	State agents.State `json:"state,omitempty"`
@@ -56,6 +60,8 @@ type AgentEvent struct {
 	Number         string    `json:"number,omitempty"`
 	RequestedAt    time.Time `json:"requested_at,omitzero"`
 	WaitingSeconds int       `json:"waiting_seconds,omitempty"`
+	// Queues are the agent's queues after a "queues" event.
+	Queues []string `json:"queues,omitempty"`
 }
 
 // ConsultingAgent is who asks for a consult: name, DN (their endpoint) and

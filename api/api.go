@@ -101,6 +101,19 @@ type Core interface {
 	// AcceptCallback is the agent accepting the callback they answered:
 	// the customer is dialled now.
 	AcceptCallback(ctx context.Context, agentID string) (acd.CallView, error)
+
+	// What the browser pages read (wallboard.go).
+	// Agents lists the logged-in agents, sorted by id, each with its call.
+	Agents(ctx context.Context) ([]acd.AgentListing, error)
+	// Queues reads every configured queue, sorted by name.
+	Queues(ctx context.Context) ([]acd.QueueView, error)
+	// QueueHistory is a configured queue's samples of the last hour.
+	QueueHistory(ctx context.Context, name string) (acd.QueueHistory, error)
+	// DesktopSettings are the reason codes, wrap-up and queue variables.
+	DesktopSettings() acd.DesktopSettings
+	// Callbacks lists the callbacks not over yet, oldest request first,
+	// secure values masked.
+	Callbacks(ctx context.Context) ([]callbacks.Callback, error)
 }
 
 // Limits on input, checked before the core is called.
@@ -136,6 +149,15 @@ type server struct {
 	// pingInterval and pongTimeout: the event sockets' keepalive.
 	pingInterval, pongTimeout time.Duration
 	limits                    limitSettings // see WithLimits (limits.go)
+	// origins are the cross-origin pages allowed (WithAllowedOrigins,
+	// cors.go); wsOrigins the same as the WebSocket library's patterns.
+	origins   map[string]bool
+	wsOrigins []string
+	// web serves the pages (WithWeb, web.go); nil: no pages.
+	web http.Handler
+	// replicas are the base URLs GET /v1/settings gives the pages
+	// (WithReplicas).
+	replicas []string
 	// registered lists the routes as New registers them (for Routes);
 	// it is only appended to while the handler is built.
 	registered []Route
@@ -182,7 +204,7 @@ type Route struct {
 }
 
 // Routes lists every route New registers when every optional route is on
-// (WithMetrics, WithReadiness), sorted by pattern then method. It runs the
+// (WithMetrics, WithReadiness, WithWeb), sorted by pattern then method. It runs the
 // same registration New runs, so a route added there is listed here: the
 // table test of bad input (api/badinput_test.go) fails for a route it does
 // not cover. The catch-alls that only answer "name is required" or "no such
@@ -190,7 +212,8 @@ type Route struct {
 func Routes() []Route {
 	_, list := build(nil, config.Auth{}, nil,
 		WithMetrics(http.NotFoundHandler()),
-		WithReadiness(func(context.Context) []string { return nil }))
+		WithReadiness(func(context.Context) []string { return nil }),
+		WithWeb(http.NotFoundHandler()))
 	return list
 }
 
@@ -228,6 +251,12 @@ func build(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) (ht
 	s.route(mux, "GET", "/v1/agents/{id}", s.agent(s.getAgent))
 	s.route(mux, "GET", "/v1/agents/{id}/events", s.agentRoute(true, s.events))
 	s.route(mux, "GET", "/v1/queues/{name}", s.authenticated(s.getQueue))
+	// What the pages read (wallboard.go): any token, but supervisors'
+	// see more of the agents.
+	s.route(mux, "GET", "/v1/agents", s.authenticated(s.listAgents))
+	s.route(mux, "GET", "/v1/queues", s.authenticated(s.listQueues))
+	s.route(mux, "GET", "/v1/queues/{name}/history", s.authenticated(s.queueHistory))
+	s.route(mux, "GET", "/v1/settings", s.authenticated(s.settings))
 
 	// Call control: the agent's current call.
 	s.route(mux, "GET", "/v1/agents/{id}/call", s.agent(s.getCall))
@@ -260,7 +289,10 @@ func build(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) (ht
 
 	// Callbacks and the callback dialog of a live call: supervisor tokens
 	// only (see supervisor in callbacks.go).
-	s.route(mux, "POST", "/v1/callbacks", s.supervisor(s.createCallback))
+	s.routes(mux, "/v1/callbacks", map[string]http.Handler{
+		"GET":  s.supervisor(s.listCallbacks),
+		"POST": s.supervisor(s.createCallback),
+	})
 	s.routes(mux, "/v1/callbacks/{callback}", map[string]http.Handler{
 		"GET":    s.supervisor(s.getCallback),
 		"DELETE": s.supervisor(s.cancelCallback),
@@ -274,8 +306,11 @@ func build(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) (ht
 	s.route(mux, "POST", "/v1/calls/{conn}/callback/cancel", s.supervisor(s.onCall(s.flowCancel())))
 
 	// Supervisor overrides (supervisor.go): end any call, force an
-	// agent's state; audited.
+	// agent's state, set an agent's queues; audited.
 	s.supervisorRoutes(mux)
+
+	// The desktop and the wallboard (web.go), when WithWeb is given.
+	s.webRoutes(mux)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route", "")
@@ -284,7 +319,7 @@ func build(core Core, auth config.Auth, logger *slog.Logger, opts ...Option) (ht
 	slices.SortFunc(s.registered, func(a, b Route) int {
 		return cmp.Or(cmp.Compare(a.Pattern, b.Pattern), cmp.Compare(a.Method, b.Method))
 	})
-	return s.logRequests(s.limit(mux)), s.registered
+	return s.logRequests(s.cors(s.limit(mux))), s.registered
 }
 
 // route registers h for method and pattern, and a JSON 405 for the other

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"strings"
 
@@ -99,4 +100,31 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// The WebSocket subprotocols a browser offers to authenticate: the server
+// picks wsProtocol, and the token rides in the other one, never echoed.
+const (
+	wsProtocol       = "tandem"
+	wsBearerProtocol = "bearer."
+)
+
+// subprotocolToken is the token of a "bearer.<base64url(token), no
+// padding>" subprotocol offered in Sec-WebSocket-Protocol, "" when there
+// is none or it does not decode (then the request has no token: 401).
+func subprotocolToken(r *http.Request) string {
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(p), wsBearerProtocol)
+			if !ok {
+				continue
+			}
+			tok, err := base64.RawURLEncoding.DecodeString(enc)
+			if err != nil {
+				return ""
+			}
+			return string(tok)
+		}
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -115,7 +117,14 @@ func startTableWorld(t *testing.T) *tableWorld {
 	e := l.Replicas[0].Engine
 	h := api.New(e, tableAuth, logger,
 		api.WithMetrics(l.Replicas[0].Metrics.Handler()),
-		api.WithReadiness(func(context.Context) []string { return nil }))
+		api.WithReadiness(func(context.Context) []string { return nil }),
+		// The pages' routes, served from a stand-in for package web's
+		// files: the table only sends requests the routes refuse.
+		api.WithWeb(http.FileServerFS(fstest.MapFS{
+			"desktop/index.html":   {Data: []byte("<!doctype html><title>desktop</title>")},
+			"wallboard/index.html": {Data: []byte("<!doctype html><title>wallboard</title>")},
+			"assets/tandem.js":     {Data: []byte("export {};")},
+		})))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	w := &tableWorld{lab: l, srv: srv}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,6 +76,10 @@ var badInputTable = []tableRow{
 	{route: "GET /v1/agents/{id}", access: agentOrSupervisor, path: "/v1/agents/a1", unknown: map[string]int{"id": 404}},
 	{route: "GET /v1/agents/{id}/events", access: agentOrSupervisor, path: "/v1/agents/a1/events", upgrade: true},
 	{route: "GET /v1/queues/{name}", access: anyToken, path: "/v1/queues/sales", unknown: map[string]int{"name": 404}},
+	{route: "GET /v1/agents", access: anyToken, path: "/v1/agents"},
+	{route: "GET /v1/queues", access: anyToken, path: "/v1/queues"},
+	{route: "GET /v1/queues/{name}/history", access: anyToken, path: "/v1/queues/sales/history", unknown: map[string]int{"name": 404}},
+	{route: "GET /v1/settings", access: anyToken, path: "/v1/settings"},
 
 	{route: "GET /v1/agents/{id}/call", access: agentOrSupervisor, path: "/v1/agents/a1/call", unknown: map[string]int{"id": 404}},
 	{route: "POST /v1/agents/{id}/call/hold", access: agentOrSupervisor, path: "/v1/agents/a1/call/hold", body: optional, wrongType: `[]`, unknown: map[string]int{"id": 404}},
@@ -103,6 +108,7 @@ var badInputTable = []tableRow{
 
 	{route: "POST /v1/callbacks", access: supervisorOnly, path: "/v1/callbacks", body: required,
 		valid: `{"queue":"sales","number":"+12025550124","name":"Bob"}`, wrongType: `{"queue":"sales","number":12025550124}`, wrongField: "number"},
+	{route: "GET /v1/callbacks", access: supervisorOnly, path: "/v1/callbacks"},
 	{route: "GET /v1/callbacks/{callback}", access: supervisorOnly, path: "/v1/callbacks/$cb", unknown: map[string]int{"callback": 404}},
 	{route: "DELETE /v1/callbacks/{callback}", access: supervisorOnly, path: "/v1/callbacks/$cb", unknown: map[string]int{"callback": 404}},
 	{route: "POST /v1/callbacks/{callback}/variables/{name}/reveal", access: supervisorOnly, path: "/v1/callbacks/$cb/variables/CARD/reveal", body: optional, wrongType: `[]`, unknown: map[string]int{"callback": 404, "name": 404}},
@@ -116,6 +122,14 @@ var badInputTable = []tableRow{
 		valid: `{"reason":"table test"}`, wrongType: `{"reason":false}`, wrongField: "reason", unknown: map[string]int{"conn": 404}},
 	{route: "POST /v1/supervisor/agents/{id}/state", access: supervisorOnly, path: "/v1/supervisor/agents/a2/state", body: required,
 		valid: `{"state":"available","reason":"table test"}`, wrongType: `{"state":"available","reason":"table test","force_end":"yes"}`, wrongField: "force_end", unknown: map[string]int{"id": 404}},
+	{route: "POST /v1/supervisor/agents/{id}/queues", access: supervisorOnly, path: "/v1/supervisor/agents/a2/queues", body: required,
+		valid: `{"queues":["sales"],"reason":"table test"}`, wrongType: `{"queues":"sales","reason":"table test"}`, wrongField: "queues", unknown: map[string]int{"id": 404}},
+
+	// The pages (api.WithWeb): public, GET and HEAD only.
+	{route: "GET /{$}", access: public, path: "/"},
+	{route: "GET /desktop/", access: public, path: "/desktop/"},
+	{route: "GET /wallboard/", access: public, path: "/wallboard/"},
+	{route: "GET /assets/{path...}", access: public, path: "/assets/tandem.js"},
 }
 
 // badIDs are path ids no route may take, each as it is written in the
@@ -145,7 +159,9 @@ type tableCase struct {
 	body   string
 	// chunked sends the body without a Content-Length.
 	chunked bool
-	status  int
+	// protocol, if set, is sent as Sec-WebSocket-Protocol.
+	protocol string
+	status   int
 	// field, if set, is the field the error must name.
 	field string
 	// allow, for a 405, is a method the Allow header must list.
@@ -241,6 +257,7 @@ func (row tableRow) cases(t *testing.T, w *tableWorld) []tableCase {
 		add(tableCase{name: "not a bearer token", token: row.ownToken(wildcards), scheme: "Basic", body: row.valid, status: http.StatusUnauthorized})
 		if row.upgrade {
 			add(tableCase{name: "wrong token in the query", path: path + "?access_token=" + tokWrong, status: http.StatusUnauthorized})
+			add(tableCase{name: "wrong token as a subprotocol", protocol: "tandem, bearer." + base64.RawURLEncoding.EncodeToString([]byte(tokWrong)), status: http.StatusUnauthorized})
 		} else {
 			// Only the WebSocket routes read a token from the URL.
 			add(tableCase{name: "token in the query", path: path + "?access_token=" + row.ownToken(wildcards), body: row.valid, status: http.StatusUnauthorized})
@@ -349,7 +366,9 @@ func wrongMethod(t *testing.T, pattern string) string {
 
 // pathWildcards matches path against pattern segment by segment and
 // returns the value of each wildcard; it fails the test for a row whose
-// path does not fit its pattern.
+// path does not fit its pattern. {$} (the end of the path) and a rest
+// wildcard ({path...}: a file of the pages, not an id; the pages' handler
+// answers for it) are matched but not returned: no id case applies.
 func pathWildcards(t *testing.T, pattern, path string) map[string]string {
 	t.Helper()
 	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
@@ -358,9 +377,15 @@ func pathWildcards(t *testing.T, pattern, path string) map[string]string {
 	}
 	out := map[string]string{}
 	for i, p := range ps {
-		if name, ok := strings.CutPrefix(p, "{"); ok {
+		switch name, ok := strings.CutPrefix(p, "{"); {
+		case p == "{$}":
+			if xs[i] != "" {
+				t.Fatalf("path %s does not fit pattern %s", path, pattern)
+			}
+		case ok && strings.HasSuffix(name, "...}"):
+		case ok:
 			out[strings.TrimSuffix(name, "}")] = xs[i]
-		} else if p != xs[i] {
+		case p != xs[i]:
 			t.Fatalf("path %s does not fit pattern %s", path, pattern)
 		}
 	}
@@ -411,6 +436,9 @@ func (c tableCase) do(t *testing.T, client *http.Client, base string) tableResul
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", cmp.Or(c.scheme, "Bearer")+" "+c.token)
+	}
+	if c.protocol != "" {
+		req.Header.Set("Sec-WebSocket-Protocol", c.protocol)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -214,7 +214,7 @@ func TestCallbackBadInputLeavesCoreUntouched(t *testing.T) {
 		{"register unknown field", "POST", register, `{"digits":"123"}`, 400, "digits"},
 		{"cancel with unknown field", "POST", "/v1/calls/c-7/callback/cancel", `{"why":"x"}`, 400, "why"},
 		{"accept with unknown field", "POST", "/v1/agents/1001/call/callback-accept", `{"now":true}`, 400, "now"},
-		{"wrong method on callbacks", "GET", create, "", 405, ""},
+		{"wrong method on callbacks", "PUT", create, "", 405, ""},
 		{"wrong method on a callback", "PUT", "/v1/callbacks/cb-9", "", 405, ""},
 		{"wrong method on flow", "GET", start, "", 405, ""},
 		{"wrong method on accept", "GET", "/v1/agents/1001/call/callback-accept", "", 405, ""},

@@ -22,9 +22,7 @@ const maxClientFrame = 4 << 10
 // events upgrades to a WebSocket and sends the agent's events, one JSON
 // text frame each, in the order the core delivers them.
 func (s *server) events(w http.ResponseWriter, r *http.Request, id string) {
-	if !isUpgrade(r) {
-		w.Header().Set("Upgrade", "websocket")
-		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
+	if !s.checkSocket(w, r) {
 		return
 	}
 	release, ok := s.openStream(w, r, principalOf(r))
@@ -50,9 +48,7 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 		writeError(w, http.StatusForbidden, "only a supervisor token may read every agent's events", "")
 		return
 	}
-	if !isUpgrade(r) {
-		w.Header().Set("Upgrade", "websocket")
-		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
+	if !s.checkSocket(w, r) {
 		return
 	}
 	release, ok := s.openStream(w, r, who)
@@ -68,6 +64,22 @@ func (s *server) supervisorEvents(w http.ResponseWriter, r *http.Request, who pr
 		return
 	}
 	s.upgrade(ctx, cancel, w, r, events, s.log.With("stream", "supervisor"))
+}
+
+// checkSocket answers a request that cannot become an event socket: not
+// an upgrade (426), or from a page whose origin may not open one (403,
+// see socketOriginAllowed). It reports whether the request may go on.
+func (s *server) checkSocket(w http.ResponseWriter, r *http.Request) bool {
+	if !isUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		writeError(w, http.StatusUpgradeRequired, "websocket upgrade required", "")
+		return false
+	}
+	if !s.socketOriginAllowed(r) {
+		writeError(w, http.StatusForbidden, "a page of this origin may not open the event socket: list it in http.allowed_origins", "")
+		return false
+	}
+	return true
 }
 
 // openStream counts a stream for who against its cap (WithLimits,
@@ -96,9 +108,15 @@ func (s *server) openStream(w http.ResponseWriter, r *http.Request, who principa
 // upgrade completes the WebSocket handshake and streams events on it.
 func (s *server) upgrade(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, events <-chan acd.AgentEvent, log *slog.Logger) {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		// No Origin check: callers authenticate with a bearer token, not a
-		// cookie, so a foreign page gains nothing by connecting.
-		InsecureSkipVerify: true,
+		// A browser that offered the token as a subprotocol is answered
+		// with "tandem", never with the token's; a client that offered
+		// none gets none.
+		Subprotocols: []string{wsProtocol},
+		// Pages of this replica's origin, and of the listed ones
+		// (http.allowed_origins, cors.go); a client that sends no Origin
+		// (not a browser) is not asked. The token authenticates anyway;
+		// this keeps pages of other sites off the socket.
+		OriginPatterns: s.wsOrigins,
 	})
 	if err != nil {
 		// Accept has answered the request itself.

@@ -12,13 +12,18 @@ import (
 	"github.com/tandem-cc/tandem/config"
 )
 
-// guard authenticates the request and passes the caller on. Only the
-// WebSocket route takes the token from ?access_token= (browsers cannot set
-// headers on a WebSocket); elsewhere a token in the URL is ignored, since
-// URLs end up in proxies' logs.
+// guard authenticates the request and passes the caller on. Browsers
+// cannot set headers on a WebSocket, so the WebSocket routes (queryToken)
+// also take the token from the offered subprotocols ("tandem" and
+// "bearer.<base64url of the token>", see subprotocolToken) or from
+// ?access_token=, in that order after the Authorization header; elsewhere
+// a token anywhere else is ignored, since URLs end up in proxies' logs.
 func (s *server) guard(queryToken bool, h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := bearer(r)
+		if tok == "" && queryToken {
+			tok = subprotocolToken(r)
+		}
 		if tok == "" && queryToken {
 			tok = r.URL.Query().Get("access_token")
 		}

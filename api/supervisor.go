@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"unicode"
 	"unicode/utf8"
@@ -20,6 +21,10 @@ import (
 type SupervisorCore interface {
 	ForceEnd(ctx context.Context, conn, who, reason string) (acd.ForceEndResult, error)
 	ForceAgentState(ctx context.Context, agent string, state agents.State, idleReason, reason, who string, forceEnd bool) (acd.ForceAgentResult, error)
+	// SetAgentQueues gives a logged-in agent these queues (routing follows
+	// at once, the state stays); a queue not configured is a
+	// *errs.FieldError "queues", a logged-out agent an illegal transition.
+	SetAgentQueues(ctx context.Context, agent string, queues []string, reason, who string) (agents.Agent, error)
 }
 
 // maxNote bounds the reason a supervisor gives (it goes to the audit).
@@ -29,6 +34,7 @@ const maxNote = 256
 func (s *server) supervisorRoutes(mux *http.ServeMux) {
 	s.route(mux, "POST", "/v1/supervisor/interactions/{conn}/end", s.supervisorAs(s.forceEnd))
 	s.route(mux, "POST", "/v1/supervisor/agents/{id}/state", s.supervisorAs(s.forceAgentState))
+	s.route(mux, "POST", "/v1/supervisor/agents/{id}/queues", s.supervisorAs(s.setAgentQueues))
 }
 
 // supervisorAs authenticates a supervisor token and passes its identity
@@ -158,4 +164,54 @@ func (s *server) forceAgentState(w http.ResponseWriter, r *http.Request, sc Supe
 	}
 	s.log.InfoContext(r.Context(), "agent state forced", "agent_id", id, "who", who, "state", req.State)
 	writeJSON(w, http.StatusOK, res)
+}
+
+// setQueuesRequest is the body of POST /v1/supervisor/agents/{id}/queues.
+type setQueuesRequest struct {
+	Queues []string `json:"queues"`
+	Reason string   `json:"reason"`
+}
+
+// validate checks the list's shape; whether each queue is configured is
+// the core's call. Every refusal of the list names "queues", the field
+// the client wrote, with the position in the message.
+func (q setQueuesRequest) validate() error {
+	switch {
+	case len(q.Queues) == 0:
+		return badField("queues", "at least one queue is required")
+	case len(q.Queues) > maxQueues:
+		return badField("queues", "at most 32 queues")
+	}
+	seen := make(map[string]bool, len(q.Queues))
+	for i, name := range q.Queues {
+		switch {
+		case !config.ValidQueueName(name):
+			return badField("queues", fmt.Sprintf("queue %d: a queue name is 1-64 characters of A-Z a-z 0-9 _ -", i))
+		case seen[name]:
+			return badField("queues", fmt.Sprintf("queue %d: %s is named twice", i, name))
+		}
+		seen[name] = true
+	}
+	return checkNote(q.Reason)
+}
+
+// setAgentQueues answers POST /v1/supervisor/agents/{id}/queues with the
+// agent as GET /v1/agents/{id} shows it.
+func (s *server) setAgentQueues(w http.ResponseWriter, r *http.Request, sc SupervisorCore, who string) {
+	id := r.PathValue("id")
+	if !config.ValidAgentID(id) {
+		s.fail(w, r, badField("id", config.AgentIDRule))
+		return
+	}
+	var req setQueuesRequest
+	if !s.readRequest(w, r, &req) {
+		return
+	}
+	a, err := sc.SetAgentQueues(r.Context(), id, req.Queues, req.Reason, who)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "agent queues set", "agent_id", id, "who", who, "queues", req.Queues)
+	writeJSON(w, http.StatusOK, a)
 }

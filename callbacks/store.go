@@ -465,6 +465,59 @@ func (s *Store) Waiting(ctx context.Context, queue string) ([]Callback, error) {
 	return out, nil
 }
 
+// Live returns the queue's live callbacks, those not over yet (pending,
+// or dialing: held by a node, waiting for an agent or being dialled),
+// oldest request first. They are the queue's merge index (one live
+// callback per number), read in one pipeline.
+func (s *Store) Live(ctx context.Context, queue string) ([]Callback, error) {
+	ids, err := s.rdb.HVals(ctx, s.keys.PendingIndex(queue)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("live callbacks of %s: %w", queue, err)
+	}
+	out := make([]Callback, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.keys.Callback(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("live callbacks of %s: %w", queue, err)
+	}
+	for _, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			continue // finished and expired between the two reads
+		}
+		cb, err := fromMap(m)
+		if err != nil {
+			return nil, err
+		}
+		if !cb.State.Terminal() {
+			out = append(out, cb)
+		}
+	}
+	slices.SortFunc(out, func(a, b Callback) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// LiveCount is how many live callbacks the queue has (Live's length, in
+// one command).
+func (s *Store) LiveCount(ctx context.Context, queue string) (int64, error) {
+	n, err := s.rdb.HLen(ctx, s.keys.PendingIndex(queue)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("live callbacks of %s: %w", queue, err)
+	}
+	return n, nil
+}
+
 // NextDue returns the due time of the earliest pending callback, false if
 // none: a scheduler sleeps until then (or until woken) instead of polling.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {

@@ -743,3 +743,50 @@ func TestReclaimLeavesAStartedDialToALiveNode(t *testing.T) {
 		t.Fatalf("a dial lapsed ten leases ago was left: %v", ids)
 	}
 }
+
+// TestLiveListsTheCallbacksNotOverOldestFirst: a queue's live callbacks
+// are the pending and the dialing ones, oldest request first; a
+// cancelled one, and another queue's, are not among them.
+func TestLiveListsTheCallbacksNotOverOldestFirst(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var made []Callback
+	for _, n := range []string{"+12025550101", "+12025550102", "+12025550103"} {
+		cb := mustCreate(t, s, Request{Queue: "sales", Number: n})
+		made = append(made, cb)
+		waitRedisPast(t, s, cb.Created) // the next one is strictly younger
+	}
+	mustCreate(t, s, Request{Queue: "support", Number: "+12025550104"})
+	// A request for a number the queue has a live callback for is merged:
+	// still three.
+	if _, merged, err := s.Create(ctx, Request{Queue: "sales", Number: "+12025550103"}); err != nil || !merged {
+		t.Fatalf("merge: %v %v", merged, err)
+	}
+	if got := claimOne(t, s, "n1", time.Minute); got.ID != made[0].ID {
+		t.Fatalf("claimed %s, want the oldest, %s", got.ID, made[0].ID)
+	}
+	if _, err := s.Cancel(ctx, made[1].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	live, err := s.Live(ctx, "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, cb := range live {
+		got = append(got, cb.ID+" "+cb.Status())
+	}
+	want := []string{made[0].ID + " queued", made[2].ID + " pending"}
+	if !slices.Equal(got, want) {
+		t.Errorf("live callbacks of sales %q, want %q", got, want)
+	}
+	for q, want := range map[string]int64{"sales": 2, "support": 1, "nobody": 0} {
+		if n, err := s.LiveCount(ctx, q); err != nil || n != want {
+			t.Errorf("live count of %s: %d %v, want %d", q, n, err, want)
+		}
+	}
+	if live, err := s.Live(ctx, "nobody"); err != nil || len(live) != 0 {
+		t.Errorf("live callbacks of a queue without any: %v %v", live, err)
+	}
+}

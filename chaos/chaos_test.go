@@ -1,9 +1,14 @@
-// Package chaos is the chaos test of issue 10: three Tandem replicas as
-// separate `tandem serve` processes (built once from ./cmd/tandem), one
-// real redis-server, and the ARI simulator served over HTTP by the test.
-// A few hundred calls come in over the three replicas' applications
-// (through the README's dialplan fallback), agents log in and answer,
-// hold, resume and transfer through the API of any serving replica,
+// Package chaos is the chaos test of issue 10, with the FreeSWITCH of
+// issue 12 in the mix: three Tandem replicas as separate `tandem serve`
+// processes (built once from ./cmd/tandem), one real redis-server, and two
+// PBX nodes served by the test, the ARI simulator over HTTP (ast1) and the
+// event-socket simulator over TCP (fs1), joined by a trunk each way; every
+// replica drives both. A few hundred calls come in on both nodes over the
+// three replicas' applications (on the Asterisk through the README's
+// dialplan fallback, on the FreeSWITCH parked with tandem_app set round
+// robin), agents on both nodes log in and answer (through the trunk when
+// the caller is on the other node), hold, resume and transfer through the
+// API of any serving replica,
 // callbacks are registered in queue and through the API; meanwhile
 // replicas are killed (SIGKILL) and restarted, paused (SIGSTOP) past their
 // lease and resumed, stopped (SIGTERM) and restarted, at moments drawn
@@ -179,6 +184,7 @@ func runScenario(t *testing.T, bin string, sc scenario, seed, idx uint64) {
 	calls := checkInteractionsTerminal(t, rctx, w, legs, ch.unseenLegs())
 	checkPBXEmpty(t, rctx, w)
 	checkPBXOffers(t, w)
+	cross := checkCrossing(t, w, legs)
 	checkAgentsFree(t, rctx, w)
 	cbs := checkCallbacks(t, rctx, w)
 	slow := w.stopAll(termBound)
@@ -188,7 +194,8 @@ func runScenario(t *testing.T, bin string, sc scenario, seed, idx uint64) {
 
 	f := ch.figures()
 	t.Logf("FIGURES %s (seed %d): %.1fs to rest", sc.name, seed, rest.Seconds())
-	t.Logf("  calls        placed %d, refused by every replica %d, reached Tandem %d", n.placed, n.refused, len(legs))
+	t.Logf("  calls        placed %d (%d on %s), refused by every replica %d, reached Tandem %d; talked across the trunks %s→%s %d, %s→%s %d",
+		n.placed, n.placedFS, fsNode, n.refused, len(legs), astNode, fsNode, cross.astToFS, fsNode, astNode, cross.fsToAst)
 	t.Logf("  outcome      answered %d, abandoned %d, failed %d, left for a callback %d, offers %d, RONAs %d; left a paused seat unseen %d",
 		calls.answered, calls.abandoned, calls.failed, calls.ended, hist.offers, hist.ronas, len(calls.unseen))
 	t.Logf("  agents       holds %d, resumes %d, transfers %d, wrap-up codes %d, made available after RONA %d",
@@ -200,6 +207,8 @@ func runScenario(t *testing.T, bin string, sc scenario, seed, idx uint64) {
 		f.kills, f.stops, f.terms, f.slowestTerm.Round(time.Millisecond), f.holderChanges, f.gaps)
 	t.Logf("  recovery     max time to recover %v over %d actions; not recovered within %v: %d %v",
 		f.maxRecover.Round(time.Millisecond), len(f.recoveries), recoverBound, len(f.unrecovered), f.unrecovered)
+	t.Logf("  seats        live calls of the victims at the actions %d (%d on %s); %s callers that came for a victim's seat before it recovered %d",
+		f.ownedAtAction, f.ownedFSAtAction, fsNode, fsNode, f.fsWaitedForSeat)
 	for _, e := range f.errors {
 		t.Errorf("chaos: %s", e)
 	}
@@ -226,10 +235,16 @@ type chaosFigures struct {
 	kills, stops, terms int
 	slowestTerm         time.Duration
 	holderChanges, gaps int
-	recoveries          []time.Duration
-	maxRecover          time.Duration
-	unrecovered         []string
-	errors              []string
+	// ownedAtAction: the victims' live calls at the actions, of them
+	// ownedFSAtAction on the FreeSWITCH; fsWaitedForSeat: callers that
+	// came in on the FreeSWITCH for a victim's seat between the action
+	// and its recovery (parked, with no fallback, until the seat was
+	// served again).
+	ownedAtAction, ownedFSAtAction, fsWaitedForSeat int
+	recoveries                                      []time.Duration
+	maxRecover                                      time.Duration
+	unrecovered                                     []string
+	errors                                          []string
 }
 
 func (c *chaos) note(f func(*chaosFigures)) {
@@ -373,7 +388,8 @@ func (c *chaos) do(ctx context.Context, a action, victim *replica, rng *rand.Ran
 
 // startRecovery snapshots the victim's seat before the action and watches,
 // in the background, until the seat is served again: its application has
-// a socket at the PBX, its lease exists and is not held by a paused
+// a socket at the Asterisk, every caller parked on the FreeSWITCH for it
+// is known to Tandem (a driver for the seat is reading fs1), its lease exists and is not held by a paused
 // process (the victim has been continued, or the lease changed hands), and
 // every call it owned that was live at the action has moved on (another
 // state, or over). It records the time that took, or that it did not
@@ -383,14 +399,19 @@ func (c *chaos) startRecovery(ctx context.Context, a action, victim *replica) {
 	at := time.Now()
 	lease, _ := w.rdb.Get(ctx, w.keys.ReplicaAlive(victim.node)).Result()
 	owned := map[string]string{}
+	ownedFS := 0
 	if ixs, err := allInteractions(ctx, w); err == nil {
 		for _, ix := range ixs {
 			if ix.Owner == victim.node && !ix.Terminal() {
 				owned[ix.ConnectionID] = ix.State
+				if _, ok := w.fs.Channel(ix.CallerLeg); ok {
+					ownedFS++
+				}
 			}
 		}
 	}
-	label := fmt.Sprintf("%s of %s at +%v with %d live calls", a, victim.node, at.Sub(c.leases.began).Round(time.Millisecond), len(owned))
+	c.note(func(f *chaosFigures) { f.ownedAtAction += len(owned); f.ownedFSAtAction += ownedFS })
+	label := fmt.Sprintf("%s of %s at +%v with %d live calls (%d on %s)", a, victim.node, at.Sub(c.leases.began).Round(time.Millisecond), len(owned), ownedFS, fsNode)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -399,7 +420,9 @@ func (c *chaos) startRecovery(ctx context.Context, a action, victim *replica) {
 			ok, reason := seatServed(ctx, w, victim, lease, owned)
 			if ok {
 				took := time.Since(at)
+				waited := c.fsCallersSince(victim.app, at)
 				c.note(func(f *chaosFigures) {
+					f.fsWaitedForSeat += waited
 					f.recoveries = append(f.recoveries, took)
 					f.maxRecover = max(f.maxRecover, took)
 				})
@@ -422,6 +445,9 @@ func (c *chaos) startRecovery(ctx context.Context, a action, victim *replica) {
 func seatServed(ctx context.Context, w *world, victim *replica, leaseBefore string, owned map[string]string) (bool, string) {
 	if a, ok := w.sim.App(victim.app); !ok || !a.Active {
 		return false, "application " + victim.app + " has no socket"
+	}
+	if n, err := unknownFSCallers(ctx, w, victim.app); err != nil || n > 0 {
+		return false, fmt.Sprintf("%d callers parked on %s for %s unknown to Tandem (%v)", n, fsNode, victim.app, err)
 	}
 	lease, err := w.rdb.Get(ctx, w.keys.ReplicaAlive(victim.node)).Result()
 	switch {
@@ -447,6 +473,49 @@ func seatServed(ctx context.Context, w *world, victim *replica, leaseBefore stri
 		return false, fmt.Sprintf("%d of its %d calls have not moved", stuck, len(owned))
 	}
 	return true, ""
+}
+
+// unknownFSCallers counts the callers on the FreeSWITCH for app (its
+// tandem_app) still waiting without an interaction: FreeSWITCH has no
+// fallback, such a caller waits parked until a process hosting the seat
+// reads the event socket for app and takes it.
+func unknownFSCallers(ctx context.Context, w *world, app string) (int, error) {
+	var waiting []string
+	for _, v := range w.fs.Channels() {
+		if v.App == app && v.Endpoint == "" && !v.HungUp {
+			waiting = append(waiting, v.ID)
+		}
+	}
+	if len(waiting) == 0 {
+		return 0, nil
+	}
+	ixs, err := allInteractions(ctx, w)
+	if err != nil {
+		return 0, err
+	}
+	known := map[string]bool{}
+	for _, ix := range ixs {
+		known[ix.CallerLeg] = true
+	}
+	n := 0
+	for _, id := range waiting {
+		if !known[id] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// fsCallersSince counts the callers (live or gone) that came in on the
+// FreeSWITCH for app since at.
+func (c *chaos) fsCallersSince(app string, at time.Time) int {
+	n := 0
+	for _, leg := range c.legs() {
+		if v, ok := c.w.fs.Channel(leg); ok && v.App == app && v.Created.After(at) {
+			n++
+		}
+	}
+	return n
 }
 
 // leaseWatch polls the three seats' leases and counts how often a lease
@@ -501,7 +570,8 @@ func (l *leaseWatch) counts() (changes, gaps int) {
 }
 
 // watchPause notes, at the moment the paused victim's seat changes hands
-// (its lease is no longer the paused process's), the callers that entered
+// (its lease is no longer the paused process's, or it resumes after its
+// lease expired), the callers that entered
 // the victim's application since the pause and have hung up already. No
 // process of Tandem can know them, by Asterisk's design (ARCHITECTURE §9,
 // trace 14): the only copy of their StasisStart and hang-up went to the
@@ -510,7 +580,11 @@ func (l *leaseWatch) counts() (changes, gaps int) {
 // holder's socket gets no replay, and GET /applications no longer lists a
 // channel that is gone. They are counted apart (checkInteractionsTerminal)
 // instead of as calls without an interaction. A caller still in the
-// application then is the next holder's to take (ari reportUnseen).
+// application then is the next holder's to take (ari reportUnseen). On
+// the FreeSWITCH it is the same: the paused process's event socket was
+// the only one filtering on the seat's tandem_app, and the next holder's
+// driver reads `show channels`, which no longer lists a caller that hung
+// up; one still parked is the next holder's to take.
 func (c *chaos) watchPause(ctx context.Context, victim *replica, leaseBefore string, stopped time.Time) {
 	c.wg.Add(1)
 	go func() {
@@ -523,9 +597,21 @@ func (c *chaos) watchPause(ctx context.Context, victim *replica, leaseBefore str
 			victim.mu.Lock()
 			paused := victim.paused
 			victim.mu.Unlock()
-			if !paused || ctx.Err() != nil || time.Since(stopped) > recoverBound {
+			if !paused && err == nil && lease == leaseBefore {
 				// Resumed still holding its seat: it reads its socket
 				// and knows every caller; nobody is unseen.
+				return
+			}
+			if !paused {
+				// Resumed after its lease expired with nobody claiming
+				// the seat yet: the process reads its socket fenced and
+				// takes the seat back under a new token, whose read of
+				// the application finds only the callers still there.
+				// Those who came and left during the pause were seen by
+				// no process that could record them, as at a takeover.
+				break
+			}
+			if ctx.Err() != nil || time.Since(stopped) > recoverBound {
 				return
 			}
 			select {
@@ -536,6 +622,9 @@ func (c *chaos) watchPause(ctx context.Context, victim *replica, leaseBefore str
 		var left []string
 		for _, leg := range c.legs() {
 			v, ok := c.w.sim.Channel(leg)
+			if !ok {
+				v, ok = c.w.fs.Channel(leg)
+			}
 			if ok && v.App == victim.app && v.HungUp && v.Created.After(stopped) {
 				left = append(left, leg)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-cc/tandem/acd"
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // The end-of-scenario checks. Each reads the outcome where it is recorded
@@ -294,7 +295,7 @@ func checkInteractionsTerminal(t *testing.T, ctx context.Context, w *world, legs
 		case unseen[leg]:
 			f.unseen = append(f.unseen, leg)
 		default:
-			f.unaccounted = append(f.unaccounted, leg)
+			f.unaccounted = append(f.unaccounted, legDetail(w, leg))
 		}
 	}
 	t.Logf("interactions: %d (answered %d, abandoned %d, failed %d, ended unanswered %d, callbacks %d); not terminal %d; calls without one %d (and %d that left a paused seat before its takeover)",
@@ -308,7 +309,25 @@ func checkInteractionsTerminal(t *testing.T, ctx context.Context, w *world, legs
 	return f
 }
 
-// pbxLeft lists the channels and bridges the PBX still has, over ARI.
+// legDetail names a caller leg with what its PBX says of it: the node,
+// the application it was for, when it came in, how it ended.
+func legDetail(w *world, leg string) string {
+	node := fsNode
+	v, ok := w.fs.Channel(leg)
+	if !ok {
+		node = astNode
+		v, ok = w.sim.Channel(leg)
+	}
+	if !ok {
+		return leg
+	}
+	return fmt.Sprintf("%s (%s, for %s, came in %s, state %s, hung up %v cause %d)", leg, node, v.App, v.Created.Format("15:04:05.000"), v.State, v.HungUp, v.Cause)
+}
+
+// pbxLeft lists the channels and bridges both PBX nodes still have: the
+// Asterisk's over ARI, as an operator would ask it; the FreeSWITCH's from
+// the simulator (its live channels, which is what `show channels` lists;
+// it has no persistent bridges). Each channel names its node first.
 func pbxLeft(ctx context.Context, w *world) (chans, bridges []string, err error) {
 	var cs []struct {
 		ID     string `json:"id"`
@@ -337,7 +356,10 @@ func pbxLeft(ctx context.Context, w *world) (chans, bridges []string, err error)
 		return nil, nil, fmt.Errorf("ari bridges: %w", err)
 	}
 	for _, c := range cs {
-		chans = append(chans, fmt.Sprintf("%s %s %s %s(%s)", c.ID, c.Name, c.State, c.Dialpl.AppName, c.Dialpl.AppData))
+		chans = append(chans, fmt.Sprintf("%s %s %s %s %s(%s)", astNode, c.ID, c.Name, c.State, c.Dialpl.AppName, c.Dialpl.AppData))
+	}
+	for _, v := range w.fs.Channels() {
+		chans = append(chans, fmt.Sprintf("%s %s %s %s tandem_app=%s%s", fsNode, v.ID, v.Name, v.State, v.App, describe(ctx, w, v.Vars["TANDEM_CONNECTION_ID"])))
 	}
 	for _, x := range bs {
 		bridges = append(bridges, fmt.Sprintf("%s with %v%s", x.ID, x.Channels, describe(ctx, w, x.ID)))
@@ -348,6 +370,9 @@ func pbxLeft(ctx context.Context, w *world) (chans, bridges []string, err error)
 // describe says which interaction a PBX object named after one (a bridge
 // is named after its call's connection id) belongs to, if any.
 func describe(ctx context.Context, w *world, id string) string {
+	if id == "" {
+		return ""
+	}
 	ix, err := w.store.Interaction(ctx, id)
 	if err != nil {
 		return ""
@@ -360,46 +385,164 @@ func describe(ctx context.Context, w *world, id string) string {
 }
 
 // checkPBXEmpty: once every caller has hung up, no channel and no bridge
-// is left at the PBX. Snoop channels are channels (GET /channels lists
+// is left on either node. Snoop channels are channels (GET /channels lists
 // them, named Snoop/…), counted apart in the log; a live recording always
 // records a channel or a bridge and ends with it, so none can be left
-// when neither is (ARI has no list of live recordings to ask).
+// when neither is (ARI has no list of live recordings to ask). The
+// FreeSWITCH simulator also says which recordings and three_way sessions
+// it still runs; none may be left either.
 func checkPBXEmpty(t *testing.T, ctx context.Context, w *world) (chans, bridges int) {
 	t.Helper()
 	cs, bs, err := pbxLeft(ctx, w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	snoops := 0
+	snoops, onFS := 0, 0
 	for _, c := range cs {
-		if _, name, _ := strings.Cut(c, " "); strings.HasPrefix(name, "Snoop/") {
+		f := strings.Fields(c)
+		if len(f) > 2 && strings.HasPrefix(f[2], "Snoop/") {
 			snoops++
 		}
+		if f[0] == fsNode {
+			onFS++
+		}
 	}
-	t.Logf("PBX: %d channels (%d of them snoops) and %d bridges left", len(cs), snoops, len(bs))
+	fsLeft := w.fs.Leftovers()
+	var fsMedia []string
+	for _, r := range fsLeft.Recordings {
+		fsMedia = append(fsMedia, fmt.Sprintf("recording %s of %s", r.Name, r.Target))
+	}
+	for _, v := range fsLeft.Snoops {
+		fsMedia = append(fsMedia, fmt.Sprintf("three_way of %s %s", v.ID, v.Name))
+	}
+	t.Logf("PBX: %d channels (%d of them snoops, %d on %s) and %d bridges left; %s: %d recordings or three_way sessions left",
+		len(cs), snoops, onFS, fsNode, len(bs), fsNode, len(fsMedia))
 	if len(cs) > 0 {
 		t.Errorf("channels left at the PBX: %d: %s", len(cs), examples(cs))
 	}
 	if len(bs) > 0 {
 		t.Errorf("bridges left at the PBX: %d: %s", len(bs), examples(bs))
 	}
+	if len(fsMedia) > 0 {
+		t.Errorf("recordings or three_way sessions left on %s: %d: %s", fsNode, len(fsMedia), examples(fsMedia))
+	}
 	return len(cs), len(bs)
 }
 
-// checkPBXOffers is the PBX's side of "one call, one agent": the
-// simulator counts every agent leg rung for a call that already had a
-// live one, and every leg rung to a phone already on a call.
+// checkPBXOffers is the PBX's side of "one call, one agent", on each
+// node: the simulator counts every agent leg rung for a call that already
+// had a live one, and every leg rung to a phone already on a call. (An
+// agent rung on both nodes at once, natively and through a trunk, is the
+// history's to see: replay finds an agent holding two calls.)
 func checkPBXOffers(t *testing.T, w *world) {
 	t.Helper()
-	st := w.sim.Stats()
-	t.Logf("PBX: %d calls placed, %d failed Stasis everywhere, %d bridged, %d abandoned by patience, %d originates, %d double offers, %d agents rung twice",
-		st.CallsPlaced, st.CallsFailed, st.CallsBridged, st.CallsAbandoned, st.Originates, st.DoubleOffers, st.AgentsWithTwoCalls)
-	if st.DoubleOffers > 0 {
-		t.Errorf("PBX: %d agent legs rung for a call that already had one", st.DoubleOffers)
+	for _, n := range []struct {
+		node string
+		st   pbxsim.Stats
+	}{{astNode, w.sim.Stats()}, {fsNode, w.fs.Stats()}} {
+		st := n.st
+		t.Logf("PBX %s: %d calls placed, %d failed Stasis everywhere, %d bridged, %d abandoned by patience, %d originates, %d double offers, %d agents rung twice",
+			n.node, st.CallsPlaced, st.CallsFailed, st.CallsBridged, st.CallsAbandoned, st.Originates, st.DoubleOffers, st.AgentsWithTwoCalls)
+		if st.DoubleOffers > 0 {
+			t.Errorf("PBX %s: %d agent legs rung for a call that already had one", n.node, st.DoubleOffers)
+		}
+		if st.AgentsWithTwoCalls > 0 {
+			t.Errorf("PBX %s: %d agent legs rung to a phone already on a call", n.node, st.AgentsWithTwoCalls)
+		}
 	}
-	if st.AgentsWithTwoCalls > 0 {
-		t.Errorf("PBX: %d agent legs rung to a phone already on a call", st.AgentsWithTwoCalls)
+}
+
+// crossFigures is what checkCrossing found.
+type crossFigures struct {
+	astToFS, fsToAst, sameNode int // callers who talked with an agent, by way
+	wrongNode                  []string
+}
+
+// checkCrossing: calls crossed the nodes both ways, and every agent leg
+// was rung where the agent is: on its own node natively, or on the
+// caller's node through the trunk to the agent's. What the PBX saw
+// counts: the legs each caller shared media with, and every endpoint
+// each simulator was asked to ring (a number no agent has is a customer's,
+// dialled on the Asterisk).
+func checkCrossing(t *testing.T, w *world, legs []string) crossFigures {
+	t.Helper()
+	var f crossFigures
+	// kind reads an endpoint rung on node: "native" or "trunk" with the
+	// agent index, or "" when it is no agent's.
+	kind := func(node, ep string) (string, int) {
+		var ext string
+		var trunk bool
+		switch {
+		case node == astNode && strings.HasSuffix(ep, "@"+fsNode):
+			ext, trunk = strings.TrimSuffix(strings.TrimPrefix(ep, "PJSIP/"), "@"+fsNode), true
+		case node == astNode:
+			ext = strings.TrimPrefix(ep, "PJSIP/")
+		case strings.HasPrefix(ep, "sofia/gateway/"+astNode+"/"):
+			ext, trunk = strings.TrimPrefix(ep, "sofia/gateway/"+astNode+"/"), true
+		default:
+			ext = strings.TrimPrefix(ep, "user/")
+		}
+		i := agentIndex(ext)
+		switch {
+		case i < 0:
+			return "", -1
+		case trunk:
+			return "trunk", i
+		}
+		return "native", i
 	}
+	for _, n := range []struct {
+		node string
+		st   pbxsim.Stats
+	}{{astNode, w.sim.Stats()}, {fsNode, w.fs.Stats()}} {
+		for ep, count := range n.st.OriginatesByEndpoint {
+			k, i := kind(n.node, ep)
+			switch {
+			case k == "" && n.node == astNode && strings.HasPrefix(ep, "PJSIP/+"):
+				// a customer's number (a callback)
+			case k == "":
+				f.wrongNode = append(f.wrongNode, fmt.Sprintf("%s rang %s (%d times), no agent's phone", n.node, ep, count))
+			case k == "native" && agentNode(i) != n.node, k == "trunk" && agentNode(i) == n.node:
+				f.wrongNode = append(f.wrongNode, fmt.Sprintf("%s rang agent %s (on %s) at %s (%d times)", n.node, agentID(i), agentNode(i), ep, count))
+			}
+		}
+	}
+	for _, leg := range legs {
+		node, peers, view := astNode, w.sim.BridgedWith(leg), w.sim.Channel
+		if _, ok := w.fs.Channel(leg); ok {
+			node, peers, view = fsNode, w.fs.BridgedWith(leg), w.fs.Channel
+		}
+		crossed, native := false, false
+		for _, p := range peers {
+			v, ok := view(p)
+			if !ok {
+				continue
+			}
+			switch k, _ := kind(node, v.Endpoint); k {
+			case "trunk":
+				crossed = true
+			case "native":
+				native = true
+			}
+		}
+		switch {
+		case crossed && node == astNode:
+			f.astToFS++
+		case crossed:
+			f.fsToAst++
+		case native:
+			f.sameNode++
+		}
+	}
+	t.Logf("crossing: callers who talked with an agent on their own node %d, through the trunk %s→%s %d, %s→%s %d; legs rung on the wrong node %d",
+		f.sameNode, astNode, fsNode, f.astToFS, fsNode, astNode, f.fsToAst, len(f.wrongNode))
+	if len(f.wrongNode) > 0 {
+		t.Errorf("agent legs rung on the wrong node: %d: %s", len(f.wrongNode), examples(f.wrongNode))
+	}
+	if f.astToFS == 0 || f.fsToAst == 0 {
+		t.Errorf("calls did not cross the nodes both ways: %s→%s %d, %s→%s %d", astNode, fsNode, f.astToFS, fsNode, astNode, f.fsToAst)
+	}
+	return f
 }
 
 // checkAgentsFree: no agent is left reserved, ringing or connected.
@@ -493,8 +636,8 @@ func liveCallbacks(ctx context.Context, w *world) (int64, error) {
 }
 
 // settled says whether the world has come to rest: every call placed,
-// every interaction terminal, no callback live, no channel at the PBX, no
-// agent on a call.
+// every interaction terminal, no callback live, no channel on either PBX
+// node, no agent on a call.
 func settled(ctx context.Context, w *world, tr *traffic) (bool, string) {
 	_, _, placed := tr.snapshot()
 	if !placed {

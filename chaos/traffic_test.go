@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
-// agentCount agents log in through the API, each on both queues.
+// agentCount agents log in through the API, each on both queues: the
+// even ones on the Asterisk, the odd ones on the FreeSWITCH.
 const agentCount = 16
 
 // span is a uniform range of durations.
@@ -43,7 +45,7 @@ type traffic struct {
 	sc scenario
 
 	mu     sync.Mutex
-	legs   []string // caller legs that reached a replica
+	legs   []string // caller legs that reached a replica (on either node)
 	n      counts
 	placed bool // every call has been placed
 }
@@ -51,6 +53,7 @@ type traffic struct {
 // counts are what the traffic did, for the figures.
 type counts struct {
 	placed, refused                  int // calls, and those no application took
+	placedFS                         int // of placed, those that came in on the FreeSWITCH
 	dialogCallbacks, webCallbacks    int // callbacks asked for in queue (digits) and through the API
 	holds, resumes, transfers        int // accepted API actions
 	wrapups, supervisorAvail         int
@@ -69,9 +72,33 @@ func (tr *traffic) snapshot() (counts, []string, bool) {
 	return tr.n, append([]string(nil), tr.legs...), tr.placed
 }
 
-// agentID and endpoint name agent i.
-func agentID(i int) string  { return fmt.Sprintf("%d", 2001+i) }
-func endpoint(i int) string { return "PJSIP/" + agentID(i) }
+// agentID and endpoint name agent i; agentNode is the node its phone is
+// on.
+func agentID(i int) string { return fmt.Sprintf("%d", 2001+i) }
+
+func agentNode(i int) string {
+	if i%2 == 1 {
+		return fsNode
+	}
+	return astNode
+}
+
+func endpoint(i int) string {
+	if agentNode(i) == fsNode {
+		return fsNode + "/user/" + agentID(i)
+	}
+	return astNode + "/PJSIP/" + agentID(i)
+}
+
+// agentIndex is the i of agent id, or -1.
+func agentIndex(id string) int {
+	for i := range agentCount {
+		if agentID(i) == id {
+			return i
+		}
+	}
+	return -1
+}
 
 // api sends a request to a serving replica picked at random, and counts
 // what went wrong; it returns the status (0 when none answered).
@@ -110,20 +137,35 @@ func (tr *traffic) login(ctx context.Context, rng *rand.Rand) error {
 
 // drawPhone gives agent i's phone fresh ring and talk times (the
 // simulator reads them when the next leg is rung); a third of the time
-// the agent talks until the customer hangs up.
+// the agent talks until the customer hangs up. The phone answers on its
+// own node and through the trunk from the other one, which is how a
+// caller on the other node reaches it (the two simulators are not
+// joined: the trunk leg is the agent's phone on the caller's node).
 func (tr *traffic) drawPhone(rng *rand.Rand, i int) {
 	p := pbxsim.Phone{Mode: pbxsim.Answer, RingFor: ringFor.draw(rng)}
 	if rng.IntN(3) > 0 {
 		p.TalkFor = talkFor.draw(rng)
 	}
-	tr.w.sim.SetPhone(endpoint(i), p)
+	exten := agentID(i)
+	if agentNode(i) == fsNode {
+		tr.w.fs.SetPhone("user/"+exten, p)
+		tr.w.sim.SetPhone(strings.ReplaceAll(trunkToFS, "{exten}", exten), p)
+		return
+	}
+	tr.w.sim.SetPhone("PJSIP/"+exten, p)
+	tr.w.fs.SetPhone(strings.ReplaceAll(trunkToAst, "{exten}", exten), p)
 }
 
-// callers places the scenario's calls at its rate. Call k comes in on the
-// trunk of replica k mod 3 and follows the README's dialplan: that
-// replica's application, then the next ones. Some callers ask for a
-// callback in queue (1, then # for their own number), and every tenth
-// call a web callback is requested through the API.
+// callers places the scenario's calls at its rate. Odd calls come in on
+// the FreeSWITCH, even ones on the Asterisk. On the Asterisk, call k
+// follows the README's dialplan from replica k mod 3's application: that
+// application, then the next ones. On the FreeSWITCH, the README's
+// dialplan sets tandem_app to replica k mod 3's application and parks the
+// call: there is no fallback, a call for a dead replica waits parked
+// until a survivor hosts its seat. Some callers ask for a callback in
+// queue (1, then # for their own number; the callback is dialled on the
+// Asterisk), and every tenth call a web callback is requested through
+// the API.
 func (tr *traffic) callers(ctx context.Context, rng *rand.Rand) {
 	defer tr.count(func(*counts) { tr.placed = true })
 	start := time.Now()
@@ -156,9 +198,20 @@ func (tr *traffic) callers(ctx context.Context, rng *rand.Rand) {
 			cl.Patience = 20 * time.Second
 			tr.w.sim.SetPhone("PJSIP/"+cl.ANI, pbxsim.Phone{Mode: pbxsim.Answer, RingFor: 300 * time.Millisecond, TalkFor: talkFor.draw(rng)})
 		}
-		leg, err := tr.w.sim.CallFallback(cl, apps)
+		onFS := k%2 == 1
+		var leg string
+		var err error
+		if onFS {
+			cl.App = apps[0]
+			leg, err = tr.w.fs.Call(cl)
+		} else {
+			leg, err = tr.w.sim.CallFallback(cl, apps)
+		}
 		tr.count(func(c *counts) {
 			c.placed++
+			if onFS {
+				c.placedFS++
+			}
 			if err != nil {
 				c.refused++
 				return

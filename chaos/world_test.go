@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,15 +25,23 @@ import (
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/redistest"
 	"github.com/tandem-cc/tandem/pbxsim"
+	"github.com/tandem-cc/tandem/pbxsim/eslsim"
 )
 
-// The world's fixed names: one key prefix, the ARI user, the supervisor
-// token every API call carries (a supervisor acts for any agent), and the
-// numbers the callers dial.
+// The world's fixed names: one key prefix, the two PBX nodes (an Asterisk
+// and a FreeSWITCH) with their credentials, the supervisor token every API
+// call carries (a supervisor acts for any agent), and the numbers the
+// callers dial.
 const (
-	prefix          = "tandem"
-	ariUser         = "tandem"
-	ariPass         = "chaos-ari-secret"
+	prefix  = "tandem"
+	astNode = "ast1"
+	fsNode  = "fs1"
+	ariUser = "tandem"
+	ariPass = "chaos-ari-secret"
+	eslPass = "chaos-esl-secret"
+	// The trunks: what ast1 dials to ring an agent on fs1, and back.
+	trunkToFS       = "PJSIP/{exten}@" + fsNode
+	trunkToAst      = "sofia/gateway/" + astNode + "/{exten}"
 	supervisorToken = "chaos-supervisor-token"
 	salesDNIS       = "5551000"
 	supportDNIS     = "5552000"
@@ -57,8 +66,10 @@ func buildTandem(t *testing.T, dir string) string {
 	return bin
 }
 
-// world is one Redis, the ARI simulator served over HTTP by the test
-// process, and three `tandem serve` processes r1..r3.
+// world is one Redis, two PBX nodes served by the test process (the ARI
+// simulator over HTTP as ast1, the event-socket simulator over TCP as
+// fs1, joined by a trunk each way), and three `tandem serve` processes
+// r1..r3, each driving both nodes.
 type world struct {
 	t      *testing.T
 	bin    string
@@ -67,14 +78,17 @@ type world struct {
 	keys   keyspace.Keys
 	store  *acd.Store // read-only: the test reads interactions and agents through it
 	cbs    *callbacks.Store
-	sim    *pbxsim.Sim
+	sim    *pbxsim.Sim // ast1
 	ariURL string
+	fs     *eslsim.Sim // fs1
+	fsAddr string
 	http   *http.Client
 	reps   []*replica
 }
 
-// newWorld starts Redis, the simulator and the three replicas, and waits
-// until each replica is ready (holds its application, reaches Redis).
+// newWorld starts Redis, both simulators and the three replicas, and
+// waits until each replica is ready (holds its application, reaches Redis,
+// both its drivers connected).
 func newWorld(t *testing.T, bin string) *world {
 	t.Helper()
 	dir := t.TempDir()
@@ -94,13 +108,15 @@ func newWorld(t *testing.T, bin string) *world {
 	w.store = acd.NewStore(w.rdb, prefix, "chaos-observer")
 	w.cbs = callbacks.NewStore(w.rdb, prefix)
 
-	w.sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, Logger: slog.New(slog.DiscardHandler)})
+	// SystemName keeps the Asterisk's channel ids apart from the
+	// FreeSWITCH's uuids, as a real pair's are.
+	w.sim = pbxsim.New(pbxsim.Options{Username: ariUser, Password: ariPass, SystemName: astNode, Logger: w.simLogger(astNode)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.ariURL = "http://" + ln.Addr().String() + "/ari"
-	srv := &http.Server{Handler: w.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: w.ariLog(w.sim.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -112,6 +128,7 @@ func newWorld(t *testing.T, bin string) *world {
 		_ = srv.Close()
 		<-served
 	})
+	w.startFreeSWITCH()
 
 	for i := 1; i <= replicaCount; i++ {
 		r := &replica{w: w, node: fmt.Sprintf("r%d", i), app: fmt.Sprintf("tandem-r%d", i)}
@@ -137,6 +154,114 @@ func newWorld(t *testing.T, bin string) *world {
 	return w
 }
 
+// ariLog, with TANDEM_CHAOS_LOGDIR, writes every ARI request the
+// Asterisk node answers (time, client, method, path, status) to
+// ast1-ari.log beside the replicas' logs: which process asked what of the
+// PBX, and when.
+func (w *world) ariLog(h http.Handler) http.Handler {
+	if os.Getenv("TANDEM_CHAOS_LOGDIR") == "" {
+		return h
+	}
+	f, err := os.OpenFile(filepath.Join(w.dir, astNode+"-ari.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	w.t.Cleanup(func() { _ = f.Close() })
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		// What an application holds is what a replica's resync reads.
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/ari/applications/") {
+			sw.body = &strings.Builder{}
+		}
+		h.ServeHTTP(sw, r)
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = fmt.Fprintf(f, "%s %s %s %s %d", time.Now().Format(time.RFC3339Nano), r.RemoteAddr, r.Method, r.URL.RequestURI(), sw.status)
+		if sw.body != nil {
+			_, _ = fmt.Fprintf(f, " %s", sw.body.String())
+		}
+		_, _ = fmt.Fprintln(f)
+	})
+}
+
+// statusWriter remembers the status a handler wrote (and the body, for
+// the reads of an application). It passes Hijack on:
+// the events socket is a WebSocket upgrade.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	body   *strings.Builder // the body is kept too when set
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.body != nil {
+		s.body.Write(b)
+	}
+	n, err := s.ResponseWriter.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("ari log: write: %w", err)
+	}
+	return n, nil
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("ari log: the response writer cannot be hijacked")
+	}
+	s.status = http.StatusSwitchingProtocols
+	c, rw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ari log: hijack: %w", err)
+	}
+	return c, rw, nil
+}
+
+// simLogger is a simulator's logger: with TANDEM_CHAOS_LOGDIR its warnings
+// (an agent dialled while their phone has a live leg, a connection offered
+// twice) go to <node>-sim.log beside the replicas' logs; else nowhere.
+func (w *world) simLogger(node string) *slog.Logger {
+	if os.Getenv("TANDEM_CHAOS_LOGDIR") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	f, err := os.OpenFile(filepath.Join(w.dir, node+"-sim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { _ = f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startFreeSWITCH serves the event-socket simulator on a loopback port
+// until the test ends (after the replicas, whose cleanup runs first).
+func (w *world) startFreeSWITCH() {
+	t := w.t
+	w.fs = eslsim.New(eslsim.Options{Password: eslPass, Logger: w.simLogger(fsNode)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.fsAddr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = w.fs.Serve(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		w.fs.Close()
+		_ = ln.Close()
+		<-served
+	})
+}
+
 // replica is one seat's home process, restarted as the chaos says.
 type replica struct {
 	w         *world
@@ -153,20 +278,34 @@ type replica struct {
 }
 
 // config is the replica's YAML: its own node, application and API port,
-// the same Redis, queues and dial plan as the others.
+// the same Redis, PBX nodes and trunks, queues and dial plan as the
+// others. Outside numbers (callbacks) are dialled on the Asterisk.
 func (r *replica) config(redisAddr string) string {
 	return fmt.Sprintf(`node_id: %s
 redis: {addr: %q, prefix: %s}
-ari:
-  url: %q
-  username: %s
-  password: %s
+pbx:
   app: %s
-  request_timeout: 3s
-  ping_interval: 2s
-  pong_timeout: 5s
-  reconnect_backoff: 50ms
-  reconnect_backoff_max: 500ms
+  nodes:
+    - name: %s
+      kind: asterisk
+      url: %q
+      username: %s
+      password: %s
+      request_timeout: 3s
+      ping_interval: 2s
+      pong_timeout: 5s
+      reconnect_backoff: 50ms
+      reconnect_backoff_max: 500ms
+    - name: %s
+      kind: freeswitch
+      addr: %q
+      password: %s
+      request_timeout: 3s
+      reconnect_backoff: 50ms
+      reconnect_backoff_max: 500ms
+  trunks:
+    - {from: %s, to: %s, dial: %q}
+    - {from: %s, to: %s, dial: %q}
 http: {listen: %q}
 auth:
   supervisors: [%s]
@@ -193,13 +332,14 @@ queues:
 agents:
   wrapup: {timeout: 500ms}
 dial:
-  endpoint: PJSIP/{number}
+  endpoint: %s/PJSIP/{number}
   default_region: US
   caller_id: %q
   ring_timeout: 5s
 log: {level: %s, format: text}
-`, r.node, redisAddr, prefix, r.w.ariURL, ariUser, ariPass, r.app,
-		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, callerID, logLevel())
+`, r.node, redisAddr, prefix, r.app, astNode, r.w.ariURL, ariUser, ariPass, fsNode, r.w.fsAddr, eslPass,
+		astNode, fsNode, trunkToFS, fsNode, astNode, trunkToAst,
+		strings.TrimPrefix(r.api, "http://"), supervisorToken, salesDNIS, supportDNIS, callerID, astNode, callerID, logLevel())
 }
 
 // logLevel is the replicas' log level: warn, or TANDEM_CHAOS_LOGLEVEL.

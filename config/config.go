@@ -38,6 +38,11 @@ type Config struct {
 
 	// Retention: how long logged-out agents and secure values are kept.
 	Retention Retention `mapstructure:"retention"`
+
+	// Web: the agent desktop and the wallboard pages (web.go).
+	Web Web `mapstructure:"web"`
+	// Wallboard: the queue history the wallboard charts (web.go).
+	Wallboard Wallboard `mapstructure:"wallboard"`
 }
 
 // Replicas say how a replica holds its seat (its node_id and Stasis
@@ -171,6 +176,10 @@ type HTTP struct {
 	MaxConnections int            `mapstructure:"max_connections"`
 	RateLimit      HTTPRateLimits `mapstructure:"rate_limit"`
 	MaxStreams     HTTPMaxStreams `mapstructure:"max_streams"`
+	// AllowedOrigins are the web origins (scheme://host[:port]) whose
+	// pages may call the API from another origin: CORS answers and event
+	// WebSockets for them (web.go checks them).
+	AllowedOrigins []string `mapstructure:"allowed_origins"`
 }
 
 // Routing holds the routing defaults.

@@ -130,7 +130,7 @@ func equalConfig(a, b Config) bool {
 	// Good enough for the scalar-only configs compared here.
 	return a.NodeID == b.NodeID && a.Redis.Addr == b.Redis.Addr && a.Redis.Password == b.Redis.Password &&
 		a.Redis.DB == b.Redis.DB && a.Redis.Prefix == b.Redis.Prefix && a.Redis.MasterName == b.Redis.MasterName &&
-		slices.Equal(a.Redis.Addrs, b.Redis.Addrs) && a.HTTP == b.HTTP &&
+		slices.Equal(a.Redis.Addrs, b.Redis.Addrs) && reflect.DeepEqual(a.HTTP, b.HTTP) &&
 		a.ARI.URL == b.ARI.URL && a.ARI.App == b.ARI.App && a.ARI.RequestTimeout == b.ARI.RequestTimeout &&
 		a.ARI.Formats == b.ARI.Formats && a.ARI.PingInterval == b.ARI.PingInterval && a.ARI.PongTimeout == b.ARI.PongTimeout &&
 		a.ARI.ReconnectBackoff == b.ARI.ReconnectBackoff && a.ARI.ReconnectBackoffMax == b.ARI.ReconnectBackoffMax &&

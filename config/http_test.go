@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -44,7 +45,7 @@ http:
 	want.RateLimit.Agent = RateLimit{PerSecond: 0.5, Burst: 4}
 	want.RateLimit.Supervisor.PerSecond = 0                   // no limit; its burst is then ignored
 	want.MaxStreams = HTTPMaxStreams{Agent: 2, Supervisor: 0} // the environment wins over the file
-	if c.HTTP != want {
+	if !reflect.DeepEqual(c.HTTP, want) {
 		t.Fatalf("http = %+v\nwant %+v", c.HTTP, want)
 	}
 	if !c.HTTP.RateLimit.Supervisor.Unlimited() || c.HTTP.RateLimit.Agent.Unlimited() {

@@ -80,6 +80,10 @@ var defaults = map[string]any{
 	"http.rate_limit.supervisor.burst":      100,
 	"http.max_streams.agent":                4,
 	"http.max_streams.supervisor":           16,
+
+	// The pages and the wallboard's history (config/web.go).
+	"web.enabled":               true,
+	"wallboard.sample_interval": 30 * time.Second,
 }
 
 // flagKeys binds the command-line flags RegisterFlags defines to their keys.

@@ -180,6 +180,7 @@ func (c Config) Validate() error {
 		}
 	}
 	checkHTTP(bad, c.HTTP)
+	checkWeb(bad, c) // web.go: http.allowed_origins, web.*, wallboard.*
 
 	c.Auth.validate(bad) // auth.go
 

@@ -2,6 +2,7 @@ package pbxmux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tandem-cc/tandem/acd"
@@ -12,12 +13,12 @@ import (
 // learns every leg that exists from the events, Ring, Takeover and Resynced
 // (a node's report lists every leg it still has, so a restarted mux finds
 // the previous run's legs there before the engine asks about them). The
-// answer is then what a driver gives for a gone leg: wrapped acd.ErrLegGone,
-// or nil where the port says gone is fine (Hangup). Probing every node
-// instead would send commands about one PBX's legs to the others, and a
-// Hangup, which succeeds on a gone leg, would "find" the leg on the first
-// node asked. With one node there is nothing to choose: every command goes
-// to it, known or not.
+// answer is then what a driver gives for a gone leg: wrapped acd.ErrLegGone.
+// Probing every node instead would send commands about one PBX's legs to
+// the others, and the first node asked could answer for a leg it does not
+// have. The exception is Hangup, which goes to every node (see there).
+// With one node there is nothing to choose: every command goes to it,
+// known or not.
 
 // legNode is the node that has leg, "" if none is known to.
 func (m *Mux) legNode(leg string) string {
@@ -76,14 +77,27 @@ func (m *Mux) StopMusic(ctx context.Context, leg string) error {
 	return onNode(node, p.StopMusic(ctx, leg))
 }
 
-// Hangup ends a leg on its node; a leg no node has is already gone, which
-// the port says is not an error.
+// Hangup ends a leg on its node. A leg of unknown node is hung up on every
+// node: unlike the other commands, a hang-up is the one a gone leg takes
+// as done, and leg ids are unique across nodes, so asking every node can
+// neither end the wrong channel nor report a wrong answer. Treating it as
+// gone instead left a leg a dead holder had just rung ringing on: a
+// restarted replica takes the callback over and hangs its agent's leg up
+// before any node's read lists that leg (FreeSWITCH's channel table lags
+// behind a new channel), the agent is offered again, and their phone rings
+// twice (chaos test with a FreeSWITCH node, sigkill and rolling).
 func (m *Mux) Hangup(ctx context.Context, leg string, cause acd.HangupCause) error {
 	p, node, err := m.onLeg("hangup", leg)
-	if err != nil {
-		return nil
+	if err == nil {
+		return onNode(node, p.Hangup(ctx, leg, cause))
 	}
-	return onNode(node, p.Hangup(ctx, leg, cause))
+	var errs []error
+	for _, n := range m.nodes {
+		if err := m.byName[n.Name].Hangup(ctx, leg, cause); err != nil {
+			errs = append(errs, onNode(n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ContinueInDialplan hands a leg back to its node's dialplan.

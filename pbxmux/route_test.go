@@ -184,12 +184,13 @@ func TestRingWithoutTrunkOrNodeIsRefused(t *testing.T) {
 	if o := w.ast2.sim.Originates(); len(o) != 1 || o[0].Channel != "callers-node" || o[0].Endpoint != "PJSIP/2002" {
 		t.Errorf("ast2 originates %+v", o)
 	}
-	// A leg no node has: commands say it is gone, Hangup that it is fine.
+	// A leg no node has: commands say it is gone without asking any node
+	// (Hangup asks them all: TestHangupOfALegOfUnknownNodeReachesEveryNode).
 	if err := w.mux.Answer(ctx, "nobody-has-it"); !errors.Is(err, acd.ErrLegGone) {
 		t.Errorf("answer of an unknown leg: %v, want ErrLegGone", err)
 	}
-	if err := w.mux.Hangup(ctx, "nobody-has-it", acd.CauseNormal); err != nil {
-		t.Errorf("hang up an unknown leg: %v", err)
+	if err := w.mux.StopMusic(ctx, "nobody-has-it"); !errors.Is(err, acd.ErrLegGone) {
+		t.Errorf("stop music of an unknown leg: %v, want ErrLegGone", err)
 	}
 	if got := w.ast1.sent("nobody-has-it"); len(got)+len(w.ast2.sent("nobody-has-it")) != 0 {
 		t.Errorf("requests about an unknown leg were sent")
@@ -222,5 +223,33 @@ func TestDestroyOfABridgeOfUnknownNodeReachesEveryNode(t *testing.T) {
 	}
 	if err := w.mux.DestroyBridge(ctx, "never-was"); err != nil {
 		t.Errorf("destroying a bridge no node has: %v, want nil", err)
+	}
+}
+
+// A leg rung behind the mux's back (by a previous holder, before any node's
+// read listed it) is still hung up: the hang-up goes to every node. It used
+// to be taken as gone, and the dead holder's ring went on while the agent
+// was offered again (chaos test with a FreeSWITCH node).
+func TestHangupOfALegOfUnknownNodeReachesEveryNode(t *testing.T) {
+	w := newWorld(t, trunks)
+	ctx := context.Background()
+	w.ast2.sim.SetPhone("PJSIP/2001", pbxsim.Phone{Mode: pbxsim.NoAnswer})
+	if err := w.ast2.driver.Ring(ctx, acd.RingRequest{Leg: "old-leg", Endpoint: "PJSIP/2001", CallerID: "5552000", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := w.ast2.sim.Channel("old-leg"); !ok || c.HungUp {
+		t.Fatalf("the leg does not ring on ast2: %+v", c)
+	}
+	if err := w.mux.Hangup(ctx, "old-leg", acd.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := w.ast2.sim.Channel("old-leg"); !ok || !c.HungUp {
+		t.Fatalf("the leg of unknown node still rings on ast2: %+v", c)
+	}
+	if len(w.ast1.sent("old-leg")) == 0 {
+		t.Error("ast1 was not asked: a node unknown means every node")
+	}
+	if err := w.mux.Hangup(ctx, "never-was", acd.CauseNormal); err != nil {
+		t.Errorf("hanging up a leg no node has: %v, want nil", err)
 	}
 }

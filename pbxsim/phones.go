@@ -1,6 +1,7 @@
 package pbxsim
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -53,6 +54,37 @@ func (s *Sim) SetPhone(endpoint string, p Phone) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phones[endpoint] = p
+}
+
+// AnswerPhone picks up the phone ringing behind dialled leg id, as a
+// person would by hand: the leg goes Up and the dialler sees ANSWER, as
+// with a phone scripted Answer once its RingFor is over. It is for phones
+// scripted NoAnswer, whose answer a test (a browser test answering an
+// agent's phone when the desktop shows the call) decides itself. It is an
+// error for a channel that is gone, was not dialled to such a phone, or is
+// no longer ringing.
+func (s *Sim) AnswerPhone(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.liveChannel(id)
+	switch {
+	case a == nil:
+		return fmt.Errorf("answer %s: channel not found", id)
+	case a.phone == nil || a.phone.Mode != NoAnswer:
+		return fmt.Errorf("answer %s: not a leg to a phone scripted NoAnswer", id)
+	case a.dial == nil || a.dial.done || a.state == "Up":
+		return fmt.Errorf("answer %s: not ringing", id)
+	}
+	if b := a.peer; a.half == 1 && b.live() {
+		// A Local leg: the phone is the ;2 half, waiting in Wait().
+		s.dp(b, 3, "Answer", "")
+		s.answerLocal(b)
+		s.dp(b, 4, "Playback", "acd-agent-talk")
+		b.pbxApp = "Playback"
+		return nil
+	}
+	s.answerLeg(a)
+	return nil
 }
 
 // ringLeg makes a dialled channel ring: ChannelStateChange Ringing and Dial

@@ -24,9 +24,10 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 # What the checks need from the system: the redis-server binary (not a
-# running service), a C compiler because -race needs cgo, and Debian's
+# running service), a C compiler because -race needs cgo, Debian's
 # docker-compose (1.29, stricter than Compose v2) to validate the lab's
-# docker-compose.yml (no Docker daemon needed for that).
+# docker-compose.yml (no Docker daemon needed for that), and Debian's
+# chromium for the browser tests.
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ]; }
 can_install() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
 missing=()
@@ -38,6 +39,11 @@ if ! command -v "$(go env CC)" >/dev/null 2>&1; then
 fi
 if ! have docker-compose; then
 	missing+=(docker-compose)
+fi
+# The browser tests (webtest/) drive Debian's headless Chromium, installed
+# as /usr/bin/chromium (TANDEM_CHROMIUM names another executable).
+if [ -z "${TANDEM_CHROMIUM:-}" ] && ! have chromium; then
+	missing+=(chromium)
 fi
 # The Sentinel tests run redis-sentinel (Debian's redis-sentinel package);
 # it is the redis-server executable under another name, so without the

@@ -122,6 +122,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			IVR:                   cfg.IVR.Engine(),
 			Metrics:               m,
 			CallerNumberLog:       pii.NumberMode(cfg.Log.CallerNumber),
+			SampleInterval:        cfg.Wallboard.SampleInterval,
 		})
 	}
 	home := acd.Seat{Node: cfg.NodeID, App: cfg.PBXApp()}
@@ -194,6 +195,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return nil
 	})
+	// The wallboard's queue history: this replica samples every queue
+	// each wallboard.sample_interval, as every replica does (one sample
+	// per slot is kept). It needs no seat, and stops with the run.
+	g.Go(func() error { return engine.RunQueueHistory(gctx) })
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():
@@ -208,7 +213,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// The server bounds headers, idle connections and their number;
 		// the API bounds each request and limits each token's writes.
 		handler := api.New(engine, cfg.Auth, log, api.WithMetrics(m.Handler()),
-			api.WithReadiness(readiness(pbx, host, rdb, log)), api.WithLimits(cfg.HTTP))
+			api.WithReadiness(readiness(pbx, host, rdb, log)), api.WithLimits(cfg.HTTP),
+			api.WithAllowedOrigins(cfg.HTTP.AllowedOrigins), api.WithReplicas(cfg.Web.ReplicaBases()),
+			api.WithWeb(webPages(cfg)))
 		srv, ln, err := httpserver.Listen(cfg.HTTP.Listen, handler, httpserver.Options{
 			HTTP: cfg.HTTP,
 			// Agent WebSockets end with the replica: Shutdown neither waits
@@ -266,4 +273,16 @@ func readiness(pbx interface{ Connected() bool }, seat interface{ Ready() bool }
 		}
 		return missing
 	}
+}
+
+// webPages is the handler of the agent desktop and the wallboard (package
+// web) when web.enabled, nil otherwise: api.WithWeb serves no pages then.
+func webPages(cfg config.Config) http.Handler {
+	if !cfg.Web.Enabled {
+		return nil
+	}
+	// ISSUE13-WEB: package web (issue 13, section B) is not merged on this
+	// branch; once it is, this line returns its handler, given
+	// cfg.Web.ReplicaBases() for its Content-Security-Policy.
+	return nil
 }

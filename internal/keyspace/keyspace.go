@@ -13,6 +13,7 @@
 //	tandem:v1:{q:<queue>}:rr-last         STR    the agent round robin served last
 //	tandem:v1:{q:<queue>}:sweep-at        STR    where the sweep's rotating window starts
 //	tandem:v1:{q:<queue>}:stats:<date>    HASH   the queue's figures of one UTC day
+//	tandem:v1:{q:<queue>}:history         ZSET   the wallboard's samples of the last hour, by slot ms
 //	tandem:v1:agent:<id>                  HASH   one agent
 //	tandem:v1:agents                      SET    logged-in agent ids
 //	tandem:v1:agent-skills                HASH   agent id -> skills
@@ -81,6 +82,11 @@ func (k Keys) SweepAt(queue string) string        { return k.queue(queue) + "swe
 
 // QueueStats are queue's figures of one UTC day, date as 2006-01-02.
 func (k Keys) QueueStats(queue, date string) string { return k.queue(queue) + "stats:" + date }
+
+// QueueHistory holds queue's wallboard samples (waiting calls and service
+// level) of the last hour, one per sampling slot, scored by the slot's
+// start in ms (acd/queue_history.go).
+func (k Keys) QueueHistory(queue string) string { return k.queue(queue) + "history" }
 
 func (k Keys) queue(q string) string { return k.base + "{q:" + q + "}:" }
 

@@ -110,9 +110,11 @@ func (s *Sim) countOriginate(dial, connID string) {
 	}
 	if double {
 		s.stats.DoubleOffers++
+		s.log.Warn("connection offered twice", "connection_id", connID, "dial", dial)
 	}
 	if busy {
 		s.stats.AgentsWithTwoCalls++
+		s.log.Warn("agent endpoint dialled while it has a live leg", "dial", dial)
 	}
 }
 

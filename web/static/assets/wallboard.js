@@ -17,7 +17,7 @@
 // replica when one stops answering, so the wallboard carries on through a
 // failover without a reload.
 
-import { Client, ApiError, fmtDuration, el } from './tandem.js';
+import { Client, ApiError, fmtDuration, el, svgEl, pageBases } from './tandem.js';
 
 // REFRESH_MS is how often the figures are re-read even when no event
 // comes: waiting calls are not agent events.
@@ -52,8 +52,6 @@ const FORCEABLE = [
   ['logged_out', 'Log out'],
 ];
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- messages
@@ -81,17 +79,18 @@ const refreshContext = 'cannot refresh the wallboard';
 // describe words an error for a person: "field: message" for the API's
 // errors, and a plain sentence when no replica could be reached.
 function describe(err) {
+  if (err instanceof ApiError && err.status === 0) {
+    return `no Tandem replica answered (${err.error})`;
+  }
   if (err instanceof ApiError) {
-    let text = err.message || `HTTP ${err.status}`;
-    if (err.field && !text.startsWith(err.field + ':')) {
-      text = `${err.field}: ${text}`;
-    }
+    // tandem.js words it "field: error" when the API names a field.
+    let text = err.message;
     if (err.field === 'force_end') {
       text += ' (tick “End the agent\'s call first” to do that)';
     }
     return text;
   }
-  return `no Tandem replica answered (${err && err.message ? err.message : err})`;
+  return String(err && err.message ? err.message : err);
 }
 
 function notice(text) {
@@ -113,23 +112,6 @@ function vh(text) {
   return el('span', { class: 'wb-vh' }, text);
 }
 
-// replicasFromURL reads ?replicas=url1,url2, which overrides web.replicas.
-function replicasFromURL() {
-  const v = new URLSearchParams(location.search).get('replicas');
-  if (!v) {
-    return null;
-  }
-  const list = v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean);
-  return list.length ? list : null;
-}
-
-// originFirst puts the replica that served the page first, so that the
-// page talks to it while it lives and moves on only when it fails.
-function originFirst(bases) {
-  const i = bases.indexOf(location.origin);
-  return i <= 0 ? bases : [...bases.slice(i), ...bases.slice(0, i)];
-}
-
 // ---------------------------------------------------------------- queue cards
 
 // QueueCard is one queue's card. It is built once and updated in place,
@@ -145,22 +127,19 @@ class QueueCard {
       if (title) {
         dt.title = title;
       }
-      return el('div', { class: 'wb-figure' }, dt, dd);
+      return el('div', {}, dt, dd);
     };
     const states = AGENT_STATES.map(([state, label]) => {
       const dd = el('dd', { 'data-testid': `q-agents-${state}` }, '0');
       this.f[`q-agents-${state}`] = dd;
-      return el('div', { class: `wb-state wb-state-${state}` }, el('dt', {}, label), dd);
+      return el('div', { class: `state-${state}` }, el('dt', {}, label), dd);
     });
-    this.chart = document.createElementNS(SVG_NS, 'svg');
-    this.chart.setAttribute('data-testid', 'q-chart');
-    this.chart.setAttribute('role', 'img');
-    this.chart.setAttribute('viewBox', `0 0 ${CHART.w} ${CHART.h}`);
-    this.chart.setAttribute('class', 'wb-chart');
-    this.chart.setAttribute('data-points', '0');
-    this.chart.setAttribute('aria-label', `${name}: no history yet`);
+    this.chart = svgEl('svg', {
+      'data-testid': 'q-chart', role: 'img', class: 'wb-chart', viewBox: `0 0 ${CHART.w} ${CHART.h}`,
+      'data-points': '0', 'aria-label': `${name}: no history yet`,
+    });
     const headingID = `wb-queue-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-    this.root = el('article', { class: 'wb-card', 'data-testid': 'queue-card', 'data-queue': name, 'aria-labelledby': headingID },
+    this.root = el('article', { class: 'card stack wb-card', 'data-testid': 'queue-card', 'data-queue': name, 'aria-labelledby': headingID },
       el('h3', { id: headingID }, name),
       el('dl', { class: 'wb-figures' },
         fig('q-waiting', 'Waiting'),
@@ -171,7 +150,7 @@ class QueueCard {
         fig('q-callbacks', 'Callbacks pending')),
       el('h4', {}, 'Agents by state'),
       el('dl', { class: 'wb-states' }, ...states),
-      el('figure', { class: 'wb-figure-chart' },
+      el('figure', { class: 'wb-chart-box' },
         this.chart,
         el('figcaption', {},
           el('span', { class: 'wb-key wb-key-depth' }, 'waiting calls'), ' ',
@@ -231,17 +210,6 @@ class QueueCard {
 // CHART is the chart's drawing box (the SVG scales to its container).
 const CHART = { w: 300, h: 90, top: 10, bottom: 78 };
 
-function svg(tag, attrs, text) {
-  const n = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    n.setAttribute(k, String(v));
-  }
-  if (text !== undefined) {
-    n.textContent = text;
-  }
-  return n;
-}
-
 // drawChart draws the last hour of a queue's history: waiting calls on a
 // scale of the hour's maximum, service level on 0-100%. A hand-made SVG:
 // two lines and a few labels need no chart library.
@@ -259,21 +227,21 @@ function drawChart(card, hist) {
   const ySL = (v) => (CHART.bottom - Math.min(1, Math.max(0, v)) * span).toFixed(1);
 
   const parts = [
-    svg('line', { class: 'wb-grid', x1: 0, x2: CHART.w, y1: CHART.top, y2: CHART.top }),
-    svg('line', { class: 'wb-grid', x1: 0, x2: CHART.w, y1: CHART.top + span / 2, y2: CHART.top + span / 2 }),
-    svg('line', { class: 'wb-axis', x1: 0, x2: CHART.w, y1: CHART.bottom, y2: CHART.bottom }),
-    svg('text', { class: 'wb-label', x: 2, y: CHART.top - 2 }, `${maxWaiting} waiting / 100%`),
-    svg('text', { class: 'wb-label', x: 2, y: CHART.h - 1 }, '1 h ago'),
-    svg('text', { class: 'wb-label', x: CHART.w - 2, y: CHART.h - 1, 'text-anchor': 'end' }, 'now'),
+    svgEl('line', { class: 'wb-grid', x1: 0, x2: CHART.w, y1: CHART.top, y2: CHART.top }),
+    svgEl('line', { class: 'wb-grid', x1: 0, x2: CHART.w, y1: CHART.top + span / 2, y2: CHART.top + span / 2 }),
+    svgEl('line', { class: 'wb-axis', x1: 0, x2: CHART.w, y1: CHART.bottom, y2: CHART.bottom }),
+    svgEl('text', { class: 'wb-label', x: 2, y: CHART.top - 2 }, `${maxWaiting} waiting / 100%`),
+    svgEl('text', { class: 'wb-label', x: 2, y: CHART.h - 1 }, '1 h ago'),
+    svgEl('text', { class: 'wb-label', x: CHART.w - 2, y: CHART.h - 1, 'text-anchor': 'end' }, 'now'),
   ];
   if (samples.length) {
     const depth = samples.map((s) => `${x(s.at)},${yDepth(s.waiting)}`).join(' ');
     const sl = samples.map((s) => `${x(s.at)},${ySL(s.sl)}`).join(' ');
     parts.push(
-      svg('polyline', { class: 'wb-line-depth', points: depth }),
-      svg('polyline', { class: 'wb-line-sl', points: sl }),
-      svg('circle', { class: 'wb-dot-depth', cx: x(last.at), cy: yDepth(last.waiting), r: 2.5 }),
-      svg('circle', { class: 'wb-dot-sl', cx: x(last.at), cy: ySL(last.sl), r: 2.5 }));
+      svgEl('polyline', { class: 'wb-line-depth', points: depth }),
+      svgEl('polyline', { class: 'wb-line-sl', points: sl }),
+      svgEl('circle', { class: 'wb-dot-depth', cx: x(last.at), cy: yDepth(last.waiting), r: 2.5 }),
+      svgEl('circle', { class: 'wb-dot-sl', cx: x(last.at), cy: ySL(last.sl), r: 2.5 }));
   }
   card.chart.replaceChildren(...parts);
   card.chart.setAttribute('data-points', String(samples.length));
@@ -291,8 +259,9 @@ class AgentRow {
     this.id = id;
     this.since = 0;
     this.call = null;
-    this.state = el('td', { 'data-testid': 'a-state' });
-    this.time = el('td', { 'data-testid': 'a-time', class: 'wb-num' });
+    this.badge = el('span', { class: 'badge' });
+    this.state = el('td', { 'data-testid': 'a-state' }, this.badge);
+    this.time = el('td', { 'data-testid': 'a-time', class: 'num timer' });
     this.callCell = el('td', { 'data-testid': 'a-call' }, '—');
 
     this.queues = el('input', { 'data-testid': 'a-queues', type: 'text', size: '14', spellcheck: 'false' });
@@ -316,7 +285,7 @@ class AgentRow {
       actions.forceState(this, this.force.value, e.submitter || forceForm.querySelector('button'));
     });
 
-    this.endCall = el('button', { type: 'button', 'data-testid': 'a-end-call', class: 'wb-danger' }, 'End call', vh(` of agent ${id}`));
+    this.endCall = el('button', { type: 'button', 'data-testid': 'a-end-call', class: 'danger' }, 'End call', vh(` of agent ${id}`));
     this.endCall.hidden = true;
     this.endCall.addEventListener('click', () => actions.endCall(this, this.endCall));
 
@@ -345,9 +314,10 @@ class AgentRow {
   setState(state, sinceMS, reason) {
     this.tr.dataset.state = state;
     this.state.dataset.state = state;
+    this.badge.className = `badge state-${state}`;
     const text = reason ? `${state} (${reason})` : state;
-    if (this.state.textContent !== text) {
-      this.state.textContent = text;
+    if (this.badge.textContent !== text) {
+      this.badge.textContent = text;
     }
     if (!Number.isNaN(sinceMS)) {
       this.since = sinceMS;
@@ -373,9 +343,9 @@ class CallbackRow {
     this.requested = 0;
     this.cells = {
       queue: el('td', {}), number: el('td', {}), state: el('td', {}),
-      requested: el('td', { class: 'wb-num' }), due: el('td', {}), attempts: el('td', { class: 'wb-num' }),
+      requested: el('td', { class: 'num timer' }), due: el('td', {}), attempts: el('td', { class: 'num' }),
     };
-    this.cancel = el('button', { type: 'button', 'data-testid': 'cb-cancel', class: 'wb-danger' }, 'Cancel', vh(` callback ${id}`));
+    this.cancel = el('button', { type: 'button', 'data-testid': 'cb-cancel', class: 'danger' }, 'Cancel', vh(` callback ${id}`));
     this.cancel.addEventListener('click', () => actions.cancelCallback(this, this.cancel));
     const c = this.cells;
     this.tr = el('tr', { 'data-testid': 'callback-row', 'data-callback': id },
@@ -475,14 +445,15 @@ class ActionDialog {
     $('wb-action-title').textContent = spec.title;
     $('wb-action-text').textContent = spec.text;
     this.confirm.textContent = spec.confirm;
-    this.confirm.classList.toggle('wb-danger', !!spec.destructive);
+    this.confirm.classList.toggle('danger', !!spec.destructive);
+    this.confirm.classList.toggle('primary', !spec.destructive);
     this.confirm.disabled = false;
     $('wb-action-idle').hidden = !spec.idleReason;
     $('wb-action-idle-reason').value = '';
     $('wb-action-forceend').hidden = !spec.forceEnd;
     $('wb-action-forceend-box').checked = false;
     const askReason = spec.reason !== false;
-    this.reason.parentElement.hidden = !askReason;
+    $('wb-action-reason-field').hidden = !askReason;
     this.reason.required = askReason;
     this.reason.value = '';
     this.reason.setCustomValidity('');
@@ -792,11 +763,13 @@ let dialog = null;
 // signIn checks the token (GET /v1/settings, then GET /v1/callbacks, which
 // only a supervisor token may read) and starts the board.
 async function signIn(token) {
-  const override = replicasFromURL();
-  let client = new Client({ bases: override || [], token });
+  // ?replicas=url1,url2 in the address overrides the server's web.replicas.
+  const override = pageBases();
+  const client = new Client({ bases: override, token });
   const settings = await client.request('GET', '/v1/settings');
-  if (!override && Array.isArray(settings.replicas) && settings.replicas.length) {
-    client = new Client({ bases: originFirst(settings.replicas.map((b) => b.replace(/\/+$/, ''))), token });
+  if (!override.length && Array.isArray(settings.replicas) && settings.replicas.length) {
+    // The client stays on the replica that served the page while it lives.
+    client.setBases(settings.replicas);
   }
   await client.request('GET', '/v1/callbacks');
   dialog.setIdleReasons(settings.idle_reasons);
