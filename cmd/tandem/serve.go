@@ -22,6 +22,7 @@ import (
 	"github.com/tandem-cc/tandem/internal/luascript"
 	"github.com/tandem-cc/tandem/internal/pii"
 	"github.com/tandem-cc/tandem/metrics"
+	"github.com/tandem-cc/tandem/web"
 )
 
 // shutdownGrace bounds how long in-flight API requests may finish after
@@ -281,8 +282,7 @@ func webPages(cfg config.Config) http.Handler {
 	if !cfg.Web.Enabled {
 		return nil
 	}
-	// ISSUE13-WEB: package web (issue 13, section B) is not merged on this
-	// branch; once it is, this line returns its handler, given
-	// cfg.Web.ReplicaBases() for its Content-Security-Policy.
-	return nil
+	// The replicas the pages may call besides this one widen the pages'
+	// Content-Security-Policy (connect-src), nothing else.
+	return web.Handler(web.Options{Replicas: cfg.Web.ReplicaBases()})
 }
