@@ -209,20 +209,36 @@ class QueueCard {
 
 // CHART is the chart's drawing box (the SVG scales to its container).
 const CHART = { w: 300, h: 90, top: 10, bottom: 78 };
+// MIN_SPAN_MS is the shortest time axis a chart draws.
+const MIN_SPAN_MS = 10 * 1000;
 
-// drawChart draws the last hour of a queue's history: waiting calls on a
-// scale of the hour's maximum, service level on 0-100%. A hand-made SVG:
-// two lines and a few labels need no chart library.
+// spanText words a chart's time span: "1 h", "12 min", "40 s".
+function spanText(ms) {
+  if (ms >= HOUR_MS) {
+    return '1 h';
+  }
+  return ms >= 60 * 1000 ? `${Math.round(ms / 60000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
+// drawChart draws a queue's history (the history route keeps the last
+// hour): waiting calls on a scale of the maximum shown, service level on
+// 0-100%. The time axis spans the history there is, up to the hour, so
+// that a replica started a minute ago shows a minute rather than a sliver
+// at the right edge. A hand-made SVG: two lines and a few labels need no
+// chart library.
 function drawChart(card, hist) {
   const samples = (hist.samples || [])
     .map((s) => ({ at: Date.parse(s.at), waiting: s.waiting || 0, sl: s.service_level || 0 }))
     .filter((s) => !Number.isNaN(s.at));
+  const first = samples[0];
   const last = samples[samples.length - 1];
   const end = Math.max(Date.now(), last ? last.at : 0);
-  const start = end - HOUR_MS;
+  const intervalMS = (hist.interval_s > 0 ? hist.interval_s : 30) * 1000;
+  const spanMS = Math.min(HOUR_MS, Math.max(first ? end - first.at : HOUR_MS, 2 * intervalMS, MIN_SPAN_MS));
+  const start = end - spanMS;
   const maxWaiting = Math.max(1, ...samples.map((s) => s.waiting));
   const span = CHART.bottom - CHART.top;
-  const x = (t) => ((Math.max(t, start) - start) / HOUR_MS * CHART.w).toFixed(1);
+  const x = (t) => ((Math.max(t, start) - start) / spanMS * CHART.w).toFixed(1);
   const yDepth = (v) => (CHART.bottom - v / maxWaiting * span).toFixed(1);
   const ySL = (v) => (CHART.bottom - Math.min(1, Math.max(0, v)) * span).toFixed(1);
 
@@ -231,7 +247,7 @@ function drawChart(card, hist) {
     svgEl('line', { class: 'wb-grid', x1: 0, x2: CHART.w, y1: CHART.top + span / 2, y2: CHART.top + span / 2 }),
     svgEl('line', { class: 'wb-axis', x1: 0, x2: CHART.w, y1: CHART.bottom, y2: CHART.bottom }),
     svgEl('text', { class: 'wb-label', x: 2, y: CHART.top - 2 }, `${maxWaiting} waiting / 100%`),
-    svgEl('text', { class: 'wb-label', x: 2, y: CHART.h - 1 }, '1 h ago'),
+    svgEl('text', { class: 'wb-label', x: 2, y: CHART.h - 1 }, `${spanText(spanMS)} ago`),
     svgEl('text', { class: 'wb-label', x: CHART.w - 2, y: CHART.h - 1, 'text-anchor': 'end' }, 'now'),
   ];
   if (samples.length) {
@@ -246,7 +262,7 @@ function drawChart(card, hist) {
   card.chart.replaceChildren(...parts);
   card.chart.setAttribute('data-points', String(samples.length));
   card.chart.setAttribute('aria-label', last
-    ? `${card.name}, last hour: ${samples.length} samples; latest ${last.waiting} waiting, service level ${percent(last.sl)}`
+    ? `${card.name}, last ${spanText(spanMS)}: ${samples.length} samples; latest ${last.waiting} waiting, service level ${percent(last.sl)}`
     : `${card.name}: no history yet`);
 }
 
