@@ -88,17 +88,19 @@ func chartPoints(b *browser.Browser, queue string) int {
 // it stays pending whatever the agents do) and returns its id.
 func scheduleCallback(w *World, number string) string {
 	w.t.Helper()
-	var cb struct {
-		ID string `json:"id"`
+	var created struct {
+		Callback struct {
+			ID string `json:"id"`
+		} `json:"callback"`
 	}
 	w.MustDo(SupervisorToken, http.MethodPost, "/v1/callbacks", map[string]any{
 		"queue": "sales", "number": number,
 		"earliest_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-	}, &cb)
-	if cb.ID == "" {
-		w.t.Fatal("POST /v1/callbacks answered no id")
+	}, &created)
+	if created.Callback.ID == "" {
+		w.t.Fatal("POST /v1/callbacks answered no callback id")
 	}
-	return cb.ID
+	return created.Callback.ID
 }
 
 // TestWallboardSignsInWithASupervisorTokenOnly: the sign-in form is
@@ -354,8 +356,8 @@ func TestWallboardSupervisorActions(t *testing.T) {
 	b.WaitTextContains(browser.TestID("notice"), "Call "+a.ConnectionID+" ended")
 	b.WaitHidden(browser.TestID("error")) // the success clears the old alert
 	w.WaitUntil("the caller's channel is hung up", func() bool {
-		_, live := w.Sim.Channel(caller.ID)
-		return !live
+		c, ok := w.Sim.Channel(caller.ID)
+		return ok && c.HungUp
 	})
 	b.WaitHidden(agentSel("1001", "a-end-call"))
 	waitFigure(b, agentSel("1001", "a-call"), "—")
