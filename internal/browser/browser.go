@@ -460,11 +460,22 @@ func short(js string) string {
 
 // Screenshot writes the whole page as <name>.png into $TANDEM_SCREENSHOTS
 // when it is set (nothing otherwise), and returns the file's path or "".
+// A relative directory is taken from the module's root, not from the
+// package directory go test runs in, so TANDEM_SCREENSHOTS=docs/screenshots
+// writes where the README links.
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
 	dir := os.Getenv(EnvScreenshots)
 	if dir == "" {
 		return ""
+	}
+	if !filepath.IsAbs(dir) {
+		root, err := moduleRoot()
+		if err != nil {
+			b.t.Errorf("screenshot %s: %v", name, err)
+			return ""
+		}
+		dir = filepath.Join(root, dir)
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.wait)
 	defer cancel()
@@ -543,4 +554,23 @@ func decodeJSON(raw []byte, out any) error {
 		return fmt.Errorf("%w (value %s)", err, short(string(raw)))
 	}
 	return nil
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// that holds a go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod at or above the working directory")
+		}
+		dir = parent
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +144,19 @@ func TestBrowserRecordsPageErrors(t *testing.T) {
 	got := strings.Join(b.Problems(), "\n")
 	if !strings.Contains(got, `console.error: "broken" 42`) || !strings.Contains(got, "boom") {
 		t.Fatalf("problems:\n%s", got)
+	}
+}
+
+// A relative TANDEM_SCREENSHOTS is the module's, wherever go test runs.
+func TestModuleRootHoldsGoMod(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root %s: %v", root, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "internal", "browser")); err != nil {
+		t.Fatalf("module root %s does not hold internal/browser: %v", root, err)
 	}
 }
