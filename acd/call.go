@@ -98,6 +98,9 @@ type call struct {
 	dialog *cbDialog
 	// cb is set when the actor serves a claimed callback, not a caller.
 	cb *cbCall
+	// transferred: an agent blind-transferred the call to another agent or
+	// to a queue, so its next screen pops are labelled "transfer".
+	transferred bool
 	// takeoverCancel ends the PBX takeover of a dead replica's legs.
 	takeoverCancel context.CancelFunc
 
@@ -386,11 +389,14 @@ func (c *call) screenPop(agent string) AgentEvent {
 		Type: "offered", Agent: agent, ConnectionID: c.conn, ANI: c.arrived.ANI, DNIS: c.arrived.DNIS,
 		Queue: c.queueName, Attached: c.maskedVars(), Variables: c.popUp(),
 	}
-	if c.cb != nil {
+	switch {
+	case c.cb != nil:
 		// The callback pop-up: the label, the number to be dialled and how
 		// long the customer has been waiting for it.
 		pop.Kind, pop.Number, pop.RequestedAt = "callback", c.cb.rec.Number, c.cb.rec.Created
 		pop.WaitingSeconds = int(time.Since(c.cb.rec.Created).Seconds())
+	case c.transferred:
+		pop.Kind = "transfer"
 	}
 	return pop
 }

@@ -563,6 +563,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 			return err
 		}
 		c.leaveAgent(ctx, from, fromLeg, "transferred")
+		c.transferred = true
 		c.outcomeTo(ocBlindTransfer)
 		c.routeTo(rtTransfer)
 	case TargetQueue:
@@ -578,6 +579,7 @@ func (c *call) cmdTransfer(ctx context.Context, t Target) error {
 		// announcements and overflow of this wait, ring timeout, and the
 		// recording once an agent has it).
 		c.queueName, c.settings = t.Value, settings
+		c.transferred = true
 		if err := c.e.pbx.StartMusic(ctx, c.callerLeg, settings.MOHClass); err != nil {
 			c.log.Warn("music after transfer", "err", err)
 		}

@@ -53,7 +53,9 @@ type AgentEvent struct {
 	// Version and Name report a change of call-associated data.
 	Version int64  `json:"version,omitempty"`
 	Name    string `json:"name,omitempty"`
-	// Kind is "callback" for a callback's pop-up and connection; Number is
+	// Kind is "callback" for a callback's pop-up and connection, and
+	// "transfer" for the pop-up of a call an agent blind-transferred (to
+	// this agent, or to a queue this agent serves); Number is
 	// the customer's number, RequestedAt when the callback was asked for
 	// and WaitingSeconds how long ago that was when the agent was offered.
 	Kind           string    `json:"kind,omitempty"`

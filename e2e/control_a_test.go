@@ -250,7 +250,18 @@ func TestBlindTransferToAgent(t *testing.T) {
 		ctx := context.Background()
 		l.agent(0, "a1", l.Endpoint("1001"), false, "sales")
 		l.agent(0, "a2", l.Endpoint("1002"), true, "sales")
+		desk1, err := l.engine().SubscribeAgent(ctx, "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		desk2, err := l.engine().SubscribeAgent(ctx, "a2")
+		if err != nil {
+			t.Fatal(err)
+		}
 		ix := l.callConnected(nil)
+		if pop := waitEvent(t, desk1, "offered"); pop.Kind != "" {
+			t.Errorf("the first offer's pop-up says %q, want no kind (inbound)", pop.Kind)
+		}
 		e := l.engine()
 		// Only available agents can take a blind transfer.
 		if _, err := e.Transfer(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); !errors.Is(err, acd.ErrIllegalTransition) {
@@ -264,6 +275,10 @@ func TestBlindTransferToAgent(t *testing.T) {
 		}
 		if _, err := e.Transfer(ctx, "a1", acd.Target{Kind: acd.TargetAgent, Value: "a2"}); err != nil {
 			t.Fatal(err)
+		}
+		// The desktop labels the request "transfer".
+		if pop := waitEvent(t, desk2, "offered"); pop.Kind != "transfer" || pop.ConnectionID != ix.ConnectionID {
+			t.Errorf("the transferred call's pop-up %+v, want kind transfer", pop)
 		}
 		waitAgent(t, l.Lab, "a1", agents.WrapUp)
 		waitAgent(t, l.Lab, "a2", agents.Connected)
@@ -330,7 +345,17 @@ func TestBlindTransferToQueueNeverComesBack(t *testing.T) {
 		if st := interaction(t, l.Lab, ix.ConnectionID).State; st != "queued" {
 			t.Fatalf("call went to the transferring agent (%s)", st)
 		}
-		l.agent(0, "s1", l.Endpoint("2001"), false, "support")
+		l.agent(0, "s1", l.Endpoint("2001"), true, "support") // idle until its desk listens
+		desk, err := l.engine().SubscribeAgent(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.engine().SetAvailable(ctx, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		if pop := waitEvent(t, desk, "offered"); pop.Kind != "transfer" || pop.Queue != "support" {
+			t.Errorf("the transferred call's pop-up %+v, want kind transfer in support", pop)
+		}
 		got = waitState(t, l.Lab, ix.ConnectionID, "connected")
 		if got.Agent != "s1" {
 			t.Fatalf("taken by %s", got.Agent)
