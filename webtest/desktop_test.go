@@ -150,6 +150,21 @@ type popover struct {
 	} `json:"vars"`
 }
 
+// varTexts are the request's variables as name=shown text, in the order
+// shown.
+func (p popover) varTexts() []string {
+	var out []string
+	for _, v := range p.Vars {
+		out = append(out, v.Name+"="+v.Text)
+	}
+	return out
+}
+
+// popUpVars is how a request shows the variables of callVars: the sales
+// queue's pop-up variables in their configured order (NOTE is not one),
+// the secure card number hidden.
+var popUpVars = []string{"CUSTOMER_ID=Customer: C-42", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••"}
+
 // popovers reads the contact requests on the page, top to bottom.
 func (d *desk) popovers() []popover {
 	d.t.Helper()
@@ -326,13 +341,8 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	if p.Label != "inbound" || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" {
 		t.Fatalf("pop-over %+v, want inbound from %s to %s in sales", p, CallerANI, SalesDNIS)
 	}
-	var got []string
-	for _, v := range p.Vars {
-		got = append(got, v.Name+"="+v.Text)
-	}
-	want := []string{"CUSTOMER_ID=Customer: C-42", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("pop-over variables\n%v\nwant (configured order, NOTE not a pop-up, card hidden)\n%v", got, want)
+	if got := p.varTexts(); !slices.Equal(got, popUpVars) {
+		t.Fatalf("pop-over variables\n%v\nwant (configured order, NOTE not a pop-up, card hidden)\n%v", got, popUpVars)
 	}
 	if !durationText.MatchString(p.Elapsed) {
 		t.Fatalf("pop-over elapsed time %q", p.Elapsed)
@@ -557,6 +567,81 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d2.waitCallState("connected")
 	d2.noError()
 	d2.noProblems()
+}
+
+// TestDesktopBlindTransferToAnAgent: agent 1001, on a call, blind-transfers
+// it through their desktop's Transfer dialog to agent 1002 (picked from
+// the agent list). 1002's own desktop, served by the other replica, shows
+// the contact request labelled "transfer" with the call's ANI, DNIS,
+// queue and pop-up variables, the secure one hidden; 1002 answers on the
+// phone and their call panel shows the call connected, while 1001 is in
+// wrap-up and wraps up.
+func TestDesktopBlindTransferToAnAgent(t *testing.T) {
+	w := NewWorld(t, Options{})
+	// 1002 takes support calls: the sales call goes to 1001.
+	w.SignIn("1002", "support")
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+	d2 := openDesk(t, w, w.Replicas[1])
+	d2.attach("1002", "available")
+
+	w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	conn := d.apiCall().ConnectionID
+
+	d.b.Click(browser.TestID("transfer"))
+	d.b.WaitVisible(browser.TestID("consult-dialog"))
+	d.b.WaitTextContains("#consult-title", "Transfer")
+	row := fmt.Sprintf(`%s [data-testid="consult-agent"][data-agent="1002"]`, browser.TestID("consult-dialog"))
+	d.b.WaitTextContains(row, "Available")
+	d.b.WaitTextContains(row+" button", "Transfer to")
+	d.b.Click(row + " button")
+	d.b.WaitHidden(browser.TestID("consult-dialog"))
+	d.waitState("wrapup")
+	d.b.WaitTextContains("#notice", "transferred")
+
+	req := browser.TestID("popover", "request")
+	d2.b.WaitVisible(req)
+	d2.waitState("ringing")
+	pops := d2.popovers()
+	if len(pops) != 1 {
+		t.Fatalf("1002's desktop shows %d requests, want 1: %+v", len(pops), pops)
+	}
+	p := pops[0]
+	if p.Label != "transfer" || p.Conn != conn || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" {
+		t.Fatalf("1002's request %+v, want transfer of %s from %s to %s in sales", p, conn, CallerANI, SalesDNIS)
+	}
+	if got := p.varTexts(); !slices.Equal(got, popUpVars) {
+		t.Fatalf("1002's request variables\n%v\nwant\n%v", got, popUpVars)
+	}
+	if !durationText.MatchString(p.Elapsed) {
+		t.Fatalf("1002's request elapsed time %q", p.Elapsed)
+	}
+	if d2.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the page of the agent the call was transferred to")
+	}
+
+	w.AnswerAgentPhone("1002")
+	d2.waitState("connected")
+	d2.waitCallState("connected")
+	d2.b.WaitGone(req)
+	if c := d2.apiCall(); c.ConnectionID != conn || c.Agent != "1002" {
+		t.Fatalf("after answering, 1002's call is %+v, want %s", c, conn)
+	}
+	d2.b.WaitTextContains(browser.TestID("call-panel"), CallerANI)
+
+	d.wrapUp("escal", "escalated")
+	if code := wrapupCode(t, w, conn, "1001"); code != "escalated" {
+		t.Fatalf("1001's wrap-up code of the call is %q, want escalated", code)
+	}
+	d2.waitCallState("connected")
+	for _, dk := range []*desk{d, d2} {
+		dk.noError()
+		dk.noProblems()
+	}
 }
 
 // TestDesktopCarriesOnWhenItsReplicaDies: mid-call, the replica the
