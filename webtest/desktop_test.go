@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/redis/go-redis/v9"
 
@@ -449,8 +452,9 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 // agents by a search, checks a typed number before dialling, and closes
 // with Esc. The agent consults an idle agent (answered on that agent's
 // phone), makes a conference and exits the consult; then consults
-// another agent, switches between the two parties (consult on hold and
-// back), transfers the customer to the consulted agent and wraps up.
+// another agent (whose desktop shows the consult request, also after a
+// reload), switches between the two parties (consult on hold and back),
+// transfers the customer to the consulted agent and wraps up.
 func TestDesktopConsultsAndTransfers(t *testing.T) {
 	w := NewWorld(t, Options{})
 	// The others take support calls: the sales call goes to 1001.
@@ -540,6 +544,16 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	if d2.pageHolds(cardNumber) {
 		t.Fatal("the secure card number reached the consulted agent's page")
 	}
+	// A reload while the phone rings shows the same consult request,
+	// rebuilt from the call as read.
+	d2.b.Navigate(w.Replicas[1].URL + "/desktop/")
+	d2.attach("1002", "ringing")
+	d2.b.WaitVisible(req)
+	if l := d2.b.Text(req + " " + browser.TestID("request-label")); !strings.EqualFold(l, "consult") {
+		t.Fatalf("after a reload the consulted agent's request is labelled %q", l)
+	}
+	d2.b.WaitTextContains(req, "from agent 1001")
+	d2.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CARD_NUMBER"]`, "Card number: ••••••")
 	w.AnswerAgentPhone("1002")
 	d.b.WaitTextContains(browser.TestID("call-panel"), "(connected)")
 	d.waitAPICallState("consulting")
@@ -574,8 +588,9 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 // the agent list). 1002's own desktop, served by the other replica, shows
 // the contact request labelled "transfer" with the call's ANI, DNIS,
 // queue and pop-up variables, the secure one hidden; 1002 answers on the
-// phone and their call panel shows the call connected, while 1001 is in
-// wrap-up and wraps up.
+// phone (after reloading the page, which shows the same request again)
+// and their call panel shows the call connected, while 1001 is in wrap-up
+// and wraps up.
 func TestDesktopBlindTransferToAnAgent(t *testing.T) {
 	w := NewWorld(t, Options{})
 	// 1002 takes support calls: the sales call goes to 1001.
@@ -622,6 +637,19 @@ func TestDesktopBlindTransferToAnAgent(t *testing.T) {
 	}
 	if d2.pageHolds(cardNumber) {
 		t.Fatal("the secure card number reached the page of the agent the call was transferred to")
+	}
+	// 1002 reloads the page while the phone rings: the desktop, signed in
+	// again, rebuilds the request from the call as read, still a transfer.
+	d2.b.Navigate(w.Replicas[1].URL + "/desktop/")
+	d2.attach("1002", "ringing")
+	d2.b.WaitVisible(req)
+	if again := d2.popovers(); len(again) != 1 || again[0].Label != "transfer" || again[0].Conn != conn ||
+		again[0].ANI != CallerANI || again[0].DNIS != SalesDNIS || again[0].Queue != "sales" ||
+		!slices.Equal(again[0].varTexts(), popUpVars) {
+		t.Fatalf("after a reload 1002's desktop shows %+v, want the transfer request again", again)
+	}
+	if d2.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the reloaded page")
 	}
 
 	w.AnswerAgentPhone("1002")
@@ -724,6 +752,196 @@ func TestDesktopRONAOffersAvailableOrIdle(t *testing.T) {
 	d.waitState("available")
 	w.WaitAgentState("1001", "available")
 	d.noError()
+	d.noProblems()
+}
+
+// waitingConns are the connection ids of the calls waiting in queue.
+func waitingConns(w *World, queue string) []string {
+	w.t.Helper()
+	var q struct {
+		Waiting []struct {
+			ConnectionID string `json:"connection_id"`
+		} `json:"waiting"`
+	}
+	w.MustDo(SupervisorToken, http.MethodGet, "/v1/queues/"+queue, nil, &q)
+	out := make([]string, 0, len(q.Waiting))
+	for _, c := range q.Waiting {
+		out = append(out, c.ConnectionID)
+	}
+	return out
+}
+
+// countRequests makes the page remember the most contact requests it
+// ever showed at once (window.__mostRequests), from every change of the
+// list: a request left over next to a newer one, however briefly, counts.
+func (d *desk) countRequests() {
+	d.t.Helper()
+	d.b.Eval(`(() => {
+		const list = document.querySelector('[data-testid="popover"]');
+		const count = () => list.querySelectorAll(':scope > li').length;
+		window.__mostRequests = count();
+		new MutationObserver(() => { window.__mostRequests = Math.max(window.__mostRequests, count()); })
+			.observe(list, {childList: true});
+		return "";
+	})()`)
+}
+
+// mostRequests is the most requests the page showed at once since
+// countRequests.
+func (d *desk) mostRequests() int {
+	d.t.Helper()
+	var n int
+	d.b.EvalInto(`window.__mostRequests ?? -1`, &n)
+	return n
+}
+
+// TestDesktopDropsARequestWhoseCallerHungUp: the caller of the call
+// offered to the agent hangs up while the agent's phone rings, with a
+// second caller waiting: the agent is handed the second call at once (the
+// same Redis round trip frees them and offers it). The desktop drops the
+// first request and shows the second one's, with the second caller's
+// variables, and never shows the two at once; when that caller hangs up
+// too, no request is left and the agent is available.
+func TestDesktopDropsARequestWhoseCallerHungUp(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+	d.countRequests()
+
+	req := browser.TestID("popover", "request")
+	first := w.PlaceCall(callVars())
+	d.b.WaitVisible(req)
+	d.waitState("ringing")
+	firstConn := d.popovers()[0].Conn
+	secondVars := callVars()
+	secondVars["CUSTOMER_ID"] = "C-77"
+	second := w.PlaceCall(secondVars)
+	var secondConn string
+	w.WaitUntil("the second call waits in sales", func() bool {
+		waiting := waitingConns(w, "sales")
+		if len(waiting) == 1 {
+			secondConn = waiting[0]
+		}
+		return secondConn != ""
+	})
+
+	first.HangUp()
+	d.b.WaitCondition("the desktop shows the second call's request only",
+		fmt.Sprintf(`(() => { const r = document.querySelectorAll('[data-testid="request"]');
+			return r.length === 1 && r[0].dataset.connectionId === %q; })()`, secondConn))
+	if a := w.WaitAgentState("1001", "ringing"); a.ConnectionID != secondConn {
+		t.Fatalf("after the first caller hung up, 1001 is offered %q, want the waiting call %s", a.ConnectionID, secondConn)
+	}
+	p := d.popovers()[0]
+	if p.Label != "inbound" || p.Conn == firstConn || !slices.Contains(p.varTexts(), "CUSTOMER_ID=Customer: C-77") {
+		t.Fatalf("the second request %+v, want the inbound call of customer C-77", p)
+	}
+	d.waitState("ringing")
+
+	second.HangUp()
+	d.b.WaitGone(req)
+	d.b.WaitVisible("#no-requests")
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	if n := d.mostRequests(); n != 1 {
+		t.Fatalf("the desktop showed %d requests at once, want 1 at most (and 1 at least)", n)
+	}
+	d.noError()
+	d.noProblems()
+}
+
+// offline cuts the page off the network (true) or gives it back (false),
+// as Chromium's network emulation does: new requests and connections
+// fail; a WebSocket already open is left alone.
+func (d *desk) offline(off bool) {
+	d.t.Helper()
+	rules := []*network.Conditions{}
+	if off {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	ctx, cancel := context.WithTimeout(d.b.Context(), 5*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule,
+			network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
+		return err
+	}))
+	if err != nil {
+		d.t.Fatalf("network emulation offline=%v: %v", off, err)
+	}
+}
+
+// TestDesktopDropsARequestThatEndedWhileDisconnected: the desktop loses its
+// event stream while the agent's phone rings (the replica it streams from
+// dies, and the network is down, so it cannot reconnect at once). Meanwhile
+// the caller hangs up and the agent is handed the next waiting call. Back
+// on the network, the desktop reconnects to the other replica and reads
+// the desk again: it shows the new call's request, with its caller's
+// variables, and not the one whose end it never heard of.
+func TestDesktopDropsARequestThatEndedWhileDisconnected(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	// The page's reconnect backs off while the network is down.
+	d.b.SetWait(30 * time.Second)
+	d.signIn("1001")
+	d.goAvailable()
+	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+	dead := w.Replica(strings.TrimPrefix(conn, "connected to "))
+	live := w.Replicas[0]
+	if live == dead {
+		live = w.Replicas[1]
+	}
+
+	req := browser.TestID("popover", "request")
+	first := w.PlaceCallTo(live, callVars())
+	d.b.WaitVisible(req)
+	d.waitState("ringing")
+	firstConn := d.popovers()[0].Conn
+	secondVars := callVars()
+	secondVars["CUSTOMER_ID"] = "C-77"
+	w.PlaceCallTo(live, secondVars)
+	var secondConn string
+	w.WaitUntil("the second call waits in sales", func() bool {
+		if waiting := waitingConns(w, "sales"); len(waiting) == 1 {
+			secondConn = waiting[0]
+		}
+		return secondConn != ""
+	})
+
+	d.offline(true)
+	w.Kill(dead)
+	d.b.WaitTextContains(browser.TestID("connection"), "reconnecting")
+	first.HangUp()
+	w.WaitUntil("1001 is offered the second call", func() bool {
+		a := w.Agent("1001")
+		return a.State == "ringing" && a.ConnectionID == secondConn
+	})
+	if p := d.popovers(); len(p) != 1 || p[0].Conn != firstConn {
+		t.Fatalf("while disconnected the desktop shows %+v, want the first request still (it cannot know)", p)
+	}
+
+	d.offline(false)
+	d.b.WaitText(browser.TestID("connection"), "connected to the live replica", func(s string) bool {
+		return s == "connected to "+live.URL
+	})
+	d.b.WaitCondition("the desktop shows the second call's request only",
+		fmt.Sprintf(`(() => { const r = document.querySelectorAll('[data-testid="request"]');
+			return r.length === 1 && r[0].dataset.connectionId === %q; })()`, secondConn))
+	d.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CUSTOMER_ID"]`, "Customer: C-77")
+	// A first offer cannot be read before it is answered (GET /call is
+	// 409), so the rebuilt request has the variables but not the caller.
+	if p := d.popovers()[0]; p.Label != "inbound" || !slices.Equal(p.varTexts(), []string{
+		"CUSTOMER_ID=Customer: C-77", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••",
+	}) {
+		t.Fatalf("the second request after the reconnect is %+v", p)
+	}
+
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	d.b.WaitGone(req)
+	d.b.Click(browser.TestID("end-call"))
+	d.wrapUp("follow", "follow-up")
 	d.noProblems()
 }
 

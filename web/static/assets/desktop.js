@@ -415,7 +415,12 @@ function onEvent(ev) {
       if (S.agent) {
         S.agent = { ...S.agent, state: ev.state, since: ev.at || new Date().toISOString() };
         if (ev.state !== 'idle') S.agent.reason = '';
+        if (conn) S.agent.connection_id = conn;
       }
+      // The agent is bound to one call at a time: a request for another
+      // call is over, even if its end has not arrived yet (the hand-off to
+      // the next waiting call comes in the same step that frees the agent).
+      if (conn) dropRequestsBut(conn);
       break;
     case 'offered':
       S.requests.set(conn, {
@@ -486,12 +491,22 @@ function popupFromAttached(queue, attached) {
     .map((v) => ({ ...v, value: attached[v.name] }));
 }
 
+// dropRequestsBut drops the requests for calls other than conn.
+function dropRequestsBut(conn) {
+  for (const k of [...S.requests.keys()]) {
+    if (k !== conn) S.requests.delete(k);
+  }
+}
+
 // reconcileRequests drops pop-overs the agent's state has left behind and
 // rebuilds the one a reconnect may have missed (an offer made while the
-// stream was down).
+// stream was down). The server never offers an agent two calls at once,
+// so a request for another call than the agent's is over: its end came
+// while the stream was down.
 function reconcileRequests() {
   const a = S.agent;
   const ringing = a && (a.state === 'reserved' || a.state === 'ringing');
+  if (a && a.connection_id) dropRequestsBut(a.connection_id);
   for (const [k, r] of S.requests) {
     if (r.kind === 'callback') {
       // Waiting for the agent to accept: the agent answered (connected)
@@ -503,12 +518,22 @@ function reconcileRequests() {
       S.requests.delete(k);
     }
   }
-  if (ringing && a.connection_id && S.requests.size === 0) {
+  if (ringing && a.connection_id && !S.requests.has(a.connection_id)) {
     const c = S.call || {};
     const values = (S.vars && S.vars.values) || [];
+    // What the offer was, from the call as read: a consult names this
+    // agent as the consulted one; a call that has a view but is not this
+    // agent's was answered by another agent before (a blind transfer, to
+    // this agent or to a queue); a first offer has no view yet (GET
+    // /call answers 409 until the call is answered), so its caller, DNIS
+    // and queue stay unknown ("—") until it is.
+    let kind = 'inbound';
+    if (S.call && c.consult && c.consult.agent === S.agentId) kind = 'consult';
+    else if (S.call && c.agent !== S.agentId) kind = 'transfer';
     S.requests.set(a.connection_id, {
       conn: a.connection_id,
-      kind: 'inbound',
+      kind,
+      from: kind === 'consult' && c.agent ? { id: c.agent } : null,
       ani: c.ani || '',
       dnis: c.dnis || '',
       queue: c.queue || '',
