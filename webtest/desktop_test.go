@@ -945,6 +945,143 @@ func TestDesktopDropsARequestThatEndedWhileDisconnected(t *testing.T) {
 	d.noProblems()
 }
 
+// key presses keys on whatever has the focus, with modifiers, as a
+// keyboard would (no element is clicked or focused by the test).
+func (d *desk) key(keys string, mods ...chromedp.Modifier) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.b.Context(), 5*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys, chromedp.KeyModifiers(mods...))); err != nil {
+		d.t.Fatalf("press %q: %v", keys, err)
+	}
+}
+
+// maxTabs bounds tabTo: more than the page has places to stop at.
+const maxTabs = 60
+
+// tabTo moves the focus with Tab (back: Shift+Tab) until the element whose
+// data-testid is id has it, failing the test if a whole round of the page
+// does not reach it.
+func (d *desk) tabTo(id string, back bool) {
+	d.t.Helper()
+	var path []string
+	for range maxTabs {
+		f := d.b.Focused()
+		if f == id {
+			return
+		}
+		path = append(path, f)
+		if back {
+			d.key(kb.Tab, chromedp.ModifierShift)
+		} else {
+			d.key(kb.Tab)
+		}
+	}
+	d.t.Fatalf("%s cannot be reached with the keyboard (back=%v); the focus went %q", id, back, path)
+}
+
+// waitFocus waits until the element whose data-testid is id has the
+// focus.
+func (d *desk) waitFocus(id string) {
+	d.t.Helper()
+	d.b.WaitCondition("the focus is on "+id, fmt.Sprintf(`document.activeElement?.dataset?.testid === %q`, id))
+}
+
+// TestDesktopKeyboardOnly: an agent's whole path through a call with the
+// keyboard alone — Tab, Shift+Tab, Enter, Space and Escape, never a click
+// nor a focus set by the test: sign in (typing the fields, Space on the
+// queue's box), go available, (a call is offered and answered on the
+// phone) hold, resume, end, close the wrap-up dialog with Escape and open
+// it again from the state panel, and wrap up with a reason found by
+// searching. A button its own action disables (Available, Hold, Resume)
+// hands the focus on to the next one of its row rather than dropping it.
+func TestDesktopKeyboardOnly(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.agent = "1001"
+
+	d.tabTo("signin-agent", false)
+	d.key("1001")
+	d.tabTo("signin-token", false)
+	d.key(AgentToken("1001"))
+	// Leaving the token field loads the queues to choose from.
+	d.tabTo("signin-endpoint", false)
+	d.key(AgentEndpoint("1001"))
+	d.b.WaitVisible(browser.TestID("queue-sales"))
+	d.tabTo("queue-sales", false)
+	d.key(" ")
+	var checked bool
+	d.b.EvalInto(`document.querySelector('[data-testid="queue-sales"]').checked`, &checked)
+	if !checked {
+		t.Fatal("Space on the sales queue's box did not tick it")
+	}
+	d.tabTo("signin-submit", false)
+	d.key(kb.Enter)
+	d.waitState("idle")
+	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+
+	// The desk opens with the focus on Available.
+	if f := d.b.Focused(); f != "go-available" {
+		t.Fatalf("after sign-in the focus is on %q, want go-available", f)
+	}
+	d.key(kb.Enter)
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	// Available is disabled now: the focus stays in its row.
+	d.waitFocus("go-idle")
+
+	caller := w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+
+	d.tabTo("hold", false)
+	d.key(kb.Enter)
+	d.waitCallState("held")
+	d.waitAPICallState("held")
+	// Hold is disabled on hold: the focus moves on to Resume.
+	d.waitFocus("resume")
+	d.key(" ")
+	d.waitCallState("connected")
+	d.waitAPICallState("connected")
+	d.waitFocus("hold")
+	// Forward past the buttons the call does not allow, then back with
+	// Shift+Tab and forward again.
+	d.tabTo("end-call", false)
+	d.tabTo("hold", true)
+	d.tabTo("end-call", false)
+	d.key(kb.Enter)
+	d.waitState("wrapup")
+
+	// The wrap-up dialog opens with the focus in its search; Escape
+	// leaves it for later, and the state panel's button opens it again.
+	d.b.WaitVisible(browser.TestID("wrapup-dialog"))
+	if f := d.b.Focused(); f != "wrapup-search" {
+		t.Fatalf("the wrap-up dialog opened with the focus on %q, want its search", f)
+	}
+	d.key(kb.Escape)
+	d.b.WaitHidden(browser.TestID("wrapup-dialog"))
+	d.b.WaitVisible(browser.TestID("wrapup-open"))
+	d.tabTo("wrapup-open", true)
+	d.key(kb.Enter)
+	d.b.WaitVisible(browser.TestID("wrapup-dialog"))
+	if f := d.b.Focused(); f != "wrapup-search" {
+		t.Fatalf("the wrap-up dialog opened again with the focus on %q, want its search", f)
+	}
+	d.key("follow")
+	d.key(kb.Enter)
+	d.b.WaitHidden(browser.TestID("wrapup-dialog"))
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	d.b.WaitTextContains("#notice", "Wrapped up: follow-up")
+	w.WaitUntil("the caller is hung up", func() bool {
+		v, ok := w.Sim.Channel(caller.ID)
+		return ok && v.HungUp
+	})
+	d.noError()
+	d.noProblems()
+}
+
 // TestDesktopCallbackPopOverAccept: a web callback routed to the agent
 // shows the callback pop-over (label, the customer's number, the queue,
 // how long ago it was asked for); the agent answers their phone, accepts,

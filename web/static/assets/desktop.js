@@ -155,6 +155,7 @@ function notice(text) {
 // double click does not send the step twice.
 async function act(what, button, fn) {
   clearError();
+  const hadFocus = button && document.activeElement === button;
   if (button) button.disabled = true;
   try {
     return await fn();
@@ -164,7 +165,36 @@ async function act(what, button, fn) {
   } finally {
     if (button) button.disabled = false;
     render();
+    if (hadFocus) keepFocus(button);
   }
+}
+
+// keepFocus keeps the keyboard focus near an action's button. A disabled
+// button loses the focus to the page's body (during the request, and for
+// good when the new state disables it: Hold once on hold, Available once
+// available), which leaves a keyboard or screen-reader user nowhere: the
+// focus goes back to the button, else to its partner (data-focus-next:
+// Hold and Resume), else to the next usable button of its row, else the
+// row's first. Focus moved on purpose (a dialog that opened) is left
+// where it is.
+function keepFocus(button) {
+  const now = document.activeElement;
+  if (now && now !== document.body && now !== button) return;
+  const usable = (b) => b && !b.disabled && b.offsetParent !== null;
+  if (button.isConnected && usable(button)) {
+    button.focus();
+    return;
+  }
+  const partner = button.dataset.focusNext && $(button.dataset.focusNext);
+  if (usable(partner)) {
+    partner.focus();
+    return;
+  }
+  const row = button.closest('.row');
+  if (!row) return;
+  const buttons = [...row.querySelectorAll('button')];
+  const next = buttons.slice(buttons.indexOf(button) + 1).find(usable) || buttons.find(usable);
+  if (next) next.focus();
 }
 
 // ---- the API ---------------------------------------------------------------
