@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/redis/go-redis/v9"
 
@@ -149,6 +152,21 @@ type popover struct {
 		Text string `json:"text"`
 	} `json:"vars"`
 }
+
+// varTexts are the request's variables as name=shown text, in the order
+// shown.
+func (p popover) varTexts() []string {
+	var out []string
+	for _, v := range p.Vars {
+		out = append(out, v.Name+"="+v.Text)
+	}
+	return out
+}
+
+// popUpVars is how a request shows the variables of callVars: the sales
+// queue's pop-up variables in their configured order (NOTE is not one),
+// the secure card number hidden.
+var popUpVars = []string{"CUSTOMER_ID=Customer: C-42", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••"}
 
 // popovers reads the contact requests on the page, top to bottom.
 func (d *desk) popovers() []popover {
@@ -326,13 +344,8 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	if p.Label != "inbound" || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" {
 		t.Fatalf("pop-over %+v, want inbound from %s to %s in sales", p, CallerANI, SalesDNIS)
 	}
-	var got []string
-	for _, v := range p.Vars {
-		got = append(got, v.Name+"="+v.Text)
-	}
-	want := []string{"CUSTOMER_ID=Customer: C-42", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("pop-over variables\n%v\nwant (configured order, NOTE not a pop-up, card hidden)\n%v", got, want)
+	if got := p.varTexts(); !slices.Equal(got, popUpVars) {
+		t.Fatalf("pop-over variables\n%v\nwant (configured order, NOTE not a pop-up, card hidden)\n%v", got, popUpVars)
 	}
 	if !durationText.MatchString(p.Elapsed) {
 		t.Fatalf("pop-over elapsed time %q", p.Elapsed)
@@ -439,8 +452,9 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 // agents by a search, checks a typed number before dialling, and closes
 // with Esc. The agent consults an idle agent (answered on that agent's
 // phone), makes a conference and exits the consult; then consults
-// another agent, switches between the two parties (consult on hold and
-// back), transfers the customer to the consulted agent and wraps up.
+// another agent (whose desktop shows the consult request, also after a
+// reload), switches between the two parties (consult on hold and back),
+// transfers the customer to the consulted agent and wraps up.
 func TestDesktopConsultsAndTransfers(t *testing.T) {
 	w := NewWorld(t, Options{})
 	// The others take support calls: the sales call goes to 1001.
@@ -530,6 +544,16 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	if d2.pageHolds(cardNumber) {
 		t.Fatal("the secure card number reached the consulted agent's page")
 	}
+	// A reload while the phone rings shows the same consult request,
+	// rebuilt from the call as read.
+	d2.b.Navigate(w.Replicas[1].URL + "/desktop/")
+	d2.attach("1002", "ringing")
+	d2.b.WaitVisible(req)
+	if l := d2.b.Text(req + " " + browser.TestID("request-label")); !strings.EqualFold(l, "consult") {
+		t.Fatalf("after a reload the consulted agent's request is labelled %q", l)
+	}
+	d2.b.WaitTextContains(req, "from agent 1001")
+	d2.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CARD_NUMBER"]`, "Card number: ••••••")
 	w.AnswerAgentPhone("1002")
 	d.b.WaitTextContains(browser.TestID("call-panel"), "(connected)")
 	d.waitAPICallState("consulting")
@@ -557,6 +581,95 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d2.waitCallState("connected")
 	d2.noError()
 	d2.noProblems()
+}
+
+// TestDesktopBlindTransferToAnAgent: agent 1001, on a call, blind-transfers
+// it through their desktop's Transfer dialog to agent 1002 (picked from
+// the agent list). 1002's own desktop, served by the other replica, shows
+// the contact request labelled "transfer" with the call's ANI, DNIS,
+// queue and pop-up variables, the secure one hidden; 1002 answers on the
+// phone (after reloading the page, which shows the same request again)
+// and their call panel shows the call connected, while 1001 is in wrap-up
+// and wraps up.
+func TestDesktopBlindTransferToAnAgent(t *testing.T) {
+	w := NewWorld(t, Options{})
+	// 1002 takes support calls: the sales call goes to 1001.
+	w.SignIn("1002", "support")
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+	d2 := openDesk(t, w, w.Replicas[1])
+	d2.attach("1002", "available")
+
+	w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	conn := d.apiCall().ConnectionID
+
+	d.b.Click(browser.TestID("transfer"))
+	d.b.WaitVisible(browser.TestID("consult-dialog"))
+	d.b.WaitTextContains("#consult-title", "Transfer")
+	row := fmt.Sprintf(`%s [data-testid="consult-agent"][data-agent="1002"]`, browser.TestID("consult-dialog"))
+	d.b.WaitTextContains(row, "Available")
+	d.b.WaitTextContains(row+" button", "Transfer to")
+	d.b.Click(row + " button")
+	d.b.WaitHidden(browser.TestID("consult-dialog"))
+	d.waitState("wrapup")
+	d.b.WaitTextContains("#notice", "transferred")
+
+	req := browser.TestID("popover", "request")
+	d2.b.WaitVisible(req)
+	d2.waitState("ringing")
+	pops := d2.popovers()
+	if len(pops) != 1 {
+		t.Fatalf("1002's desktop shows %d requests, want 1: %+v", len(pops), pops)
+	}
+	p := pops[0]
+	if p.Label != "transfer" || p.Conn != conn || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" {
+		t.Fatalf("1002's request %+v, want transfer of %s from %s to %s in sales", p, conn, CallerANI, SalesDNIS)
+	}
+	if got := p.varTexts(); !slices.Equal(got, popUpVars) {
+		t.Fatalf("1002's request variables\n%v\nwant\n%v", got, popUpVars)
+	}
+	if !durationText.MatchString(p.Elapsed) {
+		t.Fatalf("1002's request elapsed time %q", p.Elapsed)
+	}
+	if d2.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the page of the agent the call was transferred to")
+	}
+	// 1002 reloads the page while the phone rings: the desktop, signed in
+	// again, rebuilds the request from the call as read, still a transfer.
+	d2.b.Navigate(w.Replicas[1].URL + "/desktop/")
+	d2.attach("1002", "ringing")
+	d2.b.WaitVisible(req)
+	if again := d2.popovers(); len(again) != 1 || again[0].Label != "transfer" || again[0].Conn != conn ||
+		again[0].ANI != CallerANI || again[0].DNIS != SalesDNIS || again[0].Queue != "sales" ||
+		!slices.Equal(again[0].varTexts(), popUpVars) {
+		t.Fatalf("after a reload 1002's desktop shows %+v, want the transfer request again", again)
+	}
+	if d2.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the reloaded page")
+	}
+
+	w.AnswerAgentPhone("1002")
+	d2.waitState("connected")
+	d2.waitCallState("connected")
+	d2.b.WaitGone(req)
+	if c := d2.apiCall(); c.ConnectionID != conn || c.Agent != "1002" {
+		t.Fatalf("after answering, 1002's call is %+v, want %s", c, conn)
+	}
+	d2.b.WaitTextContains(browser.TestID("call-panel"), CallerANI)
+
+	d.wrapUp("escal", "escalated")
+	if code := wrapupCode(t, w, conn, "1001"); code != "escalated" {
+		t.Fatalf("1001's wrap-up code of the call is %q, want escalated", code)
+	}
+	d2.waitCallState("connected")
+	for _, dk := range []*desk{d, d2} {
+		dk.noError()
+		dk.noProblems()
+	}
 }
 
 // TestDesktopCarriesOnWhenItsReplicaDies: mid-call, the replica the
@@ -638,6 +751,333 @@ func TestDesktopRONAOffersAvailableOrIdle(t *testing.T) {
 	d.b.Click(browser.TestID("rona-available"))
 	d.waitState("available")
 	w.WaitAgentState("1001", "available")
+	d.noError()
+	d.noProblems()
+}
+
+// waitingConns are the connection ids of the calls waiting in queue.
+func waitingConns(w *World, queue string) []string {
+	w.t.Helper()
+	var q struct {
+		Waiting []struct {
+			ConnectionID string `json:"connection_id"`
+		} `json:"waiting"`
+	}
+	w.MustDo(SupervisorToken, http.MethodGet, "/v1/queues/"+queue, nil, &q)
+	out := make([]string, 0, len(q.Waiting))
+	for _, c := range q.Waiting {
+		out = append(out, c.ConnectionID)
+	}
+	return out
+}
+
+// countRequests makes the page remember the most contact requests it
+// ever showed at once (window.__mostRequests), from every change of the
+// list: a request left over next to a newer one, however briefly, counts.
+func (d *desk) countRequests() {
+	d.t.Helper()
+	d.b.Eval(`(() => {
+		const list = document.querySelector('[data-testid="popover"]');
+		const count = () => list.querySelectorAll(':scope > li').length;
+		window.__mostRequests = count();
+		new MutationObserver(() => { window.__mostRequests = Math.max(window.__mostRequests, count()); })
+			.observe(list, {childList: true});
+		return "";
+	})()`)
+}
+
+// mostRequests is the most requests the page showed at once since
+// countRequests.
+func (d *desk) mostRequests() int {
+	d.t.Helper()
+	var n int
+	d.b.EvalInto(`window.__mostRequests ?? -1`, &n)
+	return n
+}
+
+// TestDesktopDropsARequestWhoseCallerHungUp: the caller of the call
+// offered to the agent hangs up while the agent's phone rings, with a
+// second caller waiting: the agent is handed the second call at once (the
+// same Redis round trip frees them and offers it). The desktop drops the
+// first request and shows the second one's, with the second caller's
+// variables, and never shows the two at once; when that caller hangs up
+// too, no request is left and the agent is available.
+func TestDesktopDropsARequestWhoseCallerHungUp(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+	d.countRequests()
+
+	req := browser.TestID("popover", "request")
+	first := w.PlaceCall(callVars())
+	d.b.WaitVisible(req)
+	d.waitState("ringing")
+	firstConn := d.popovers()[0].Conn
+	secondVars := callVars()
+	secondVars["CUSTOMER_ID"] = "C-77"
+	second := w.PlaceCall(secondVars)
+	var secondConn string
+	w.WaitUntil("the second call waits in sales", func() bool {
+		waiting := waitingConns(w, "sales")
+		if len(waiting) == 1 {
+			secondConn = waiting[0]
+		}
+		return secondConn != ""
+	})
+
+	first.HangUp()
+	d.b.WaitCondition("the desktop shows the second call's request only",
+		fmt.Sprintf(`(() => { const r = document.querySelectorAll('[data-testid="request"]');
+			return r.length === 1 && r[0].dataset.connectionId === %q; })()`, secondConn))
+	if a := w.WaitAgentState("1001", "ringing"); a.ConnectionID != secondConn {
+		t.Fatalf("after the first caller hung up, 1001 is offered %q, want the waiting call %s", a.ConnectionID, secondConn)
+	}
+	p := d.popovers()[0]
+	if p.Label != "inbound" || p.Conn == firstConn || !slices.Contains(p.varTexts(), "CUSTOMER_ID=Customer: C-77") {
+		t.Fatalf("the second request %+v, want the inbound call of customer C-77", p)
+	}
+	d.waitState("ringing")
+
+	second.HangUp()
+	d.b.WaitGone(req)
+	d.b.WaitVisible("#no-requests")
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	if n := d.mostRequests(); n != 1 {
+		t.Fatalf("the desktop showed %d requests at once, want 1 at most (and 1 at least)", n)
+	}
+	d.noError()
+	d.noProblems()
+}
+
+// offline cuts the page off the network (true) or gives it back (false),
+// as Chromium's network emulation does: new requests and connections
+// fail; a WebSocket already open is left alone.
+func (d *desk) offline(off bool) {
+	d.t.Helper()
+	rules := []*network.Conditions{}
+	if off {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	ctx, cancel := context.WithTimeout(d.b.Context(), 5*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule,
+			network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
+		return err
+	}))
+	if err != nil {
+		d.t.Fatalf("network emulation offline=%v: %v", off, err)
+	}
+}
+
+// TestDesktopDropsARequestThatEndedWhileDisconnected: the desktop loses its
+// event stream while the agent's phone rings (the replica it streams from
+// dies, and the network is down, so it cannot reconnect at once). Meanwhile
+// the caller hangs up and the agent is handed the next waiting call. Back
+// on the network, the desktop reconnects to the other replica and reads
+// the desk again: it shows the new call's request, with its caller's
+// variables, and not the one whose end it never heard of.
+func TestDesktopDropsARequestThatEndedWhileDisconnected(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	// The page's reconnect backs off while the network is down.
+	d.b.SetWait(30 * time.Second)
+	d.signIn("1001")
+	d.goAvailable()
+	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+	dead := w.Replica(strings.TrimPrefix(conn, "connected to "))
+	live := w.Replicas[0]
+	if live == dead {
+		live = w.Replicas[1]
+	}
+
+	req := browser.TestID("popover", "request")
+	first := w.PlaceCallTo(live, callVars())
+	d.b.WaitVisible(req)
+	d.waitState("ringing")
+	firstConn := d.popovers()[0].Conn
+	secondVars := callVars()
+	secondVars["CUSTOMER_ID"] = "C-77"
+	w.PlaceCallTo(live, secondVars)
+	var secondConn string
+	w.WaitUntil("the second call waits in sales", func() bool {
+		if waiting := waitingConns(w, "sales"); len(waiting) == 1 {
+			secondConn = waiting[0]
+		}
+		return secondConn != ""
+	})
+
+	d.offline(true)
+	w.Kill(dead)
+	d.b.WaitTextContains(browser.TestID("connection"), "reconnecting")
+	first.HangUp()
+	w.WaitUntil("1001 is offered the second call", func() bool {
+		a := w.Agent("1001")
+		return a.State == "ringing" && a.ConnectionID == secondConn
+	})
+	if p := d.popovers(); len(p) != 1 || p[0].Conn != firstConn {
+		t.Fatalf("while disconnected the desktop shows %+v, want the first request still (it cannot know)", p)
+	}
+
+	d.offline(false)
+	d.b.WaitText(browser.TestID("connection"), "connected to the live replica", func(s string) bool {
+		return s == "connected to "+live.URL
+	})
+	d.b.WaitCondition("the desktop shows the second call's request only",
+		fmt.Sprintf(`(() => { const r = document.querySelectorAll('[data-testid="request"]');
+			return r.length === 1 && r[0].dataset.connectionId === %q; })()`, secondConn))
+	d.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CUSTOMER_ID"]`, "Customer: C-77")
+	// A first offer cannot be read before it is answered (GET /call is
+	// 409), so the rebuilt request has the variables but not the caller.
+	if p := d.popovers()[0]; p.Label != "inbound" || !slices.Equal(p.varTexts(), []string{
+		"CUSTOMER_ID=Customer: C-77", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••",
+	}) {
+		t.Fatalf("the second request after the reconnect is %+v", p)
+	}
+
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	d.b.WaitGone(req)
+	d.b.Click(browser.TestID("end-call"))
+	d.wrapUp("follow", "follow-up")
+	d.noProblems()
+}
+
+// key presses keys on whatever has the focus, with modifiers, as a
+// keyboard would (no element is clicked or focused by the test).
+func (d *desk) key(keys string, mods ...chromedp.Modifier) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.b.Context(), 5*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys, chromedp.KeyModifiers(mods...))); err != nil {
+		d.t.Fatalf("press %q: %v", keys, err)
+	}
+}
+
+// maxTabs bounds tabTo: more than the page has places to stop at.
+const maxTabs = 60
+
+// tabTo moves the focus with Tab (back: Shift+Tab) until the element whose
+// data-testid is id has it, failing the test if a whole round of the page
+// does not reach it.
+func (d *desk) tabTo(id string, back bool) {
+	d.t.Helper()
+	var path []string
+	for range maxTabs {
+		f := d.b.Focused()
+		if f == id {
+			return
+		}
+		path = append(path, f)
+		if back {
+			d.key(kb.Tab, chromedp.ModifierShift)
+		} else {
+			d.key(kb.Tab)
+		}
+	}
+	d.t.Fatalf("%s cannot be reached with the keyboard (back=%v); the focus went %q", id, back, path)
+}
+
+// waitFocus waits until the element whose data-testid is id has the
+// focus.
+func (d *desk) waitFocus(id string) {
+	d.t.Helper()
+	d.b.WaitCondition("the focus is on "+id, fmt.Sprintf(`document.activeElement?.dataset?.testid === %q`, id))
+}
+
+// TestDesktopKeyboardOnly: an agent's whole path through a call with the
+// keyboard alone — Tab, Shift+Tab, Enter, Space and Escape, never a click
+// nor a focus set by the test: sign in (typing the fields, Space on the
+// queue's box), go available, (a call is offered and answered on the
+// phone) hold, resume, end, close the wrap-up dialog with Escape and open
+// it again from the state panel, and wrap up with a reason found by
+// searching. A button its own action disables (Available, Hold, Resume)
+// hands the focus on to the next one of its row rather than dropping it.
+func TestDesktopKeyboardOnly(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.agent = "1001"
+
+	d.tabTo("signin-agent", false)
+	d.key("1001")
+	d.tabTo("signin-token", false)
+	d.key(AgentToken("1001"))
+	// Leaving the token field loads the queues to choose from.
+	d.tabTo("signin-endpoint", false)
+	d.key(AgentEndpoint("1001"))
+	d.b.WaitVisible(browser.TestID("queue-sales"))
+	d.tabTo("queue-sales", false)
+	d.key(" ")
+	var checked bool
+	d.b.EvalInto(`document.querySelector('[data-testid="queue-sales"]').checked`, &checked)
+	if !checked {
+		t.Fatal("Space on the sales queue's box did not tick it")
+	}
+	d.tabTo("signin-submit", false)
+	d.key(kb.Enter)
+	d.waitState("idle")
+	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+
+	// The desk opens with the focus on Available.
+	if f := d.b.Focused(); f != "go-available" {
+		t.Fatalf("after sign-in the focus is on %q, want go-available", f)
+	}
+	d.key(kb.Enter)
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	// Available is disabled now: the focus stays in its row.
+	d.waitFocus("go-idle")
+
+	caller := w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+
+	d.tabTo("hold", false)
+	d.key(kb.Enter)
+	d.waitCallState("held")
+	d.waitAPICallState("held")
+	// Hold is disabled on hold: the focus moves on to Resume.
+	d.waitFocus("resume")
+	d.key(" ")
+	d.waitCallState("connected")
+	d.waitAPICallState("connected")
+	d.waitFocus("hold")
+	// Forward past the buttons the call does not allow, then back with
+	// Shift+Tab and forward again.
+	d.tabTo("end-call", false)
+	d.tabTo("hold", true)
+	d.tabTo("end-call", false)
+	d.key(kb.Enter)
+	d.waitState("wrapup")
+
+	// The wrap-up dialog opens with the focus in its search; Escape
+	// leaves it for later, and the state panel's button opens it again.
+	d.b.WaitVisible(browser.TestID("wrapup-dialog"))
+	if f := d.b.Focused(); f != "wrapup-search" {
+		t.Fatalf("the wrap-up dialog opened with the focus on %q, want its search", f)
+	}
+	d.key(kb.Escape)
+	d.b.WaitHidden(browser.TestID("wrapup-dialog"))
+	d.b.WaitVisible(browser.TestID("wrapup-open"))
+	d.tabTo("wrapup-open", true)
+	d.key(kb.Enter)
+	d.b.WaitVisible(browser.TestID("wrapup-dialog"))
+	if f := d.b.Focused(); f != "wrapup-search" {
+		t.Fatalf("the wrap-up dialog opened again with the focus on %q, want its search", f)
+	}
+	d.key("follow")
+	d.key(kb.Enter)
+	d.b.WaitHidden(browser.TestID("wrapup-dialog"))
+	d.waitState("available")
+	w.WaitAgentState("1001", "available")
+	d.b.WaitTextContains("#notice", "Wrapped up: follow-up")
+	w.WaitUntil("the caller is hung up", func() bool {
+		v, ok := w.Sim.Channel(caller.ID)
+		return ok && v.HungUp
+	})
 	d.noError()
 	d.noProblems()
 }

@@ -155,6 +155,7 @@ function notice(text) {
 // double click does not send the step twice.
 async function act(what, button, fn) {
   clearError();
+  const hadFocus = button && document.activeElement === button;
   if (button) button.disabled = true;
   try {
     return await fn();
@@ -164,7 +165,36 @@ async function act(what, button, fn) {
   } finally {
     if (button) button.disabled = false;
     render();
+    if (hadFocus) keepFocus(button);
   }
+}
+
+// keepFocus keeps the keyboard focus near an action's button. A disabled
+// button loses the focus to the page's body (during the request, and for
+// good when the new state disables it: Hold once on hold, Available once
+// available), which leaves a keyboard or screen-reader user nowhere: the
+// focus goes back to the button, else to its partner (data-focus-next:
+// Hold and Resume), else to the next usable button of its row, else the
+// row's first. Focus moved on purpose (a dialog that opened) is left
+// where it is.
+function keepFocus(button) {
+  const now = document.activeElement;
+  if (now && now !== document.body && now !== button) return;
+  const usable = (b) => b && !b.disabled && b.offsetParent !== null;
+  if (button.isConnected && usable(button)) {
+    button.focus();
+    return;
+  }
+  const partner = button.dataset.focusNext && $(button.dataset.focusNext);
+  if (usable(partner)) {
+    partner.focus();
+    return;
+  }
+  const row = button.closest('.row');
+  if (!row) return;
+  const buttons = [...row.querySelectorAll('button')];
+  const next = buttons.slice(buttons.indexOf(button) + 1).find(usable) || buttons.find(usable);
+  if (next) next.focus();
 }
 
 // ---- the API ---------------------------------------------------------------
@@ -415,7 +445,12 @@ function onEvent(ev) {
       if (S.agent) {
         S.agent = { ...S.agent, state: ev.state, since: ev.at || new Date().toISOString() };
         if (ev.state !== 'idle') S.agent.reason = '';
+        if (conn) S.agent.connection_id = conn;
       }
+      // The agent is bound to one call at a time: a request for another
+      // call is over, even if its end has not arrived yet (the hand-off to
+      // the next waiting call comes in the same step that frees the agent).
+      if (conn) dropRequestsBut(conn);
       break;
     case 'offered':
       S.requests.set(conn, {
@@ -486,12 +521,22 @@ function popupFromAttached(queue, attached) {
     .map((v) => ({ ...v, value: attached[v.name] }));
 }
 
+// dropRequestsBut drops the requests for calls other than conn.
+function dropRequestsBut(conn) {
+  for (const k of [...S.requests.keys()]) {
+    if (k !== conn) S.requests.delete(k);
+  }
+}
+
 // reconcileRequests drops pop-overs the agent's state has left behind and
 // rebuilds the one a reconnect may have missed (an offer made while the
-// stream was down).
+// stream was down). The server never offers an agent two calls at once,
+// so a request for another call than the agent's is over: its end came
+// while the stream was down.
 function reconcileRequests() {
   const a = S.agent;
   const ringing = a && (a.state === 'reserved' || a.state === 'ringing');
+  if (a && a.connection_id) dropRequestsBut(a.connection_id);
   for (const [k, r] of S.requests) {
     if (r.kind === 'callback') {
       // Waiting for the agent to accept: the agent answered (connected)
@@ -503,12 +548,22 @@ function reconcileRequests() {
       S.requests.delete(k);
     }
   }
-  if (ringing && a.connection_id && S.requests.size === 0) {
+  if (ringing && a.connection_id && !S.requests.has(a.connection_id)) {
     const c = S.call || {};
     const values = (S.vars && S.vars.values) || [];
+    // What the offer was, from the call as read: a consult names this
+    // agent as the consulted one; a call that has a view but is not this
+    // agent's was answered by another agent before (a blind transfer, to
+    // this agent or to a queue); a first offer has no view yet (GET
+    // /call answers 409 until the call is answered), so its caller, DNIS
+    // and queue stay unknown ("—") until it is.
+    let kind = 'inbound';
+    if (S.call && c.consult && c.consult.agent === S.agentId) kind = 'consult';
+    else if (S.call && c.agent !== S.agentId) kind = 'transfer';
     S.requests.set(a.connection_id, {
       conn: a.connection_id,
-      kind: 'inbound',
+      kind,
+      from: kind === 'consult' && c.agent ? { id: c.agent } : null,
       ani: c.ani || '',
       dnis: c.dnis || '',
       queue: c.queue || '',
