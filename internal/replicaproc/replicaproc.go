@@ -207,9 +207,13 @@ func (p *Proc) ExitErr() error {
 	return p.exitErr
 }
 
-// readyPoll is how often WaitReady asks /readyz: often enough that a
-// world's start is not slowed by it, rare enough not to load two cores.
-const readyPoll = 25 * time.Millisecond
+const (
+	// readyPoll is how often WaitReady asks /readyz: often enough that a
+	// world's start is not slowed by it, rare enough not to load two cores.
+	readyPoll = 25 * time.Millisecond
+	// readyRequestBound bounds one /readyz request.
+	readyRequestBound = 5 * time.Second
+)
 
 // WaitReady polls the replica's /readyz until it answers 200 (the replica
 // holds its application and reaches Redis), at most bound. It gives up at
@@ -221,7 +225,10 @@ func (p *Proc) WaitReady(bound time.Duration) error {
 	defer cancel()
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
-	client := &http.Client{}
+	// Each request is bounded on its own too: a replica that accepted the
+	// connection but is stuck (or paused) must not eat the whole bound in
+	// one request.
+	client := &http.Client{Timeout: readyRequestBound}
 	for {
 		if p.ready(ctx, client) {
 			return nil
