@@ -85,14 +85,9 @@ type world struct {
 // both its drivers connected).
 func newWorld(t *testing.T, bin string) *world {
 	t.Helper()
-	dir := t.TempDir()
-	if keep := os.Getenv("TANDEM_CHAOS_LOGDIR"); keep != "" {
-		// The replicas' whole logs (and configs) kept after the test.
-		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// With TANDEM_CHAOS_LOGDIR the replicas' whole logs (and configs) are
+	// kept after the test, beside the simulators' (ariLog, simLogger).
+	dir := replicaproc.Dir(t, "TANDEM_CHAOS_LOGDIR")
 	w := &world{t: t, bin: bin, dir: dir, keys: keyspace.New(prefix),
 		// Every request is bounded: a paused replica never answers.
 		http: &http.Client{Timeout: 5 * time.Second}}

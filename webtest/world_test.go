@@ -110,13 +110,7 @@ func NewWorld(t *testing.T, opts Options) *World {
 	if opts.WrapupTimeout == 0 {
 		opts.WrapupTimeout = 60 * time.Second
 	}
-	dir := t.TempDir()
-	if keep := os.Getenv("TANDEM_WEBTEST_LOGDIR"); keep != "" {
-		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := replicaproc.Dir(t, "TANDEM_WEBTEST_LOGDIR")
 	w := &World{t: t, opts: opts, dir: dir, http: &http.Client{Timeout: 5 * time.Second}}
 	redisAddr := redistest.Start(t)
 

@@ -1,8 +1,9 @@
 // Package replicaproc runs `tandem serve` replicas as child processes for
 // the test worlds that need real processes (the browser tests in webtest,
-// the chaos test): it builds the binary, starts a replica from its config
-// file, signals it, waits for its exit or its readiness with a bound, and
-// reads the end of its log.
+// the chaos test): it builds the binary, picks the directory for the
+// replicas' configs and logs, starts a replica from its config file,
+// signals it, waits for its exit or its readiness with a bound, and reads
+// the end of its log.
 //
 // Real processes, not goroutines, because those worlds test what only a
 // process shows: a crash (SIGKILL) drops sockets without a close
@@ -74,6 +75,24 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String()
+}
+
+// Dir is the directory for a world's replica files (configs, logs): the
+// test's own temporary directory, removed after it; or, when the
+// environment variable keepEnv names a directory, one directory per test
+// inside it, kept, so that the whole logs of a run that failed (or of one
+// being studied) can be read afterwards.
+func Dir(t testing.TB, keepEnv string) string {
+	t.Helper()
+	keep := os.Getenv(keepEnv)
+	if keep == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("%s: %v", keepEnv, err)
+	}
+	return dir
 }
 
 // Spec names one replica's files; they stay the same across restarts.

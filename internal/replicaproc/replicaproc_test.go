@@ -344,3 +344,33 @@ func TestBuildMakesTheTandemBinary(t *testing.T) {
 		t.Fatalf("%s serve --help does not name --config:\n%s", bin, out)
 	}
 }
+
+func TestDirIsTemporaryUnlessKept(t *testing.T) {
+	const keepEnv = "REPLICAPROC_TEST_LOGDIR"
+	var temp string
+	t.Run("temp", func(t *testing.T) {
+		temp = Dir(t, keepEnv)
+		if fi, err := os.Stat(temp); err != nil || !fi.IsDir() {
+			t.Fatalf("Dir %s: %v, want a directory", temp, err)
+		}
+	})
+	if _, err := os.Stat(temp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the temporary dir %s after its test: %v, want removed", temp, err)
+	}
+
+	keep := t.TempDir()
+	t.Setenv(keepEnv, keep)
+	var kept string
+	t.Run("kept/one", func(t *testing.T) {
+		kept = Dir(t, keepEnv)
+		if err := os.WriteFile(filepath.Join(kept, "r1.log"), []byte("a line\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if want := filepath.Join(keep, "TestDirIsTemporaryUnlessKept_kept_one"); kept != want {
+		t.Fatalf("kept Dir %s, want %s (one per test, no slashes)", kept, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(kept, "r1.log")); err != nil || string(b) != "a line\n" {
+		t.Fatalf("the kept log after its test: %q, %v", b, err)
+	}
+}
