@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/tandem-cc/tandem/callbacks"
 	"github.com/tandem-cc/tandem/internal/keyspace"
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/internal/replicaproc"
 	"github.com/tandem-cc/tandem/pbxsim"
 	"github.com/tandem-cc/tandem/pbxsim/eslsim"
 )
@@ -53,15 +53,9 @@ const (
 // same binary a deployment does. TANDEM_CHAOS_RACE=1 builds it with -race.
 func buildTandem(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "tandem")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("TANDEM_CHAOS_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/tandem-cc/tandem/cmd/tandem")
-	out, err := exec.Command("go", args...).CombinedOutput()
+	bin, err := replicaproc.Build(dir, os.Getenv("TANDEM_CHAOS_RACE") == "1")
 	if err != nil {
-		t.Fatalf("go build ./cmd/tandem: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -91,14 +85,9 @@ type world struct {
 // both its drivers connected).
 func newWorld(t *testing.T, bin string) *world {
 	t.Helper()
-	dir := t.TempDir()
-	if keep := os.Getenv("TANDEM_CHAOS_LOGDIR"); keep != "" {
-		// The replicas' whole logs (and configs) kept after the test.
-		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// With TANDEM_CHAOS_LOGDIR the replicas' whole logs (and configs) are
+	// kept after the test, beside the simulators' (ariLog, simLogger).
+	dir := replicaproc.Dir(t, "TANDEM_CHAOS_LOGDIR")
 	w := &world{t: t, bin: bin, dir: dir, keys: keyspace.New(prefix),
 		// Every request is bounded: a paused replica never answers.
 		http: &http.Client{Timeout: 5 * time.Second}}
@@ -132,10 +121,13 @@ func newWorld(t *testing.T, bin string) *world {
 
 	for i := 1; i <= replicaCount; i++ {
 		r := &replica{w: w, node: fmt.Sprintf("r%d", i), app: fmt.Sprintf("tandem-r%d", i)}
-		r.api = "http://" + freeAddr(t)
-		r.cfg = filepath.Join(w.dir, r.node+".yaml")
-		r.log = filepath.Join(w.dir, r.node+".log")
-		if err := os.WriteFile(r.cfg, []byte(r.config(addr)), 0o600); err != nil {
+		r.api = "http://" + replicaproc.FreeAddr(t)
+		cfg := filepath.Join(w.dir, r.node+".yaml")
+		r.proc = replicaproc.New(replicaproc.Spec{
+			Name: r.node, Bin: w.bin, Config: cfg, Log: filepath.Join(w.dir, r.node+".log"),
+			URL: r.api, Starter: "chaos",
+		})
+		if err := os.WriteFile(cfg, []byte(r.config(addr)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		w.reps = append(w.reps, r)
@@ -267,14 +259,13 @@ type replica struct {
 	w         *world
 	node, app string
 	api       string // http://127.0.0.1:port, the same across restarts
-	cfg, log  string
+	proc      *replicaproc.Proc
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current process has exited
-	paused  bool          // SIGSTOPped and not yet continued
-	starts  int
-	exitErr error
+	// mu guards paused, which the chaos reads to tell a paused replica
+	// from a running one; it is changed together with the signal (or the
+	// start) that makes it so.
+	mu     sync.Mutex
+	paused bool // SIGSTOPped and not yet continued
 }
 
 // config is the replica's YAML: its own node, application and API port,
@@ -351,66 +342,25 @@ func logLevel() string {
 }
 
 // start runs a new process for the replica; its output goes to its log
-// file, appended across restarts.
+// file, appended across restarts. A new process is not paused.
 func (r *replica) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cmd != nil {
-		select {
-		case <-r.exited:
-		default:
-			return fmt.Errorf("start %s: already running", r.node)
-		}
+	// The replica's configuration is its file, nothing else.
+	if err := r.proc.Start(replicaproc.Env()); err != nil {
+		return err
 	}
-	lf, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", r.node, err)
-	}
-	r.starts++
-	_, _ = fmt.Fprintf(lf, "---- chaos: start #%d of %s at %s\n", r.starts, r.node, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(r.w.bin, "serve", "--config", r.cfg)
-	cmd.Env = childEnv()
-	cmd.Stdout, cmd.Stderr = lf, lf
-	if err := cmd.Start(); err != nil {
-		_ = lf.Close()
-		return fmt.Errorf("start %s: %w", r.node, err)
-	}
-	exited := make(chan struct{})
-	r.cmd, r.exited, r.paused = cmd, exited, false
-	// The waiter is the process's owner: it ends when the process does,
-	// which killAll guarantees at cleanup.
-	go func() {
-		err := cmd.Wait()
-		_ = lf.Close()
-		r.mu.Lock()
-		r.exitErr = err
-		r.mu.Unlock()
-		close(exited)
-	}()
+	r.paused = false
 	return nil
 }
 
-// childEnv is the test's environment without TANDEM_* variables: the
-// replica's configuration is its file, nothing else.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TANDEM_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// signal sends sig to the running process.
+// signal sends sig to the running process, and notes a pause (SIGSTOP)
+// or its end (SIGCONT).
 func (r *replica) signal(sig syscall.Signal) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cmd == nil || r.cmd.Process == nil {
-		return fmt.Errorf("signal %s: not started", r.node)
-	}
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("signal %v to %s: %w", sig, r.node, err)
+	if err := r.proc.Signal(sig); err != nil {
+		return err
 	}
 	switch sig {
 	case syscall.SIGSTOP:
@@ -422,78 +372,22 @@ func (r *replica) signal(sig syscall.Signal) error {
 }
 
 // waitExit waits for the current process to end, at most bound.
-func (r *replica) waitExit(bound time.Duration) error {
-	r.mu.Lock()
-	exited := r.exited
-	r.mu.Unlock()
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(bound):
-		return fmt.Errorf("%s did not exit within %v", r.node, bound)
-	}
-}
+func (r *replica) waitExit(bound time.Duration) error { return r.proc.WaitExit(bound) }
 
 // serving says whether the process runs and is not paused: a replica the
 // test may send API requests to.
 func (r *replica) serving() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cmd == nil || r.paused {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
+	return !r.paused && r.proc.Running()
 }
 
 // waitReady polls /readyz until it answers 200 (the replica holds its
 // application and reaches Redis), at most bound.
-func (r *replica) waitReady(bound time.Duration) error {
-	deadline := time.Now().Add(bound)
-	for time.Now().Before(deadline) {
-		resp, err := r.w.http.Get(r.api + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if !r.serving() {
-			return fmt.Errorf("%s exited before it was ready (%v); log:\n%s", r.node, r.exitError(), r.tail(30))
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready within %v; log:\n%s", r.node, bound, r.tail(30))
-}
-
-func (r *replica) exitError() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.exitErr
-}
+func (r *replica) waitReady(bound time.Duration) error { return r.proc.WaitReady(bound) }
 
 // tail returns the last n lines of the replica's log.
-func (r *replica) tail(n int) string {
-	f, err := os.Open(r.log)
-	if err != nil {
-		return err.Error()
-	}
-	defer func() { _ = f.Close() }()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
+func (r *replica) tail(n int) string { return r.proc.Tail(n) }
 
 // stopAll ends every replica with SIGTERM (continuing a paused one
 // first), as a deployment would, and reports those that had to be killed.
@@ -517,19 +411,7 @@ func (w *world) stopAll(bound time.Duration) []string {
 }
 
 // running says whether a process was started and has not exited.
-func (r *replica) running() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (r *replica) running() bool { return r.proc.Running() }
 
 // killAll is the cleanup: no process outlives the test.
 func (w *world) killAll() {
@@ -598,14 +480,4 @@ func (w *world) ariGet(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("ari %s: %s", path, resp.Status)
 	}
 	return b, nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }

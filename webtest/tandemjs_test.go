@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tandem-cc/tandem/internal/browser"
+	"github.com/tandem-cc/tandem/internal/replicaproc"
 	"github.com/tandem-cc/tandem/web"
 )
 
@@ -155,7 +156,7 @@ func jsPage(t *testing.T, replicas ...*fakeReplica) (b *browser.Browser, dead st
 	for _, r := range replicas {
 		bases = append(bases, r.srv.URL)
 	}
-	dead = "http://" + freeAddr(t)
+	dead = "http://" + replicaproc.FreeAddr(t)
 	bases = append(bases, dead)
 	site := web.Handler(web.Options{Replicas: bases})
 	rec := httptest.NewRecorder()

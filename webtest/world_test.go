@@ -1,7 +1,6 @@
 package webtest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,15 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tandem-cc/tandem/internal/redistest"
+	"github.com/tandem-cc/tandem/internal/replicaproc"
 	"github.com/tandem-cc/tandem/pbxsim"
 )
 
@@ -71,29 +69,14 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	tandemBin, err = buildTandem(dir)
+	// The replicas run the binary a deployment runs, with its embedded
+	// pages. TANDEM_WEBTEST_RACE=1 builds it with -race.
+	tandemBin, err = replicaproc.Build(dir, os.Getenv("TANDEM_WEBTEST_RACE") == "1")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "webtest:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// buildTandem builds ./cmd/tandem into dir: the replicas run the binary a
-// deployment runs, with its embedded pages. TANDEM_WEBTEST_RACE=1 builds
-// it with -race.
-func buildTandem(dir string) (string, error) {
-	bin := filepath.Join(dir, "tandem")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("TANDEM_WEBTEST_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/tandem-cc/tandem/cmd/tandem")
-	out, err := exec.Command("go", args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/tandem: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // Options shape a World; the zero value is the usual one.
@@ -127,13 +110,7 @@ func NewWorld(t *testing.T, opts Options) *World {
 	if opts.WrapupTimeout == 0 {
 		opts.WrapupTimeout = 60 * time.Second
 	}
-	dir := t.TempDir()
-	if keep := os.Getenv("TANDEM_WEBTEST_LOGDIR"); keep != "" {
-		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := replicaproc.Dir(t, "TANDEM_WEBTEST_LOGDIR")
 	w := &World{t: t, opts: opts, dir: dir, http: &http.Client{Timeout: 5 * time.Second}}
 	redisAddr := redistest.Start(t)
 
@@ -161,9 +138,12 @@ func NewWorld(t *testing.T, opts Options) *World {
 
 	for i := 1; i <= replicaCount; i++ {
 		r := &Replica{w: w, Node: fmt.Sprintf("r%d", i), App: fmt.Sprintf("tandem-r%d", i)}
-		r.URL = "http://" + freeAddr(t)
+		r.URL = "http://" + replicaproc.FreeAddr(t)
 		r.cfg = filepath.Join(dir, r.Node+".yaml")
-		r.log = filepath.Join(dir, r.Node+".log")
+		r.proc = replicaproc.New(replicaproc.Spec{
+			Name: r.Node, Bin: tandemBin, Config: r.cfg, Log: filepath.Join(dir, r.Node+".log"),
+			URL: r.URL, Starter: "webtest",
+		})
 		w.Replicas = append(w.Replicas, r)
 	}
 	for _, r := range w.Replicas {
@@ -175,17 +155,17 @@ func NewWorld(t *testing.T, opts Options) *World {
 		w.killAll()
 		if t.Failed() {
 			for _, r := range w.Replicas {
-				t.Logf("log of %s (last lines):\n%s", r.Node, r.tail(40))
+				t.Logf("log of %s (last lines):\n%s", r.Node, r.proc.Tail(40))
 			}
 		}
 	})
 	for _, r := range w.Replicas {
-		if err := r.start(); err != nil {
+		if err := r.proc.Start(w.env()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range w.Replicas {
-		if err := r.waitReady(30 * time.Second); err != nil {
+		if err := r.proc.WaitReady(30 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -299,14 +279,8 @@ log: {level: %s, format: text}
 // env is a replica's environment: the test's without TANDEM_* (the
 // replica's configuration is its file) plus the web settings.
 func (w *World) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TANDEM_") {
-			env = append(env, kv)
-		}
-	}
 	urls := strings.Join(w.URLs(), ",")
-	return append(env,
+	return replicaproc.Env(
 		"TANDEM_HTTP_ALLOWED_ORIGINS="+urls,
 		"TANDEM_WEB_REPLICAS="+urls,
 		"TANDEM_WALLBOARD_SAMPLE_INTERVAL=1s",
@@ -321,16 +295,6 @@ func logLevel() string {
 	return "info"
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
 // Replica is one `tandem serve` process.
 type Replica struct {
 	w    *World
@@ -338,74 +302,21 @@ type Replica struct {
 	App  string // its Stasis application
 	URL  string // http://127.0.0.1:port, the same across restarts
 
-	cfg, log string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the current process has exited
-	starts int
-}
-
-// start runs a new process for the replica; its output is appended to
-// its log file.
-func (r *Replica) start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		select {
-		case <-r.exited:
-		default:
-			return fmt.Errorf("start %s: already running", r.Node)
-		}
-	}
-	lf, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", r.Node, err)
-	}
-	r.starts++
-	_, _ = fmt.Fprintf(lf, "---- webtest: start #%d of %s at %s\n", r.starts, r.Node, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(tandemBin, "serve", "--config", r.cfg)
-	cmd.Env = r.w.env()
-	cmd.Stdout, cmd.Stderr = lf, lf
-	if err := cmd.Start(); err != nil {
-		_ = lf.Close()
-		return fmt.Errorf("start %s: %w", r.Node, err)
-	}
-	exited := make(chan struct{})
-	r.cmd, r.exited = cmd, exited
-	// The waiter owns the process: it ends when the process does, which
-	// killAll guarantees at cleanup.
-	go func() {
-		_ = cmd.Wait()
-		_ = lf.Close()
-		close(exited)
-	}()
-	return nil
+	cfg  string // its YAML file
+	proc *replicaproc.Proc
 }
 
 // Running says whether the replica's process runs.
-func (r *Replica) Running() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (r *Replica) Running() bool { return r.proc.Running() }
 
 // Kill ends the replica with SIGKILL, as a crash would (no drain, no
 // close handshake on its sockets), and waits for the process to be gone.
 func (w *World) Kill(r *Replica) {
 	w.t.Helper()
-	if err := r.signal(syscall.SIGKILL); err != nil {
+	if err := r.proc.Signal(syscall.SIGKILL); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := r.waitExit(10 * time.Second); err != nil {
+	if err := r.proc.WaitExit(10 * time.Second); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -413,86 +324,20 @@ func (w *World) Kill(r *Replica) {
 // Restart starts a killed replica again and waits until it is ready.
 func (w *World) Restart(r *Replica) {
 	w.t.Helper()
-	if err := r.start(); err != nil {
+	if err := r.proc.Start(w.env()); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := r.waitReady(30 * time.Second); err != nil {
+	if err := r.proc.WaitReady(30 * time.Second); err != nil {
 		w.t.Fatal(err)
 	}
-}
-
-func (r *Replica) signal(sig syscall.Signal) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil || r.cmd.Process == nil {
-		return fmt.Errorf("signal %s: not started", r.Node)
-	}
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("signal %v to %s: %w", sig, r.Node, err)
-	}
-	return nil
-}
-
-func (r *Replica) waitExit(bound time.Duration) error {
-	r.mu.Lock()
-	exited := r.exited
-	r.mu.Unlock()
-	if exited == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(bound):
-		return fmt.Errorf("%s did not exit within %v", r.Node, bound)
-	}
-}
-
-// waitReady polls /readyz until it answers 200 (the replica holds its
-// application and reaches Redis), at most bound.
-func (r *Replica) waitReady(bound time.Duration) error {
-	deadline := time.Now().Add(bound)
-	for time.Now().Before(deadline) {
-		resp, err := r.w.http.Get(r.URL + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if !r.Running() {
-			return fmt.Errorf("%s exited before it was ready; log:\n%s", r.Node, r.tail(30))
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready within %v; log:\n%s", r.Node, bound, r.tail(30))
-}
-
-// tail returns the last n lines of the replica's log.
-func (r *Replica) tail(n int) string {
-	f, err := os.Open(r.log)
-	if err != nil {
-		return err.Error()
-	}
-	defer func() { _ = f.Close() }()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // killAll is the cleanup: no process outlives the test.
 func (w *World) killAll() {
 	for _, r := range w.Replicas {
 		if r.Running() {
-			_ = r.signal(syscall.SIGKILL)
-			_ = r.waitExit(10 * time.Second)
+			_ = r.proc.Signal(syscall.SIGKILL)
+			_ = r.proc.WaitExit(10 * time.Second)
 		}
 	}
 }
