@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,22 +15,13 @@ import (
 	"time"
 
 	"github.com/tandem-cc/tandem/internal/redistest"
-	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // TestServeAppliesTheHTTPLimits: `tandem serve` takes http.* from its
 // configuration: an agent token past its burst gets 429 with Retry-After,
 // and an idle keep-alive connection is closed.
 func TestServeAppliesTheHTTPLimits(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
-			t.Setenv(k, "")
-			_ = os.Unsetenv(k)
-		}
-	}
-	sim := pbxsim.New(pbxsim.Options{Username: "tandem", Password: "pw"})
-	ari := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); ari.Close() })
+	ari := serveAgainstSim(t)
 	listen := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "tandem.yaml")
 	yaml := fmt.Sprintf(`node_id: r1

@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-cc/tandem/internal/redistest"
-	"github.com/tandem-cc/tandem/pbxsim"
 )
 
 // TestServeWiresThePagesBackend runs `tandem serve` with the keys of
@@ -22,15 +19,7 @@ import (
 // from an origin of http.allowed_origins is allowed, the queue history
 // fills at wallboard.sample_interval, and serve stops with its sampler.
 func TestServeWiresThePagesBackend(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TANDEM_") {
-			t.Setenv(k, "")
-			_ = os.Unsetenv(k)
-		}
-	}
-	sim := pbxsim.New(pbxsim.Options{Username: "tandem", Password: "pw"})
-	ari := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); ari.Close() })
+	ari := serveAgainstSim(t)
 	listen := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "tandem.yaml")
 	yaml := fmt.Sprintf(`node_id: r1
