@@ -56,6 +56,10 @@ type call struct {
 	counterpart counterpart
 	// offeredAt: the current offer's agent leg was requested (offer-to-answer metric).
 	offeredAt time.Time
+	// popAttempt and popAgents: the offer whose screen pop is kept in
+	// Redis and the agents it was shown to (offer_pop.go).
+	popAttempt int
+	popAgents  []string
 	// resolvedOffers: offers up to this attempt were settled before this
 	// actor ran the call (a rebuilt call: see staleRebuiltOffer).
 	resolvedOffers int
@@ -364,7 +368,7 @@ func (c *call) onOffer(ctx context.Context, m offerMsg) {
 		return
 	}
 	c.log.Info("ringing agent", "agent_id", o.Agent, "endpoint", o.Endpoint, "leg", leg, "attempt", o.Attempt)
-	c.e.publish(ctx, c.screenPop(o.Agent))
+	c.showPop(ctx, o.Agent)
 }
 
 // ringUnknown: the PBX did not answer the ring request, so the agent's leg

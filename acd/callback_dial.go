@@ -64,6 +64,9 @@ func (c *call) afterMessage(ctx context.Context) {
 // dialCustomer starts the attempt: recorded first (StartDial), then dialled.
 func (c *call) dialCustomer(ctx context.Context) {
 	c.attemptTo(aevDial)
+	// Accepted (by the agent, or by the queue's accept = auto): the
+	// callback's request is over for the agent's desktop.
+	c.clearPop(ctx)
 	rec := c.cb.rec
 	if err := c.callbackDialable(rec.Number); err != nil {
 		c.refuseCallbackNumber(ctx, err)

@@ -637,14 +637,18 @@ func (e *Engine) queueFor(ev CallArrived) (string, bool) {
 // publish sends an event to an agent's desktop (all replicas' WebSockets).
 func (e *Engine) publish(ctx context.Context, ev AgentEvent) {
 	ev.At = time.Now()
-	w := agentEventWire{AgentEvent: ev, AtMS: ev.At.UnixMilli()}
-	data, err := json.Marshal(w)
+	data, err := agentEventPayload(ev)
 	if err != nil {
 		return
 	}
 	if err := e.store.rdb.Publish(ctx, e.store.keys.AgentChannel(ev.Agent), data).Err(); err != nil && ctx.Err() == nil {
 		e.log.Warn("publish agent event", "agent_id", ev.Agent, "err", err)
 	}
+}
+
+// agentEventPayload is ev as published on its agent's channel.
+func agentEventPayload(ev AgentEvent) ([]byte, error) {
+	return json.Marshal(agentEventWire{AgentEvent: ev, AtMS: ev.At.UnixMilli()})
 }
 
 // agentEventWire is the pub/sub form: Lua scripts can only write the time

@@ -48,7 +48,7 @@ func (c *call) ringEveryone(ctx context.Context, o Offer, freedAt time.Time) {
 			c.ringUnknown(Offer{ConnectionID: c.conn, Agent: m.Agent, Endpoint: m.Endpoint, Attempt: o.Attempt}, leg, err)
 			continue
 		}
-		c.e.publish(ctx, c.screenPop(m.Agent))
+		c.showPop(ctx, m.Agent)
 	}
 	c.log.Info("ringing every agent", "agents", len(members))
 	c.ringTimer = c.after(c.settings.RingTimeout, ringTimeout{leg: ringAllTimer})

@@ -49,7 +49,10 @@ type Core interface {
 	SetAvailable(ctx context.Context, id string) (agents.Agent, error)
 	SetIdle(ctx context.Context, id, reason string) (agents.Agent, error)
 	Logout(ctx context.Context, id string) (agents.Agent, error)
-	Agent(ctx context.Context, id string) (agents.Agent, error)
+	// AgentView is the agent and, while a call is offered to them (or a
+	// callback they answered waits for their accept), that offer's screen
+	// pop: the "offered" event, secure values masked.
+	AgentView(ctx context.Context, id string) (acd.AgentView, error)
 	Queue(ctx context.Context, name string) (acd.QueueView, error)
 	// SubscribeAgent streams the agent's events until ctx ends (then the channel is closed).
 	SubscribeAgent(ctx context.Context, id string) (<-chan acd.AgentEvent, error)

@@ -127,11 +127,11 @@ func TestRoutesHappyPath(t *testing.T) {
 		{"idle with reason", "POST", "/v1/agents/1001/idle", agentTok, `{"reason":"lunch break"}`, "SetIdle(1001,lunch break)", `"reason":"lunch break"`},
 		{"idle without body", "POST", "/v1/agents/1001/idle", agentTok, "", "SetIdle(1001,)", `"state":"idle"`},
 		{"logout", "POST", "/v1/agents/1001/logout", agentTok, "", "Logout(1001)", `"state":"logged_out"`},
-		{"get agent", "GET", "/v1/agents/1001", agentTok, "", "Agent(1001)", `"id":"1001"`},
+		{"get agent", "GET", "/v1/agents/1001", agentTok, "", "AgentView(1001)", `"id":"1001"`},
 		{"get queue as agent", "GET", "/v1/queues/sales", agentTok, "", "Queue(sales)", `"name":"sales"`},
 		{"get queue as supervisor", "GET", "/v1/queues/sales", superTok, "", "Queue(sales)", `"available":["1001"]`},
 		{"supervisor acts for an agent", "POST", "/v1/agents/1002/idle", superTok, `{"reason":"coaching"}`, "SetIdle(1002,coaching)", `"id":"1002"`},
-		{"id with allowed punctuation", "GET", "/v1/agents/jane_doe-acme-1", superTok, "", "Agent(jane_doe-acme-1)", `"id":"jane_doe-acme-1"`},
+		{"id with allowed punctuation", "GET", "/v1/agents/jane_doe-acme-1", superTok, "", "AgentView(jane_doe-acme-1)", `"id":"jane_doe-acme-1"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)

@@ -31,9 +31,19 @@ type fakeCore struct {
 	merged    bool
 	cbState   callbacks.State
 	cancelErr error
+	// offer, when set, is the screen pop AgentView attaches (guarded by
+	// mu: see setOffer).
+	offer *acd.AgentEvent
 }
 
 func newFakeCore() *fakeCore { return &fakeCore{subEnded: make(chan struct{})} }
+
+// setOffer sets the offer AgentView attaches (nil: none pending).
+func (f *fakeCore) setOffer(o *acd.AgentEvent) {
+	f.mu.Lock()
+	f.offer = o
+	f.mu.Unlock()
+}
 
 func (f *fakeCore) record(format string, args ...any) error {
 	f.mu.Lock()
@@ -78,11 +88,22 @@ func (f *fakeCore) Logout(_ context.Context, id string) (agents.Agent, error) {
 	return agents.Agent{ID: id, State: agents.LoggedOut, Since: since}, nil
 }
 
-func (f *fakeCore) Agent(_ context.Context, id string) (agents.Agent, error) {
-	if err := f.record("Agent(%s)", id); err != nil {
-		return agents.Agent{}, err
+// AgentView answers the agent available, or, with offer set, ringing for
+// the offer's call with the offer attached.
+func (f *fakeCore) AgentView(_ context.Context, id string) (acd.AgentView, error) {
+	if err := f.record("AgentView(%s)", id); err != nil {
+		return acd.AgentView{}, err
 	}
-	return agents.Agent{ID: id, State: agents.Available, Since: since}, nil
+	f.mu.Lock()
+	offer := f.offer
+	f.mu.Unlock()
+	if offer != nil {
+		o := *offer
+		o.Agent = id
+		a := agents.Agent{ID: id, State: agents.Ringing, Since: since, ConnectionID: o.ConnectionID, Queues: []string{o.Queue}}
+		return acd.AgentView{Agent: a, Offer: &o}, nil
+	}
+	return acd.AgentView{Agent: agents.Agent{ID: id, State: agents.Available, Since: since}}, nil
 }
 
 func (f *fakeCore) Queue(_ context.Context, name string) (acd.QueueView, error) {

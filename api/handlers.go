@@ -205,8 +205,11 @@ func post[Req any](s *server, required bool, call func(ctx context.Context, id s
 	}
 }
 
+// getAgent answers GET /v1/agents/{id}: the agent, with "offer" (the
+// pending offer's screen pop) while one is pending, so a desktop that
+// reconnects or reloads shows the request it missed.
 func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
-	a, err := s.core.Agent(r.Context(), id)
+	a, err := s.core.AgentView(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -209,8 +209,17 @@ func TestCallbackWaitsForTheAgentToAccept(t *testing.T) {
 		if n := originates(l, customer(l, number)); n != 0 {
 			t.Fatalf("customer dialled before the agent accepted (%d)", n)
 		}
+		// A desktop that reconnects now reads the callback's request
+		// (GET /v1/agents/{id}): the label and the number to dial.
+		if v, err := e.AgentView(ctx, "a1"); err != nil || v.Offer == nil || v.Offer.Kind != "callback" ||
+			v.Offer.Number != number || v.Offer.ConnectionID != ix.ConnectionID || v.Offer.RequestedAt.IsZero() {
+			t.Fatalf("a1 answered, not accepted: %+v %v, want the callback's offer", v, err)
+		}
 		if _, err := e.AcceptCallback(ctx, "a1"); err != nil {
 			t.Fatal(err)
+		}
+		if v, err := e.AgentView(ctx, "a1"); err != nil || v.Offer != nil {
+			t.Fatalf("a1 accepted: %+v %v, want no offer left", v, err)
 		}
 		waitCallback(t, l, cb.ID, callbacks.StateDone)
 		if n := originates(l, customer(l, number)); n != 1 {

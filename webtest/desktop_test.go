@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,32 @@ func (d *desk) attach(agent, state string) {
 	d.waitState(state)
 	d.b.WaitTextContains("#notice", "signed in already")
 	d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+}
+
+// reload loads the desktop page again from replica r and signs the agent,
+// who is in state, in again: the page starts from nothing but the API.
+func (d *desk) reload(r *Replica, state string) {
+	d.t.Helper()
+	d.b.Navigate(r.URL + "/desktop/")
+	d.b.WaitVisible(browser.TestID("signin-form"))
+	d.attach(d.agent, state)
+}
+
+// seconds reads a timer's text (m:ss or h:mm:ss) as seconds.
+func seconds(t *testing.T, text string) int {
+	t.Helper()
+	if !durationText.MatchString(text) {
+		t.Fatalf("timer text %q", text)
+	}
+	n := 0
+	for _, part := range strings.Split(text, ":") {
+		v, err := strconv.Atoi(part)
+		if err != nil {
+			t.Fatalf("timer text %q: %v", text, err)
+		}
+		n = n*60 + v
+	}
+	return n
 }
 
 // waitState waits until the desktop shows the agent in state (the raw
@@ -352,6 +379,21 @@ func TestDesktopHandlesACallFromPopOverToWrapUp(t *testing.T) {
 	}
 	if d.pageHolds(cardNumber) {
 		t.Fatal("the secure card number reached the page")
+	}
+	// A reload while the phone rings: the page, signed in again, shows
+	// the same request, its time counted from the offer, not the reload.
+	d.reload(w.Replicas[0], "ringing")
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	again := d.popovers()
+	if len(again) != 1 || again[0].Conn != p.Conn || again[0].Label != "inbound" || again[0].ANI != CallerANI ||
+		again[0].DNIS != SalesDNIS || again[0].Queue != "sales" || !slices.Equal(again[0].varTexts(), popUpVars) {
+		t.Fatalf("after a reload the desktop shows %+v, want %+v again", again, p)
+	}
+	if seconds(t, again[0].Elapsed) < seconds(t, p.Elapsed) {
+		t.Fatalf("after a reload the request's time went back from %s to %s", p.Elapsed, again[0].Elapsed)
+	}
+	if d.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the reloaded page")
 	}
 
 	w.AnswerAgentPhone("1001")
@@ -639,7 +681,8 @@ func TestDesktopBlindTransferToAnAgent(t *testing.T) {
 		t.Fatal("the secure card number reached the page of the agent the call was transferred to")
 	}
 	// 1002 reloads the page while the phone rings: the desktop, signed in
-	// again, rebuilds the request from the call as read, still a transfer.
+	// again, rebuilds the request from the offer the server keeps, still
+	// a transfer.
 	d2.b.Navigate(w.Replicas[1].URL + "/desktop/")
 	d2.attach("1002", "ringing")
 	d2.b.WaitVisible(req)
@@ -929,12 +972,16 @@ func TestDesktopDropsARequestThatEndedWhileDisconnected(t *testing.T) {
 		fmt.Sprintf(`(() => { const r = document.querySelectorAll('[data-testid="request"]');
 			return r.length === 1 && r[0].dataset.connectionId === %q; })()`, secondConn))
 	d.b.WaitTextContains(req+` [data-testid="request-var"][data-name="CUSTOMER_ID"]`, "Customer: C-77")
-	// A first offer cannot be read before it is answered (GET /call is
-	// 409), so the rebuilt request has the variables but not the caller.
-	if p := d.popovers()[0]; p.Label != "inbound" || !slices.Equal(p.varTexts(), []string{
+	// Rebuilt from the offer the server keeps while the phone rings (GET
+	// /v1/agents/{id} "offer"): the caller, DNIS and queue as well.
+	if p := d.popovers()[0]; p.Label != "inbound" || p.ANI != CallerANI || p.DNIS != SalesDNIS || p.Queue != "sales" ||
+		!durationText.MatchString(p.Elapsed) || !slices.Equal(p.varTexts(), []string{
 		"CUSTOMER_ID=Customer: C-77", "LANGUAGE=Language: en", "BALANCE=Balance: 12.50", "CARD_NUMBER=Card number: ••••••",
 	}) {
 		t.Fatalf("the second request after the reconnect is %+v", p)
+	}
+	if d.pageHolds(cardNumber) {
+		t.Fatal("the secure card number reached the page with the rebuilt request")
 	}
 
 	w.AnswerAgentPhone("1001")
@@ -1082,10 +1129,36 @@ func TestDesktopKeyboardOnly(t *testing.T) {
 	d.noProblems()
 }
 
+// callbackPopover is the callback request as the page shows it.
+type callbackPopover struct {
+	Conn    string `json:"conn"`
+	Label   string `json:"label"`
+	Number  string `json:"number"`
+	Queue   string `json:"queue"`
+	Elapsed string `json:"elapsed"`
+	Accept  bool   `json:"accept"`
+}
+
+// callbackPopovers reads the callback requests on the page.
+func (d *desk) callbackPopovers() []callbackPopover {
+	d.t.Helper()
+	var out []callbackPopover
+	d.b.EvalInto(`[...document.querySelectorAll('[data-testid="callback-request"]')].map(r => {
+		const t = (id) => { const e = r.querySelector('[data-testid="' + id + '"]'); return e ? e.textContent.trim() : ""; };
+		const b = r.querySelector('[data-testid="callback-accept"]');
+		return {conn: r.dataset.connectionId, label: t("request-label"), number: t("callback-number"), queue: t("request-queue"),
+			elapsed: t("request-elapsed"), accept: !!b && !b.disabled && b.offsetParent !== null};
+	})`, &out)
+	return out
+}
+
 // TestDesktopCallbackPopOverAccept: a web callback routed to the agent
 // shows the callback pop-over (label, the customer's number, the queue,
 // how long ago it was asked for); the agent answers their phone, accepts,
-// and the customer is dialled and put through.
+// and the customer is dialled and put through. The pop-over survives a
+// reload while the phone rings and one after the answer (before the
+// accept): rebuilt from the offer the server keeps, with its Accept
+// button, and its time still counted from the request.
 func TestDesktopCallbackPopOverAccept(t *testing.T) {
 	w := NewWorld(t, Options{})
 	const number = "+12025550188"
@@ -1103,12 +1176,37 @@ func TestDesktopCallbackPopOverAccept(t *testing.T) {
 	d.b.WaitTextContains(pop+" "+browser.TestID("callback-number"), number)
 	d.b.WaitTextContains(pop+" "+browser.TestID("request-queue"), "sales")
 	d.b.WaitText(pop+" "+browser.TestID("request-elapsed"), "an elapsed time", durationText.MatchString)
+	shown := d.callbackPopovers()
+	if len(shown) != 1 || !shown[0].Accept {
+		t.Fatalf("callback pop-overs %+v, want one with its Accept button", shown)
+	}
+	first := shown[0]
+	// same: the page shows that pop-over again, its time still running.
+	same := func(when string) {
+		t.Helper()
+		d.b.WaitVisible(pop + " " + browser.TestID("callback-accept"))
+		got := d.callbackPopovers()
+		if len(got) != 1 || got[0].Conn != first.Conn || !strings.EqualFold(got[0].Label, "callback") ||
+			!strings.Contains(got[0].Number, number) || got[0].Queue != "sales" || !got[0].Accept {
+			t.Fatalf("%s the desktop shows %+v, want %+v again", when, got, first)
+		}
+		if seconds(t, got[0].Elapsed) < seconds(t, first.Elapsed) {
+			t.Fatalf("%s the callback's time went back from %s to %s", when, first.Elapsed, got[0].Elapsed)
+		}
+		if n := len(d.popovers()); n != 0 {
+			t.Fatalf("%s the desktop also shows %d other requests", when, n)
+		}
+	}
+	d.reload(w.Replicas[0], "ringing")
+	same("after a reload while the phone rings")
 
 	w.AnswerAgentPhone("1001")
 	d.waitState("connected")
 	// Answered but not accepted: the customer is not dialled yet and the
-	// pop-over stays with its accept button.
+	// pop-over stays with its accept button, also after a reload.
 	d.b.WaitVisible(pop + " " + browser.TestID("callback-accept"))
+	d.reload(w.Replicas[1], "connected")
+	same("after a reload once answered")
 	if n := w.Sim.Stats().OriginatesByEndpoint[OutsideEndpoint(number)]; n != 0 {
 		t.Fatalf("the customer was dialled %d times before the agent accepted", n)
 	}

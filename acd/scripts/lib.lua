@@ -956,7 +956,8 @@ local function close_interaction(ix, conn, st, to, now, by)
   redis.call('HSET', ix, 'state', to, 'ended', now, 'ended_by', by)
   local owner = redis.call('HGET', ix, 'owner')
   if owner then redis.call('SREM', k_seat_calls(owner), conn) end
-  redis.call('HDEL', ix, 'talk_state')
+  -- 'pop': the screen pop of an offer (acd/offer_pop.go), over with the call.
+  redis.call('HDEL', ix, 'talk_state', 'pop')
   if to ~= 'ended' then
     local queued = redis.call('HGET', ix, 'queued')
     if queued then redis.call('HSET', ix, 'wait_ms', now - tonumber(queued)) end

@@ -453,17 +453,7 @@ function onEvent(ev) {
       if (conn) dropRequestsBut(conn);
       break;
     case 'offered':
-      S.requests.set(conn, {
-        conn,
-        kind: ['callback', 'transfer'].includes(ev.kind) ? ev.kind : 'inbound',
-        ani: ev.ani || '',
-        dnis: ev.dnis || '',
-        queue: ev.queue || '',
-        number: ev.number || '',
-        variables: ev.variables || [],
-        at: parseTime(ev.at) || Date.now(),
-        requestedAt: parseTime(ev.requested_at),
-      });
+      S.requests.set(conn, requestFromOffer(ev));
       break;
     case 'consult_request':
       S.requests.set(conn, {
@@ -501,6 +491,23 @@ function onEvent(ev) {
   changed();
 }
 
+// requestFromOffer is the contact request of an "offered" event: the one
+// the stream brings, or the same event kept by the server as the agent's
+// pending offer (GET /v1/agents/{id} "offer"), read on every resync.
+function requestFromOffer(ev) {
+  return {
+    conn: ev.connection_id || '',
+    kind: ['callback', 'transfer'].includes(ev.kind) ? ev.kind : 'inbound',
+    ani: ev.ani || '',
+    dnis: ev.dnis || '',
+    queue: ev.queue || '',
+    number: ev.number || '',
+    variables: ev.variables || [],
+    at: parseTime(ev.at) || Date.now(),
+    requestedAt: parseTime(ev.requested_at),
+  };
+}
+
 // endedWhy says why a call left the desk when it is news to the agent.
 const endedWhy = {
   transferred: 'Call transferred.',
@@ -529,34 +536,41 @@ function dropRequestsBut(conn) {
 }
 
 // reconcileRequests drops pop-overs the agent's state has left behind and
-// rebuilds the one a reconnect may have missed (an offer made while the
-// stream was down). The server never offers an agent two calls at once,
-// so a request for another call than the agent's is over: its end came
-// while the stream was down.
+// rebuilds the one a reconnect or a reload may have missed (an offer made
+// while the stream was down, or before the page was loaded). The server
+// never offers an agent two calls at once, so a request for another call
+// than the agent's is over: its end came while the stream was down.
+//
+// The agent as read carries the pending offer ("offer": the "offered"
+// event itself, secure values masked) while the phone rings for it, and
+// for a callback until it is accepted: the request is rebuilt from it
+// exactly as it was shown live (label, caller, DNIS, queue, variables,
+// time, callback number and Accept). Without one, a callback's request is
+// over (accepted, or its call ended) and any other lasts while the phone
+// rings.
 function reconcileRequests() {
   const a = S.agent;
   const ringing = a && (a.state === 'reserved' || a.state === 'ringing');
+  const offer = a && a.offer && a.offer.connection_id && a.offer.connection_id === a.connection_id ? a.offer : null;
   if (a && a.connection_id) dropRequestsBut(a.connection_id);
   for (const [k, r] of S.requests) {
-    if (r.kind === 'callback') {
-      // Waiting for the agent to accept: the agent answered (connected)
-      // but the customer is not on the line yet (or the call cannot be
-      // read yet).
-      const waiting = !S.call || (S.call.state === 'connected' && S.call.customer_held);
-      if (!(ringing || (a && a.state === 'connected' && waiting))) S.requests.delete(k);
-    } else if (!ringing) {
-      S.requests.delete(k);
-    }
+    if (offer && k === offer.connection_id) continue;
+    if (r.kind === 'callback' || !ringing) S.requests.delete(k);
+  }
+  if (offer) {
+    S.requests.set(offer.connection_id, requestFromOffer(offer));
+    return;
   }
   if (ringing && a.connection_id && !S.requests.has(a.connection_id)) {
     const c = S.call || {};
     const values = (S.vars && S.vars.values) || [];
-    // What the offer was, from the call as read: a consult names this
-    // agent as the consulted one; a call that has a view but is not this
-    // agent's was answered by another agent before (a blind transfer, to
-    // this agent or to a queue); a first offer has no view yet (GET
-    // /call answers 409 until the call is answered), so its caller, DNIS
-    // and queue stay unknown ("—") until it is.
+    // Ringing with no offer kept by the server: a consult request (the
+    // consulted agent's ring has no screen pop of its own), or a ring the
+    // PBX did not confirm (no pop was shown live either). What it is comes
+    // from the call as read: a consult names this agent as the consulted
+    // one; a call that has a view but is not this agent's was answered by
+    // another agent before (a blind transfer); otherwise its caller, DNIS
+    // and queue stay unknown ("—").
     let kind = 'inbound';
     if (S.call && c.consult && c.consult.agent === S.agentId) kind = 'consult';
     else if (S.call && c.agent !== S.agentId) kind = 'transfer';
@@ -666,6 +680,13 @@ function buildRequest(r) {
   return li;
 }
 
+// requestKey is what a request shows, but its elapsed time (which tick
+// updates in place).
+function requestKey(r) {
+  return JSON.stringify([r.kind, r.ani, r.dnis, r.queue, r.number || '', r.from || null,
+    sortedVars(r.variables).map((v) => [v.name, v.label, v.secure, v.value])]);
+}
+
 function renderRequests() {
   const list = $('popover');
   const reqs = [...S.requests.values()].sort((x, y) => x.at - y.at);
@@ -678,10 +699,15 @@ function renderRequests() {
   let prev = null;
   for (const r of reqs) {
     let li = have.get(r.conn);
-    if (!li || li.dataset.kind !== r.kind) {
+    const key = requestKey(r);
+    if (!li || li.dataset.key !== key) {
+      // New, or known better now (a request rebuilt without the server's
+      // offer, then read with it): built again. An unchanged one is left
+      // alone, so its Accept button keeps the focus.
       if (li) li.remove();
       li = buildRequest(r);
       li.dataset.kind = r.kind;
+      li.dataset.key = key;
     }
     const want = prev ? prev.nextSibling : list.firstChild;
     if (li !== want) list.insertBefore(li, want);
