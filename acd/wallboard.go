@@ -116,9 +116,15 @@ func (e *Engine) Queues(ctx context.Context) ([]QueueView, error) {
 }
 
 // queueViews reads the named queues (all configured) with their figures
-// and live callbacks.
+// and live callbacks, in two round trips however many they are: the
+// figures and the callback counts go in readQueues' first pipeline.
 func (e *Engine) queueViews(ctx context.Context, names []string) ([]QueueView, error) {
-	views, err := e.store.Queues(ctx, names)
+	stats := make([]*redis.MapStringStringCmd, len(names))
+	pending := make([]*redis.IntCmd, len(names))
+	views, err := e.store.readQueues(ctx, names, func(pipe redis.Pipeliner, i int, name string) {
+		stats[i] = e.store.queueStats(ctx, pipe, name)
+		pending[i] = e.callbacks.QueueLiveCount(ctx, pipe, name)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +134,9 @@ func (e *Engine) queueViews(ctx context.Context, names []string) ([]QueueView, e
 		for _, w := range v.Waiting {
 			longest = max(longest, w.WaitSeconds)
 		}
-		st, err := e.store.Stats(ctx, v.Name, e.opts.Queues[v.Name].ServiceLevel, longest)
-		if err != nil {
-			return nil, err
-		}
+		st := statsOf(stats[i].Val(), e.opts.Queues[v.Name].ServiceLevel, longest)
 		v.Stats = &st
-		if v.PendingCallbacks, err = e.callbacks.LiveCount(ctx, v.Name); err != nil {
-			return nil, err
-		}
+		v.PendingCallbacks = pending[i].Val()
 	}
 	return views, nil
 }

@@ -518,6 +518,12 @@ func (s *Store) LiveCount(ctx context.Context, queue string) (int64, error) {
 	return n, nil
 }
 
+// QueueLiveCount queues LiveCount's command in pipe, so that a reader of
+// many queues (the wallboard's) counts them all in one round trip.
+func (s *Store) QueueLiveCount(ctx context.Context, pipe redis.Pipeliner, queue string) *redis.IntCmd {
+	return pipe.HLen(ctx, s.keys.PendingIndex(queue))
+}
+
 // NextDue returns the due time of the earliest pending callback, false if
 // none: a scheduler sleeps until then (or until woken) instead of polling.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
