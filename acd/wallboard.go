@@ -147,24 +147,16 @@ const maxCallbackList = 1000
 // Callbacks lists the callbacks not over yet (pending, or dialing: waiting
 // for an agent or being dialled) of every configured queue, oldest
 // request first, at most maxCallbackList; their secure variables masked.
+// Only the listed ones are read whole (callbacks.Store.Live).
 func (e *Engine) Callbacks(ctx context.Context) ([]callbacks.Callback, error) {
-	var out []callbacks.Callback
-	for _, q := range slices.Sorted(maps.Keys(e.opts.Queues)) {
-		live, err := e.callbacks.Live(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, cb := range live {
-			out = append(out, e.masked(cb))
-		}
+	live, err := e.callbacks.Live(ctx, slices.Sorted(maps.Keys(e.opts.Queues)), maxCallbackList)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b callbacks.Callback) int {
-		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
-	})
-	if len(out) > maxCallbackList {
-		out = out[:maxCallbackList]
+	for i, cb := range live {
+		live[i] = e.masked(cb)
 	}
-	return out, nil
+	return live, nil
 }
 
 // DesktopSettings are what the agent desktop and the wallboard draw
