@@ -119,9 +119,11 @@ type Options struct {
 	// SampleInterval is the period of the wallboard's queue samples
 	// (RunQueueHistory, queue_history.go); 0 = DefaultSampleInterval.
 	SampleInterval time.Duration
-	// Sampled, if set, is called after RunQueueHistory has sampled every
-	// queue for a slot (given by its start): tests wait on it.
-	Sampled func(slot time.Time)
+	// Sampled, if set, is called after each round of RunQueueHistory, once
+	// it has offered every queue's sample, with the slot (its start, on
+	// Redis's clock) each queue's sample was offered for (a queue whose
+	// sample failed is missing): tests wait on it.
+	Sampled func(slots map[string]time.Time)
 }
 
 // Engine runs the call flow of one replica: it owns the calls whose PBX

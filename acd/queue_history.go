@@ -6,6 +6,9 @@ package acd
 // the sample to Redis; queue_sample.lua keeps the first sample of a slot
 // and drops the others, so the history has one sample per slot however
 // many replicas run, and none is lost when one of them stops or restarts.
+// The slots and the hour are on Redis TIME, not on any replica's clock:
+// one replica's clock being off must not put samples in the wrong slots
+// or trim the others' history.
 
 import (
 	"context"
@@ -17,8 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/tandem-cc/tandem/errs"
 	"github.com/tandem-cc/tandem/internal/luascript"
 )
 
@@ -58,38 +60,40 @@ func (e *Engine) sampleInterval() time.Duration {
 	return d
 }
 
-// slotOf is the start of the sampling slot t falls in: slots are aligned
-// on the epoch, so every replica computes the same slots.
-func slotOf(t time.Time, interval time.Duration) time.Time {
-	ms, step := t.UnixMilli(), interval.Milliseconds()
-	return time.UnixMilli(ms - ms%step)
-}
-
-// RunQueueHistory samples every configured queue at the start of each
-// slot until ctx ends (then it returns nil): once at once for the current
-// slot, then as each slot begins on the engine's clock. A sample that
-// cannot be read or written is logged and the next slot tried: the chart
-// has a gap, the replica goes on. Run it once per replica (tandem serve
-// does), beside the engine; it needs no seat.
+// RunQueueHistory samples every configured queue once per slot until ctx
+// ends (then it returns nil): once at once, then as each slot begins. The
+// slots are Redis's (queue_sample.lua takes them from Redis TIME), so
+// replicas whose clocks disagree still share them; the engine's clock
+// only says when to try again: after the time Redis said was left of the
+// slot, a duration the replica's clock counts whatever its offset (and
+// tests move). A try that lands in a slot already recorded (by another
+// replica, or by this one when its clock runs fast) changes nothing. A
+// sample that cannot be read or written is logged and the next slot
+// tried: the chart has a gap, the replica goes on. Run it once per
+// replica (tandem serve does), beside the engine; it needs no seat.
 func (e *Engine) RunQueueHistory(ctx context.Context) error {
 	interval := e.sampleInterval()
 	clk := e.opts.Clock
 	queues := slices.Sorted(maps.Keys(e.opts.Queues))
 	for {
-		slot := slotOf(clk.Now(), interval)
+		slots := make(map[string]time.Time, len(queues))
+		wait := interval // when no sample could be offered
 		for _, q := range queues {
-			if err := e.sampleQueue(ctx, q, slot); err != nil {
+			r, err := e.sampleQueue(ctx, q, interval)
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				e.log.Warn("wallboard sample", "queue", q, "slot", slot, "err", err)
+				e.log.Warn("wallboard sample", "queue", q, "err", err)
+				continue
 			}
+			slots[q], wait = r.Slot, r.Next
 		}
 		if e.opts.Sampled != nil {
-			e.opts.Sampled(slot)
+			e.opts.Sampled(slots)
 		}
 		wake := make(chan struct{})
-		t := clk.AfterFunc(slot.Add(interval).Sub(clk.Now()), func() { close(wake) })
+		t := clk.AfterFunc(wait, func() { close(wake) })
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -99,56 +103,80 @@ func (e *Engine) RunQueueHistory(ctx context.Context) error {
 	}
 }
 
-// sampleQueue reads queue now and offers the sample for slot.
-func (e *Engine) sampleQueue(ctx context.Context, queue string, slot time.Time) error {
+// sampleQueue reads queue now and offers the sample for the current slot.
+func (e *Engine) sampleQueue(ctx context.Context, queue string, interval time.Duration) (SampleOffer, error) {
 	waiting, err := e.store.rdb.ZCard(ctx, e.store.keys.Waiting(queue)).Result()
 	if err != nil {
-		return fmt.Errorf("count waiting calls: %w", err)
+		return SampleOffer{}, fmt.Errorf("count waiting calls: %w", err)
 	}
 	st, err := e.store.Stats(ctx, queue, e.opts.Queues[queue].ServiceLevel, 0)
 	if err != nil {
-		return err
+		return SampleOffer{}, err
 	}
-	_, err = e.store.AddQueueSample(ctx, queue, QueueSample{At: slot, Waiting: waiting, ServiceLevel: st.ServiceLevel}, HistoryWindow)
-	return err
+	return e.store.AddQueueSample(ctx, queue, waiting, st.ServiceLevel, interval, HistoryWindow)
 }
 
-// AddQueueSample records s as queue's sample for the slot starting at
-// s.At, unless the slot has one; it reports whether s was recorded.
-// Samples older than window before the newest are dropped. It runs
-// without the seat's fencing token: a sample is no call's state, and any
-// replica, seated or not, may take it.
-func (s *Store) AddQueueSample(ctx context.Context, queue string, sm QueueSample, window time.Duration) (bool, error) {
-	slot := sm.At.UnixMilli()
-	member := strconv.FormatInt(slot, 10) + ":" + strconv.FormatInt(sm.Waiting, 10) + ":" +
-		strconv.FormatFloat(sm.ServiceLevel, 'g', -1, 64)
+// SampleOffer is what became of a sample offered to a queue's history.
+type SampleOffer struct {
+	// Slot is the start of the slot the sample was offered for, on Redis's
+	// clock.
+	Slot time.Time
+	// Recorded is false when the slot had a sample already.
+	Recorded bool
+	// Next is how long until the next slot begins, on Redis's clock.
+	Next time.Duration
+}
+
+// AddQueueSample records queue's sample (waiting calls, service level)
+// for the slot of interval that Redis TIME is in, unless the slot has
+// one; samples older than window before Redis TIME are dropped
+// (queue_sample.lua). It runs without the seat's fencing token: a sample
+// is no call's state, and any replica, seated or not, may take it.
+func (s *Store) AddQueueSample(ctx context.Context, queue string, waiting int64, serviceLevel float64, interval, window time.Duration) (SampleOffer, error) {
 	v, err := scriptQueueSample.Run(ctx, s.rdb, []string{s.keys.QueueHistory(queue)},
-		s.keys.Base(), s.node, slot, member, window.Milliseconds()).Result()
+		s.keys.Base(), s.node, interval.Milliseconds(), waiting,
+		strconv.FormatFloat(serviceLevel, 'g', -1, 64), window.Milliseconds()).Result()
 	if err != nil {
-		return false, fmt.Errorf("queue %s sample: %w", queue, scriptError(err))
+		return SampleOffer{}, fmt.Errorf("queue %s sample: %w", queue, scriptError(err))
 	}
-	n, err := luascript.Int(scriptQueueSample.name, v)
+	reply, err := luascript.List(scriptQueueSample.name, v)
+	if err == nil && len(reply) != 3 {
+		err = fmt.Errorf("script %s: reply of %d items, want 3: %w", scriptQueueSample.name, len(reply), errs.ErrBadReply)
+	}
 	if err != nil {
-		return false, err
+		return SampleOffer{}, err
 	}
-	return n == 1, nil
+	var n [3]int64
+	for i := range n {
+		if n[i], err = luascript.Int(scriptQueueSample.name, reply[i]); err != nil {
+			return SampleOffer{}, err
+		}
+	}
+	return SampleOffer{Recorded: n[0] == 1, Slot: time.UnixMilli(n[1]).UTC(), Next: time.Duration(n[2]) * time.Millisecond}, nil
 }
 
-// QueueSamples reads queue's samples taken after since, oldest first.
-func (s *Store) QueueSamples(ctx context.Context, queue string, since time.Time) ([]QueueSample, error) {
-	members, err := s.rdb.ZRangeByScore(ctx, s.keys.QueueHistory(queue), &redis.ZRangeBy{
-		Min: "(" + strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf",
-	}).Result()
-	if err != nil {
+// QueueSamples reads queue's samples of the last window up to Redis TIME,
+// oldest first: the history's own clock (queue_sample.lua), so a
+// replica whose clock is off reads the same hour as the others. One round
+// trip: the history holds one window of samples (the script trims it), so
+// it is read whole and the bound applied here.
+func (s *Store) QueueSamples(ctx context.Context, queue string, window time.Duration) ([]QueueSample, error) {
+	pipe := s.rdb.Pipeline()
+	now := pipe.Time(ctx)
+	all := pipe.ZRange(ctx, s.keys.QueueHistory(queue), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("queue %s history: %w", queue, err)
 	}
-	out := make([]QueueSample, 0, len(members))
-	for _, m := range members {
+	since := now.Val().Add(-window)
+	out := make([]QueueSample, 0, len(all.Val()))
+	for _, m := range all.Val() {
 		sm, err := parseSample(m)
 		if err != nil {
 			return nil, fmt.Errorf("queue %s history: %w", queue, err)
 		}
-		out = append(out, sm)
+		if sm.At.After(since) && !sm.At.After(now.Val()) {
+			out = append(out, sm)
+		}
 	}
 	return out, nil
 }
@@ -171,13 +199,13 @@ func parseSample(m string) (QueueSample, error) {
 }
 
 // QueueHistory reads a configured queue's samples of the last
-// HistoryWindow on the engine's clock. ErrNotFound for a queue not
-// configured.
+// HistoryWindow on Redis's clock, the one the samples are taken on.
+// ErrNotFound for a queue not configured.
 func (e *Engine) QueueHistory(ctx context.Context, name string) (QueueHistory, error) {
 	if _, ok := e.opts.Queues[name]; !ok {
 		return QueueHistory{}, fmt.Errorf("queue %s: %w", name, ErrNotFound)
 	}
-	samples, err := e.store.QueueSamples(ctx, name, e.opts.Clock.Now().Add(-HistoryWindow))
+	samples, err := e.store.QueueSamples(ctx, name, HistoryWindow)
 	if err != nil {
 		return QueueHistory{}, err
 	}

@@ -553,8 +553,8 @@ func (s *Store) Interaction(ctx context.Context, conn string) (Interaction, erro
 }
 
 // Queue reads a queue as a supervisor sees it, in a fixed number of round
-// trips (the waiting calls and the agents are each read in one pipeline),
-// however long the queue. At most maxQueueView waiting calls are listed.
+// trips (Queues), however long the queue. At most maxQueueView waiting
+// calls are listed.
 func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
 	views, err := s.Queues(ctx, []string{name})
 	if err != nil {
@@ -563,29 +563,52 @@ func (s *Store) Queue(ctx context.Context, name string) (QueueView, error) {
 	return views[0], nil
 }
 
-// Queues reads several queues as Queue does, in the order given; the
-// logged-in agents are read once for all of them.
+// Queues reads several queues as Queue does, in the order given, in two
+// round trips whatever their number (readQueues).
 func (s *Store) Queues(ctx context.Context, names []string) ([]QueueView, error) {
-	now, err := s.rdb.Time(ctx).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read queues: %w", err)
-	}
-	views := make([]QueueView, len(names))
+	return s.readQueues(ctx, names, nil)
+}
+
+// readQueues reads the named queues in two pipelines, so that a wallboard
+// polling every queue costs the same round trips for one queue as for
+// fifty: the first asks Redis TIME (the waits are measured on it), each
+// queue's first maxQueueView waiting calls and the logged-in agents' ids,
+// plus what also (if set) adds for each queue (the engine's figures and
+// callback counts); the second reads the waiting calls and the agents.
+// The commands also queued are answered once readQueues returns.
+func (s *Store) readQueues(ctx context.Context, names []string, also func(pipe redis.Pipeliner, i int, name string)) ([]QueueView, error) {
+	pipe := s.rdb.Pipeline()
+	timeCmd := pipe.Time(ctx)
+	idsCmd := pipe.SMembers(ctx, s.keys.Agents())
+	connCmds := make([]*redis.StringSliceCmd, len(names))
 	for i, name := range names {
-		views[i] = QueueView{Name: name, Waiting: []WaitingCall{}, Agents: map[agents.State][]string{}}
-		if views[i].Waiting, err = s.waitingCalls(ctx, name, now); err != nil {
-			return nil, err
+		connCmds[i] = pipe.ZRange(ctx, s.keys.Waiting(name), 0, maxQueueView-1)
+		if also != nil {
+			also(pipe, i, name)
 		}
 	}
-	logged, err := s.loggedInAgents(ctx, "state", "queues")
-	if err != nil {
-		return nil, err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read queues: %w", err)
 	}
+	now := timeCmd.Val()
+
+	pipe = s.rdb.Pipeline()
+	waiting := make([]func() []WaitingCall, len(names))
+	for i := range names {
+		waiting[i] = s.queueWaitingCalls(ctx, pipe, connCmds[i].Val(), now)
+	}
+	logged := s.queueAgentFields(ctx, pipe, idsCmd.Val(), "state", "queues")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read queues: %w", err)
+	}
+
+	views := make([]QueueView, len(names))
 	index := make(map[string]int, len(names))
 	for i, name := range names {
+		views[i] = QueueView{Name: name, Waiting: waiting[i](), Agents: map[agents.State][]string{}}
 		index[name] = i
 	}
-	for _, a := range logged {
+	for _, a := range logged() {
 		for _, q := range strings.Split(a.fields[1], ",") {
 			if i, ok := index[q]; ok {
 				st := agents.State(a.fields[0])
@@ -596,38 +619,31 @@ func (s *Store) Queues(ctx context.Context, names []string) ([]QueueView, error)
 	return views, nil
 }
 
-// waitingCalls lists the first maxQueueView calls waiting in queue, best
-// first, with their wait at now (Redis TIME).
-func (s *Store) waitingCalls(ctx context.Context, name string, now time.Time) ([]WaitingCall, error) {
-	waiting := []WaitingCall{}
-	conns, err := s.rdb.ZRange(ctx, s.keys.Waiting(name), 0, maxQueueView-1).Result()
-	if err != nil {
-		return waiting, fmt.Errorf("read queue %s: %w", name, err)
-	}
-	if len(conns) == 0 {
-		return waiting, nil
-	}
-	pipe := s.rdb.Pipeline()
+// queueWaitingCalls queues in pipe the reads of the waiting calls conns
+// (a queue's, best first); the function it returns, called once pipe has
+// run, lists them with their wait at now (Redis TIME), leaving out those
+// that finished between the two reads.
+func (s *Store) queueWaitingCalls(ctx context.Context, pipe redis.Pipeliner, conns []string, now time.Time) func() []WaitingCall {
 	cmds := make([]*redis.SliceCmd, len(conns))
 	for i, c := range conns {
 		cmds[i] = pipe.HMGet(ctx, s.keys.Interaction(c), "ani", "priority", "queued")
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return waiting, fmt.Errorf("read queue %s: %w", name, err)
-	}
-	for i, c := range conns {
-		v := cmds[i].Val()
-		if len(v) != 3 || v[2] == nil {
-			continue // finished between the two reads
+	return func() []WaitingCall {
+		waiting := []WaitingCall{}
+		for i, c := range conns {
+			v := cmds[i].Val()
+			if len(v) != 3 || v[2] == nil {
+				continue // finished between the two reads
+			}
+			prio, _ := strconv.Atoi(fmt.Sprint(v[1]))
+			queued := msTime(fmt.Sprint(v[2]))
+			waiting = append(waiting, WaitingCall{
+				ConnectionID: c, ANI: fmt.Sprint(v[0]), Priority: prio, QueuedAt: queued,
+				WaitSeconds: now.Sub(queued).Seconds(),
+			})
 		}
-		prio, _ := strconv.Atoi(fmt.Sprint(v[1]))
-		queued := msTime(fmt.Sprint(v[2]))
-		waiting = append(waiting, WaitingCall{
-			ConnectionID: c, ANI: fmt.Sprint(v[0]), Priority: prio, QueuedAt: queued,
-			WaitSeconds: now.Sub(queued).Seconds(),
-		})
+		return waiting
 	}
-	return waiting, nil
 }
 
 // loggedAgent is one logged-in agent's id and the fields asked of it.
@@ -644,33 +660,40 @@ func (s *Store) loggedInAgents(ctx context.Context, fields ...string) ([]loggedA
 	if err != nil {
 		return nil, fmt.Errorf("read agents: %w", err)
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	slices.Sort(ids)
 	pipe := s.rdb.Pipeline()
+	read := s.queueAgentFields(ctx, pipe, ids, fields...)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read agents: %w", err)
+	}
+	return read(), nil
+}
+
+// queueAgentFields queues in pipe the reads of the given fields of the
+// agents ids (sorted here); the function it returns, called once pipe has
+// run, gives them as loggedInAgents does.
+func (s *Store) queueAgentFields(ctx context.Context, pipe redis.Pipeliner, ids []string, fields ...string) func() []loggedAgent {
+	slices.Sort(ids)
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
 		cmds[i] = pipe.HMGet(ctx, s.keys.Agent(id), append([]string{"state"}, fields...)...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read agents: %w", err)
-	}
-	out := make([]loggedAgent, 0, len(ids))
-	for i, id := range ids {
-		v := cmds[i].Val()
-		if len(v) != len(fields)+1 || v[0] == nil {
-			continue
-		}
-		a := loggedAgent{id: id, fields: make([]string, len(fields))}
-		for j, f := range v[1:] {
-			if f != nil {
-				a.fields[j] = fmt.Sprint(f)
+	return func() []loggedAgent {
+		out := make([]loggedAgent, 0, len(ids))
+		for i, id := range ids {
+			v := cmds[i].Val()
+			if len(v) != len(fields)+1 || v[0] == nil {
+				continue
 			}
+			a := loggedAgent{id: id, fields: make([]string, len(fields))}
+			for j, f := range v[1:] {
+				if f != nil {
+					a.fields[j] = fmt.Sprint(f)
+				}
+			}
+			out = append(out, a)
 		}
-		out = append(out, a)
+		return out
 	}
-	return out, nil
 }
 
 // maxQueueView bounds the waiting calls a queue view lists.

@@ -108,6 +108,18 @@ func (s *Store) Stats(ctx context.Context, q string, threshold time.Duration, lo
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("stats of %s: %w", q, err)
 	}
+	return statsOf(h, threshold, longest), nil
+}
+
+// queueStats queues in pipe the read of q's figures for today, which
+// statsOf turns into QueueStats once pipe has run.
+func (s *Store) queueStats(ctx context.Context, pipe redis.Pipeliner, q string) *redis.MapStringStringCmd {
+	return pipe.HGetAll(ctx, s.statsKey(q, time.Now()))
+}
+
+// statsOf reads a queue's figures hash (threshold: its service level
+// threshold; longest: the longest current wait).
+func statsOf(h map[string]string, threshold time.Duration, longest float64) QueueStats {
 	n := func(k string) int64 { v, _ := strconv.ParseInt(h[k], 10, 64); return v }
 	st := QueueStats{Answered: n("answered"), AnsweredWithinSL: n("answered_within_sl"), Abandoned: n("abandoned"),
 		ServiceLevelS: threshold.Seconds(), LongestWaitSeconds: longest}
@@ -118,5 +130,5 @@ func (s *Store) Stats(ctx context.Context, q string, threshold time.Duration, lo
 	if st.Answered > 0 {
 		st.ASASeconds = float64(n("wait_ms")) / float64(st.Answered) / 1000
 	}
-	return st, nil
+	return st
 }

@@ -116,9 +116,15 @@ func (e *Engine) Queues(ctx context.Context) ([]QueueView, error) {
 }
 
 // queueViews reads the named queues (all configured) with their figures
-// and live callbacks.
+// and live callbacks, in two round trips however many they are: the
+// figures and the callback counts go in readQueues' first pipeline.
 func (e *Engine) queueViews(ctx context.Context, names []string) ([]QueueView, error) {
-	views, err := e.store.Queues(ctx, names)
+	stats := make([]*redis.MapStringStringCmd, len(names))
+	pending := make([]*redis.IntCmd, len(names))
+	views, err := e.store.readQueues(ctx, names, func(pipe redis.Pipeliner, i int, name string) {
+		stats[i] = e.store.queueStats(ctx, pipe, name)
+		pending[i] = e.callbacks.QueueLiveCount(ctx, pipe, name)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +134,9 @@ func (e *Engine) queueViews(ctx context.Context, names []string) ([]QueueView, e
 		for _, w := range v.Waiting {
 			longest = max(longest, w.WaitSeconds)
 		}
-		st, err := e.store.Stats(ctx, v.Name, e.opts.Queues[v.Name].ServiceLevel, longest)
-		if err != nil {
-			return nil, err
-		}
+		st := statsOf(stats[i].Val(), e.opts.Queues[v.Name].ServiceLevel, longest)
 		v.Stats = &st
-		if v.PendingCallbacks, err = e.callbacks.LiveCount(ctx, v.Name); err != nil {
-			return nil, err
-		}
+		v.PendingCallbacks = pending[i].Val()
 	}
 	return views, nil
 }
@@ -146,24 +147,16 @@ const maxCallbackList = 1000
 // Callbacks lists the callbacks not over yet (pending, or dialing: waiting
 // for an agent or being dialled) of every configured queue, oldest
 // request first, at most maxCallbackList; their secure variables masked.
+// Only the listed ones are read whole (callbacks.Store.Live).
 func (e *Engine) Callbacks(ctx context.Context) ([]callbacks.Callback, error) {
-	var out []callbacks.Callback
-	for _, q := range slices.Sorted(maps.Keys(e.opts.Queues)) {
-		live, err := e.callbacks.Live(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, cb := range live {
-			out = append(out, e.masked(cb))
-		}
+	live, err := e.callbacks.Live(ctx, slices.Sorted(maps.Keys(e.opts.Queues)), maxCallbackList)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b callbacks.Callback) int {
-		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
-	})
-	if len(out) > maxCallbackList {
-		out = out[:maxCallbackList]
+	for i, cb := range live {
+		live[i] = e.masked(cb)
 	}
-	return out, nil
+	return live, nil
 }
 
 // DesktopSettings are what the agent desktop and the wallboard draw

@@ -3,14 +3,18 @@ package acd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tandem-cc/tandem/agents"
 	"github.com/tandem-cc/tandem/cad"
 	"github.com/tandem-cc/tandem/callbacks"
+	"github.com/tandem-cc/tandem/internal/redistest"
 )
 
 // TestWallboardReadsAgentsQueuesCallbacksAndSettings sets up a connected
@@ -142,5 +146,69 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQueuesReadInTheSameRoundTripsForOneQueueAsForTwenty: the wallboard
+// polls GET /v1/queues every 2 s; reading every queue with its waiting
+// calls, agents, figures and callback count costs the same round trips
+// with 20 queues as with one (it used to cost about four per queue), and
+// still reads each queue right.
+func TestQueuesReadInTheSameRoundTripsForOneQueueAsForTwenty(t *testing.T) {
+	ctx := context.Background()
+	read := func(n int) (trips, oneTrips int64) {
+		rdb := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+		t.Cleanup(func() { _ = rdb.Close() })
+		rt := &roundTrips{}
+		rdb.AddHook(rt)
+		s := newTStore(rdb, "t", "n1")
+		qs := map[string]QueueSettings{}
+		for i := range n {
+			qs[fmt.Sprintf("q%02d", i)] = QueueSettings{ServiceLevel: 20 * time.Second}
+		}
+		e := NewEngine(Options{Store: s.Store, Queues: qs, Logger: slog.New(slog.DiscardHandler)})
+		for i := range n {
+			q := fmt.Sprintf("q%02d", i)
+			// Two waiting calls (the agent is idle), a figure, a callback.
+			if _, err := s.Login(ctx, "a"+q, "PJSIP/a"+q, []string{q}, nil); err != nil {
+				t.Fatal(err)
+			}
+			arriveQueued(t, s, "c1"+q, q, 0)
+			arriveQueued(t, s, "c2"+q, q, 0)
+			s.CountAnswered(ctx, q, 5*time.Second, 20*time.Second)
+			if _, _, err := e.RequestCallback(ctx, CallbackRequest{Queue: q, Number: fmt.Sprintf("+1202555%04d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := rt.n.Load()
+		views, err := e.Queues(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trips = rt.n.Load() - before
+		if len(views) != n {
+			t.Fatalf("%d queues read, want %d", len(views), n)
+		}
+		for i, v := range views {
+			q := fmt.Sprintf("q%02d", i)
+			if v.Name != q || len(v.Waiting) != 2 || v.Waiting[0].ConnectionID != "c1"+q || v.Waiting[1].ConnectionID != "c2"+q ||
+				v.PendingCallbacks != 1 || v.Stats == nil || v.Stats.Answered != 1 || v.Stats.AnsweredWithinSL != 1 ||
+				v.Stats.LongestWaitSeconds != v.Waiting[0].WaitSeconds || !slices.Equal(v.Agents[agents.Idle], []string{"a" + q}) {
+				t.Errorf("%d queues: view %d %+v (stats %+v)", n, i, v, v.Stats)
+			}
+		}
+		before = rt.n.Load()
+		if _, err := e.Queue(ctx, "q00"); err != nil {
+			t.Fatal(err)
+		}
+		return trips, rt.n.Load() - before
+	}
+	one, oneQueue := read(1)
+	twenty, _ := read(20)
+	if one != twenty || one != 2 {
+		t.Errorf("round trips to read every queue: %d with one queue, %d with 20; want 2 and 2", one, twenty)
+	}
+	if oneQueue != one {
+		t.Errorf("round trips to read one queue by name: %d, want %d as for all", oneQueue, one)
 	}
 }

@@ -48,7 +48,8 @@ func WithAllowedOrigins(origins []string) Option {
 // patternEscaper quotes path.Match's metacharacters.
 var patternEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
 
-// cors adds the CORS headers to the answers to an allowed origin, and
+// cors adds the CORS headers to the answers to an allowed origin (and
+// Vary: Origin to the answers to any request with an Origin), and
 // answers the browsers' preflight OPTIONS requests on the /v1/ routes
 // itself: 204, with the methods and headers allowed when the origin is
 // listed, without them otherwise (the browser then refuses to send the
@@ -58,9 +59,14 @@ func (s *server) cors(next http.Handler) http.Handler {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && s.origins[strings.ToLower(origin)]
 		h := w.Header()
+		if origin != "" {
+			// The answer depends on the Origin for every origin, listed or
+			// not (CORS headers or none): a cache must not give one
+			// origin's answer to another.
+			h.Add("Vary", "Origin")
+		}
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Expose-Headers", corsExpose)
 		}
 		if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" &&

@@ -81,19 +81,29 @@ func TestPreflightOfAListedOriginIsAllowed(t *testing.T) {
 }
 
 // TestOriginNotListedGetsNoCORSHeaders: the browser then keeps the
-// answer from the page (and refuses to send after a preflight).
+// answer from the page (and refuses to send after a preflight). The
+// answer still says it varies by Origin: a cache must not hand it to a
+// listed origin (which it would block), nor a listed origin's to this one.
 func TestOriginNotListedGetsNoCORSHeaders(t *testing.T) {
 	w := corsWorld(t)
-	if rec := w.request("OPTIONS", "/v1/agents/1001/call/hold", unlistedOrigin, "", preflight); rec.Code != http.StatusNoContent || len(accessControl(rec.Header())) != 0 {
-		t.Errorf("preflight from an unlisted origin: %d %v", rec.Code, accessControl(rec.Header()))
+	if rec := w.request("OPTIONS", "/v1/agents/1001/call/hold", unlistedOrigin, "", preflight); rec.Code != http.StatusNoContent ||
+		len(accessControl(rec.Header())) != 0 || rec.Header().Get("Vary") != "Origin" {
+		t.Errorf("preflight from an unlisted origin: %d %v", rec.Code, rec.Header())
 	}
 	rec := w.request("GET", "/v1/agents", unlistedOrigin, agentTok, nil)
-	if rec.Code != http.StatusOK || len(accessControl(rec.Header())) != 0 || rec.Header().Get("Vary") != "" {
+	if rec.Code != http.StatusOK || len(accessControl(rec.Header())) != 0 || rec.Header().Get("Vary") != "Origin" {
 		t.Errorf("GET from an unlisted origin: %d %v", rec.Code, rec.Header())
+	}
+	// Without an Origin (not a browser's cross-origin request) nothing
+	// varies.
+	if rec := w.request("GET", "/v1/agents", "", agentTok, nil); rec.Code != http.StatusOK || len(accessControl(rec.Header())) != 0 ||
+		rec.Header().Get("Vary") != "" {
+		t.Errorf("GET without an Origin: %d %v", rec.Code, rec.Header())
 	}
 	// Without any origin configured, the same.
 	plain := newWorld(t)
-	if rec := plain.request("OPTIONS", "/v1/agents", listedOrigin, "", preflight); rec.Code != http.StatusNoContent || len(accessControl(rec.Header())) != 0 {
+	if rec := plain.request("OPTIONS", "/v1/agents", listedOrigin, "", preflight); rec.Code != http.StatusNoContent || len(accessControl(rec.Header())) != 0 ||
+		rec.Header().Get("Vary") != "Origin" {
 		t.Errorf("preflight with no origin configured: %d %v", rec.Code, accessControl(rec.Header()))
 	}
 }

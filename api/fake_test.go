@@ -110,7 +110,7 @@ func (f *fakeCore) Queue(_ context.Context, name string) (acd.QueueView, error) 
 	if err := f.record("Queue(%s)", name); err != nil {
 		return acd.QueueView{}, err
 	}
-	return acd.QueueView{Name: name, Agents: map[agents.State][]string{agents.Available: {"1001"}}}, nil
+	return acd.QueueView{Name: name, Waiting: fakeWaiting(), Agents: map[agents.State][]string{agents.Available: {"1001"}}}, nil
 }
 
 // SubscribeAgent honours the Core contract: the channel is closed when ctx

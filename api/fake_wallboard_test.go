@@ -35,10 +35,19 @@ func (f *fakeCore) Queues(ctx context.Context) ([]acd.QueueView, error) {
 	}
 	var out []acd.QueueView
 	for _, q := range fakeQueues {
-		out = append(out, acd.QueueView{Name: q, Waiting: []acd.WaitingCall{}, Agents: map[agents.State][]string{agents.Available: {"1001"}},
-			Stats: &acd.QueueStats{Answered: 3, ServiceLevel: 0.75}, PendingCallbacks: 2})
+		v := acd.QueueView{Name: q, Waiting: []acd.WaitingCall{}, Agents: map[agents.State][]string{agents.Available: {"1001"}},
+			Stats: &acd.QueueStats{Answered: 3, ServiceLevel: 0.75}, PendingCallbacks: 2}
+		if q == "sales" {
+			v.Waiting = fakeWaiting()
+		}
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// fakeWaiting is the call waiting in the fake core's sales queue.
+func fakeWaiting() []acd.WaitingCall {
+	return []acd.WaitingCall{{ConnectionID: "c-2", ANI: "+15550000002", QueuedAt: since, WaitSeconds: 3}}
 }
 
 func (f *fakeCore) QueueHistory(_ context.Context, name string) (acd.QueueHistory, error) {

@@ -218,8 +218,9 @@ func (s *server) getAgent(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // getQueue serves any authenticated caller: agents see the queues too
-// (wallboard on the desktop); the view holds no secrets.
-func (s *server) getQueue(w http.ResponseWriter, r *http.Request, _ principal) {
+// (wallboard on the desktop), without the waiting callers' numbers
+// (callersFor).
+func (s *server) getQueue(w http.ResponseWriter, r *http.Request, who principal) {
 	name := r.PathValue("name")
 	if !config.ValidQueueName(name) {
 		s.fail(w, r, badField("name", "queue name must be 1-64 characters of A-Z a-z 0-9 _ -"))
@@ -230,5 +231,6 @@ func (s *server) getQueue(w http.ResponseWriter, r *http.Request, _ principal) {
 		s.fail(w, r, err)
 		return
 	}
+	callersFor(who, &q)
 	writeJSON(w, http.StatusOK, q)
 }

@@ -50,9 +50,9 @@ type queuesBody struct {
 	Queues []acd.QueueView `json:"queues"`
 }
 
-// listQueues reads every configured queue, to any token (as GET
-// /v1/queues/{name}: the views hold no secret).
-func (s *server) listQueues(w http.ResponseWriter, r *http.Request, _ principal) {
+// listQueues reads every configured queue, to any token, as GET
+// /v1/queues/{name} shows each (callersFor).
+func (s *server) listQueues(w http.ResponseWriter, r *http.Request, who principal) {
 	qs, err := s.core.Queues(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -61,7 +61,23 @@ func (s *server) listQueues(w http.ResponseWriter, r *http.Request, _ principal)
 	if qs == nil {
 		qs = []acd.QueueView{}
 	}
+	for i := range qs {
+		callersFor(who, &qs[i])
+	}
 	writeJSON(w, http.StatusOK, queuesBody{Queues: qs})
+}
+
+// callersFor blanks the waiting callers' numbers (ANI) of a queue view
+// unless who is a supervisor: an agent's desktop shows how many wait and
+// for how long, not who is calling before the call is offered to it (the
+// offer carries the number of the call it is given).
+func callersFor(who principal, q *acd.QueueView) {
+	if who.supervisor {
+		return
+	}
+	for i := range q.Waiting {
+		q.Waiting[i].ANI = ""
+	}
 }
 
 // queueHistory answers GET /v1/queues/{name}/history: the queue's samples

@@ -34,10 +34,18 @@ func TestPageReadsAnswerTheContractShapes(t *testing.T) {
 			`{"agents":[{"id":"1001","state":"connected","since":"2025-01-02T03:04:05Z","queues":["sales"],"endpoint":"PJSIP/1001",` +
 				`"call":{"connection_id":"c-1","queue":"sales","state":"held","since":"2025-01-02T03:03:05Z"}},` +
 				`{"id":"1002","state":"idle","since":"2025-01-02T03:04:05Z","reason":"lunch","queues":["support"],"endpoint":"PJSIP/1002"}]}`},
-		{"queues", "/v1/queues", agentTok, "Queues()",
+		{"queues as an agent: no caller's number", "/v1/queues", agentTok, "Queues()",
 			`{"queues":[` +
-				`{"name":"sales","waiting":[],"agents":{"available":["1001"]},"stats":{"answered":3,"answered_within_sl":0,"abandoned":0,"service_level_threshold_s":0,"service_level":0.75,"abandon_rate":0,"asa_s":0,"longest_wait_s":0},"pending_callbacks":2},` +
+				`{"name":"sales","waiting":[{"connection_id":"c-2","ani":"","priority":0,"queued_at":"2025-01-02T03:04:05Z","wait_seconds":3}],"agents":{"available":["1001"]},"stats":{"answered":3,"answered_within_sl":0,"abandoned":0,"service_level_threshold_s":0,"service_level":0.75,"abandon_rate":0,"asa_s":0,"longest_wait_s":0},"pending_callbacks":2},` +
 				`{"name":"support","waiting":[],"agents":{"available":["1001"]},"stats":{"answered":3,"answered_within_sl":0,"abandoned":0,"service_level_threshold_s":0,"service_level":0.75,"abandon_rate":0,"asa_s":0,"longest_wait_s":0},"pending_callbacks":2}]}`},
+		{"queues as a supervisor", "/v1/queues", superTok, "Queues()",
+			`{"queues":[` +
+				`{"name":"sales","waiting":[{"connection_id":"c-2","ani":"+15550000002","priority":0,"queued_at":"2025-01-02T03:04:05Z","wait_seconds":3}],"agents":{"available":["1001"]},"stats":{"answered":3,"answered_within_sl":0,"abandoned":0,"service_level_threshold_s":0,"service_level":0.75,"abandon_rate":0,"asa_s":0,"longest_wait_s":0},"pending_callbacks":2},` +
+				`{"name":"support","waiting":[],"agents":{"available":["1001"]},"stats":{"answered":3,"answered_within_sl":0,"abandoned":0,"service_level_threshold_s":0,"service_level":0.75,"abandon_rate":0,"asa_s":0,"longest_wait_s":0},"pending_callbacks":2}]}`},
+		{"a queue as an agent: no caller's number", "/v1/queues/sales", agentTok, "Queue(sales)",
+			`{"name":"sales","waiting":[{"connection_id":"c-2","ani":"","priority":0,"queued_at":"2025-01-02T03:04:05Z","wait_seconds":3}],"agents":{"available":["1001"]},"pending_callbacks":0}`},
+		{"a queue as a supervisor", "/v1/queues/sales", superTok, "Queue(sales)",
+			`{"name":"sales","waiting":[{"connection_id":"c-2","ani":"+15550000002","priority":0,"queued_at":"2025-01-02T03:04:05Z","wait_seconds":3}],"agents":{"available":["1001"]},"pending_callbacks":0}`},
 		{"a queue's history", "/v1/queues/sales/history", agentTok, "QueueHistory(sales)",
 			`{"queue":"sales","interval_s":30,"samples":[{"at":"2025-01-02T03:04:05Z","waiting":2,"service_level":0.5},` +
 				`{"at":"2025-01-02T03:04:35Z","waiting":1,"service_level":0.75}]}`},

@@ -1,6 +1,7 @@
 package callbacks
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -465,31 +466,75 @@ func (s *Store) Waiting(ctx context.Context, queue string) ([]Callback, error) {
 	return out, nil
 }
 
-// Live returns the queue's live callbacks, those not over yet (pending,
-// or dialing: held by a node, waiting for an agent or being dialled),
-// oldest request first. They are the queue's merge index (one live
-// callback per number), read in one pipeline.
-func (s *Store) Live(ctx context.Context, queue string) ([]Callback, error) {
-	ids, err := s.rdb.HVals(ctx, s.keys.PendingIndex(queue)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("live callbacks of %s: %w", queue, err)
-	}
-	out := make([]Callback, 0, len(ids))
-	if len(ids) == 0 {
+// Live returns the live callbacks of the queues, those not over yet
+// (pending, or dialing: held by a node, waiting for an agent or being
+// dialled), oldest request first, at most limit of them. They are the
+// queues' merge indexes (one live callback per number). Whatever the
+// number of queues and callbacks, it takes three round trips: the
+// indexes, then each indexed callback's request time and state (two
+// fields), then the whole record of the limit oldest only, so a long
+// list costs no more than its first page. A callback that ends between
+// the reads is left out, so the list can be shorter than limit.
+func (s *Store) Live(ctx context.Context, queues []string, limit int) ([]Callback, error) {
+	out := []Callback{}
+	if limit <= 0 || len(queues) == 0 {
 		return out, nil
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, s.keys.Callback(id))
+	indexes := make([]*redis.StringSliceCmd, len(queues))
+	for i, q := range queues {
+		indexes[i] = pipe.HVals(ctx, s.keys.PendingIndex(q))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("live callbacks of %s: %w", queue, err)
+		return nil, fmt.Errorf("live callbacks of %s: %w", strings.Join(queues, ","), err)
 	}
-	for _, c := range cmds {
+	var ids []string
+	for _, c := range indexes {
+		ids = append(ids, c.Val()...)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+
+	heads := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		heads[i] = pipe.HMGet(ctx, s.keys.Callback(id), "created", "state")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("live callbacks of %s: %w", strings.Join(queues, ","), err)
+	}
+	type head struct {
+		id      string
+		created int64
+	}
+	live := make([]head, 0, len(ids))
+	for i, id := range ids {
+		v := heads[i].Val()
+		if len(v) != 2 || v[0] == nil || v[1] == nil || State(fmt.Sprint(v[1])).Terminal() {
+			continue // over, or gone, since the index was read
+		}
+		created, _ := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
+		live = append(live, head{id, created})
+	}
+	slices.SortFunc(live, func(a, b head) int {
+		return cmp.Or(cmp.Compare(a.created, b.created), strings.Compare(a.id, b.id))
+	})
+	live = live[:min(limit, len(live))]
+	if len(live) == 0 {
+		return out, nil
+	}
+
+	records := make([]*redis.MapStringStringCmd, len(live))
+	for i, h := range live {
+		records[i] = pipe.HGetAll(ctx, s.keys.Callback(h.id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("live callbacks of %s: %w", strings.Join(queues, ","), err)
+	}
+	for _, c := range records {
 		m := c.Val()
 		if len(m) == 0 {
-			continue // finished and expired between the two reads
+			continue // finished and expired between the reads
 		}
 		cb, err := fromMap(m)
 		if err != nil {
@@ -499,12 +544,6 @@ func (s *Store) Live(ctx context.Context, queue string) ([]Callback, error) {
 			out = append(out, cb)
 		}
 	}
-	slices.SortFunc(out, func(a, b Callback) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 	return out, nil
 }
 
@@ -516,6 +555,12 @@ func (s *Store) LiveCount(ctx context.Context, queue string) (int64, error) {
 		return 0, fmt.Errorf("live callbacks of %s: %w", queue, err)
 	}
 	return n, nil
+}
+
+// QueueLiveCount queues LiveCount's command in pipe, so that a reader of
+// many queues (the wallboard's) counts them all in one round trip.
+func (s *Store) QueueLiveCount(ctx context.Context, pipe redis.Pipeliner, queue string) *redis.IntCmd {
+	return pipe.HLen(ctx, s.keys.PendingIndex(queue))
 }
 
 // NextDue returns the due time of the earliest pending callback, false if

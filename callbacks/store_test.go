@@ -769,7 +769,7 @@ func TestLiveListsTheCallbacksNotOverOldestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	live, err := s.Live(ctx, "sales")
+	live, err := s.Live(ctx, []string{"sales"}, MaxBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -786,7 +786,7 @@ func TestLiveListsTheCallbacksNotOverOldestFirst(t *testing.T) {
 			t.Errorf("live count of %s: %d %v, want %d", q, n, err, want)
 		}
 	}
-	if live, err := s.Live(ctx, "nobody"); err != nil || len(live) != 0 {
+	if live, err := s.Live(ctx, []string{"nobody"}, MaxBatch); err != nil || len(live) != 0 {
 		t.Errorf("live callbacks of a queue without any: %v %v", live, err)
 	}
 }

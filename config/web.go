@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tandem-cc/tandem/web"
 )
 
 // Web is the agent desktop and the supervisor wallboard the replica
@@ -12,8 +14,9 @@ import (
 type Web struct {
 	// Enabled serves the pages at /, /desktop/, /wallboard/ and /assets/.
 	Enabled bool `mapstructure:"enabled"`
-	// Replicas are the base URLs (http or https, e.g.
-	// "http://10.0.0.1:8080") of the replicas the pages may use, in the
+	// Replicas are the base URLs (http or https, a host and an optional
+	// port, no path, e.g. "http://10.0.0.1:8080") of the replicas the
+	// pages may use, in the
 	// order they try them; empty: the replica that served the page only.
 	// The pages reach them cross-origin: list each page's origin in every
 	// replica's http.allowed_origins.
@@ -85,14 +88,14 @@ func checkOrigin(o string) string {
 	return ""
 }
 
-// checkBaseURL returns what is wrong with a replica's base URL, or "".
+// checkBaseURL returns what is wrong with a replica's base URL, or "". The
+// rule is the pages' (web.CheckReplica): the Content-Security-Policy can
+// only allow a replica as an origin, so a base with a path, which the
+// policy would leave out and the browser then refuse to reach, is refused
+// here rather than found out in a browser.
 func checkBaseURL(r string) string {
-	if msg := checkURL(r, "http", "https"); msg != "" {
-		return msg
-	}
-	u, _ := url.Parse(r) // checkURL parsed it
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(r, "?#") {
-		return "must be a base URL without user, query or fragment, e.g. http://10.0.0.1:8080"
+	if err := web.CheckReplica(r); err != nil {
+		return err.Error() + ", e.g. http://10.0.0.1:8080"
 	}
 	return ""
 }

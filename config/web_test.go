@@ -71,6 +71,12 @@ func TestWebSettingsNameTheBadKey(t *testing.T) {
 		{"replica not a URL", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{"10.0.0.1:8080"} }},
 		{"replica websocket", "web.replicas[1]", func(c *Config) { c.Web.Replicas = []string{"http://a.example", "ws://b.example"} }},
 		{"replica with a query", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{"http://a.example/?x"} }},
+		// The pages' rule (web.CheckReplica): a replica is an origin.
+		{"replica with a path", "web.replicas[1]", func(c *Config) { c.Web.Replicas = []string{"http://a.example", "http://lb/tandem"} }},
+		{"replica with a user", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{"http://u@a.example"} }},
+		{"replica with a fragment", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{"http://a.example#x"} }},
+		{"replica empty", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{""} }},
+		{"replica host breaking the policy", "web.replicas[0]", func(c *Config) { c.Web.Replicas = []string{"http://a;b"} }},
 		{"sample interval too short", "wallboard.sample_interval", func(c *Config) { c.Wallboard.SampleInterval = 999 * time.Millisecond }},
 		{"sample interval zero", "wallboard.sample_interval", func(c *Config) { c.Wallboard.SampleInterval = 0 }},
 		{"sample interval too long", "wallboard.sample_interval", func(c *Config) { c.Wallboard.SampleInterval = time.Hour }},
@@ -83,7 +89,7 @@ func TestWebSettingsNameTheBadKey(t *testing.T) {
 	}
 	c := valid()
 	c.HTTP.AllowedOrigins = []string{"http://127.0.0.1:8081", "https://desk.example.com", "http://[::1]:8080"}
-	c.Web.Replicas = []string{"http://127.0.0.1:8081/", "https://lb.example/tandem"}
+	c.Web.Replicas = []string{"http://127.0.0.1:8081/", "https://lb.example", "http://[::1]:8080"}
 	c.Wallboard.SampleInterval = time.Second
 	if err := c.Validate(); err != nil {
 		t.Errorf("good web settings refused: %v", err)

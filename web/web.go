@@ -70,7 +70,11 @@ func origin(base string) (string, error) {
 
 // contentSecurityPolicy allows the page's own origin and the replicas (in
 // both their HTTP and WebSocket forms) and nothing else: no CDN, no inline
-// script, no framing by another site.
+// script, no framing by another site. No form may be submitted natively
+// (form-action 'none': the pages' scripts handle every form, and a form
+// injected into a page cannot post what is typed in it elsewhere), and no
+// <base> may move the pages' relative URLs (base-uri 'none', which
+// default-src does not cover).
 func contentSecurityPolicy(replicas []string) string {
 	connect := []string{"'self'"}
 	seen := map[string]bool{}
@@ -84,7 +88,7 @@ func contentSecurityPolicy(replicas []string) string {
 		connect = append(connect, o, ws)
 	}
 	return "default-src 'self'; connect-src " + strings.Join(connect, " ") +
-		"; img-src 'self' data:; frame-ancestors 'none'"
+		"; img-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
 }
 
 // file is one embedded file, read once.

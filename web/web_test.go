@@ -133,7 +133,7 @@ func TestHandlerSetsSecurityAndCacheHeaders(t *testing.T) {
 	for _, p := range []string{"/", "/desktop/", "/wallboard/", "/assets/tandem.js", "/assets/nope.css"} {
 		rec := get(t, h, http.MethodGet, p, nil)
 		hdr := rec.Header()
-		if got, want := hdr.Get("Content-Security-Policy"), "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'"; got != want {
+		if got, want := hdr.Get("Content-Security-Policy"), "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"; got != want {
 			t.Errorf("GET %s: CSP %q, want %q", p, got, want)
 		}
 		if got := hdr.Get("X-Content-Type-Options"); got != "nosniff" {
@@ -181,7 +181,7 @@ func TestCSPAllowsEachReplicaAndItsWebSocketForm(t *testing.T) {
 		"http://127.0.0.1:8086#anchor", // a fragment: refused
 	}})
 	csp := get(t, h, http.MethodGet, "/desktop/", nil).Header().Get("Content-Security-Policy")
-	want := "default-src 'self'; connect-src 'self' http://127.0.0.1:8081 ws://127.0.0.1:8081 https://tandem-2.example:8443 wss://tandem-2.example:8443; img-src 'self' data:; frame-ancestors 'none'"
+	want := "default-src 'self'; connect-src 'self' http://127.0.0.1:8081 ws://127.0.0.1:8081 https://tandem-2.example:8443 wss://tandem-2.example:8443; img-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
 	if csp != want {
 		t.Fatalf("CSP\n got %q\nwant %q", csp, want)
 	}
