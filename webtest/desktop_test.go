@@ -293,7 +293,7 @@ func wrapupCode(t *testing.T, w *World, conn, agent string) string {
 }
 
 // TestDesktopSignInAndStateControl: a wrong token is refused with the
-// API's own words; the queues come from the server's settings; a sign-in
+// API's own words (and no token ever travels in a URL); the queues come from the server's settings; a sign-in
 // without a queue says which field is missing; then the agent signs in
 // with the keyboard, goes idle with a reason code, available, and logs
 // out — the page's state and timer follow, and the API agrees each time.
@@ -343,6 +343,8 @@ func TestDesktopSignInAndStateControl(t *testing.T) {
 	d.w.WaitAgentState("1001", "logged_out")
 	d.noError()
 	d.noProblems()
+	// Enter in the form, wrong tokens and right: no URL carried one.
+	noSecretInURLs(t, d.b, AgentToken("1001"), "not-the-token")
 }
 
 // TestDesktopHandlesACallFromPopOverToWrapUp: an available agent is

@@ -109,7 +109,7 @@ func scheduleCallback(w *World, number string) string {
 // form stays; the supervisor's token opens the board (every configured
 // queue, the stream connected to a replica); a reload keeps the session
 // and reads everything again; signing out forgets the token. Nothing left
-// loopback and the page threw nothing.
+// loopback, no URL carried a token, and the page threw nothing.
 func TestWallboardSignsInWithASupervisorTokenOnly(t *testing.T) {
 	w := NewWorld(t, Options{})
 	r := w.Replicas[0]
@@ -176,6 +176,7 @@ func TestWallboardSignsInWithASupervisorTokenOnly(t *testing.T) {
 	if p := b.Problems(); len(p) > 0 {
 		t.Fatalf("the page failed: %v", p)
 	}
+	noSecretInURLs(t, b, "not-a-token", AgentToken("1001"), SupervisorToken)
 }
 
 // TestWallboardNumbersMove: a call placed shows waiting 1 and a longest

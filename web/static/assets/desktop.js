@@ -1236,6 +1236,9 @@ function tick() {
 
 function wire() {
   $('signin-form').addEventListener('submit', signIn);
+  // The page ships with its sign-in button off (index.html says why).
+  $('signin-submit').disabled = false;
+  $('script-loading').hidden = true;
   $('signin-token').addEventListener('change', trySettings);
   $('signin-agent').addEventListener('change', trySettings);
 

@@ -849,6 +849,9 @@ function main() {
       trySignIn(token);
     }
   });
+  // The page ships with its sign-in button off (index.html says why).
+  $('wb-signin').querySelector('button[type=submit]').disabled = false;
+  $('wb-script-loading').hidden = true;
   $('wb-signout').addEventListener('click', () => {
     signOut();
     clearError();
