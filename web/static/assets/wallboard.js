@@ -79,6 +79,11 @@ const refreshContext = 'cannot refresh the wallboard';
 // describe words an error for a person: "field: message" for the API's
 // errors, and a plain sentence when no replica could be reached.
 function describe(err) {
+  if (err instanceof ApiError && err.unknownOutcome) {
+    // A write whose answer was lost: tandem.js says so, and the board is
+    // read again after every action.
+    return err.message;
+  }
   if (err instanceof ApiError && err.status === 0) {
     return `no Tandem replica answered (${err.error})`;
   }
