@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,12 +167,21 @@ func (f *fakeReplica) conn(t *testing.T) stream {
 // that does not run (a closed port on loopback).
 func jsPage(t *testing.T, replicas ...*fakeReplica) (b *browser.Browser, dead string) {
 	t.Helper()
+	b, deads := jsPageDead(t, 1, replicas...)
+	return b, deads[0]
+}
+
+// jsPageDead is jsPage with n dead replicas.
+func jsPageDead(t *testing.T, n int, replicas ...*fakeReplica) (b *browser.Browser, dead []string) {
+	t.Helper()
 	var bases []string
 	for _, r := range replicas {
 		bases = append(bases, r.srv.URL)
 	}
-	dead = "http://" + replicaproc.FreeAddr(t)
-	bases = append(bases, dead)
+	for range n {
+		dead = append(dead, "http://"+replicaproc.FreeAddr(t))
+	}
+	bases = append(bases, dead...)
 	site := web.Handler(web.Options{Replicas: bases})
 	rec := httptest.NewRecorder()
 	site.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/desktop/", nil))
@@ -341,13 +351,22 @@ func TestTandemJSRequestsAndErrors(t *testing.T) {
 // TestTandemJSStreamReconnectsToTheNextReplica: the event stream offers
 // the bearer subprotocol, delivers events, and when its replica drops it
 // reconnects to the next one, calling onClose then onOpen again; close()
-// ends it for good.
+// ends it for good: no connection is attempted after it, for longer than
+// a reconnect's backoff.
 func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	a := newFakeReplica(t, "A", false)
 	bb := newFakeReplica(t, "B", false)
-	b, _ := jsPage(t, a, bb)
+	marker := newFakeReplica(t, "M", false)
+	b, dead := jsPageDead(t, 3, a, bb, marker)
 	const token = "tök+/=?"
 	js(b, fmt.Sprintf(`
+		// Every WebSocket the page opens, in order: tandem.js opens its
+		// connections with the global WebSocket.
+		window.sockets = [];
+		const Native = window.WebSocket;
+		window.WebSocket = class extends Native {
+			constructor(url, protocols) { super(url, protocols); sockets.push(url); }
+		};
 		window.log = [];
 		const c = new T.Client({bases: %s, token: %q});
 		window.s = c.stream("/v1/events", {
@@ -403,7 +422,7 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	logHas("event 3")
 
 	// close() ends the stream with a normal closure and no reconnect.
-	b.Eval(`(() => { s.close(); return "" })()`)
+	b.Eval(`(() => { window.socketsAtClose = sockets.length; s.close(); return "" })()`)
 	select {
 	case err := <-sb.ended:
 		if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
@@ -412,6 +431,27 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("B's stream did not end after close()")
 	}
+	// A reconnect would come within one backoff step of the close: at
+	// most BACKOFF_MIN_MS doubled once (the stream reconnected once), so
+	// 500 ms. A second stream, opened after the close on three dead
+	// replicas and then the marker M, reaches M only after three backoff
+	// steps, at least 125 + 250 + 500 ms later: once it is open, a
+	// reconnect of the closed stream would have been attempted already.
+	js(b, fmt.Sprintf(`
+		const m = new T.Client({bases: %s, token: "marker"});
+		window.ms = m.stream("/v1/events", { onOpen: () => log.push("marker open " + m.base) });
+		return ""`, jsList(append(slices.Clone(dead), marker.srv.URL))))
+	marker.conn(t)
+	logHas("marker open " + marker.srv.URL)
+	var after []string
+	b.EvalInto(`sockets.slice(socketsAtClose)`, &after)
+	var want []string
+	for _, base := range append(slices.Clone(dead), marker.srv.URL) {
+		want = append(want, "ws://"+strings.TrimPrefix(base, "http://")+"/v1/events")
+	}
+	if !slices.Equal(after, want) {
+		t.Fatalf("after close() the page opened the sockets\n%v\nwant only the marker's\n%v", after, want)
+	}
 	select {
 	case <-a.conns:
 		t.Fatal("the page reconnected to A after close")
@@ -419,9 +459,10 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 		t.Fatal("the page reconnected to B after close")
 	default:
 	}
-	if got := b.Eval(`log[log.length - 1]`); got != "event 3" {
+	if got := b.Eval(`log.filter(l => !l.startsWith("marker")).at(-1)`); got != "event 3" {
 		t.Fatalf("after close the log ends with %q", got)
 	}
+	b.Eval(`(() => { ms.close(); return "" })()`)
 }
 
 // TestTandemJSHelpers: fmtDuration and el.
