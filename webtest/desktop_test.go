@@ -961,10 +961,13 @@ func TestDesktopRONAOffersAvailableOrIdle(t *testing.T) {
 	d := openDesk(t, w, w.Replicas[0])
 	d.signIn("1001")
 	d.goAvailable()
+	d.countRequests()
 
 	caller := w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
 	d.waitState("rona")
+	if n := d.mostRequests(); n != 1 {
+		t.Fatalf("while the phone rang the desktop showed %d requests, want 1", n)
+	}
 	d.b.WaitVisible(browser.TestID("rona-choice"))
 	d.b.WaitGone(browser.TestID("popover", "request"))
 	caller.HangUp()
