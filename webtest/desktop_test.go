@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -293,7 +294,7 @@ func wrapupCode(t *testing.T, w *World, conn, agent string) string {
 }
 
 // TestDesktopSignInAndStateControl: a wrong token is refused with the
-// API's own words; the queues come from the server's settings; a sign-in
+// API's own words (and no token ever travels in a URL); the queues come from the server's settings; a sign-in
 // without a queue says which field is missing; then the agent signs in
 // with the keyboard, goes idle with a reason code, available, and logs
 // out — the page's state and timer follow, and the API agrees each time.
@@ -343,6 +344,8 @@ func TestDesktopSignInAndStateControl(t *testing.T) {
 	d.w.WaitAgentState("1001", "logged_out")
 	d.noError()
 	d.noProblems()
+	// Enter in the form, wrong tokens and right: no URL carried one.
+	noSecretInURLs(t, d.b, AgentToken("1001"), "not-the-token")
 }
 
 // TestDesktopHandlesACallFromPopOverToWrapUp: an available agent is
@@ -764,18 +767,207 @@ func TestDesktopCarriesOnWhenItsReplicaDies(t *testing.T) {
 	d.noProblems()
 }
 
+// interception pauses the page's requests whose URL matches patterns
+// (Chromium's Fetch domain), so a test can lose them on the way out or
+// their answers on the way back.
+type interception struct {
+	d      *desk
+	paused chan *fetch.EventRequestPaused
+}
+
+// intercept starts pausing the page's requests that match patterns.
+func (d *desk) intercept(patterns ...*fetch.RequestPattern) *interception {
+	d.t.Helper()
+	in := &interception{d: d, paused: make(chan *fetch.EventRequestPaused, 64)}
+	// Listen's func runs on the tab's reader goroutine: it only hands the
+	// event over (the test answers it); a full buffer fails the test.
+	if err := chromedp.Listen(d.b.Context(), func(ev any) {
+		if p, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case in.paused <- p:
+			default:
+				d.t.Errorf("more than %d paused requests unanswered", cap(in.paused))
+			}
+		}
+	}); err != nil {
+		d.t.Fatalf("listen to paused requests: %v", err)
+	}
+	in.call("enable request interception", func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: patterns})
+		return err
+	})
+	return in
+}
+
+func (in *interception) call(what string, f func(ctx context.Context, tg *chromedp.Target) error) {
+	in.d.t.Helper()
+	ctx, cancel := context.WithTimeout(in.d.b.Context(), 5*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Func(f)); err != nil {
+		in.d.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// next waits for the next paused request with method whose URL ends with
+// suffix; a CORS preflight paused meanwhile is let through.
+func (in *interception) next(method, suffix string) *fetch.EventRequestPaused {
+	in.d.t.Helper()
+	timeout := time.After(waitBound)
+	for {
+		select {
+		case p := <-in.paused:
+			if p.Request.Method == http.MethodOptions {
+				in.pass(p)
+				continue
+			}
+			if p.Request.Method != method || !strings.HasSuffix(p.Request.URL, suffix) {
+				in.d.t.Fatalf("paused %s %s, want %s …%s", p.Request.Method, p.Request.URL, method, suffix)
+			}
+			return p
+		case <-timeout:
+			in.d.t.Fatalf("no %s …%s within %v", method, suffix, waitBound)
+			return nil
+		}
+	}
+}
+
+// pass lets a paused request (or its answer) go on unchanged.
+func (in *interception) pass(p *fetch.EventRequestPaused) {
+	in.d.t.Helper()
+	in.call("let "+p.Request.URL+" through", func(ctx context.Context, tg *chromedp.Target) error {
+		if p.ResponseStatusCode != 0 || p.ResponseErrorReason != "" {
+			_, err := cdp.Call(ctx, tg, fetch.ContinueResponse, fetch.ContinueResponseParams{RequestID: p.RequestID})
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: p.RequestID})
+		return err
+	})
+}
+
+// lose fails a paused request as a connection reset would: before it
+// left the browser (request stage), or after Tandem answered it
+// (response stage: the step ran, the page never hears so).
+func (in *interception) lose(p *fetch.EventRequestPaused) {
+	in.d.t.Helper()
+	in.call("lose "+p.Request.URL, func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.FailRequest, fetch.FailRequestParams{RequestID: p.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+		return err
+	})
+}
+
+// logRequests makes the page write down every API request it sends
+// (window.__fetches, "METHOD url", in order: tandem.js sends them with the
+// global fetch) and every notice it shows (window.__notices).
+func (d *desk) logRequests() {
+	d.t.Helper()
+	d.b.Eval(`(() => {
+		window.__fetches = [];
+		const send = window.fetch;
+		window.fetch = (url, init) => { __fetches.push(((init && init.method) || "GET") + " " + url); return send(url, init); };
+		window.__notices = [];
+		const n = document.getElementById("notice");
+		new MutationObserver(() => { if (n.textContent) __notices.push(n.textContent); })
+			.observe(n, {childList: true, characterData: true, subtree: true});
+		return "";
+	})()`)
+}
+
+// TestDesktopReadsTheCallAgainWhenAnAnswerIsLost: a call step's request
+// is lost on its way out (Hold: Tandem never gets it), then a step's
+// answer is lost on its way back (Resume: Tandem carried it out). Each
+// time the desktop reads the agent and the call again before anything
+// else: Hold, not carried out, is sent again and the call is held; Resume,
+// carried out, is not sent again, and the page says it is done with a
+// plain notice, not an error.
+func TestDesktopReadsTheCallAgainWhenAnAnswerIsLost(t *testing.T) {
+	w := NewWorld(t, Options{})
+	d := openDesk(t, w, w.Replicas[0])
+	d.signIn("1001")
+	d.goAvailable()
+	w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	w.AnswerAgentPhone("1001")
+	d.waitCallState("connected")
+	d.logRequests()
+	in := d.intercept(
+		&fetch.RequestPattern{URLPattern: "*/call/hold", RequestStage: fetch.RequestStageRequest},
+		&fetch.RequestPattern{URLPattern: "*/call/resume", RequestStage: fetch.RequestStageResponse},
+	)
+	var fetches []string
+	sent := func(method, suffix string) []int {
+		d.b.EvalInto(`window.__fetches`, &fetches)
+		var at []int
+		for i, f := range fetches {
+			if strings.HasPrefix(f, method+" ") && strings.HasSuffix(f, suffix) {
+				at = append(at, i)
+			}
+		}
+		return at
+	}
+
+	// Hold, lost before it left the browser: read again, then sent again.
+	d.b.Click(browser.TestID("hold"))
+	in.lose(in.next(http.MethodPost, "/v1/agents/1001/call/hold"))
+	in.pass(in.next(http.MethodPost, "/v1/agents/1001/call/hold"))
+	d.waitCallState("held")
+	d.waitAPICallState("held")
+	d.noError()
+	holds, reads := sent(http.MethodPost, "/call/hold"), sent(http.MethodGet, "/v1/agents/1001/call")
+	if len(holds) != 2 || !slices.ContainsFunc(reads, func(i int) bool { return i > holds[0] && i < holds[1] }) {
+		t.Fatalf("Hold sent at %v and the call read at %v of %q: want Hold twice, the call read in between", holds, reads, fetches)
+	}
+	var notices []string
+	d.b.EvalInto(`window.__notices`, &notices)
+	if !slices.ContainsFunc(notices, func(n string) bool {
+		return strings.Contains(n, "Hold: Tandem's answer was lost; reading the call again")
+	}) {
+		t.Fatalf("the notices %q do not tell the agent the call is read again", notices)
+	}
+
+	// Resume, carried out by Tandem, its answer lost: read again, found
+	// done, not sent again.
+	d.b.Click(browser.TestID("resume"))
+	p := in.next(http.MethodPost, "/v1/agents/1001/call/resume")
+	if p.ResponseStatusCode != http.StatusOK {
+		t.Fatalf("Tandem answered Resume %d, want 200", p.ResponseStatusCode)
+	}
+	in.lose(p)
+	d.b.WaitTextContains("#notice", "Resume: done.")
+	d.waitCallState("connected")
+	d.waitAPICallState("connected")
+	d.noError()
+	if n := len(sent(http.MethodPost, "/call/resume")); n != 1 {
+		t.Fatalf("Resume was sent %d times: %q", n, fetches)
+	}
+	select {
+	case p := <-in.paused:
+		t.Fatalf("after Resume was found done the page sent %s %s", p.Request.Method, p.Request.URL)
+	default:
+	}
+
+	d.b.Click(browser.TestID("end-call"))
+	d.wrapUp("follow", "follow-up")
+	d.noProblems()
+}
+
 // TestDesktopRONAOffersAvailableOrIdle: a call the agent does not answer
 // in time takes the desktop to RONA, which shows its choice; "go idle"
 // makes the agent idle with the chosen reason, "be available" available.
+// The request shown while the phone rang (2 s) is counted by the page
+// itself (countRequests), so a busy machine that takes longer than the
+// ring to look at the page still sees that it was shown.
 func TestDesktopRONAOffersAvailableOrIdle(t *testing.T) {
 	w := NewWorld(t, Options{RingTimeout: 2 * time.Second})
 	d := openDesk(t, w, w.Replicas[0])
 	d.signIn("1001")
 	d.goAvailable()
+	d.countRequests()
 
 	caller := w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
 	d.waitState("rona")
+	if n := d.mostRequests(); n != 1 {
+		t.Fatalf("while the phone rang the desktop showed %d requests, want 1", n)
+	}
 	d.b.WaitVisible(browser.TestID("rona-choice"))
 	d.b.WaitGone(browser.TestID("popover", "request"))
 	caller.HangUp()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,12 +84,16 @@ func newFakeReplica(t *testing.T, name string, busy bool) *fakeReplica {
 		case busy && r.URL.Path == "/v1/slow":
 			w.WriteHeader(http.StatusGatewayTimeout)
 			_, _ = io.WriteString(w, `{"error":"the replica that runs this call did not answer in time"}`)
-		case r.URL.Path == "/v1/busy" || r.URL.Path == "/v1/slow":
-			_, _ = fmt.Fprintf(w, `{"who":%q}`, f.name)
-		case r.URL.Path == "/v1/proxy-down":
+		case busy && r.URL.Path == "/v1/proxy-down":
 			h.Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = io.WriteString(w, "<html>bad gateway</html>")
+		case busy && r.URL.Path == "/v1/drop":
+			// A replica that took the request and died before answering:
+			// the connection ends with no answer.
+			f.drop(t, w)
+		case r.URL.Path == "/v1/busy" || r.URL.Path == "/v1/slow" || r.URL.Path == "/v1/proxy-down" || r.URL.Path == "/v1/drop":
+			_, _ = fmt.Fprintf(w, `{"who":%q}`, f.name)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error":"not found"}`)
@@ -97,6 +102,16 @@ func newFakeReplica(t *testing.T, name string, busy bool) *fakeReplica {
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// drop ends the request's connection without an answer.
+func (f *fakeReplica) drop(t *testing.T, w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Errorf("%s: hijack: %v", f.name, err)
+		return
+	}
+	_ = conn.Close()
 }
 
 // events accepts the WebSocket, choosing "tandem" as the API does, hands
@@ -152,12 +167,21 @@ func (f *fakeReplica) conn(t *testing.T) stream {
 // that does not run (a closed port on loopback).
 func jsPage(t *testing.T, replicas ...*fakeReplica) (b *browser.Browser, dead string) {
 	t.Helper()
+	b, deads := jsPageDead(t, 1, replicas...)
+	return b, deads[0]
+}
+
+// jsPageDead is jsPage with n dead replicas.
+func jsPageDead(t *testing.T, n int, replicas ...*fakeReplica) (b *browser.Browser, dead []string) {
+	t.Helper()
 	var bases []string
 	for _, r := range replicas {
 		bases = append(bases, r.srv.URL)
 	}
-	dead = "http://" + replicaproc.FreeAddr(t)
-	bases = append(bases, dead)
+	for range n {
+		dead = append(dead, "http://"+replicaproc.FreeAddr(t))
+	}
+	bases = append(bases, dead...)
 	site := web.Handler(web.Options{Replicas: bases})
 	rec := httptest.NewRecorder()
 	site.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/desktop/", nil))
@@ -185,7 +209,11 @@ func js(b *browser.Browser, body string) string {
 
 // TestTandemJSRequestsAndErrors: answers are parsed, error answers become
 // ApiErrors with "field: error", the token goes as a bearer header, and a
-// replica that is down or busy makes the request move on to the next.
+// replica that is down or busy makes a read move on to the next. A write
+// moves on only on 503 (not run); one whose answer is lost (the replica
+// unreachable or gone mid-request, a proxy's 502, the API's 504) is not
+// sent again: it throws an ApiError with unknownOutcome, and the client
+// moves on for the next request unless the replica answered (504).
 func TestTandemJSRequestsAndErrors(t *testing.T) {
 	a := newFakeReplica(t, "A", true)
 	bb := newFakeReplica(t, "B", false)
@@ -236,9 +264,12 @@ func TestTandemJSRequestsAndErrors(t *testing.T) {
 	if got := js(b, cl(a.srv.URL, bb.srv.URL)+`return (await c.request("POST", "/v1/busy", {})).who`); got != "B" {
 		t.Errorf("503 then B: %q", got)
 	}
-	// A proxy's 502 page moves on.
+	// A proxy's 502 page moves a read on.
 	if got := js(b, cl(dead, a.srv.URL)+`return (await c.request("GET", "/v1/proxy-down").catch(e => e)).status + ""`); got != "502" {
 		t.Errorf("502 from the only live replica: %q, want the 502 error", got)
+	}
+	if got := js(b, cl(a.srv.URL, bb.srv.URL)+`return (await c.request("GET", "/v1/proxy-down")).who`); got != "B" {
+		t.Errorf("GET 502 then B: %q", got)
 	}
 	// 504 moves on for a read, not for a write (its outcome is unknown).
 	if got := js(b, cl(a.srv.URL, bb.srv.URL)+`return (await c.request("GET", "/v1/slow")).who`); got != "B" {
@@ -247,10 +278,42 @@ func TestTandemJSRequestsAndErrors(t *testing.T) {
 	before := bb.count("POST /v1/slow")
 	got = js(b, cl(a.srv.URL, bb.srv.URL)+`
 		try { await c.request("POST", "/v1/slow", {}); return "no error" }
-		catch (e) { return e.status + " " + c.base }`)
-	if got != "504 "+a.srv.URL || bb.count("POST /v1/slow") != before {
-		t.Errorf("POST 504: %q, B asked %d times; want the error, B not asked", got, bb.count("POST /v1/slow")-before)
+		catch (e) { return [e.status, e.unknownOutcome, c.base].join(" ") }`)
+	if got != "504 true "+a.srv.URL || bb.count("POST /v1/slow") != before {
+		t.Errorf("POST 504: %q, B asked %d times; want the error with an unknown outcome, B not asked", got, bb.count("POST /v1/slow")-before)
 	}
+	// A read whose replica drops the connection moves on.
+	if got := js(b, cl(a.srv.URL, bb.srv.URL)+`return (await c.request("GET", "/v1/drop")).who + " " + c.base`); got != "B "+bb.srv.URL {
+		t.Errorf("GET dropped then B: %q", got)
+	}
+	// A write whose answer is lost is not sent again: it may have been
+	// carried out. The error says so, and the next request goes to the
+	// next replica.
+	lost := func(what, path string, bases ...string) {
+		t.Helper()
+		beforeA, beforeB := a.count("POST "+path), bb.count("POST "+path)
+		got := js(b, cl(bases...)+fmt.Sprintf(`
+			let out;
+			try { await c.request("POST", %q, {}); out = ["no error"] }
+			catch (e) { out = [e instanceof T.ApiError, e.status, e.unknownOutcome, e.message] }
+			out.push(c.base, (await c.request("GET", "/v1/who")).who);
+			return out.join("|")`, path))
+		parts := strings.Split(got, "|")
+		if len(parts) != 6 || parts[0] != "true" || parts[1] != "0" || parts[2] != "true" ||
+			!strings.Contains(parts[3], "whether the request was carried out is unknown") ||
+			!strings.Contains(parts[3], "read again") || parts[4] != bb.srv.URL || parts[5] != "B" {
+			t.Errorf("%s: %q, want an ApiError with status 0, an unknown outcome and the next replica current", what, got)
+		}
+		if n := bb.count("POST " + path); n != beforeB {
+			t.Errorf("%s: the write was sent again to B (%d times)", what, n-beforeB)
+		}
+		if path != "/v1/who" && a.count("POST "+path) == beforeA {
+			t.Errorf("%s: A never got the write", what)
+		}
+	}
+	lost("POST to a dead replica", "/v1/who", dead, bb.srv.URL)
+	lost("POST dropped mid-request", "/v1/drop", a.srv.URL, bb.srv.URL)
+	lost("POST answered 502 by a proxy", "/v1/proxy-down", a.srv.URL, bb.srv.URL)
 	// Each replica once per call, then the last error.
 	got = js(b, cl(dead, a.srv.URL)+`
 		try { await c.request("GET", "/v1/busy"); return "no error" }
@@ -288,13 +351,22 @@ func TestTandemJSRequestsAndErrors(t *testing.T) {
 // TestTandemJSStreamReconnectsToTheNextReplica: the event stream offers
 // the bearer subprotocol, delivers events, and when its replica drops it
 // reconnects to the next one, calling onClose then onOpen again; close()
-// ends it for good.
+// ends it for good: no connection is attempted after it, for longer than
+// a reconnect's backoff.
 func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	a := newFakeReplica(t, "A", false)
 	bb := newFakeReplica(t, "B", false)
-	b, _ := jsPage(t, a, bb)
+	marker := newFakeReplica(t, "M", false)
+	b, dead := jsPageDead(t, 3, a, bb, marker)
 	const token = "tök+/=?"
 	js(b, fmt.Sprintf(`
+		// Every WebSocket the page opens, in order: tandem.js opens its
+		// connections with the global WebSocket.
+		window.sockets = [];
+		const Native = window.WebSocket;
+		window.WebSocket = class extends Native {
+			constructor(url, protocols) { super(url, protocols); sockets.push(url); }
+		};
 		window.log = [];
 		const c = new T.Client({bases: %s, token: %q});
 		window.s = c.stream("/v1/events", {
@@ -350,7 +422,7 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	logHas("event 3")
 
 	// close() ends the stream with a normal closure and no reconnect.
-	b.Eval(`(() => { s.close(); return "" })()`)
+	b.Eval(`(() => { window.socketsAtClose = sockets.length; s.close(); return "" })()`)
 	select {
 	case err := <-sb.ended:
 		if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
@@ -359,6 +431,27 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("B's stream did not end after close()")
 	}
+	// A reconnect would come within one backoff step of the close: at
+	// most BACKOFF_MIN_MS doubled once (the stream reconnected once), so
+	// 500 ms. A second stream, opened after the close on three dead
+	// replicas and then the marker M, reaches M only after three backoff
+	// steps, at least 125 + 250 + 500 ms later: once it is open, a
+	// reconnect of the closed stream would have been attempted already.
+	js(b, fmt.Sprintf(`
+		const m = new T.Client({bases: %s, token: "marker"});
+		window.ms = m.stream("/v1/events", { onOpen: () => log.push("marker open " + m.base) });
+		return ""`, jsList(append(slices.Clone(dead), marker.srv.URL))))
+	marker.conn(t)
+	logHas("marker open " + marker.srv.URL)
+	var after []string
+	b.EvalInto(`sockets.slice(socketsAtClose)`, &after)
+	var want []string
+	for _, base := range append(slices.Clone(dead), marker.srv.URL) {
+		want = append(want, "ws://"+strings.TrimPrefix(base, "http://")+"/v1/events")
+	}
+	if !slices.Equal(after, want) {
+		t.Fatalf("after close() the page opened the sockets\n%v\nwant only the marker's\n%v", after, want)
+	}
 	select {
 	case <-a.conns:
 		t.Fatal("the page reconnected to A after close")
@@ -366,9 +459,10 @@ func TestTandemJSStreamReconnectsToTheNextReplica(t *testing.T) {
 		t.Fatal("the page reconnected to B after close")
 	default:
 	}
-	if got := b.Eval(`log[log.length - 1]`); got != "event 3" {
+	if got := b.Eval(`log.filter(l => !l.startsWith("marker")).at(-1)`); got != "event 3" {
 		t.Fatalf("after close the log ends with %q", got)
 	}
+	b.Eval(`(() => { ms.close(); return "" })()`)
 }
 
 // TestTandemJSHelpers: fmtDuration and el.

@@ -109,7 +109,7 @@ func scheduleCallback(w *World, number string) string {
 // form stays; the supervisor's token opens the board (every configured
 // queue, the stream connected to a replica); a reload keeps the session
 // and reads everything again; signing out forgets the token. Nothing left
-// loopback and the page threw nothing.
+// loopback, no URL carried a token, and the page threw nothing.
 func TestWallboardSignsInWithASupervisorTokenOnly(t *testing.T) {
 	w := NewWorld(t, Options{})
 	r := w.Replicas[0]
@@ -176,6 +176,7 @@ func TestWallboardSignsInWithASupervisorTokenOnly(t *testing.T) {
 	if p := b.Problems(); len(p) > 0 {
 		t.Fatalf("the page failed: %v", p)
 	}
+	noSecretInURLs(t, b, "not-a-token", AgentToken("1001"), SupervisorToken)
 }
 
 // TestWallboardNumbersMove: a call placed shows waiting 1 and a longest
@@ -444,4 +445,47 @@ func TestWallboardCarriesOnWhenItsReplicaDies(t *testing.T) {
 	if p := b.Problems(); len(p) > 0 {
 		t.Fatalf("the page failed: %v", p)
 	}
+}
+
+// TestWallboardReloadDuringAFailoverStaysSignedIn: the supervisor reloads
+// the wallboard while no replica its API calls go to answers (the page's
+// ?replicas= names only r2, killed with SIGKILL). The page keeps the token
+// it saved in the tab, says it is reconnecting, and signs in again by
+// itself once r2 is back: the supervisor is not sent back to the sign-in
+// form, and the token stays saved.
+func TestWallboardReloadDuringAFailoverStaysSignedIn(t *testing.T) {
+	w := NewWorld(t, Options{})
+	r1, r2 := w.Replicas[0], w.Replicas[1]
+	b := browser.Start(t)
+	// r2's restart and the page's backoff (up to 10 s) come on top.
+	b.SetWait(45 * time.Second)
+	page := r1.URL + "/wallboard/?replicas=" + r2.URL
+	b.Navigate(page)
+	signIn(b, SupervisorToken)
+	b.WaitVisible(queueSel("sales"))
+	b.WaitTextContains(browser.TestID("connection"), "connected to "+r2.URL)
+
+	w.Kill(r2)
+	b.Navigate(page)
+	b.WaitTextContains(browser.TestID("connection"), "reconnecting")
+	b.WaitTextContains(browser.TestID("notice"), "Signing in again")
+	if b.Count(browser.TestID("wallboard-signin")+":not([hidden])") != 0 {
+		t.Fatal("a reload with no replica answering sent the supervisor back to the sign-in form")
+	}
+	if got := b.Eval(`sessionStorage.getItem("tandem.wallboard.token") ?? ""`); got != SupervisorToken {
+		t.Fatalf("while reconnecting the saved token is %q", got)
+	}
+
+	w.Restart(r2)
+	b.WaitVisible(queueSel("sales"))
+	b.WaitTextContains(browser.TestID("connection"), "connected to "+r2.URL)
+	b.WaitHidden(browser.TestID("wallboard-signin"))
+	b.WaitText(browser.TestID("notice"), "the reconnecting notice gone", func(s string) bool { return s == "" })
+	if got := b.Eval(`sessionStorage.getItem("tandem.wallboard.token") ?? ""`); got != SupervisorToken {
+		t.Fatalf("after signing in again the saved token is %q", got)
+	}
+	if p := b.Problems(); len(p) > 0 {
+		t.Fatalf("the page failed: %v", p)
+	}
+	noSecretInURLs(t, b, SupervisorToken)
 }

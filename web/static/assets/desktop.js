@@ -161,6 +161,9 @@ async function act(what, button, fn) {
     return await fn();
   } catch (err) {
     showError(what, err);
+    // A write whose answer was lost may have been carried out: the
+    // error says the state is read again, and so it is.
+    if (err instanceof ApiError && err.unknownOutcome) changed();
     return undefined;
   } finally {
     if (button) button.disabled = false;
@@ -399,11 +402,8 @@ async function resyncOnce() {
   let call = null;
   let vars = null;
   try {
-    agent = await getOrNull(agentPath());
-    if (agent && agent.connection_id && agent.state !== 'wrapup' && agent.state !== 'logged_out') {
-      call = await getOrNull(agentPath('/call'));
-      vars = await getOrNull(agentPath('/call/variables'));
-    }
+    ({ agent, call } = await readDesk());
+    if (call) vars = await getOrNull(agentPath('/call/variables'));
   } catch (err) {
     // The stream reconnects and asks again; say what failed meanwhile.
     if (S.client) showError(resyncWhat, err);
@@ -426,6 +426,18 @@ async function resyncOnce() {
   setVars(vars);
   reconcileRequests();
   render();
+}
+
+// readDesk reads the agent and, while it is on a call, the call: what a
+// resync starts from, and what a step whose answer was lost is checked
+// against.
+async function readDesk() {
+  const agent = await getOrNull(agentPath());
+  let call = null;
+  if (agent && agent.connection_id && agent.state !== 'wrapup' && agent.state !== 'logged_out') {
+    call = await getOrNull(agentPath('/call'));
+  }
+  return { agent, call };
 }
 
 // changed marks local state as newer than any read in flight, and asks
@@ -960,45 +972,120 @@ function revertVar(name) {
 
 // ---- call actions --------------------------------------------------------------------------
 
-// callAction posts a call-control step and shows the call it answers.
+// A call-control step can fail in two ways during a failover:
 //
-// During a failover a step can fail without having been run: 503 (the
-// replica that ran the call is gone, or the call is moving to another
-// one), or no replica answered at all (status 0: the one the page used
-// died, and the other answered 503). Another replica takes the call over
-// within seconds, so the step is tried again a few times, with the
-// agent told, before the error is shown.
-function failoverError(err) {
-  return err instanceof ApiError && (err.status === 0 || err.status === 502 || err.status === 503);
+//   - 503: the API did not run it (the replica that runs the call is gone,
+//     or the call is moving to another one). Another replica takes the
+//     call over within seconds, so the step is simply sent again;
+//   - its answer was lost (tandem.js's unknownOutcome: the replica died or
+//     froze mid-request, a proxy answered 502, or the API answered 504):
+//     the step may have been carried out. Sending it again could run it
+//     twice, so the page first reads the agent and the call again, as a
+//     resync does, and asks the step's test (stepDone) whether the desk shows
+//     it carried out (Hold: the call is held; End: the agent left the
+//     call). If so it stops there with a plain notice; if not, it sends
+//     the step again.
+//
+// Either way the agent is told, and after about 20 s (RETRY_DELAYS_MS)
+// the error is shown.
+const RETRY_DELAYS_MS = [1000, 2000, 3000, 4000, 5000, 6000];
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
-async function callAction(what, button, path, body) {
+// callShape is what Resume toggles: hold, and which party of a consult
+// the agent talks to.
+function callShape(c) {
+  return JSON.stringify([c.state, !!c.customer_held, (c.consult && c.consult.state) || '']);
+}
+
+// leftCall: the agent is off the call it was on when it clicked (ended,
+// transferred: in wrap-up, available, or on another call).
+function leftCall(agent, before) {
+  return !agent || agent.state !== 'connected' || !agent.connection_id || agent.connection_id !== before.conn;
+}
+
+// stepDone: a test per step: (agent, call, before) as read again after a
+// lost answer → whether the step shows as carried out. before is the desk
+// when the agent clicked: {call, conn}.
+const stepDone = {
+  hold: (a, c) => !!c && c.state === 'held',
+  resume: (a, c, before) => !!c && !!before.call && callShape(c) !== callShape(before.call),
+  consult: (a, c) => !!c && c.state === 'consulting',
+  transfer: (a, c, before) => leftCall(a, before),
+  conference: (a, c) => !!c && c.state === 'conferenced',
+  consultEnd: (a, c) => !!c && c.state !== 'consulting' && c.state !== 'conferenced',
+  end: (a, c, before) => leftCall(a, before),
+  recPause: (a, c) => !!(c && c.recording && c.recording.paused),
+  recResume: (a, c) => !!(c && c.recording && c.recording.active && !c.recording.paused),
+  callbackAccept: (a) => !!a && a.state === 'connected' && !(a.offer && a.offer.kind === 'callback'),
+};
+
+// callAction posts a call-control step and shows the call it answers;
+// isDone is the step's test in stepDone. It returns the answer (or the call
+// as read again when the step showed as carried out), undefined if the
+// step failed (the error box says why).
+async function callAction(what, button, path, body, isDone) {
   return act(what, button, async () => {
-    let view;
-    let retried = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        view = await S.client.request('POST', agentPath(path), body);
-        break;
-      } catch (err) {
-        if (!failoverError(err) || attempt >= 6) {
-          if (retried) changed(); // show the call as it is now
-          throw err;
+    const before = { call: S.call, conn: (S.agent && S.agent.connection_id) || '' };
+    let told = false; // the notice speaks of a retry
+    let unsure = null; // a lost answer, until the desk is read again
+    for (let waits = 0; ; ) {
+      if (!S.client) return undefined; // signed out meanwhile
+      if (unsure) {
+        let now = null;
+        try {
+          now = await readDesk();
+        } catch {
+          // Still nobody to ask: wait, and read again.
         }
-        notice(`${what}: the call is moving to another replica; trying again…`);
-        retried = true;
-        await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+        if (now) {
+          unsure = null;
+          if (isDone(now.agent, now.call, before)) {
+            if (now.agent) {
+              S.agent = now.agent;
+              S.call = now.call;
+            }
+            changed();
+            notice(`${what}: done. (Tandem's answer was lost on the way; the call, read again, shows the step carried out.)`);
+            return now.call || {};
+          }
+        }
       }
+      if (!unsure) {
+        try {
+          const view = await S.client.request('POST', agentPath(path), body);
+          if (told) notice('');
+          if (view && view.connection_id) S.call = view;
+          changed();
+          return view;
+        } catch (err) {
+          const again = err instanceof ApiError && (err.status === 503 || err.unknownOutcome);
+          if (!again || waits >= RETRY_DELAYS_MS.length) {
+            if (told) changed(); // show the call as it is now
+            throw err;
+          }
+          told = true;
+          if (err.unknownOutcome) {
+            unsure = err;
+            notice(`${what}: Tandem's answer was lost; reading the call again before trying again…`);
+            continue; // read at once
+          }
+          notice(`${what}: the call is moving to another replica; trying again…`);
+        }
+      } else if (waits >= RETRY_DELAYS_MS.length) {
+        changed();
+        throw unsure;
+      }
+      await sleep(RETRY_DELAYS_MS[waits]);
+      waits++;
     }
-    if (retried) notice('');
-    if (view && view.connection_id) S.call = view;
-    changed();
-    return view;
   });
 }
 
 async function acceptCallback(button) {
-  const view = await callAction('Accepting the callback', button, '/call/callback-accept');
+  const view = await callAction('Accepting the callback', button, '/call/callback-accept', undefined, stepDone.callbackAccept);
   if (view) {
     for (const [k, r] of S.requests) if (r.kind === 'callback') S.requests.delete(k);
     render();
@@ -1008,7 +1095,7 @@ async function acceptCallback(button) {
 function onTransfer() {
   const c = S.call;
   if (c && c.state === 'consulting') {
-    callAction('Transfer', $('transfer'), '/call/transfer/complete');
+    callAction('Transfer', $('transfer'), '/call/transfer/complete', undefined, stepDone.transfer);
   } else {
     openConsult('transfer');
   }
@@ -1126,7 +1213,8 @@ function tickTargets() {
 async function pickTarget(kind, value, button) {
   const what = S.consultMode === 'transfer' ? 'Transfer' : 'Consult';
   const path = S.consultMode === 'transfer' ? '/call/transfer' : '/call/consult';
-  const view = await callAction(`${what} (${kind} ${value})`, button, path, { kind, value });
+  const view = await callAction(`${what} (${kind} ${value})`, button, path, { kind, value },
+    S.consultMode === 'transfer' ? stepDone.transfer : stepDone.consult);
   if (view) {
     closeDialog($('consult-dialog'));
     return true;
@@ -1236,6 +1324,9 @@ function tick() {
 
 function wire() {
   $('signin-form').addEventListener('submit', signIn);
+  // The page ships with its sign-in button off (index.html says why).
+  $('signin-submit').disabled = false;
+  $('script-loading').hidden = true;
   $('signin-token').addEventListener('change', trySettings);
   $('signin-agent').addEventListener('change', trySettings);
 
@@ -1254,15 +1345,15 @@ function wire() {
   }));
   $('wrapup-open').addEventListener('click', openWrapup);
 
-  $('hold').addEventListener('click', (e) => callAction('Hold', e.currentTarget, '/call/hold'));
-  $('resume').addEventListener('click', (e) => callAction('Resume', e.currentTarget, '/call/resume'));
+  $('hold').addEventListener('click', (e) => callAction('Hold', e.currentTarget, '/call/hold', undefined, stepDone.hold));
+  $('resume').addEventListener('click', (e) => callAction('Resume', e.currentTarget, '/call/resume', undefined, stepDone.resume));
   $('consult-open').addEventListener('click', () => openConsult('consult'));
   $('transfer').addEventListener('click', onTransfer);
-  $('conference').addEventListener('click', (e) => callAction('Conference', e.currentTarget, '/call/conference'));
-  $('consult-end').addEventListener('click', (e) => callAction('Exit consult', e.currentTarget, '/call/consult/end'));
-  $('end-call').addEventListener('click', (e) => callAction('End call', e.currentTarget, '/call/end'));
-  $('rec-pause').addEventListener('click', (e) => callAction('Pause recording', e.currentTarget, '/call/recording/pause'));
-  $('rec-resume').addEventListener('click', (e) => callAction('Resume recording', e.currentTarget, '/call/recording/resume'));
+  $('conference').addEventListener('click', (e) => callAction('Conference', e.currentTarget, '/call/conference', undefined, stepDone.conference));
+  $('consult-end').addEventListener('click', (e) => callAction('Exit consult', e.currentTarget, '/call/consult/end', undefined, stepDone.consultEnd));
+  $('end-call').addEventListener('click', (e) => callAction('End call', e.currentTarget, '/call/end', undefined, stepDone.end));
+  $('rec-pause').addEventListener('click', (e) => callAction('Pause recording', e.currentTarget, '/call/recording/pause', undefined, stepDone.recPause));
+  $('rec-resume').addEventListener('click', (e) => callAction('Resume recording', e.currentTarget, '/call/recording/resume', undefined, stepDone.recResume));
 
   $('consult-search').addEventListener('input', renderTargets);
   $('consult-number-form').addEventListener('submit', dialNumber);

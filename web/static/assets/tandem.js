@@ -9,14 +9,24 @@
 //
 // Plain ES2020, no dependency: the file is served as it is written.
 
-// Statuses after which a request is tried again on the next replica: the
-// replica (or the load balancer in front of it) could not serve it.
-// 504 is retried for reads only: the API answers 504 when the replica that
-// runs a call did not answer in time, and the outcome of a write is then
-// unknown ("read the call again before retrying"), so it is not repeated
-// blindly.
-const RETRY_ALWAYS = new Set([502, 503]);
-const RETRY_READS = new Set([504]);
+// What a request does when its replica fails, by the HTTP method:
+//
+//   - a read (GET, HEAD) changes nothing: on a network error, a timeout,
+//     502, 503 or 504 it is sent again to the next replica;
+//   - a write (POST, PUT, DELETE) is sent again to the next replica only
+//     on 503, the API's word that it did not run the step (the replica
+//     that runs the call is gone or the call is moving: api/errors.go).
+//     On a network error, a timeout or a proxy's 502 the request may have
+//     reached a replica that ran it and died (or froze) before answering,
+//     and on a 504 the replica that runs the call did not answer in time:
+//     the outcome is unknown, and sending it again could run the step
+//     twice (a second hang-up, a second consult). The client throws an
+//     ApiError with unknownOutcome set (status 0, or the 504), moving on
+//     to the next replica after a network error or a 502; the page reads
+//     the state again and decides.
+const RETRY_READS = new Set([502, 503, 504]);
+const RETRY_WRITES = new Set([503]);
+const UNKNOWN_WRITES = new Set([502, 504]);
 
 // A request that hangs this long counts as a network error (a replica
 // frozen mid-request never answers).
@@ -35,10 +45,12 @@ const STABLE_MS = 10000;
  * An error answer of the Tandem API. message is "field: error" when the
  * API named a field (what the pages show), status the HTTP status (0 when
  * no replica could be reached), body the whole JSON answer (a variable
- * conflict carries the winner's view in body.current).
+ * conflict carries the winner's view in body.current). unknownOutcome is
+ * true for a write whose answer was lost (see request): it may or may not
+ * have been carried out, so read the state before trying it again.
  */
 export class ApiError extends Error {
-  constructor(status, body = {}) {
+  constructor(status, body = {}, { unknownOutcome = false } = {}) {
     const text = typeof body?.error === 'string' && body.error !== '' ? body.error : `HTTP ${status}`;
     const field = typeof body?.field === 'string' ? body.field : '';
     super(field ? `${field}: ${text}` : text);
@@ -48,7 +60,16 @@ export class ApiError extends Error {
     this.error = text;
     this.rule = typeof body?.rule === 'string' ? body.rule : '';
     this.body = body ?? {};
+    this.unknownOutcome = unknownOutcome;
   }
+}
+
+// unknownOutcome is the error of a write whose answer never came from
+// base (why: "unreachable", "no answer in time", a proxy's status).
+function unknownOutcome(base, why) {
+  return new ApiError(0, {
+    error: `${base} ${why}: whether the request was carried out is unknown; the state is read again before anything is retried`,
+  }, { unknownOutcome: true });
 }
 
 // apiError reads an error answer: the API's JSON, or whatever a proxy sent.
@@ -149,10 +170,15 @@ export class Client {
 
   /**
    * request sends one API call and returns the parsed JSON answer (null
-   * for an empty one). On a network error, a timeout or 502/503 (504 for
-   * GET) it moves to the next replica and tries again, each replica at
-   * most once per call. Any other error answer throws an ApiError; when
-   * no replica could be reached it throws an ApiError with status 0.
+   * for an empty one). A read (GET, HEAD) that meets a network error, a
+   * timeout, 502, 503 or 504 is sent again to the next replica, each
+   * replica at most once per call; a write is sent again only on 503 (the
+   * API did not run it). A write that meets a network error, a timeout
+   * or 502 throws an ApiError with status 0 and unknownOutcome (the
+   * client moves on to the next replica for the next request); a 504
+   * answer to a write is thrown with unknownOutcome too. Any other error
+   * answer throws an ApiError; when no replica could be reached it
+   * throws an ApiError with status 0.
    *
    * @param {string} method GET, POST, PUT, DELETE
    * @param {string} path from the base, e.g. "/v1/agents/1001"
@@ -175,14 +201,28 @@ export class Client {
         resp = await fetch(base + path, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       } catch (err) {
         const why = err?.name === 'TimeoutError' ? 'no answer in time' : 'unreachable';
-        last = new ApiError(0, { error: `${base} ${why}` });
         this.#rotate(base);
+        if (!read) throw unknownOutcome(base, why);
+        last = new ApiError(0, { error: `${base} ${why}` });
         continue;
       }
-      if (RETRY_ALWAYS.has(resp.status) || (read && RETRY_READS.has(resp.status))) {
+      if (read ? RETRY_READS.has(resp.status) : RETRY_WRITES.has(resp.status)) {
         last = await apiError(resp);
         this.#rotate(base);
         continue;
+      }
+      if (!read && UNKNOWN_WRITES.has(resp.status)) {
+        if (resp.status === 504) {
+          // The API's own word: the replica serving the request could
+          // not hear from the one that runs the call. It is still here.
+          const err = await apiError(resp);
+          err.unknownOutcome = true;
+          throw err;
+        }
+        // A proxy in front of the replica lost it mid-request.
+        await resp.body?.cancel().catch(() => {});
+        this.#rotate(base);
+        throw unknownOutcome(base, `answered ${resp.status} (a proxy lost the replica)`);
       }
       if (!resp.ok) throw await apiError(resp);
       const text = await resp.text();

@@ -79,6 +79,11 @@ const refreshContext = 'cannot refresh the wallboard';
 // describe words an error for a person: "field: message" for the API's
 // errors, and a plain sentence when no replica could be reached.
 function describe(err) {
+  if (err instanceof ApiError && err.unknownOutcome) {
+    // A write whose answer was lost: tandem.js says so, and the board is
+    // read again after every action.
+    return err.message;
+  }
   if (err instanceof ApiError && err.status === 0) {
     return `no Tandem replica answered (${err.error})`;
   }
@@ -775,10 +780,27 @@ class Board {
 
 let board = null;
 let dialog = null;
+// signInGen counts sign-ins and sign-outs: a sign-in still under way when
+// it changes was overtaken (signed out meanwhile, or another token typed)
+// and does not start its board.
+let signInGen = 0;
+
+// A reload signs in again from the token kept in the tab. When that fails
+// for another reason than the token (no replica answered: a failover under
+// way), the token is kept and the sign-in tried again after
+// RESUME_MIN_MS, doubling up to RESUME_MAX_MS, the footer saying
+// "reconnecting…". Only a refusal of the token (401, 403) forgets it.
+const RESUME_MIN_MS = 1000;
+const RESUME_MAX_MS = 10000;
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
 
 // signIn checks the token (GET /v1/settings, then GET /v1/callbacks, which
-// only a supervisor token may read) and starts the board.
-async function signIn(token) {
+// only a supervisor token may read) and starts the board, unless gen is
+// no longer the current sign-in when the answers come (false then).
+async function signIn(token, gen) {
   // ?replicas=url1,url2 in the address overrides the server's web.replicas.
   const override = pageBases();
   const client = new Client({ bases: override, token });
@@ -788,15 +810,20 @@ async function signIn(token) {
     client.setBases(settings.replicas);
   }
   await client.request('GET', '/v1/callbacks');
+  if (gen !== signInGen) {
+    return false;
+  }
   dialog.setIdleReasons(settings.idle_reasons);
   board = new Board(client, settings, dialog);
   $('wb-signin').hidden = true;
   $('wb-board').hidden = false;
   $('wb-signout').hidden = false;
   board.start();
+  return true;
 }
 
 function signOut() {
+  signInGen++;
   if (board) {
     board.stop();
     board = null;
@@ -809,7 +836,13 @@ function signOut() {
   $('wb-signout').hidden = true;
   $('wb-signin').hidden = false;
   $('wb-token').value = '';
+  $('wb-connection').textContent = 'not signed in';
   notice('');
+}
+
+// refused says whether err is the API refusing the token itself.
+function refused(err) {
+  return err instanceof ApiError && (err.status === 401 || err.status === 403);
 }
 
 // signInError words a refused sign-in.
@@ -823,20 +856,58 @@ function signInError(err) {
   return 'sign-in failed';
 }
 
+// trySignIn signs in with a token typed into the form.
 async function trySignIn(token) {
+  const gen = ++signInGen;
   const submit = $('wb-signin').querySelector('button[type=submit]');
   submit.disabled = true;
   try {
-    await signIn(token);
-    sessionStorage.setItem(TOKEN_KEY, token);
-    clearError();
-    $('wb-queues-title').focus();
+    if (await signIn(token, gen)) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      clearError();
+      $('wb-queues-title').focus();
+    }
   } catch (err) {
-    signOut();
-    showError(err, signInError(err));
-    $('wb-token').focus();
+    if (gen === signInGen) {
+      signOut();
+      showError(err, signInError(err));
+      $('wb-token').focus();
+    }
   } finally {
     submit.disabled = false;
+  }
+}
+
+// resumeSession signs in again with the token kept in the tab (the page
+// was reloaded). Meanwhile the sign-in form stays hidden and Sign out
+// shown: it forgets the token and stops the retries.
+async function resumeSession(token) {
+  const gen = ++signInGen;
+  $('wb-signin').hidden = true;
+  $('wb-signout').hidden = false;
+  $('wb-connection').textContent = 'signing in…';
+  for (let delay = RESUME_MIN_MS; gen === signInGen; delay = Math.min(delay * 2, RESUME_MAX_MS)) {
+    try {
+      if (await signIn(token, gen)) {
+        notice('');
+        clearError();
+        $('wb-queues-title').focus();
+      }
+      return;
+    } catch (err) {
+      if (gen !== signInGen) {
+        return;
+      }
+      if (refused(err)) {
+        signOut();
+        showError(err, signInError(err));
+        $('wb-token').focus();
+        return;
+      }
+      $('wb-connection').textContent = 'reconnecting…';
+      notice(`Signing in again: ${describe(err)}; trying again in ${Math.round(delay / 1000)} s…`);
+    }
+    await sleep(delay);
   }
 }
 
@@ -849,6 +920,9 @@ function main() {
       trySignIn(token);
     }
   });
+  // The page ships with its sign-in button off (index.html says why).
+  $('wb-signin').querySelector('button[type=submit]').disabled = false;
+  $('wb-script-loading').hidden = true;
   $('wb-signout').addEventListener('click', () => {
     signOut();
     clearError();
@@ -857,7 +931,7 @@ function main() {
   $('wb-error-dismiss').addEventListener('click', () => clearError());
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) {
-    trySignIn(saved);
+    resumeSession(saved);
   } else {
     $('wb-token').focus();
   }
