@@ -50,6 +50,18 @@ type desk struct {
 	agent string
 }
 
+// takeACall places a sales call for the desk's agent (signed in and
+// available, the only one in sales), waits for its request on the page,
+// answers the agent's phone and waits until the call panel says connected.
+func (d *desk) takeACall() *Caller {
+	d.t.Helper()
+	caller := d.w.PlaceCall(callVars())
+	d.b.WaitVisible(browser.TestID("popover", "request"))
+	d.w.AnswerAgentPhone(d.agent)
+	d.waitCallState("connected")
+	return caller
+}
+
 // openDesk starts a browser on the desktop page served by replica r.
 func openDesk(t *testing.T, w *World, r *Replica) *desk {
 	t.Helper()
@@ -512,10 +524,7 @@ func TestDesktopConsultsAndTransfers(t *testing.T) {
 	d2 := openDesk(t, w, w.Replicas[1])
 	d2.attach("1002", "available")
 
-	w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
-	w.AnswerAgentPhone("1001")
-	d.waitCallState("connected")
+	d.takeACall()
 
 	d.b.Click(browser.TestID("consult-open"))
 	d.b.WaitVisible(browser.TestID("consult-dialog"))
@@ -646,10 +655,7 @@ func TestDesktopBlindTransferToAnAgent(t *testing.T) {
 	d2 := openDesk(t, w, w.Replicas[1])
 	d2.attach("1002", "available")
 
-	w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
-	w.AnswerAgentPhone("1001")
-	d.waitCallState("connected")
+	d.takeACall()
 	conn := d.apiCall().ConnectionID
 
 	d.b.Click(browser.TestID("transfer"))
@@ -884,10 +890,7 @@ func TestDesktopReadsTheCallAgainWhenAnAnswerIsLost(t *testing.T) {
 	d := openDesk(t, w, w.Replicas[0])
 	d.signIn("1001")
 	d.goAvailable()
-	w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
-	w.AnswerAgentPhone("1001")
-	d.waitCallState("connected")
+	d.takeACall()
 	d.logRequests()
 	in := d.intercept(
 		&fetch.RequestPattern{URLPattern: "*/call/hold", RequestStage: fetch.RequestStageRequest},
@@ -1269,10 +1272,7 @@ func TestDesktopKeyboardOnly(t *testing.T) {
 	// Available is disabled now: the focus stays in its row.
 	d.waitFocus("go-idle")
 
-	caller := w.PlaceCall(callVars())
-	d.b.WaitVisible(browser.TestID("popover", "request"))
-	w.AnswerAgentPhone("1001")
-	d.waitCallState("connected")
+	caller := d.takeACall()
 
 	d.tabTo("hold", false)
 	d.key(kb.Enter)
