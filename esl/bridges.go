@@ -234,10 +234,8 @@ func (d *Driver) realise(ctx context.Context, b *vbridge, subject ...string) err
 	// "Invalid uuid" is about either), and the engine reads ErrLegGone as
 	// "the leg I added is gone": a live caller taken for gone would be
 	// left parked for good. So the subject is asked for first.
-	for _, s := range subject {
-		if d.legGone(ctx, s) {
-			return err
-		}
+	if d.dropGoneSubject(ctx, b, subject) {
+		return err
 	}
 	// The subject is there, so another member is what is gone or going:
 	// one whose end was handled meanwhile is out of the members already
@@ -250,9 +248,39 @@ func (d *Driver) realise(ctx context.Context, b *vbridge, subject ...string) err
 	}
 	d.log.Info("bridge members gone; joining the others", "bridge", b.id, "gone", gone)
 	if err := d.realiseOnce(ctx, b); err != nil {
+		// The subject may have gone since it was asked for: an agent's
+		// phone put down while a loaded machine joined it. That is the
+		// subject's answer (the engine puts the caller back in the
+		// queue), not a bridge that cannot be made (the engine fails the
+		// call).
+		if errors.Is(err, acd.ErrLegGone) && d.dropGoneSubject(ctx, b, subject) {
+			return err
+		}
 		return notGone(err, subject)
 	}
 	return nil
+}
+
+// dropGoneSubject reports whether one of subject is gone, and takes it out
+// of b's members: the caller hears ErrLegGone as "not joined", so the leg
+// must not stay a member (a leg whose end the driver handled before it
+// was added has no hang-up to come that would take it out, and every
+// later join would first trip on it). b.mu must be held.
+func (d *Driver) dropGoneSubject(ctx context.Context, b *vbridge, subject []string) bool {
+	for _, s := range subject {
+		if !d.legGone(ctx, s) {
+			continue
+		}
+		d.mu.Lock()
+		b.members = without(b.members, s)
+		b.realised = afterHangup(b.realised, s)
+		if l := d.legs[s]; l != nil && l.bridge == b.id {
+			l.bridge = ""
+		}
+		d.mu.Unlock()
+		return true
+	}
+	return false
 }
 
 // pendingEnds is how many members' hang-ups the next realisation has to

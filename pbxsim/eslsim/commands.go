@@ -12,6 +12,9 @@ import (
 func (s *Sim) api(ctx context.Context, cmd, arg string) string {
 	cmd = strings.ToLower(strings.TrimSpace(cmd))
 	arg = strings.TrimSpace(arg)
+	if s.opts.BeforeAPI != nil {
+		s.opts.BeforeAPI(cmd, arg)
+	}
 	if cmd == "originate" {
 		return s.originate(ctx, arg)
 	}

@@ -38,6 +38,12 @@ type Options struct {
 	// (FreeSWITCH updates its channel table asynchronously, trace 02);
 	// default 50ms of clock time.
 	TableDelay time.Duration
+	// BeforeAPI, when set, is called with each api command (and each
+	// bgapi job's command) just before the switch runs it, outside the
+	// simulator's lock: a test makes a party act at an exact point of a
+	// client's exchange with it (hang a leg up between two commands), as
+	// a loaded machine may, without relying on load.
+	BeforeAPI func(cmd, arg string)
 
 	// observe, for this package's tests, sees every published event.
 	observe func(Event)
