@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,4 +182,34 @@ func waitRedisTick(t *testing.T, l *lab.Lab) {
 		now, err := l.RDB.Time(ctx).Result()
 		return err == nil && now.UnixMilli() > start.UnixMilli()
 	})
+}
+
+// putRONABack starts what a supervisor does during the load tests: every
+// 300 ms, each of agents agent00..agent<n-1> found in RONA is made
+// available again (an agent left in RONA would leave the callers behind
+// it waiting for ever; on a loaded machine even an answering phone can
+// miss its ring timeout). The returned stop ends it and waits for it.
+func putRONABack(l *lab.Lab, n int) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			for i := range n {
+				id := fmt.Sprintf("agent%02d", i)
+				if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
+					_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,28 +79,7 @@ func TestOneContactCenterOnAsteriskAndFreeSWITCHServes200Calls(t *testing.T) {
 
 	// A supervisor puts RONA'd agents back, as in the two-replica test: an
 	// agent left in RONA would leave the callers behind it waiting.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			for i := range agentsN {
-				id := fmt.Sprintf("agent%02d", i)
-				if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
-					_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
-				}
-			}
-		}
-	}()
-	defer func() { cancel(); wg.Wait() }()
+	defer putRONABack(l, agentsN)()
 
 	legNode := map[string]string{}
 	for i := range calls {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,28 +86,7 @@ func haAgents(t *testing.T, l *lab.Lab, n int) (stop func()) {
 			TalkFor: time.Duration(100+20*i) * time.Millisecond}
 		login(t, l, i%len(l.Replicas), fmt.Sprintf("agent%02d", i), l.Endpoint(fmt.Sprint(1000+i)), phone, "sales")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			for i := 0; i < n; i++ {
-				id := fmt.Sprintf("agent%02d", i)
-				if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
-					_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
-				}
-			}
-		}
-	}()
-	return func() { cancel(); wg.Wait() }
+	return putRONABack(l, n)
 }
 
 // waitAllEnded waits until the lab holds want interactions, every one of

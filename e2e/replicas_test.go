@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,28 +37,7 @@ func TestTwoReplicasShareQueuesAndAgents(t *testing.T) {
 		// every one of them, since on a loaded machine an answering phone can
 		// miss the 3 s ring timeout too, and an agent left in RONA would
 		// leave the callers behind it waiting for ever.
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(300 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				for i := 0; i < agentsN; i++ {
-					id := fmt.Sprintf("agent%02d", i)
-					if a, err := l.Replicas[0].Engine.Agent(ctx, id); err == nil && a.State == agents.RONA {
-						_, _ = l.Replicas[0].Engine.SetAvailable(ctx, id)
-					}
-				}
-			}
-		}()
-		defer func() { cancel(); wg.Wait() }()
+		defer putRONABack(l, agentsN)()
 
 		for i := 0; i < calls; i++ {
 			// Callers wait as long as it takes, so that how many are served
