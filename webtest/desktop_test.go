@@ -50,6 +50,14 @@ type desk struct {
 	agent string
 }
 
+// streamReplica waits until the page's event stream is up and returns the
+// replica it is connected to (the page's footer names it).
+func (d *desk) streamReplica() *Replica {
+	d.t.Helper()
+	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
+	return d.w.Replica(strings.TrimPrefix(conn, "connected to "))
+}
+
 // takeACall places a sales call for the desk's agent (signed in and
 // available, the only one in sales), waits for its request on the page,
 // answers the agent's phone and waits until the call panel says connected.
@@ -738,8 +746,7 @@ func TestDesktopCarriesOnWhenItsReplicaDies(t *testing.T) {
 	d.signIn("1001")
 	d.goAvailable()
 
-	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
-	dead := w.Replica(strings.TrimPrefix(conn, "connected to "))
+	dead := d.streamReplica()
 	w.PlaceCallTo(dead, callVars())
 	d.b.WaitVisible(browser.TestID("popover", "request"))
 	w.AnswerAgentPhone("1001")
@@ -1124,8 +1131,7 @@ func TestDesktopDropsARequestThatEndedWhileDisconnected(t *testing.T) {
 	d.b.SetWait(30 * time.Second)
 	d.signIn("1001")
 	d.goAvailable()
-	conn := d.b.WaitTextContains(browser.TestID("connection"), "connected to ")
-	dead := w.Replica(strings.TrimPrefix(conn, "connected to "))
+	dead := d.streamReplica()
 	live := w.Replicas[0]
 	if live == dead {
 		live = w.Replicas[1]
